@@ -11,7 +11,7 @@ let strictSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "SwiftXMPP",
-    platforms: [.macOS(.v14), .iOS(.v17)],
+    platforms: [.macOS(.v15), .iOS(.v18)],
     products: [
         .library(name: "XMPPCore", targets: ["XMPPCore"]),
         .library(name: "XMPPTransport", targets: ["XMPPTransport"]),
