@@ -1,0 +1,71 @@
+/// The behaviour shared by the three stanza kinds (RFC 6120 §8): a typed view over an ``Element``.
+///
+/// A view never copies or re-encodes its element: reading a property reads the element's attribute or child,
+/// and setting it edits the element. Build stanzas with the kinds' initializers, send ``element``.
+public protocol Stanza: Sendable, Hashable {
+    /// The element this view reads and writes.
+    var element: Element { get set }
+    /// Wraps an element of this kind; `nil` when the name does not match.
+    init?(element: Element)
+}
+
+extension Stanza {
+    /// The `to` address; `nil` when absent or not a valid JID (see ``toAttribute`` for the raw value).
+    public var to: JID? {
+        get { element.attribute("to").flatMap { JID(validating: $0) } }
+        set { element.setAttribute("to", to: newValue?.description) }
+    }
+
+    /// The `from` address; `nil` when absent or not a valid JID.
+    public var from: JID? {
+        get { element.attribute("from").flatMap { JID(validating: $0) } }
+        set { element.setAttribute("from", to: newValue?.description) }
+    }
+
+    /// The raw `to` attribute.
+    public var toAttribute: String? { element.attribute("to") }
+
+    /// The raw `from` attribute.
+    public var fromAttribute: String? { element.attribute("from") }
+
+    /// The `id` attribute.
+    public var id: String? {
+        get { element.attribute("id") }
+        set { element.setAttribute("id", to: newValue) }
+    }
+
+    /// The `xml:lang` attribute.
+    public var language: String? {
+        get { element.language }
+        set { element.language = newValue }
+    }
+
+    /// The stanza error carried by a stanza of type `error`.
+    public var error: StanzaError? {
+        guard element.attribute("type") == "error", let child = element.child("error", namespace: element.namespace) else { return nil }
+        return StanzaError(element: child)
+    }
+
+    /// The error reply to this stanza (RFC 6120 §8.3.1): addresses swapped, same id, type `error`, the error
+    /// as the only child.
+    public func errorReply(_ error: StanzaError) -> Element {
+        var reply = Element(name: element.name, namespace: element.namespace, attributes: [], children: [])
+        reply.setAttribute("from", to: element.attribute("to"))
+        reply.setAttribute("to", to: element.attribute("from"))
+        reply.setAttribute("id", to: element.attribute("id"))
+        reply.setAttribute("type", to: "error")
+        reply.append(error.element(namespace: element.namespace))
+        return reply
+    }
+}
+
+/// Makes the stanza ids this process sends: short, unique, unpredictable enough for matching replies.
+public enum StanzaID {
+    /// A fresh id, such as `a3f9c2e1b0d84e17`.
+    public static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let value = generator.next() as UInt64
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
