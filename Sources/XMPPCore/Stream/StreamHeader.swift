@@ -50,11 +50,11 @@ public struct StreamHeader: Sendable, Hashable {
         for (name, value) in [("from", from), ("to", to), ("id", id), ("version", version), ("xml:lang", language)] {
             guard let value else { continue }
             buffer.writeString(" \(name)='")
-            XMLEscaping.writeEscaped(value, to: &buffer)
+            XMLEscaping.writeEscaped(value, to: &buffer, inAttribute: true)
             buffer.writeInteger(UInt8(ascii: "'"))
         }
         buffer.writeStaticString(" xmlns='")
-        XMLEscaping.writeEscaped(contentNamespace, to: &buffer)
+        XMLEscaping.writeEscaped(contentNamespace, to: &buffer, inAttribute: true)
         buffer.writeStaticString("' xmlns:stream='http://etherx.jabber.org/streams'>")
     }
 

@@ -15,7 +15,7 @@ extension Element {
         buffer.writeString(name)
         if namespace != inheritedNamespace {
             buffer.writeStaticString(" xmlns='")
-            XMLEscaping.writeEscaped(namespace, to: &buffer)
+            XMLEscaping.writeEscaped(namespace, to: &buffer, inAttribute: true)
             buffer.writeInteger(UInt8(ascii: "'"))
         }
         writeAttributes(to: &buffer)
@@ -53,12 +53,12 @@ extension Element {
             } else if !attribute.namespace.isEmpty {
                 generatedPrefixes += 1
                 buffer.writeString("xmlns:ns\(generatedPrefixes)='")
-                XMLEscaping.writeEscaped(attribute.namespace, to: &buffer)
+                XMLEscaping.writeEscaped(attribute.namespace, to: &buffer, inAttribute: true)
                 buffer.writeString("' ns\(generatedPrefixes):")
             }
             buffer.writeString(attribute.name)
             buffer.writeStaticString("='")
-            XMLEscaping.writeEscaped(attribute.value, to: &buffer)
+            XMLEscaping.writeEscaped(attribute.value, to: &buffer, inAttribute: true)
             buffer.writeInteger(UInt8(ascii: "'"))
         }
     }
@@ -78,12 +78,13 @@ extension Element: CustomStringConvertible {
 
 /// Escaping of text and attribute values straight into a `ByteBuffer`, without intermediate strings.
 enum XMLEscaping {
-    /// Writes `string` escaped for both character data and single- or double-quoted attribute values.
-    static func writeEscaped(_ string: String, to buffer: inout ByteBuffer) {
+    /// Writes `string` escaped for character data, or for a quoted attribute value when `inAttribute` is set:
+    /// there tab and line feed become character references too, since readers normalize them to spaces.
+    static func writeEscaped(_ string: String, to buffer: inout ByteBuffer, inAttribute: Bool = false) {
         var string = string
         string.withUTF8 { bytes in
             // Fast path: most text needs no escaping at all.
-            if !bytes.contains(where: needsAttention) {
+            if !bytes.contains(where: { needsAttention($0) || (inAttribute && ($0 == 0x09 || $0 == 0x0A)) }) {
                 buffer.writeBytes(bytes)
                 return
             }
@@ -99,7 +100,8 @@ enum XMLEscaping {
                 case UInt8(ascii: ">"): replacement = "&gt;"
                 case UInt8(ascii: "'"): replacement = "&apos;"
                 case UInt8(ascii: "\""): replacement = "&quot;"
-                case 0x09, 0x0A: replacement = nil
+                case 0x09: replacement = inAttribute ? "&#9;" : nil
+                case 0x0A: replacement = inAttribute ? "&#10;" : nil
                 case 0x0D: replacement = "&#13;"  // a literal CR would be normalized away by the reader
                 case 0..<0x20: replacement = "\u{FFFD}"
                 case 0xEF where index + 2 < bytes.count && bytes[index + 1] == 0xBF

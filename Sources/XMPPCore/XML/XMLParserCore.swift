@@ -512,9 +512,15 @@ struct XMLParserCore: Sendable {
     private mutating func characterData(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(XMLStreamError) -> TokenOutcome {
         var index = start
         var runStart = start
+        let outsideElements = stack.isEmpty
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "<") { break }
+            if outsideElements && !(byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D) {
+                // Checked byte by byte so that chunking cannot change which error is reported.
+                if phase == .inStream { throw XMLStreamError(.badFormat, "text between stanzas") }
+                throw .notWellFormed("text outside the root element")
+            }
             if byte == UInt8(ascii: "&") {
                 try appendTextRun(bytes, from: runStart, to: index)
                 guard let (replacement, end) = try entity(bytes, at: index) else {
