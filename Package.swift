@@ -65,5 +65,13 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "XMPPTransportTests",
+            dependencies: [
+                "XMPPTransport",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
     ]
 )

@@ -143,13 +143,15 @@ struct XMLParserCore: Sendable {
     // MARK: - Markup
 
     private mutating func markup(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(XMLStreamError) -> TokenOutcome {
+        // The text run ends here whatever follows, so it is checked now: waiting for the tag to complete would
+        // make the reported error depend on how the input was chunked.
+        try flushText()
         guard start + 1 < bytes.count else { return .needMore(keptFrom: start) }
         if phase == .closed { throw .notWellFormed("content after the end of the stream") }
         switch bytes[start + 1] {
         case UInt8(ascii: "/"):
             trailingBrackets = 0
             guard let end = findTagEnd(bytes, from: start) else { return .needMore(keptFrom: start) }
-            try flushText()
             return .consumed(end: end + 1, event: try endTag(bytes, start: start + 2, end: end))
         case UInt8(ascii: "?"):
             return try processingInstruction(bytes, at: start)
@@ -158,7 +160,6 @@ struct XMLParserCore: Sendable {
         default:
             trailingBrackets = 0
             guard let end = findTagEnd(bytes, from: start) else { return .needMore(keptFrom: start) }
-            try flushText()
             return .consumed(end: end + 1, event: try startTag(bytes, start: start + 1, end: end))
         }
     }

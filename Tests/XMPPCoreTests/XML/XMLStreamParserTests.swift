@@ -195,6 +195,12 @@ import Testing
         #expect(parseEverySplit(inAttribute).error?.condition == .notWellFormed)
     }
 
+    /// Found by the fuzzer: invalid UTF-8 in text followed by a malformed tag.
+    @Test func fuzzRegressionInvalidUTF8ThenMalformedTag() {
+        let bytes: [UInt8] = Array(clientHeader.utf8) + [60, 112, 114, 101, 115, 101, 110, 99, 101, 62, 60, 115, 104, 111, 119, 62, 97, 119, 97, 121, 98, 98, 101, 62, 199, 150, 142, 223, 139, 134, 143, 143, 58, 112, 109, 101, 61, 63, 34, 99, 104, 97, 116, 34, 101, 61, 34, 103, 101, 116, 34, 32, 105, 100, 61, 34, 112, 34, 62, 60, 212, 105, 110, 103, 32, 120, 109, 108, 153, 140, 61, 34, 117, 114, 110, 112, 120, 112, 58, 112, 109, 101, 61, 63, 34, 99, 104, 97, 116, 34, 47, 105, 113, 62]
+        #expect(parseEverySplit(bytes).error?.condition == .notWellFormed)
+    }
+
     @Test func eventsBeforeAnErrorAreStillReported() {
         let outcome = parseEverySplit(inStream("<presence/><!--"))
         #expect(outcome.events.count == 2)

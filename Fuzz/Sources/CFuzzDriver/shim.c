@@ -1,0 +1,1 @@
+// Intentionally empty: the C target only exports CFuzzDriver.h.
