@@ -66,21 +66,10 @@ extension Element {
     /// Writes a top-level element inside a stream: elements in the stream namespace (`features`, `error`)
     /// use the `stream:` prefix the header declared, everything else inherits the content namespace.
     public func writeInStream(to buffer: inout ByteBuffer, contentNamespace: String) {
-        guard namespace == XMLNamespace.streams else {
+        if namespace == XMLNamespace.streams {
+            writeTag(to: &buffer, streamPrefix: true, declaresNamespace: false)
+        } else {
             write(to: &buffer, inheritedNamespace: contentNamespace)
-            return
         }
-        buffer.writeStaticString("<stream:")
-        buffer.writeString(name)
-        writeAttributes(to: &buffer)
-        if children.isEmpty {
-            buffer.writeStaticString("/>")
-            return
-        }
-        buffer.writeInteger(UInt8(ascii: ">"))
-        writeChildren(to: &buffer)
-        buffer.writeStaticString("</stream:")
-        buffer.writeString(name)
-        buffer.writeInteger(UInt8(ascii: ">"))
     }
 }

@@ -11,9 +11,16 @@ extension Element {
     /// Characters that XML 1.0 cannot carry (most C0 controls, U+FFFE, U+FFFF) are written as U+FFFD, so the
     /// output always parses. Parsing the output gives back an equal element.
     public func write(to buffer: inout ByteBuffer, inheritedNamespace: String = "") {
+        writeTag(to: &buffer, streamPrefix: false, declaresNamespace: namespace != inheritedNamespace)
+    }
+
+    /// Writes the element, its children and its end tag. With `streamPrefix`, the name is written as
+    /// `stream:name` and relies on the stream header's declaration of that prefix.
+    func writeTag(to buffer: inout ByteBuffer, streamPrefix: Bool, declaresNamespace: Bool) {
         buffer.writeInteger(UInt8(ascii: "<"))
+        if streamPrefix { buffer.writeStaticString("stream:") }
         buffer.writeString(name)
-        if namespace != inheritedNamespace {
+        if declaresNamespace {
             buffer.writeStaticString(" xmlns='")
             XMLEscaping.writeEscaped(namespace, to: &buffer, inAttribute: true)
             buffer.writeInteger(UInt8(ascii: "'"))
@@ -26,6 +33,7 @@ extension Element {
         buffer.writeInteger(UInt8(ascii: ">"))
         writeChildren(to: &buffer)
         buffer.writeStaticString("</")
+        if streamPrefix { buffer.writeStaticString("stream:") }
         buffer.writeString(name)
         buffer.writeInteger(UInt8(ascii: ">"))
     }
