@@ -230,9 +230,7 @@ public struct ServerNegotiationStateMachine: Sendable {
     public mutating func resourceBindingFailed(_ error: StanzaError) -> Action {
         guard case .binding(let requestID) = state else { return .none }
         state = .negotiating
-        var request = IQ(type: .set, id: requestID)
-        request.element.setAttribute("type", to: "set")
-        return .send(request.errorReply(error))
+        return .send(IQ(type: .set, id: requestID).errorReply(error))
     }
 
     // MARK: - Negotiation steps

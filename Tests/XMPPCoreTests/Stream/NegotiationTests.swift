@@ -125,6 +125,55 @@ import Testing
         #expect(harness.serverStanzas.map(\.name) == ["message", "r"])
     }
 
+    @Test func scramWithoutInitialResponseGetsAnEmptyChallengeFirst() throws {
+        var server = ServerNegotiationStateMachine(configuration: serverConfig, isSecured: true)
+        _ = server.receivedHeader(Element("stream", namespace: XMLNamespace.streams, attributes: ["to": "example.com", "version": "1.0"]),
+                                  contentNamespace: XMLNamespace.client)
+        let empty = server.received(Element("auth", namespace: XMLNamespace.sasl, attributes: ["mechanism": "SCRAM-SHA-1"]))
+        #expect(empty == .send(Element("challenge", namespace: XMLNamespace.sasl)))
+        var client = SCRAMClient(mechanism: .scramSHA1, username: "Juliet", password: "balcony")
+        let response = Element("response", namespace: XMLNamespace.sasl, text: Base64.encode(client.clientFirstMessage()))
+        #expect(server.received(response) == .lookUpCredentials(username: "juliet", hash: .sha1), "the username is normalized")
+        let challenge = server.credentialsFound(SCRAMCredentials.derive(password: "balcony", hash: .sha1))
+        guard case .send(let challengeElement) = challenge, let serverFirst = Base64.decode(challengeElement.text) else {
+            Issue.record("no challenge: \(challenge)")
+            return
+        }
+        let final = try client.receiveServerFirst(serverFirst)
+        let outcome = server.received(Element("response", namespace: XMLNamespace.sasl, text: Base64.encode(final)))
+        guard case .authenticated("juliet", let success) = outcome, let signature = Base64.decode(success.text) else {
+            Issue.record("not authenticated: \(outcome)")
+            return
+        }
+        try client.receiveServerFinal(signature)
+    }
+
+    @Test func refusedBindingLetsTheClientTryAgain() throws {
+        var server = ServerNegotiationStateMachine(configuration: serverConfig, isSecured: true)
+        let header = Element("stream", namespace: XMLNamespace.streams, attributes: ["to": "example.com", "version": "1.0"])
+        _ = server.receivedHeader(header, contentNamespace: XMLNamespace.client)
+        _ = server.received(Element("auth", namespace: XMLNamespace.sasl, attributes: ["mechanism": "PLAIN"],
+                                    text: Base64.encode(PlainMechanism.message(username: "juliet", password: "pw"))))
+        #expect(server.credentialsFound(SCRAMCredentials.derive(password: "pw", hash: .sha256)) != .none)
+        _ = server.receivedHeader(header, contentNamespace: XMLNamespace.client)
+        let bind = IQ(type: .set, id: "b1", payload: Element("bind", namespace: XMLNamespace.bind,
+                                                             children: [.element(Element("resource", namespace: XMLNamespace.bind, text: "phone"))]))
+        #expect(server.received(bind.element) == .bindResource(username: "juliet", requested: "phone"))
+        guard case .send(let refusal) = server.resourceBindingFailed(StanzaError(.resourceConstraint)) else {
+            Issue.record("no refusal")
+            return
+        }
+        #expect(IQ(element: refusal)?.error?.condition == .resourceConstraint)
+        #expect(IQ(element: refusal)?.id == "b1")
+        #expect(server.received(bind.element) == .bindResource(username: "juliet", requested: "phone"))
+        let jid = try JID("juliet@example.com/phone")
+        guard case .established(jid, _) = server.resourceBound(jid) else {
+            Issue.record("not established")
+            return
+        }
+        #expect(server.boundJID == jid)
+    }
+
     @Test func starttlsTwiceIsRefusedWithFailure() {
         var harness = NegotiationHarness(server: serverConfig, client: clientConfig())
         harness.run()
