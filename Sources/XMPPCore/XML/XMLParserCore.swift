@@ -418,7 +418,8 @@ struct XMLParserCore: Sendable {
             return
         }
         let prefix = Array(UnsafeRawBufferPointer(rebasing: bytes[prefixStart..<prefixEnd]))
-        guard !prefix.isEmpty else { throw .notWellFormed("empty namespace prefix") }
+        guard let first = prefix.first else { throw .notWellFormed("empty namespace prefix") }
+        try Self.checkNameStart(first)
         _ = try XMLText.string(prefix)
         guard !uri.isEmpty else { throw .notWellFormed("a prefix cannot be bound to the empty namespace") }
         if prefix.elementsEqual("xmlns".utf8) { throw .notWellFormed("the xmlns prefix cannot be declared") }
@@ -459,14 +460,15 @@ struct XMLParserCore: Sendable {
                 throw .notWellFormed("invalid character in name")
             }
         }
-        if index > start {
-            let first = bytes[start]
-            if first == UInt8(ascii: "-") || first == UInt8(ascii: ".") || (first >= 0x30 && first <= 0x39) {
-                throw .notWellFormed("invalid first character of a name")
-            }
-        }
+        if index > start { try Self.checkNameStart(bytes[start]) }
         if index - start > limits.maxNameBytes { throw .policy("name longer than \(limits.maxNameBytes) bytes") }
         return index
+    }
+
+    private static func checkNameStart(_ first: UInt8) throws(XMLStreamError) {
+        if first == UInt8(ascii: "-") || first == UInt8(ascii: ".") || (first >= 0x30 && first <= 0x39) {
+            throw .notWellFormed("invalid first character of a name")
+        }
     }
 
     @inline(__always)
@@ -494,6 +496,8 @@ struct XMLParserCore: Sendable {
         guard end > start else { throw .notWellFormed("empty local name") }
         let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
         if slice.contains(UInt8(ascii: ":")) { throw .notWellFormed("more than one colon in a name") }
+        // The local part of a prefixed name must itself be a valid name start (Namespaces in XML, NCName).
+        try Self.checkNameStart(slice[slice.startIndex])
         return try XMLText.string(slice)
     }
 

@@ -160,6 +160,9 @@ import Testing
         ("<message xmlns:p=''/>", .notWellFormed),
         ("<message xmlns:xml='urn:not-xml'/>", .notWellFormed),
         ("<a:b:c xmlns:a='urn:a'/>", .notWellFormed),
+        ("<q:8item xmlns:q='urn:q'/>", .notWellFormed),     // found by the fuzzer
+        ("<a q:-x='1' xmlns:q='urn:q'/>", .notWellFormed),
+        ("<a xmlns:1q='urn:q'/>", .notWellFormed),
     ])
     func rejectsWithCondition(_ body: String, _ condition: StreamError.Condition) {
         let outcome = parseEverySplit(inStream(body))
