@@ -18,12 +18,6 @@ struct XMLParserCore: Sendable {
         var event: XMLStreamEvent?
     }
 
-    /// A namespace prefix bound to a URI; the empty prefix stands for the default namespace.
-    struct Binding: Sendable {
-        var prefix: [UInt8]
-        var uri: String
-    }
-
     /// An attribute as read from the tag, before its prefix is resolved.
     struct RawAttribute {
         var prefixEnd: Int?  // index of the colon, if the name has a prefix
@@ -42,14 +36,17 @@ struct XMLParserCore: Sendable {
     private var declarationAllowed = true
     /// How many `]` end the text consumed so far (up to 2), to catch a `]]>` split across chunks.
     private var trailingBrackets = 0
-    /// Elements of the current top-level element under construction; index 0 is the stanza itself.
+    /// Elements of the current top-level element under construction; index 0 is the stanza itself. Their
+    /// children wait in `pendingNodes` (from `childStarts[i]` on) until they close, so that each element gets
+    /// one array of exactly the right size instead of one that regrows as children arrive.
     private var stack: [Element] = []
+    private var pendingNodes: [Node] = []
+    private var childStarts: [Int] = []
     /// Qualified names of all open elements, root included, concatenated; used to match end tags.
     private var openNames: [UInt8] = []
     private var openNameStarts: [Int] = []
-    /// Namespace bindings in scope, innermost last, and where each open element's bindings begin.
-    private var bindings: [Binding] = [Binding(prefix: Array("xml".utf8), uri: XMLNamespace.xml)]
-    private var scopeStarts: [Int] = []
+    /// Namespace bindings in scope.
+    private var scopes = NamespaceScopes()
     /// Character data of the current text run that could not be turned into a string yet.
     private var pendingText: [UInt8] = []
     /// Bytes consumed by the current top-level element so far.
@@ -58,6 +55,9 @@ struct XMLParserCore: Sendable {
     private var resumeOffset = 0
     private var resumeQuote: UInt8 = 0
     private var rawAttributes: [RawAttribute] = []
+    /// The event the token just consumed completed, if any; moved out by the driving loop (returning it
+    /// inside the token outcome cost a copy and a destroy of the whole tree per stanza).
+    private var completed: XMLStreamEvent?
     private var interned = NamespaceInterner()
 
     init(limits: XMLParserLimits) {
@@ -72,7 +72,8 @@ struct XMLParserCore: Sendable {
         var position = 0
         if pendingClose {
             pendingClose = false
-            return finish(consumed: 0, event: closeInnermost())
+            closeInnermost()
+            return Self.finish(consumed: 0, event: completed.take())
         }
         if atStreamStart {
             let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
@@ -98,32 +99,32 @@ struct XMLParserCore: Sendable {
                 case .needMore(let keptFrom):
                     position = keptFrom
                     try checkUnfinishedToken(length: bytes.count - position)
-                    return finish(consumed: position, event: nil)
-                case .consumed(let end, let event):
+                    return Self.finish(consumed: position, event: nil)
+                case .consumed(let end):
                     position = end
                     declarationAllowed = false
                     resumeOffset = 0
                     resumeQuote = 0
-                    if !stack.isEmpty || event != nil {
+                    if !stack.isEmpty || completed != nil {
                         stanzaBytes += end - tokenStart
                         if stanzaBytes > limits.maxStanzaBytes {
                             throw XMLStreamError.policy("stanza larger than \(limits.maxStanzaBytes) bytes")
                         }
                     }
-                    if let event {
+                    if let event = completed.take() {
                         stanzaBytes = 0
-                        return finish(consumed: position, event: event)
+                        return Step(consumed: position, event: consume event)
                     }
                 }
             }
-            return finish(consumed: position, event: nil)
+            return Self.finish(consumed: position, event: nil)
         } catch {
             failure = error as? XMLStreamError ?? .notWellFormed("\(error)")
             return Step(consumed: position, event: nil)
         }
     }
 
-    private func finish(consumed: Int, event: XMLStreamEvent?) -> Step {
+    private static func finish(consumed: Int, event: XMLStreamEvent?) -> Step {
         Step(consumed: consumed, event: event)
     }
 
@@ -136,8 +137,8 @@ struct XMLParserCore: Sendable {
     enum TokenOutcome {
         /// The token is incomplete; keep the bytes from this index on.
         case needMore(keptFrom: Int)
-        /// The token ended just before `end`; it may have completed an event.
-        case consumed(end: Int, event: XMLStreamEvent?)
+        /// The token ended just before `end`; an event it completed is in `completed`.
+        case consumed(end: Int)
     }
 
     // MARK: - Markup
@@ -152,7 +153,8 @@ struct XMLParserCore: Sendable {
         case UInt8(ascii: "/"):
             trailingBrackets = 0
             guard let end = findTagEnd(bytes, from: start) else { return .needMore(keptFrom: start) }
-            return .consumed(end: end + 1, event: try endTag(bytes, start: start + 2, end: end))
+            try endTag(bytes, start: start + 2, end: end)
+            return .consumed(end: end + 1)
         case UInt8(ascii: "?"):
             return try processingInstruction(bytes, at: start)
         case UInt8(ascii: "!"):
@@ -160,7 +162,8 @@ struct XMLParserCore: Sendable {
         default:
             trailingBrackets = 0
             guard let end = findTagEnd(bytes, from: start) else { return .needMore(keptFrom: start) }
-            return .consumed(end: end + 1, event: try startTag(bytes, start: start + 1, end: end))
+            try startTag(bytes, start: start + 1, end: end)
+            return .consumed(end: end + 1)
         }
     }
 
@@ -195,30 +198,30 @@ struct XMLParserCore: Sendable {
             guard start + offset < bytes.count else { return .needMore(keptFrom: start) }
             guard bytes[start + offset] == expected else { throw .restricted("processing instructions are not allowed") }
         }
-        guard let close = find(bytes, "?>", from: max(start + 5, start + resumeOffset - 1)) else {
+        guard let close = Self.find(bytes, "?>", from: max(start + 5, start + resumeOffset - 1)) else {
             resumeOffset = bytes.count - start
             return .needMore(keptFrom: start)
         }
         let declaration = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<close]), as: UTF8.self)
-        try checkXMLDeclaration(declaration)
-        return .consumed(end: close + 2, event: nil)
+        try Self.checkXMLDeclaration(declaration)
+        return .consumed(end: close + 2)
     }
 
     /// Checks `<?xml version=... encoding=...?>`: a version must be present, and an encoding, if declared,
     /// must be UTF-8 (RFC 6120 §11.6).
-    private func checkXMLDeclaration(_ declaration: String) throws(XMLStreamError) {
+    private static func checkXMLDeclaration(_ declaration: String) throws(XMLStreamError) {
         let body = declaration.dropFirst(5)
         guard let first = body.first, first == " " || first == "\t" || first == "\n" || first == "\r" else {
             throw .restricted("processing instructions are not allowed")
         }
-        guard pseudoAttribute("version", in: body) != nil else { throw .notWellFormed("XML declaration without version") }
-        if let encoding = pseudoAttribute("encoding", in: body), encoding.lowercased() != "utf-8" {
+        guard Self.pseudoAttribute("version", in: body) != nil else { throw .notWellFormed("XML declaration without version") }
+        if let encoding = Self.pseudoAttribute("encoding", in: body), encoding.lowercased() != "utf-8" {
             throw XMLStreamError(.unsupportedEncoding, "encoding \(encoding) is not UTF-8")
         }
     }
 
     /// The value of `name='value'` inside an XML declaration.
-    private func pseudoAttribute(_ name: String, in declaration: Substring) -> Substring? {
+    private static func pseudoAttribute(_ name: String, in declaration: Substring) -> Substring? {
         var rest = declaration[...]
         while let start = rest.firstIndex(of: name.first!) {
             rest = rest[start...]
@@ -248,7 +251,7 @@ struct XMLParserCore: Sendable {
         guard !stack.isEmpty else { throw .notWellFormed("CDATA section outside an element") }
         let contentStart = start + opener.count
         let searchFrom = max(contentStart, start + resumeOffset - 2)
-        guard let close = find(bytes, "]]>", from: searchFrom) else {
+        guard let close = Self.find(bytes, "]]>", from: searchFrom) else {
             resumeOffset = bytes.count - start
             return .needMore(keptFrom: start)
         }
@@ -257,10 +260,10 @@ struct XMLParserCore: Sendable {
             throw .notWellFormed("control character in text")
         }
         try appendPendingText(content)
-        return .consumed(end: close + 3, event: nil)
+        return .consumed(end: close + 3)
     }
 
-    private func find(_ bytes: UnsafeRawBufferPointer, _ needle: StaticString, from: Int) -> Int? {
+    private static func find(_ bytes: UnsafeRawBufferPointer, _ needle: StaticString, from: Int) -> Int? {
         let count = needle.utf8CodeUnitCount
         let pattern = needle.utf8Start
         var index = from
@@ -278,14 +281,15 @@ struct XMLParserCore: Sendable {
 
     // MARK: - Tags
 
-    private mutating func startTag(_ bytes: UnsafeRawBufferPointer, start: Int, end: Int) throws(XMLStreamError) -> XMLStreamEvent? {
+    /// Opens an element; when it is the root, or is self-closing and completes a stanza, sets `completed`.
+    private mutating func startTag(_ bytes: UnsafeRawBufferPointer, start: Int, end: Int) throws(XMLStreamError) {
         var selfClosing = false
         var tagEnd = end
         if bytes[end - 1] == UInt8(ascii: "/") {
             selfClosing = true
             tagEnd = end - 1
         }
-        let nameEnd = try scanName(bytes, from: start, limit: tagEnd)
+        let nameEnd = try Self.scanName(bytes, from: start, limit: tagEnd, maxNameBytes: limits.maxNameBytes)
         guard nameEnd > start else { throw .notWellFormed("missing element name") }
         if phase == .prolog {
             phase = .inStream
@@ -294,31 +298,36 @@ struct XMLParserCore: Sendable {
 
         // Attributes.
         rawAttributes.removeAll(keepingCapacity: true)
-        scopeStarts.append(bindings.count)
+        scopes.push()
         var index = nameEnd
         while true {
-            let afterSpace = skipSpace(bytes, from: index, limit: tagEnd)
+            let afterSpace = Self.skipSpace(bytes, from: index, limit: tagEnd)
             if afterSpace == tagEnd { break }
             guard afterSpace > index else { throw .notWellFormed("attributes must be separated by white space") }
             index = try attribute(bytes, from: afterSpace, limit: tagEnd)
         }
 
         // Namespace resolution.
-        let colon = firstColon(bytes, from: start, to: nameEnd)
-        let namespace = try resolve(bytes, prefixStart: start, colon: colon, isElement: true)
+        let colon = Self.firstColon(bytes, from: start, to: nameEnd)
+        let namespace = try Self.resolve(bytes, prefixStart: start, colon: colon, isElement: true, in: scopes)
         let localStart = colon.map { $0 + 1 } ?? start
-        let name = try makeName(bytes, from: localStart, to: nameEnd)
+        let name = try Self.makeName(bytes, from: localStart, to: nameEnd)
         var attributes: [Attribute] = []
         if !rawAttributes.isEmpty {
             attributes.reserveCapacity(rawAttributes.count)
-            for raw in rawAttributes {
-                let attributeNamespace = raw.prefixEnd == nil
-                    ? "" : try resolve(bytes, prefixStart: raw.nameStart, colon: raw.prefixEnd, isElement: false)
-                let localName = try makeName(bytes, from: raw.prefixEnd.map { $0 + 1 } ?? raw.nameStart, to: raw.nameEnd)
+            for index in rawAttributes.indices {
+                let prefixEnd = rawAttributes[index].prefixEnd
+                let nameStart = rawAttributes[index].nameStart
+                let attributeNamespace = prefixEnd == nil
+                    ? "" : try Self.resolve(bytes, prefixStart: nameStart, colon: prefixEnd, isElement: false, in: scopes)
+                let localName = try Self.makeName(bytes, from: prefixEnd.map { $0 + 1 } ?? nameStart, to: rawAttributes[index].nameEnd)
                 for existing in attributes where existing.name == localName && existing.namespace == attributeNamespace {
                     throw .notWellFormed("duplicate attribute \(localName)")
                 }
-                attributes.append(Attribute(name: localName, namespace: attributeNamespace, value: raw.value))
+                // Move the value out rather than copy it: one reference-count round trip less per attribute.
+                var value = ""
+                swap(&value, &rawAttributes[index].value)
+                attributes.append(Attribute(name: localName, namespace: attributeNamespace, value: value))
             }
         }
         let element = Element(name: name, namespace: namespace, attributes: attributes, children: [])
@@ -327,58 +336,75 @@ struct XMLParserCore: Sendable {
             rootOpened = true
             openNameStarts.append(openNames.count)
             openNames.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<nameEnd]))
-            let content = defaultNamespace()
+            let content = scopes.defaultNamespace()
             if selfClosing {
                 // `<stream:stream/>` opens and closes at once; report the opening now and the close next.
                 pendingClose = true
             }
-            return .streamOpened(element, contentNamespace: content)
+            completed = .streamOpened(element, contentNamespace: content)
+            return
         }
         openNameStarts.append(openNames.count)
         openNames.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<nameEnd]))
         stack.append(element)
-        if selfClosing {
-            return closeInnermost()
-        }
-        return nil
+        childStarts.append(pendingNodes.count)
+        if selfClosing { closeInnermost() }
     }
 
     private var rootOpened = false
     /// Set when the root element was self-closing: the close is reported by the next call.
     private var pendingClose = false
 
-    private mutating func endTag(_ bytes: UnsafeRawBufferPointer, start: Int, end: Int) throws(XMLStreamError) -> XMLStreamEvent? {
-        let nameEnd = try scanName(bytes, from: start, limit: end)
-        guard skipSpace(bytes, from: nameEnd, limit: end) == end else { throw .notWellFormed("malformed end tag") }
+    private mutating func endTag(_ bytes: UnsafeRawBufferPointer, start: Int, end: Int) throws(XMLStreamError) {
+        let nameEnd = try Self.scanName(bytes, from: start, limit: end, maxNameBytes: limits.maxNameBytes)
+        guard Self.skipSpace(bytes, from: nameEnd, limit: end) == end else { throw .notWellFormed("malformed end tag") }
         guard let openStart = openNameStarts.last else { throw .notWellFormed("end tag without start tag") }
         let name = UnsafeRawBufferPointer(rebasing: bytes[start..<nameEnd])
         guard openNames.count - openStart == name.count, openNames[openStart...].elementsEqual(name) else {
             throw .notWellFormed("mismatched end tag")
         }
-        return closeInnermost()
+        closeInnermost()
     }
 
-    /// Closes the innermost open element; completes a stanza or the stream when it was the outermost.
-    private mutating func closeInnermost() -> XMLStreamEvent? {
+    /// Closes the innermost open element; sets `completed` when that finishes a stanza or the stream.
+    private mutating func closeInnermost() {
         let openStart = openNameStarts.removeLast()
-        openNames.removeSubrange(openStart...)
-        bindings.removeSubrange(scopeStarts.removeLast()...)
-        guard let finished = stack.popLast() else {
+        openNames.removeLast(openNames.count - openStart)
+        scopes.pop()
+        guard var finished = stack.popLast() else {
             phase = .closed
-            return .streamClosed
+            completed = .streamClosed
+            return
         }
-        if stack.isEmpty { return .element(finished) }
-        stack[stack.count - 1].children.append(.element(finished))
-        return nil
+        let childStart = childStarts.removeLast()
+        let childCount = pendingNodes.count - childStart
+        if childCount > 0 {
+            // Move the children out (swapping in an empty text, which needs no reference counting) rather than
+            // copying them and destroying the originals: this is the parser's hottest path.
+            var children: [Node] = []
+            children.reserveCapacity(childCount)
+            for index in childStart..<pendingNodes.count {
+                var moved = Node.text("")
+                swap(&moved, &pendingNodes[index])
+                children.append(moved)
+            }
+            pendingNodes.removeLast(childCount)
+            finished.children = children
+        }
+        if stack.isEmpty {
+            completed = .element(finished)
+        } else {
+            pendingNodes.append(.element(finished))
+        }
     }
 
     /// Reads one `name = "value"` pair starting at `start`; returns the index after the closing quote.
     private mutating func attribute(_ bytes: UnsafeRawBufferPointer, from start: Int, limit: Int) throws(XMLStreamError) -> Int {
-        let nameEnd = try scanName(bytes, from: start, limit: limit)
+        let nameEnd = try Self.scanName(bytes, from: start, limit: limit, maxNameBytes: limits.maxNameBytes)
         guard nameEnd > start else { throw .notWellFormed("malformed attribute") }
-        var index = skipSpace(bytes, from: nameEnd, limit: limit)
+        var index = Self.skipSpace(bytes, from: nameEnd, limit: limit)
         guard index < limit, bytes[index] == UInt8(ascii: "=") else { throw .notWellFormed("attribute without value") }
-        index = skipSpace(bytes, from: index + 1, limit: limit)
+        index = Self.skipSpace(bytes, from: index + 1, limit: limit)
         guard index < limit, bytes[index] == UInt8(ascii: "'") || bytes[index] == UInt8(ascii: "\"") else {
             throw .notWellFormed("attribute value must be quoted")
         }
@@ -387,68 +413,45 @@ struct XMLParserCore: Sendable {
         var valueEnd = valueStart
         while valueEnd < limit && bytes[valueEnd] != quote { valueEnd += 1 }
         guard valueEnd < limit else { throw .notWellFormed("unterminated attribute value") }
-        guard rawAttributes.count + (bindings.count - (scopeStarts.last ?? 0)) < limits.maxAttributes else {
+        guard rawAttributes.count + scopes.declaredInInnermostScope < limits.maxAttributes else {
             throw .policy("more than \(limits.maxAttributes) attributes")
         }
         let rawValue = UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd])
-        let colon = firstColon(bytes, from: start, to: nameEnd)
-        if isXMLNS(bytes, start: start, end: colon ?? nameEnd) {
-            let uri = isPlain(rawValue) ? try interned.string(rawValue) : try attributeValue(rawValue)
-            try declareNamespace(bytes, prefixStart: colon.map { $0 + 1 }, prefixEnd: nameEnd, uri: uri)
+        let colon = Self.firstColon(bytes, from: start, to: nameEnd)
+        if Self.isXMLNS(bytes, start: start, end: colon ?? nameEnd) {
+            let uri = Self.isPlain(rawValue) ? try interned.string(rawValue) : try Self.attributeValue(rawValue, maxText: limits.maxTextBytes)
+            try scopes.declare(prefix: colon.map { UnsafeRawBufferPointer(rebasing: bytes[($0 + 1)..<nameEnd]) }, uri: uri)
         } else {
-            let value = try attributeValue(rawValue)
+            let value = try Self.attributeValue(rawValue, maxText: limits.maxTextBytes)
             rawAttributes.append(RawAttribute(prefixEnd: colon, nameStart: start, nameEnd: nameEnd, value: value))
         }
         return valueEnd + 1
     }
 
     /// Whether an attribute value can be used as written: no references, no characters to normalize.
-    private func isPlain(_ raw: UnsafeRawBufferPointer) -> Bool {
+    private static func isPlain(_ raw: UnsafeRawBufferPointer) -> Bool {
         !raw.contains { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 < 0x20 }
     }
 
-    private func isXMLNS(_ bytes: UnsafeRawBufferPointer, start: Int, end: Int) -> Bool {
+    private static func isXMLNS(_ bytes: UnsafeRawBufferPointer, start: Int, end: Int) -> Bool {
         end - start == 5 && bytes[start] == UInt8(ascii: "x") && bytes[start + 1] == UInt8(ascii: "m")
             && bytes[start + 2] == UInt8(ascii: "l") && bytes[start + 3] == UInt8(ascii: "n") && bytes[start + 4] == UInt8(ascii: "s")
     }
 
-    private mutating func declareNamespace(_ bytes: UnsafeRawBufferPointer, prefixStart: Int?, prefixEnd: Int, uri: String) throws(XMLStreamError) {
-        guard let prefixStart else {
-            bindings.append(Binding(prefix: [], uri: uri))
-            return
-        }
-        let prefix = Array(UnsafeRawBufferPointer(rebasing: bytes[prefixStart..<prefixEnd]))
-        guard let first = prefix.first else { throw .notWellFormed("empty namespace prefix") }
-        try Self.checkNameStart(first)
-        _ = try XMLText.string(prefix)
-        guard !uri.isEmpty else { throw .notWellFormed("a prefix cannot be bound to the empty namespace") }
-        if prefix.elementsEqual("xmlns".utf8) { throw .notWellFormed("the xmlns prefix cannot be declared") }
-        if prefix.elementsEqual("xml".utf8) != (uri == XMLNamespace.xml) {
-            throw .notWellFormed("the xml prefix and namespace are reserved")
-        }
-        bindings.append(Binding(prefix: prefix, uri: uri))
-    }
 
-    private func defaultNamespace() -> String {
-        for binding in bindings.reversed() where binding.prefix.isEmpty { return binding.uri }
-        return ""
-    }
 
     /// The namespace of a name: its prefix's binding, or the default namespace for unprefixed element names.
-    private func resolve(_ bytes: UnsafeRawBufferPointer, prefixStart: Int, colon: Int?, isElement: Bool) throws(XMLStreamError) -> String {
-        guard let colon else { return isElement ? defaultNamespace() : "" }
-        let prefix = UnsafeRawBufferPointer(rebasing: bytes[prefixStart..<colon])
-        for binding in bindings.reversed() where !binding.prefix.isEmpty && binding.prefix.elementsEqual(prefix) {
-            return binding.uri
-        }
-        throw .notWellFormed("unbound namespace prefix \(String(decoding: prefix, as: UTF8.self))")
+    private static func resolve(_ bytes: UnsafeRawBufferPointer, prefixStart: Int, colon: Int?, isElement: Bool,
+                                in scopes: borrowing NamespaceScopes) throws(XMLStreamError) -> String {
+        guard let colon else { return isElement ? scopes.defaultNamespace() : "" }
+        return try scopes.uri(for: UnsafeRawBufferPointer(rebasing: bytes[prefixStart..<colon]))
     }
 
     // MARK: - Names
 
     /// Scans an XML name from `start`; returns the index after it. Validates the ASCII name characters and
     /// defers multi-byte characters to UTF-8 validation.
-    private func scanName(_ bytes: UnsafeRawBufferPointer, from start: Int, limit: Int) throws(XMLStreamError) -> Int {
+    private static func scanName(_ bytes: UnsafeRawBufferPointer, from start: Int, limit: Int, maxNameBytes: Int) throws(XMLStreamError) -> Int {
         var index = start
         while index < limit {
             let byte = bytes[index]
@@ -461,11 +464,11 @@ struct XMLParserCore: Sendable {
             }
         }
         if index > start { try Self.checkNameStart(bytes[start]) }
-        if index - start > limits.maxNameBytes { throw .policy("name longer than \(limits.maxNameBytes) bytes") }
+        if index - start > maxNameBytes { throw .policy("name longer than \(maxNameBytes) bytes") }
         return index
     }
 
-    private static func checkNameStart(_ first: UInt8) throws(XMLStreamError) {
+    static func checkNameStart(_ first: UInt8) throws(XMLStreamError) {
         if first == UInt8(ascii: "-") || first == UInt8(ascii: ".") || (first >= 0x30 && first <= 0x39) {
             throw .notWellFormed("invalid first character of a name")
         }
@@ -483,7 +486,7 @@ struct XMLParserCore: Sendable {
     }
 
     /// The index of the prefix separator in a qualified name; a name with more than one colon is rejected.
-    private func firstColon(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int? {
+    private static func firstColon(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int? {
         var index = start
         while index < end {
             if bytes[index] == UInt8(ascii: ":") { return index }
@@ -492,7 +495,7 @@ struct XMLParserCore: Sendable {
         return nil
     }
 
-    private func makeName(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) throws(XMLStreamError) -> String {
+    private static func makeName(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) throws(XMLStreamError) -> String {
         guard end > start else { throw .notWellFormed("empty local name") }
         let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
         if slice.contains(UInt8(ascii: ":")) { throw .notWellFormed("more than one colon in a name") }
@@ -501,7 +504,7 @@ struct XMLParserCore: Sendable {
         return try XMLText.string(slice)
     }
 
-    private func skipSpace(_ bytes: UnsafeRawBufferPointer, from start: Int, limit: Int) -> Int {
+    private static func skipSpace(_ bytes: UnsafeRawBufferPointer, from start: Int, limit: Int) -> Int {
         var index = start
         while index < limit {
             switch bytes[index] {
@@ -528,10 +531,11 @@ struct XMLParserCore: Sendable {
             }
             if byte == UInt8(ascii: "&") {
                 try appendTextRun(bytes, from: runStart, to: index)
-                guard let (replacement, end) = try entity(bytes, at: index) else {
+                guard let (replacement, end) = try Self.entity(bytes, at: index) else {
                     return .needMore(keptFrom: index)
                 }
-                try appendPendingText(replacement)
+                try Self.checkTextLength(pendingText.count + 4, limit: limits.maxTextBytes)
+                XMLText.appendUTF8(replacement, to: &pendingText)
                 index = end
                 runStart = end
                 trailingBrackets = 0
@@ -552,12 +556,12 @@ struct XMLParserCore: Sendable {
         if complete && pendingText.isEmpty && !stack.isEmpty && index > runStart {
             // Fast path: the whole run is in the buffer and needs no entity replacement.
             let run = UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])
-            try checkTextLength(run.count)
-            stack[stack.count - 1].children.append(.text(try XMLText.string(run)))
+            try Self.checkTextLength(run.count, limit: limits.maxTextBytes)
+            appendChildText(try XMLText.string(run))
         } else {
             try appendTextRun(bytes, from: runStart, to: index)
         }
-        return .consumed(end: index, event: nil)
+        return .consumed(end: index)
     }
 
     private mutating func appendTextRun(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) throws(XMLStreamError) {
@@ -574,12 +578,12 @@ struct XMLParserCore: Sendable {
             }
             return
         }
-        try checkTextLength(pendingText.count + text.count)
+        try Self.checkTextLength(pendingText.count + text.count, limit: limits.maxTextBytes)
         pendingText.append(contentsOf: text)
     }
 
-    private func checkTextLength(_ count: Int) throws(XMLStreamError) {
-        if count > limits.maxTextBytes { throw .policy("text longer than \(limits.maxTextBytes) bytes") }
+    private static func checkTextLength(_ count: Int, limit: Int) throws(XMLStreamError) {
+        if count > limit { throw .policy("text longer than \(limit) bytes") }
     }
 
     /// Moves buffered text into the current element as a text child, merging with a preceding text child.
@@ -587,11 +591,20 @@ struct XMLParserCore: Sendable {
         guard !pendingText.isEmpty else { return }
         let text = try XMLText.string(pendingText)
         pendingText.removeAll(keepingCapacity: pendingText.capacity <= 4096)
-        stack[stack.count - 1].append(text: text)
+        appendChildText(text)
+    }
+
+    /// Adds a text child to the innermost open element, merging it with a text child just before it.
+    private mutating func appendChildText(_ text: String) {
+        if pendingNodes.count > childStarts[childStarts.count - 1], case .text(let previous) = pendingNodes[pendingNodes.count - 1] {
+            pendingNodes[pendingNodes.count - 1] = .text(previous + text)
+        } else {
+            pendingNodes.append(.text(text))
+        }
     }
 
     /// Decodes the entity or character reference at `start`. Returns `nil` when its end is not in the input yet.
-    private func entity(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(XMLStreamError) -> ([UInt8], Int)? {
+    private static func entity(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(XMLStreamError) -> (Unicode.Scalar, Int)? {
         let maximumLength = 12  // "&#x0010FFFF;"
         var end = start + 1
         while end < bytes.count && bytes[end] != UInt8(ascii: ";") {
@@ -604,8 +617,8 @@ struct XMLParserCore: Sendable {
     }
 
     /// Decodes an attribute value: entity replacement and attribute-value normalization (XML 1.0 §3.3.3).
-    private func attributeValue(_ raw: UnsafeRawBufferPointer) throws(XMLStreamError) -> String {
-        try checkTextLength(raw.count)
+    private static func attributeValue(_ raw: UnsafeRawBufferPointer, maxText: Int) throws(XMLStreamError) -> String {
+        try Self.checkTextLength(raw.count, limit: maxText)
         var needsWork = false
         for byte in raw {
             if byte == UInt8(ascii: "&") || byte == 0x09 || byte == 0x0A || byte == 0x0D { needsWork = true }
@@ -622,7 +635,7 @@ struct XMLParserCore: Sendable {
                 var end = index + 1
                 while end < raw.count && raw[end] != UInt8(ascii: ";") { end += 1 }
                 guard end < raw.count, end - index <= 12 else { throw .notWellFormed("malformed entity reference") }
-                decoded.append(contentsOf: try XMLText.decodeReference(UnsafeRawBufferPointer(rebasing: raw[(index + 1)..<end])))
+                XMLText.appendUTF8(try XMLText.decodeReference(UnsafeRawBufferPointer(rebasing: raw[(index + 1)..<end])), to: &decoded)
                 index = end + 1
             } else {
                 decoded.append(byte == 0x09 || byte == 0x0A || byte == 0x0D ? 0x20 : byte)

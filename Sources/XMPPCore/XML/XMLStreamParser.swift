@@ -73,8 +73,12 @@ public struct XMLStreamParser: Sendable {
     ///   stays failed and throws the same error again.
     public mutating func nextEvent() throws(XMLStreamError) -> XMLStreamEvent? {
         if let failure = core.failure { throw failure }
-        let bytes = input
+        // Take the buffer out of `self` for the duration (a swap, no reference counting), so the closure can
+        // mutate `core` without overlapping an access to `input`.
+        var bytes = ByteBuffer()
+        swap(&bytes, &input)
         let step = bytes.withUnsafeReadableBytes { core.advance(over: $0) }
+        swap(&bytes, &input)
         input.moveReaderIndex(forwardBy: step.consumed)
         if let failure = core.failure { throw failure }
         return step.event

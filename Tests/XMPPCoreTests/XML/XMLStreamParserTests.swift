@@ -61,6 +61,15 @@ import Testing
         #expect(body.children == [.text("one <two> & ]] three four")])
     }
 
+    @Test func manyDistinctNamespacesResolveCorrectly() throws {
+        // More namespaces than the interner remembers, each declared twice, plus well-known ones.
+        let uris = (0..<40).map { "urn:example:\($0)" } + ["urn:xmpp:receipts", "jabber:x:data"]
+        let children = (uris + uris).map { "<x xmlns='\($0)'/>" }.joined()
+        let outcome = parseEverySplit(inStream("<message>\(children)</message>"))
+        let message = try #require(outcome.onlyElement)
+        #expect(message.elements.map(\.namespace) == uris + uris)
+    }
+
     @Test func mixedContentKeepsOrder() throws {
         let outcome = parseEverySplit(inStream("<message><html>a<b>bold</b>c</html></message>"))
         let html = try #require(outcome.onlyElement?.child("html"))
