@@ -1,4 +1,5 @@
 import NIOCore
+import Testing
 @testable import XMPPCore
 
 /// Runs a client and a server negotiation state machine against each other over in-memory byte pipes,
@@ -29,8 +30,12 @@ struct NegotiationHarness {
     mutating func run() {
         handleClient(client.start())
         var rounds = 0
-        while (toServer.readableBytes > 0 || toClient.readableBytes > 0) && rounds < 100 {
+        while toServer.readableBytes > 0 || toClient.readableBytes > 0 {
             rounds += 1
+            guard rounds <= 100 else {
+                Issue.record("negotiation did not settle after 100 rounds:\n\(transcript.joined(separator: "\n"))")
+                return
+            }
             pumpServer()
             pumpClient()
         }
@@ -108,7 +113,11 @@ struct NegotiationHarness {
             serverWrites(success)
             serverParser.reset()
         case .bindResource(let username, let requested):
-            let jid = try! JID(localpart: username, domainpart: server.streamDomain!, resourcepart: requested ?? "generated")
+            guard let domain = server.streamDomain,
+                  let jid = try? JID(localpart: username, domainpart: domain, resourcepart: requested ?? "generated") else {
+                Issue.record("cannot bind \(username) with resource \(requested ?? "-")")
+                return
+            }
             handleServer(server.resourceBound(jid))
         case .established(let jid, let reply):
             serverEstablished = jid
