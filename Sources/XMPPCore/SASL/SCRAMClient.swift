@@ -80,13 +80,10 @@ public struct SCRAMClient: Sendable {
         let finalWithoutProof = "c=\(channelBinding),r=\(nonce)"
         let authMessage = Array("\(clientFirstBare),\(serverFirst),\(finalWithoutProof)".utf8)
 
-        let salted = hash.saltedPassword(SASLPassword.normalize(password), salt: salt, iterations: iterations)
-        let clientKey = hash.hmac(key: salted, Array("Client Key".utf8))
-        let storedKey = hash.hash(clientKey)
-        let clientSignature = hash.hmac(key: storedKey, authMessage)
-        let proof = zip(clientKey, clientSignature).map { $0 ^ $1 }
-        let serverKey = hash.hmac(key: salted, Array("Server Key".utf8))
-        expectedServerSignature = hash.hmac(key: serverKey, authMessage)
+        let keys = hash.keys(password: password, salt: salt, iterations: iterations)
+        let clientSignature = hash.hmac(key: keys.storedKey, authMessage)
+        let proof = zip(keys.clientKey, clientSignature).map { $0 ^ $1 }
+        expectedServerSignature = hash.hmac(key: keys.serverKey, authMessage)
         return Array("\(finalWithoutProof),p=\(Base64.encode(proof))".utf8)
     }
 

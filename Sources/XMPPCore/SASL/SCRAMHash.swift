@@ -48,6 +48,13 @@ public enum SCRAMHash: String, Sendable, Hashable, CaseIterable, Codable {
         return key?.withUnsafeBytes { Array($0) } ?? []
     }
 
+    /// The keys SCRAM derives from a password (RFC 5802 §3): ClientKey, StoredKey = H(ClientKey), ServerKey.
+    func keys(password: String, salt: [UInt8], iterations: Int) -> (clientKey: [UInt8], storedKey: [UInt8], serverKey: [UInt8]) {
+        let salted = saltedPassword(SASLPassword.normalize(password), salt: salt, iterations: iterations)
+        let clientKey = hmac(key: salted, Array("Client Key".utf8))
+        return (clientKey, hash(clientKey), hmac(key: salted, Array("Server Key".utf8)))
+    }
+
     /// The length of this hash's output in bytes.
     public var outputByteCount: Int {
         switch self {
@@ -101,10 +108,8 @@ public struct SCRAMCredentials: Sendable, Hashable, Codable {
     /// Derives the stored keys for `password`, with a fresh random 16-byte salt unless one is given.
     public static func derive(password: String, hash: SCRAMHash, iterations: Int = 4096, salt: [UInt8]? = nil) -> SCRAMCredentials {
         let salt = salt ?? SCRAMRandom.bytes(16)
-        let salted = hash.saltedPassword(SASLPassword.normalize(password), salt: salt, iterations: iterations)
-        let clientKey = hash.hmac(key: salted, Array("Client Key".utf8))
-        let serverKey = hash.hmac(key: salted, Array("Server Key".utf8))
-        return SCRAMCredentials(hash: hash, salt: salt, iterations: iterations, storedKey: hash.hash(clientKey), serverKey: serverKey)
+        let keys = hash.keys(password: password, salt: salt, iterations: iterations)
+        return SCRAMCredentials(hash: hash, salt: salt, iterations: iterations, storedKey: keys.storedKey, serverKey: keys.serverKey)
     }
 }
 

@@ -52,9 +52,4 @@ public struct Message: Stanza {
         get { element.child("thread", namespace: element.namespace)?.text }
         set { setChildText("thread", newValue) }
     }
-
-    private mutating func setChildText(_ name: String, _ value: String?) {
-        element.removeChildren(name, namespace: element.namespace)
-        if let value { element.append(Element(name, namespace: element.namespace, text: value)) }
-    }
 }

@@ -59,9 +59,4 @@ public struct Presence: Stanza {
         get { element.child("priority", namespace: element.namespace).flatMap { Int8($0.text) }.map(Int.init) ?? 0 }
         set { setChildText("priority", newValue == 0 ? nil : String(Int8(clamping: newValue))) }
     }
-
-    private mutating func setChildText(_ name: String, _ value: String?) {
-        element.removeChildren(name, namespace: element.namespace)
-        if let value { element.append(Element(name, namespace: element.namespace, text: value)) }
-    }
 }

@@ -46,6 +46,12 @@ extension Stanza {
         return StanzaError(element: child)
     }
 
+    /// Replaces the child `name` (in the stanza's namespace) by one holding `value`, or removes it for `nil`.
+    mutating func setChildText(_ name: String, _ value: String?) {
+        element.removeChildren(name, namespace: element.namespace)
+        if let value { element.append(Element(name, namespace: element.namespace, text: value)) }
+    }
+
     /// The error reply to this stanza (RFC 6120 §8.3.1): addresses swapped, same id, type `error`, the error
     /// as the only child.
     public func errorReply(_ error: StanzaError) -> Element {

@@ -174,7 +174,7 @@ extension XMLParserCore {
             let byte = bytes[index]
             if byte >= 0x80 || Self.isNameByte(byte) {
                 index += 1
-            } else if byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "/") {
+            } else if XMLText.isSpace(byte) || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "/") {
                 break
             } else {
                 throw .notWellFormed("invalid character in name")
@@ -223,12 +223,7 @@ extension XMLParserCore {
 
     static func skipSpace(_ bytes: UnsafeRawBufferPointer, from start: Int, limit: Int) -> Int {
         var index = start
-        while index < limit {
-            switch bytes[index] {
-            case 0x20, 0x09, 0x0A, 0x0D: index += 1
-            default: return index
-            }
-        }
+        while index < limit && XMLText.isSpace(bytes[index]) { index += 1 }
         return index
     }
 }

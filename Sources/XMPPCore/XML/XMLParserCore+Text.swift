@@ -9,7 +9,7 @@ extension XMLParserCore {
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "<") { break }
-            if outsideElements && !(byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D) {
+            if outsideElements && !XMLText.isSpace(byte) {
                 // Checked byte by byte so that chunking cannot change which error is reported.
                 if phase == .inStream { throw XMLStreamError(.badFormat, "text between stanzas") }
                 throw .notWellFormed("text outside the root element")
@@ -54,15 +54,10 @@ extension XMLParserCore {
         try appendPendingText(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
     }
 
-    /// Keeps text for the current element; outside a stanza only white space is allowed and it is dropped.
+    /// Keeps text for the current element. Outside a stanza it can only be white space (`characterData`
+    /// rejects anything else byte by byte), which is dropped.
     mutating func appendPendingText(_ text: some Collection<UInt8>) throws(XMLStreamError) {
-        if stack.isEmpty {
-            for byte in text where !(byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D) {
-                if phase == .inStream { throw XMLStreamError(.badFormat, "text between stanzas") }
-                throw .notWellFormed("text outside the root element")
-            }
-            return
-        }
+        guard !stack.isEmpty else { return }
         try Self.checkTextLength(pendingText.count + text.count, limit: limits.maxTextBytes)
         pendingText.append(contentsOf: text)
     }

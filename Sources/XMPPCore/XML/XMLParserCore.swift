@@ -76,7 +76,7 @@ struct XMLParserCore: Sendable {
         if pendingClose {
             pendingClose = false
             closeInnermost()
-            return Self.finish(consumed: 0, event: completed.take())
+            return Step(consumed: 0, event: completed.take())
         }
         if atStreamStart {
             let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
@@ -102,7 +102,7 @@ struct XMLParserCore: Sendable {
                 case .needMore(let keptFrom):
                     position = keptFrom
                     try checkUnfinishedToken(length: bytes.count - position)
-                    return Self.finish(consumed: position, event: nil)
+                    return Step(consumed: position, event: nil)
                 case .consumed(let end):
                     position = end
                     declarationAllowed = false
@@ -120,16 +120,13 @@ struct XMLParserCore: Sendable {
                     }
                 }
             }
-            return Self.finish(consumed: position, event: nil)
+            return Step(consumed: position, event: nil)
         } catch {
             failure = error as? XMLStreamError ?? .notWellFormed("\(error)")
             return Step(consumed: position, event: nil)
         }
     }
 
-    static func finish(consumed: Int, event: XMLStreamEvent?) -> Step {
-        Step(consumed: consumed, event: event)
-    }
 
     func checkUnfinishedToken(length: Int) throws(XMLStreamError) {
         if stanzaBytes + length > limits.maxStanzaBytes {

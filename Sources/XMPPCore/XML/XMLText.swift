@@ -17,6 +17,12 @@ enum XMLText {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// XML white space (`S` in XML 1.0): space, tab, line feed, carriage return.
+    @inline(__always)
+    static func isSpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
+    }
+
     /// Whether every byte is below 0x80, checked eight bytes at a time.
     @inline(__always)
     static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
