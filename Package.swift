@@ -26,6 +26,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
     ],
     targets: [
@@ -51,11 +56,50 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .target(name: "XMPPServerKernel", dependencies: ["XMPPCore"], swiftSettings: strictSettings),
-        .target(name: "XMPPServer", dependencies: ["XMPPServerKernel", "XMPPTransport"], swiftSettings: strictSettings),
+        // Server kernel: router, session registry, module host, storage protocols and in-memory stores, and the
+        // IM feature modules (roster, presence, offline, registration, vCard, disco, ...).
+        .target(
+            name: "XMPPServerKernel",
+            dependencies: [
+                "XMPPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The embedded storage backend: SQLite through GRDB (WAL, migrations).
+        .target(
+            name: "XMPPServerSQLite",
+            dependencies: ["XMPPServerKernel", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
+        // Assembly: configuration, certificates, c2s listeners, the service that runs them.
+        .target(
+            name: "XMPPServer",
+            dependencies: [
+                "XMPPServerKernel", "XMPPServerSQLite", "XMPPTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(name: "XMPPClient", dependencies: ["XMPPCore", "XMPPTransport"], swiftSettings: strictSettings),
-        .executableTarget(name: "xmppd", dependencies: ["XMPPServer"], swiftSettings: strictSettings),
-        .executableTarget(name: "xmppctl", dependencies: ["XMPPServer"], swiftSettings: strictSettings),
+        .executableTarget(
+            name: "xmppd",
+            dependencies: ["XMPPServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "xmppctl",
+            dependencies: ["XMPPServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(name: "xmpp", dependencies: ["XMPPClient"], swiftSettings: strictSettings),
         .testTarget(
             name: "XMPPCoreTests",
@@ -71,6 +115,21 @@ let package = Package(
                 "XMPPTransport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "XMPPServerKernelTests",
+            dependencies: ["XMPPServerKernel", .product(name: "NIOEmbedded", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "XMPPServerTests",
+            dependencies: [
+                "XMPPServer",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            resources: [.copy("Interop")],
             swiftSettings: strictSettings
         ),
     ]

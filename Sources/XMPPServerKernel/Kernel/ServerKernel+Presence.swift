@@ -1,0 +1,182 @@
+import Logging
+import NIOCore
+import XMPPCore
+
+// Presence (RFC 6121 §4): broadcast to subscribers, probes on initial presence, directed presence, and the
+// subscription requests of §3, applied with ``SubscriptionRules`` at the sender's side and then at the
+// recipient's.
+extension ServerKernel {
+    func outboundPresence(_ element: Element, to: JID?, from session: any ClientSession) async {
+        let presence = Presence(element: element)
+        switch presence?.type {
+        case .available?, .unavailable?:
+            if let to {
+                directedPresence(element, to: to, from: session)
+            } else {
+                await broadcast(element, from: session)
+            }
+        case .subscribe?, .subscribed?, .unsubscribe?, .unsubscribed?:
+            guard let to, to.localpart != nil || !isLocal(to) else {
+                bounce(element, StanzaError(.badRequest, text: "a subscription request needs a contact's JID"), to: session)
+                return
+            }
+            await outboundSubscription(element, type: presence!.type!, to: to.bare, from: session.jid.bare)
+        case .probe?:
+            // Probes are the server's business (RFC 6121 §4.3); a client's probe is ignored.
+            return
+        case .error?:
+            if let to, isLocal(to) { deliverToFullOrBare(element, to: to) }
+        case nil:
+            bounce(element, StanzaError(.badRequest, text: "unknown presence type"), to: session)
+        }
+    }
+
+    // MARK: Broadcast
+
+    private func broadcast(_ element: Element, from session: any ClientSession) async {
+        let presence = Presence(element: element)!
+        let isAvailable = presence.type == .available
+        var broadcastable = element
+        broadcastable.setAttribute("to", to: nil)
+        guard let previous = registry.update(session, { entry -> (wasAvailable: Bool, directed: Set<JID>) in
+            let result = (entry.isAvailable, entry.directedPresence)
+            entry.presence = isAvailable ? broadcastable : nil
+            entry.priority = presence.priority
+            if !isAvailable { entry.directedPresence = [] }
+            return result
+        }) else { return }
+        if !isAvailable && !previous.wasAvailable { return }
+
+        let user = session.jid.bare
+        let items = await rosterItems(of: user)
+        var recipients: [JID] = items.filter { $0.contactReceivesPresence }.map(\.jid)
+        if !isAvailable { recipients += previous.directed.filter { directed in !recipients.contains(directed.bare) } }
+        for contact in recipients {
+            var copy = broadcastable
+            copy.setAttribute("to", to: contact.description)
+            deliverPresence(copy, to: contact)
+        }
+        // The user's other resources see it too (RFC 6121 §4.2.2, §4.4.2).
+        for entry in registry.entries(of: user) where entry.session !== session && entry.isAvailable {
+            var copy = broadcastable
+            copy.setAttribute("to", to: entry.session.jid.description)
+            entry.session.deliver(copy)
+        }
+
+        guard isAvailable && !previous.wasAvailable else { return }
+        // Initial presence: probe the contacts the user is subscribed to (answered locally), show the user's
+        // other resources, deliver what waited, and re-send pending subscription requests.
+        for item in items where item.userReceivesPresence {
+            for entry in registry.entries(of: item.jid) {
+                guard var contactPresence = entry.presence else { continue }
+                contactPresence.setAttribute("to", to: session.jid.description)
+                session.deliver(contactPresence)
+            }
+        }
+        for entry in registry.entries(of: user) where entry.session !== session {
+            guard var own = entry.presence else { continue }
+            own.setAttribute("to", to: session.jid.description)
+            session.deliver(own)
+        }
+        for item in items where item.pendingIn {
+            session.deliver(Presence(type: .subscribe, to: user, from: item.jid).element)
+        }
+        for hook in initialPresenceHooks { await hook(session, self) }
+    }
+
+    private func directedPresence(_ element: Element, to: JID, from session: any ClientSession) {
+        guard isLocal(to) else {
+            bounce(element, StanzaError(.remoteServerNotFound, text: "this server does not federate yet"), to: session)
+            return
+        }
+        guard to.localpart != nil else { return }
+        let isAvailable = Presence(element: element)?.type == .available
+        registry.update(session) { entry in
+            if isAvailable { entry.directedPresence.insert(to) } else { entry.directedPresence.remove(to) }
+        }
+        deliverPresence(element, to: to)
+    }
+
+    /// Delivers a presence to a local JID: one resource for a full JID, every available one for a bare JID.
+    func deliverPresence(_ element: Element, to: JID) {
+        guard isLocal(to) else { return }
+        if to.isFull {
+            registry.entry(to)?.session.deliver(element)
+        } else {
+            for entry in registry.entries(of: to) where entry.isAvailable { entry.session.deliver(element) }
+        }
+    }
+
+    /// Sends the current presence of each of `user`'s available resources to `contact`, or unavailable.
+    func sendPresenceOfResources(of user: JID, to contact: JID, unavailable: Bool) {
+        for entry in registry.entries(of: user) {
+            guard var presence = entry.presence else { continue }
+            if unavailable {
+                presence = Presence(type: .unavailable, from: entry.session.jid).element
+            }
+            presence.setAttribute("to", to: contact.description)
+            deliverPresence(presence, to: contact)
+        }
+    }
+
+    // MARK: Subscriptions
+
+    func outboundSubscription(_ element: Element, type: Presence.PresenceType, to contact: JID, from user: JID) async {
+        guard let username = user.localpart else { return }
+        do {
+            var item = try await storage.rosters.item(contact, of: username)
+                ?? RosterItem(jid: contact, isListed: type == .subscribe || type == .subscribed)
+            let outcome: SubscriptionRules.Outcome
+            switch type {
+            case .subscribe: outcome = SubscriptionRules.outboundSubscribe(&item)
+            case .subscribed: outcome = SubscriptionRules.outboundSubscribed(&item)
+            case .unsubscribe: outcome = SubscriptionRules.outboundUnsubscribe(&item)
+            default: outcome = SubscriptionRules.outboundUnsubscribed(&item)
+            }
+            if outcome.changed { try await save(item, of: username) }
+            if outcome.sendUnavailable { sendPresenceOfResources(of: user, to: contact, unavailable: true) }
+            guard outcome.forward else { return }
+            // Subscription stanzas travel between bare JIDs (RFC 6121 §3.1.2).
+            var routed = Presence(type: type, to: contact, from: user).element
+            for child in element.elements { routed.append(child) }
+            await inboundSubscription(routed, type: type, to: contact, from: user)
+            if outcome.sendCurrentPresence { sendPresenceOfResources(of: user, to: contact, unavailable: false) }
+        } catch {
+            logger.error("subscription update failed", metadata: ["user": "\(username)", "error": "\(error)"])
+        }
+    }
+
+    func inboundSubscription(_ element: Element, type: Presence.PresenceType, to user: JID, from contact: JID) async {
+        guard isLocal(user), let username = user.localpart else { return }
+        do {
+            guard try await storage.accounts.accountExists(username) else {
+                // No such account: a request is declined on its behalf (RFC 6121 §3.1.3).
+                if type == .subscribe {
+                    await inboundSubscription(Presence(type: .unsubscribed, to: contact, from: user).element,
+                                              type: .unsubscribed, to: contact, from: user)
+                }
+                return
+            }
+            var item = try await storage.rosters.item(contact, of: username) ?? RosterItem(jid: contact, isListed: false)
+            let outcome: SubscriptionRules.Outcome
+            switch type {
+            case .subscribe: outcome = SubscriptionRules.inboundSubscribe(&item)
+            case .subscribed: outcome = SubscriptionRules.inboundSubscribed(&item)
+            case .unsubscribe: outcome = SubscriptionRules.inboundUnsubscribe(&item)
+            default: outcome = SubscriptionRules.inboundUnsubscribed(&item)
+            }
+            if outcome.changed { try await save(item, of: username) }
+            if outcome.forward { deliverPresence(element, to: user) }
+            if outcome.sendUnavailable { sendPresenceOfResources(of: user, to: contact, unavailable: true) }
+            if outcome.autoReplySubscribed {
+                await inboundSubscription(Presence(type: .subscribed, to: contact, from: user).element,
+                                          type: .subscribed, to: contact, from: user)
+            }
+            if outcome.sendCurrentPresence || (outcome.autoReplySubscribed && item.contactReceivesPresence) {
+                sendPresenceOfResources(of: user, to: contact, unavailable: false)
+            }
+        } catch {
+            logger.error("subscription update failed", metadata: ["user": "\(username)", "error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import NIOCore
+import XMPPCore
+
+// The entry point for stanzas from clients (RFC 6120 §8.1.2, §10): stamp `from`, check `to`, and dispatch by
+// stanza kind.
+extension ServerKernel {
+    /// Processes a stanza a bound client sent. Returns `nil` when it was fully handled on the spot, or a future
+    /// that completes on the session's event loop once it has been (the session sends nothing else of this
+    /// client's meanwhile).
+    public func process(_ stanza: Element, from session: any ClientSession) -> EventLoopFuture<Void>? {
+        var element = stanza
+        // The server always stamps the full JID of the session (RFC 6120 §8.1.2.1), whatever the client wrote.
+        element.setAttribute("from", to: session.jid.description)
+        var to: JID?
+        if let raw = element.attribute("to") {
+            guard let jid = JID(validating: raw) else {
+                bounce(element, StanzaError(.jidMalformed), to: session)
+                return nil
+            }
+            to = jid
+        }
+        switch element.name {
+        case "message":
+            return routeMessage(element, to: to ?? session.jid.bare, from: session)
+        case "presence":
+            let (presence, addressee) = (element, to)
+            return run(on: session.eventLoop) { await self.outboundPresence(presence, to: addressee, from: session) }
+        case "iq":
+            return processIQ(element, to: to, from: session)
+        default:
+            return nil
+        }
+    }
+
+    /// Answers a stanza with an error, unless it is itself an error (RFC 6120 §8.3.1: never answer an error).
+    func bounce(_ element: Element, _ error: StanzaError, to session: any ClientSession) {
+        guard element.attribute("type") != "error" else { return }
+        if element.name == "iq", element.attribute("type") == "result" { return }
+        var reply = errorReply(to: element, error)
+        reply.setAttribute("to", to: session.jid.description)
+        session.deliver(reply)
+    }
+
+    /// The error reply to a stanza, addressed back to its sender.
+    func errorReply(to element: Element, _ error: StanzaError) -> Element {
+        var reply = Element(name: element.name, namespace: element.namespace, attributes: [], children: [])
+        reply.setAttribute("from", to: element.attribute("to"))
+        reply.setAttribute("to", to: element.attribute("from"))
+        reply.setAttribute("id", to: element.attribute("id"))
+        reply.setAttribute("type", to: "error")
+        // Keep the original payload so the sender can tell which request failed (RFC 6120 §8.3.1 allows it).
+        if element.name != "presence" {
+            for child in element.elements where !(child.name == "error" && child.namespace == element.namespace) {
+                reply.append(child)
+            }
+        }
+        reply.append(error.element(namespace: element.namespace))
+        return reply
+    }
+
+    /// Sends an error back to the original sender of `element`, wherever they are on this server.
+    func bounceToSender(_ element: Element, _ error: StanzaError) {
+        guard element.attribute("type") != "error", let from = element.attribute("from").flatMap({ JID(validating: $0) }) else { return }
+        if element.name == "iq", element.attribute("type") == "result" { return }
+        deliverToFullOrBare(errorReply(to: element, error), to: from)
+    }
+
+    /// Delivers to one full JID if online, else to every available resource of the bare JID.
+    func deliverToFullOrBare(_ element: Element, to jid: JID) {
+        if jid.isFull, let entry = registry.entry(jid) {
+            entry.session.deliver(element)
+            return
+        }
+        for entry in registry.entries(of: jid.bare) where entry.isAvailable {
+            entry.session.deliver(element)
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Logging
+import Foundation
+import NIOCore
+import XMPPCore
+
+// Session lifecycle: binding a resource (RFC 6120 §7) and what happens when a session ends (RFC 6121 §4.5.2).
+extension ServerKernel {
+    /// A fresh resource for a client that asked for none.
+    public func generatedResource() -> String {
+        "swiftxmpp-" + StanzaID.make().prefix(8)
+    }
+
+    /// Registers a bound session. A session already using the same full JID is closed with `conflict` (the newer
+    /// one wins); an account at its session limit gets `resource-constraint`.
+    public func bind(_ session: any ClientSession) throws(StanzaError) {
+        let jid = session.jid
+        if registry.entry(jid) == nil && registry.sessionCount(of: jid.bare) >= configuration.maxSessionsPerAccount {
+            throw StanzaError(.resourceConstraint, text: "too many sessions for this account")
+        }
+        if let replaced = registry.add(session), replaced !== session {
+            logger.info("session replaced", metadata: ["jid": "\(jid)"])
+            replaced.close(with: StreamError(.conflict, text: "replaced by a new session"))
+        }
+        logger.info("session bound", metadata: ["jid": "\(jid)"])
+    }
+
+    /// Forgets a session whose stream ended: its contacts and directed-presence recipients see it go
+    /// unavailable, and its last activity is recorded. Safe to call for a session that was replaced.
+    public func sessionEnded(_ session: any ClientSession) -> EventLoopFuture<Void>? {
+        guard let entry = registry.remove(session) else { return nil }
+        logger.info("session ended", metadata: ["jid": "\(session.jid)"])
+        let stillOnline = registry.sessionCount(of: session.jid.bare) > 0
+        guard entry.isAvailable || !stillOnline else { return nil }
+        return run(on: session.eventLoop) {
+            if entry.isAvailable { await self.broadcastUnavailable(of: session, entry: entry) }
+            if !stillOnline, let user = session.jid.localpart {
+                await self.recordLastActivity(of: user, status: nil)
+            }
+        }
+    }
+
+    private func broadcastUnavailable(of session: any ClientSession, entry: SessionRegistry.Entry) async {
+        let unavailable = Presence(type: .unavailable, from: session.jid).element
+        let user = session.jid.bare
+        var recipients = await rosterItems(of: user).filter(\.contactReceivesPresence).map(\.jid)
+        recipients += entry.directedPresence.filter { !recipients.contains($0.bare) }
+        for contact in recipients {
+            var copy = unavailable
+            copy.setAttribute("to", to: contact.description)
+            deliverPresence(copy, to: contact)
+        }
+        for other in registry.entries(of: user) where other.isAvailable {
+            var copy = unavailable
+            copy.setAttribute("to", to: other.session.jid.description)
+            other.session.deliver(copy)
+        }
+    }
+
+    /// Stores when the account's last session ended, for last activity (XEP-0012).
+    func recordLastActivity(of user: String, status: String?) async {
+        let record = "\(Int(Date().timeIntervalSince1970))\n\(status ?? "")"
+        do {
+            try await storage.userData.setValue(Array(record.utf8), for: "last", of: user)
+        } catch {
+            logger.error("last activity not recorded", metadata: ["user": "\(user)", "error": "\(error)"])
+        }
+    }
+
+    /// Closes every session of an account (after account removal or a password change by the administrator).
+    public func closeSessions(of user: JID, with error: StreamError?) {
+        for entry in registry.entries(of: user.bare) { entry.session.close(with: error) }
+    }
+
+    /// Closes every session (server shutdown).
+    public func closeAllSessions(with error: StreamError?) {
+        for session in registry.allSessions() { session.close(with: error) }
+    }
+}

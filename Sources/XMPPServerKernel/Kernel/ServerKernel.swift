@@ -1,0 +1,110 @@
+import Logging
+import NIOCore
+import XMPPCore
+
+/// The heart of the server: the session registry, the router for messages, presence and IQs, and the
+/// handlers the modules registered. Transports hand it bound sessions and the stanzas they read; it never
+/// touches a socket.
+///
+/// Stanza processing is synchronous on the sender's event loop when no storage is involved (a message to an
+/// online full JID); otherwise it returns a future that completes on that loop, and the session holds back
+/// the client's next stanzas until it does, so each client's stanzas take effect in order.
+public final class ServerKernel: Sendable {
+    /// The policy in force.
+    public let configuration: KernelConfiguration
+    /// The stores.
+    public let storage: ServerStorage
+    /// Every online session.
+    public let registry: SessionRegistry
+    /// The kernel's logger.
+    public let logger: Logger
+    /// The server's own JID (its domain).
+    public let domainJID: JID
+
+    let iqHandlers: [IQTarget: [String: IQHandler]]
+    let preAuthenticationHandlers: [String: PreAuthenticationIQHandler]
+    let initialPresenceHooks: [SessionHook]
+    /// Disco features of the server, sorted.
+    public let serverFeatures: [String]
+    /// Disco features of accounts, sorted.
+    public let accountFeatures: [String]
+    /// Stream features offered before authentication.
+    public let preAuthenticationFeatures: [Element]
+    /// Stream features offered after authentication.
+    public let postAuthenticationFeatures: [Element]
+    /// The active modules' names and specifications.
+    public let modules: [(name: String, specifications: [String])]
+
+    /// Builds a kernel and activates `modules` in order.
+    public init(configuration: KernelConfiguration, storage: ServerStorage, modules: [any ServerModule],
+                logger: Logger = Logger(label: "xmppd.kernel")) throws {
+        self.configuration = configuration
+        self.storage = storage
+        self.registry = SessionRegistry()
+        self.logger = logger
+        self.domainJID = try JID(localpart: nil, domainpart: configuration.domain)
+        let host = ModuleHost(configuration: configuration)
+        host.addServerFeature("jabber:client")
+        for module in modules { module.activate(in: host) }
+        iqHandlers = host.iqHandlers
+        preAuthenticationHandlers = host.preAuthenticationHandlers
+        initialPresenceHooks = host.initialPresenceHooks
+        serverFeatures = host.serverFeatures.sorted()
+        accountFeatures = host.accountFeatures.sorted()
+        preAuthenticationFeatures = host.preAuthenticationFeatures
+        var postAuthentication = host.postAuthenticationFeatures
+        if host.serverFeatures.contains(DiscoModule.infoNamespace) {
+            postAuthentication.append(DiscoModule.capsFeature(features: serverFeatures))
+        }
+        postAuthenticationFeatures = postAuthentication
+        self.modules = modules.map { ($0.name, $0.specifications) }
+    }
+
+    /// Whether `jid` is on this server.
+    public func isLocal(_ jid: JID) -> Bool { jid.domainpart == configuration.domain }
+
+    /// The account name of a local JID, or `nil`.
+    func localUsername(_ jid: JID) -> String? { isLocal(jid) ? jid.localpart : nil }
+
+    /// Runs `work` as a task and completes the returned future on `eventLoop`.
+    func run(on eventLoop: any EventLoop, _ work: @escaping @Sendable () async -> Void) -> EventLoopFuture<Void> {
+        eventLoop.makeFutureWithTask { await work() }
+    }
+
+    // MARK: - Authentication
+
+    /// The credentials SASL needs for `username`, or `nil` when there is no such account.
+    public func credentials(of username: String, hash: SCRAMHash) async -> SCRAMCredentials? {
+        do {
+            return try await storage.accounts.credentials(of: username, hash: hash)
+        } catch {
+            logger.error("credential lookup failed", metadata: ["user": "\(username)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    // MARK: - Pre-authentication IQ
+
+    /// Answers an IQ sent before authentication (in-band registration), or `service-unavailable`.
+    public func handlePreAuthenticationIQ(_ element: Element, remoteAddress: String) async -> Element {
+        guard let iq = IQ(element: element), iq.isValid, let type = iq.type else {
+            return IQ(element: element).map { $0.errorReply(StanzaError(.badRequest)) } ?? element
+        }
+        guard type.isRequest else { return iq.errorReply(StanzaError(.notAuthorized)) }
+        guard let namespace = iq.payload?.namespace, let handler = preAuthenticationHandlers[namespace] else {
+            return iq.errorReply(StanzaError(.serviceUnavailable))
+        }
+        let request = PreAuthenticationRequest(iq: iq, remoteAddress: remoteAddress, domain: configuration.domain, kernel: self)
+        do {
+            let payload = try await handler(request)
+            var reply = iq.result(payload: payload)
+            reply.element.setAttribute("from", to: nil)
+            return reply.element
+        } catch let error as StanzaError {
+            return iq.errorReply(error)
+        } catch {
+            logger.error("pre-authentication handler failed", metadata: ["namespace": "\(namespace)", "error": "\(error)"])
+            return iq.errorReply(StanzaError(.internalServerError))
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import XMPPCore
+
+/// Roster management (RFC 6121 §2): get with versioning (XEP-0237), set and remove, pushes. Subscription
+/// handling lives in the kernel's presence routing; removing an item cancels subscriptions both ways.
+public struct RosterModule: ServerModule {
+    public let name = "roster"
+    public let specifications = ["RFC 6121 §2", "XEP-0237 1.3"]
+
+    /// Creates the module.
+    public init() {}
+
+    public func activate(in host: ModuleHost) {
+        let limit = host.configuration.maxRosterItems
+        host.addPostAuthenticationFeature(Element("ver", namespace: RosterNamespace.versioning))
+        host.addPostAuthenticationFeature(Element("sub", namespace: RosterNamespace.preApproval))
+        host.handleIQ(RosterNamespace.roster, for: [.account]) { request in
+            guard request.isFromOwner else { throw StanzaError(.forbidden, text: "a roster belongs to its owner") }
+            switch request.iq.type {
+            case .get?: return try await Self.get(request)
+            default: return try await Self.set(request, limit: limit)
+            }
+        }
+    }
+
+    static func get(_ request: IQRequest) async throws -> IQReply {
+        let roster = try await request.kernel.storage.rosters.roster(of: request.senderUsername)
+        request.kernel.registry.update(request.session) { $0.isInterestedInRoster = true }
+        let version = String(roster.version)
+        if let asked = request.payload.attribute("ver"), asked == version {
+            return IQReply()   // Up to date: pushes will follow (XEP-0237 §3).
+        }
+        var query = Element("query", namespace: RosterNamespace.roster, attributes: ["ver": version])
+        for item in roster.items where item.isListed { query.append(item.element) }
+        return IQReply(query)
+    }
+
+    static func set(_ request: IQRequest, limit: Int) async throws -> IQReply {
+        let items = request.payload.children("item", namespace: RosterNamespace.roster)
+        guard items.count == 1, let element = items.first else {
+            throw StanzaError(.badRequest, text: "a roster set carries exactly one item")
+        }
+        guard let raw = element.attribute("jid"), let contact = JID(validating: raw)?.bare else {
+            throw StanzaError(.badRequest, text: "the item needs a valid jid")
+        }
+        let kernel = request.kernel
+        let user = request.senderUsername
+        let existing = try await kernel.storage.rosters.item(contact, of: user)
+        if element.attribute("subscription") == "remove" {
+            guard let existing else { throw StanzaError(.itemNotFound) }
+            // Removing an item cancels both directions (RFC 6121 §2.5.2).
+            if existing.userReceivesPresence || existing.pendingOut {
+                await kernel.outboundSubscription(Presence(type: .unsubscribe).element, type: .unsubscribe, to: contact, from: request.from.bare)
+            }
+            if existing.contactReceivesPresence || existing.pendingIn {
+                await kernel.outboundSubscription(Presence(type: .unsubscribed).element, type: .unsubscribed, to: contact, from: request.from.bare)
+            }
+            try await kernel.remove(contact, of: user)
+            return IQReply()
+        }
+        let groups = element.children("group", namespace: RosterNamespace.roster).map(\.text)
+        guard Set(groups).count == groups.count else { throw StanzaError(.badRequest, text: "duplicate group") }
+        guard !groups.contains(where: \.isEmpty) else { throw StanzaError(.notAcceptable, text: "empty group name") }
+        guard groups.allSatisfy({ $0.utf8.count <= 1024 }), (element.attribute("name")?.utf8.count ?? 0) <= 1024 else {
+            throw StanzaError(.notAcceptable, text: "name or group too long")
+        }
+        if existing == nil || existing?.isListed == false {
+            let count = try await kernel.storage.rosters.roster(of: user).items.count
+            guard count < limit else { throw StanzaError(.resourceConstraint, text: "the roster is full") }
+        }
+        // Subscription and ask attributes from the client are ignored (RFC 6121 §2.1.2.5, §2.3.3).
+        var item = existing ?? RosterItem(jid: contact)
+        item.name = element.attribute("name").flatMap { $0.isEmpty ? nil : $0 }
+        item.groups = groups
+        item.isListed = true
+        try await kernel.save(item, of: user)
+        return IQReply()
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import XMPPCore
+
+/// XMPP Ping (XEP-0199): the server answers pings to itself and to accounts.
+public struct PingModule: ServerModule {
+    public let name = "ping"
+    public let specifications = ["XEP-0199 2.0.1"]
+    /// `urn:xmpp:ping`.
+    public static let namespace = "urn:xmpp:ping"
+
+    /// Creates the module.
+    public init() {}
+
+    public func activate(in host: ModuleHost) {
+        host.addServerFeature(Self.namespace)
+        host.handleIQ(Self.namespace, for: [.server, .account]) { request in
+            guard request.iq.type == .get else { throw StanzaError(.badRequest) }
+            return IQReply()
+        }
+    }
+}
+
+/// Software Version (XEP-0092) of the server. The operating system is not disclosed.
+public struct VersionModule: ServerModule {
+    public let name = "version"
+    public let specifications = ["XEP-0092 1.1"]
+    /// `jabber:iq:version`.
+    public static let namespace = "jabber:iq:version"
+
+    /// Creates the module.
+    public init() {}
+
+    public func activate(in host: ModuleHost) {
+        let (software, version) = (host.configuration.softwareName, host.configuration.softwareVersion)
+        host.addServerFeature(Self.namespace)
+        host.handleIQ(Self.namespace, for: [.server]) { request in
+            guard request.iq.type == .get else { throw StanzaError(.badRequest) }
+            return IQReply(Element("query", namespace: Self.namespace, children: [
+                .element(Element("name", namespace: Self.namespace, text: software)),
+                .element(Element("version", namespace: Self.namespace, text: version)),
+            ]))
+        }
+    }
+}
+
+/// Entity Time (XEP-0202) of the server, in UTC.
+public struct TimeModule: ServerModule {
+    public let name = "time"
+    public let specifications = ["XEP-0202 2.0"]
+    /// `urn:xmpp:time`.
+    public static let namespace = "urn:xmpp:time"
+
+    /// Creates the module.
+    public init() {}
+
+    public func activate(in host: ModuleHost) {
+        host.addServerFeature(Self.namespace)
+        host.handleIQ(Self.namespace, for: [.server]) { request in
+            guard request.iq.type == .get else { throw StanzaError(.badRequest) }
+            return IQReply(Element("time", namespace: Self.namespace, children: [
+                .element(Element("tzo", namespace: Self.namespace, text: "+00:00")),
+                .element(Element("utc", namespace: Self.namespace, text: Date().formatted(.iso8601))),
+            ]))
+        }
+    }
+}
+
+/// Last Activity (XEP-0012): the server's uptime, and for an account the time since its last session ended
+/// (0 while online), shown only to the owner and to subscribers.
+public struct LastActivityModule: ServerModule {
+    public let name = "last"
+    public let specifications = ["XEP-0012 2.0"]
+    /// `jabber:iq:last`.
+    public static let namespace = "jabber:iq:last"
+    private let started = Date()
+
+    /// Creates the module.
+    public init() {}
+
+    public func activate(in host: ModuleHost) {
+        host.addServerFeature(Self.namespace)
+        host.addAccountFeature(Self.namespace)
+        let started = self.started
+        host.handleIQ(Self.namespace, for: [.server, .account]) { request in
+            guard request.iq.type == .get else { throw StanzaError(.badRequest) }
+            guard let owner = request.to.localpart else {
+                return IQReply(Self.query(seconds: Int(Date().timeIntervalSince(started)), status: nil))
+            }
+            let kernel = request.kernel
+            if !request.isFromOwner {
+                let item = try await kernel.storage.rosters.item(request.from.bare, of: owner)
+                guard item?.contactReceivesPresence == true else { throw StanzaError(.forbidden) }
+            }
+            if kernel.registry.sessionCount(of: request.to) > 0 { return IQReply(Self.query(seconds: 0, status: nil)) }
+            guard let bytes = try await kernel.storage.userData.value("last", of: owner) else {
+                throw StanzaError(.itemNotFound)
+            }
+            let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+            let ended = TimeInterval(lines.first.flatMap { Int($0) } ?? 0)
+            let status = lines.count > 1 && !lines[1].isEmpty ? String(lines[1]) : nil
+            return IQReply(Self.query(seconds: max(0, Int(Date().timeIntervalSince1970 - ended)), status: status))
+        }
+    }
+
+    static func query(seconds: Int, status: String?) -> Element {
+        Element("query", namespace: namespace, attributes: ["seconds": String(seconds)], text: status ?? "")
+    }
+}
+
+/// Offline messages (XEP-0160): messages stored for an offline account are delivered with their delay stamps
+/// when it next sends available presence.
+public struct OfflineModule: ServerModule {
+    public let name = "offline"
+    public let specifications = ["XEP-0160 1.0.1", "XEP-0203 2.0"]
+
+    /// Creates the module.
+    public init() {}
+
+    public func activate(in host: ModuleHost) {
+        host.addServerFeature("msgoffline")
+        host.onInitialPresence { session, kernel in
+            await kernel.deliverOfflineMessages(to: session)
+        }
+    }
+}
+
+/// The modules a standard IM server runs.
+public enum StandardModules {
+    /// Every module of the IM server, in activation order.
+    public static var all: [any ServerModule] {
+        [RosterModule(), RegistrationModule(), VCardModule(), DiscoModule(), PingModule(), VersionModule(),
+         TimeModule(), LastActivityModule(), OfflineModule()]
+    }
+}

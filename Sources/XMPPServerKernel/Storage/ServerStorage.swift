@@ -1,0 +1,33 @@
+/// The stores a server runs on. Backends (in-memory here, SQLite in XMPPServerSQLite) provide all of them.
+public struct ServerStorage: Sendable {
+    /// Accounts and credentials.
+    public var accounts: any AccountStore
+    /// Rosters and subscription states.
+    public var rosters: any RosterStore
+    /// Offline messages.
+    public var offline: any OfflineStore
+    /// Per-user documents (vCard, last activity).
+    public var userData: any UserDataStore
+
+    /// Bundles stores.
+    public init(accounts: any AccountStore, rosters: any RosterStore, offline: any OfflineStore, userData: any UserDataStore) {
+        self.accounts = accounts
+        self.rosters = rosters
+        self.offline = offline
+        self.userData = userData
+    }
+
+    /// Fresh in-memory stores, for tests and throwaway servers.
+    public static func inMemory() -> ServerStorage {
+        ServerStorage(accounts: InMemoryAccountStore(), rosters: InMemoryRosterStore(),
+                      offline: InMemoryOfflineStore(), userData: InMemoryUserDataStore())
+    }
+
+    /// Deletes everything the server stores for `user`: the account last, so a half-done deletion can be retried.
+    public func deleteEverything(of user: String) async throws {
+        try await rosters.removeRoster(of: user)
+        try await offline.removeAll(for: user)
+        try await userData.removeAll(of: user)
+        _ = try await accounts.deleteAccount(user)
+    }
+}

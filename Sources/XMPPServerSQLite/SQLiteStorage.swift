@@ -1,0 +1,81 @@
+import Foundation
+import GRDB
+import XMPPCore
+import XMPPServerKernel
+
+/// The embedded storage backend: one SQLite database in WAL mode, opened through GRDB, with its schema
+/// created and upgraded by migrations. All access is asynchronous; no call blocks an event loop.
+///
+/// ```swift
+/// let database = try SQLiteDatabase(path: "data/xmppd.sqlite")
+/// let storage = database.storage            // ServerStorage for the kernel
+/// ```
+public final class SQLiteDatabase: Sendable {
+    let pool: DatabasePool
+
+    /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        configuration.busyMode = .timeout(5)
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    /// The stores over this database.
+    public var storage: ServerStorage {
+        ServerStorage(accounts: SQLiteAccountStore(pool: pool), rosters: SQLiteRosterStore(pool: pool),
+                      offline: SQLiteOfflineStore(pool: pool), userData: SQLiteUserDataStore(pool: pool))
+    }
+
+    /// Writes the write-ahead log back into the main database file (on shutdown).
+    public func checkpoint() throws {
+        _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: accounts, rosters, offline messages, user data") { db in
+            try db.execute(sql: """
+                CREATE TABLE account (
+                    username TEXT PRIMARY KEY NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE credential (
+                    username TEXT NOT NULL REFERENCES account(username) ON DELETE CASCADE,
+                    hash TEXT NOT NULL,
+                    salt BLOB NOT NULL,
+                    iterations INTEGER NOT NULL,
+                    stored_key BLOB NOT NULL,
+                    server_key BLOB NOT NULL,
+                    PRIMARY KEY (username, hash)
+                );
+                CREATE TABLE roster_item (
+                    username TEXT NOT NULL,
+                    contact TEXT NOT NULL,
+                    item TEXT NOT NULL,
+                    PRIMARY KEY (username, contact)
+                );
+                CREATE TABLE roster_version (
+                    username TEXT PRIMARY KEY NOT NULL,
+                    version INTEGER NOT NULL
+                );
+                CREATE TABLE offline_message (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    username TEXT NOT NULL,
+                    stanza TEXT NOT NULL
+                );
+                CREATE INDEX offline_message_by_user ON offline_message(username, id);
+                CREATE TABLE user_data (
+                    username TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    value BLOB NOT NULL,
+                    PRIMARY KEY (username, key)
+                );
+                """)
+        }
+        return migrator
+    }
+}

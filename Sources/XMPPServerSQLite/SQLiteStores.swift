@@ -1,0 +1,188 @@
+import Foundation
+import GRDB
+import XMPPCore
+import XMPPServerKernel
+
+/// ``AccountStore`` in SQLite.
+struct SQLiteAccountStore: AccountStore {
+    let pool: DatabasePool
+
+    func createAccount(_ username: String, credentials: [SCRAMCredentials]) async throws -> Bool {
+        try await pool.write { db in
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM account WHERE username = ?", arguments: [username]) == nil else { return false }
+            try db.execute(sql: "INSERT INTO account (username, created_at) VALUES (?, ?)",
+                           arguments: [username, Int(Date().timeIntervalSince1970)])
+            try Self.insert(credentials, for: username, db)
+            return true
+        }
+    }
+
+    func credentials(of username: String, hash: SCRAMHash) async throws -> SCRAMCredentials? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT salt, iterations, stored_key, server_key FROM credential WHERE username = ? AND hash = ?",
+                             arguments: [username, hash.rawValue]).map { row in
+                SCRAMCredentials(hash: hash, salt: [UInt8](row["salt"] as Data), iterations: row["iterations"],
+                                 storedKey: [UInt8](row["stored_key"] as Data), serverKey: [UInt8](row["server_key"] as Data))
+            }
+        }
+    }
+
+    func setCredentials(_ credentials: [SCRAMCredentials], of username: String) async throws -> Bool {
+        try await pool.write { db in
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM account WHERE username = ?", arguments: [username]) != nil else { return false }
+            try db.execute(sql: "DELETE FROM credential WHERE username = ?", arguments: [username])
+            try Self.insert(credentials, for: username, db)
+            return true
+        }
+    }
+
+    func accountExists(_ username: String) async throws -> Bool {
+        try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT 1 FROM account WHERE username = ?", arguments: [username]) != nil
+        }
+    }
+
+    func deleteAccount(_ username: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM credential WHERE username = ?", arguments: [username])
+            try db.execute(sql: "DELETE FROM account WHERE username = ?", arguments: [username])
+            return db.changesCount > 0
+        }
+    }
+
+    func usernames() async throws -> [String] {
+        try await pool.read { db in try String.fetchAll(db, sql: "SELECT username FROM account ORDER BY username") }
+    }
+
+    private static func insert(_ credentials: [SCRAMCredentials], for username: String, _ db: Database) throws {
+        for credential in credentials {
+            try db.execute(sql: """
+                INSERT INTO credential (username, hash, salt, iterations, stored_key, server_key) VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [username, credential.hash.rawValue, Data(credential.salt), credential.iterations,
+                                 Data(credential.storedKey), Data(credential.serverKey)])
+        }
+    }
+}
+
+/// ``RosterStore`` in SQLite; each item is kept as JSON beside its contact's JID.
+struct SQLiteRosterStore: RosterStore {
+    let pool: DatabasePool
+
+    func roster(of user: String) async throws -> StoredRoster {
+        try await pool.read { db in
+            let items = try String.fetchAll(db, sql: "SELECT item FROM roster_item WHERE username = ? ORDER BY rowid", arguments: [user])
+            let version = try Int.fetchOne(db, sql: "SELECT version FROM roster_version WHERE username = ?", arguments: [user]) ?? 0
+            return StoredRoster(items: try items.map(Self.decode), version: version)
+        }
+    }
+
+    func item(_ contact: JID, of user: String) async throws -> RosterItem? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT item FROM roster_item WHERE username = ? AND contact = ?",
+                                arguments: [user, contact.description]).map(Self.decode)
+        }
+    }
+
+    func setItem(_ item: RosterItem, of user: String) async throws -> Int {
+        let json = String(decoding: try JSONEncoder().encode(item), as: UTF8.self)
+        return try await pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO roster_item (username, contact, item) VALUES (?, ?, ?)
+                ON CONFLICT (username, contact) DO UPDATE SET item = excluded.item
+                """, arguments: [user, item.jid.description, json])
+            return try Self.bumpVersion(of: user, db)
+        }
+    }
+
+    func removeItem(_ contact: JID, of user: String) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM roster_item WHERE username = ? AND contact = ?", arguments: [user, contact.description])
+            return try Self.bumpVersion(of: user, db)
+        }
+    }
+
+    func removeRoster(of user: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM roster_item WHERE username = ?", arguments: [user])
+            try db.execute(sql: "DELETE FROM roster_version WHERE username = ?", arguments: [user])
+        }
+    }
+
+    private static func bumpVersion(of user: String, _ db: Database) throws -> Int {
+        try db.execute(sql: """
+            INSERT INTO roster_version (username, version) VALUES (?, 1)
+            ON CONFLICT (username) DO UPDATE SET version = version + 1
+            """, arguments: [user])
+        return try Int.fetchOne(db, sql: "SELECT version FROM roster_version WHERE username = ?", arguments: [user]) ?? 0
+    }
+
+    private static func decode(_ json: String) throws -> RosterItem {
+        try JSONDecoder().decode(RosterItem.self, from: Data(json.utf8))
+    }
+}
+
+/// ``OfflineStore`` in SQLite; messages are kept as serialized XML.
+struct SQLiteOfflineStore: OfflineStore {
+    let pool: DatabasePool
+
+    func store(_ message: Element, for user: String, limit: Int) async throws -> Bool {
+        let xml = message.xmlString
+        return try await pool.write { db in
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM offline_message WHERE username = ?", arguments: [user]) ?? 0
+            guard count < limit else { return false }
+            try db.execute(sql: "INSERT INTO offline_message (username, stanza) VALUES (?, ?)", arguments: [user, xml])
+            return true
+        }
+    }
+
+    func takeAll(for user: String) async throws -> [Element] {
+        let stored = try await pool.write { db in
+            let rows = try String.fetchAll(db, sql: "SELECT stanza FROM offline_message WHERE username = ? ORDER BY id", arguments: [user])
+            try db.execute(sql: "DELETE FROM offline_message WHERE username = ?", arguments: [user])
+            return rows
+        }
+        return stored.compactMap { try? Element(xml: $0) }
+    }
+
+    func count(for user: String) async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM offline_message WHERE username = ?", arguments: [user]) ?? 0
+        }
+    }
+
+    func removeAll(for user: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM offline_message WHERE username = ?", arguments: [user])
+        }
+    }
+}
+
+/// ``UserDataStore`` in SQLite.
+struct SQLiteUserDataStore: UserDataStore {
+    let pool: DatabasePool
+
+    func value(_ key: String, of user: String) async throws -> [UInt8]? {
+        try await pool.read { db in
+            try Data.fetchOne(db, sql: "SELECT value FROM user_data WHERE username = ? AND key = ?", arguments: [user, key]).map { [UInt8]($0) }
+        }
+    }
+
+    func setValue(_ value: [UInt8]?, for key: String, of user: String) async throws {
+        try await pool.write { db in
+            if let value {
+                try db.execute(sql: """
+                    INSERT INTO user_data (username, key, value) VALUES (?, ?, ?)
+                    ON CONFLICT (username, key) DO UPDATE SET value = excluded.value
+                    """, arguments: [user, key, Data(value)])
+            } else {
+                try db.execute(sql: "DELETE FROM user_data WHERE username = ? AND key = ?", arguments: [user, key])
+            }
+        }
+    }
+
+    func removeAll(of user: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM user_data WHERE username = ?", arguments: [user])
+        }
+    }
+}
