@@ -92,7 +92,13 @@ let package = Package(
         .target(name: "XMPPClient", dependencies: ["XMPPCore", "XMPPTransport"], swiftSettings: strictSettings),
         .executableTarget(
             name: "xmppd",
-            dependencies: ["XMPPServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "XMPPServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -50,6 +50,8 @@ public enum XMPPOutbound: Sendable {
     case element(Element)
     /// The closing tag of the stream.
     case close
+    /// A single space between elements: a whitespace keepalive (RFC 6120 §4.6.1).
+    case keepalive
 }
 
 /// Serializes ``XMPPOutbound`` values into bytes, once, straight into a buffer from the channel's allocator.
@@ -71,6 +73,7 @@ public final class XMPPStreamEncoder: ChannelOutboundHandler, RemovableChannelHa
         case .header(let header): header.write(to: &buffer)
         case .element(let element): element.writeInStream(to: &buffer, contentNamespace: contentNamespace)
         case .close: buffer.writeStaticString(StreamHeader.closingTag)
+        case .keepalive: buffer.writeInteger(UInt8(ascii: " "))
         }
         context.write(wrapOutboundOut(buffer), promise: promise)
     }

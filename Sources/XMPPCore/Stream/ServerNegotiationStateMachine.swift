@@ -216,6 +216,13 @@ public struct ServerNegotiationStateMachine: Sendable {
         }
     }
 
+    /// The answer to ``Action/lookUpCredentials(username:hash:)`` when the server refuses to check them now
+    /// (too many recent failures: `temporary-auth-failure`). It counts as a failed attempt.
+    public mutating func credentialsUnavailable(_ error: SASLError) -> Action {
+        guard case .awaitingCredentials = state else { return .none }
+        return saslFailed(error)
+    }
+
     /// The answer to ``Action/bindResource(username:requested:)``: the session's full JID.
     public mutating func resourceBound(_ jid: JID) -> Action {
         guard case .binding(let requestID) = state else { return .none }
@@ -317,6 +324,12 @@ public struct ServerNegotiationStateMachine: Sendable {
             if configuration.tls == .required { return StreamFeatures(elements) }
         }
         elements.append(StreamFeatures.mechanismsFeature(offeredMechanisms))
+        if let channelBinding {
+            // XEP-0440: say which channel-binding type the -PLUS mechanisms use here.
+            elements.append(Element("sasl-channel-binding", namespace: "urn:xmpp:sasl-cb:0", children: [
+                .element(Element("channel-binding", namespace: "urn:xmpp:sasl-cb:0", attributes: ["type": channelBinding.type.rawValue])),
+            ]))
+        }
         elements += configuration.preAuthenticationFeatures
         return StreamFeatures(elements)
     }

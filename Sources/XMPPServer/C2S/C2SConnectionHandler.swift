@@ -1,0 +1,290 @@
+import Logging
+import NIOCore
+import NIOSSL
+import NIOTLS
+import XMPPCore
+import XMPPServerKernel
+import XMPPTransport
+
+/// Runs one client-to-server connection: feeds parser events to the sans-I/O ``ServerNegotiationStateMachine``,
+/// carries out its actions (TLS, credential lookups, binding), and once established hands stanzas to the
+/// kernel. Input that arrives while an asynchronous step is under way waits in order, so every client's
+/// stanzas take effect in the order it sent them.
+final class C2SConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = XMLStreamEvent
+    typealias OutboundOut = XMPPOutbound
+
+    /// What the handler shares with every other connection of its listener.
+    struct Shared: Sendable {
+        let kernel: ServerKernel
+        let tls: ServerTLS?
+        let limits: ConnectionLimits
+        let throttle: AuthenticationThrottle
+        let connections: ConnectionCounter
+        let negotiation: ServerNegotiationStateMachine.Configuration
+        let logger: Logger
+        /// Whether the SCRAM -PLUS mechanisms are offered (tls-server-end-point).
+        let channelBinding: Bool
+
+        var channelBindingData: ChannelBinding? { channelBinding ? tls?.serverEndPoint : nil }
+    }
+
+    private let shared: Shared
+    private let decoder: XMPPStreamDecoder
+    private let remoteAddress: String
+    private var machine: ServerNegotiationStateMachine
+    private var session: C2SSession?
+    private var pending = CircularBuffer<XMLStreamEvent>()
+    private var isWaiting = false
+    private var isClosing = false
+    private var authenticatingUser: String?
+    private var lastRead = NIODeadline.now()
+    private var lastWrite = NIODeadline.now()
+    private var negotiationTimer: Scheduled<Void>?
+    private var idleTimer: RepeatedTask?
+    private var logger: Logger
+
+    init(shared: Shared, decoder: XMPPStreamDecoder, remoteAddress: String, directTLS: Bool) {
+        self.shared = shared
+        self.decoder = decoder
+        self.remoteAddress = remoteAddress
+        let binding = directTLS ? shared.channelBindingData : nil
+        self.machine = ServerNegotiationStateMachine(configuration: shared.negotiation, isSecured: directTLS, channelBinding: binding)
+        var logger = shared.logger
+        logger[metadataKey: "peer"] = "\(remoteAddress)"
+        self.logger = logger
+    }
+
+    // MARK: - Channel events
+
+    func channelActive(context: ChannelHandlerContext) {
+        startTimers(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        negotiationTimer?.cancel()
+        idleTimer?.cancel()
+        shared.connections.close(remoteAddress)
+        if let session {
+            _ = shared.kernel.sessionEnded(session)
+            self.session = nil
+        }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastRead = .now()
+        let event = unwrapInboundIn(data)
+        guard !isClosing else { return }
+        if isWaiting {
+            pending.append(event)
+            if pending.count == 256 { context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in } }
+            return
+        }
+        handle(event, context: context)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let parserError = error as? XMLStreamError {
+            logger.info("stream error from parser", metadata: ["error": "\(parserError)"])
+            perform(machine.parserFailed(parserError), context: context)
+        } else {
+            logger.debug("connection error", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent {
+            if !machine.isEncrypted {
+                machine.tlsEstablished(channelBinding: shared.channelBindingData)
+            }
+        } else if let request = event as? C2SCloseRequest {
+            closeStream(with: request.error, header: nil, context: context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    // MARK: - Negotiation
+
+    private func handle(_ event: XMLStreamEvent, context: ChannelHandlerContext) {
+        switch event {
+        case .streamOpened(let header, let contentNamespace):
+            perform(machine.receivedHeader(header, contentNamespace: contentNamespace), context: context)
+        case .element(let element):
+            perform(machine.received(element), context: context)
+        case .streamClosed:
+            perform(machine.receivedStreamClose(), context: context)
+        }
+    }
+
+    private func perform(_ action: ServerNegotiationStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            break
+        case .send(let element):
+            if element.name == "failure" && element.namespace == XMLNamespace.sasl {
+                shared.throttle.recordFailure(address: remoteAddress, username: authenticatingUser)
+                logger.info("authentication failed", metadata: ["user": "\(authenticatingUser ?? "?")"])
+            }
+            write(.element(element), context: context)
+        case .openStream(let header, let features):
+            context.write(wrapOutboundOut(.header(header)), promise: nil)
+            write(.element(features.element), context: context)
+        case .startTLS(let proceed):
+            guard let tls = shared.tls else { return closeStream(with: StreamError(.internalServerError), header: nil, context: context) }
+            write(.element(proceed), context: context)
+            restartStream()
+            do {
+                try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context), position: .first)
+            } catch {
+                context.close(promise: nil)
+            }
+        case .lookUpCredentials(let username, let hash):
+            authenticatingUser = username
+            if shared.throttle.isBlocked(address: remoteAddress, username: username) {
+                logger.notice("authentication throttled", metadata: ["user": "\(username)"])
+                return perform(machine.credentialsUnavailable(SASLError(.temporaryAuthFailure)), context: context)
+            }
+            let kernel = shared.kernel
+            wait(for: context.eventLoop.makeFutureWithTask { await kernel.credentials(of: username, hash: hash) }, context: context) { handler, credentials, context in
+                handler.perform(handler.machine.credentialsFound(credentials), context: context)
+            }
+        case .authenticated(let username, let success):
+            shared.throttle.recordSuccess(username: username)
+            logger.info("authenticated", metadata: ["user": "\(username)"])
+            write(.element(success), context: context)
+            restartStream()
+        case .bindResource(let username, let requested):
+            bind(username: username, requested: requested, context: context)
+        case .established(let jid, let reply):
+            negotiationTimer?.cancel()
+            logger[metadataKey: "jid"] = "\(jid)"
+            write(.element(reply), context: context)
+        case .preAuthenticationIQ(let element):
+            let (kernel, address) = (shared.kernel, remoteAddress)
+            wait(for: context.eventLoop.makeFutureWithTask { await kernel.handlePreAuthenticationIQ(element, remoteAddress: address) }, context: context) { handler, reply, context in
+                handler.write(.element(reply), context: context)
+            }
+        case .stanza(let element):
+            guard let session else { return }
+            logger.trace("received", metadata: ["stanza": "\(element)"])
+            if let done = shared.kernel.process(element, from: session) {
+                wait(for: done, context: context) { _, _, _ in }
+            }
+        case .nonza(let element):
+            // Stream management, CSI and the like are not offered, so a client must not send them.
+            closeStream(with: StreamError(.unsupportedStanzaType, text: "\(element.name) is not supported"), header: nil, context: context)
+        case .sendAndClose(let element):
+            write(.element(element), context: context)
+            closeStream(with: nil, header: nil, context: context)
+        case .close(let error, let header):
+            closeStream(with: error, header: header, context: context)
+        }
+    }
+
+    private func bind(username: String, requested: String?, context: ChannelHandlerContext) {
+        let kernel = shared.kernel
+        guard let jid = try? JID(localpart: username, domainpart: kernel.configuration.domain,
+                                 resourcepart: requested ?? kernel.generatedResource()) else {
+            return perform(machine.resourceBindingFailed(StanzaError(.badRequest)), context: context)
+        }
+        let session = C2SSession(jid: jid, channel: context.channel, logger: logger)
+        do {
+            try kernel.bind(session)
+        } catch {
+            return perform(machine.resourceBindingFailed(error), context: context)
+        }
+        self.session = session
+        perform(machine.resourceBound(jid), context: context)
+    }
+
+    /// After `<proceed/>` or SASL success: the client starts a new stream, and anything it sent before that
+    /// restart is discarded (a client must wait; one that pipelines is injecting, RFC 6120 §5.3.3).
+    private func restartStream() {
+        pending.removeAll()
+        decoder.resetStream()
+    }
+
+    // MARK: - Waiting for asynchronous work
+
+    private func wait<Value: Sendable>(for future: EventLoopFuture<Value>, context: ChannelHandlerContext,
+                                       then resume: @escaping (C2SConnectionHandler, Value, ChannelHandlerContext) -> Void) {
+        isWaiting = true
+        future.assumeIsolated().whenComplete { result in
+            self.isWaiting = false
+            guard !self.isClosing else { return }
+            switch result {
+            case .success(let value): resume(self, value, context)
+            case .failure(let error):
+                self.logger.error("asynchronous step failed", metadata: ["error": "\(error)"])
+                self.closeStream(with: StreamError(.internalServerError), header: nil, context: context)
+                return
+            }
+            self.drainPending(context: context)
+        }
+    }
+
+    private func drainPending(context: ChannelHandlerContext) {
+        let wasFull = pending.count >= 256
+        while !isWaiting && !isClosing, let next = pending.popFirst() {
+            handle(next, context: context)
+        }
+        if wasFull && pending.count < 256 {
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            context.read()
+        }
+    }
+
+    // MARK: - Output, closing, timers
+
+    private func write(_ outbound: XMPPOutbound, context: ChannelHandlerContext) {
+        lastWrite = .now()
+        context.writeAndFlush(wrapOutboundOut(outbound), promise: nil)
+    }
+
+    private func closeStream(with error: StreamError?, header: StreamHeader?, context: ChannelHandlerContext) {
+        guard !isClosing else { return }
+        isClosing = true
+        if let error { logger.info("closing stream", metadata: ["condition": "\(error.condition.rawValue)"]) }
+        if let header { context.write(wrapOutboundOut(.header(header)), promise: nil) }
+        if let error { context.write(wrapOutboundOut(.element(error.element)), promise: nil) }
+        let closed = context.writeAndFlush(wrapOutboundOut(.close))
+        if let session {
+            _ = shared.kernel.sessionEnded(session)
+            self.session = nil
+        }
+        let channel = context.channel
+        // Give the peer a moment to close its side, then close ours regardless.
+        closed.whenComplete { _ in
+            channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        }
+    }
+
+    private func startTimers(context: ChannelHandlerContext) {
+        let limits = shared.limits
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        negotiationTimer = context.eventLoop.scheduleTask(in: .seconds(Int64(limits.negotiationTimeoutSeconds))) {
+            let (handler, context) = loopBound.value
+            if handler.session == nil {
+                handler.closeStream(with: StreamError(.connectionTimeout, text: "negotiation took too long"), header: nil, context: context)
+            }
+        }
+        let tick = TimeAmount.seconds(Int64(max(1, min(limits.keepaliveIntervalSeconds, limits.idleTimeoutSeconds) / 4)))
+        idleTimer = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
+            let (handler, context) = loopBound.value
+            handler.checkIdle(context: context)
+        }
+    }
+
+    private func checkIdle(context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        if now - lastRead > .seconds(Int64(shared.limits.idleTimeoutSeconds)) {
+            closeStream(with: StreamError(.connectionTimeout, text: "idle for too long"), header: nil, context: context)
+        } else if session != nil, now - lastWrite > .seconds(Int64(shared.limits.keepaliveIntervalSeconds)) {
+            write(.keepalive, context: context)
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import Logging
+import NIOCore
+import NIOSSL
+import XMPPCore
+import XMPPServerKernel
+import XMPPTransport
+
+/// Builds the channel pipeline of an accepted c2s connection:
+/// `[TLS (direct TLS only)] → read-rate limiter → stream decoder → stream encoder → connection handler`.
+/// STARTTLS later inserts the TLS handler at the front.
+enum C2SPipeline {
+    static func configure(_ channel: any Channel, shared: C2SConnectionHandler.Shared, directTLS: Bool) throws {
+        let operations = channel.pipeline.syncOperations
+        let address = channel.remoteAddress?.ipAddress ?? "unknown"
+        if directTLS, let tls = shared.tls {
+            try operations.addHandler(NIOSSLServerHandler(context: tls.context))
+        }
+        let encoder = XMPPStreamEncoder(contentNamespace: XMLNamespace.client)
+        guard shared.connections.open(address, limit: shared.limits.connectionsPerIP) else {
+            shared.logger.notice("connection refused: too many from one address", metadata: ["peer": "\(address)"])
+            try operations.addHandlers([encoder, RefusingHandler(domain: shared.kernel.configuration.domain)])
+            return
+        }
+        let decoder = XMPPStreamDecoder(limits: XMLParserLimits(maxStanzaBytes: shared.limits.maxStanzaBytes))
+        try operations.addHandlers([
+            ReadRateLimiter(bytesPerSecond: shared.limits.readBytesPerSecond, burst: shared.limits.readBurstBytes),
+            decoder,
+            encoder,
+            C2SConnectionHandler(shared: shared, decoder: decoder, remoteAddress: address, directTLS: directTLS),
+        ])
+    }
+}
+
+/// Answers a connection over the per-address limit with a `policy-violation` stream error and closes it.
+final class RefusingHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = XMPPOutbound
+    let domain: String
+
+    init(domain: String) {
+        self.domain = domain
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let header = StreamHeader(from: domain, id: StanzaID.make(), version: "1.0", contentNamespace: XMLNamespace.client)
+        context.write(wrapOutboundOut(.header(header)), promise: nil)
+        context.write(wrapOutboundOut(.element(StreamError(.policyViolation, text: "too many connections from your address").element)), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.close)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+}

@@ -1,0 +1,35 @@
+import Logging
+import NIOCore
+import XMPPCore
+import XMPPServerKernel
+import XMPPTransport
+
+/// A bound client session: the kernel's handle on one c2s connection. Thread-safe; writes go through the
+/// channel, which hops to its event loop.
+final class C2SSession: ClientSession {
+    let jid: JID
+    let channel: any Channel
+    let logger: Logger
+
+    var eventLoop: any EventLoop { channel.eventLoop }
+
+    init(jid: JID, channel: any Channel, logger: Logger) {
+        self.jid = jid
+        self.channel = channel
+        self.logger = logger
+    }
+
+    func deliver(_ element: Element) {
+        if logger.logLevel <= .trace { logger.trace("delivering", metadata: ["to": "\(jid)", "stanza": "\(element)"]) }
+        channel.writeAndFlush(XMPPOutbound.element(element), promise: nil)
+    }
+
+    func close(with error: StreamError?) {
+        channel.pipeline.fireUserInboundEventTriggered(C2SCloseRequest(error: error))
+    }
+}
+
+/// Asks a c2s connection handler to close its stream, from any thread.
+struct C2SCloseRequest: Sendable {
+    var error: StreamError?
+}

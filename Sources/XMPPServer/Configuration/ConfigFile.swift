@@ -1,0 +1,113 @@
+import Foundation
+import Logging
+import XMPPServerKernel
+
+/// The `xmppd.conf` format: one `key = value` per line, `#` starts a comment, values may be quoted.
+/// Every key and its default is listed in docs/CONFIG.md.
+///
+/// ```
+/// domain = chat.example.com
+/// bind = 0.0.0.0, ::
+/// allow_registration = limited
+/// ```
+public enum ConfigFile {
+    /// A line that cannot be understood.
+    public struct ParseError: Error, CustomStringConvertible {
+        /// The 1-based line number.
+        public var line: Int
+        /// What is wrong.
+        public var message: String
+        public var description: String { "line \(line): \(message)" }
+    }
+
+    /// Reads `path` and applies it on top of `configuration`.
+    public static func load(_ path: String, into configuration: inout ServerConfiguration) throws {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        try apply(text, to: &configuration)
+    }
+
+    /// Applies the settings in `text` to `configuration`.
+    public static func apply(_ text: String, to configuration: inout ServerConfiguration) throws {
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty else { continue }
+            guard let equals = trimmed.firstIndex(of: "=") else {
+                throw ParseError(line: index + 1, message: "expected key = value")
+            }
+            let key = trimmed[..<equals].trimmingCharacters(in: .whitespaces)
+            var value = trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            }
+            do {
+                try set(key, to: value, in: &configuration)
+            } catch let error as ParseError {
+                throw ParseError(line: index + 1, message: error.message)
+            }
+        }
+    }
+
+    /// Sets one option by its config-file name; used by the file parser and by `--set key=value`.
+    public static func set(_ key: String, to value: String, in configuration: inout ServerConfiguration) throws {
+        func int() throws -> Int {
+            guard let number = Int(value), number >= 0 else { throw ParseError(line: 0, message: "\(key) needs a whole number") }
+            return number
+        }
+        func bool() throws -> Bool {
+            switch value.lowercased() {
+            case "true", "yes", "on", "1": return true
+            case "false", "no", "off", "0": return false
+            default: throw ParseError(line: 0, message: "\(key) needs true or false")
+            }
+        }
+        switch key {
+        case "domain": configuration.domain = value.lowercased()
+        case "data_dir": configuration.dataDirectory = value
+        case "bind": configuration.bindAddresses = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        case "c2s_port": configuration.c2sPort = try int()
+        case "c2s_tls_port": configuration.c2sTLSPort = value == "off" ? nil : try int()
+        case "require_tls": configuration.requireTLS = try bool()
+        case "certificate": configuration.certificatePath = value
+        case "private_key": configuration.privateKeyPath = value
+        case "channel_binding": configuration.channelBinding = try bool()
+        case "storage":
+            guard ["sqlite", "memory"].contains(value) else { throw ParseError(line: 0, message: "storage is sqlite or memory") }
+            configuration.storage = value
+        case "log_level":
+            guard let level = Logger.Level(rawValue: value) else { throw ParseError(line: 0, message: "unknown log level \(value)") }
+            configuration.logLevel = level
+        case "allow_registration": configuration.kernel.registration = try registrationPolicy(value)
+        case "registration_limit":
+            // "count/seconds", the limit for allow_registration = limited.
+            let parts = value.split(separator: "/").compactMap { Int($0) }
+            guard parts.count == 2 else { throw ParseError(line: 0, message: "registration_limit is count/seconds") }
+            configuration.kernel.registration = .limited(count: parts[0], seconds: parts[1])
+        case "offline_limit": configuration.kernel.offlineMessageLimit = try int()
+        case "max_sessions_per_account": configuration.kernel.maxSessionsPerAccount = try int()
+        case "max_vcard_bytes": configuration.kernel.maxVCardBytes = try int()
+        case "max_roster_items": configuration.kernel.maxRosterItems = try int()
+        case "max_stanza_bytes": configuration.limits.maxStanzaBytes = try int()
+        case "read_rate": configuration.limits.readBytesPerSecond = try int()
+        case "read_burst": configuration.limits.readBurstBytes = try int()
+        case "connections_per_ip": configuration.limits.connectionsPerIP = try int()
+        case "auth_failures_per_ip": configuration.limits.authFailuresPerIP = try int()
+        case "auth_failures_per_account": configuration.limits.authFailuresPerAccount = try int()
+        case "auth_failure_window": configuration.limits.authFailureWindowSeconds = try int()
+        case "negotiation_timeout": configuration.limits.negotiationTimeoutSeconds = try int()
+        case "idle_timeout": configuration.limits.idleTimeoutSeconds = try int()
+        case "keepalive_interval": configuration.limits.keepaliveIntervalSeconds = try int()
+        default: throw ParseError(line: 0, message: "unknown option \(key)")
+        }
+    }
+
+    /// `closed`, `open` or `limited` (5 accounts per IP per hour unless `registration_limit` says otherwise).
+    public static func registrationPolicy(_ value: String) throws -> RegistrationPolicy {
+        switch value {
+        case "closed", "false", "no": return .closed
+        case "open", "true", "yes": return .open
+        case "limited": return .limited(count: 5, seconds: 3600)
+        default: throw ParseError(line: 0, message: "allow_registration is closed, open or limited")
+        }
+    }
+}

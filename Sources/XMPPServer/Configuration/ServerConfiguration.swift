@@ -1,0 +1,64 @@
+import Logging
+import XMPPServerKernel
+
+/// Everything `xmppd` can be told, with the defaults of docs/CONFIG.md. Built from defaults, then a config
+/// file (``ConfigFile``), then command-line flags, each overriding the one before.
+public struct ServerConfiguration: Sendable {
+    /// The served domain.
+    public var domain = "localhost"
+    /// Where the database and the generated certificate live.
+    public var dataDirectory = "data"
+    /// Addresses the c2s listeners bind to; loopback by default.
+    public var bindAddresses = ["127.0.0.1", "::1"]
+    /// The STARTTLS c2s port (0: any free port, for tests).
+    public var c2sPort = 5222
+    /// The direct-TLS c2s port (XEP-0368), or `nil` to disable it.
+    public var c2sTLSPort: Int? = 5223
+    /// Whether STARTTLS is required before authentication.
+    public var requireTLS = true
+    /// PEM certificate chain file; a self-signed certificate is generated in the data directory when unset.
+    public var certificatePath: String?
+    /// PEM private key file, with ``certificatePath``.
+    public var privateKeyPath: String?
+    /// Whether -PLUS SASL mechanisms (tls-server-end-point channel binding) are offered.
+    public var channelBinding = true
+    /// Storage backend: `sqlite` (in the data directory) or `memory` (lost on exit).
+    public var storage = "sqlite"
+    /// The log level.
+    public var logLevel: Logger.Level = .info
+    /// The kernel's policy (registration, limits).
+    public var kernel = KernelConfiguration(domain: "localhost")
+    /// Connection-level limits.
+    public var limits = ConnectionLimits()
+
+    /// The defaults.
+    public init() {}
+}
+
+/// Limits that protect the server from one abusive peer (docs/CONFIG.md, "Limits").
+public struct ConnectionLimits: Sendable {
+    /// Largest stanza, in bytes (a larger one closes the stream with `policy-violation`).
+    public var maxStanzaBytes = 262_144
+    /// Sustained read rate per connection, bytes per second; reading pauses when exceeded.
+    public var readBytesPerSecond = 65_536
+    /// Burst allowance above the sustained rate, in bytes.
+    public var readBurstBytes = 524_288
+    /// Simultaneous connections from one IP address.
+    public var connectionsPerIP = 32
+    /// Failed authentications per IP address within ``authFailureWindowSeconds`` before further attempts from it
+    /// get `temporary-auth-failure`.
+    public var authFailuresPerIP = 20
+    /// Failed authentications per account within the window before the account is locked out for the window.
+    public var authFailuresPerAccount = 10
+    /// The window of the two failure limits, in seconds.
+    public var authFailureWindowSeconds = 300
+    /// Seconds a connection has to complete negotiation (TLS, SASL, bind).
+    public var negotiationTimeoutSeconds = 60
+    /// Seconds without any input from the client before the stream is closed with `connection-timeout`.
+    public var idleTimeoutSeconds = 900
+    /// Seconds of silence from the server after which it sends a whitespace keepalive.
+    public var keepaliveIntervalSeconds = 240
+
+    /// The defaults.
+    public init() {}
+}
