@@ -1,6 +1,6 @@
 """Interop scenario: real slixmpp clients against a running xmppd.
 
-usage: python3 -u slixmpp_scenario.py HOST PORT DOMAIN CA_CERT
+usage: python3 -u slixmpp_scenario.py HOST PORT TLS_PORT DOMAIN CA_CERT
 
 Each step prints "ok <step>"; the first failure prints "FAIL <step>: <why>" and exits 1.
 Run by Tests/XMPPServerTests/SlixmppInteropTests.swift against a server on an ephemeral loopback port.
@@ -12,7 +12,7 @@ import uuid
 
 import slixmpp
 
-HOST, PORT, DOMAIN, CA = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+HOST, PORT, TLS_PORT, DOMAIN, CA = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 TIMEOUT = 10
 SUFFIX = uuid.uuid4().hex[:6]
 
@@ -29,11 +29,13 @@ def ok(step):
 class Client(slixmpp.ClientXMPP):
     """A slixmpp client that records what it receives in queues."""
 
-    def __init__(self, user, password, register=False, resource="interop"):
-        super().__init__(f"{user}@{DOMAIN}/{resource}", password, sasl_mech="SCRAM-SHA-256")
+    def __init__(self, user, password, register=False, resource="interop", direct_tls=False, mechanism="SCRAM-SHA-256"):
+        super().__init__(f"{user}@{DOMAIN}/{resource}", password, sasl_mech=mechanism)
         self.user, self.password = user, password
         self.ca_certs = CA
-        self.enable_direct_tls = False
+        self.enable_direct_tls = direct_tls
+        self.enable_starttls = not direct_tls
+        self.port = TLS_PORT if direct_tls else PORT
         self.auto_authorize = None
         self.auto_subscribe = False
         self.messages = asyncio.Queue()
@@ -75,7 +77,7 @@ class Client(slixmpp.ClientXMPP):
         self.settle(self.plugin["feature_mechanisms"].mech.name)
 
     async def login(self):
-        self.connect(HOST, PORT)
+        self.connect(HOST, self.port)
         return await asyncio.wait_for(self.started, TIMEOUT)
 
     async def logout(self):
@@ -222,6 +224,12 @@ async def main():
     if b"<not-well-formed xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>" not in received:
         fail("malformed XML", received.decode(errors="replace"))
     ok("malformed XML closed with not-well-formed")
+
+    # Direct TLS (XEP-0368) on the second port, letting slixmpp choose its mechanism.
+    direct = Client(alice_name, "wonderland", resource="direct", direct_tls=True, mechanism=None)
+    mechanism = await direct.login()
+    await direct.logout()
+    ok(f"direct TLS login, slixmpp chose {mechanism}")
 
     await alice.logout()
     print("scenario complete", flush=True)
