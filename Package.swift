@@ -125,7 +125,7 @@ let package = Package(
         ),
         .testTarget(
             name: "XMPPServerKernelTests",
-            dependencies: ["XMPPServerKernel", .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: ["XMPPServerKernel", .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .testTarget(

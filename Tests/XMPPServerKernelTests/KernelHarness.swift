@@ -1,0 +1,86 @@
+import NIOCore
+import NIOPosix
+import Synchronization
+import XMPPCore
+@testable import XMPPServerKernel
+
+/// A session that records what the kernel delivers to it.
+final class RecordingSession: ClientSession {
+    let jid: JID
+    let eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
+    private let inbox = Mutex<[Element]>([])
+    private let closure = Mutex<(closed: Bool, error: StreamError?)>((false, nil))
+
+    init(jid: JID) {
+        self.jid = jid
+    }
+
+    func deliver(_ element: Element) {
+        inbox.withLock { $0.append(element) }
+    }
+
+    func close(with error: StreamError?) {
+        closure.withLock { $0 = (true, error) }
+    }
+
+    /// Everything delivered since the last call.
+    func take() -> [Element] {
+        inbox.withLock { inbox in
+            defer { inbox = [] }
+            return inbox
+        }
+    }
+
+    var closedWith: StreamError?? {
+        closure.withLock { $0.closed ? .some($0.error) : nil }
+    }
+}
+
+/// A kernel with in-memory stores and the standard modules, and clients that talk to it in XML.
+struct KernelScenario {
+    let kernel: ServerKernel
+
+    init(configure: (inout KernelConfiguration) -> Void = { _ in }) throws {
+        var configuration = KernelConfiguration(domain: "example.com")
+        configure(&configuration)
+        kernel = try ServerKernel(configuration: configuration, storage: .inMemory(), modules: StandardModules.all)
+    }
+
+    /// Creates an account.
+    func account(_ user: String, password: String = "secret") async throws {
+        _ = try await kernel.storage.accounts.createAccount(user, credentials: SCRAMCredentials.allHashes(password: password, iterations: 10))
+    }
+
+    /// Binds a session; sends initial presence (with `priority`) unless `available` is false.
+    func login(_ user: String, _ resource: String = "phone", available: Bool = true, priority: Int = 0) async throws -> TestClient {
+        let client = TestClient(session: RecordingSession(jid: try JID("\(user)@example.com/\(resource)")), kernel: kernel)
+        try kernel.bind(client.session)
+        if available { try await client.send("<presence xmlns='jabber:client'><priority>\(priority)</priority></presence>") }
+        return client
+    }
+}
+
+/// One client of a ``KernelScenario``.
+struct TestClient {
+    let session: RecordingSession
+    let kernel: ServerKernel
+
+    var jid: JID { session.jid }
+
+    /// Sends a stanza given as XML and waits until the kernel has processed it.
+    func send(_ xml: String) async throws {
+        let element = try Element(xml: xml)
+        try await kernel.process(element, from: session)?.get()
+    }
+
+    /// Everything received since the last call.
+    func received() -> [Element] { session.take() }
+
+    /// The stanzas received since the last call, filtered by name.
+    func received(_ name: String) -> [Element] { session.take().filter { $0.name == name } }
+
+    /// Ends the session as a dropped connection would.
+    func disconnect() async throws {
+        try await kernel.sessionEnded(session)?.get()
+    }
+}
