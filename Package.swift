@@ -103,7 +103,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "xmppctl",
-            dependencies: ["XMPPServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "XMPPServer", "XMPPServerSQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(name: "xmpp", dependencies: ["XMPPClient"], swiftSettings: strictSettings),
@@ -134,6 +138,7 @@ let package = Package(
                 "XMPPServer",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Interop")],
             swiftSettings: strictSettings

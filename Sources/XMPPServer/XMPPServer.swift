@@ -30,6 +30,7 @@ public final class XMPPServer: Service, Sendable {
     private let logger: Logger
     private let group: any EventLoopGroup
     private let listeners = Mutex<[any Channel]>([])
+    private let started = Date()
 
     /// Opens storage (creating the data directory), loads or generates the certificate and builds the kernel.
     public init(configuration: ServerConfiguration, logger: Logger,
@@ -61,7 +62,7 @@ public final class XMPPServer: Service, Sendable {
 
     /// The ports the listeners are bound to, in the order started (useful with port 0).
     public var boundPorts: [Int] {
-        listeners.withLock { $0.compactMap { $0.localAddress?.port } }
+        listeners.withLock { $0.compactMap { $0.localAddress?.port } }.filter { $0 > 0 }
     }
 
     /// Binds the listeners. Addresses that cannot be bound (no IPv6, say) are logged and skipped, but at
@@ -96,7 +97,12 @@ public final class XMPPServer: Service, Sendable {
             }
             guard bound > 0 else { throw ServerStartError.noListener(port: port) }
         }
+        let admin = try await AdminSocket.bind(kernel: kernel, dataDirectory: configuration.dataDirectory, group: group, started: started)
+        listeners.withLock { $0.append(admin) }
     }
+
+    /// The path of the administration socket `xmppctl` uses.
+    public var adminSocketPath: String { AdminSocket.path(in: configuration.dataDirectory) }
 
     private func bootstrap(shared: C2SConnectionHandler.Shared, directTLS: Bool) -> ServerBootstrap {
         ServerBootstrap(group: group)

@@ -1,0 +1,163 @@
+// xmppctl: administration of xmppd. Account commands work on the data directory's database, whether the
+// server runs or not; session commands talk to the running server through its admin socket.
+import ArgumentParser
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+import XMPPCore
+import XMPPServer
+import XMPPServerKernel
+import XMPPServerSQLite
+
+@main
+struct XMPPControl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "xmppctl",
+        abstract: "Administer an xmppd server.",
+        subcommands: [AddUser.self, Passwd.self, DelUser.self, Users.self, Sessions.self, Kick.self, Stats.self])
+}
+
+/// Options every command shares.
+struct Common: ParsableArguments {
+    @Option(name: .long, help: "The server's data directory (default ./data).")
+    var dataDir = "data"
+
+    func database() throws -> SQLiteDatabase {
+        let path = "\(dataDir)/xmppd.sqlite"
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ValidationError("no database at \(path); start xmppd once or pass --data-dir")
+        }
+        return try SQLiteDatabase(path: path)
+    }
+
+    /// Sends one command to the running server and returns its answer.
+    func ask(_ command: String) async throws -> String {
+        let path = "\(dataDir)/xmppd.sock"
+        let collector = LineCollector()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+            }
+            .connect(unixDomainSocketPath: path).get()
+        try await channel.writeAndFlush(channel.allocator.buffer(string: command + "\n"))
+        try await channel.closeFuture.get()
+        return collector.text.withLock { $0 }
+    }
+}
+
+/// Collects everything the admin socket answers.
+final class LineCollector: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let text = Mutex("")
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let chunk = String(buffer: unwrapInboundIn(data))
+        text.withLock { $0 += chunk }
+    }
+}
+
+/// Reads a password from standard input (one line), so it never appears in the process list.
+func readPassword(_ given: String?) throws -> String {
+    if let given { return given }
+    print("password: ", terminator: "")
+    guard let line = readLine(), !line.isEmpty else { throw ValidationError("no password given") }
+    return line
+}
+
+func normalized(_ username: String) throws -> String {
+    guard let user = (try? JID(localpart: username, domainpart: "localhost"))?.localpart else {
+        throw ValidationError("\(username) is not a valid username")
+    }
+    return user
+}
+
+struct AddUser: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "adduser", abstract: "Create an account.")
+    @OptionGroup var common: Common
+    @Argument(help: "The username (the part before @).") var username: String
+    @Option(help: "The password; read from standard input when omitted.") var password: String?
+
+    func run() async throws {
+        let user = try normalized(username)
+        let storage = try common.database().storage
+        guard try await storage.accounts.createAccount(user, credentials: SCRAMCredentials.allHashes(password: try readPassword(password))) else {
+            throw ValidationError("\(user) already exists")
+        }
+        print("created \(user)")
+    }
+}
+
+struct Passwd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "passwd", abstract: "Set an account's password.")
+    @OptionGroup var common: Common
+    @Argument var username: String
+    @Option(help: "The new password; read from standard input when omitted.") var password: String?
+
+    func run() async throws {
+        let user = try normalized(username)
+        let storage = try common.database().storage
+        guard try await storage.accounts.setCredentials(SCRAMCredentials.allHashes(password: try readPassword(password)), of: user) else {
+            throw ValidationError("no account \(user)")
+        }
+        print("password changed for \(user)")
+    }
+}
+
+struct DelUser: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "deluser", abstract: "Delete an account and all its data.")
+    @OptionGroup var common: Common
+    @Argument var username: String
+
+    func run() async throws {
+        let user = try normalized(username)
+        let storage = try common.database().storage
+        guard try await storage.accounts.accountExists(user) else { throw ValidationError("no account \(user)") }
+        try await storage.deleteEverything(of: user)
+        // End its sessions if the server is running; the account is gone either way.
+        _ = try? await common.ask("kick \(user)@\(try Self.domainHint(common))")
+        print("deleted \(user)")
+    }
+
+    static func domainHint(_ common: Common) throws -> String {
+        let certificates = (try? FileManager.default.contentsOfDirectory(atPath: common.dataDir)) ?? []
+        return certificates.first { $0.hasSuffix(".crt") }.map { String($0.dropLast(4)) } ?? "localhost"
+    }
+}
+
+struct Users: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "users", abstract: "List the accounts.")
+    @OptionGroup var common: Common
+
+    func run() async throws {
+        for user in try await common.database().storage.accounts.usernames() { print(user) }
+    }
+}
+
+struct Sessions: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sessions", abstract: "List the online sessions (server must run).")
+    @OptionGroup var common: Common
+
+    func run() async throws {
+        print(try await common.ask("sessions"), terminator: "")
+    }
+}
+
+struct Kick: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "kick", abstract: "Disconnect a full JID, or every session of a bare JID.")
+    @OptionGroup var common: Common
+    @Argument var jid: String
+
+    func run() async throws {
+        print(try await common.ask("kick \(jid)"), terminator: "")
+    }
+}
+
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Sessions, accounts and uptime of the running server.")
+    @OptionGroup var common: Common
+
+    func run() async throws {
+        print(try await common.ask("stats"), terminator: "")
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Testing
+import XMPPCore
+@testable import XMPPServer
+import XMPPServerKernel
+
+/// The config file format, the admin socket, and connection limits over real sockets.
+@Suite struct ConfigAndAdminTests {
+    @Test func configFileOverridesDefaultsAndRejectsUnknownKeys() throws {
+        var configuration = ServerConfiguration()
+        try ConfigFile.apply("""
+            # a comment
+            domain = Chat.Example.com
+            bind = 0.0.0.0, ::
+            c2s_tls_port = off
+            allow_registration = limited
+            offline_limit = 7   # trailing comment
+            log_level = "debug"
+            """, to: &configuration)
+        #expect(configuration.domain == "chat.example.com")
+        #expect(configuration.bindAddresses == ["0.0.0.0", "::"])
+        #expect(configuration.c2sTLSPort == nil)
+        #expect(configuration.kernel.registration == .limited(count: 5, seconds: 3600))
+        #expect(configuration.kernel.offlineMessageLimit == 7)
+        #expect(configuration.logLevel == .debug)
+        #expect(throws: ConfigFile.ParseError.self) { try ConfigFile.apply("\n\nno_such_option = 1", to: &configuration) }
+        #expect(throws: ConfigFile.ParseError.self) { try ConfigFile.apply("c2s_port = many", to: &configuration) }
+    }
+
+    @Test func adminCommandsReportAndKick() async throws {
+        let server = try await TestServer.start(storage: "memory")
+        let kernel = server.server.kernel
+        _ = try await kernel.storage.accounts.createAccount("alice", credentials: SCRAMCredentials.allHashes(password: "pw", iterations: 10))
+        let stats = await AdminSocket.answer("stats", kernel: kernel, started: Date())
+        #expect(stats.hasPrefix("sessions 0 accounts 1 "))
+        #expect(await AdminSocket.answer("kick not@a@jid", kernel: kernel, started: Date()) == "error: invalid JID")
+        #expect(await AdminSocket.answer("kick alice@localhost", kernel: kernel, started: Date()) == "kicked 0")
+        #expect(FileManager.default.fileExists(atPath: server.server.adminSocketPath))
+        await server.stop()
+    }
+
+    @Test func connectionsOverThePerAddressLimitGetPolicyViolation() async throws {
+        let server = try await TestServer.start(storage: "memory") { $0.limits.connectionsPerIP = 1 }
+        let first = try Socket(port: server.port)
+        let second = try Socket(port: server.port)
+        let answer = second.readAll()
+        #expect(answer.contains("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), "\(answer)")
+        // The first connection is unaffected: it still negotiates.
+        first.send("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+        #expect(first.read(until: "</stream:features>").contains("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"))
+        await server.stop()
+    }
+
+    @Test func oversizedStanzaAndUnknownHostAreStreamErrors() async throws {
+        let server = try await TestServer.start(storage: "memory") { $0.limits.maxStanzaBytes = 1024 }
+        let wrongHost = try Socket(port: server.port)
+        wrongHost.send("<?xml version='1.0'?><stream:stream to='elsewhere.org' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+        #expect(wrongHost.readAll().contains("<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"))
+
+        let big = try Socket(port: server.port)
+        big.send("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+        big.send("<message><body>" + String(repeating: "x", count: 2048) + "</body></message>")
+        #expect(big.readAll().contains("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"))
+        await server.stop()
+    }
+}
+
+/// A blocking loopback TCP socket for byte-level tests (with a receive timeout, so a test cannot hang).
+final class Socket {
+    private let descriptor: Int32
+
+    init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
+    }
+
+    deinit { close(descriptor) }
+
+    func send(_ text: String) {
+        _ = text.withCString { Glibc.send(descriptor, $0, strlen($0), 0) }
+    }
+
+    /// Reads until `marker` appears, the peer closes, or the timeout passes.
+    func read(until marker: String? = nil) -> String {
+        var received = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            received += buffer[0..<count]
+            if let marker, String(decoding: received, as: UTF8.self).contains(marker) { break }
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    /// Reads until the server closes the stream.
+    func readAll() -> String { read(until: "</stream:stream>") }
+}
