@@ -44,13 +44,17 @@ import XMPPServerKernel
 
     @Test func connectionsOverThePerAddressLimitGetPolicyViolation() async throws {
         let server = try await TestServer.start(storage: "memory") { $0.limits.connectionsPerIP = 1 }
+        // The first connection is served (and counted) before the second arrives: accepted channels are set up
+        // on different event loops, so two connections opened at once could be counted in either order.
         let first = try Socket(port: server.port)
+        first.send("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+        #expect(first.read(until: "</stream:features>").contains("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"))
         let second = try Socket(port: server.port)
         let answer = second.readAll()
         #expect(answer.contains("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), "\(answer)")
-        // The first connection is unaffected: it still negotiates.
-        first.send("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
-        #expect(first.read(until: "</stream:features>").contains("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"))
+        // The first connection is unaffected: it can still start TLS.
+        first.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        #expect(first.read(until: "<proceed").contains("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"))
         await server.stop()
     }
 

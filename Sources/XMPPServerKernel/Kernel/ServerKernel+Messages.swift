@@ -86,9 +86,15 @@ extension ServerKernel {
     func deliverOfflineMessages(to session: any ClientSession) async {
         guard let user = session.jid.localpart else { return }
         do {
-            for message in try await storage.offline.takeAll(for: user) {
-                session.deliver(message)
+            let messages = try await storage.offline.takeAll(for: user)
+            guard registry.entry(session.jid)?.session === session else {
+                // The session ended while the messages were read: keep them for the next one.
+                for message in messages {
+                    _ = try await storage.offline.store(message, for: user, limit: .max)
+                }
+                return
             }
+            for message in messages { session.deliver(message) }
         } catch {
             logger.error("offline retrieval failed", metadata: ["user": "\(user)", "error": "\(error)"])
         }

@@ -126,13 +126,7 @@ extension ServerKernel {
         do {
             var item = try await storage.rosters.item(contact, of: username)
                 ?? RosterItem(jid: contact, isListed: type == .subscribe || type == .subscribed)
-            let outcome: SubscriptionRules.Outcome
-            switch type {
-            case .subscribe: outcome = SubscriptionRules.outboundSubscribe(&item)
-            case .subscribed: outcome = SubscriptionRules.outboundSubscribed(&item)
-            case .unsubscribe: outcome = SubscriptionRules.outboundUnsubscribe(&item)
-            default: outcome = SubscriptionRules.outboundUnsubscribed(&item)
-            }
+            let outcome = SubscriptionRules.outbound(type, &item)
             if outcome.changed { try await save(item, of: username) }
             if outcome.sendUnavailable { sendPresenceOfResources(of: user, to: contact, unavailable: true) }
             guard outcome.forward else { return }
@@ -158,13 +152,7 @@ extension ServerKernel {
                 return
             }
             var item = try await storage.rosters.item(contact, of: username) ?? RosterItem(jid: contact, isListed: false)
-            let outcome: SubscriptionRules.Outcome
-            switch type {
-            case .subscribe: outcome = SubscriptionRules.inboundSubscribe(&item)
-            case .subscribed: outcome = SubscriptionRules.inboundSubscribed(&item)
-            case .unsubscribe: outcome = SubscriptionRules.inboundUnsubscribe(&item)
-            default: outcome = SubscriptionRules.inboundUnsubscribed(&item)
-            }
+            let outcome = SubscriptionRules.inbound(type, &item)
             if outcome.changed { try await save(item, of: username) }
             if outcome.forward { deliverPresence(element, to: user) }
             if outcome.sendUnavailable { sendPresenceOfResources(of: user, to: contact, unavailable: true) }

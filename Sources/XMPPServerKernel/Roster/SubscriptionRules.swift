@@ -1,3 +1,5 @@
+import XMPPCore
+
 /// The subscription state machine of RFC 6121 §3 and Appendix A, as pure functions on a ``RosterItem``.
 ///
 /// "Outbound" rules run at the sender's server on the sender's item for the recipient; "inbound" rules run
@@ -16,6 +18,29 @@ public enum SubscriptionRules {
         public var sendCurrentPresence = false
         /// Send unavailable presence from each of the user's available resources to the contact.
         public var sendUnavailable = false
+    }
+
+    /// Applies the outbound rule for a subscription presence type (`subscribe`, `subscribed`, `unsubscribe`,
+    /// `unsubscribed`); other types change nothing.
+    public static func outbound(_ type: Presence.PresenceType, _ item: inout RosterItem) -> Outcome {
+        switch type {
+        case .subscribe: outboundSubscribe(&item)
+        case .subscribed: outboundSubscribed(&item)
+        case .unsubscribe: outboundUnsubscribe(&item)
+        case .unsubscribed: outboundUnsubscribed(&item)
+        default: Outcome()
+        }
+    }
+
+    /// Applies the inbound rule for a subscription presence type; other types change nothing.
+    public static func inbound(_ type: Presence.PresenceType, _ item: inout RosterItem) -> Outcome {
+        switch type {
+        case .subscribe: inboundSubscribe(&item)
+        case .subscribed: inboundSubscribed(&item)
+        case .unsubscribe: inboundUnsubscribe(&item)
+        case .unsubscribed: inboundUnsubscribed(&item)
+        default: Outcome()
+        }
     }
 
     // MARK: Outbound (the user sends the presence to the contact)
