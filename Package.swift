@@ -129,7 +129,11 @@ let package = Package(
         ),
         .testTarget(
             name: "XMPPServerKernelTests",
-            dependencies: ["XMPPServerKernel", .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [
+                "XMPPServerKernel",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

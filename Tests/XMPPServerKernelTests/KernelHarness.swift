@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -43,7 +44,9 @@ struct KernelScenario {
     init(configure: (inout KernelConfiguration) -> Void = { _ in }) throws {
         var configuration = KernelConfiguration(domain: "example.com")
         configure(&configuration)
-        kernel = try ServerKernel(configuration: configuration, storage: .inMemory(), modules: StandardModules.all)
+        var logger = Logger(label: "kernel-test")
+        logger.logLevel = .warning
+        kernel = try ServerKernel(configuration: configuration, storage: .inMemory(), modules: StandardModules.all, logger: logger)
     }
 
     /// Creates an account.

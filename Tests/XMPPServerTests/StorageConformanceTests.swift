@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+import XMPPCore
+import XMPPServerKernel
+import XMPPServerSQLite
+
+/// One behaviour for every storage backend: the same checks run on the in-memory stores and on SQLite.
+@Suite struct StorageConformanceTests {
+    static func backends() throws -> [(String, ServerStorage)] {
+        let path = NSTemporaryDirectory() + "xmppd-storage-" + UUID().uuidString + ".sqlite"
+        return [("memory", .inMemory()), ("sqlite", try SQLiteDatabase(path: path).storage)]
+    }
+
+    @Test func accounts() async throws {
+        for (name, storage) in try Self.backends() {
+            let credentials = SCRAMCredentials.allHashes(password: "pw", iterations: 10)
+            #expect(try await storage.accounts.createAccount("alice", credentials: credentials), "\(name)")
+            #expect(try await !storage.accounts.createAccount("alice", credentials: credentials), "\(name): taken")
+            #expect(try await storage.accounts.credentials(of: "alice", hash: .sha256) == credentials.first { $0.hash == .sha256 }, "\(name)")
+            #expect(try await storage.accounts.credentials(of: "nobody", hash: .sha256) == nil, "\(name)")
+            let renewed = SCRAMCredentials.allHashes(password: "new", iterations: 10)
+            #expect(try await storage.accounts.setCredentials(renewed, of: "alice"), "\(name)")
+            #expect(try await storage.accounts.credentials(of: "alice", hash: .sha1) == renewed.first { $0.hash == .sha1 }, "\(name)")
+            #expect(try await !storage.accounts.setCredentials(renewed, of: "nobody"), "\(name)")
+            #expect(try await storage.accounts.usernames() == ["alice"], "\(name)")
+            try await storage.deleteEverything(of: "alice")
+            #expect(try await !storage.accounts.accountExists("alice"), "\(name)")
+        }
+    }
+
+    @Test func rostersKeepItemsAndCountVersions() async throws {
+        for (name, storage) in try Self.backends() {
+            let bob = try JID("bob@example.com")
+            var item = RosterItem(jid: bob, name: "Bob", groups: ["Friends", "Work"], subscription: .to, pendingIn: true)
+            #expect(try await storage.rosters.setItem(item, of: "alice") == 1, "\(name)")
+            item.subscription = .both
+            #expect(try await storage.rosters.setItem(item, of: "alice") == 2, "\(name)")
+            #expect(try await storage.rosters.item(bob, of: "alice") == item, "\(name)")
+            #expect(try await storage.rosters.roster(of: "alice") == StoredRoster(items: [item], version: 2), "\(name)")
+            #expect(try await storage.rosters.removeItem(bob, of: "alice") == 3, "\(name)")
+            #expect(try await storage.rosters.roster(of: "alice").items.isEmpty, "\(name)")
+            #expect(try await storage.rosters.roster(of: "carol") == StoredRoster(items: [], version: 0), "\(name)")
+        }
+    }
+
+    @Test func offlineMessagesKeepOrderAndLimit() async throws {
+        for (name, storage) in try Self.backends() {
+            let first = Message(type: .chat, to: try JID("bob@example.com"), body: "one & <two>").element
+            let second = Message(type: .chat, to: try JID("bob@example.com"), body: "three").element
+            #expect(try await storage.offline.store(first, for: "bob", limit: 2), "\(name)")
+            #expect(try await storage.offline.store(second, for: "bob", limit: 2), "\(name)")
+            #expect(try await !storage.offline.store(second, for: "bob", limit: 2), "\(name): full")
+            #expect(try await storage.offline.count(for: "bob") == 2, "\(name)")
+            #expect(try await storage.offline.takeAll(for: "bob") == [first, second], "\(name)")
+            #expect(try await storage.offline.takeAll(for: "bob").isEmpty, "\(name)")
+        }
+    }
+
+    @Test func userDataIsPerUserAndKey() async throws {
+        for (name, storage) in try Self.backends() {
+            try await storage.userData.setValue([1, 2, 3], for: "vcard", of: "alice")
+            try await storage.userData.setValue([9], for: "vcard", of: "bob")
+            #expect(try await storage.userData.value("vcard", of: "alice") == [1, 2, 3], "\(name)")
+            try await storage.userData.setValue(nil, for: "vcard", of: "alice")
+            #expect(try await storage.userData.value("vcard", of: "alice") == nil, "\(name)")
+            try await storage.userData.removeAll(of: "bob")
+            #expect(try await storage.userData.value("vcard", of: "bob") == nil, "\(name)")
+        }
+    }
+}
