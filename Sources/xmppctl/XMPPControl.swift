@@ -115,13 +115,8 @@ struct DelUser: AsyncParsableCommand {
         guard try await storage.accounts.accountExists(user) else { throw ValidationError("no account \(user)") }
         try await storage.deleteEverything(of: user)
         // End its sessions if the server is running; the account is gone either way.
-        _ = try? await common.ask("kick \(user)@\(try Self.domainHint(common))")
+        _ = try? await common.ask("logout \(user)")
         print("deleted \(user)")
-    }
-
-    static func domainHint(_ common: Common) throws -> String {
-        let certificates = (try? FileManager.default.contentsOfDirectory(atPath: common.dataDir)) ?? []
-        return certificates.first { $0.hasSuffix(".crt") }.map { String($0.dropLast(4)) } ?? "localhost"
     }
 }
 

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+import Testing
 import XMPPCore
 @testable import XMPPServerKernel
 
@@ -49,16 +50,21 @@ struct KernelScenario {
         kernel = try ServerKernel(configuration: configuration, storage: .inMemory(), modules: StandardModules.all, logger: logger)
     }
 
-    /// Creates an account.
+    /// Creates an account; the scenario stops if the name was already taken.
     func account(_ user: String, password: String = "secret") async throws {
-        _ = try await kernel.storage.accounts.createAccount(user, credentials: SCRAMCredentials.allHashes(password: password, iterations: 10))
+        let created = try await kernel.storage.accounts.createAccount(user, credentials: SCRAMCredentials.allHashes(password: password, iterations: 10))
+        try #require(created, "account \(user) already exists")
     }
 
     /// Binds a session; sends initial presence (with `priority`) unless `available` is false.
     func login(_ user: String, _ resource: String = "phone", available: Bool = true, priority: Int = 0) async throws -> TestClient {
         let client = TestClient(session: RecordingSession(jid: try JID("\(user)@example.com/\(resource)")), kernel: kernel)
         try kernel.bind(client.session)
-        if available { try await client.send("<presence xmlns='jabber:client'><priority>\(priority)</priority></presence>") }
+        try #require(kernel.registry.entry(client.jid)?.session === client.session, "\(client.jid) is not registered")
+        if available {
+            try await client.send("<presence xmlns='jabber:client'><priority>\(priority)</priority></presence>")
+            try #require(kernel.registry.entry(client.jid)?.isAvailable == true, "\(client.jid) did not become available")
+        }
         return client
     }
 }

@@ -38,6 +38,7 @@ import XMPPServerKernel
         #expect(stats.hasPrefix("sessions 0 accounts 1 "))
         #expect(await AdminSocket.answer("kick not@a@jid", kernel: kernel, started: Date()) == "error: invalid JID")
         #expect(await AdminSocket.answer("kick alice@localhost", kernel: kernel, started: Date()) == "kicked 0")
+        #expect(await AdminSocket.answer("logout alice", kernel: kernel, started: Date()) == "kicked 0")
         #expect(FileManager.default.fileExists(atPath: server.server.adminSocketPath))
         await server.stop()
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Testing
 import XMPPServer
 import XMPPServerKernel
 
@@ -29,6 +30,9 @@ struct TestServer {
         logger.logLevel = .warning
         let server = try XMPPServer(configuration: configuration, logger: logger)
         try await server.start()
+        // One STARTTLS and one direct-TLS listener on 127.0.0.1, and the certificate clients must trust.
+        try #require(server.boundPorts.count == 2, "listeners: \(server.boundPorts)")
+        try #require(FileManager.default.fileExists(atPath: "\(directory)/localhost.crt"))
         return TestServer(server: server, directory: directory)
     }
 

@@ -9,6 +9,7 @@ import XMPPServerKernel
 ///
 /// - `sessions` – one line per online session: `full-jid`
 /// - `kick JID` – closes the sessions of a bare or full JID with `policy-violation`; answers `kicked N`
+/// - `logout USER` – the same for every session of a local account, by username (after `xmppctl deluser`)
 /// - `stats` – `sessions N accounts N uptime-seconds N`
 enum AdminSocket {
     /// The socket's path in a data directory.
@@ -34,8 +35,9 @@ enum AdminSocket {
         switch words.first {
         case "sessions":
             return kernel.registry.allSessions().map(\.jid.description).sorted().joined(separator: "\n")
-        case "kick" where words.count == 2:
-            guard let jid = JID(validating: words[1]) else { return "error: invalid JID" }
+        case "kick" where words.count == 2, "logout" where words.count == 2:
+            let address = words[0] == "logout" ? "\(words[1])@\(kernel.configuration.domain)" : words[1]
+            guard let jid = JID(validating: address) else { return "error: invalid JID" }
             let targets = kernel.registry.entries(of: jid.bare).map(\.session).filter { jid.isBare || $0.jid == jid }
             for session in targets { session.close(with: StreamError(.policyViolation, text: "disconnected by the administrator")) }
             return "kicked \(targets.count)"
@@ -43,7 +45,7 @@ enum AdminSocket {
             let accounts = (try? await kernel.storage.accounts.usernames().count) ?? -1
             return "sessions \(kernel.registry.count) accounts \(accounts) uptime-seconds \(Int(Date().timeIntervalSince(started)))"
         default:
-            return "error: unknown command (sessions, kick JID, stats)"
+            return "error: unknown command (sessions, kick JID, logout USER, stats)"
         }
     }
 }

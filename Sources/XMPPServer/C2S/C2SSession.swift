@@ -20,7 +20,7 @@ final class C2SSession: ClientSession {
     }
 
     func deliver(_ element: Element) {
-        if logger.logLevel <= .trace { logger.trace("delivering", metadata: ["to": "\(jid)", "stanza": "\(element)"]) }
+        logger.trace("delivering", metadata: ["to": "\(jid)", "stanza": "\(element)"])
         channel.writeAndFlush(XMPPOutbound.element(element), promise: nil)
     }
 

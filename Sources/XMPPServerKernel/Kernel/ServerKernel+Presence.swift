@@ -160,7 +160,8 @@ extension ServerKernel {
                 await inboundSubscription(Presence(type: .subscribed, to: contact, from: user).element,
                                           type: .subscribed, to: contact, from: user)
             }
-            if outcome.sendCurrentPresence || (outcome.autoReplySubscribed && item.contactReceivesPresence) {
+            // Answered on the user's behalf: the contact is (now) subscribed, so it gets the current presence.
+            if outcome.autoReplySubscribed {
                 sendPresenceOfResources(of: user, to: contact, unavailable: false)
             }
         } catch {

@@ -34,11 +34,16 @@ extension ServerKernel {
 
     /// Answers a stanza with an error, unless it is itself an error (RFC 6120 §8.3.1: never answer an error).
     func bounce(_ element: Element, _ error: StanzaError, to session: any ClientSession) {
-        guard element.attribute("type") != "error" else { return }
-        if element.name == "iq", element.attribute("type") == "result" { return }
+        guard Self.mayAnswerWithError(element) else { return }
         var reply = errorReply(to: element, error)
         reply.setAttribute("to", to: session.jid.description)
         session.deliver(reply)
+    }
+
+    /// Whether a stanza may be answered with an error: never an error itself, nor an iq result.
+    static func mayAnswerWithError(_ element: Element) -> Bool {
+        let type = element.attribute("type")
+        return type != "error" && !(element.name == "iq" && type == "result")
     }
 
     /// The error reply to a stanza, addressed back to its sender.
@@ -60,8 +65,7 @@ extension ServerKernel {
 
     /// Sends an error back to the original sender of `element`, wherever they are on this server.
     func bounceToSender(_ element: Element, _ error: StanzaError) {
-        guard element.attribute("type") != "error", let from = element.attribute("from").flatMap({ JID(validating: $0) }) else { return }
-        if element.name == "iq", element.attribute("type") == "result" { return }
+        guard Self.mayAnswerWithError(element), let from = element.attribute("from").flatMap({ JID(validating: $0) }) else { return }
         deliverToFullOrBare(errorReply(to: element, error), to: from)
     }
 

@@ -63,9 +63,6 @@ public final class ServerKernel: Sendable {
     /// Whether `jid` is on this server.
     public func isLocal(_ jid: JID) -> Bool { jid.domainpart == configuration.domain }
 
-    /// The account name of a local JID, or `nil`.
-    func localUsername(_ jid: JID) -> String? { isLocal(jid) ? jid.localpart : nil }
-
     /// Runs `work` as a task and completes the returned future on `eventLoop`.
     func run(on eventLoop: any EventLoop, _ work: @escaping @Sendable () async -> Void) -> EventLoopFuture<Void> {
         eventLoop.makeFutureWithTask { await work() }

@@ -88,7 +88,6 @@ public final class ModuleHost {
     var accountFeatures: Set<String> = []
     var preAuthenticationFeatures: [Element] = []
     var postAuthenticationFeatures: [Element] = []
-    var specifications: [String: [String]] = [:]
     /// The kernel's configuration, for modules that read options.
     public let configuration: KernelConfiguration
 
