@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "xmppd", targets: ["xmppd"]),
         .executable(name: "xmppctl", targets: ["xmppctl"]),
         .executable(name: "xmpp", targets: ["xmpp"]),
+        .executable(name: "xmpp-bench", targets: ["xmpp-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
@@ -111,6 +112,24 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(name: "xmpp", dependencies: ["XMPPClient"], swiftSettings: strictSettings),
+        // Load generator: real XMPP over loopback, JSON figures (docs/BENCHMARKS.md).
+        .target(
+            name: "XMPPBench",
+            dependencies: [
+                "XMPPCore", "XMPPTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "xmpp-bench",
+            dependencies: ["XMPPBench", "XMPPCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "XMPPCoreTests",
             dependencies: [
@@ -139,7 +158,7 @@ let package = Package(
         .testTarget(
             name: "XMPPServerTests",
             dependencies: [
-                "XMPPServer",
+                "XMPPServer", "XMPPBench",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),

@@ -15,7 +15,7 @@ struct XMPPControl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xmppctl",
         abstract: "Administer an xmppd server.",
-        subcommands: [AddUser.self, Passwd.self, DelUser.self, Users.self, Sessions.self, Kick.self, Stats.self])
+        subcommands: [AddUser.self, AddUsers.self, Passwd.self, DelUser.self, Users.self, Sessions.self, Kick.self, Stats.self])
 }
 
 /// Options every command shares.
@@ -85,6 +85,41 @@ struct AddUser: AsyncParsableCommand {
             throw ValidationError("\(user) already exists")
         }
         print("created \(user)")
+    }
+}
+
+struct AddUsers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "addusers",
+        abstract: "Create numbered accounts in bulk (load tests): user{i} with password pass{i}, i from 1 to COUNT.",
+        discussion: "Existing accounts are left as they are. Example: xmppctl addusers 20000 --user-format bench{i} --password-format secret{i}")
+    @OptionGroup var common: Common
+    @Argument(help: "How many accounts.") var count: Int
+    @Option(help: "Usernames; {i} is replaced by the number.") var userFormat = "bench{i}"
+    @Option(help: "Passwords; {i} is replaced by the number.") var passwordFormat = "secret{i}"
+
+    func run() async throws {
+        guard userFormat.contains("{i}") else { throw ValidationError("--user-format must contain {i}") }
+        let accounts = try common.database().storage.accounts
+        let (users, passwords) = (userFormat, passwordFormat)
+        // Key derivation dominates; one task per core keeps every core busy.
+        let created = try await withThrowingTaskGroup(of: Int.self) { group in
+            let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+            for worker in 0..<workers {
+                group.addTask {
+                    var created = 0
+                    for i in stride(from: 1 + worker, through: count, by: workers) {
+                        let user = try normalized(users.replacingOccurrences(of: "{i}", with: "\(i)"))
+                        guard try await !accounts.accountExists(user) else { continue }
+                        let credentials = SCRAMCredentials.allHashes(password: passwords.replacingOccurrences(of: "{i}", with: "\(i)"))
+                        if try await accounts.createAccount(user, credentials: credentials) { created += 1 }
+                    }
+                    return created
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        print("created \(created) accounts")
     }
 }
 

@@ -23,6 +23,7 @@ public struct SCRAMClient: Sendable {
     private let clientNonce: String
     private var clientFirstBare = ""
     private var expectedServerSignature: [UInt8]?
+    private let keyCache: SCRAMKeyCache?
 
     /// Creates a client exchange.
     /// - Parameters:
@@ -33,10 +34,13 @@ public struct SCRAMClient: Sendable {
     ///   - channelBinding: This connection's channel-binding data, when the client can bind.
     ///   - serverOffersPlus: Whether the server offered any -PLUS mechanism. When the client can bind but the
     ///     server offered none, the client says so (`y` flag) so a downgrade by an attacker is detected.
+    ///   - keyCache: Where keys derived from the password are remembered across logins, if anywhere.
     ///   - nonce: A fixed client nonce, for test vectors only.
     public init(mechanism: SASLMechanism, username: String, password: String, authorizationIdentity: String? = nil,
-                channelBinding: ChannelBinding? = nil, serverOffersPlus: Bool = false, nonce: String? = nil) {
+                channelBinding: ChannelBinding? = nil, serverOffersPlus: Bool = false, keyCache: SCRAMKeyCache? = nil,
+                nonce: String? = nil) {
         self.mechanism = mechanism
+        self.keyCache = keyCache
         self.hash = mechanism.scramHash ?? .sha256
         self.username = username
         self.password = password
@@ -80,7 +84,8 @@ public struct SCRAMClient: Sendable {
         let finalWithoutProof = "c=\(channelBinding),r=\(nonce)"
         let authMessage = Array("\(clientFirstBare),\(serverFirst),\(finalWithoutProof)".utf8)
 
-        let keys = hash.keys(password: password, salt: salt, iterations: iterations)
+        let keys = keyCache?.keys(hash, password: password, salt: salt, iterations: iterations)
+            ?? hash.keys(password: password, salt: salt, iterations: iterations)
         let clientSignature = hash.hmac(key: keys.storedKey, authMessage)
         let proof = zip(keys.clientKey, clientSignature).map { $0 ^ $1 }
         expectedServerSignature = hash.hmac(key: keys.serverKey, authMessage)

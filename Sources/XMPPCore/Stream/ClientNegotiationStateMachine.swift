@@ -32,11 +32,15 @@ public struct ClientNegotiationStateMachine: Sendable {
         public var mechanisms: [SASLMechanism]
         /// The `xml:lang` to declare on the stream.
         public var language: String?
+        /// Where SCRAM keys derived from the password are kept between logins; `nil` derives them every time.
+        public var scramKeyCache: SCRAMKeyCache?
 
         /// Creates a configuration.
         public init(jid: JID, password: String, tls: TLSPolicy = .required,
-                    mechanisms: [SASLMechanism] = SASLMechanism.preferenceOrder, language: String? = "en") {
+                    mechanisms: [SASLMechanism] = SASLMechanism.preferenceOrder, language: String? = "en",
+                    scramKeyCache: SCRAMKeyCache? = nil) {
             self.jid = jid
+            self.scramKeyCache = scramKeyCache
             self.password = password
             self.tls = tls
             self.mechanisms = mechanisms
@@ -217,7 +221,8 @@ public struct ClientNegotiationStateMachine: Sendable {
         if mechanism.scramHash != nil {
             var client = SCRAMClient(mechanism: mechanism, username: username, password: configuration.password,
                                      channelBinding: channelBinding,
-                                     serverOffersPlus: offered.contains { $0.hasSuffix("-PLUS") })
+                                     serverOffersPlus: offered.contains { $0.hasSuffix("-PLUS") },
+                                     keyCache: configuration.scramKeyCache)
             initialResponse = client.clientFirstMessage()
             scram = client
         } else {

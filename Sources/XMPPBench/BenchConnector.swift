@@ -1,0 +1,92 @@
+import NIOCore
+import NIOPosix
+import NIOSSL
+import XMPPCore
+import XMPPTransport
+
+/// One logged-in load-generator connection. Use it only on its ``eventLoop``, except ``close()``.
+public final class BenchConnection: @unchecked Sendable {
+    // @unchecked: `handler` is touched only on the channel's event loop (every caller hops there first).
+    /// The channel.
+    public let channel: any Channel
+    /// The JID the server bound.
+    public let jid: JID
+    let handler: BenchClientHandler
+
+    init(channel: any Channel, jid: JID, handler: BenchClientHandler) {
+        self.channel = channel
+        self.jid = jid
+        self.handler = handler
+    }
+
+    /// The connection's event loop.
+    public var eventLoop: any EventLoop { channel.eventLoop }
+
+    /// Ends the stream and closes the connection.
+    @discardableResult
+    public func close() -> EventLoopFuture<Void> {
+        var buffer = channel.allocator.buffer(capacity: 16)
+        buffer.writeStaticString(StreamHeader.closingTag)
+        channel.writeAndFlush(buffer, promise: nil)
+        return channel.close().recover { _ in }
+    }
+}
+
+/// Opens logged-in connections to a ``BenchTarget``: TCP, STARTTLS or direct TLS (certificates are not
+/// verified: benchmarks run on loopback against self-signed servers), SASL, bind, initial presence.
+public final class BenchConnector: Sendable {
+    /// The target.
+    public let target: BenchTarget
+    /// The event loops connections run on.
+    public let group: any EventLoopGroup
+    private let tlsContext: NIOSSLContext
+    private let keyCache = SCRAMKeyCache()
+
+    /// Creates a connector on `group`.
+    public init(target: BenchTarget, group: any EventLoopGroup) throws {
+        self.target = target
+        self.group = group
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .none
+        self.tlsContext = try NIOSSLContext(configuration: tls)
+    }
+
+    /// Logs account `index` in, on `eventLoop` if given.
+    public func login(account index: Int, connection number: Int, on eventLoop: (any EventLoop)? = nil) -> EventLoopFuture<BenchConnection> {
+        let loop = eventLoop ?? group.next()
+        let configuration: ClientNegotiationStateMachine.Configuration
+        do {
+            configuration = .init(jid: try target.jid(index), password: target.password(index), tls: .required,
+                                  mechanisms: [target.mechanism], scramKeyCache: keyCache)
+        } catch {
+            return loop.makeFailedFuture(error)
+        }
+        let directTLS = target.security == .direct
+        let established = loop.makePromise(of: BenchConnection.self)
+        let tlsContext = self.tlsContext
+        var bootstrap = ClientBootstrap(group: loop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(10))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let operations = channel.pipeline.syncOperations
+                    if directTLS {
+                        try operations.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: nil))
+                    }
+                    let decoder = XMPPStreamDecoder()
+                    let machine = ClientNegotiationStateMachine(configuration: configuration, isSecured: directTLS)
+                    let handler = BenchClientHandler(machine: machine, decoder: decoder, tlsContext: tlsContext, established: established)
+                    try operations.addHandlers([decoder, handler])
+                }
+            }
+        if target.sourceAddressCount > 0, let source = try? SocketAddress(ipAddress: "127.0.0.\(1 + number % target.sourceAddressCount)", port: 0) {
+            bootstrap = bootstrap.bind(to: source)
+        }
+        return bootstrap.connect(host: target.host, port: target.port).flatMap { channel in
+            established.futureResult.flatMapErrorThrowing { error in
+                channel.close(promise: nil)
+                throw error
+            }
+        }
+    }
+}

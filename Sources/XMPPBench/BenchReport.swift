@@ -1,0 +1,54 @@
+import Foundation
+
+/// The outcome of one scenario run, written as JSON for the side-by-side scripts to aggregate.
+public struct BenchReport: Codable, Sendable {
+    /// The scenario's name (`connect`, `login`, `throughput`, `rate`, `churn`).
+    public var scenario: String
+    /// `host:port` of the server under load.
+    public var target: String
+    /// When the run started (ISO 8601).
+    public var started: String
+    /// The scenario's parameters (counts, seconds, rates).
+    public var parameters: [String: Double]
+    /// The measured figures; names carry their unit (`_per_second`, `_ms`, `_kib`, ...).
+    public var figures: [String: Double]
+    /// The first few errors seen, if any (their total is in `figures`).
+    public var errors: [String]
+
+    /// Creates an empty report for `scenario`.
+    public init(scenario: String, target: BenchTarget, parameters: [String: Double]) {
+        self.scenario = scenario
+        self.target = "\(target.host):\(target.port)"
+        self.started = Date().formatted(.iso8601)
+        self.parameters = parameters
+        self.figures = [:]
+        self.errors = []
+    }
+
+    /// The report as pretty-printed JSON with sorted keys.
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+}
+
+/// Where a scenario runs: the connector, and the server process whose memory and CPU it samples.
+public struct BenchContext: Sendable {
+    /// Opens connections to the target.
+    public var connector: BenchConnector
+    /// The server's process id, when known (its tree is sampled from `/proc`).
+    public var serverPID: Int32?
+
+    /// Creates a context.
+    public init(connector: BenchConnector, serverPID: Int32?) {
+        self.connector = connector
+        self.serverPID = serverPID
+    }
+
+    /// A sample of the server's process tree, if its pid is known and it runs.
+    func serverSample() -> ProcessSample? { serverPID.flatMap(ProcessSample.of(pid:)) }
+
+    /// Seconds since an arbitrary monotonic origin.
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+}

@@ -1,0 +1,62 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// Memory and CPU of a process and all its descendants, read from `/proc` (Linux only; elsewhere every
+/// sample is `nil`). Servers such as ejabberd run helper processes, so a fair figure counts the whole tree.
+public struct ProcessSample: Sendable, Codable {
+    /// Resident set size of the process tree, in KiB.
+    public var rssKiB: Int
+    /// User plus system CPU time the process tree has used, in seconds.
+    public var cpuSeconds: Double
+    /// How many processes were counted.
+    public var processCount: Int
+
+    /// Samples the process `pid` and its descendants, or `nil` when it does not exist.
+    public static func of(pid: Int32) -> ProcessSample? {
+        guard let root = sampleOne(pid) else { return nil }
+        var total = root
+        var visited: Set<Int32> = [pid]
+        var queue = children(of: pid)
+        while let next = queue.popLast() {
+            guard visited.insert(next).inserted, let sample = sampleOne(next) else { continue }
+            total.rssKiB += sample.rssKiB
+            total.cpuSeconds += sample.cpuSeconds
+            total.processCount += 1
+            queue += children(of: next)
+        }
+        return total
+    }
+
+    /// CPU seconds this process has used (user plus system), for a load generator to report its own cost.
+    public static func ownCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+
+    private static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+
+    private static func sampleOne(_ pid: Int32) -> ProcessSample? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let afterName = stat.range(of: ") ", options: .backwards) else { return nil }
+        // Fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
+        let fields = stat[afterName.upperBound...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+            .flatMap { line in line.split(separator: " ").dropFirst().first.flatMap { Int($0) } } ?? 0
+        return ProcessSample(rssKiB: rss, cpuSeconds: (user + system) / ticksPerSecond, processCount: 1)
+    }
+
+    private static func children(of pid: Int32) -> [Int32] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.flatMap { task -> [Int32] in
+            let list = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/children", encoding: .utf8)) ?? ""
+            return list.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import NIOCore
+
+/// Logs many connections in with bounded concurrency, and either keeps them open or closes each at once.
+struct LoginBatch {
+    /// The connections kept open (empty when closing each).
+    var connections: [BenchConnection] = []
+    /// Login latency: from the TCP connect to the bind result.
+    var latency = LatencyHistogram()
+    /// Logins that failed.
+    var failures = 0
+    /// The first few failures.
+    var errors: [String] = []
+    /// Seconds from the first connect to the last login.
+    var seconds = 0.0
+
+    /// Logs in `count` connections (numbered from `firstNumber`) using accounts from `accounts`, at most
+    /// `concurrency` at a time.
+    static func run(_ context: BenchContext, count: Int, firstNumber: Int = 0, accounts: ClosedRange<Int>,
+                    concurrency: Int, keepOpen: Bool) async -> LoginBatch {
+        var batch = LoginBatch()
+        let start = BenchContext.now()
+        await withTaskGroup(of: Result<(BenchConnection?, Double), any Error>.self) { group in
+            var next = 0
+            func addLogin() {
+                let number = firstNumber + next
+                next += 1
+                let account = accounts.lowerBound + number % accounts.count
+                group.addTask {
+                    let begin = BenchContext.now()
+                    do {
+                        let connection = try await context.connector.login(account: account, connection: number).get()
+                        let elapsed = BenchContext.now() - begin
+                        if keepOpen { return .success((connection, elapsed)) }
+                        try? await connection.close().get()
+                        return .success((nil, elapsed))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+            }
+            while next < min(count, max(1, concurrency)) { addLogin() }
+            for await result in group {
+                switch result {
+                case .success(let (connection, elapsed)):
+                    batch.latency.record(microseconds: UInt64(elapsed * 1e6))
+                    if let connection { batch.connections.append(connection) }
+                case .failure(let error):
+                    batch.failures += 1
+                    if batch.errors.count < 5 { batch.errors.append("\(error)") }
+                }
+                if next < count { addLogin() }
+            }
+        }
+        batch.seconds = BenchContext.now() - start
+        return batch
+    }
+
+    /// Closes every kept connection.
+    func closeAll() async {
+        for connection in connections { connection.close() }
+        for connection in connections { try? await connection.channel.closeFuture.get() }
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+import XMPPBench
+import XMPPCore
+import XMPPServer
+import XMPPServerKernel
+
+/// xmpp-bench's scenarios, small, against an in-process xmppd: they still work and lose nothing. The real
+/// runs (docs/BENCHMARKS.md) are never part of the tests.
+@Suite struct BenchSmokeTests {
+    static let accounts = 8
+
+    private func withBench(_ security: BenchTarget.Security = .starttls, mechanism: SASLMechanism = .scramSHA1,
+                           _ body: (BenchContext) async throws -> Void) async throws {
+        let server = try await TestServer.start(storage: "memory")
+        for i in 1...Self.accounts {
+            let created = try await server.server.kernel.storage.accounts.createAccount(
+                "bench\(i)", credentials: SCRAMCredentials.allHashes(password: "secret\(i)"))
+            try #require(created)
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let target = BenchTarget(host: "127.0.0.1", port: security == .direct ? server.tlsPort : server.port,
+                                 domain: "localhost", security: security, mechanism: mechanism, accountCount: Self.accounts)
+        let context = BenchContext(connector: try BenchConnector(target: target, group: group), serverPID: getpid())
+        do {
+            try await body(context)
+        } catch {
+            try? await group.shutdownGracefully()
+            await server.stop()
+            throw error
+        }
+        try await group.shutdownGracefully()
+        await server.stop()
+    }
+
+    @Test func loginStormLogsEveryConnectionInAndOut() async throws {
+        try await withBench { context in
+            let report = await LoginScenario(logins: 12, concurrency: 2, accounts: 1...Self.accounts).run(context)
+            #expect(report.errors == [])
+            #expect(report.figures["logins"] == 12)
+            #expect(report.figures["failures"] == 0)
+            #expect((report.figures["server_cpu_ms_per_login"] ?? -1) >= 0)
+        }
+    }
+
+    @Test func connectHoldsConnectionsAndMeasuresTheServer() async throws {
+        try await withBench(.direct, mechanism: .scramSHA256) { context in
+            let report = await ConnectScenario(connections: 6, concurrency: 3, holdSeconds: 0.2).run(context)
+            #expect(report.errors == [])
+            #expect(report.figures["connected"] == 6)
+            #expect(report.figures["still_open_after_hold"] == 6)
+            #expect((report.figures["server_rss_held_kib"] ?? 0) > 0)
+        }
+    }
+
+    @Test func throughputDeliversEveryMessage() async throws {
+        try await withBench { context in
+            let scenario = ThroughputScenario(pairs: 2, load: .window(5), warmupSeconds: 0.2, seconds: 1, drainSeconds: 5)
+            let report = await scenario.run(context)
+            #expect(report.errors == [])
+            #expect((report.figures["delivered"] ?? 0) > 0)
+            #expect((report.figures["sent_total"] ?? 0) > 0)
+            #expect(report.figures["received_total"] == report.figures["sent_total"])
+            #expect(report.figures["lost"] == 0)
+            #expect(report.figures["bounced"] == 0)
+            #expect((report.figures["latency_p50_ms"] ?? 0) > 0)
+        }
+    }
+
+    @Test func fixedRateOffersWhatWasAsked() async throws {
+        try await withBench(.direct) { context in
+            let scenario = ThroughputScenario(pairs: 2, load: .rate(200), warmupSeconds: 0.2, seconds: 1, drainSeconds: 5)
+            let report = await scenario.run(context)
+            #expect(report.figures["lost"] == 0)
+            let delivered = report.figures["delivered_per_second"] ?? 0
+            #expect(delivered > 150 && delivered < 250, "delivered \(delivered)/s")
+        }
+    }
+
+    @Test func latencyHistogramQuantiles() {
+        var histogram = LatencyHistogram()
+        for microseconds in 1...1000 { histogram.record(microseconds: UInt64(microseconds) * 10) }
+        #expect(histogram.count == 1000)
+        // 5 ms and 9.9 ms, within the histogram's 1.6% bucket error.
+        #expect(abs(histogram.milliseconds(atQuantile: 0.5) - 5) < 0.08)
+        #expect(abs(histogram.milliseconds(atQuantile: 0.99) - 9.9) < 0.16)
+        #expect(histogram.milliseconds(atQuantile: 1) >= 10)
+        #expect(LatencyHistogram().milliseconds(atQuantile: 0.5) == 0)
+    }
+}

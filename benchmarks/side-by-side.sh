@@ -1,0 +1,116 @@
+#!/bin/bash
+# benchmarks/side-by-side.sh: runs xmpp-bench against xmppd, Prosody and ejabberd on this machine, alternating
+# servers (A B C A B C ...) and starting each one afresh for every measurement, then prints the summary
+# (medians with min-max, and xmppd's ratio to each peer) that docs/BENCHMARKS.md reports.
+#
+# Environment (all optional):
+#   PASSES=3                      passes of every scenario on every server
+#   SCENARIOS="connect login throughput rate churn"
+#   SERVERS="xmppd prosody ejabberd"
+#   USERS=20000                   accounts bench1..benchN / secret1..secretN on bench.local
+#   CONNECTIONS=19000             connect: connections held
+#   CHURN=19000                   churn: connections opened and closed between the two measurements
+#   ANCHORS=../shared/anchors     the scripts that install and configure Prosody and ejabberd
+#   BENCH_RUN=benchmarks/run      runtime state: data, logs, pid files, results
+# Needs root for apt (Prosody and ejabberd from Debian) on the first run. Loopback only.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ANCHORS=${ANCHORS:-$ROOT/../shared/anchors}
+RUN=${BENCH_RUN:-$ROOT/benchmarks/run}
+PASSES=${PASSES:-3}
+SCENARIOS=${SCENARIOS:-"connect login throughput rate churn"}
+SERVERS=${SERVERS:-"xmppd prosody ejabberd"}
+USERS=${USERS:-20000}
+CONNECTIONS=${CONNECTIONS:-19000}
+CHURN=${CHURN:-19000}
+RESULTS=$RUN/results/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$RESULTS" "$RUN/xmppd"
+
+cd "$ROOT"
+swift build -c release --product xmppd
+swift build -c release --product xmppctl
+swift build -c release --product xmpp-bench
+BIN=$(swift build -c release --show-bin-path)
+
+# Prosody and ejabberd: installed, configured and given their users by the anchors script, then stopped
+# (each is started alone for its measurements).
+BENCH_RUN="$RUN/anchors" bash "$ANCHORS/setup-anchors.sh" "$USERS"
+BENCH_RUN="$RUN/anchors" bash "$ANCHORS/stop-anchors.sh" all
+
+wait_port() { for _ in $(seq 1 240); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.25; done; return 1; }
+
+# xmppd with limits relaxed as the anchors' are: no per-address cap, no read throttle, warning-level logs.
+XMPPD_ARGS=(--domain bench.local --data-dir "$RUN/xmppd" --bind 127.0.0.1 --c2s-port 35222 --c2s-tls-port 35223
+            --log-level warning --set connections_per_ip=1000000 --set read_rate=1000000000 --set read_burst=1000000000)
+start_xmppd() {
+  setsid bash -c 'echo $$ > "$1"; shift; ulimit -n 20000; exec "$@"' _ "$RUN/xmppd.pid" "$BIN/xmppd" "${XMPPD_ARGS[@]}" \
+    >> "$RUN/xmppd.log" 2>&1 < /dev/null &
+  wait_port 35222 || { tail "$RUN/xmppd.log"; exit 1; }
+}
+stop_pidfile() {  # pidfile
+  local pid; pid=$(cat "$1" 2>/dev/null || true)
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$1"
+}
+start_prosody() {
+  setsid bash -c 'echo $$ > "$1"; ulimit -n 20000; exec prosody --config "$2" -F' _ \
+    "$RUN/anchors/prosody/server.pid" "$RUN/anchors/prosody/prosody.cfg.lua" >> "$RUN/anchors/prosody/stdout.log" 2>&1 < /dev/null &
+  wait_port 15222
+}
+EJC=(ejabberdctl --ctl-config "$RUN/anchors/ejabberd/ejabberdctl.cfg")
+start_ejabberd() {
+  (cd "$RUN/anchors/ejabberd" && ulimit -n 20000 && "${EJC[@]}" start)
+  timeout 120 "${EJC[@]}" started
+  wait_port 25222
+}
+
+# Accounts for xmppd: created once (key derivation for three hashes takes a minute for 20,000).
+start_xmppd
+"$BIN/xmppctl" addusers "$USERS" --data-dir "$RUN/xmppd"
+stop_pidfile "$RUN/xmppd.pid"
+
+start_server() {
+  case $1 in
+    xmppd) start_xmppd; PORT=35222; PIDFILE=$RUN/xmppd.pid ;;
+    prosody) start_prosody; PORT=15222; PIDFILE=$RUN/anchors/prosody/server.pid ;;
+    ejabberd) start_ejabberd; PORT=25222; PIDFILE=$RUN/anchors/ejabberd/ejabberd.pid ;;
+  esac
+  sleep 2   # let start-up work settle before the first sample
+}
+stop_server() {
+  case $1 in
+    xmppd) stop_pidfile "$RUN/xmppd.pid" ;;
+    prosody) BENCH_RUN="$RUN/anchors" bash "$ANCHORS/stop-anchors.sh" prosody >/dev/null ;;
+    ejabberd) BENCH_RUN="$RUN/anchors" bash "$ANCHORS/stop-anchors.sh" ejabberd >/dev/null ;;
+  esac
+  sleep 1
+}
+
+scenario_args() {
+  case $1 in
+    connect) echo "connect --connections $CONNECTIONS --concurrency 100 --hold 5" ;;
+    login) echo "login --logins 2000 --concurrency 100" ;;
+    throughput) echo "throughput --pairs 100 --window 20 --warmup 3 --seconds 10" ;;
+    rate) echo "rate --pairs 100 --rate 2000 --warmup 3 --seconds 10" ;;
+    churn) echo "churn --pairs 100 --window 20 --warmup 3 --seconds 10 --churn $CHURN --concurrency 100" ;;
+  esac
+}
+
+for pass in $(seq 1 "$PASSES"); do
+  for scenario in $SCENARIOS; do
+    for server in $SERVERS; do
+      start_server "$server"
+      echo "pass $pass: $scenario on $server"
+      # shellcheck disable=SC2046
+      "$BIN/xmpp-bench" $(scenario_args "$scenario") --server "127.0.0.1:$PORT" --domain bench.local \
+        --users "$USERS" --source-addresses 8 --pid "$(cat "$PIDFILE")" \
+        --output "$RESULTS/$scenario-$server-$pass.json" > /dev/null || echo "  (xmpp-bench reported failures)"
+      stop_server "$server"
+    done
+  done
+done
+
+python3 "$ROOT/benchmarks/summarize.py" "$RESULTS" | tee "$RESULTS/summary.md"
