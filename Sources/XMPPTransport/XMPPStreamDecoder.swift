@@ -35,6 +35,7 @@ public final class XMPPStreamDecoder: ChannelInboundHandler, RemovableChannelHan
             while generation == startGeneration, let event = try parser.nextEvent() {
                 context.fireChannelRead(wrapInboundOut(event))
             }
+            parser.releaseConsumedInput()
         } catch {
             failed = true
             context.fireErrorCaught(error)
@@ -61,6 +62,7 @@ public final class XMPPStreamEncoder: ChannelOutboundHandler, RemovableChannelHa
 
     /// The content namespace elements inherit (`jabber:client` on client streams).
     public let contentNamespace: String
+    private var isClosed = false
 
     /// Creates an encoder for streams with this content namespace.
     public init(contentNamespace: String = "jabber:client") {
@@ -68,11 +70,19 @@ public final class XMPPStreamEncoder: ChannelOutboundHandler, RemovableChannelHa
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let outbound = unwrapOutboundIn(data)
+        if isClosed {
+            // Nothing may follow the closing tag; stanzas routed here from elsewhere while it went out are refused.
+            promise?.fail(ChannelError.outputClosed)
+            return
+        }
         var buffer = context.channel.allocator.buffer(capacity: 256)
-        switch unwrapOutboundIn(data) {
+        switch outbound {
         case .header(let header): header.write(to: &buffer)
         case .element(let element): element.writeInStream(to: &buffer, contentNamespace: contentNamespace)
-        case .close: buffer.writeStaticString(StreamHeader.closingTag)
+        case .close:
+            buffer.writeStaticString(StreamHeader.closingTag)
+            isClosed = true
         case .keepalive: buffer.writeInteger(UInt8(ascii: " "))
         }
         context.write(wrapOutboundOut(buffer), promise: promise)

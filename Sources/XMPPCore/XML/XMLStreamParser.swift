@@ -62,6 +62,22 @@ public struct XMLStreamParser: Sendable {
         input.writeBytes(bytes)
     }
 
+    /// Lets go of received storage that is no longer needed, once the available events have been taken: all of
+    /// it when everything was consumed, or all but a right-sized copy of an unfinished token. Without this an
+    /// idle connection would pin the last read's buffer (32 KiB behind TLS), and its owner would have to copy
+    /// it on the next read.
+    public mutating func releaseConsumedInput() {
+        let remaining = input.readableBytes
+        if remaining == 0 {
+            input = ByteBuffer()
+        } else if input.capacity > 4096 && input.capacity > 4 * remaining {
+            var compacted = ByteBuffer()
+            compacted.reserveCapacity(remaining)
+            compacted.writeImmutableBuffer(input)
+            input = compacted
+        }
+    }
+
     /// The number of received bytes not yet consumed: the start of an unfinished token.
     public var bufferedByteCount: Int { input.readableBytes }
 
