@@ -79,7 +79,7 @@ public final class XMPPServer: Service, Sendable {
             throttle: AuthenticationThrottle(window: TimeInterval(limits.authFailureWindowSeconds),
                                              perAddress: limits.authFailuresPerIP, perAccount: limits.authFailuresPerAccount),
             connections: ConnectionCounter(), negotiation: negotiation, logger: logger,
-            channelBinding: configuration.channelBinding)
+            channelBinding: configuration.channelBinding, batchers: DeliveryBatchers(group: group))
         var ports: [(Int, Bool)] = [(configuration.c2sPort, false)]
         if let tlsPort = configuration.c2sTLSPort { ports.append((tlsPort, true)) }
         for (port, directTLS) in ports {
@@ -106,9 +106,11 @@ public final class XMPPServer: Service, Sendable {
 
     private func bootstrap(shared: C2SConnectionHandler.Shared, directTLS: Bool) -> ServerBootstrap {
         ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            // Reads of at most 8 KiB keep receive buffers on the heap's fast path (see MemoryTuning).
+            .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 256, initial: 2048, maximum: 8192))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try C2SPipeline.configure(channel, shared: shared, directTLS: directTLS)

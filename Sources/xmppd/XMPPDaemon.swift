@@ -48,6 +48,7 @@ struct XMPPDaemon: AsyncParsableCommand {
     var set: [String] = []
 
     func run() async throws {
+        MemoryTuning.apply()
         var settings = ServerConfiguration()
         if let config { try ConfigFile.load(config, into: &settings) }
         var overrides: [(String, String)] = []

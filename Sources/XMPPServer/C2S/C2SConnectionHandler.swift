@@ -25,6 +25,8 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         let logger: Logger
         /// Whether the SCRAM -PLUS mechanisms are offered (tls-server-end-point).
         let channelBinding: Bool
+        /// Where stanzas routed to a session are queued for its event loop.
+        let batchers: DeliveryBatchers
 
         var channelBindingData: ChannelBinding? { channelBinding ? tls?.serverEndPoint : nil }
     }
@@ -34,7 +36,8 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     private let remoteAddress: String
     private var machine: ServerNegotiationStateMachine
     private var session: C2SSession?
-    private var pending = CircularBuffer<XMLStreamEvent>()
+    /// Input that arrived while an asynchronous step was under way; small, since most connections never queue.
+    private var pending = CircularBuffer<XMLStreamEvent>(initialCapacity: 2)
     private var isWaiting = false
     private var isClosing = false
     private var authenticatingUser: String?
@@ -191,7 +194,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
                                  resourcepart: requested ?? kernel.generatedResource()) else {
             return perform(machine.resourceBindingFailed(StanzaError(.badRequest)), context: context)
         }
-        let session = C2SSession(jid: jid, channel: context.channel, logger: logger)
+        let session = C2SSession(jid: jid, channel: context.channel, batcher: shared.batchers.batcher(for: context.eventLoop), logger: logger)
         do {
             try kernel.bind(session)
         } catch {

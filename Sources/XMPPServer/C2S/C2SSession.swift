@@ -10,18 +10,24 @@ final class C2SSession: ClientSession {
     let jid: JID
     let channel: any Channel
     let logger: Logger
+    private let batcher: DeliveryBatcher?
 
     var eventLoop: any EventLoop { channel.eventLoop }
 
-    init(jid: JID, channel: any Channel, logger: Logger) {
+    init(jid: JID, channel: any Channel, batcher: DeliveryBatcher?, logger: Logger) {
         self.jid = jid
         self.channel = channel
+        self.batcher = batcher
         self.logger = logger
     }
 
     func deliver(_ element: Element) {
         logger.trace("delivering", metadata: ["to": "\(jid)", "stanza": "\(element)"])
-        channel.writeAndFlush(XMPPOutbound.element(element), promise: nil)
+        if let batcher {
+            batcher.deliver(element, to: channel)
+        } else {
+            channel.writeAndFlush(XMPPOutbound.element(element), promise: nil)
+        }
     }
 
     func close(with error: StreamError?) {

@@ -1,0 +1,73 @@
+import NIOCore
+import Synchronization
+import XMPPCore
+import XMPPTransport
+
+/// Collects the stanzas routed to the sessions of one event loop and writes them in batches: one task on
+/// that loop per batch instead of one per stanza, and one flush (one TLS record run, one `write` system call)
+/// per connection per batch instead of one per stanza.
+///
+/// Stanzas may be enqueued from any thread. The first stanza of a batch schedules the drain, which runs on
+/// the loop after the I/O events of its current iteration, so a burst of reads becomes a burst of writes.
+/// Order is kept per destination: one queue, drained in order.
+final class DeliveryBatcher: Sendable {
+    private struct Delivery {
+        let channel: any Channel
+        let element: Element
+    }
+
+    let eventLoop: any EventLoop
+    private let inbox = Mutex<[Delivery]>([])
+    // Touched only on `eventLoop`, inside `drain`: the spare array and the set of channels to flush, both
+    // kept with their capacity so a steady state allocates nothing.
+    private let scratch: NIOLoopBoundBox<Scratch>
+
+    private struct Scratch {
+        var batch: [Delivery] = []
+        var toFlush: [ObjectIdentifier: any Channel] = [:]
+    }
+
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+        self.scratch = NIOLoopBoundBox.makeBoxSendingValue(Scratch(), eventLoop: eventLoop)
+    }
+
+    /// Queues `element` for `channel` (which must belong to ``eventLoop``).
+    func deliver(_ element: Element, to channel: any Channel) {
+        let isFirst = inbox.withLock { queue in
+            queue.append(Delivery(channel: channel, element: element))
+            return queue.count == 1
+        }
+        if isFirst { eventLoop.execute { self.drain() } }
+    }
+
+    private func drain() {
+        var scratch = self.scratch.value
+        self.scratch.value = Scratch()
+        inbox.withLock { queue in swap(&queue, &scratch.batch) }
+        for delivery in scratch.batch {
+            delivery.channel.write(XMPPOutbound.element(delivery.element), promise: nil)
+            scratch.toFlush[ObjectIdentifier(delivery.channel)] = delivery.channel
+        }
+        for channel in scratch.toFlush.values { channel.flush() }
+        scratch.batch.removeAll(keepingCapacity: true)
+        scratch.toFlush.removeAll(keepingCapacity: true)
+        self.scratch.value = scratch
+    }
+}
+
+/// The batchers of every event loop of a group, found by loop.
+struct DeliveryBatchers: Sendable {
+    private let byLoop: [ObjectIdentifier: DeliveryBatcher]
+
+    init(group: any EventLoopGroup) {
+        var byLoop: [ObjectIdentifier: DeliveryBatcher] = [:]
+        for loop in group.makeIterator() { byLoop[ObjectIdentifier(loop)] = DeliveryBatcher(eventLoop: loop) }
+        self.byLoop = byLoop
+    }
+
+    /// The batcher of `eventLoop`, if it belongs to the group.
+    func batcher(for eventLoop: any EventLoop) -> DeliveryBatcher? {
+        byLoop[ObjectIdentifier(eventLoop)]
+    }
+}
