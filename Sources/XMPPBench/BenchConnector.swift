@@ -48,6 +48,9 @@ public final class BenchConnector: Sendable {
         self.group = group
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.certificateVerification = .none
+        // The groups Debian's OpenSSL 3.0 offers (what Prosody and ejabberd accept), so every server does the
+        // same key exchange; swift-nio-ssl would otherwise lead with the costlier hybrid X25519MLKEM768.
+        tls.curves = [.x25519, .secp256r1]
         self.tlsContext = try NIOSSLContext(configuration: tls)
     }
 

@@ -136,6 +136,11 @@ struct SQLiteOfflineStore: OfflineStore {
     }
 
     func takeAll(for user: String) async throws -> [Element] {
+        // Every login asks; most have nothing waiting, and a read does not queue behind the single writer.
+        let hasAny = try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM offline_message WHERE username = ?)", arguments: [user]) ?? false
+        }
+        guard hasAny else { return [] }
         let stored = try await pool.write { db in
             let rows = try String.fetchAll(db, sql: "SELECT stanza FROM offline_message WHERE username = ? ORDER BY id", arguments: [user])
             try db.execute(sql: "DELETE FROM offline_message WHERE username = ?", arguments: [user])

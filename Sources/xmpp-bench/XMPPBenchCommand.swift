@@ -89,10 +89,11 @@ struct Login: AsyncParsableCommand {
     @OptionGroup var target: TargetOptions
     @Option(help: "Logins.") var logins = 2_000
     @Option(help: "Logins in flight at once.") var concurrency = 100
+    @Option(help: "Accounts to cycle through (1...N); each is logged in once before the storm.") var accounts = 200
 
     func run() async throws {
         try await runScenario(target) {
-            await LoginScenario(logins: logins, concurrency: concurrency, accounts: 1...max(1, target.users)).run($0)
+            await LoginScenario(logins: logins, concurrency: concurrency, accounts: 1...max(1, min(accounts, target.users))).run($0)
         }
     }
 }
