@@ -109,8 +109,9 @@ public final class XMPPServer: Service, Sendable {
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            // Reads of at most 8 KiB keep receive buffers on the heap's fast path (see MemoryTuning).
-            .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 256, initial: 2048, maximum: 8192))
+            // Each connection keeps its last receive buffer: start small (an idle client sends little), and stay at
+            // most 8 KiB so receive buffers remain on the heap's fast path (see MemoryTuning).
+            .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 256, initial: 1024, maximum: 8192))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try C2SPipeline.configure(channel, shared: shared, directTLS: directTLS)

@@ -45,7 +45,6 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     private var lastWrite = NIODeadline.now()
     private var negotiationTimer: Scheduled<Void>?
     private var idleTimer: RepeatedTask?
-    private var logger: Logger
 
     init(shared: Shared, decoder: XMPPStreamDecoder, remoteAddress: String, directTLS: Bool) {
         self.shared = shared
@@ -53,9 +52,6 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         self.remoteAddress = remoteAddress
         let binding = directTLS ? shared.channelBindingData : nil
         self.machine = ServerNegotiationStateMachine(configuration: shared.negotiation, isSecured: directTLS, channelBinding: binding)
-        var logger = shared.logger
-        logger[metadataKey: "peer"] = "\(remoteAddress)"
-        self.logger = logger
     }
 
     // MARK: - Channel events
@@ -90,10 +86,10 @@ final class C2SConnectionHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let parserError = error as? XMLStreamError {
-            logger.info("stream error from parser", metadata: ["error": "\(parserError)"])
+            log(.info, "stream error from parser", metadata: ["error": "\(parserError)"])
             perform(machine.parserFailed(parserError), context: context)
         } else {
-            logger.debug("connection error", metadata: ["error": "\(error)"])
+            log(.debug, "connection error", metadata: ["error": "\(error)"])
             context.close(promise: nil)
         }
     }
@@ -130,7 +126,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         case .send(let element):
             if element.name == "failure" && element.namespace == XMLNamespace.sasl {
                 shared.throttle.recordFailure(address: remoteAddress, username: authenticatingUser)
-                logger.info("authentication failed", metadata: ["user": "\(authenticatingUser ?? "?")"])
+                log(.info, "authentication failed", metadata: ["user": "\(authenticatingUser ?? "?")"])
             }
             write(.element(element), context: context)
         case .openStream(let header, let features):
@@ -148,7 +144,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         case .lookUpCredentials(let username, let hash):
             authenticatingUser = username
             if shared.throttle.isBlocked(address: remoteAddress, username: username) {
-                logger.notice("authentication throttled", metadata: ["user": "\(username)"])
+                log(.notice, "authentication throttled", metadata: ["user": "\(username)"])
                 return perform(machine.credentialsUnavailable(SASLError(.temporaryAuthFailure)), context: context)
             }
             let kernel = shared.kernel
@@ -157,14 +153,13 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             }
         case .authenticated(let username, let success):
             shared.throttle.recordSuccess(username: username)
-            logger.info("authenticated", metadata: ["user": "\(username)"])
+            log(.info, "authenticated", metadata: ["user": "\(username)"])
             write(.element(success), context: context)
             restartStream()
         case .bindResource(let username, let requested):
             bind(username: username, requested: requested, context: context)
         case .established(let jid, let reply):
             negotiationTimer?.cancel()
-            logger[metadataKey: "jid"] = "\(jid)"
             write(.element(reply), context: context)
         case .preAuthenticationIQ(let element):
             let (kernel, address) = (shared.kernel, remoteAddress)
@@ -173,7 +168,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             }
         case .stanza(let element):
             guard let session else { return }
-            logger.trace("received", metadata: ["stanza": "\(element)"])
+            log(.trace, "received", metadata: ["stanza": "\(element)"])
             if let done = shared.kernel.process(element, from: session) {
                 wait(for: done, context: context) { _, _, _ in }
             }
@@ -194,7 +189,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
                                  resourcepart: requested ?? kernel.generatedResource()) else {
             return perform(machine.resourceBindingFailed(StanzaError(.badRequest)), context: context)
         }
-        let session = C2SSession(jid: jid, channel: context.channel, batcher: shared.batchers.batcher(for: context.eventLoop), logger: logger)
+        let session = C2SSession(jid: jid, channel: context.channel, batcher: shared.batchers.batcher(for: context.eventLoop), logger: shared.logger)
         do {
             try kernel.bind(session)
         } catch {
@@ -222,7 +217,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             switch result {
             case .success(let value): resume(self, value, context)
             case .failure(let error):
-                self.logger.error("asynchronous step failed", metadata: ["error": "\(error)"])
+                self.log(.error, "asynchronous step failed", metadata: ["error": "\(error)"])
                 self.closeStream(with: StreamError(.internalServerError), header: nil, context: context)
                 return
             }
@@ -241,6 +236,21 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    // MARK: - Logging
+
+    /// Logs with the connection's peer address and, once bound, its JID. The metadata is built only when the
+    /// level is enabled, and no per-connection logger copy is kept (it would cost every idle connection a
+    /// metadata dictionary).
+    private func log(_ level: Logger.Level, _ message: @autoclosure () -> Logger.Message,
+                     metadata: @autoclosure () -> Logger.Metadata = [:]) {
+        shared.logger.log(level: level, message(), metadata: connectionMetadata.merging(metadata()) { $1 })
+    }
+
+    private var connectionMetadata: Logger.Metadata {
+        guard let jid = session?.jid else { return ["peer": "\(remoteAddress)"] }
+        return ["peer": "\(remoteAddress)", "jid": "\(jid)"]
+    }
+
     // MARK: - Output, closing, timers
 
     private func write(_ outbound: XMPPOutbound, context: ChannelHandlerContext) {
@@ -251,7 +261,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     private func closeStream(with error: StreamError?, header: StreamHeader?, context: ChannelHandlerContext) {
         guard !isClosing else { return }
         isClosing = true
-        if let error { logger.info("closing stream", metadata: ["condition": "\(error.condition.rawValue)"]) }
+        if let error { log(.info, "closing stream", metadata: ["condition": "\(error.condition.rawValue)"]) }
         if let header { context.write(wrapOutboundOut(.header(header)), promise: nil) }
         if let error { context.write(wrapOutboundOut(.element(error.element)), promise: nil) }
         let closed = context.writeAndFlush(wrapOutboundOut(.close))
