@@ -39,13 +39,14 @@ BENCH_RUN="$RUN/anchors" bash "$ANCHORS/stop-anchors.sh" all
 
 wait_port() { for _ in $(seq 1 240); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.25; done; return 1; }
 
-# xmppd with limits relaxed as the anchors' are: no per-address cap, no read throttle, warning-level logs.
-XMPPD_ARGS=(--domain bench.local --data-dir "$RUN/xmppd" --bind 127.0.0.1 --c2s-port 35222 --c2s-tls-port 35223
+# xmppd with limits relaxed as the anchors' are: no per-address cap, no read throttle, warning-level logs. Its ports
+# are below the ephemeral range (32768-60999): the load generator's own connections could hold a port above it.
+XMPPD_ARGS=(--domain bench.local --data-dir "$RUN/xmppd" --bind 127.0.0.1 --c2s-port 14222 --c2s-tls-port 14223
             --log-level warning --set connections_per_ip=1000000 --set read_rate=1000000000 --set read_burst=1000000000)
 start_xmppd() {
   setsid bash -c 'echo $$ > "$1"; shift; ulimit -n 20000; exec "$@"' _ "$RUN/xmppd.pid" "$BIN/xmppd" "${XMPPD_ARGS[@]}" \
     >> "$RUN/xmppd.log" 2>&1 < /dev/null &
-  wait_port 35222 || { tail "$RUN/xmppd.log"; exit 1; }
+  wait_port 14222 || { tail "$RUN/xmppd.log"; exit 1; }
 }
 stop_pidfile() {  # pidfile
   local pid; pid=$(cat "$1" 2>/dev/null || true)
@@ -74,7 +75,7 @@ stop_pidfile "$RUN/xmppd.pid"
 
 start_server() {
   case $1 in
-    xmppd) start_xmppd; PORT=35222; PIDFILE=$RUN/xmppd.pid ;;
+    xmppd) start_xmppd; PORT=14222; PIDFILE=$RUN/xmppd.pid ;;
     prosody) start_prosody; PORT=15222; PIDFILE=$RUN/anchors/prosody/server.pid ;;
     ejabberd) start_ejabberd; PORT=25222; PIDFILE=$RUN/anchors/ejabberd/ejabberd.pid ;;
   esac

@@ -12,6 +12,7 @@ import XMPPServerKernel
 /// ```
 public final class SQLiteDatabase: Sendable {
     let pool: DatabasePool
+    private let offlineRecipients: OfflineRecipients
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
     public init(path: String) throws {
@@ -22,12 +23,15 @@ public final class SQLiteDatabase: Sendable {
         configuration.busyMode = .timeout(5)
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
+        offlineRecipients = OfflineRecipients(try pool.read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT username FROM offline_message")
+        })
     }
 
     /// The stores over this database.
     public var storage: ServerStorage {
         ServerStorage(accounts: SQLiteAccountStore(pool: pool), rosters: SQLiteRosterStore(pool: pool),
-                      offline: SQLiteOfflineStore(pool: pool), userData: SQLiteUserDataStore(pool: pool))
+                      offline: SQLiteOfflineStore(pool: pool, recipients: offlineRecipients), userData: SQLiteUserDataStore(pool: pool))
     }
 
     /// Writes the write-ahead log back into the main database file (on shutdown).

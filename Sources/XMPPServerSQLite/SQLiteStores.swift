@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import GRDB
 import XMPPCore
@@ -124,27 +125,35 @@ struct SQLiteRosterStore: RosterStore {
 /// ``OfflineStore`` in SQLite; messages are kept as serialized XML.
 struct SQLiteOfflineStore: OfflineStore {
     let pool: DatabasePool
+    let recipients: OfflineRecipients
 
     func store(_ message: Element, for user: String, limit: Int) async throws -> Bool {
         let xml = message.xmlString
-        return try await pool.write { db in
+        let stored = try await pool.write { db in
             let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM offline_message WHERE username = ?", arguments: [user]) ?? 0
             guard count < limit else { return false }
             try db.execute(sql: "INSERT INTO offline_message (username, stanza) VALUES (?, ?)", arguments: [user, xml])
             return true
         }
+        // After the commit: a takeAll that removed the user before this point has not seen the row, so the
+        // user must be back in the set (see OfflineRecipients).
+        if stored { recipients.insert(user) }
+        return stored
     }
 
     func takeAll(for user: String) async throws -> [Element] {
-        // Every login asks; most have nothing waiting, and a read does not queue behind the single writer.
-        let hasAny = try await pool.read { db in
-            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM offline_message WHERE username = ?)", arguments: [user]) ?? false
-        }
-        guard hasAny else { return [] }
-        let stored = try await pool.write { db in
-            let rows = try String.fetchAll(db, sql: "SELECT stanza FROM offline_message WHERE username = ? ORDER BY id", arguments: [user])
-            try db.execute(sql: "DELETE FROM offline_message WHERE username = ?", arguments: [user])
-            return rows
+        // Every login asks, and most have nothing waiting: answered from memory, without touching the database.
+        guard recipients.remove(user) else { return [] }
+        let stored: [String]
+        do {
+            stored = try await pool.write { db in
+                let rows = try String.fetchAll(db, sql: "SELECT stanza FROM offline_message WHERE username = ? ORDER BY id", arguments: [user])
+                try db.execute(sql: "DELETE FROM offline_message WHERE username = ?", arguments: [user])
+                return rows
+            }
+        } catch {
+            recipients.insert(user)
+            throw error
         }
         return stored.compactMap { try? Element(xml: $0) }
     }
@@ -189,5 +198,27 @@ struct SQLiteUserDataStore: UserDataStore {
         try await pool.write { db in
             try db.execute(sql: "DELETE FROM user_data WHERE username = ?", arguments: [user])
         }
+    }
+}
+
+/// The users that may have offline messages waiting: every user with a stored row is in the set (it may also
+/// hold users whose messages were taken meanwhile, which costs one query). Loaded when the database opens and
+/// kept by this process's ``SQLiteOfflineStore``: a store adds the user after its row is committed, a take
+/// removes the user before reading, so a row is never left behind with its user missing. Only the server
+/// stores offline messages; other processes on the same database (xmppctl) only delete them.
+final class OfflineRecipients: Sendable {
+    private let users: Mutex<Set<String>>
+
+    init(_ users: [String]) {
+        self.users = Mutex(Set(users))
+    }
+
+    func insert(_ user: String) {
+        _ = users.withLock { $0.insert(user) }
+    }
+
+    /// Removes the user; returns whether they were in the set.
+    func remove(_ user: String) -> Bool {
+        users.withLock { $0.remove(user) != nil }
     }
 }

@@ -56,6 +56,23 @@ import XMPPServerSQLite
         }
     }
 
+    /// The SQLite store answers "anything waiting?" from memory; what is stored must still be found after the
+    /// database is opened again, and after another process (xmppctl) emptied it.
+    @Test func offlineMessagesSurviveReopeningTheDatabase() async throws {
+        let path = NSTemporaryDirectory() + "xmppd-offline-" + UUID().uuidString + ".sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let message = Message(type: .chat, to: try JID("bob@example.com"), body: "kept").element
+        #expect(try await SQLiteDatabase(path: path).storage.offline.store(message, for: "bob", limit: 10))
+        let reopened = try SQLiteDatabase(path: path).storage
+        #expect(try await reopened.offline.takeAll(for: "bob") == [message])
+        #expect(try await reopened.offline.takeAll(for: "bob").isEmpty)
+        #expect(try await reopened.offline.store(message, for: "bob", limit: 10))
+        try await SQLiteDatabase(path: path).storage.offline.removeAll(for: "bob")
+        #expect(try await reopened.offline.takeAll(for: "bob").isEmpty)
+        #expect(try await reopened.offline.store(message, for: "bob", limit: 10))
+        #expect(try await reopened.offline.takeAll(for: "bob") == [message])
+    }
+
     @Test func userDataIsPerUserAndKey() async throws {
         for (name, storage) in try Self.backends() {
             try await storage.userData.setValue([1, 2, 3], for: "vcard", of: "alice")
