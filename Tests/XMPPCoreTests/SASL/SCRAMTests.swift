@@ -63,6 +63,24 @@ struct SCRAMVector: Sendable, CustomStringConvertible {
         #expect(throws: SASLError(.notAuthorized)) { try login(hash.mechanism, password: "wrong", stored: stored) }
     }
 
+    @Test func keyCacheServesRepeatedLoginsAndKeepsPasswordsApart() throws {
+        let cache = SCRAMKeyCache()
+        let stored = SCRAMCredentials.derive(password: "pw", hash: .sha256)
+        func attempt(_ password: String) throws {
+            var client = SCRAMClient(mechanism: .scramSHA256, username: "u", password: password, keyCache: cache)
+            var server = SCRAMServer(mechanism: .scramSHA256)
+            _ = try server.receiveClientFirst(client.clientFirstMessage())
+            let final = try client.receiveServerFirst(server.serverFirstMessage(credentials: stored))
+            try client.receiveServerFinal(try server.receiveClientFinal(final))
+        }
+        try attempt("pw")
+        try attempt("pw")
+        #expect(cache.count == 1)
+        // A different password is a different entry, and still wrong.
+        #expect(throws: SASLError.self) { try attempt("other") }
+        #expect(cache.count == 2)
+    }
+
     @Test func unknownAccountLooksLikeAWrongPassword() throws {
         var client = SCRAMClient(mechanism: .scramSHA256, username: "ghost", password: "x")
         var server = SCRAMServer(mechanism: .scramSHA256)
