@@ -46,9 +46,6 @@ public struct BenchTarget: Sendable {
         self.sourceAddressCount = sourceAddressCount
     }
 
-    /// The 1-based account index that connection number `n` (0-based, any size) uses.
-    public func account(forConnection n: Int) -> Int { n % max(1, accountCount) + 1 }
-
     /// The JID of account `index`, with the resource every bench connection asks for.
     func jid(_ index: Int) throws -> JID {
         try JID(localpart: userFormat.replacingOccurrences(of: "{i}", with: "\(index)"), domainpart: domain,

@@ -27,9 +27,7 @@ public struct ChurnScenario: Sendable {
             let accounts = firstChurnAccount...max(firstChurnAccount, context.connector.target.accountCount)
             let churn = await LoginBatch.run(context, count: churnConnections, accounts: accounts,
                                              concurrency: concurrency, keepOpen: false)
-            report.figures["churn_logins_per_second"] = Double(churnConnections - churn.failures) / churn.seconds
-            report.figures["churn_failures"] = Double(churn.failures)
-            report.errors += churn.errors
+            churn.record(into: &report, prefix: "churn_")
             await throughput.measure(pairs, context, into: &report, prefix: "after_")
             await ThroughputScenario.close(pairs)
             if let before = report.figures["before_server_cpu_seconds_per_1000"],

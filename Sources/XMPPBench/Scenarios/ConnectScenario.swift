@@ -34,19 +34,14 @@ public struct ConnectScenario: Sendable {
 
         report.figures["connected"] = Double(batch.connections.count)
         report.figures["still_open_after_hold"] = Double(open)
-        report.figures["failures"] = Double(batch.failures)
-        report.figures["logins_per_second"] = Double(batch.connections.count) / batch.seconds
-        report.figures["login_latency_p50_ms"] = batch.latency.milliseconds(atQuantile: 0.5)
-        report.figures["login_latency_p99_ms"] = batch.latency.milliseconds(atQuantile: 0.99)
-        if let before, let afterLogins, let held, open > 0 {
+        batch.record(into: &report, serverBefore: before, serverAfter: afterLogins)
+        if let before, let held, open > 0 {
             report.figures["server_rss_before_kib"] = Double(before.rssKiB)
             report.figures["server_rss_held_kib"] = Double(held.rssKiB)
             report.figures["server_rss_kib_per_connection"] = Double(held.rssKiB - before.rssKiB) / Double(open)
-            report.figures["server_cpu_ms_per_login"] = (afterLogins.cpuSeconds - before.cpuSeconds) * 1000 / Double(max(1, batch.connections.count))
             report.figures["server_processes"] = Double(held.processCount)
         }
         report.figures["bench_cpu_seconds"] = ProcessSample.ownCPUSeconds() - benchCPU
-        report.errors = batch.errors
         return report
     }
 }

@@ -6,6 +6,8 @@ struct LoginBatch {
     var connections: [BenchConnection] = []
     /// Login latency: from the TCP connect to the bind result.
     var latency = LatencyHistogram()
+    /// Logins that succeeded.
+    var succeeded = 0
     /// Logins that failed.
     var failures = 0
     /// The first few failures.
@@ -42,6 +44,7 @@ struct LoginBatch {
             for await result in group {
                 switch result {
                 case .success(let (connection, elapsed)):
+                    batch.succeeded += 1
                     batch.latency.record(microseconds: UInt64(elapsed * 1e6))
                     if let connection { batch.connections.append(connection) }
                 case .failure(let error):
@@ -53,6 +56,21 @@ struct LoginBatch {
         }
         batch.seconds = BenchContext.now() - start
         return batch
+    }
+
+    /// Writes the batch's figures (failures, logins/s, latency, and the server's CPU per login when both
+    /// samples are given) and its errors into `report`, names prefixed with `prefix`.
+    func record(into report: inout BenchReport, prefix: String = "", serverBefore: ProcessSample? = nil,
+                serverAfter: ProcessSample? = nil) {
+        report.figures[prefix + "failures"] = Double(failures)
+        report.figures[prefix + "logins_per_second"] = Double(succeeded) / seconds
+        report.figures[prefix + "login_latency_p50_ms"] = latency.milliseconds(atQuantile: 0.5)
+        report.figures[prefix + "login_latency_p99_ms"] = latency.milliseconds(atQuantile: 0.99)
+        if let serverBefore, let serverAfter {
+            report.figures[prefix + "server_cpu_ms_per_login"] =
+                (serverAfter.cpuSeconds - serverBefore.cpuSeconds) * 1000 / Double(max(1, succeeded))
+        }
+        report.errors += errors
     }
 
     /// Closes every kept connection.

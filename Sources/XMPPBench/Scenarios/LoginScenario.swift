@@ -25,19 +25,11 @@ public struct LoginScenario: Sendable {
         let before = context.serverSample()
         let batch = await LoginBatch.run(context, count: logins, accounts: accounts, concurrency: concurrency, keepOpen: false)
         let after = context.serverSample()
-        let succeeded = logins - batch.failures
-        report.figures["logins"] = Double(succeeded)
-        report.figures["failures"] = Double(batch.failures)
-        report.figures["logins_per_second"] = Double(succeeded) / batch.seconds
-        report.figures["login_latency_p50_ms"] = batch.latency.milliseconds(atQuantile: 0.5)
-        report.figures["login_latency_p99_ms"] = batch.latency.milliseconds(atQuantile: 0.99)
-        if let before, let after {
-            report.figures["server_cpu_ms_per_login"] = (after.cpuSeconds - before.cpuSeconds) * 1000 / Double(max(1, succeeded))
-        }
+        report.figures["logins"] = Double(batch.succeeded)
+        batch.record(into: &report, serverBefore: before, serverAfter: after)
         let benchSeconds = ProcessSample.ownCPUSeconds() - benchCPU
         report.figures["bench_cpu_seconds"] = benchSeconds
         report.figures["bench_cpu_cores"] = benchSeconds / batch.seconds
-        report.errors += batch.errors
         return report
     }
 }

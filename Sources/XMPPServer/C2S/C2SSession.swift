@@ -10,6 +10,8 @@ final class C2SSession: ClientSession {
     let jid: JID
     let channel: any Channel
     let logger: Logger
+    /// The batcher of the channel's event loop; `nil` only when the server's group could not list its loops,
+    /// and then each stanza is written and flushed on its own.
     private let batcher: DeliveryBatcher?
 
     var eventLoop: any EventLoop { channel.eventLoop }
