@@ -54,6 +54,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
         ),
@@ -90,7 +92,20 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .target(name: "XMPPClient", dependencies: ["XMPPCore", "XMPPTransport"], swiftSettings: strictSettings),
+        // Client library: connection, negotiation, IQ tracking, event streams, and the client modules (roster,
+        // presence, chat, vCard, avatars, disco and caps, ping, reconnect, message archive, registration).
+        .target(
+            name: "XMPPClient",
+            dependencies: [
+                "XMPPCore", "XMPPTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "xmppd",
             dependencies: [
@@ -155,10 +170,25 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Fixtures shared by the server and client tests: an in-process xmppd, and running helper processes.
+        .target(
+            name: "XMPPTestSupport",
+            dependencies: ["XMPPServer", "XMPPServerKernel", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/XMPPTestSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "XMPPClientTests",
+            dependencies: [
+                "XMPPClient", "XMPPTestSupport",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "XMPPServerTests",
             dependencies: [
-                "XMPPServer", "XMPPBench",
+                "XMPPServer", "XMPPBench", "XMPPTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),

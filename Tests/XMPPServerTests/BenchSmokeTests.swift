@@ -5,6 +5,7 @@ import Testing
 import XMPPBench
 import XMPPCore
 import XMPPServer
+import XMPPTestSupport
 import XMPPServerKernel
 
 /// xmpp-bench's scenarios, small, against an in-process xmppd: they still work and lose nothing. The real

@@ -5,6 +5,7 @@ import NIOPosix
 import Testing
 import XMPPCore
 @testable import XMPPServer
+import XMPPTestSupport
 import XMPPServerKernel
 
 /// The config file format, the admin socket, and connection limits over real sockets.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import XMPPServer
+import XMPPTestSupport
 
 /// Real clients against a real server: slixmpp (PyPI) drives xmppd over loopback sockets through
 /// registration, STARTTLS + SCRAM-SHA-256, subscriptions, presence, chat, offline storage, vCard, disco,

@@ -34,6 +34,9 @@ public struct ClientNegotiationStateMachine: Sendable {
         public var language: String?
         /// Where SCRAM keys derived from the password are kept between logins; `nil` derives them every time.
         public var scramKeyCache: SCRAMKeyCache?
+        /// Whether to create the account with in-band registration (XEP-0077) over the secured stream before
+        /// authenticating with the same credentials.
+        public var registersAccount = false
 
         /// Creates a configuration.
         public init(jid: JID, password: String, tls: TLSPolicy = .required,
@@ -74,6 +77,7 @@ public struct ClientNegotiationStateMachine: Sendable {
         case awaitingFeatures
         case awaitingProceed
         case awaitingTLS
+        case registering(requestID: String)
         case authenticating(SCRAMClient?, verified: Bool)
         case binding(requestID: String)
         case session(requestID: String, JID)
@@ -101,6 +105,12 @@ public struct ClientNegotiationStateMachine: Sendable {
 
     /// The mechanism chosen for authentication, once chosen.
     public private(set) var chosenMechanism: SASLMechanism?
+
+    /// Whether ``start()`` has been called.
+    public var isStarted: Bool {
+        if case .idle = state { return false }
+        return true
+    }
 
     /// Whether the connection has been secured with TLS.
     public var isEncrypted: Bool { isSecured }
@@ -143,6 +153,10 @@ public struct ClientNegotiationStateMachine: Sendable {
             guard element.name == "proceed" else { return fail(.tlsFailed) }
             state = .awaitingTLS
             return .startTLS
+        case .registering(let requestID):
+            guard let iq = IQ(element: element), iq.id == requestID else { return fail(.unexpected(element.name)) }
+            guard iq.type == .result else { return fail(.registrationFailed(iq.error ?? StanzaError(.undefinedCondition))) }
+            return beginSASL()
         case .authenticating(let scram, let verified):
             return continueSASL(element, scram: scram, verified: verified)
         case .binding(let requestID):
@@ -193,7 +207,7 @@ public struct ClientNegotiationStateMachine: Sendable {
             }
             if configuration.tls == .required { return fail(.tlsRequired) }
         }
-        if !isAuthenticated { return beginSASL() }
+        if !isAuthenticated { return configuration.registersAccount ? beginRegistration() : beginSASL() }
         guard features.offersBind else { return fail(.unexpected("no resource binding offered")) }
         var bind = Element("bind", namespace: XMLNamespace.bind)
         if let resource = configuration.jid.resourcepart {
@@ -204,8 +218,31 @@ public struct ClientNegotiationStateMachine: Sendable {
         return .send(request.element)
     }
 
+    private mutating func beginRegistration() -> Action {
+        guard let username = configuration.jid.localpart else { return fail(.registrationFailed(StanzaError(.badRequest))) }
+        let namespace = "jabber:iq:register"
+        let query = Element("query", namespace: namespace, children: [
+            .element(Element("username", namespace: namespace, text: username)),
+            .element(Element("password", namespace: namespace, text: configuration.password)),
+        ])
+        let request = IQ(type: .set, payload: query)
+        state = .registering(requestID: request.id ?? "")
+        return .send(request.element)
+    }
+
+    /// The channel binding SCRAM may use with this server: ours, when the server lists its type (XEP-0440).
+    /// A server that lists nothing may expect tls-unique, which TLS 1.3 lacks, so binding is then used only
+    /// to signal support (`y`) to a server that offers no -PLUS mechanism at all.
+    private func usableChannelBinding(offersPlus: Bool) -> ChannelBinding? {
+        guard let channelBinding else { return nil }
+        if let advertised = features.channelBindingTypes { return advertised.contains(channelBinding.type.rawValue) ? channelBinding : nil }
+        return offersPlus ? nil : channelBinding
+    }
+
     private mutating func beginSASL() -> Action {
         let offered = features.saslMechanisms
+        let offersPlus = offered.contains { $0.hasSuffix("-PLUS") }
+        let channelBinding = usableChannelBinding(offersPlus: offersPlus)
         let usable = configuration.mechanisms.first { mechanism in
             guard offered.contains(mechanism.rawValue) else { return false }
             if mechanism.usesChannelBinding { return channelBinding != nil }
@@ -221,7 +258,7 @@ public struct ClientNegotiationStateMachine: Sendable {
         if mechanism.scramHash != nil {
             var client = SCRAMClient(mechanism: mechanism, username: username, password: configuration.password,
                                      channelBinding: channelBinding,
-                                     serverOffersPlus: offered.contains { $0.hasSuffix("-PLUS") },
+                                     serverOffersPlus: offersPlus,
                                      keyCache: configuration.scramKeyCache)
             initialResponse = client.clientFirstMessage()
             scram = client
@@ -306,6 +343,8 @@ public enum ClientNegotiationError: Error, Sendable, Hashable, CustomStringConve
     case authenticationFailed(SASLError)
     /// Resource binding or session establishment failed.
     case bindFailed(StanzaError)
+    /// In-band registration was refused: `conflict` when the username is taken, `not-allowed`, ...
+    case registrationFailed(StanzaError)
     /// The server sent a stream error, or its XML was malformed.
     case streamError(StreamError)
     /// The server closed the stream.
@@ -320,6 +359,7 @@ public enum ClientNegotiationError: Error, Sendable, Hashable, CustomStringConve
         case .noCommonMechanism(let offered): return "no acceptable SASL mechanism among \(offered)"
         case .authenticationFailed(let error): return "authentication failed: \(error)"
         case .bindFailed(let error): return "resource binding failed: \(error)"
+        case .registrationFailed(let error): return "registration failed: \(error)"
         case .streamError(let error): return "\(error)"
         case .closedByServer: return "the server closed the stream"
         case .unexpected(let what): return "unexpected \(what) during negotiation"

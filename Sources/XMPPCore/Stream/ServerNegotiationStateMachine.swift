@@ -326,9 +326,7 @@ public struct ServerNegotiationStateMachine: Sendable {
         elements.append(StreamFeatures.mechanismsFeature(offeredMechanisms))
         if let channelBinding {
             // XEP-0440: say which channel-binding type the -PLUS mechanisms use here.
-            elements.append(Element("sasl-channel-binding", namespace: "urn:xmpp:sasl-cb:0", children: [
-                .element(Element("channel-binding", namespace: "urn:xmpp:sasl-cb:0", attributes: ["type": channelBinding.type.rawValue])),
-            ]))
+            elements.append(StreamFeatures.channelBindingFeature([channelBinding.type]))
         }
         elements += configuration.preAuthenticationFeatures
         return StreamFeatures(elements)

@@ -31,6 +31,22 @@ public struct StreamFeatures: Sendable, Hashable {
         feature("mechanisms", XMLNamespace.sasl)?.children("mechanism", namespace: XMLNamespace.sasl).map(\.text) ?? []
     }
 
+    /// The channel-binding types the server lists (XEP-0440), or `nil` when it lists none.
+    public var channelBindingTypes: [String]? {
+        feature("sasl-channel-binding", Self.channelBindingNamespace)?.children("channel-binding", namespace: Self.channelBindingNamespace)
+            .compactMap { $0.attribute("type") }
+    }
+
+    /// The namespace of XEP-0440's channel-binding capability.
+    public static let channelBindingNamespace = "urn:xmpp:sasl-cb:0"
+
+    /// The XEP-0440 element listing the channel-binding types a server supports.
+    public static func channelBindingFeature(_ types: [ChannelBinding.BindingType]) -> Element {
+        var element = Element("sasl-channel-binding", namespace: channelBindingNamespace)
+        for type in types { element.append(Element("channel-binding", namespace: channelBindingNamespace, attributes: ["type": type.rawValue])) }
+        return element
+    }
+
     /// Whether resource binding is offered (RFC 6120 §7).
     public var offersBind: Bool { feature("bind", XMLNamespace.bind) != nil }
 

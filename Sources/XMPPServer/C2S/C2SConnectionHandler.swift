@@ -158,7 +158,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             restartStream()
         case .bindResource(let username, let requested):
             bind(username: username, requested: requested, context: context)
-        case .established(let jid, let reply):
+        case .established(_, let reply):
             negotiationTimer?.cancel()
             write(.element(reply), context: context)
         case .preAuthenticationIQ(let element):

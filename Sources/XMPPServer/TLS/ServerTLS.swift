@@ -5,6 +5,7 @@ import NIOSSL
 import SwiftASN1
 import X509
 import XMPPCore
+import XMPPTransport
 
 /// The server's TLS identity: the NIOSSL context for c2s listeners and the channel-binding data
 /// (tls-server-end-point, RFC 5929) that lets clients use the SCRAM -PLUS mechanisms.
@@ -33,18 +34,8 @@ public struct ServerTLS: Sendable {
         context = try NIOSSLContext(configuration: configuration)
         certificateChain = chain
         let der = try leaf.toDERBytes()
-        serverEndPoint = ChannelBinding(type: .tlsServerEndPoint, data: Self.endPointHash(of: der))
+        serverEndPoint = .tlsServerEndPoint(certificateDER: der)
         fingerprint = SHA256.hash(data: der).map { String(format: "%02X", $0) }.joined(separator: ":")
-    }
-
-    /// RFC 5929 §4.1: the certificate's own signature hash, but SHA-256 in place of MD5 or SHA-1.
-    static func endPointHash(of der: [UInt8]) -> [UInt8] {
-        let algorithm = (try? Certificate(derEncoded: der))?.signatureAlgorithm
-        switch algorithm {
-        case .some(.ecdsaWithSHA384), .some(.sha384WithRSAEncryption): return Array(SHA384.hash(data: der))
-        case .some(.ecdsaWithSHA512), .some(.sha512WithRSAEncryption): return Array(SHA512.hash(data: der))
-        default: return Array(SHA256.hash(data: der))
-        }
     }
 
     /// The certificate in `directory` for `domain`, generated (self-signed, P-256, one year) on first use.

@@ -1,22 +1,27 @@
 import Foundation
 import Logging
-import Testing
 import XMPPServer
 import XMPPServerKernel
 
+/// Why a test fixture could not be set up.
+public struct TestSetupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
 /// An xmppd on ephemeral loopback ports with its own temporary data directory, for one test.
-struct TestServer {
-    let server: XMPPServer
-    let directory: String
+public struct TestServer: Sendable {
+    public let server: XMPPServer
+    public let directory: String
 
     /// The STARTTLS port.
-    var port: Int { server.boundPorts[0] }
+    public var port: Int { server.boundPorts[0] }
     /// The direct-TLS port.
-    var tlsPort: Int { server.boundPorts[1] }
+    public var tlsPort: Int { server.boundPorts[1] }
     /// The generated certificate, for clients to trust.
-    var certificatePath: String { "\(directory)/localhost.crt" }
+    public var certificatePath: String { "\(directory)/localhost.crt" }
 
-    static func start(storage: String = "sqlite", configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
+    public static func start(storage: String = "sqlite", configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
         let directory = NSTemporaryDirectory() + "xmppd-test-" + UUID().uuidString
         var configuration = ServerConfiguration()
         configuration.dataDirectory = directory
@@ -31,12 +36,13 @@ struct TestServer {
         let server = try XMPPServer(configuration: configuration, logger: logger)
         try await server.start()
         // One STARTTLS and one direct-TLS listener on 127.0.0.1, and the certificate clients must trust.
-        try #require(server.boundPorts.count == 2, "listeners: \(server.boundPorts)")
-        try #require(FileManager.default.fileExists(atPath: "\(directory)/localhost.crt"))
+        guard server.boundPorts.count == 2 else { throw TestSetupError("listeners: \(server.boundPorts)") }
+        guard FileManager.default.fileExists(atPath: "\(directory)/localhost.crt") else { throw TestSetupError("no certificate") }
         return TestServer(server: server, directory: directory)
     }
 
-    func stop() async {
+    /// Shuts the server down and removes its data directory.
+    public func stop() async {
         await server.shutdown()
         try? FileManager.default.removeItem(atPath: directory)
     }
@@ -44,7 +50,7 @@ struct TestServer {
 
 /// Runs a command with a deadline and returns its exit status and combined output. The wait happens on a
 /// Dispatch thread: blocking the cooperative pool would starve the in-process server's tasks.
-func runProcess(_ arguments: [String], timeout: TimeInterval) async throws -> (status: Int32, output: String) {
+public func runProcess(_ arguments: [String], timeout: TimeInterval) async throws -> (status: Int32, output: String) {
     try await withCheckedThrowingContinuation { continuation in
         DispatchQueue.global().async {
             continuation.resume(with: Result { try runProcessBlocking(arguments, timeout: timeout) })

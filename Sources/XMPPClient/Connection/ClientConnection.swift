@@ -1,0 +1,159 @@
+import NIOCore
+import NIOPosix
+import Synchronization
+import XMPPCore
+import XMPPTransport
+
+/// One connection attempt of an ``XMPPClient``: finds the server, opens TCP (and TLS), and waits for the
+/// stream to be established; afterwards it relays the stream's events to the client, tagged with the attempt's
+/// generation so events of an older connection are ignored.
+final class ClientConnection: ClientStreamDelegate, Sendable {
+    private struct State {
+        var channel: (any Channel)?
+        var waiter: CheckedContinuation<Void, any Error>?
+        var outcome: Result<Void, XMPPClientError>?
+        var isClosing = false
+    }
+
+    private weak let client: XMPPClient?
+    let generation: Int
+    private let state = Mutex(State())
+
+    init(client: XMPPClient, generation: Int) {
+        self.client = client
+        self.generation = generation
+    }
+
+    /// Set before the closing tag goes out: the connection ending afterwards is not an error.
+    var isClosing: Bool {
+        get { state.withLock { $0.isClosing } }
+        set { state.withLock { $0.isClosing = newValue } }
+    }
+
+    /// Opens the connection and returns once the stream is established, within the configured timeout.
+    func open(configuration: XMPPClient.Configuration, registering: Bool, keyCache: SCRAMKeyCache,
+              group: any EventLoopGroup) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                try await self.establish(configuration: configuration, registering: registering, keyCache: keyCache, group: group)
+            }
+            tasks.addTask {
+                try await Task.sleep(for: configuration.connectTimeout)
+                throw XMPPClientError.timeout
+            }
+            defer { tasks.cancelAll() }
+            try await tasks.next()
+        }
+    }
+
+    /// Closes the connection, if one is open.
+    func close() {
+        state.withLock { $0.channel }?.close(promise: nil)
+    }
+
+    private func establish(configuration: XMPPClient.Configuration, registering: Bool, keyCache: SCRAMKeyCache,
+                           group: any EventLoopGroup) async throws {
+        let domain = configuration.jid.domainpart
+        let tls = configuration.tls == .disabled ? nil : try ClientTLS(trust: configuration.trust, domain: domain)
+        var negotiation = ClientNegotiationStateMachine.Configuration(
+            jid: configuration.jid, password: configuration.password, mechanisms: configuration.mechanisms, scramKeyCache: keyCache)
+        negotiation.tls = switch configuration.tls {
+        case .required: .required
+        case .ifAvailable: .ifAvailable
+        case .disabled: .disabled
+        }
+        negotiation.registersAccount = registering
+        let endpoints = try await ServiceLocator(nameServers: configuration.nameServers, group: group)
+            .endpoints(for: configuration.server, domain: domain)
+        var lastError: any Error = XMPPClientError.connectionFailed("no address for \(domain)")
+        for endpoint in endpoints where !Task.isCancelled {
+            if endpoint.directTLS && tls == nil { continue }
+            do {
+                try await withTaskCancellationHandler {
+                    try await attempt(endpoint, negotiation: negotiation, tls: tls, group: group,
+                                      timeout: configuration.connectTimeout)
+                } onCancel: {
+                    self.close()
+                }
+                return
+            } catch let error as XMPPClientError where !error.isConnectFailure {
+                throw error
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError as? XMPPClientError ?? XMPPClientError.connectionFailed("\(lastError)")
+    }
+
+    private func attempt(_ endpoint: ServiceEndpoint, negotiation: ClientNegotiationStateMachine.Configuration,
+                         tls: ClientTLS?, group: any EventLoopGroup, timeout: Duration) async throws {
+        let directTLS = endpoint.directTLS
+        let bootstrap = ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.nanoseconds(timeout.nanoseconds))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let operations = channel.pipeline.syncOperations
+                    if directTLS, let tls { try operations.addHandler(try tls.makeHandler()) }
+                    let decoder = XMPPStreamDecoder()
+                    let handler = ClientStreamHandler(configuration: negotiation, decoder: decoder, tls: tls,
+                                                      directTLS: directTLS, delegate: self)
+                    try operations.addHandlers([decoder, XMPPStreamEncoder(), handler])
+                }
+            }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            state.withLock { $0.waiter = continuation }
+            bootstrap.connect(host: endpoint.host, port: endpoint.port).whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    let closeNow = self.state.withLock { state -> Bool in
+                        state.channel = channel
+                        return state.waiter == nil
+                    }
+                    if closeNow { channel.close(promise: nil) }
+                case .failure(let error):
+                    self.finish(.failure(.connectionFailed("\(endpoint.host):\(endpoint.port): \(error)")))
+                }
+            }
+        }
+    }
+
+    /// Resumes the waiting ``open`` once.
+    private func finish(_ outcome: Result<Void, XMPPClientError>) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(with: outcome.mapError { $0 as any Error })
+    }
+
+    // MARK: - ClientStreamDelegate
+
+    func streamPhaseChanged(_ phase: ConnectionState) {
+        client?.setConnectionState(phase, generation: generation)
+    }
+
+    func streamEstablished(_ jid: JID, features: StreamFeatures, mechanism: SASLMechanism?, channel: any Channel) {
+        client?.sessionEstablished(jid: jid, features: features, mechanism: mechanism, channel: channel, generation: generation)
+        finish(.success(()))
+    }
+
+    func streamReceived(_ element: Element) {
+        client?.dispatch(element, generation: generation)
+    }
+
+    func streamEnded(_ error: XMPPClientError?) {
+        let closing = isClosing
+        let failure = error ?? .connectionLost("the connection closed")
+        finish(.failure(failure))
+        client?.sessionEnded(closing ? nil : failure, generation: generation)
+    }
+}
+
+extension XMPPClientError {
+    /// Whether the next endpoint may do better: the TCP connection itself failed.
+    var isConnectFailure: Bool {
+        if case .connectionFailed = self { return true }
+        return false
+    }
+}

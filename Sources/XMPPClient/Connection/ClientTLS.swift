@@ -1,0 +1,68 @@
+import Crypto
+import NIOCore
+import NIOSSL
+import XMPPCore
+
+/// The TLS side of a client connection: the context built from ``XMPPClient/Configuration/CertificateTrust``,
+/// the handler that verifies the server against the JID's domain, and the channel binding SCRAM-PLUS uses.
+struct ClientTLS: Sendable {
+    let context: NIOSSLContext
+    let trust: XMPPClient.Configuration.CertificateTrust
+    /// The name the certificate must carry: the JID's domain.
+    let domain: String
+
+    init(trust: XMPPClient.Configuration.CertificateTrust, domain: String) throws {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        switch trust {
+        case .system:
+            break
+        case .caFile(let path):
+            configuration.trustRoots = .file(path)
+        case .caCertificates(let pems):
+            configuration.trustRoots = .certificates(try pems.flatMap { try NIOSSLCertificate.fromPEMBytes(Array($0.utf8)) })
+        case .pinned:
+            // The pin replaces chain validation; the callback below checks it.
+            configuration.certificateVerification = .noHostnameVerification
+        case .acceptAnyCertificate:
+            configuration.certificateVerification = .none
+        }
+        self.context = try NIOSSLContext(configuration: configuration)
+        self.trust = trust
+        self.domain = domain
+    }
+
+    /// A handler for one connection. The server name is sent (SNI) and verified unless it is an IP literal.
+    func makeHandler() throws -> NIOSSLClientHandler {
+        let hostname = domain.isIPLiteral ? nil : domain
+        guard case .pinned(let pin) = trust else {
+            return try NIOSSLClientHandler(context: context, serverHostname: hostname)
+        }
+        let expected = pin.lowercased().filter { $0 != ":" }
+        return try NIOSSLClientHandler(context: context, serverHostname: hostname) { certificates, promise in
+            guard let leaf = certificates.first, let der = try? leaf.toDERBytes() else {
+                promise.succeed(.failed)
+                return
+            }
+            let digest = SHA256.hash(data: der).hexString
+            promise.succeed(digest == expected ? .certificateVerified : .failed)
+        }
+    }
+}
+
+extension String {
+    /// Whether this is an IPv4 or IPv6 address rather than a host name.
+    var isIPLiteral: Bool {
+        (try? SocketAddress(ipAddress: self, port: 0)) != nil
+    }
+}
+
+extension Sequence<UInt8> {
+    /// Lowercase hexadecimal digits, two per byte.
+    var hexString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var bytes: [UInt8] = []
+        for byte in self { bytes += [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]] }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
