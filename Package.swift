@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "XMPPServerKernel", targets: ["XMPPServerKernel"]),
         .library(name: "XMPPServer", targets: ["XMPPServer"]),
         .library(name: "XMPPClient", targets: ["XMPPClient"]),
+        .library(name: "XMPPClientSQLite", targets: ["XMPPClientSQLite"]),
         .executable(name: "xmppd", targets: ["xmppd"]),
         .executable(name: "xmppctl", targets: ["xmppctl"]),
         .executable(name: "xmpp", targets: ["xmpp"]),
@@ -106,6 +107,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // SQLite storage for client modules (the message archive), apart so apps that keep nothing need no GRDB.
+        .target(
+            name: "XMPPClientSQLite",
+            dependencies: ["XMPPClient", "XMPPCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "xmppd",
             dependencies: [
@@ -180,7 +187,7 @@ let package = Package(
         .testTarget(
             name: "XMPPClientTests",
             dependencies: [
-                "XMPPClient", "XMPPTestSupport",
+                "XMPPClient", "XMPPClientSQLite", "XMPPTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings

@@ -22,6 +22,7 @@ extension XMPPClient {
             guard state.generation == generation else { return }
             state.jid = jid
             state.mechanism = mechanism
+            state.lastReceived = .now
             state.features = features
             state.channel = channel
         }
@@ -48,6 +49,7 @@ extension XMPPClient {
     /// Routes one incoming stanza: an answer to a pending request, then the modules, then the subscribers.
     /// An IQ request nobody handles is answered `service-unavailable` (RFC 6120 §8.4).
     func dispatch(_ element: Element, generation: Int) {
+        state.withLock { $0.lastReceived = .now }
         if element.name == "iq", let iq = IQ(element: element), iq.type == .result || iq.type == .error {
             let request = state.withLock { state in
                 state.generation == generation ? state.pending.takeMatch(for: iq, ownJID: state.jid) : nil

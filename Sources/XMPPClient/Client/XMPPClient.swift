@@ -29,6 +29,8 @@ public final class XMPPClient: Sendable {
         var features = StreamFeatures()
         var pending = PendingRequests()
         var modules: [any XMPPClientModule] = []
+        /// When the last stanza arrived, for keep-alive.
+        var lastReceived = ContinuousClock.now
     }
 
     let state: Mutex<State>
@@ -234,6 +236,18 @@ public final class XMPPClient: Sendable {
     @discardableResult
     public func query(_ payload: Element, type: IQ.IQType = .get, to: JID? = nil, timeout: Duration? = nil) async throws -> Element? {
         try await request(IQ(type: type, to: to, payload: payload), timeout: timeout).payload
+    }
+
+    /// Closes a connection found dead (keep-alive unanswered) and reports `error` as the reason.
+    func connectionDied(_ error: XMPPClientError) {
+        let (connection, generation) = state.withLock { ($0.connection, $0.generation) }
+        connection?.close()
+        sessionEnded(error, generation: generation)
+    }
+
+    /// Says that the connection is about to end on purpose (account removal), so its end is no error.
+    func markClosing() {
+        state.withLock { $0.connection?.isClosing = true }
     }
 
     /// Writes without waiting, for modules answering on the event loop. Dropped when not connected.

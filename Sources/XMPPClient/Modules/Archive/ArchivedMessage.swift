@@ -1,0 +1,86 @@
+import Foundation
+import Synchronization
+import XMPPCore
+
+/// A message in the local archive.
+public struct ArchivedMessage: Sendable, Hashable, Codable {
+    /// Which way it went.
+    public enum Direction: String, Sendable, Hashable, Codable {
+        /// Sent by this account.
+        case outgoing
+        /// Received by this account.
+        case incoming
+    }
+
+    /// The account's bare JID.
+    public var account: JID
+    /// The other party's bare JID: the conversation.
+    public var peer: JID
+    /// Which way it went.
+    public var direction: Direction
+    /// The text.
+    public var body: String
+    /// The thread, if any.
+    public var thread: String?
+    /// The stanza id, if any.
+    public var stanzaID: String?
+    /// When it was sent or received (or the delay stamp of an offline message, XEP-0203).
+    public var timestamp: Date
+
+    /// Creates an entry.
+    public init(account: JID, peer: JID, direction: Direction, body: String, thread: String? = nil, stanzaID: String? = nil,
+                timestamp: Date = Date()) {
+        self.account = account.bare
+        self.peer = peer.bare
+        self.direction = direction
+        self.body = body
+        self.thread = thread
+        self.stanzaID = stanzaID
+        self.timestamp = timestamp
+    }
+}
+
+/// Where the archive is kept. Implementations: ``InMemoryMessageArchive``, and `SQLiteMessageArchive` in
+/// the `XMPPClientSQLite` library.
+public protocol MessageArchiveStorage: Sendable {
+    /// Stores a message.
+    func append(_ message: ArchivedMessage) throws
+    /// The messages between `account` and `peer` (bare JIDs), oldest first; at most the newest `limit`
+    /// when given, and only those before `before` when given.
+    func messages(account: JID, peer: JID, before: Date?, limit: Int?) throws -> [ArchivedMessage]
+    /// The peers `account` has conversations with, most recent first.
+    func conversations(account: JID) throws -> [JID]
+}
+
+/// An archive kept in memory for the process's lifetime.
+public final class InMemoryMessageArchive: MessageArchiveStorage {
+    private let stored = Mutex<[ArchivedMessage]>([])
+
+    /// Creates an empty archive.
+    public init() {}
+
+    public func append(_ message: ArchivedMessage) {
+        stored.withLock { $0.append(message) }
+    }
+
+    public func messages(account: JID, peer: JID, before: Date?, limit: Int?) -> [ArchivedMessage] {
+        let matching = stored.withLock { messages in
+            messages.filter { message in
+                message.account == account.bare && message.peer == peer.bare && before.map { message.timestamp < $0 } ?? true
+            }
+        }
+        // A stable sort keeps arrival order for equal timestamps.
+        let sorted = matching.enumerated()
+            .sorted { ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset) }
+            .map { $0.element }
+        guard let limit else { return sorted }
+        return Array(sorted.suffix(limit))
+    }
+
+    public func conversations(account: JID) -> [JID] {
+        let messages = stored.withLock { $0.filter { $0.account == account.bare } }
+        var latest: [JID: Date] = [:]
+        for message in messages { latest[message.peer] = max(latest[message.peer] ?? message.timestamp, message.timestamp) }
+        return latest.sorted { $0.value > $1.value }.map(\.key)
+    }
+}

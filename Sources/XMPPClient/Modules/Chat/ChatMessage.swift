@@ -1,0 +1,60 @@
+import XMPPCore
+
+/// A one-to-one chat message, sent or received.
+public struct ChatMessage: Sendable, Hashable {
+    /// The sender's JID.
+    public var from: JID
+    /// The recipient's JID.
+    public var to: JID
+    /// The stanza id, which delivery receipts refer to.
+    public var id: String?
+    /// The text.
+    public var body: String
+    /// The conversation thread (RFC 6121 §5.2.5), if any.
+    public var thread: String?
+    /// Whether the sender asked for a delivery receipt (XEP-0184).
+    public var requestsReceipt: Bool
+    /// The chat state sent along, if any (XEP-0085).
+    public var chatState: ChatState?
+    /// The whole stanza, for payloads this type does not model.
+    public var stanza: Message
+}
+
+/// A participant's activity in a conversation (XEP-0085).
+public enum ChatState: String, Sendable, Hashable, CaseIterable {
+    /// Taking part in the conversation.
+    case active
+    /// Writing a message.
+    case composing
+    /// Stopped writing for a moment.
+    case paused
+    /// Not paying attention for a while.
+    case inactive
+    /// Closed the conversation.
+    case gone
+
+    /// The chat states namespace.
+    public static let namespace = "http://jabber.org/protocol/chatstates"
+
+    /// The chat state carried by a message, if any.
+    init?(message: Element) {
+        guard let element = message.child(namespace: Self.namespace), let state = ChatState(rawValue: element.name) else { return nil }
+        self = state
+    }
+}
+
+/// A participant's chat state changed.
+public struct ChatStateUpdate: Sendable, Hashable {
+    /// Who.
+    public var from: JID
+    /// The new state.
+    public var state: ChatState
+}
+
+/// A delivery receipt (XEP-0184): the recipient's client received the message with this id.
+public struct DeliveryReceipt: Sendable, Hashable {
+    /// The recipient who confirms.
+    public var from: JID
+    /// The id of the message confirmed.
+    public var messageID: String
+}

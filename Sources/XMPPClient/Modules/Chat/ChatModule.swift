@@ -1,0 +1,91 @@
+import XMPPCore
+
+/// One-to-one chat (RFC 6121 §5): send and receive `chat` messages, with delivery receipts (XEP-0184),
+/// chat states (XEP-0085) and threads.
+///
+/// ```swift
+/// let chat = client.add(ChatModule())
+/// let id = try await chat.send("Hello", to: romeo)                 // asks for a receipt
+/// for await receipt in chat.receipts where receipt.messageID == id { print("delivered") }
+/// for await message in chat.messages { print("\(message.from): \(message.body)") }
+/// ```
+public final class ChatModule: XMPPClientModule {
+    /// The delivery receipts namespace.
+    public static let receiptsNamespace = "urn:xmpp:receipts"
+
+    private let client = ClientReference()
+    private let answersReceiptRequests: Bool
+    private let incomingMessages = Broadcast<ChatMessage>()
+    private let incomingReceipts = Broadcast<DeliveryReceipt>()
+    private let incomingChatStates = Broadcast<ChatStateUpdate>()
+
+    /// Creates the module.
+    /// - Parameter answersReceiptRequests: Whether to confirm received messages that ask for a receipt.
+    public init(answersReceiptRequests: Bool = true) {
+        self.answersReceiptRequests = answersReceiptRequests
+    }
+
+    /// Incoming messages with a body (`chat` and `normal` types).
+    public var messages: AsyncStream<ChatMessage> { incomingMessages.subscribe() }
+    /// Delivery receipts for messages sent.
+    public var receipts: AsyncStream<DeliveryReceipt> { incomingReceipts.subscribe() }
+    /// Chat state notifications, standalone or carried by messages.
+    public var chatStates: AsyncStream<ChatStateUpdate> { incomingChatStates.subscribe() }
+
+    public var discoFeatures: [String] {
+        answersReceiptRequests ? [Self.receiptsNamespace, ChatState.namespace] : [ChatState.namespace]
+    }
+
+    public func attached(to client: XMPPClient) {
+        self.client.set(client)
+    }
+
+    /// Sends a chat message and returns its id once it has been written.
+    /// - Parameters:
+    ///   - body: The text.
+    ///   - to: The recipient: a bare JID, or a full one to reach one resource.
+    ///   - thread: The conversation thread, if any.
+    ///   - requestReceipt: Whether to ask for a delivery receipt (XEP-0184).
+    ///   - chatState: A chat state to send along; `active` is customary with a message.
+    @discardableResult
+    public func send(_ body: String, to: JID, thread: String? = nil, requestReceipt: Bool = true,
+                     chatState: ChatState? = .active) async throws -> String {
+        let id = StanzaID.make()
+        var message = Message(type: .chat, to: to, id: id, body: body)
+        if let thread { message.thread = thread }
+        if requestReceipt { message.element.append(Element("request", namespace: Self.receiptsNamespace)) }
+        if let chatState { message.element.append(Element(chatState.rawValue, namespace: ChatState.namespace)) }
+        try await client.require().send(message)
+        return id
+    }
+
+    /// Sends a standalone chat state notification (XEP-0085 §5.5), e.g. `composing` while the user types.
+    public func send(_ chatState: ChatState, to: JID) async throws {
+        var message = Message(type: .chat, to: to)
+        message.element.append(Element(chatState.rawValue, namespace: ChatState.namespace))
+        message.element.append(Element("no-store", namespace: "urn:xmpp:hints"))
+        try await client.require().send(message)
+    }
+
+    public func handle(_ stanza: Element, client: XMPPClient) -> Bool {
+        guard stanza.name == "message", let message = Message(element: stanza), let from = message.from,
+              message.type == .chat || message.type == .normal else { return false }
+        if let received = stanza.child("received", namespace: Self.receiptsNamespace), let id = received.attribute("id") {
+            incomingReceipts.publish(DeliveryReceipt(from: from, messageID: id))
+        }
+        let chatState = ChatState(message: stanza)
+        if let chatState { incomingChatStates.publish(ChatStateUpdate(from: from, state: chatState)) }
+        guard let body = message.body else { return false }
+        let requestsReceipt = stanza.child("request", namespace: Self.receiptsNamespace) != nil
+        if requestsReceipt, answersReceiptRequests, let id = message.id {
+            // XEP-0184 §5.1: the receipt goes to the full JID that sent the message, and carries its id.
+            var receipt = Message(type: message.type, to: from, id: StanzaID.make())
+            receipt.element.append(Element("received", namespace: Self.receiptsNamespace, attributes: ["id": id]))
+            client.enqueue(receipt.element)
+        }
+        incomingMessages.publish(ChatMessage(from: from, to: message.to ?? client.jid ?? from, id: message.id, body: body,
+                                             thread: message.thread, requestsReceipt: requestsReceipt,
+                                             chatState: chatState, stanza: message))
+        return false
+    }
+}

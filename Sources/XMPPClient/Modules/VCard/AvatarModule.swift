@@ -1,0 +1,109 @@
+import Crypto
+import Synchronization
+import XMPPCore
+
+/// A contact's avatar changed (XEP-0153): the hash is of the new image, `nil` when it was removed.
+public struct AvatarUpdate: Sendable, Hashable {
+    /// The contact (bare JID).
+    public var jid: JID
+    /// The SHA-1 of the image, in hex.
+    public var hash: String?
+}
+
+/// An avatar image.
+public struct Avatar: Sendable, Hashable {
+    /// The MIME type, e.g. `image/png`.
+    public var type: String
+    /// The image bytes.
+    public var data: [UInt8]
+    /// The SHA-1 of the image in hex: what presence carries (XEP-0153 §3.1).
+    public var hash: String { Insecure.SHA1.hash(data: data).hexString }
+}
+
+/// vCard-based avatars (XEP-0153): publishes the user's avatar in the vCard and its hash in every presence,
+/// notices contacts' avatar changes in their presence, and fetches (and caches by hash) their images.
+/// Needs a ``VCardModule`` on the same client.
+public final class AvatarModule: XMPPClientModule {
+    /// The `vcard-temp:x:update` namespace of the presence hash.
+    public static let updateNamespace = "vcard-temp:x:update"
+
+    private struct State {
+        /// The own avatar's hash: `nil` until known, "" for none.
+        var ownHash: String?
+        var contactHashes: [JID: String] = [:]
+        var images: [String: Avatar] = [:]
+    }
+
+    private let client = ClientReference()
+    private let state = Mutex(State())
+    private let changes = Broadcast<AvatarUpdate>()
+
+    /// Creates the module.
+    public init() {}
+
+    /// Contacts whose avatar changed.
+    public var updates: AsyncStream<AvatarUpdate> { changes.subscribe() }
+
+    /// The hash a contact last advertised, if any.
+    public func hash(of jid: JID) -> String? {
+        state.withLock { $0.contactHashes[jid.bare] }
+    }
+
+    public func attached(to client: XMPPClient) {
+        self.client.set(client)
+    }
+
+    public func sessionStarted(client: XMPPClient) async {
+        // XEP-0153 §3.2: learn the own hash before the first presence carries it.
+        guard let vcards = client.module(VCardModule.self), let own = try? await vcards.fetch() else { return }
+        let hash = own.photo.map { Avatar(type: $0.type, data: $0.data).hash } ?? ""
+        state.withLock { $0.ownHash = hash }
+    }
+
+    /// Publishes `avatar` as the user's own (or removes it when `nil`) and tells contacts through presence.
+    public func publish(_ avatar: Avatar?) async throws {
+        let client = try self.client.require()
+        guard let vcards = client.module(VCardModule.self) else { throw XMPPClientError.unexpectedResponse("AvatarModule needs a VCardModule") }
+        var vcard = try await vcards.fetch()
+        vcard.photo = avatar.map { ($0.type, $0.data) }
+        try await vcards.publish(vcard)
+        state.withLock { state in
+            state.ownHash = avatar?.hash ?? ""
+            if let avatar { state.images[avatar.hash] = avatar }
+        }
+        try await client.sendPresence(Presence())
+    }
+
+    /// The avatar of `jid`, from the cache when its advertised hash is known there, else from its vCard.
+    public func avatar(of jid: JID) async throws -> Avatar? {
+        let client = try self.client.require()
+        if let hash = hash(of: jid), let cached = state.withLock({ $0.images[hash] }) { return cached }
+        guard let vcards = client.module(VCardModule.self) else { throw XMPPClientError.unexpectedResponse("AvatarModule needs a VCardModule") }
+        guard let photo = try await vcards.fetch(jid).photo else { return nil }
+        let avatar = Avatar(type: photo.type, data: photo.data)
+        state.withLock { $0.images[avatar.hash] = avatar }
+        return avatar
+    }
+
+    public func decorate(presence: inout Presence) {
+        let hash = state.withLock { $0.ownHash }
+        var update = Element("x", namespace: Self.updateNamespace)
+        // No <photo/> child means "not ready to advertise" (XEP-0153 §4.1); an empty one means no avatar.
+        if let hash { update.append(Element("photo", namespace: Self.updateNamespace, text: hash)) }
+        presence.element.append(update)
+    }
+
+    public func handle(_ stanza: Element, client: XMPPClient) -> Bool {
+        guard stanza.name == "presence", let presence = Presence(element: stanza), presence.type == .available,
+              let from = presence.from?.bare, from != client.jid?.bare,
+              let photo = stanza.child("x", namespace: Self.updateNamespace)?.child("photo", namespace: Self.updateNamespace) else { return false }
+        let hash = photo.text.isEmpty ? nil : photo.text.lowercased()
+        let changed = state.withLock { state -> Bool in
+            guard state.contactHashes[from] != hash else { return false }
+            state.contactHashes[from] = hash
+            return true
+        }
+        if changed { changes.publish(AvatarUpdate(jid: from, hash: hash)) }
+        return false
+    }
+}
