@@ -180,7 +180,7 @@ let package = Package(
         // Fixtures shared by the server and client tests: an in-process xmppd, and running helper processes.
         .target(
             name: "XMPPTestSupport",
-            dependencies: ["XMPPServer", "XMPPServerKernel", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["XMPPServer", "XMPPServerKernel", "XMPPCore", .product(name: "Logging", package: "swift-log")],
             path: "Tests/XMPPTestSupport",
             swiftSettings: strictSettings
         ),

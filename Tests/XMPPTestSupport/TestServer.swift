@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import XMPPServer
 import XMPPServerKernel
+import XMPPCore
 
 /// Why a test fixture could not be set up.
 public struct TestSetupError: Error, CustomStringConvertible {
@@ -41,6 +42,9 @@ public struct TestServer: Sendable {
         return TestServer(server: server, directory: directory)
     }
 
+    /// The SHA-256 fingerprint of the server's certificate, colon-separated hex.
+    public var certificateFingerprint: String { server.tls.fingerprint }
+
     /// Shuts the server down and removes its data directory.
     public func stop() async {
         await server.shutdown()
@@ -72,4 +76,14 @@ private func runProcessBlocking(_ arguments: [String], timeout: TimeInterval) th
     process.waitUntilExit()
     deadline.cancel()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+extension TestServer {
+    /// Ends every session of `user` with a stream error, as a server going down would; the client sees the
+    /// connection end without having asked for it.
+    public func dropSessions(of user: String, condition: StreamError.Condition = .systemShutdown) {
+        let kernel = server.kernel
+        guard let jid = JID(validating: "\(user)@\(kernel.configuration.domain)") else { return }
+        for entry in kernel.registry.entries(of: jid) { entry.session.close(with: StreamError(condition)) }
+    }
 }

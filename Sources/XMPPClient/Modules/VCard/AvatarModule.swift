@@ -16,6 +16,12 @@ public struct Avatar: Sendable, Hashable {
     public var type: String
     /// The image bytes.
     public var data: [UInt8]
+    /// Creates an avatar from image bytes.
+    public init(type: String, data: [UInt8]) {
+        self.type = type
+        self.data = data
+    }
+
     /// The SHA-1 of the image in hex: what presence carries (XEP-0153 §3.1).
     public var hash: String { Insecure.SHA1.hash(data: data).hexString }
 }

@@ -1,0 +1,194 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+import XMPPClient
+import XMPPCore
+import XMPPTestSupport
+
+@Suite("Accounts, services and connection handling against xmppd")
+struct AccountAndServiceTests {
+    @Test("registration conflict, password change and account removal report typed errors")
+    func accountLifecycle() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let alice = try fixture.client("alice")
+        let registration = alice.add(RegistrationModule())
+        try await registration.register()
+        await alice.disconnect()
+
+        let impostor = XMPPClient(configuration: try fixture.configuration("alice", password: "other"))
+        do {
+            try await impostor.connect(registering: true)
+            Issue.record("registered a taken username")
+        } catch XMPPClientError.registrationFailed(let error) {
+            #expect(error.condition == .conflict)
+        }
+        #expect(impostor.connectionState.isDisconnected)
+
+        try await alice.connect()
+        try await registration.changePassword(to: "n3w-secret")
+        await alice.disconnect()
+        try await alice.connect()               // the client kept the new password
+        await alice.disconnect()
+        let stale = XMPPClient(configuration: try fixture.configuration("alice"))
+        do {
+            try await stale.connect()
+            Issue.record("the old password still works")
+        } catch XMPPClientError.authenticationFailed(let error) {
+            #expect(error.condition == .notAuthorized)
+        }
+
+        try await alice.connect()
+        try await registration.cancelAccount()
+        #expect(alice.connectionState == .disconnected(nil))
+        await #expect(throws: XMPPClientError.self) { try await alice.connect() }
+    }
+
+    @Test("vCard publish and fetch; an avatar's hash travels in presence and the image is fetched by a contact")
+    func vcardAndAvatar() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let (alice, bob) = (try fixture.client("alice"), try fixture.client("bob"))
+        let aliceVCards = alice.add(VCardModule()), aliceAvatars = alice.add(AvatarModule())
+        bob.add(VCardModule())
+        let bobAvatars = bob.add(AvatarModule())
+        let (aliceRoster, bobRoster) = (alice.add(RosterModule()), bob.add(RosterModule()))
+        try await alice.connect(registering: true)
+        try await bob.connect(registering: true)
+        try await bobRoster.subscribe(to: try fixture.jid("alice"))
+        try await aliceRoster.approve(try fixture.jid("bob"))
+
+        var card = try await aliceVCards.fetch()
+        card.fullName = "Alice Liddell"
+        card.email = "alice@example.org"
+        try await aliceVCards.publish(card)
+        let fetched = try await bob.module(VCardModule.self)!.fetch(try fixture.jid("alice"))
+        #expect(fetched.fullName == "Alice Liddell" && fetched.email == "alice@example.org")
+
+        let avatar = Avatar(type: "image/png", data: Array(0..<200).map { UInt8($0) })
+        let updates = bobAvatars.updates
+        try await aliceAvatars.publish(avatar)
+        let update = await first(updates) { $0.hash != nil }
+        #expect(update?.hash == avatar.hash)
+        #expect(try await bobAvatars.avatar(of: try fixture.jid("alice")) == avatar)
+        #expect(try await aliceVCards.fetch().fullName == "Alice Liddell")     // the avatar kept the other fields
+        await alice.disconnect()
+        await bob.disconnect()
+    }
+
+    @Test("disco of the server, caps of a contact verified, ping, and an unknown request answered with an error")
+    func discoCapsAndPing() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let (alice, bob) = (try fixture.client("alice"), try fixture.client("bob"))
+        let aliceDisco = alice.add(DiscoModule())
+        let alicePing = alice.add(PingModule(interval: nil))
+        alice.add(ChatModule())
+        bob.add(DiscoModule())
+        bob.add(PingModule(interval: nil))
+        let (aliceRoster, bobRoster) = (alice.add(RosterModule()), bob.add(RosterModule()))
+        try await alice.connect(registering: true)
+        try await bob.connect(registering: true)
+
+        let serverInfo = try await aliceDisco.info(of: try JID("localhost"))
+        #expect(serverInfo.features.contains(PingModule.namespace))
+        #expect(try await alicePing.ping() < .seconds(5))
+
+        // Bob's presence carries his capabilities; Alice asks once and verifies the hash.
+        try await aliceRoster.subscribe(to: try fixture.jid("bob"))
+        let presences = alice.presences
+        try await bobRoster.approve(try fixture.jid("alice"))
+        let bobPresence = try #require(await first(presences) { $0.from?.bare == (try? fixture.jid("bob")) && $0.type == .available })
+        let bobFull = try #require(bobPresence.from)
+        let caps = try #require(try await aliceDisco.capabilities(of: bobFull))
+        #expect(caps.features.contains(PingModule.namespace))
+        #expect(caps.identities.first?.category == "client")
+        #expect(try await alicePing.ping(try #require(bob.jid)) < .seconds(5))
+
+        // Nobody handles this namespace at Bob's: his client answers service-unavailable (RFC 6120 §8.4).
+        let unknown = IQ(type: .get, to: bob.jid, payload: Element("query", namespace: "urn:example:unknown"))
+        await #expect(throws: XMPPClientError.stanzaError(StanzaError(.serviceUnavailable, type: .cancel))) {
+            try await alice.request(unknown)
+        }
+        await alice.disconnect()
+        await bob.disconnect()
+    }
+
+    @Test("reconnects after the server drops the session, not after disconnect() or a wrong password")
+    func reconnect() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let alice = try fixture.client("alice")
+        let reconnect = alice.add(ReconnectModule(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(200)))
+        try await alice.connect(registering: true)
+
+        let events = reconnect.updates
+        let states = alice.states
+        server.dropSessions(of: "alice")
+        #expect(await first(states) { if case .disconnected(.streamError) = $0 { return true } else { return false } } != nil)
+        #expect(await first(events) { if case .reconnected = $0 { return true } else { return false } } != nil)
+        #expect(alice.connectionState.isOnline)
+
+        await alice.disconnect()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(alice.connectionState == .disconnected(nil))
+        #expect(!reconnect.isReconnecting)
+
+        let wrong = XMPPClient(configuration: try fixture.configuration("alice", password: "wrong"))
+        let wrongReconnect = wrong.add(ReconnectModule(initialDelay: .milliseconds(50)))
+        await #expect(throws: XMPPClientError.self) { try await wrong.connect() }
+        #expect(!wrongReconnect.isReconnecting)
+    }
+
+    @Test("direct TLS, a pinned certificate, an untrusted certificate and a silent server")
+    func transportOptions() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let setup = try fixture.client("alice")
+        try await setup.connect(registering: true)
+        await setup.disconnect()
+
+        var direct = try fixture.configuration("alice")
+        direct.server = .host("127.0.0.1", port: server.tlsPort, directTLS: true)
+        let overTLS = XMPPClient(configuration: direct)
+        try await overTLS.connect()
+        #expect(overTLS.authenticationMechanism?.usesChannelBinding == true)
+        await overTLS.disconnect()
+
+        var pinned = try fixture.configuration("alice")
+        pinned.trust = .pinned(sha256: server.certificateFingerprint)
+        let pinnedClient = XMPPClient(configuration: pinned)
+        try await pinnedClient.connect()
+        await pinnedClient.disconnect()
+
+        var wrongPin = pinned
+        wrongPin.trust = .pinned(sha256: String(repeating: "00", count: 32))
+        await #expect(throws: XMPPClientError.self) { try await XMPPClient(configuration: wrongPin).connect() }
+
+        var untrusted = try fixture.configuration("alice")
+        untrusted.trust = .system
+        do {
+            try await XMPPClient(configuration: untrusted).connect()
+            Issue.record("a self-signed certificate was accepted by the system trust store")
+        } catch let error as XMPPClientError {
+            guard case .tlsFailed = error else { Issue.record("expected tlsFailed, got \(error)"); return }
+        }
+
+        // A server that accepts TCP and says nothing: connect() gives up at its timeout.
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { silent.close(promise: nil) }
+        var hanging = try fixture.configuration("alice")
+        hanging.server = .host("127.0.0.1", port: silent.localAddress?.port ?? 0)
+        hanging.connectTimeout = .milliseconds(500)
+        let start = ContinuousClock.now
+        await #expect(throws: XMPPClientError.timeout) { try await XMPPClient(configuration: hanging).connect() }
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+import XMPPClient
+import XMPPClientSQLite
+import XMPPCore
+import XMPPTestSupport
+
+/// The flows of the classic guides, as scenarios between clients of one in-process xmppd.
+@Suite("Client scenarios against xmppd")
+struct ChatAndRosterTests {
+    @Test("alice and bob subscribe to each other, see each other's presence and the roster says both")
+    func subscriptions() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let (alice, bob) = (try fixture.client("alice"), try fixture.client("bob"))
+        let aliceRoster = alice.add(RosterModule()), bobRoster = bob.add(RosterModule())
+        let alicePresence = alice.add(PresenceModule())
+        try await alice.connect(registering: true)
+        try await bob.connect(registering: true)
+
+        let requestsToBob = bobRoster.subscriptionRequests
+        try await aliceRoster.add(try fixture.jid("bob"), name: "Bob", groups: ["Friends"])
+        try await aliceRoster.subscribe(to: try fixture.jid("bob"), status: "It's Alice")
+        let request = await first(requestsToBob) { _ in true }
+        #expect(request?.from == (try fixture.jid("alice")))
+        #expect(request?.status == "It's Alice")
+
+        // Bob accepts and asks back; Alice accepts.
+        let requestsToAlice = aliceRoster.subscriptionRequests
+        let aliceUpdates = alicePresence.updates
+        try await bobRoster.approve(try fixture.jid("alice"))
+        try await bobRoster.subscribe(to: try fixture.jid("alice"))
+        #expect(await first(requestsToAlice) { _ in true }?.from == (try fixture.jid("bob")))
+        let bobUpdates = bobRoster.updates
+        try await aliceRoster.approve(try fixture.jid("bob"))
+
+        let bobSeen = await first(bobUpdates) { event in
+            if case .updated(let item) = event { return item.subscription == .both }
+            return false
+        }
+        #expect(bobSeen != nil)
+        #expect(await first(aliceUpdates) { $0.jid.bare == (try? fixture.jid("bob")) && $0.presence.type == .available } != nil)
+        let bobJID = try fixture.jid("bob")
+        #expect(await eventually { aliceRoster.item(for: bobJID)?.subscription == .both })
+        let item = try #require(aliceRoster.item(for: bobJID))
+        #expect(item.name == "Bob" && item.groups == ["Friends"])
+        #expect(alicePresence.isAvailable(try fixture.jid("bob")))
+
+        // A fresh login loads the same roster.
+        await alice.disconnect()
+        let again = try fixture.client("alice")
+        let roster = again.add(RosterModule())
+        try await again.connect()
+        #expect(roster.item(for: try fixture.jid("bob"))?.subscription == .both)
+
+        let removals = roster.updates
+        try await roster.remove(try fixture.jid("bob"))
+        #expect(await first(removals) { $0 == .removed(bobJID) } != nil)
+        #expect(roster.item(for: bobJID) == nil)
+        await again.disconnect()
+        await bob.disconnect()
+    }
+
+    @Test("a chat message with a receipt request is delivered, confirmed and archived on both sides")
+    func chatWithReceiptsAndArchive() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let (alice, bob) = (try fixture.client("alice"), try fixture.client("bob"))
+        let aliceChat = alice.add(ChatModule()), bobChat = bob.add(ChatModule())
+        let aliceArchive = alice.add(MessageArchiveModule(storage: try SQLiteMessageArchive()))
+        let bobArchive = bob.add(MessageArchiveModule())
+        try await alice.connect(registering: true)
+        try await bob.connect(registering: true)
+
+        let incoming = aliceChat.messages
+        let states = aliceChat.chatStates
+        let receipts = bobChat.receipts
+        try await bobChat.send(.composing, to: try fixture.jid("alice"))
+        #expect(await first(states) { $0.state == .composing }?.from.bare == (try fixture.jid("bob")))
+        let id = try await bobChat.send("Hello Alice", to: try fixture.jid("alice"), thread: "t1")
+        let message = try #require(await first(incoming) { _ in true })
+        #expect(message.body == "Hello Alice")
+        #expect(message.thread == "t1")
+        #expect(message.id == id && message.requestsReceipt)
+        #expect(await first(receipts) { $0.messageID == id } != nil)
+
+        try await aliceChat.send("Hi Bob", to: try fixture.jid("bob"))
+        let (aliceJID, bobJID) = (try fixture.jid("alice"), try fixture.jid("bob"))
+        #expect(try await eventually { try bobArchive.messages(with: aliceJID).count == 2 })
+        let aliceHistory = try aliceArchive.messages(with: try fixture.jid("bob"))
+        #expect(aliceHistory.map(\.body) == ["Hello Alice", "Hi Bob"])
+        #expect(aliceHistory.map(\.direction) == [.incoming, .outgoing])
+        #expect(try bobArchive.messages(with: aliceJID).map(\.body) == ["Hello Alice", "Hi Bob"])
+        #expect(try aliceArchive.conversations() == [bobJID])
+        await alice.disconnect()
+        await bob.disconnect()
+    }
+
+    @Test("a message to an offline user is stored and delivered at the next login")
+    func offlineDelivery() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let alice = try fixture.client("alice")
+        try await alice.connect(registering: true)
+        await alice.disconnect()
+        let bob = try fixture.client("bob")
+        let chat = bob.add(ChatModule())
+        try await bob.connect(registering: true)
+        try await chat.send("while you were away", to: try fixture.jid("alice"))
+        let again = try fixture.client("alice")
+        let aliceChat = again.add(ChatModule())
+        let archive = again.add(MessageArchiveModule())
+        let incoming = aliceChat.messages
+        try await again.connect()
+        #expect(await first(incoming) { _ in true }?.body == "while you were away")
+        let bobJID = try fixture.jid("bob")
+        #expect(try await eventually { try archive.messages(with: bobJID).count == 1 })
+        await again.disconnect()
+        await bob.disconnect()
+    }
+}

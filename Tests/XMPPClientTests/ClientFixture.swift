@@ -1,0 +1,68 @@
+import Foundation
+import XMPPClient
+import XMPPCore
+import XMPPTestSupport
+
+/// Makes clients for accounts on a test server; every client trusts the server's generated certificate.
+struct ClientFixture {
+    let host: String
+    let port: Int
+    let domain: String
+    let trust: XMPPClient.Configuration.CertificateTrust
+
+    init(server: TestServer) {
+        self.init(host: "127.0.0.1", port: server.port, domain: "localhost", trust: .caFile(server.certificatePath))
+    }
+
+    init(host: String, port: Int, domain: String, trust: XMPPClient.Configuration.CertificateTrust) {
+        self.host = host
+        self.port = port
+        self.domain = domain
+        self.trust = trust
+    }
+
+    func configuration(_ user: String, password: String? = nil, resource: String? = nil) throws -> XMPPClient.Configuration {
+        let jid = try JID(localpart: user, domainpart: domain, resourcepart: resource)
+        return .init(jid: jid, password: password ?? "\(user)-secret", server: .host(host, port: port), trust: trust,
+                     connectTimeout: .seconds(10), requestTimeout: .seconds(10))
+    }
+
+    func client(_ user: String, password: String? = nil) throws -> XMPPClient {
+        XMPPClient(configuration: try configuration(user, password: password))
+    }
+
+    func jid(_ user: String) throws -> JID {
+        try JID(localpart: user, domainpart: domain)
+    }
+}
+
+/// The first element of `sequence` that satisfies `predicate`, or `nil` after `timeout`.
+func first<S: AsyncSequence & Sendable>(_ sequence: S, timeout: Duration = .seconds(5),
+                                        where predicate: @escaping @Sendable (S.Element) -> Bool) async -> S.Element?
+    where S.Element: Sendable {
+    await withTaskGroup(of: S.Element?.self) { group in
+        group.addTask {
+            do {
+                for try await element in sequence where predicate(element) { return element }
+            } catch {}
+            return nil
+        }
+        group.addTask {
+            try? await Task.sleep(for: timeout)
+            return nil
+        }
+        let result = await group.next() ?? nil
+        group.cancelAll()
+        return result
+    }
+}
+
+/// Whether `condition` becomes true within `timeout`, checked every 10 ms.
+func eventually(timeout: Duration = .seconds(5), _ condition: () throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return try condition()
+}
