@@ -58,7 +58,9 @@ struct AccountAndServiceTests {
         let (aliceRoster, bobRoster) = (alice.add(RosterModule()), bob.add(RosterModule()))
         try await alice.connect(registering: true)
         try await bob.connect(registering: true)
+        let requests = aliceRoster.subscriptionRequests
         try await bobRoster.subscribe(to: try fixture.jid("alice"))
+        _ = try #require(await first(requests) { _ in true })
         try await aliceRoster.approve(try fixture.jid("bob"))
 
         var card = try await aliceVCards.fetch()
@@ -99,7 +101,9 @@ struct AccountAndServiceTests {
         #expect(try await alicePing.ping() < .seconds(5))
 
         // Bob's presence carries his capabilities; Alice asks once and verifies the hash.
+        let requests = bobRoster.subscriptionRequests
         try await aliceRoster.subscribe(to: try fixture.jid("bob"))
+        _ = try #require(await first(requests) { _ in true })
         let presences = alice.presences
         try await bobRoster.approve(try fixture.jid("alice"))
         let bobPresence = try #require(await first(presences) { $0.from?.bare == (try? fixture.jid("bob")) && $0.type == .available })
