@@ -1,0 +1,122 @@
+import Foundation
+
+/// Prosody from Debian, started for a test on a free loopback port with its own configuration, certificate
+/// (self-signed, CA:TRUE so TLS clients can trust it as a root) and data directory; stopped by PID.
+/// Open registration is on, so clients create their own accounts.
+public final class ProsodyServer: Sendable {
+    /// The c2s (STARTTLS) port.
+    public let port: Int
+    /// The working directory.
+    public let directory: String
+    /// The certificate clients must trust.
+    public var certificatePath: String { "\(directory)/localhost.crt" }
+    private let process: Process
+
+    private init(port: Int, directory: String, process: Process) {
+        self.port = port
+        self.directory = directory
+        self.process = process
+    }
+
+    /// Starts Prosody and waits until it accepts connections.
+    /// - Throws: ``TestSetupError`` when prosody or openssl is missing (`.ci/run` installs them) or it does
+    ///   not come up.
+    public static func start() async throws -> ProsodyServer {
+        guard FileManager.default.fileExists(atPath: "/usr/bin/prosody") else {
+            throw TestSetupError("prosody is not installed: apt-get install prosody (.ci/run does)")
+        }
+        let directory = NSTemporaryDirectory() + "prosody-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
+        let certificate = try await runProcess([
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", "\(directory)/localhost.key", "-out", "\(directory)/localhost.crt", "-days", "2",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=digitalSignature,keyCertSign",
+        ], timeout: 30)
+        guard certificate.status == 0 else { throw TestSetupError("openssl: \(certificate.output)") }
+        let port = try freePort()
+        let configuration = """
+            run_as_root = true
+            daemonize = false
+            pidfile = "\(directory)/prosody.pid"
+            data_path = "\(directory)/data"
+            log = { { levels = { min = "warn" }, to = "file", filename = "\(directory)/prosody.log" } }
+            interfaces = { "127.0.0.1" }
+            c2s_ports = { \(port) }
+            c2s_direct_tls_ports = { }
+            s2s_ports = { }
+            component_ports = { }
+            http_ports = { }
+            https_ports = { }
+            modules_enabled = {
+              "roster"; "saslauth"; "tls"; "disco"; "ping"; "presence"; "message"; "iq"; "register"; "vcard_legacy";
+              "offline"; "posix";
+            }
+            modules_disabled = { "s2s"; "dialback"; "limits"; "http"; "bosh"; "websocket" }
+            authentication = "internal_hashed"
+            storage = "internal"
+            c2s_require_encryption = true
+            allow_registration = true
+            min_seconds_between_registrations = 0
+            registration_throttle_max = 1000
+            certificates = "\(directory)"
+            ssl = { certificate = "\(directory)/localhost.crt"; key = "\(directory)/localhost.key"; }
+            VirtualHost "localhost"
+            """
+        try configuration.write(toFile: "\(directory)/prosody.cfg.lua", atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/prosody")
+        process.arguments = ["--config", "\(directory)/prosody.cfg.lua", "-F"]
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        let server = ProsodyServer(port: port, directory: directory, process: process)
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if isListening(port: port) { return server }
+            if !process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let log = (try? String(contentsOfFile: "\(directory)/prosody.log", encoding: .utf8)) ?? ""
+        server.stop()
+        throw TestSetupError("prosody did not come up on port \(port): \(log)")
+    }
+
+    /// Stops Prosody (SIGTERM to its PID, SIGKILL after 5 s) and removes its directory.
+    public func stop() {
+        if process.isRunning {
+            process.terminate()
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < deadline { usleep(50_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// A port nobody listens on now: bound, read and released.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw TestSetupError("no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func isListening(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}
