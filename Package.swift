@@ -133,7 +133,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .executableTarget(name: "xmpp", dependencies: ["XMPPClient"], swiftSettings: strictSettings),
+        // The command-line client, built only on XMPPClient.
+        .executableTarget(
+            name: "xmpp",
+            dependencies: ["XMPPClient", "XMPPCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictSettings
+        ),
         // Load generator: real XMPP over loopback, JSON figures (docs/BENCHMARKS.md).
         .target(
             name: "XMPPBench",

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import XMPPClient
+import XMPPCore
+
+/// `xmpp`: a command-line chat client for people and scripts, built only on the XMPPClient library.
+@main
+struct XMPPCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "xmpp",
+        abstract: "Chat over XMPP from the command line.",
+        discussion: """
+            Credentials come from --jid/--password or XMPP_JID/XMPP_PASSWORD. Exit status: 0 success, 1 usage, \
+            2 authentication failed, 3 cannot connect or TLS failed, 4 refused by the server, 5 timed out.
+            """,
+        subcommands: [Register.self, Passwd.self, Send.self, RosterCommand.self, Chat.self, Status.self])
+}
+
+/// The exit statuses scripts can rely on.
+enum ExitStatus {
+    static func of(_ error: any Error) -> ExitCode {
+        guard let error = error as? XMPPClientError else { return ExitCode(1) }
+        switch error {
+        case .authenticationFailed: return ExitCode(2)
+        case .connectionFailed, .tlsFailed, .connectionLost, .notConnected, .streamError, .negotiationFailed: return ExitCode(3)
+        case .registrationFailed, .stanzaError, .unexpectedResponse: return ExitCode(4)
+        case .timeout: return ExitCode(5)
+        }
+    }
+}
+
+/// Connects with `options`, runs `body`, disconnects; reports a failure on stderr with its exit status.
+func withClient(_ options: ConnectionOptions, presence: Bool = false, registering: Bool = false,
+                setUp: (XMPPClient) -> Void = { _ in },
+                _ body: (XMPPClient) async throws -> Void) async throws {
+    let client = XMPPClient(configuration: try options.configuration(sendsInitialPresence: presence))
+    setUp(client)
+    do {
+        try await client.connect(registering: registering)
+        try await body(client)
+        await client.disconnect()
+    } catch {
+        await client.disconnect()
+        FileHandle.standardError.write(Data("xmpp: \(error)\n".utf8))
+        throw ExitStatus.of(error)
+    }
+}
+
+struct Register: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create the account (in-band registration).")
+    @OptionGroup var options: ConnectionOptions
+
+    func run() async throws {
+        try await withClient(options, registering: true) { client in
+            print("registered \(client.jid?.bare.description ?? "")")
+        }
+    }
+}
+
+struct Passwd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Change the account's password.")
+    @OptionGroup var options: ConnectionOptions
+    @Argument(help: "The new password.") var newPassword: String
+
+    func run() async throws {
+        let registration = RegistrationModule()
+        try await withClient(options, setUp: { $0.add(registration) }) { _ in
+            try await registration.changePassword(to: newPassword)
+            print("password changed")
+        }
+    }
+}
+
+struct Send: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send one chat message and exit.")
+    @OptionGroup var options: ConnectionOptions
+    @Argument(help: "The recipient's JID.") var to: String
+    @Argument(help: "The text; read from standard input when omitted.") var text: String?
+
+    func run() async throws {
+        guard let recipient = JID(validating: to) else { throw ValidationError("not a JID: \(to)") }
+        let body = text ?? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        let chat = ChatModule()
+        try await withClient(options, setUp: { $0.add(chat) }) { _ in
+            let id = try await chat.send(body, to: recipient, requestReceipt: false)
+            print("sent \(id)")
+        }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Log in, and print the session and the server's software.")
+    @OptionGroup var options: ConnectionOptions
+
+    func run() async throws {
+        try await withClient(options) { client in
+            print("online \(client.jid?.description ?? "") \(client.authenticationMechanism?.rawValue ?? "")")
+            let version = try? await client.query(Element("query", namespace: "jabber:iq:version"), to: client.jid?.domain)
+            if let name = version?.child("name")?.text {
+                print("server \(name) \(version?.child("version")?.text ?? "")")
+            }
+        }
+    }
+}
