@@ -47,11 +47,9 @@ struct RosterCommand: AsyncParsableCommand {
         @Argument var contact: String
 
         func run() async throws {
-            let jid = try parseJID(contact)
-            let roster = RosterModule(fetchesOnLogin: false)
-            try await withClient(options, setUp: { $0.add(roster) }) { _ in
+            try await changeRoster(options, contact) { roster, jid in
                 try await roster.remove(jid)
-                print("removed \(jid)")
+                return "removed \(jid)"
             }
         }
     }
@@ -62,11 +60,9 @@ struct RosterCommand: AsyncParsableCommand {
         @Argument var contact: String
 
         func run() async throws {
-            let jid = try parseJID(contact)
-            let roster = RosterModule(fetchesOnLogin: false)
-            try await withClient(options, setUp: { $0.add(roster) }) { _ in
+            try await changeRoster(options, contact) { roster, jid in
                 try await roster.subscribe(to: jid)
-                print("subscription requested from \(jid)")
+                return "subscription requested from \(jid)"
             }
         }
     }
@@ -77,13 +73,21 @@ struct RosterCommand: AsyncParsableCommand {
         @Argument var contact: String
 
         func run() async throws {
-            let jid = try parseJID(contact)
-            let roster = RosterModule(fetchesOnLogin: false)
-            try await withClient(options, setUp: { $0.add(roster) }) { _ in
+            try await changeRoster(options, contact) { roster, jid in
                 try await roster.approve(jid)
-                print("approved \(jid)")
+                return "approved \(jid)"
             }
         }
+    }
+}
+
+/// Logs in without fetching the roster, applies one change about `contact`, prints what it returns.
+func changeRoster(_ options: ConnectionOptions, _ contact: String,
+                  _ change: @escaping (RosterModule, JID) async throws -> String) async throws {
+    let jid = try parseJID(contact)
+    let roster = RosterModule(fetchesOnLogin: false)
+    try await withClient(options, setUp: { $0.add(roster) }) { _ in
+        print(try await change(roster, jid))
     }
 }
 
