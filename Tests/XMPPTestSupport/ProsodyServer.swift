@@ -94,7 +94,7 @@ public final class ProsodyServer: Sendable {
     }
 
     /// A port nobody listens on now: bound, read and released.
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -108,7 +108,8 @@ public final class ProsodyServer: Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    static func isListening(port: Int) -> Bool {
+    /// Whether something on 127.0.0.1 accepts TCP connections on `port`.
+    public static func isListening(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()

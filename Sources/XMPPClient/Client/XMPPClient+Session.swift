@@ -49,16 +49,18 @@ extension XMPPClient {
     /// Routes one incoming stanza: an answer to a pending request, then the modules, then the subscribers.
     /// An IQ request nobody handles is answered `service-unavailable` (RFC 6120 §8.4).
     func dispatch(_ element: Element, generation: Int) {
-        state.withLock { $0.lastReceived = .now }
-        if element.name == "iq", let iq = IQ(element: element), iq.type == .result || iq.type == .error {
-            let request = state.withLock { state in
-                state.generation == generation ? state.pending.takeMatch(for: iq, ownJID: state.jid) : nil
-            }
-            if let request {
-                request.timeout?.cancel()
-                request.continuation.resume(returning: iq)
-                return
-            }
+        let answer = element.name == "iq" ? IQ(element: element).flatMap { $0.type == .result || $0.type == .error ? $0 : nil } : nil
+        // One lock per stanza: a stale connection's stanzas are dropped, activity is noted, an answer is matched.
+        let (current, request, modules) = state.withLock { state -> (Bool, PendingRequests.Request?, [any XMPPClientModule]) in
+            guard state.generation == generation else { return (false, nil, []) }
+            state.lastReceived = .now
+            return (true, answer.flatMap { state.pending.takeMatch(for: $0, ownJID: state.jid) }, state.modules)
+        }
+        guard current else { return }
+        if let request, let answer {
+            request.timeout?.cancel()
+            request.continuation.resume(returning: answer)
+            return
         }
         var handled = false
         for module in modules where module.handle(element, client: self) {

@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+import XMPPClient
+import XMPPCore
+import XMPPTestSupport
+
+/// The fixtures the other tests lean on must themselves be able to fail: each helper is checked both ways.
+@Suite("Test fixtures")
+struct FixtureTests {
+    @Test("first(_:) returns the first match, and nil when nothing matches in time")
+    func firstHelper() async {
+        let numbers = AsyncStream<Int> { continuation in
+            for number in 1...5 { continuation.yield(number) }
+        }
+        #expect(await first(numbers) { $0 > 2 } == 3)
+        let silent = AsyncStream<Int> { _ in }
+        let start = ContinuousClock.now
+        #expect(await first(silent, timeout: .milliseconds(100)) { _ in true } == nil)
+        #expect(ContinuousClock.now - start >= .milliseconds(100))
+    }
+
+    @Test("eventually(_:) sees a condition that becomes true, and reports one that never does")
+    func eventuallyHelper() async {
+        let start = ContinuousClock.now
+        #expect(await eventually { ContinuousClock.now - start > .milliseconds(30) })
+        #expect(await eventually(timeout: .milliseconds(50)) { false } == false)
+    }
+
+    @Test("TestServer listens on both ports with a certificate, and dropSessions ends a client's session")
+    func testServer() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        #expect(ProsodyServer.isListening(port: server.port) && ProsodyServer.isListening(port: server.tlsPort))
+        #expect(FileManager.default.fileExists(atPath: server.certificatePath))
+        #expect(server.certificateFingerprint.split(separator: ":").count == 32)
+
+        let client = try ClientFixture(server: server).client("dora")
+        try await client.connect(registering: true)
+        let states = client.states
+        server.dropSessions(of: "dora")
+        let ended = await first(states) { $0.isDisconnected }
+        #expect(ended == .disconnected(.streamError(StreamError(.systemShutdown))))
+    }
+
+    @Test("freePort gives a port nobody listens on")
+    func freePort() throws {
+        let port = try ProsodyServer.freePort()
+        #expect(port > 0 && port < 65536)
+        #expect(!ProsodyServer.isListening(port: port))
+    }
+
+    @Test("ProsodyServer comes up on its port and is gone after stop()")
+    func prosodyLifecycle() async throws {
+        let prosody = try await ProsodyServer.start()
+        #expect(ProsodyServer.isListening(port: prosody.port))
+        #expect(FileManager.default.fileExists(atPath: prosody.certificatePath))
+        prosody.stop()
+        #expect(!ProsodyServer.isListening(port: prosody.port))
+        #expect(!FileManager.default.fileExists(atPath: prosody.directory))
+    }
+}
