@@ -31,7 +31,8 @@ public final class SQLiteDatabase: Sendable {
     /// The stores over this database.
     public var storage: ServerStorage {
         ServerStorage(accounts: SQLiteAccountStore(pool: pool), rosters: SQLiteRosterStore(pool: pool),
-                      offline: SQLiteOfflineStore(pool: pool, recipients: offlineRecipients), userData: SQLiteUserDataStore(pool: pool))
+                      offline: SQLiteOfflineStore(pool: pool, recipients: offlineRecipients), userData: SQLiteUserDataStore(pool: pool),
+                      rooms: SQLiteRoomStore(pool: pool))
     }
 
     /// Writes the write-ahead log back into the main database file (on shutdown).
@@ -78,6 +79,16 @@ public final class SQLiteDatabase: Sendable {
                     value BLOB NOT NULL,
                     PRIMARY KEY (username, key)
                 );
+                """)
+        }
+        migrator.registerMigration("v2: persistent chat rooms") { db in
+            try db.execute(sql: """
+                CREATE TABLE muc_room (
+                    jid TEXT PRIMARY KEY NOT NULL,
+                    domain TEXT NOT NULL,
+                    record TEXT NOT NULL
+                );
+                CREATE INDEX muc_room_by_domain ON muc_room(domain);
                 """)
         }
         return migrator

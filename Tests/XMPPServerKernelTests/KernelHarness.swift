@@ -42,12 +42,12 @@ final class RecordingSession: ClientSession {
 struct KernelScenario {
     let kernel: ServerKernel
 
-    init(configure: (inout KernelConfiguration) -> Void = { _ in }) throws {
+    init(storage: ServerStorage = .inMemory(), configure: (inout KernelConfiguration) -> Void = { _ in }) throws {
         var configuration = KernelConfiguration(domain: "example.com")
         configure(&configuration)
         var logger = Logger(label: "kernel-test")
         logger.logLevel = .warning
-        kernel = try ServerKernel(configuration: configuration, storage: .inMemory(), modules: StandardModules.all, logger: logger)
+        kernel = try ServerKernel(configuration: configuration, storage: storage, modules: StandardModules.all, logger: logger)
     }
 
     /// Creates an account; the scenario stops if the name was already taken.

@@ -84,4 +84,24 @@ import XMPPServerSQLite
             #expect(try await storage.userData.value("vcard", of: "bob") == nil, "\(name)")
         }
     }
+
+    @Test func roomsAreKeptPerServiceAndReplaced() async throws {
+        for (name, storage) in try Self.backends() {
+            var configuration = RoomConfiguration()
+            configuration.isPersistent = true
+            configuration.name = "Tea"
+            var room = StoredRoom(jid: "tea@conference.example.com", configuration: configuration,
+                                  affiliations: ["alice@example.com": .owner, "eve@example.com": .outcast],
+                                  subject: .init(text: "Oolong", nickname: "alice"))
+            try await storage.rooms.save(room)
+            try await storage.rooms.save(StoredRoom(jid: "other@muc.example.org", configuration: configuration, affiliations: [:], subject: nil))
+            #expect(try await storage.rooms.rooms(on: "conference.example.com") == [room], "\(name)")
+            room.configuration.name = "Green tea"
+            try await storage.rooms.save(room)
+            #expect(try await storage.rooms.rooms(on: "conference.example.com") == [room], "\(name)")
+            try await storage.rooms.delete(room: room.jid)
+            #expect(try await storage.rooms.rooms(on: "conference.example.com").isEmpty, "\(name)")
+            #expect(try await storage.rooms.rooms(on: "muc.example.org").count == 1, "\(name)")
+        }
+    }
 }

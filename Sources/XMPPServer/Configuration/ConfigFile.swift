@@ -87,6 +87,13 @@ public enum ConfigFile {
         case "max_sessions_per_account": configuration.kernel.maxSessionsPerAccount = try int()
         case "max_vcard_bytes": configuration.kernel.maxVCardBytes = try int()
         case "max_roster_items": configuration.kernel.maxRosterItems = try int()
+        case "muc_domain":
+            if value == "off" { configuration.kernel.mucEnabled = false } else {
+                configuration.kernel.mucEnabled = true
+                configuration.kernel.mucDomain = value.lowercased()
+            }
+        case "muc_max_history": configuration.kernel.mucLimits.maxHistoryLength = try int()
+        case "muc_max_occupants": configuration.kernel.mucLimits.maxOccupants = try int()
         case "max_stanza_bytes": configuration.limits.maxStanzaBytes = try int()
         case "read_rate": configuration.limits.readBytesPerSecond = try int()
         case "read_burst": configuration.limits.readBurstBytes = try int()

@@ -26,6 +26,17 @@ public struct KernelConfiguration: Sendable {
     public var softwareName: String
     /// The software version reported by XEP-0092.
     public var softwareVersion: String
+    /// Whether the multi-user chat service (XEP-0045) runs.
+    public var mucEnabled = true
+    /// The multi-user chat service's domain; `nil` means `conference.<domain>`.
+    public var mucDomain: String?
+    /// What the multi-user chat service allows each room.
+    public var mucLimits = MUCLimits()
+
+    /// The domain the multi-user chat service answers for, or `nil` when it is off.
+    public var effectiveMUCDomain: String? {
+        mucEnabled ? (mucDomain ?? "conference.\(domain)") : nil
+    }
 
     /// Creates a configuration; every parameter but the domain has a documented default (docs/CONFIG.md).
     public init(domain: String, offlineMessageLimit: Int = 500, maxSessionsPerAccount: Int = 10,

@@ -54,7 +54,7 @@ extension ServerKernel {
         for contact in recipients {
             var copy = broadcastable
             copy.setAttribute("to", to: contact.description)
-            deliverPresence(copy, to: contact)
+            deliverPresence(copy, to: contact, eventLoop: session.eventLoop)
         }
         // The user's other resources see it too (RFC 6121 §4.2.2, §4.4.2).
         for entry in registry.entries(of: user) where entry.session !== session && entry.isAvailable {
@@ -97,8 +97,13 @@ extension ServerKernel {
         deliverPresence(element, to: to)
     }
 
-    /// Delivers a presence to a local JID: one resource for a full JID, every available one for a bare JID.
-    func deliverPresence(_ element: Element, to: JID) {
+    /// Delivers a presence to a local JID: one resource for a full JID, every available one for a bare JID. With
+    /// `eventLoop`, presence to a hosted service's entity (a room occupant) reaches the service too.
+    func deliverPresence(_ element: Element, to: JID, eventLoop: (any EventLoop)? = nil) {
+        if let eventLoop, let service = services[to.domainpart] {
+            _ = service.receive(element, to: to, kernel: self, eventLoop: eventLoop)
+            return
+        }
         guard isLocal(to) else { return }
         if to.isFull {
             registry.entry(to)?.session.deliver(element)

@@ -19,6 +19,9 @@ extension ServerKernel {
             }
             to = jid
         }
+        if let to, let service = services[to.domainpart] {
+            return routeToService(service, element, to: to, from: session)
+        }
         switch element.name {
         case "message":
             return routeMessage(element, to: to ?? session.jid.bare, from: session)
@@ -30,6 +33,20 @@ extension ServerKernel {
         default:
             return nil
         }
+    }
+
+    /// Hands a stanza to a hosted service. Available and unavailable presence is remembered as directed presence,
+    /// so the service hears when the session ends (a room removes the occupant).
+    private func routeToService(_ service: any HostedService, _ element: Element, to: JID,
+                                from session: any ClientSession) -> EventLoopFuture<Void>? {
+        if element.name == "presence" {
+            switch Presence(element: element)?.type {
+            case .available?: registry.update(session) { $0.directedPresence.insert(to) }
+            case .unavailable?: registry.update(session) { $0.directedPresence.remove(to) }
+            default: break
+            }
+        }
+        return service.receive(element, to: to, kernel: self, eventLoop: session.eventLoop)
     }
 
     /// Answers a stanza with an error, unless it is itself an error (RFC 6120 §8.3.1: never answer an error).

@@ -47,7 +47,7 @@ extension ServerKernel {
         for contact in recipients {
             var copy = unavailable
             copy.setAttribute("to", to: contact.description)
-            deliverPresence(copy, to: contact)
+            deliverPresence(copy, to: contact, eventLoop: session.eventLoop)
         }
         for other in registry.entries(of: user) where other.isAvailable {
             var copy = unavailable

@@ -24,6 +24,7 @@ public final class ServerKernel: Sendable {
     let iqHandlers: [IQTarget: [String: IQHandler]]
     let preAuthenticationHandlers: [String: PreAuthenticationIQHandler]
     let initialPresenceHooks: [SessionHook]
+    let services: [String: any HostedService]
     /// Disco features of the server, sorted.
     public let serverFeatures: [String]
     /// Disco features of accounts, sorted.
@@ -49,6 +50,7 @@ public final class ServerKernel: Sendable {
         iqHandlers = host.iqHandlers
         preAuthenticationHandlers = host.preAuthenticationHandlers
         initialPresenceHooks = host.initialPresenceHooks
+        services = host.services
         serverFeatures = host.serverFeatures.sorted()
         accountFeatures = host.accountFeatures.sorted()
         preAuthenticationFeatures = host.preAuthenticationFeatures
@@ -59,6 +61,9 @@ public final class ServerKernel: Sendable {
         postAuthenticationFeatures = postAuthentication
         self.modules = modules.map { ($0.name, $0.specifications) }
     }
+
+    /// The hosted services (multi-user chat, ...), by domain.
+    public var hostedServices: [any HostedService] { services.values.sorted { $0.domain < $1.domain } }
 
     /// Whether `jid` is on this server.
     public func isLocal(_ jid: JID) -> Bool { jid.domainpart == configuration.domain }

@@ -84,6 +84,7 @@ public final class ModuleHost {
     var iqHandlers: [IQTarget: [String: IQHandler]] = [:]
     var preAuthenticationHandlers: [String: PreAuthenticationIQHandler] = [:]
     var initialPresenceHooks: [SessionHook] = []
+    var services: [String: any HostedService] = [:]
     var serverFeatures: Set<String> = []
     var accountFeatures: Set<String> = []
     var preAuthenticationFeatures: [Element] = []
@@ -106,6 +107,13 @@ public final class ModuleHost {
     /// Handles IQ requests in `namespace` before authentication.
     public func handlePreAuthenticationIQ(_ namespace: String, _ handler: @escaping PreAuthenticationIQHandler) {
         preAuthenticationHandlers[namespace] = handler
+    }
+
+    /// Routes every stanza addressed to `service`'s domain (or an entity on it) to the service.
+    public func addService(_ service: any HostedService) {
+        precondition(services[service.domain] == nil && service.domain != configuration.domain,
+                     "two services for \(service.domain)")
+        services[service.domain] = service
     }
 
     /// Runs `hook` when a session sends initial presence.

@@ -30,7 +30,14 @@ public struct DiscoModule: ServerModule {
         host.handleIQ(Self.itemsNamespace, for: [.server, .account]) { request in
             guard request.iq.type == .get else { throw StanzaError(.notAllowed) }
             guard request.payload.attribute("node") == nil else { throw StanzaError(.itemNotFound) }
-            return IQReply(Element("query", namespace: Self.itemsNamespace))
+            var items = Element("query", namespace: Self.itemsNamespace)
+            if request.to.localpart == nil {
+                // The server's services (XEP-0045 §6.1: clients find the chat service this way).
+                for service in request.kernel.hostedServices {
+                    items.append(Element("item", namespace: Self.itemsNamespace, attributes: ["jid": service.domain, "name": service.displayName]))
+                }
+            }
+            return IQReply(items)
         }
     }
 

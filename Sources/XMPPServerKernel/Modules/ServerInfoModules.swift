@@ -129,6 +129,6 @@ public enum StandardModules {
     /// Every module of the IM server, in activation order.
     public static var all: [any ServerModule] {
         [RosterModule(), RegistrationModule(), VCardModule(), DiscoModule(), PingModule(), VersionModule(),
-         TimeModule(), LastActivityModule(), OfflineModule()]
+         TimeModule(), LastActivityModule(), OfflineModule(), MUCModule()]
     }
 }

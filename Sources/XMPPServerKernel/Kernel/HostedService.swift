@@ -1,0 +1,36 @@
+import NIOCore
+import XMPPCore
+
+/// A service on a domain of its own that the server hosts, such as multi-user chat at `conference.example.com`
+/// (and, later, external components). The kernel hands it every stanza addressed to its domain or to an entity on
+/// it; the service answers through ``ServerKernel/deliverFromService(_:to:eventLoop:)``.
+public protocol HostedService: Sendable {
+    /// The domain the service answers for, normalized.
+    var domain: String { get }
+    /// A human-readable name, listed in the server's disco#items.
+    var displayName: String { get }
+    /// Handles a stanza whose `to` is on the service's domain; `from` is already stamped with the sender's full
+    /// JID. Returns `nil` when done on the spot, or a future completing on `eventLoop` once done (storage).
+    func receive(_ stanza: Element, to: JID, kernel: ServerKernel, eventLoop: any EventLoop) -> EventLoopFuture<Void>?
+}
+
+extension ServerKernel {
+    /// The hosted service answering for `jid`'s domain, if any.
+    public func service(for jid: JID) -> (any HostedService)? {
+        services[jid.domainpart]
+    }
+
+    /// Delivers a stanza a hosted service sends to a local user: messages as any message (full or bare JID,
+    /// offline storage), presence to the session or the account's available resources, IQs to the full JID.
+    /// Returns a future when offline storage is involved.
+    @discardableResult
+    public func deliverFromService(_ element: Element, to: JID, eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
+        guard isLocal(to) else { return nil }
+        switch element.name {
+        case "message": return deliverMessage(element, to: to, eventLoop: eventLoop)
+        case "presence": deliverPresence(element, to: to)
+        default: deliverToFullOrBare(element, to: to)
+        }
+        return nil
+    }
+}

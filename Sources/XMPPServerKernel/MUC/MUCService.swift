@@ -1,0 +1,224 @@
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+import XMPPCore
+
+/// The multi-user chat service (XEP-0045) at one domain: creates rooms on first entry, feeds each stanza to its
+/// ``Room`` under that room's lock, delivers what the room says in order, and keeps persistent rooms in the
+/// kernel's ``RoomStore``. Stanzas to different rooms never wait on each other.
+public final class MUCService: HostedService {
+    public let domain: String
+    public let displayName = "Chatrooms"
+    /// What every room is allowed.
+    public let limits: MUCLimits
+    private let rooms = Mutex<[String: RoomBox]>([:])
+    private let loading = Mutex<Task<Void, Never>?>(nil)
+    private let loaded = Atomic<Bool>(false)
+    private let writer = RoomWriter()
+
+    /// Creates a service for `domain`.
+    public init(domain: String, limits: MUCLimits) {
+        self.domain = domain
+        self.limits = limits
+    }
+
+    public func receive(_ stanza: Element, to: JID, kernel: ServerKernel, eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
+        guard loaded.load(ordering: .acquiring) else {
+            // The first stanza waits until the persistent rooms are in memory.
+            return eventLoop.makeFutureWithTask {
+                await self.loadRooms(kernel: kernel)
+                try await self.receive(stanza, to: to, kernel: kernel, eventLoop: eventLoop)?.get()
+            }
+        }
+        guard let sender = stanza.attribute("from").flatMap({ JID(validating: $0) }) else { return nil }
+        guard let name = to.localpart else {
+            return deliver(serviceAnswer(stanza, from: sender, kernel: kernel), kernel: kernel, eventLoop: eventLoop)
+        }
+        while true {
+            guard let box = room(named: name, for: stanza, to: to) else {
+                var effects = RoomEffects()
+                effects.fail(stanza, StanzaError(.itemNotFound, text: "no such room"), from: to, to: sender)
+                return deliver(effects, kernel: kernel, eventLoop: eventLoop)
+            }
+            let outcome = box.state.withLock { slot -> (action: RoomWriter.Action?, version: Int, disposable: Bool)? in
+                guard !slot.isClosed else { return nil }
+                let wasPersistent = slot.room.configuration.isPersistent
+                let created = slot.isNew
+                slot.isNew = false
+                let nickname = to.resourcepart
+                let effects: RoomEffects = switch stanza.name {
+                case "presence": slot.room.receivePresence(stanza, from: sender, nickname: nickname, created: created, now: Date())
+                case "message": slot.room.receiveMessage(stanza, from: sender, nickname: nickname, now: Date())
+                default: slot.room.receiveIQ(stanza, from: sender, nickname: nickname)
+                }
+                // Delivered under the lock, so every occupant sees the room's stanzas in the room's order.
+                for (element, recipient) in effects.stanzas { kernel.deliverFromService(element, to: recipient, eventLoop: eventLoop) }
+                var action: RoomWriter.Action?
+                if effects.destroyed || (wasPersistent && !slot.room.configuration.isPersistent) {
+                    action = wasPersistent ? .delete(slot.room.jid.description) : nil
+                } else if effects.storedStateChanged && slot.room.configuration.isPersistent && !slot.room.isLocked {
+                    action = .save(slot.room.stored)
+                }
+                if action != nil { slot.version += 1 }
+                let disposable = effects.destroyed || slot.room.isDisposable
+                if disposable { slot.isClosed = true }
+                return (action, slot.version, disposable)
+            }
+            guard let (action, version, disposable) = outcome else {
+                // The room closed meanwhile (its last occupant left); look again.
+                rooms.withLock { table in if table[name] === box { table[name] = nil } }
+                continue
+            }
+            if disposable { rooms.withLock { table in if table[name] === box { table[name] = nil } } }
+            guard let action else { return nil }
+            return eventLoop.makeFutureWithTask { await self.writer.perform(action, version: version, store: kernel.storage.rooms, logger: kernel.logger) }
+        }
+    }
+
+    /// The room a stanza is for, creating it when the stanza is an entry with a nickname.
+    private func room(named name: String, for stanza: Element, to: JID) -> RoomBox? {
+        rooms.withLock { table in
+            if let box = table[name] { return box }
+            guard stanza.name == "presence", stanza.attribute("type") == nil, let nickname = to.resourcepart, !nickname.isEmpty,
+                  let sender = stanza.attribute("from").flatMap({ JID(validating: $0) }) else { return nil }
+            let room = Room(jid: to.bare, configuration: RoomConfiguration(), owner: sender.bare, limits: limits)
+            let box = RoomBox(room: room, isNew: true)
+            table[name] = box
+            return box
+        }
+    }
+
+    private func deliver(_ effects: RoomEffects, kernel: ServerKernel, eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
+        for (element, recipient) in effects.stanzas { kernel.deliverFromService(element, to: recipient, eventLoop: eventLoop) }
+        return nil
+    }
+
+    // MARK: The service itself
+
+    /// Disco and ping addressed to the service's domain; anything else is `service-unavailable`.
+    private func serviceAnswer(_ stanza: Element, from sender: JID, kernel: ServerKernel) -> RoomEffects {
+        var effects = RoomEffects()
+        let serviceJID = (try? JID(localpart: nil, domainpart: domain)) ?? kernel.domainJID
+        guard stanza.name == "iq", let iq = IQ(element: stanza), iq.type == .get, let query = iq.payload else {
+            if stanza.name != "presence" { effects.fail(stanza, StanzaError(.serviceUnavailable), from: serviceJID, to: sender) }
+            return effects
+        }
+        var payload: Element?
+        switch query.namespace {
+        case DiscoModule.infoNamespace where query.attribute("node") == nil:
+            var info = Element("query", namespace: DiscoModule.infoNamespace)
+            info.append(Element("identity", namespace: DiscoModule.infoNamespace,
+                                attributes: ["category": "conference", "type": "text", "name": displayName]))
+            for feature in [DiscoModule.infoNamespace, DiscoModule.itemsNamespace, MUCNamespace.muc, "urn:xmpp:ping"].sorted() {
+                info.append(Element("feature", namespace: DiscoModule.infoNamespace, attributes: ["var": feature]))
+            }
+            payload = info
+        case DiscoModule.itemsNamespace where query.attribute("node") == nil:
+            payload = publicRoomList()
+        case "urn:xmpp:ping":
+            payload = nil
+        default:
+            effects.fail(stanza, StanzaError(.serviceUnavailable), from: serviceJID, to: sender)
+            return effects
+        }
+        var result = iq.result(payload: payload).element
+        result.setAttribute("from", to: serviceJID.description)
+        effects.send(result, to: sender)
+        return effects
+    }
+
+    /// The public, configured rooms as disco#items (XEP-0045 §6.3).
+    private func publicRoomList() -> Element {
+        let boxes = rooms.withLock { Array($0.values) }
+        let listed = boxes.compactMap { box in
+            box.state.withLock { slot -> (String, String)? in
+                let room = slot.room
+                guard !slot.isClosed, room.configuration.isPublic, !room.isLocked else { return nil }
+                return (room.jid.description, room.configuration.name.isEmpty ? room.jid.localpart ?? "" : room.configuration.name)
+            }
+        }
+        var query = Element("query", namespace: DiscoModule.itemsNamespace)
+        for (jid, name) in listed.sorted(by: { $0.0 < $1.0 }) {
+            query.append(Element("item", namespace: DiscoModule.itemsNamespace, attributes: ["jid": jid, "name": name]))
+        }
+        return query
+    }
+
+    // MARK: Persistence
+
+    private func loadRooms(kernel: ServerKernel) async {
+        let task = loading.withLock { task in
+            if let task { return task }
+            let started = Task { await self.readStore(kernel: kernel) }
+            task = started
+            return started
+        }
+        await task.value
+    }
+
+    private func readStore(kernel: ServerKernel) async {
+        do {
+            let stored = try await kernel.storage.rooms.rooms(on: domain)
+            rooms.withLock { table in
+                for record in stored {
+                    guard let room = Room(stored: record, limits: limits), let name = room.jid.localpart, table[name] == nil else { continue }
+                    table[name] = RoomBox(room: room, isNew: false)
+                }
+            }
+            kernel.logger.info("chat rooms loaded", metadata: ["service": "\(domain)", "rooms": "\(stored.count)"])
+        } catch {
+            kernel.logger.error("chat rooms could not be loaded", metadata: ["service": "\(domain)", "error": "\(error)"])
+        }
+        loaded.store(true, ordering: .releasing)
+    }
+}
+
+/// One room and what the service tracks about it, behind one lock.
+private final class RoomBox: Sendable {
+    struct Slot {
+        var room: Room
+        /// Created by the stanza being processed: its creator's self-presence carries 201.
+        var isNew: Bool
+        /// Removed from the service; a stanza that finds it closed looks the room up again.
+        var isClosed = false
+        /// Counts changes to the stored part, so a slower, older write never overwrites a newer one.
+        var version = 0
+    }
+
+    let state: Mutex<Slot>
+
+    init(room: Room, isNew: Bool) {
+        state = Mutex(Slot(room: room, isNew: isNew))
+    }
+}
+
+/// Writes rooms to the store, skipping writes older than one already done for the same room.
+private actor RoomWriter {
+    enum Action: Sendable {
+        case save(StoredRoom)
+        case delete(String)
+
+        var jid: String {
+            switch self {
+            case .save(let room): room.jid
+            case .delete(let jid): jid
+            }
+        }
+    }
+
+    private var written: [String: Int] = [:]
+
+    func perform(_ action: Action, version: Int, store: any RoomStore, logger: Logger) async {
+        guard version > written[action.jid, default: -1] else { return }
+        written[action.jid] = version
+        do {
+            switch action {
+            case .save(let room): try await store.save(room)
+            case .delete(let jid): try await store.delete(room: jid)
+            }
+        } catch {
+            logger.error("chat room not stored", metadata: ["room": "\(action.jid)", "error": "\(error)"])
+        }
+    }
+}
