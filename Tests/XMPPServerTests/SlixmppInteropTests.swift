@@ -19,6 +19,6 @@ import XMPPTestSupport
         let steps = output.split(separator: "\n").filter { $0.hasPrefix("ok ") || $0.hasPrefix("FAIL ") }
         #expect(status == 0, "slixmpp scenario failed:\n\(output)")
         #expect(output.contains("scenario complete"), "\(output)")
-        #expect(steps.count >= 11, "steps: \(steps)")
+        #expect(steps.count >= 15, "steps: \(steps)")
     }
 }

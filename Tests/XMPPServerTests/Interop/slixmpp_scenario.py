@@ -42,7 +42,9 @@ class Client(slixmpp.ClientXMPP):
         self.presences = asyncio.Queue()
         self.subscriptions = asyncio.Queue()
         self.started = asyncio.get_event_loop().create_future()
-        for plugin in ["xep_0030", "xep_0054", "xep_0077", "xep_0199", "xep_0203"]:
+        self.groupchat = asyncio.Queue()
+        self.room_presences = asyncio.Queue()
+        for plugin in ["xep_0004", "xep_0030", "xep_0045", "xep_0054", "xep_0077", "xep_0199", "xep_0203"]:
             self.register_plugin(plugin)
         if register:
             self.plugin["xep_0077"].force_registration = True
@@ -51,6 +53,8 @@ class Client(slixmpp.ClientXMPP):
         self.add_event_handler("failed_auth", lambda _: self.settle(RuntimeError("failed_auth")))
         self.add_event_handler("message", lambda m: self.messages.put_nowait(m))
         self.add_event_handler("presence", lambda p: self.presences.put_nowait(p))
+        self.add_event_handler("groupchat_message", lambda m: self.groupchat.put_nowait(m))
+        self.add_event_handler("groupchat_presence", lambda p: self.room_presences.put_nowait(p))
         self.add_event_handler("presence_subscribe", lambda p: self.subscriptions.put_nowait(p))
         self.add_event_handler("presence_subscribed", lambda p: self.subscriptions.put_nowait(p))
 
@@ -95,6 +99,78 @@ async def next_matching(queue, predicate, what):
         return await asyncio.wait_for(loop(), TIMEOUT)
     except asyncio.TimeoutError:
         fail(what, "timed out")
+
+
+async def multi_user_chat(alice, bob, alice_jid, bob_jid):
+    """XEP-0045 with slixmpp's own plugin: create, configure, chat, moderate, invite, destroy."""
+    service = f"conference.{DOMAIN}"
+    room = slixmpp.JID(f"tea{SUFFIX}@{service}")
+    muc_a, muc_b = alice.plugin["xep_0045"], bob.plugin["xep_0045"]
+    items = await alice.plugin["xep_0030"].get_items(jid=DOMAIN, timeout=TIMEOUT)
+    if service not in [item[0] for item in items["disco_items"]["items"]]:
+        fail("muc service", f"{service} not in the server's disco#items")
+
+    presence, _, _, _ = await muc_a.join_muc_wait(room, "Alice", timeout=TIMEOUT)
+    if not {110, 201} <= presence["muc"]["status_codes"] or presence["muc"]["affiliation"] != "owner":
+        fail("muc create", f"self-presence {presence}")
+    form = await muc_a.get_room_config(room, timeout=TIMEOUT)
+    form.set_values({"muc#roomconfig_roomname": "Tea Room", "muc#roomconfig_persistentroom": True})
+    await muc_a.set_room_config(room, form, timeout=TIMEOUT)
+    info = await alice.plugin["xep_0030"].get_info(jid=room, timeout=TIMEOUT)
+    if "muc_persistent" not in info["disco_info"]["features"]:
+        fail("muc configure", f"features {info['disco_info']['features']}")
+    ok("muc room created, configured with slixmpp's form, disco says persistent")
+
+    alice.send_message(mto=room, mbody="before you came", mtype="groupchat")
+    await next_matching(alice.groupchat, lambda m: m["body"] == "before you came", "alice sees her reflection")
+    _, subject, occupants, history = await muc_b.join_muc_wait(room, "Bob", maxstanzas=5, timeout=TIMEOUT)
+    if [m["body"] for m in history] != ["before you came"]:
+        fail("muc history", f"history {[str(m) for m in history]}")
+    if sorted(p["from"].resource for p in occupants) != ["Alice", "Bob"]:
+        fail("muc join", f"occupants {[str(p['from']) for p in occupants]}")
+    bob.send_message(mto=room, mbody="hi all", mtype="groupchat")
+    reflected = await next_matching(alice.groupchat, lambda m: m["body"] == "hi all", "alice sees bob's message")
+    if reflected["from"] != slixmpp.JID(f"{room}/Bob") or reflected.xml.find("{urn:xmpp:sid:0}stanza-id") is None:
+        fail("muc message", str(reflected))
+    bob.send_message(mto=slixmpp.JID(f"{room}/Alice"), mbody="psst", mtype="chat")
+    await next_matching(alice.messages, lambda m: m["body"] == "psst" and m["from"].resource == "Bob", "private message")
+    ok("muc history on join, groupchat reflected with a stanza-id, private message")
+
+    await muc_a.set_role(room, "Bob", "none", reason="too loud", timeout=TIMEOUT)
+    kicked = await next_matching(bob.room_presences, lambda p: p["from"] == slixmpp.JID(f"{room}/Bob") and p["type"] == "unavailable", "bob kicked")
+    if 307 not in kicked["muc"]["status_codes"]:
+        fail("muc kick", str(kicked))
+    await muc_a.set_affiliation(room, "outcast", jid=bob_jid, timeout=TIMEOUT)
+    try:
+        await muc_b.join_muc_wait(room, "Bob", timeout=TIMEOUT)
+        fail("muc ban", "a banned user entered")
+    except slixmpp.exceptions.PresenceError as error:
+        if error.condition != "forbidden":
+            fail("muc ban", error.condition)
+    outcasts = await muc_a.get_affiliation_list(room, "outcast", timeout=TIMEOUT)
+    if [str(jid) for jid in outcasts] != [bob_jid]:
+        fail("muc ban list", outcasts)
+    ok("muc kick (307), ban keeps bob out (forbidden), outcast list")
+
+    await muc_a.set_affiliation(room, "none", jid=bob_jid, timeout=TIMEOUT)
+    muc_a.invite(room, bob_jid, "come back")
+    # slixmpp raises groupchat_invite only for rooms it does not believe it is in, and it keeps a room after a
+    # kick, so the invitation is read from the plain message stream.
+    invitation = await next_matching(bob.messages, lambda m: m["from"] == room and m["muc"]["invite"]["from"], "bob invited")
+    if invitation["muc"]["invite"]["reason"] != "come back":
+        fail("muc invite", str(invitation))
+    await muc_b.join_muc_wait(room, "Bob", timeout=TIMEOUT)
+    await muc_a.destroy(room, reason="closing time", timeout=TIMEOUT)
+    gone = await next_matching(bob.room_presences, lambda p: p["from"].bare == room and p["type"] == "unavailable", "bob sees the room end")
+    if gone.xml.find("{http://jabber.org/protocol/muc#user}x/{http://jabber.org/protocol/muc#user}destroy") is None:
+        fail("muc destroy", str(gone))
+    try:
+        await alice.plugin["xep_0030"].get_info(jid=room, timeout=TIMEOUT)
+        fail("muc destroy", "the room still answers")
+    except slixmpp.exceptions.IqError as error:
+        if error.condition != "item-not-found":
+            fail("muc destroy", error.condition)
+    ok("muc invitation, rejoin, destruction with reason")
 
 
 async def main():
@@ -183,6 +259,8 @@ async def main():
             fail("disco", f"{needed} missing from {features}")
     await alice.plugin["xep_0199"].ping(jid=slixmpp.JID(DOMAIN), timeout=TIMEOUT)
     ok("disco#info and ping to the server")
+
+    await multi_user_chat(alice, bob, alice_jid, bob_jid)
 
     # Password change (XEP-0077), then login with the new password; the old one fails.
     await bob.plugin["xep_0077"].change_password("rebuilt", timeout=TIMEOUT)
