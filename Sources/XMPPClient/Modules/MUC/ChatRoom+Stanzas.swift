@@ -1,0 +1,111 @@
+import Foundation
+import Synchronization
+import XMPPCore
+
+// What the room sends: occupant presence with status codes (XEP-0045 §15.6.2), groupchat and private
+// messages, the subject, configuration notices and errors.
+extension ChatRoom {
+    /// Handles a stanza from the room or one of its occupants.
+    func handle(_ stanza: Element) {
+        switch stanza.name {
+        case "presence": handlePresence(stanza)
+        case "message": handleMessage(stanza)
+        default: break
+        }
+    }
+
+    private func handlePresence(_ stanza: Element) {
+        guard let from = stanza.attribute("from").flatMap({ JID(validating: $0) }), let nickname = from.resourcepart else { return }
+        let type = stanza.attribute("type")
+        if type == "error" {
+            let error = StanzaError(element: stanza.child("error", namespace: stanza.namespace) ?? stanza) ?? StanzaError(.undefinedCondition)
+            let wasJoining = state.withLock { if case .joining = $0.phase { true } else { false } }
+            if wasJoining { failJoin(XMPPClientError.stanzaError(error)) } else { publish(.messageRefused(error)) }
+            return
+        }
+        let x = stanza.child("x", namespace: MUCNamespaces.user)
+        let item = x?.child("item", namespace: MUCNamespaces.user)
+        let codes = Set(x?.children("status", namespace: MUCNamespaces.user).compactMap { $0.attribute("code").flatMap(Int.init) } ?? [])
+        let isSelf = codes.contains(110) || state.withLock { $0.nickname == nickname && !codes.contains(303) }
+        let occupant = RoomOccupant(
+            nickname: nickname, realJID: item?.attribute("jid").flatMap { JID(validating: $0) },
+            affiliation: item?.attribute("affiliation").flatMap(RoomAffiliation.init) ?? .none,
+            role: item?.attribute("role").flatMap(RoomRole.init) ?? .none,
+            show: stanza.child("show", namespace: stanza.namespace).flatMap { Presence.Show(rawValue: $0.text) },
+            status: stanza.child("status", namespace: stanza.namespace)?.text, isSelf: isSelf)
+
+        if type == "unavailable" {
+            let exit = Self.exit(codes: codes, x: x, item: item)
+            let known = state.withLock { state -> RoomOccupant? in
+                let known = state.occupants.removeValue(forKey: nickname)
+                if isSelf, case .nicknameChanged(let newNickname) = exit { state.nickname = newNickname }
+                return known
+            }
+            publish(.occupantLeft(known ?? occupant, exit))
+            guard isSelf else { return }
+            if case .nicknameChanged = exit { return }
+            state.withLock { state in
+                state.phase = .idle
+                state.occupants = [:]
+            }
+            publish(.exited(exit))
+            return
+        }
+        let (isNew, continuation) = state.withLock { state -> (Bool, CheckedContinuation<Void, any Error>?) in
+            let isNew = state.occupants.updateValue(occupant, forKey: nickname) == nil
+            guard isSelf, case .joining(let continuation, _) = state.phase else { return (isNew, nil) }
+            state.phase = .joined
+            state.wasCreated = codes.contains(201)
+            return (isNew, continuation)
+        }
+        publish(isNew ? .occupantJoined(occupant) : .occupantChanged(occupant))
+        continuation?.resume()
+    }
+
+    private static func exit(codes: Set<Int>, x: Element?, item: Element?) -> RoomExit {
+        let actor = item?.child("actor", namespace: MUCNamespaces.user)?.attribute("nick")
+        let reason = item?.child("reason", namespace: MUCNamespaces.user)?.text
+        if let destroy = x?.child("destroy", namespace: MUCNamespaces.user) {
+            return .roomDestroyed(reason: destroy.child("reason", namespace: MUCNamespaces.user)?.text,
+                                  alternate: destroy.attribute("jid").flatMap { JID(validating: $0) })
+        }
+        if codes.contains(303), let nickname = item?.attribute("nick") { return .nicknameChanged(to: nickname) }
+        if codes.contains(301) { return .banned(by: actor, reason: reason) }
+        if codes.contains(307) { return .kicked(by: actor, reason: reason) }
+        if codes.contains(321) || codes.contains(322) || codes.contains(332) { return .removed(reason: reason) }
+        return .left
+    }
+
+    private func handleMessage(_ stanza: Element) {
+        guard let from = stanza.attribute("from").flatMap({ JID(validating: $0) }), let message = Message(element: stanza) else { return }
+        if message.type == .error {
+            publish(.messageRefused(message.error ?? StanzaError(.undefinedCondition)))
+            return
+        }
+        let x = stanza.child("x", namespace: MUCNamespaces.user)
+        if message.type == .groupchat, message.body == nil, let subject = message.subject {
+            state.withLock { $0.subject = subject }
+            publish(.subject(subject, nickname: from.resourcepart))
+            return
+        }
+        if message.type == .groupchat, message.body == nil, let x {
+            let codes = x.children("status", namespace: MUCNamespaces.user).compactMap { $0.attribute("code").flatMap(Int.init) }
+            if !codes.isEmpty { publish(.configurationChanged(statusCodes: codes)) }
+            return
+        }
+        guard let body = message.body else { return }
+        let delay = stanza.child("delay", namespace: "urn:xmpp:delay")
+        let isHistory = message.type == .groupchat && delay?.attribute("from") == jid.description
+        let date = delay?.attribute("stamp").flatMap { try? Date($0, strategy: .iso8601) }
+        let stanzaID = stanza.children("stanza-id", namespace: MUCNamespaces.stanzaID)
+            .first { $0.attribute("by") == jid.description }?.attribute("id")
+        let roomMessage = RoomMessage(nickname: from.resourcepart, body: body, id: message.id, stanzaID: stanzaID,
+                                      date: date, isHistory: isHistory, stanza: stanza)
+        if message.type == .groupchat {
+            state.withLock { $0.lastMessageDate = date ?? Date() }
+            publish(.message(roomMessage))
+        } else if from.resourcepart != nil {
+            publish(.privateMessage(roomMessage))
+        }
+    }
+}

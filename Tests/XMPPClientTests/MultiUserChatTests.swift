@@ -1,0 +1,188 @@
+import Foundation
+import Testing
+import XMPPClient
+import XMPPCore
+import XMPPTestSupport
+
+/// XMPPRoom's flows with ``MultiUserChatModule`` against an in-process xmppd and its conference service.
+@Suite("Multi-user chat against xmppd")
+struct MultiUserChatTests {
+    @Test("create an instant room, chat, whisper, change subject and nickname, moderate, invite, destroy")
+    func roomLifecycle() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let (alice, bob, carol) = (try fixture.client("alice"), try fixture.client("bob"), try fixture.client("carol"))
+        let (aliceMUC, bobMUC, carolMUC) = (alice.add(MultiUserChatModule()), bob.add(MultiUserChatModule()), carol.add(MultiUserChatModule()))
+        for client in [alice, bob, carol] { try await client.connect(registering: true) }
+
+        let service = try #require(try await aliceMUC.findService())
+        #expect(service.description == "conference.localhost")
+        let roomJID = try JID("tea@conference.localhost")
+
+        // Alice creates the room and accepts the defaults (an instant room).
+        let aliceRoom = aliceMUC.room(roomJID, nickname: "Alice")
+        try await aliceRoom.join()
+        #expect(aliceRoom.wasCreated)
+        #expect(aliceRoom.me?.affiliation == .owner && aliceRoom.me?.role == .moderator)
+        try await aliceRoom.acceptDefaultConfiguration()
+        try await aliceRoom.configure(["muc#roomconfig_roomname": "Tea Room"])
+        try await aliceRoom.send("first pot")
+        #expect(try await aliceMUC.rooms(on: service).map(\.name) == ["Tea Room"])
+
+        // Bob enters: Alice is there, the history and the subject arrive.
+        let bobRoom = bobMUC.room(roomJID, nickname: "Bob")
+        let bobEvents = bobRoom.events
+        let aliceEvents = aliceRoom.events
+        try await bobRoom.join(history: .init(maxStanzas: 10))
+        #expect(!bobRoom.wasCreated)
+        #expect(bobRoom.occupants.map(\.nickname) == ["Alice", "Bob"])
+        let history = await first(bobEvents) { if case .message(let message) = $0 { message.isHistory } else { false } }
+        if case .message(let message)? = history { #expect(message.body == "first pot" && message.nickname == "Alice" && message.date != nil) }
+        let bobArrival = await first(aliceEvents) { if case .occupantJoined(let occupant) = $0 { occupant.nickname == "Bob" } else { false } }
+        guard case .occupantJoined(let arrived)? = bobArrival else { Issue.record("alice did not see bob arrive"); return }
+        let bobJID = try fixture.jid("bob")
+        #expect(arrived.role == .participant && arrived.realJID?.bare == bobJID, "the moderator sees real JIDs")
+
+        // Groupchat is reflected with the room's stanza id; private messages reach one occupant.
+        let id = try await bobRoom.send("hello room")
+        let reflected = await first(aliceEvents) { if case .message(let message) = $0 { message.id == id } else { false } }
+        guard case .message(let live)? = reflected else { Issue.record("alice did not get bob's message"); return }
+        #expect(live.nickname == "Bob" && !live.isHistory && live.stanzaID != nil)
+        try await aliceRoom.sendPrivate("psst", to: "Bob")
+        let whisper = await first(bobEvents) { if case .privateMessage(let message) = $0 { message.body == "psst" } else { false } }
+        #expect(whisper != nil)
+
+        // Subject and nickname.
+        try await aliceRoom.changeSubject(to: "Oolong")
+        #expect(await first(bobEvents) { $0 == .subject("Oolong", nickname: "Alice") } != nil)
+        #expect(await eventually { bobRoom.subject == "Oolong" })
+        try await bobRoom.changeNickname(to: "Robert")
+        #expect(bobRoom.nickname == "Robert")
+        #expect(await eventually { aliceRoom.occupants.map(\.nickname) == ["Alice", "Robert"] })
+        await #expect(throws: XMPPClientError.self) { try await bobRoom.changeNickname(to: "Alice") }
+
+        // Moderation: only the owner's requests pass; a kick and a ban reach the occupant as exits.
+        do {
+            try await bobRoom.kick("Alice")
+            Issue.record("a participant kicked the owner")
+        } catch XMPPClientError.stanzaError(let error) {
+            #expect(error.condition == .forbidden)
+        }
+        try await aliceRoom.kick("Robert", reason: "too loud")
+        #expect(await first(bobEvents) { $0 == .exited(.kicked(by: "Alice", reason: "too loud")) } != nil)
+        #expect(!bobRoom.isJoined)
+        try await aliceRoom.ban(try fixture.jid("bob"), reason: "still loud")
+        #expect(try await aliceRoom.users(with: .outcast).map(\.jid) == [try fixture.jid("bob")])
+        do {
+            try await bobRoom.join()
+            Issue.record("a banned user entered")
+        } catch XMPPClientError.stanzaError(let error) {
+            #expect(error.condition == .forbidden)
+        }
+        try await aliceRoom.setAffiliation(.none, of: try fixture.jid("bob"))
+
+        // Invitations: Carol gets one through the room and declines; Bob gets a direct one.
+        let carolInvitations = carolMUC.invitations
+        try await aliceRoom.invite(try fixture.jid("carol"), reason: "tea?")
+        let invitation = try #require(await first(carolInvitations) { _ in true })
+        let aliceJID = try fixture.jid("alice")
+        #expect(invitation.room == roomJID && invitation.inviter == aliceJID && invitation.reason == "tea?" && !invitation.isDirect)
+        let declines = alice.messages
+        try await carolMUC.decline(invitation, reason: "busy")
+        let decline = await first(declines) { $0.element.child("x", namespace: "http://jabber.org/protocol/muc#user")?.child("decline", namespace: "http://jabber.org/protocol/muc#user") != nil }
+        #expect(decline != nil)
+        let bobInvitations = bobMUC.invitations
+        try await aliceRoom.inviteDirectly(try fixture.jid("bob"), reason: "come back")
+        #expect(await first(bobInvitations) { $0.isDirect && $0.room == roomJID && $0.reason == "come back" } != nil)
+
+        // Bob comes back; the owner destroys the room and points to another.
+        let bobAgain = bobRoom.events
+        try await bobRoom.join(history: .none)
+        try await aliceRoom.destroy(reason: "closing", alternate: try JID("coffee@conference.localhost"))
+        let exit = await first(bobAgain) { if case .exited = $0 { true } else { false } }
+        #expect(exit == .exited(.roomDestroyed(reason: "closing", alternate: try JID("coffee@conference.localhost"))))
+        #expect(try await aliceMUC.rooms(on: service).isEmpty)
+    }
+
+    @Test("members-only, password-protected, moderated rooms and their lists; wrong passwords and nicknames fail clearly")
+    func restrictedRooms() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let (alice, bob) = (try fixture.client("alice"), try fixture.client("bob"))
+        let (aliceMUC, bobMUC) = (alice.add(MultiUserChatModule()), bob.add(MultiUserChatModule()))
+        for client in [alice, bob] { try await client.connect(registering: true) }
+        let roomJID = try JID("council@conference.localhost")
+        let aliceRoom = aliceMUC.room(roomJID, nickname: "Alice")
+        try await aliceRoom.join()
+
+        var form = try await aliceRoom.configurationForm()
+        #expect(form.field("muc#roomconfig_membersonly") != nil)
+        form.setValues(["1"], for: "muc#roomconfig_membersonly")
+        form.setValues(["1"], for: "muc#roomconfig_moderatedroom")
+        form.setValues(["1"], for: "muc#roomconfig_passwordprotectedroom")
+        form.setValues(["sesame"], for: "muc#roomconfig_roomsecret")
+        try await aliceRoom.configure(form)
+
+        let bobRoom = bobMUC.room(roomJID, nickname: "Bob")
+        do { try await bobRoom.join(password: "sesame"); Issue.record("a non-member entered") } catch XMPPClientError.stanzaError(let error) {
+            #expect(error.condition == .registrationRequired)
+        }
+        try await aliceRoom.setAffiliation(.member, of: try fixture.jid("bob"))
+        do { try await bobRoom.join(password: "wrong"); Issue.record("entered") } catch XMPPClientError.stanzaError(let error) {
+            #expect(error.condition == .notAuthorized)
+        }
+        try await bobRoom.join(password: "sesame")
+        #expect(bobRoom.me?.affiliation == .member && bobRoom.me?.role == .participant)
+        #expect(try await aliceRoom.users(with: .member).map(\.jid) == [try fixture.jid("bob")])
+        #expect(try await aliceRoom.occupants(with: .moderator).map(\.nickname) == ["Alice"])
+
+        // Voice: a participant loses it, cannot speak, and gets it back.
+        let bobEvents = bobRoom.events
+        try await aliceRoom.revokeVoice(from: "Bob")
+        #expect(await eventually { bobRoom.me?.role == .visitor })
+        try await bobRoom.send("may I?")
+        let refusal = await first(bobEvents) { if case .messageRefused = $0 { true } else { false } }
+        guard case .messageRefused(let error)? = refusal else { Issue.record("a visitor spoke"); return }
+        #expect(error.condition == .forbidden)
+        try await aliceRoom.grantVoice(to: "Bob")
+        #expect(await eventually { bobRoom.me?.role == .participant })
+
+        // The nickname of another user is refused with conflict.
+        let (carol, carolMUC) = try { let c = try fixture.client("carol"); return (c, c.add(MultiUserChatModule())) }()
+        try await carol.connect(registering: true)
+        try await aliceRoom.setAffiliation(.member, of: try fixture.jid("carol"))
+        do { try await carolMUC.room(roomJID, nickname: "Bob").join(password: "sesame"); Issue.record("entered") } catch XMPPClientError.stanzaError(let error) {
+            #expect(error.condition == .conflict)
+        }
+        try await bobRoom.leave()
+        #expect(!bobRoom.isJoined)
+    }
+
+    @Test("after a dropped connection the client enters its rooms again and gets what it missed")
+    func rejoinAfterReconnection() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let (alice, bob) = (try fixture.client("alice"), try fixture.client("bob"))
+        let (aliceMUC, bobMUC) = (alice.add(MultiUserChatModule()), bob.add(MultiUserChatModule()))
+        bob.add(ReconnectModule(initialDelay: .milliseconds(100)))
+        for client in [alice, bob] { try await client.connect(registering: true) }
+        let roomJID = try JID("lounge@conference.localhost")
+        let aliceRoom = aliceMUC.room(roomJID, nickname: "Alice")
+        try await aliceRoom.join()
+        try await aliceRoom.acceptDefaultConfiguration()
+        let bobRoom = bobMUC.room(roomJID, nickname: "Bob")
+        try await bobRoom.join()
+        let bobEvents = bobRoom.events
+
+        server.dropSessions(of: "bob")
+        #expect(await first(bobEvents) { $0 == .exited(.disconnected) } != nil)
+        #expect(await eventually { !aliceRoom.occupants.contains { $0.nickname == "Bob" } })
+        try await aliceRoom.send("while you were away")
+        #expect(await eventually(timeout: .seconds(10)) { bobRoom.isJoined })
+        let missed = await first(bobEvents) { if case .message(let message) = $0 { message.body == "while you were away" } else { false } }
+        #expect(missed != nil)
+    }
+}
