@@ -8,13 +8,13 @@ import XMPPTestSupport
 @Suite("xmpp command")
 struct CommandLineTests {
     /// Runs `xmpp` with the server and credential options.
-    func xmpp(_ arguments: [String], server: TestServer, jid: String, password: String) async throws -> (status: Int32, output: String) {
+    func xmpp(_ arguments: [String], server: TestServer, jid: String, password: String, input: String? = nil) async throws -> (status: Int32, output: String) {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("xmpp").path
         let executable = FileManager.default.isExecutableFile(atPath: binary) ? binary
             : URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/xmpp").path
         return try await runProcess([executable] + arguments + [
             "--jid", jid, "--password", password, "--server", "127.0.0.1:\(server.port)", "--ca-file", server.certificatePath,
-        ], timeout: 30)
+        ], input: input, timeout: 30)
     }
 
     @Test("register, status, send, roster add/list, passwd, and exit statuses scripts can test")
@@ -51,5 +51,59 @@ struct CommandLineTests {
         let taken = try await xmpp(["register"], server: server, jid: "carol@localhost", password: "x")
         #expect(taken.status == 4, "\(taken.output)")
         await bob.disconnect()
+    }
+
+    @Test("muc list, send, join, invite, kick and ban, with the exit status of a refusal")
+    func mucCommands() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let bob = try fixture.client("bob")
+        let muc = bob.add(MultiUserChatModule())
+        try await bob.connect(registering: true)
+        let carol = try fixture.client("carol")
+        try await carol.connect(registering: true)
+        await carol.disconnect()
+        let dave = try fixture.client("dave")
+        let daveMUC = dave.add(MultiUserChatModule())
+        try await dave.connect(registering: true)
+
+        let roomJID = try JID("tea@conference.localhost")
+        let room = muc.room(roomJID, nickname: "Bob")
+        let events = room.events
+        try await room.join()
+        try await room.acceptDefaultConfiguration()
+        try await room.send("welcome")
+        let carolJID = (jid: "carol@localhost", password: "carol-secret")
+
+        let listed = try await xmpp(["muc", "list"], server: server, jid: carolJID.jid, password: carolJID.password)
+        #expect(listed.status == 0 && listed.output.contains("tea@conference.localhost"), "\(listed.output)")
+
+        let sent = try await xmpp(["muc", "send", "tea@conference.localhost", "hello room", "--nick", "Carol"],
+                                  server: server, jid: carolJID.jid, password: carolJID.password)
+        #expect(sent.status == 0, "\(sent.output)")
+        #expect(await first(events) { if case .message(let message) = $0 { message.nickname == "Carol" && message.body == "hello room" } else { false } } != nil)
+
+        let joined = try await xmpp(["muc", "join", "tea@conference.localhost"], server: server, jid: carolJID.jid, password: carolJID.password,
+                                    input: "typed line\n")
+        #expect(joined.status == 0, "\(joined.output)")
+        #expect(await first(events) { if case .message(let message) = $0 { message.nickname == "carol" && message.body == "typed line" } else { false } } != nil)
+
+        let invitations = daveMUC.invitations
+        let invited = try await xmpp(["muc", "invite", "tea@conference.localhost", "dave@localhost", "--reason", "tea"],
+                                     server: server, jid: carolJID.jid, password: carolJID.password)
+        #expect(invited.status == 0, "\(invited.output)")
+        #expect(await first(invitations) { $0.room == roomJID && $0.reason == "tea" } != nil)
+
+        let refused = try await xmpp(["muc", "kick", "tea@conference.localhost", "Bob"], server: server, jid: carolJID.jid, password: carolJID.password)
+        #expect(refused.status == 4 && refused.output.contains("forbidden"), "\(refused.output)")
+
+        try await room.setAffiliation(.admin, of: try fixture.jid("carol"))
+        let banned = try await xmpp(["muc", "ban", "tea@conference.localhost", "eve@localhost", "--reason", "spam"],
+                                    server: server, jid: carolJID.jid, password: carolJID.password)
+        #expect(banned.status == 0, "\(banned.output)")
+        #expect(try await room.users(with: .outcast).map(\.jid) == [try JID("eve@localhost")])
+        await bob.disconnect()
+        await dave.disconnect()
     }
 }

@@ -52,24 +52,31 @@ public struct TestServer: Sendable {
     }
 }
 
-/// Runs a command with a deadline and returns its exit status and combined output. The wait happens on a
+/// Runs a command with a deadline and returns its exit status and combined output; `input`, if given, is its
+/// standard input (then end of file). The wait happens on a
 /// Dispatch thread: blocking the cooperative pool would starve the in-process server's tasks.
-public func runProcess(_ arguments: [String], timeout: TimeInterval) async throws -> (status: Int32, output: String) {
+public func runProcess(_ arguments: [String], input: String? = nil, timeout: TimeInterval) async throws -> (status: Int32, output: String) {
     try await withCheckedThrowingContinuation { continuation in
         DispatchQueue.global().async {
-            continuation.resume(with: Result { try runProcessBlocking(arguments, timeout: timeout) })
+            continuation.resume(with: Result { try runProcessBlocking(arguments, input: input, timeout: timeout) })
         }
     }
 }
 
-private func runProcessBlocking(_ arguments: [String], timeout: TimeInterval) throws -> (status: Int32, output: String) {
+private func runProcessBlocking(_ arguments: [String], input: String?, timeout: TimeInterval) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
+    let inputPipe = input.map { _ in Pipe() }
+    if let inputPipe { process.standardInput = inputPipe }
     try process.run()
+    if let input, let inputPipe {
+        inputPipe.fileHandleForWriting.write(Data(input.utf8))
+        try inputPipe.fileHandleForWriting.close()
+    }
     let deadline = DispatchWorkItem { if process.isRunning { process.terminate() } }
     DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: deadline)
     let data = pipe.fileHandleForReading.readDataToEndOfFile()

@@ -195,8 +195,9 @@ public final class ChatRoom: Sendable {
         broadcast.publish(event)
     }
 
-    /// The first element of `stream` matching `predicate`, or `nil` after `duration`.
-    static func first(_ stream: AsyncStream<RoomEvent>, within duration: Duration,
+    /// The first event of `stream` (subscribed with ``events`` before acting) matching `predicate`, or `nil`
+    /// after `duration`.
+    public static func first(_ stream: AsyncStream<RoomEvent>, within duration: Duration,
                       where predicate: @escaping @Sendable (RoomEvent) -> Bool) async -> RoomEvent? {
         await withTaskGroup(of: RoomEvent?.self) { group in
             group.addTask {
