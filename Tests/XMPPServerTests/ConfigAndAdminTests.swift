@@ -27,6 +27,13 @@ import XMPPServerKernel
         #expect(configuration.kernel.registration == .limited(count: 5, seconds: 3600))
         #expect(configuration.kernel.offlineMessageLimit == 7)
         #expect(configuration.logLevel == .debug)
+        configuration.kernel.domain = configuration.domain
+        #expect(configuration.kernel.effectiveMUCDomain == "conference.chat.example.com")
+        try ConfigFile.apply("muc_domain = Rooms.Example.com\nmuc_max_history = 5", to: &configuration)
+        #expect(configuration.kernel.effectiveMUCDomain == "rooms.example.com")
+        #expect(configuration.kernel.mucLimits.maxHistoryLength == 5)
+        try ConfigFile.apply("muc_domain = off", to: &configuration)
+        #expect(configuration.kernel.effectiveMUCDomain == nil)
         #expect(throws: ConfigFile.ParseError.self) { try ConfigFile.apply("\n\nno_such_option = 1", to: &configuration) }
         #expect(throws: ConfigFile.ParseError.self) { try ConfigFile.apply("c2s_port = many", to: &configuration) }
     }

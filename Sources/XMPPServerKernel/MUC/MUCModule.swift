@@ -10,7 +10,8 @@ public struct MUCModule: ServerModule {
     public init() {}
 
     public func activate(in host: ModuleHost) {
-        guard let domain = host.configuration.effectiveMUCDomain else { return }
+        // The service needs a domain of its own; one equal to the server's would swallow its traffic.
+        guard let domain = host.configuration.effectiveMUCDomain, domain != host.configuration.domain else { return }
         host.addService(MUCService(domain: domain, limits: host.configuration.mucLimits))
     }
 }
