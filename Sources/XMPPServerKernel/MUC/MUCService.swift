@@ -37,8 +37,13 @@ public final class MUCService: HostedService {
         }
         while true {
             guard let box = room(named: name, for: stanza, to: to) else {
+                // Leaving a room that is gone needs no answer; entering without a nickname is malformed (XEP-0045
+                // §7.2.1); anything else to a missing room gets item-not-found.
+                if stanza.name == "presence" && stanza.attribute("type") != nil { return nil }
                 var effects = RoomEffects()
-                effects.fail(stanza, StanzaError(.itemNotFound, text: "no such room"), from: to, to: sender)
+                let error = stanza.name == "presence" ? StanzaError(.jidMalformed, text: "enter with room@service/nickname")
+                    : StanzaError(.itemNotFound, text: "no such room")
+                effects.fail(stanza, error, from: to, to: sender)
                 return deliver(effects, kernel: kernel, eventLoop: eventLoop)
             }
             let outcome = box.state.withLock { slot -> (action: RoomWriter.Action?, version: Int, disposable: Bool)? in
