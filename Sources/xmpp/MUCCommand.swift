@@ -15,6 +15,8 @@ struct MUCCommand: AsyncParsableCommand {
         @Argument(help: "The room's JID, e.g. tea@conference.example.com.") var room: String
         @Option(help: "The nickname in the room (default: the account's name).") var nick: String?
         @Option(help: "The room's password.") var roomPassword: String?
+        @Flag(help: "When this creates the room, keep it after everyone has left (otherwise it ends with its last occupant).")
+        var persistent = false
     }
 
     struct List: AsyncParsableCommand {
@@ -49,7 +51,7 @@ struct MUCCommand: AsyncParsableCommand {
                         switch event {
                         case .message(let message): print("\(message.nickname ?? "*"): \(message.body)")
                         case .privateMessage(let message): print("\(message.nickname ?? "*") (private): \(message.body)")
-                        case .subject(let subject, let nickname): print("* subject: \(subject)" + (nickname.map { " (set by \($0))" } ?? ""))
+                        case .subject(let subject, let nickname) where !subject.isEmpty: print("* subject: \(subject)" + (nickname.map { " (set by \($0))" } ?? ""))
                         case .occupantJoined(let occupant) where !occupant.isSelf: print("* \(occupant.nickname) joined")
                         case .occupantLeft(let occupant, let exit) where !occupant.isSelf: print("* \(occupant.nickname) left (\(exit))")
                         case .messageRefused(let error): print("* refused: \(error)")
@@ -132,7 +134,8 @@ struct MUCCommand: AsyncParsableCommand {
     }
 }
 
-/// Connects, enters the room (accepting the default settings when this creates it), runs `body` with the room
+/// Connects, enters the room (accepting the default settings, or making it persistent, when this creates it), runs
+/// `body` with the room
 /// and its events, and leaves.
 private func inRoom(_ options: ConnectionOptions, _ room: MUCCommand.RoomOptions, presence: Bool = false,
                     history: RoomHistoryRequest = .none,
@@ -144,7 +147,13 @@ private func inRoom(_ options: ConnectionOptions, _ room: MUCCommand.RoomOptions
         let chatRoom = muc.room(roomJID, nickname: nickname)
         let events = chatRoom.events
         try await chatRoom.join(password: room.roomPassword, history: history)
-        if chatRoom.wasCreated { try await chatRoom.acceptDefaultConfiguration() }
+        if chatRoom.wasCreated {
+            if room.persistent {
+                try await chatRoom.configure(["muc#roomconfig_persistentroom": "1"])
+            } else {
+                try await chatRoom.acceptDefaultConfiguration()
+            }
+        }
         try await body(chatRoom, events)
         try await chatRoom.leave()
     }

@@ -149,6 +149,25 @@ import XMPPCore
         #expect(Self.errorCondition(alice.received().last) == "item-not-found", "a temporary room ends with its last occupant")
     }
 
+    @Test func aSessionThatNeverSentInitialPresenceStillLeavesTheRoomsItEntered() async throws {
+        let scenario = try KernelScenario()
+        for user in ["alice", "bob"] { try await scenario.account(user) }
+        let alice = try await scenario.login("alice")
+        try await Self.createInstantRoom(alice)
+        for ending in ["disconnect", "unavailable"] {
+            let script = try await scenario.login("bob", ending, available: false)
+            try await Self.join(script, as: "Bob")
+            #expect(alice.received("presence").last?.attribute("from") == "\(Self.room)/Bob")
+            if ending == "disconnect" {
+                try await script.disconnect()
+            } else {
+                try await script.send("<presence xmlns='jabber:client' type='unavailable'/>")
+            }
+            let gone = try #require(alice.received("presence").last, "\(ending)")
+            #expect(gone.attribute("from") == "\(Self.room)/Bob" && gone.attribute("type") == "unavailable", "\(ending)")
+        }
+    }
+
     @Test func moderatorsKickAndGrantVoiceAdminsBanAndOnlyOwnersMakeAdmins() async throws {
         let scenario = try KernelScenario()
         for user in ["alice", "bob", "carol"] { try await scenario.account(user) }

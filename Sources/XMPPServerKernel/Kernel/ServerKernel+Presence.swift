@@ -45,7 +45,15 @@ extension ServerKernel {
             if !isAvailable { entry.directedPresence = [] }
             return result
         }) else { return }
-        if !isAvailable && !previous.wasAvailable { return }
+        if !isAvailable && !previous.wasAvailable {
+            // Never available, but directed presence (a chat room, say) still needs revoking.
+            for recipient in previous.directed {
+                var copy = broadcastable
+                copy.setAttribute("to", to: recipient.description)
+                deliverPresence(copy, to: recipient, eventLoop: session.eventLoop)
+            }
+            return
+        }
 
         let user = session.jid.bare
         let items = await rosterItems(of: user)

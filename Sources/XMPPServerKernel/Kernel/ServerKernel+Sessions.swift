@@ -30,9 +30,12 @@ extension ServerKernel {
         guard let entry = registry.remove(session) else { return nil }
         logger.info("session ended", metadata: ["jid": "\(session.jid)"])
         let stillOnline = registry.sessionCount(of: session.jid.bare) > 0
-        guard entry.isAvailable || !stillOnline else { return nil }
+        // A session that never sent initial presence may still have sent directed presence (entered a chat room):
+        // those recipients must see it go too.
+        let hasRecipients = entry.isAvailable || !entry.directedPresence.isEmpty
+        guard hasRecipients || !stillOnline else { return nil }
         return run(on: session.eventLoop) {
-            if entry.isAvailable { await self.broadcastUnavailable(of: session, entry: entry) }
+            if hasRecipients { await self.broadcastUnavailable(of: session, entry: entry) }
             if !stillOnline, let user = session.jid.localpart {
                 await self.recordLastActivity(of: user, status: nil)
             }
@@ -42,14 +45,14 @@ extension ServerKernel {
     private func broadcastUnavailable(of session: any ClientSession, entry: SessionRegistry.Entry) async {
         let unavailable = Presence(type: .unavailable, from: session.jid).element
         let user = session.jid.bare
-        var recipients = await rosterItems(of: user).filter(\.contactReceivesPresence).map(\.jid)
+        var recipients = entry.isAvailable ? await rosterItems(of: user).filter(\.contactReceivesPresence).map(\.jid) : []
         recipients += entry.directedPresence.filter { !recipients.contains($0.bare) }
         for contact in recipients {
             var copy = unavailable
             copy.setAttribute("to", to: contact.description)
             deliverPresence(copy, to: contact, eventLoop: session.eventLoop)
         }
-        for other in registry.entries(of: user) where other.isAvailable {
+        for other in registry.entries(of: user) where other.isAvailable && entry.isAvailable {
             var copy = unavailable
             copy.setAttribute("to", to: other.session.jid.description)
             other.session.deliver(copy)
