@@ -42,6 +42,17 @@ struct FixtureTests {
         #expect(ended == .disconnected(.streamError(StreamError(.systemShutdown))))
     }
 
+    @Test("runProcess reports status and output, feeds standard input, and stops a process at its deadline")
+    func runProcessHelper() async throws {
+        let echoed = try await runProcess(["cat"], input: "fed through stdin\n", timeout: 10)
+        #expect(echoed.status == 0 && echoed.output == "fed through stdin\n")
+        let failed = try await runProcess(["sh", "-c", "echo oops; exit 3"], timeout: 10)
+        #expect(failed.status == 3 && failed.output == "oops\n")
+        let started = Date()
+        let stopped = try await runProcess(["sleep", "30"], timeout: 1)
+        #expect(stopped.status != 0 && Date().timeIntervalSince(started) < 10)
+    }
+
     @Test("freePort gives a port nobody listens on")
     func freePort() throws {
         let port = try ProsodyServer.freePort()

@@ -77,7 +77,9 @@ private func runProcessBlocking(_ arguments: [String], input: String?, timeout: 
         inputPipe.fileHandleForWriting.write(Data(input.utf8))
         try inputPipe.fileHandleForWriting.close()
     }
-    let deadline = DispatchWorkItem { if process.isRunning { process.terminate() } }
+    // Signal the pid itself: Foundation's isRunning/terminate() did not stop the process in time on Linux.
+    let pid = process.processIdentifier
+    let deadline = DispatchWorkItem { kill(pid, SIGKILL) }
     DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: deadline)
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
