@@ -65,7 +65,7 @@ struct FixtureTests {
         let prosody = try await ProsodyServer.start()
         #expect(ProsodyServer.isListening(port: prosody.port))
         #expect(FileManager.default.fileExists(atPath: prosody.certificatePath))
-        prosody.stop()
+        await prosody.stop()
         #expect(!ProsodyServer.isListening(port: prosody.port))
         #expect(!FileManager.default.fileExists(atPath: prosody.directory))
     }

@@ -74,23 +74,57 @@ public final class ProsodyServer: Sendable {
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
             if isListening(port: port) { return server }
-            if !process.isRunning { break }
+            if !isAlive(pid: process.processIdentifier) { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         let log = (try? String(contentsOfFile: "\(directory)/prosody.log", encoding: .utf8)) ?? ""
-        server.stop()
+        await server.stop()
         throw TestSetupError("prosody did not come up on port \(port): \(log)")
     }
 
-    /// Stops Prosody (SIGTERM to its PID, SIGKILL after 5 s) and removes its directory.
-    public func stop() {
-        if process.isRunning {
-            process.terminate()
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < deadline { usleep(50_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    /// Starts Prosody, runs `body` with it, and stops it whether `body` returns or throws.
+    public static func with<Result>(_ body: (ProsodyServer) async throws -> Result) async throws -> Result {
+        let prosody = try await start()
+        do {
+            let result = try await body(prosody)
+            await prosody.stop()
+            return result
+        } catch {
+            await prosody.stop()
+            throw error
         }
+    }
+
+    /// Stops Prosody and removes its directory: SIGTERM to its PID, SIGKILL when it has not exited after 3 s,
+    /// then waits (up to 10 s) until its port is closed, so a caller can rely on it being gone.
+    ///
+    /// It signals the pid itself: Foundation's `isRunning`/`terminate()` did not stop processes in time on Linux.
+    /// It waits with `Task.sleep`, so it never holds one of the few cooperative threads.
+    public func stop() async {
+        let pid = process.processIdentifier
+        kill(pid, SIGTERM)
+        if await !Self.waitUntil(seconds: 3, { !Self.isAlive(pid: pid) }) { kill(pid, SIGKILL) }
+        _ = await Self.waitUntil(seconds: 10) { !Self.isAlive(pid: pid) && !Self.isListening(port: self.port) }
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Whether `pid` is a process that still runs: a zombie (exited, not yet reaped) counts as gone.
+    static func isAlive(pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let afterName = stat.lastIndex(of: ")") else { return true }
+        let state = stat[stat.index(after: afterName)...].trimmingCharacters(in: .whitespaces).first
+        return state != "Z" && state != "X"
+    }
+
+    /// Polls `condition` every 50 ms until it holds or `seconds` pass; whether it held.
+    private static func waitUntil(seconds: Double, _ condition: () -> Bool) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return condition()
     }
 
     /// A port nobody listens on now: bound, read and released.
