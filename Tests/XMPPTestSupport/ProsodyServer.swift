@@ -2,7 +2,8 @@ import Foundation
 
 /// Prosody from Debian, started for a test on a free loopback port with its own configuration, certificate
 /// (self-signed, CA:TRUE so TLS clients can trust it as a root) and data directory; stopped by PID.
-/// Open registration is on, so clients create their own accounts.
+/// Open registration is on, so clients create their own accounts; its multi-user chat service is
+/// `conference.localhost`, as xmppd's is.
 public final class ProsodyServer: Sendable {
     /// The c2s (STARTTLS) port.
     public let port: Int
@@ -62,6 +63,9 @@ public final class ProsodyServer: Sendable {
             certificates = "\(directory)"
             ssl = { certificate = "\(directory)/localhost.crt"; key = "\(directory)/localhost.key"; }
             VirtualHost "localhost"
+            Component "conference.localhost" "muc"
+              modules_enabled = { "muc_mam" }
+              muc_room_default_history_length = 20
             """
         try configuration.write(toFile: "\(directory)/prosody.cfg.lua", atomically: true, encoding: .utf8)
         let process = Process()
