@@ -187,6 +187,34 @@ struct MultiUserChatTests {
         let missed = await first(bobEvents) { if case .message(let message) = $0 { message.body == "while you were away" } else { false } }
         #expect(missed != nil)
     }
+
+    @Test("when the server restarts, occupants are told (332) and enter the persistent room again once reconnected")
+    func rejoinAfterServerRestart() async throws {
+        let server = try await TestServer.start()
+        let fixture = ClientFixture(server: server)
+        let (alice, bob) = (try fixture.client("alice"), try fixture.client("bob"))
+        let (aliceMUC, bobMUC) = (alice.add(MultiUserChatModule()), bob.add(MultiUserChatModule()))
+        for client in [alice, bob] {
+            client.add(ReconnectModule(initialDelay: .milliseconds(100)))
+            try await client.connect(registering: true)
+        }
+        let roomJID = try JID("hall@conference.localhost")
+        let aliceRoom = aliceMUC.room(roomJID, nickname: "Alice")
+        try await aliceRoom.join()
+        try await aliceRoom.configure(["muc#roomconfig_persistentroom": "1"])
+        let bobRoom = bobMUC.room(roomJID, nickname: "Bob")
+        try await bobRoom.join()
+        let bobEvents = bobRoom.events
+
+        let restarted = try await server.restarted()
+        #expect(await first(bobEvents) { if case .exited = $0 { true } else { false } } == .exited(.serviceShutdown))
+        #expect(await eventually(timeout: .seconds(15)) { bobRoom.isJoined && aliceRoom.isJoined })
+        #expect(bobRoom.occupants.map(\.nickname) == ["Alice", "Bob"] || bobRoom.occupants.map(\.nickname) == ["Bob"])
+        #expect(aliceRoom.me?.affiliation == .owner, "the room and its owner came back from storage")
+        await alice.disconnect()
+        await bob.disconnect()
+        await restarted.stop()
+    }
 }
 
 /// The server a multi-user chat test runs against; both serve `conference.localhost`.

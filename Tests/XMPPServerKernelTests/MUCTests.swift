@@ -168,6 +168,34 @@ import XMPPCore
         }
     }
 
+    @Test func atShutdownEachOccupantLearnsOfItsOwnRemovalWith332AndPersistentRoomsStay() async throws {
+        let scenario = try KernelScenario()
+        for user in ["alice", "bob", "carol"] { try await scenario.account(user) }
+        let alice = try await scenario.login("alice")
+        let bob = try await scenario.login("bob")
+        let kept = "kept@conference.example.com"
+        try await Self.createInstantRoom(alice)
+        try await Self.createInstantRoom(alice, room: kept)
+        try await Self.configure(alice, room: kept, ["muc#roomconfig_persistentroom": "1"])
+        try await Self.join(bob, as: "Bob")
+        _ = alice.received(); _ = bob.received()
+
+        scenario.kernel.closeAllSessions(with: StreamError(.systemShutdown))
+        let aliceNotices = alice.received("presence")
+        #expect(aliceNotices.compactMap { $0.attribute("from") }.sorted() == ["\(kept)/Alice", "\(Self.room)/Alice"])
+        for notice in aliceNotices + bob.received("presence") {
+            #expect(notice.attribute("type") == "unavailable" && Self.statuses(notice) == ["110", "332"])
+            #expect(Self.item(notice)?.attribute("role") == "none")
+        }
+        #expect(alice.session.closedWith == .some(StreamError(.systemShutdown)), "the stream closes after the notices")
+
+        let carol = try await scenario.login("carol")
+        for (room, expected) in [(Self.room, "error"), (kept, "result")] {
+            try await carol.send("<iq xmlns='jabber:client' type='get' id='i' to='\(room)'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+            #expect(carol.received().last?.attribute("type") == expected, "\(room)")
+        }
+    }
+
     @Test func moderatorsKickAndGrantVoiceAdminsBanAndOnlyOwnersMakeAdmins() async throws {
         let scenario = try KernelScenario()
         for user in ["alice", "bob", "carol"] { try await scenario.account(user) }

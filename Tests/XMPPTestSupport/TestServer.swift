@@ -14,6 +14,8 @@ public struct TestSetupError: Error, CustomStringConvertible {
 public struct TestServer: Sendable {
     public let server: XMPPServer
     public let directory: String
+    /// What it was started with, for ``restarted()``.
+    public let configuration: ServerConfiguration
 
     /// The STARTTLS port.
     public var port: Int { server.boundPorts[0] }
@@ -32,14 +34,28 @@ public struct TestServer: Sendable {
         configuration.storage = storage
         configuration.kernel.registration = .open
         configure(&configuration)
+        return try await start(configuration)
+    }
+
+    private static func start(_ configuration: ServerConfiguration) async throws -> TestServer {
         var logger = Logger(label: "xmppd-test")
         logger.logLevel = .warning
         let server = try XMPPServer(configuration: configuration, logger: logger)
         try await server.start()
         // One STARTTLS and one direct-TLS listener on 127.0.0.1, and the certificate clients must trust.
         guard server.boundPorts.count == 2 else { throw TestSetupError("listeners: \(server.boundPorts)") }
+        let directory = configuration.dataDirectory
         guard FileManager.default.fileExists(atPath: "\(directory)/localhost.crt") else { throw TestSetupError("no certificate") }
-        return TestServer(server: server, directory: directory)
+        return TestServer(server: server, directory: directory, configuration: configuration)
+    }
+
+    /// Shuts the server down as SIGTERM would and starts it again on the same ports, data and certificate.
+    public func restarted() async throws -> TestServer {
+        var configuration = configuration
+        configuration.c2sPort = port
+        configuration.c2sTLSPort = tlsPort
+        await server.shutdown()
+        return try await Self.start(configuration)
     }
 
     /// The SHA-256 fingerprint of the server's certificate, colon-separated hex.

@@ -12,6 +12,13 @@ public protocol HostedService: Sendable {
     /// Handles a stanza whose `to` is on the service's domain; `from` is already stamped with the sender's full
     /// JID. Returns `nil` when done on the spot, or a future completing on `eventLoop` once done (storage).
     func receive(_ stanza: Element, to: JID, kernel: ServerKernel, eventLoop: any EventLoop) -> EventLoopFuture<Void>?
+    /// Called once when the server stops, before the sessions close, so the service can tell its users.
+    func shutDown(kernel: ServerKernel)
+}
+
+extension HostedService {
+    /// Does nothing: a service with nothing to say at shutdown need not implement it.
+    public func shutDown(kernel: ServerKernel) {}
 }
 
 extension ServerKernel {

@@ -74,8 +74,9 @@ extension ServerKernel {
         for entry in registry.entries(of: user.bare) { entry.session.close(with: error) }
     }
 
-    /// Closes every session (server shutdown).
+    /// Closes every session (server shutdown), after the hosted services have told their users.
     public func closeAllSessions(with error: StreamError?) {
+        for service in services.values { service.shutDown(kernel: self) }
         for session in registry.allSessions() { session.close(with: error) }
     }
 }

@@ -81,6 +81,21 @@ public final class MUCService: HostedService {
         }
     }
 
+    /// Tells every occupant of every room that it is removed because the server stops (status 332), and empties
+    /// the rooms; persistent ones stay, as stored.
+    public func shutDown(kernel: ServerKernel) {
+        let boxes = rooms.withLock { Array($0) }
+        for (name, box) in boxes {
+            let disposable = box.state.withLock { slot -> Bool in
+                guard !slot.isClosed else { return false }
+                for (element, recipient) in slot.room.shutDown().stanzas { kernel.deliverPresence(element, to: recipient) }
+                if slot.room.isDisposable { slot.isClosed = true }
+                return slot.isClosed
+            }
+            if disposable { rooms.withLock { table in if table[name] === box { table[name] = nil } } }
+        }
+    }
+
     /// The room a stanza is for, creating it when the stanza is an entry with a nickname.
     private func room(named name: String, for stanza: Element, to: JID) -> RoomBox? {
         rooms.withLock { table in

@@ -161,6 +161,19 @@ extension Room {
         }
     }
 
+    /// Empties the room because the service is shutting down: each occupant's sessions learn of their own removal
+    /// (110 and 332); nobody is told of the others', as they all go at once (XEP-0045 status 332).
+    mutating func shutDown() -> RoomEffects {
+        var effects = RoomEffects()
+        for occupant in occupants.values {
+            let notice = presence(of: occupant, for: occupant, statuses: [.selfPresence, .shutdown], unavailable: true)
+            for session in occupant.sessions { effects.send(notice, to: session) }
+        }
+        occupants = [:]
+        nicknames = [:]
+        return effects
+    }
+
     /// Removes an occupant after a kick, ban or affiliation change, telling everyone why (§8.2, §9.1, §9.4).
     mutating func remove(_ nickname: String, status: MUCStatus, actor: String?, reason: String?, effects: inout RoomEffects) {
         guard var removed = occupants[nickname] else { return }

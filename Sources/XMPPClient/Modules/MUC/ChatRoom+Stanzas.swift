@@ -47,6 +47,7 @@ extension ChatRoom {
             state.withLock { state in
                 state.phase = .idle
                 state.occupants = [:]
+                state.removedByShutdown = exit == .serviceShutdown
             }
             publish(.exited(exit))
             return
@@ -72,7 +73,8 @@ extension ChatRoom {
         if codes.contains(303), let nickname = item?.attribute("nick") { return .nicknameChanged(to: nickname) }
         if codes.contains(301) { return .banned(by: actor, reason: reason) }
         if codes.contains(307) { return .kicked(by: actor, reason: reason) }
-        if codes.contains(321) || codes.contains(322) || codes.contains(332) { return .removed(reason: reason) }
+        if codes.contains(332) { return .serviceShutdown }
+        if codes.contains(321) || codes.contains(322) { return .removed(reason: reason) }
         return .left
     }
 

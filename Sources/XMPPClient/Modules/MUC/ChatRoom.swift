@@ -35,6 +35,8 @@ public final class ChatRoom: Sendable {
         var password: String?
         var lastMessageDate: Date?
         var attempts = 0
+        /// The service removed this user because it was shutting down (332): enter again after reconnecting.
+        var removedByShutdown = false
     }
 
     init(jid: JID, nickname: String, client: ClientReference) {
@@ -81,6 +83,7 @@ public final class ChatRoom: Sendable {
                 guard case .idle = state.phase else { return nil }
                 state.attempts += 1
                 state.phase = .joining(continuation, attempt: state.attempts)
+                state.removedByShutdown = false
                 state.password = password
                 state.occupants = [:]
                 return state.attempts
@@ -214,19 +217,21 @@ public final class ChatRoom: Sendable {
         }
     }
 
-    /// Whether this user was in the room when the connection ended; forgets the occupants.
+    /// Whether this user was in the room when the connection ended, or was removed by a shutdown just before, with
+    /// the date of the last message seen; forgets the occupants.
     func connectionEnded() -> Date?? {
-        let (wasJoined, continuation, last) = state.withLock { state -> (Bool, CheckedContinuation<Void, any Error>?, Date?) in
-            defer { state.phase = .idle; state.occupants = [:] }
+        typealias Ending = (wasJoined: Bool, rejoin: Bool, continuation: CheckedContinuation<Void, any Error>?, last: Date?)
+        let ending = state.withLock { state -> Ending in
+            defer { state.phase = .idle; state.occupants = [:]; state.removedByShutdown = false }
             switch state.phase {
-            case .joined: return (true, nil, state.lastMessageDate)
-            case .joining(let continuation, _): return (false, continuation, nil)
-            case .idle: return (false, nil, nil)
+            case .joined: return (true, true, nil, state.lastMessageDate)
+            case .joining(let continuation, _): return (false, false, continuation, nil)
+            // A shutdown already announced the exit; enter again like a room the connection dropped.
+            case .idle: return (false, state.removedByShutdown, nil, state.lastMessageDate)
             }
         }
-        continuation?.resume(throwing: XMPPClientError.notConnected)
-        guard wasJoined else { return nil }
-        publish(.exited(.disconnected))
-        return .some(last)
+        ending.continuation?.resume(throwing: XMPPClientError.notConnected)
+        if ending.wasJoined { publish(.exited(.disconnected)) }
+        return ending.rejoin ? .some(ending.last) : nil
     }
 }

@@ -104,7 +104,10 @@ public final class MultiUserChatModule: XMPPClientModule {
         for room in knownRooms {
             if let last = room.connectionEnded() { rejoin[room.jid] = last }
         }
-        if rejoinsAfterReconnection && error != nil { roomsToRejoin.withLock { $0 = rejoin } }
+        // Failed reconnection attempts end sessions too: keep what earlier endings left to enter again.
+        roomsToRejoin.withLock { pending in
+            if rejoinsAfterReconnection && error != nil { pending.merge(rejoin) { earlier, _ in earlier } } else { pending = [:] }
+        }
     }
 
     public func sessionStarted(client: XMPPClient) async {

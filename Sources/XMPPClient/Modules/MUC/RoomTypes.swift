@@ -41,6 +41,9 @@ public enum RoomExit: Sendable, Hashable {
     case banned(by: String?, reason: String?)
     /// Removed by an affiliation change or because the room became members-only (321, 322).
     case removed(reason: String?)
+    /// The chat service is shutting down (status 332). ``MultiUserChatModule`` enters the room again once the
+    /// client has reconnected, as after ``disconnected``.
+    case serviceShutdown
     /// The owner destroyed the room, maybe pointing to another (XEP-0045 §10.9).
     case roomDestroyed(reason: String?, alternate: JID?)
     /// This client's connection ended.
