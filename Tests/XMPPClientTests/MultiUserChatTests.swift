@@ -13,7 +13,12 @@ struct MultiUserChatTests {
     func roomLifecycle(peer: MUCPeer) async throws { try await peer.run { fixture in
         let (alice, bob, carol) = (try fixture.client("alice"), try fixture.client("bob"), try fixture.client("carol"))
         let (aliceMUC, bobMUC, carolMUC) = (alice.add(MultiUserChatModule()), bob.add(MultiUserChatModule()), carol.add(MultiUserChatModule()))
+        let aliceVCards = alice.add(VCardModule())
+        bob.add(VCardModule())   // AvatarModule publishes through it
+        let (aliceAvatars, bobAvatars) = (alice.add(AvatarModule()), bob.add(AvatarModule()))
         for client in [alice, bob, carol] { try await client.connect(registering: true) }
+        let bobsPicture = Avatar(type: "image/png", data: Array("bob's face".utf8))
+        try await bobAvatars.publish(bobsPicture)
 
         let service = try #require(try await aliceMUC.findService())
         #expect(service.description == "conference.localhost")
@@ -33,6 +38,7 @@ struct MultiUserChatTests {
         let bobRoom = bobMUC.room(roomJID, nickname: "Bob")
         let bobEvents = bobRoom.events
         let aliceEvents = aliceRoom.events
+        let avatarUpdates = aliceAvatars.updates
         try await bobRoom.join(history: .init(maxStanzas: 10))
         #expect(!bobRoom.wasCreated)
         #expect(bobRoom.occupants.map(\.nickname) == ["Alice", "Bob"])
@@ -42,6 +48,12 @@ struct MultiUserChatTests {
         guard case .occupantJoined(let arrived)? = bobArrival else { Issue.record("alice did not see bob arrive"); return }
         let bobJID = try fixture.jid("bob")
         #expect(arrived.role == .participant && arrived.realJID?.bare == bobJID, "the moderator sees real JIDs")
+
+        // Occupants' avatars (XEP-0153 in rooms): the hash rides on room presence, the vCard comes through the room.
+        let bobInRoom = try roomJID.withResource("Bob")
+        #expect(await first(avatarUpdates) { $0.jid == bobInRoom }?.hash == bobsPicture.hash)
+        #expect(try await aliceAvatars.avatar(of: bobInRoom) == bobsPicture)
+        #expect(try await aliceVCards.fetch(occupant: bobInRoom).photo?.data == bobsPicture.data)
 
         // Groupchat is reflected with the room's stanza id; private messages reach one occupant.
         let id = try await bobRoom.send("hello room")

@@ -85,6 +85,17 @@ struct TestClient {
     /// Everything received since the last call.
     func received() -> [Element] { session.take() }
 
+    /// Waits (up to 5 s) until something arrives, for work the kernel finishes after `send` returns; then
+    /// everything received since the last call.
+    func receivedEventually() async -> [Element] {
+        for _ in 0..<500 {
+            let elements = session.take()
+            if !elements.isEmpty { return elements }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return []
+    }
+
     /// The stanzas received since the last call, filtered by name.
     func received(_ name: String) -> [Element] { session.take().filter { $0.name == name } }
 

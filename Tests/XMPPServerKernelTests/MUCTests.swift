@@ -196,6 +196,49 @@ import XMPPCore
         }
     }
 
+    @Test func iqsToAnOccupantArePassedOnUnderRoomJIDsAndVCardsComeFromItsAccount() async throws {
+        let scenario = try KernelScenario()
+        for user in ["alice", "bob", "carol"] { try await scenario.account(user) }
+        let alice = try await scenario.login("alice")
+        let bob = try await scenario.login("bob")
+        let carol = try await scenario.login("carol")
+        try await bob.send("<iq xmlns='jabber:client' type='set' id='v'><vCard xmlns='vcard-temp'><FN>Bob B</FN></vCard></iq>")
+        try await Self.createInstantRoom(alice)
+        try await Self.join(bob, as: "Bob")
+        _ = alice.received(); _ = bob.received()
+
+        // A vCard request is answered by the occupant's server, under the occupant's room JID.
+        try await alice.send("<iq xmlns='jabber:client' type='get' id='card' to='\(Self.room)/Bob'><vCard xmlns='vcard-temp'/></iq>")
+        let card = try #require(await alice.receivedEventually().first)
+        #expect(card.attribute("type") == "result" && card.attribute("id") == "card" && card.attribute("from") == "\(Self.room)/Bob")
+        #expect(card.child("vCard", namespace: "vcard-temp")?.child("FN", namespace: "vcard-temp")?.text == "Bob B")
+        #expect(bob.received().isEmpty, "the server answered for bob")
+
+        // Anything else reaches the occupant's session from the asker's room JID, with an id of the room's.
+        try await alice.send("<iq xmlns='jabber:client' type='get' id='what' to='\(Self.room)/Bob'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+        let request = try #require(bob.received().first)
+        #expect(request.attribute("from") == "\(Self.room)/Alice" && request.attribute("to") == bob.jid.description)
+        let token = try #require(request.attribute("id"))
+        #expect(token != "what" && !request.xmlString.contains("alice@"), "nothing tells bob who alice is")
+        try await carol.send("<iq xmlns='jabber:client' type='result' id='\(token)' to='\(Self.room)/Alice'/>")
+        #expect(alice.received().isEmpty, "a reply from anyone but bob is dropped")
+        try await bob.send("<iq xmlns='jabber:client' type='result' id='\(token)' to='\(Self.room)/Alice'><query xmlns='http://jabber.org/protocol/disco#info'><feature var='urn:xmpp:ping'/></query></iq>")
+        let answer = try #require(alice.received().first)
+        #expect(answer.attribute("id") == "what" && answer.attribute("from") == "\(Self.room)/Bob" && answer.attribute("type") == "result")
+        #expect(!answer.xmlString.contains("bob@"), "nothing tells alice who bob is")
+        try await bob.send("<iq xmlns='jabber:client' type='result' id='\(token)' to='\(Self.room)/Alice'/>")
+        #expect(alice.received().isEmpty, "a reply is passed on once")
+
+        // Pinging oneself is answered by the room; strangers and missing nicknames get errors.
+        try await alice.send("<iq xmlns='jabber:client' type='get' id='self' to='\(Self.room)/Alice'><ping xmlns='urn:xmpp:ping'/></iq>")
+        #expect(alice.received().first?.attribute("type") == "result")
+        try await carol.send("<iq xmlns='jabber:client' type='get' id='c' to='\(Self.room)/Bob'><ping xmlns='urn:xmpp:ping'/></iq>")
+        #expect(Self.errorCondition(carol.received().first) == "not-acceptable")
+        try await alice.send("<iq xmlns='jabber:client' type='get' id='n' to='\(Self.room)/Nobody'><ping xmlns='urn:xmpp:ping'/></iq>")
+        #expect(Self.errorCondition(alice.received().first) == "item-not-found")
+        #expect(bob.received().isEmpty)
+    }
+
     @Test func moderatorsKickAndGrantVoiceAdminsBanAndOnlyOwnersMakeAdmins() async throws {
         let scenario = try KernelScenario()
         for user in ["alice", "bob", "carol"] { try await scenario.account(user) }

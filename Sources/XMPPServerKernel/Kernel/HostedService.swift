@@ -28,14 +28,27 @@ extension ServerKernel {
     }
 
     /// Delivers a stanza a hosted service sends to a local user: messages as any message (full or bare JID,
-    /// offline storage), presence to the session or the account's available resources, IQs to the full JID.
-    /// Returns a future when offline storage is involved.
+    /// offline storage), presence to the session or the account's available resources, IQs to the full JID;
+    /// IQ requests to a bare JID or the domain are answered by the server, and the answer goes back to the
+    /// service. Returns a future when storage is involved.
     @discardableResult
     public func deliverFromService(_ element: Element, to: JID, eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
         guard isLocal(to) else { return nil }
         switch element.name {
         case "message": return deliverMessage(element, to: to, eventLoop: eventLoop)
         case "presence": deliverPresence(element, to: to)
+        case "iq" where to.isBare && IQ(element: element)?.type?.isRequest == true:
+            return answerServiceRequest(element, to: to, eventLoop: eventLoop)
+        case "iq":
+            if let entry = registry.entry(to) {
+                entry.session.deliver(element)
+            } else if let from = element.attribute("from").flatMap({ JID(validating: $0) }), let service = services[from.domainpart],
+                      Self.mayAnswerWithError(element), IQ(element: element)?.type?.isRequest == true {
+                // The resource is gone: the service hears so, as a client would (RFC 6120 §10.5.3.2). Later, not
+                // now: the service may be delivering under a lock of its own.
+                let reply = errorReply(to: element, StanzaError(.serviceUnavailable))
+                eventLoop.execute { _ = service.receive(reply, to: from, kernel: self, eventLoop: eventLoop) }
+            }
         default: deliverToFullOrBare(element, to: to)
         }
         return nil

@@ -44,26 +44,45 @@ extension ServerKernel {
 
     private func answer(_ request: IQRequest, with handler: IQHandler, session: any ClientSession, explicitTo: JID?) async {
         var request = request
-        var reply: Element
+        if explicitTo == nil { request.iq.element.setAttribute("to", to: nil) }
+        let (reply, afterReply) = await reply(to: request, with: handler)
+        var delivered = reply
+        if explicitTo == nil { delivered.setAttribute("from", to: nil) }
+        session.deliver(delivered)
+        afterReply?()
+    }
+
+    /// Runs `handler` and builds the result or the error reply; the work to do once the reply is out, if any.
+    private func reply(to request: IQRequest, with handler: IQHandler) async -> (Element, (@Sendable () -> Void)?) {
         do {
             if request.to.localpart != nil, !request.isFromOwner,
                try await !storage.accounts.accountExists(request.to.localpart!) {
                 throw StanzaError(.serviceUnavailable)
             }
-            if explicitTo == nil { request.iq.element.setAttribute("to", to: nil) }
             let answer = try await handler(request)
-            var result = request.iq.result(payload: answer.payload)
-            if explicitTo == nil { result.element.setAttribute("from", to: nil) }
-            session.deliver(result.element)
-            answer.afterReply?()
-            return
+            return (request.iq.result(payload: answer.payload).element, answer.afterReply)
         } catch let error as StanzaError {
-            reply = errorReply(to: request.iq.element, error)
+            return (errorReply(to: request.iq.element, error), nil)
         } catch {
             logger.error("iq handler failed", metadata: ["namespace": "\(request.payload.namespace)", "error": "\(error)"])
-            reply = errorReply(to: request.iq.element, StanzaError(.internalServerError))
+            return (errorReply(to: request.iq.element, StanzaError(.internalServerError)), nil)
         }
-        if explicitTo == nil { reply.setAttribute("from", to: nil) }
-        session.deliver(reply)
+    }
+
+    /// Answers an IQ request a hosted service sent to a local account's bare JID or to the server, as the server
+    /// answers clients (RFC 6120 §10.5.3.3: the server handles requests to bare JIDs), and hands the reply back
+    /// to the service. Used when a chat room passes on one occupant's vCard request about another.
+    func answerServiceRequest(_ element: Element, to: JID, eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
+        guard let iq = IQ(element: element), iq.isValid, let type = iq.type, type.isRequest,
+              let from = element.attribute("from").flatMap({ JID(validating: $0) }), let service = services[from.domainpart] else { return nil }
+        let target: IQTarget = to.localpart == nil ? .server : .account
+        let request = IQRequest(iq: iq, from: from, to: to.bare, kernel: self, session: nil)
+        let handler = iq.payload.flatMap { iqHandlers[target]?[$0.namespace] }
+        // Always later, never on the spot: the service may be sending this under a lock of its own.
+        return run(on: eventLoop) {
+            let reply = if let handler { await self.reply(to: request, with: handler).0 }
+                        else { self.errorReply(to: element, StanzaError(.serviceUnavailable)) }
+            try? await service.receive(reply, to: from, kernel: self, eventLoop: eventLoop)?.get()
+        }
     }
 }

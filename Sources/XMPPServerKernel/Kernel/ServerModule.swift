@@ -30,8 +30,9 @@ public struct IQRequest: Sendable {
     public var to: JID
     /// The kernel, for storage and routing.
     public var kernel: ServerKernel
-    /// The session that sent the request.
-    public var session: any ClientSession
+    /// The session that sent the request; `nil` when a hosted service sent it (a chat room forwarding a vCard
+    /// request of one occupant about another).
+    public var session: (any ClientSession)?
 
     /// The request's payload (`get`/`set` always carry exactly one).
     public var payload: Element { iq.payload ?? Element("none", namespace: "") }

@@ -6,7 +6,9 @@ extension Room {
     /// Handles an IQ from `sender` to the room or to one of its nicknames.
     public mutating func receiveIQ(_ element: Element, from sender: JID, nickname: String?) -> RoomEffects {
         var effects = RoomEffects()
-        guard let iq = IQ(element: element), let type = iq.type, type.isRequest, let query = iq.payload else { return effects }
+        guard let iq = IQ(element: element), let type = iq.type else { return effects }
+        if let nickname, !type.isRequest { return relayIQReply(element, from: sender, to: nickname) }
+        guard type.isRequest, let query = iq.payload else { return effects }
         let addressee = nickname.map(occupantJID) ?? jid
         do throws(StanzaError) {
             let payload: Element?
@@ -15,12 +17,14 @@ extension Room {
             case (nil, MUCNamespace.owner): payload = try own(iq, query: query, from: sender, effects: &effects)
             case (nil, DiscoModule.infoNamespace) where type == .get && query.attribute("node") == nil: payload = discoInfo
             case (nil, DiscoModule.itemsNamespace) where type == .get: payload = Element("query", namespace: DiscoModule.itemsNamespace)
-            case (_, "urn:xmpp:ping"):
-                // XEP-0410: a ping to one's own nickname tells whether one is still in the room.
-                if let nickname, occupant(of: sender)?.nickname != nickname {
-                    throw StanzaError(.notAcceptable, text: "you are not in the room under that nickname")
-                }
+            case (nil, "urn:xmpp:ping"):
                 payload = nil
+            case (let nickname?, "urn:xmpp:ping") where occupant(of: sender)?.nickname == nickname:
+                // XEP-0410: a ping to one's own nickname tells whether one is still in the room.
+                payload = nil
+            case (let nickname?, _):
+                try forwardIQ(element, iq: iq, from: sender, to: nickname, effects: &effects)
+                return effects
             default:
                 throw StanzaError(.serviceUnavailable)
             }

@@ -23,6 +23,10 @@ public struct Room: Sendable {
     var nicknames: [JID: String] = [:]
     /// Recent groupchat messages, oldest first.
     var history: [HistoryEntry] = []
+    /// IQ requests passed on to an occupant and not answered yet, by the id the room gave them.
+    var forwardedIQs: [String: ForwardedIQ] = [:]
+    /// The ids of `forwardedIQs`, oldest first, so the oldest is dropped when there are too many.
+    var forwardedIQOrder: [String] = []
 
     /// A subject line (XEP-0045 §8.1).
     public struct Subject: Sendable, Codable, Hashable {

@@ -24,7 +24,7 @@ public struct RosterModule: ServerModule {
 
     static func get(_ request: IQRequest) async throws -> IQReply {
         let roster = try await request.kernel.storage.rosters.roster(of: request.senderUsername)
-        request.kernel.registry.update(request.session) { $0.isInterestedInRoster = true }
+        if let session = request.session { request.kernel.registry.update(session) { $0.isInterestedInRoster = true } }
         let version = String(roster.version)
         if let asked = request.payload.attribute("ver"), asked == version {
             return IQReply()   // Up to date: pushes will follow (XEP-0237 §3).

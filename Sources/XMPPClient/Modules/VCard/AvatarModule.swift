@@ -2,9 +2,10 @@ import Crypto
 import Synchronization
 import XMPPCore
 
-/// A contact's avatar changed (XEP-0153): the hash is of the new image, `nil` when it was removed.
+/// A contact's or a room occupant's avatar changed (XEP-0153): the hash is of the new image, `nil` when it was
+/// removed.
 public struct AvatarUpdate: Sendable, Hashable {
-    /// The contact (bare JID).
+    /// The contact (bare JID), or the occupant (its room JID, `room@service/nick`).
     public var jid: JID
     /// The SHA-1 of the image, in hex.
     public var hash: String?
@@ -36,7 +37,10 @@ public final class AvatarModule: XMPPClientModule {
     private struct State {
         /// The own avatar's hash: `nil` until known, "" for none.
         var ownHash: String?
+        /// By contact bare JID and by occupant room JID.
         var contactHashes: [JID: String] = [:]
+        /// The keys of `contactHashes` that are room occupants, whose vCards are asked through the room.
+        var occupants: Set<JID> = []
         var images: [String: Avatar] = [:]
     }
 
@@ -50,9 +54,9 @@ public final class AvatarModule: XMPPClientModule {
     /// Contacts whose avatar changed.
     public var updates: AsyncStream<AvatarUpdate> { changes.subscribe() }
 
-    /// The hash a contact last advertised, if any.
+    /// The hash a contact (any JID of it) or a room occupant (its room JID) last advertised, if any.
     public func hash(of jid: JID) -> String? {
-        state.withLock { $0.contactHashes[jid.bare] }
+        state.withLock { $0.contactHashes[jid] ?? $0.contactHashes[jid.bare] }
     }
 
     public func attached(to client: XMPPClient) {
@@ -80,12 +84,15 @@ public final class AvatarModule: XMPPClientModule {
         try await client.sendPresence(Presence())
     }
 
-    /// The avatar of `jid`, from the cache when its advertised hash is known there, else from its vCard.
+    /// The avatar of a contact or of a room occupant seen in the room (its room JID), from the cache when its
+    /// advertised hash is known there, else from its vCard.
     public func avatar(of jid: JID) async throws -> Avatar? {
         let client = try self.client.require()
         if let hash = hash(of: jid), let cached = state.withLock({ $0.images[hash] }) { return cached }
         guard let vcards = client.module(VCardModule.self) else { throw XMPPClientError.unexpectedResponse("AvatarModule needs a VCardModule") }
-        guard let photo = try await vcards.fetch(jid).photo else { return nil }
+        let isOccupant = state.withLock { $0.occupants.contains(jid) }
+        let vcard = isOccupant ? try await vcards.fetch(occupant: jid) : try await vcards.fetch(jid)
+        guard let photo = vcard.photo else { return nil }
         let avatar = Avatar(type: photo.type, data: photo.data)
         state.withLock { $0.images[avatar.hash] = avatar }
         return avatar
@@ -101,10 +108,15 @@ public final class AvatarModule: XMPPClientModule {
 
     public func handle(_ stanza: Element, client: XMPPClient) -> Bool {
         guard stanza.name == "presence", let presence = Presence(element: stanza), presence.type == .available,
-              let from = presence.from?.bare, from != client.jid?.bare,
+              let sender = presence.from,
               let photo = stanza.child("x", namespace: Self.updateNamespace)?.child("photo", namespace: Self.updateNamespace) else { return false }
+        // In a room every occupant shares the room's bare JID: occupants are told apart by their room JIDs.
+        let isOccupant = stanza.child("x", namespace: "http://jabber.org/protocol/muc#user") != nil && sender.isFull
+        let from = isOccupant ? sender : sender.bare
+        guard isOccupant || from != client.jid?.bare else { return false }
         let hash = photo.text.isEmpty ? nil : photo.text.lowercased()
         let changed = state.withLock { state -> Bool in
+            if isOccupant { state.occupants.insert(from) }
             guard state.contactHashes[from] != hash else { return false }
             state.contactHashes[from] = hash
             return true

@@ -25,6 +25,14 @@ public final class VCardModule: XMPPClientModule {
         return payload.flatMap(VCard.init(element:)) ?? VCard()
     }
 
+    /// The vCard of a chat room occupant, asked through the room at its room JID (`room@service/nick`): the room
+    /// passes the request on without revealing anyone's real JID (XEP-0045), so it works in semi-anonymous rooms.
+    /// - Throws: ``XMPPClientError/stanzaError(_:)``, e.g. `item-not-found` when nobody has that nickname.
+    public func fetch(occupant: JID) async throws -> VCard {
+        let payload = try await client.require().query(Element("vCard", namespace: VCard.namespace), to: occupant)
+        return payload.flatMap(VCard.init(element:)) ?? VCard()
+    }
+
     /// Replaces the user's own vCard.
     public func publish(_ vcard: VCard) async throws {
         try await client.require().query(vcard.element, type: .set)
