@@ -149,6 +149,29 @@ import XMPPCore
         #expect(Self.errorCondition(alice.received().last) == "item-not-found", "a temporary room ends with its last occupant")
     }
 
+    @Test func enteringAgainFromASessionAlreadyInIsAFullSynchronization() async throws {
+        let scenario = try KernelScenario()
+        for user in ["alice", "bob"] { try await scenario.account(user) }
+        let alice = try await scenario.login("alice")
+        let bob = try await scenario.login("bob")
+        try await Self.createInstantRoom(alice)
+        try await alice.send("<message xmlns='jabber:client' type='groupchat' to='\(Self.room)'><body>one</body></message>")
+        try await alice.send("<message xmlns='jabber:client' type='groupchat' to='\(Self.room)'><body>two</body></message>")
+        try await Self.join(bob, as: "Bob")
+        _ = alice.received(); _ = bob.received()
+
+        try await Self.join(bob, as: "Bob", extra: "<history maxstanzas='1'/>")
+        let again = bob.received()
+        #expect(again.map(\.name) == ["presence", "presence", "message", "message"])
+        #expect(again[0].attribute("from") == "\(Self.room)/Alice" && Self.statuses(again[1]) == ["110"])
+        #expect(again[2].child("body", namespace: "jabber:client")?.text == "two" && again[3].child("subject", namespace: "jabber:client") != nil)
+        #expect(alice.received().isEmpty, "nothing changed for the others")
+
+        try await bob.send("<presence xmlns='jabber:client' to='\(Self.room)/Bob'><x xmlns='http://jabber.org/protocol/muc'/><show>away</show></presence>")
+        let update = alice.received("presence")
+        #expect(update.count == 1 && update.first?.child("show", namespace: "jabber:client")?.text == "away")
+    }
+
     @Test func aSessionThatNeverSentInitialPresenceStillLeavesTheRoomsItEntered() async throws {
         let scenario = try KernelScenario()
         for user in ["alice", "bob"] { try await scenario.account(user) }

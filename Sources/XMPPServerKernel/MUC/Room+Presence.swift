@@ -17,7 +17,10 @@ extension Room {
                 return effects
             }
             if let current {
-                if current.nickname == nickname {
+                if current.nickname == nickname && element.child("x", namespace: MUCNamespace.muc) != nil {
+                    // An entry from a session already in: a full synchronization (XEP-0045 business rules).
+                    resynchronize(element, from: sender, occupant: current, now: now, effects: &effects)
+                } else if current.nickname == nickname {
                     updatePresence(element, of: current.nickname, effects: &effects)
                 } else {
                     changeNickname(element, of: current, to: nickname, from: sender, effects: &effects)
@@ -79,13 +82,19 @@ extension Room {
         let newcomer = occupants[nickname]!
 
         // Others' presence first, then the newcomer's to the others, then the newcomer's own last (§7.2.3).
-        for other in occupants.values where other.nickname != nickname {
-            effects.send(presence(of: other, for: newcomer), to: sender)
-        }
         if isNewOccupant {
             for other in occupants.values where other.nickname != nickname {
                 for session in other.sessions { effects.send(presence(of: newcomer, for: other), to: session) }
             }
+        }
+        sendEntry(of: newcomer, to: sender, created: created, request: request, now: now, effects: &effects)
+    }
+
+    /// What a session gets on entering: the others' presence, its own (110 last), history and the subject.
+    private func sendEntry(of newcomer: Occupant, to sender: JID, created: Bool, request: Element?, now: Date,
+                           effects: inout RoomEffects) {
+        for other in occupants.values where other.nickname != newcomer.nickname {
+            effects.send(presence(of: other, for: newcomer), to: sender)
         }
         var statuses: [MUCStatus] = [.selfPresence]
         if configuration.realJIDsVisibleToAnyone { statuses.append(.realJIDsPublic) }
@@ -101,6 +110,22 @@ extension Room {
         subjectMessage.setAttribute("from", to: subject?.nickname.map(occupantJID)?.description ?? jid.description)
         subjectMessage.append(Element("subject", namespace: XMLNamespace.client, text: subject?.text ?? ""))
         effects.send(subjectMessage, to: sender)
+    }
+
+    /// Sends everything of an entry again to a session that is already in, and tells the others only if its
+    /// presence changed.
+    private mutating func resynchronize(_ element: Element, from sender: JID, occupant: Occupant, now: Date,
+                                        effects: inout RoomEffects) {
+        let presence = Self.cleanPresence(element)
+        if presence != occupant.presence {
+            occupants[occupant.nickname]!.presence = presence
+            for other in occupants.values where other.nickname != occupant.nickname {
+                let update = self.presence(of: occupants[occupant.nickname]!, for: other)
+                for session in other.sessions { effects.send(update, to: session) }
+            }
+        }
+        sendEntry(of: occupants[occupant.nickname]!, to: sender, created: false,
+                  request: element.child("x", namespace: MUCNamespace.muc), now: now, effects: &effects)
     }
 
     // MARK: Changing
