@@ -172,6 +172,35 @@ import XMPPCore
         #expect(update.count == 1 && update.first?.child("show", namespace: "jabber:client")?.text == "away")
     }
 
+    @Test func oneAccountMayBeInOnlySoManyRoomsAtOnce() async throws {
+        let scenario = try KernelScenario { $0.mucLimits.maxRoomsPerUser = 2 }
+        for user in ["alice", "bob", "carol"] { try await scenario.account(user) }
+        let alice = try await scenario.login("alice")
+        let carol = try await scenario.login("carol")
+        let phone = try await scenario.login("bob", "phone")
+        let laptop = try await scenario.login("bob", "laptop")
+        for name in ["one", "two"] { try await Self.createInstantRoom(alice, room: "\(name)@conference.example.com") }
+        try await Self.createInstantRoom(carol, room: "three@conference.example.com")
+        _ = alice.received()
+
+        try await Self.join(phone, as: "Bob", room: "one@conference.example.com")
+        try await Self.join(laptop, as: "Bob", room: "two@conference.example.com")
+        try await Self.join(laptop, as: "Bob", room: "one@conference.example.com")
+        #expect(Self.errorCondition(phone.received().last) == nil && Self.errorCondition(laptop.received().last) == nil,
+                "a second session in the same room counts once")
+        try await Self.join(phone, as: "Bob", room: "three@conference.example.com")
+        #expect(Self.errorCondition(phone.received().last) == "resource-constraint")
+        try await Self.join(phone, as: "Bob", room: "four@conference.example.com")
+        #expect(Self.errorCondition(phone.received().last) == "resource-constraint", "creating a room is entering one")
+
+        // Leaving (here: being kicked) frees a place.
+        try await alice.send("<iq xmlns='jabber:client' type='set' id='k' to='two@conference.example.com'><query xmlns='http://jabber.org/protocol/muc#admin'><item nick='Bob' role='none'/></query></iq>")
+        _ = laptop.received()
+        try await Self.join(phone, as: "Bob", room: "three@conference.example.com")
+        let entered = phone.received("presence")
+        #expect(entered.last.map(Self.statuses) == ["110"] && entered.last?.attribute("from") == "three@conference.example.com/Bob")
+    }
+
     @Test func aSessionThatNeverSentInitialPresenceStillLeavesTheRoomsItEntered() async throws {
         let scenario = try KernelScenario()
         for user in ["alice", "bob"] { try await scenario.account(user) }

@@ -29,9 +29,9 @@ import XMPPServerKernel
         #expect(configuration.logLevel == .debug)
         configuration.kernel.domain = configuration.domain
         #expect(configuration.kernel.effectiveMUCDomain == "conference.chat.example.com")
-        try ConfigFile.apply("muc_domain = Rooms.Example.com\nmuc_max_history = 5", to: &configuration)
+        try ConfigFile.apply("muc_domain = Rooms.Example.com\nmuc_max_history = 5\nmuc_max_rooms_per_user = 9", to: &configuration)
         #expect(configuration.kernel.effectiveMUCDomain == "rooms.example.com")
-        #expect(configuration.kernel.mucLimits.maxHistoryLength == 5)
+        #expect(configuration.kernel.mucLimits.maxHistoryLength == 5 && configuration.kernel.mucLimits.maxRoomsPerUser == 9)
         try ConfigFile.apply("muc_domain = off", to: &configuration)
         #expect(configuration.kernel.effectiveMUCDomain == nil)
         #expect(throws: ConfigFile.ParseError.self) { try ConfigFile.apply("\n\nno_such_option = 1", to: &configuration) }

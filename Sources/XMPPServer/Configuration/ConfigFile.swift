@@ -94,6 +94,7 @@ public enum ConfigFile {
             }
         case "muc_max_history": configuration.kernel.mucLimits.maxHistoryLength = try int()
         case "muc_max_occupants": configuration.kernel.mucLimits.maxOccupants = try int()
+        case "muc_max_rooms_per_user": configuration.kernel.mucLimits.maxRoomsPerUser = try int()
         case "max_stanza_bytes": configuration.limits.maxStanzaBytes = try int()
         case "read_rate": configuration.limits.readBytesPerSecond = try int()
         case "read_burst": configuration.limits.readBurstBytes = try int()

@@ -16,6 +16,9 @@ public final class MUCService: HostedService {
     private let loading = Mutex<Task<Void, Never>?>(nil)
     private let loaded = Atomic<Bool>(false)
     private let writer = RoomWriter()
+    /// How many rooms each account is in, for ``MUCLimits/maxRoomsPerUser``. Taken only inside a room's lock,
+    /// never the other way round.
+    private let roomsPerAccount = Mutex<[JID: Int]>([:])
 
     /// Creates a service for `domain`.
     public init(domain: String, limits: MUCLimits) {
@@ -52,11 +55,20 @@ public final class MUCService: HostedService {
                 let created = slot.isNew
                 slot.isNew = false
                 let nickname = to.resourcepart
-                let effects: RoomEffects = switch stanza.name {
-                case "presence": slot.room.receivePresence(stanza, from: sender, nickname: nickname, created: created, now: Date())
-                case "message": slot.room.receiveMessage(stanza, from: sender, nickname: nickname, now: Date())
-                default: slot.room.receiveIQ(stanza, from: sender, nickname: nickname)
+                // Only presence and IQ sets (kicks, bans, destruction) change who is inside.
+                let tracksMembership = stanza.name == "presence" || (stanza.name == "iq" && stanza.attribute("type") == "set")
+                let before = tracksMembership ? slot.room.accountsInside : []
+                let effects: RoomEffects
+                if let refusal = refusalOfEntry(stanza, from: sender, into: slot.room) {
+                    effects = refusal
+                } else {
+                    effects = switch stanza.name {
+                    case "presence": slot.room.receivePresence(stanza, from: sender, nickname: nickname, created: created, now: Date())
+                    case "message": slot.room.receiveMessage(stanza, from: sender, nickname: nickname, now: Date())
+                    default: slot.room.receiveIQ(stanza, from: sender, nickname: nickname)
+                    }
                 }
+                if tracksMembership { countRooms(entered: slot.room.accountsInside.subtracting(before), left: before.subtracting(slot.room.accountsInside)) }
                 // Delivered under the lock, so every occupant sees the room's stanzas in the room's order.
                 for (element, recipient) in effects.stanzas { kernel.deliverFromService(element, to: recipient, eventLoop: eventLoop) }
                 var action: RoomWriter.Action?
@@ -88,11 +100,35 @@ public final class MUCService: HostedService {
         for (name, box) in boxes {
             let disposable = box.state.withLock { slot -> Bool in
                 guard !slot.isClosed else { return false }
+                countRooms(entered: [], left: slot.room.accountsInside)
                 for (element, recipient) in slot.room.shutDown().stanzas { kernel.deliverPresence(element, to: recipient) }
                 if slot.room.isDisposable { slot.isClosed = true }
                 return slot.isClosed
             }
             if disposable { rooms.withLock { table in if table[name] === box { table[name] = nil } } }
+        }
+    }
+
+    /// A `resource-constraint` error when `stanza` would take its sender's account into one room more than
+    /// ``MUCLimits/maxRoomsPerUser``.
+    private func refusalOfEntry(_ stanza: Element, from sender: JID, into room: Room) -> RoomEffects? {
+        guard stanza.name == "presence", stanza.attribute("type") == nil, room.occupant(of: sender) == nil,
+              !room.accountsInside.contains(sender.bare),
+              roomsPerAccount.withLock({ $0[sender.bare, default: 0] }) >= limits.maxRoomsPerUser else { return nil }
+        var effects = RoomEffects()
+        effects.fail(stanza, StanzaError(.resourceConstraint, text: "you are in too many rooms already"),
+                     from: stanza.attribute("to").flatMap { JID(validating: $0) } ?? room.jid, to: sender)
+        return effects
+    }
+
+    private func countRooms(entered: Set<JID>, left: Set<JID>) {
+        guard !entered.isEmpty || !left.isEmpty else { return }
+        roomsPerAccount.withLock { counts in
+            for account in entered { counts[account, default: 0] += 1 }
+            for account in left {
+                let remaining = counts[account, default: 1] - 1
+                counts[account] = remaining > 0 ? remaining : nil
+            }
         }
     }
 

@@ -74,6 +74,9 @@ public struct Room: Sendable {
     /// How many occupants are in the room.
     public var occupantCount: Int { occupants.count }
 
+    /// The accounts with at least one session in the room.
+    var accountsInside: Set<JID> { Set(occupants.values.lazy.map(\.account)) }
+
     /// Whether the room has no occupants and need not be kept.
     public var isDisposable: Bool { occupants.isEmpty && (!configuration.isPersistent || isLocked) }
 
@@ -132,11 +135,15 @@ public struct MUCLimits: Sendable, Hashable {
     public var maxHistoryLength: Int
     /// The most occupants any room may hold.
     public var maxOccupants: Int
+    /// The most rooms one account may be in at once (with all its sessions), so nobody can fill the
+    /// server's memory with rooms.
+    public var maxRoomsPerUser: Int
 
     /// Creates limits.
-    public init(maxHistoryLength: Int = 100, maxOccupants: Int = 1000) {
+    public init(maxHistoryLength: Int = 100, maxOccupants: Int = 1000, maxRoomsPerUser: Int = 100) {
         self.maxHistoryLength = maxHistoryLength
         self.maxOccupants = maxOccupants
+        self.maxRoomsPerUser = maxRoomsPerUser
     }
 }
 
