@@ -55,6 +55,7 @@ struct MUCCommand: AsyncParsableCommand {
                         case .occupantJoined(let occupant) where !occupant.isSelf: print("* \(occupant.nickname) joined")
                         case .occupantLeft(let occupant, let exit) where !occupant.isSelf: print("* \(occupant.nickname) left (\(exit))")
                         case .messageRefused(let error): print("* refused: \(error)")
+                        case .voiceRequested(let nickname, _): print("* \(nickname) asks for voice")
                         case .exited(let exit): print("* you are out of the room: \(exit)")
                         default: break
                         }

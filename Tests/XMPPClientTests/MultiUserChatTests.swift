@@ -160,6 +160,10 @@ struct MultiUserChatTests {
         let refusal = await first(bobEvents) { if case .messageRefused = $0 { true } else { false } }
         guard case .messageRefused(let error)? = refusal else { Issue.record("a visitor spoke"); return }
         #expect(error.condition == .forbidden)
+        let aliceEvents = aliceRoom.events
+        try await bobRoom.requestVoice()
+        let request = await first(aliceEvents) { if case .voiceRequested = $0 { true } else { false } }
+        #expect(request == .voiceRequested(nickname: "Bob", jid: bob.jid))
         try await aliceRoom.grantVoice(to: "Bob")
         #expect(await eventually { bobRoom.me?.role == .participant })
 

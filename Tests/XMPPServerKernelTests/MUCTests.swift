@@ -342,6 +342,42 @@ import XMPPCore
         #expect(Self.errorCondition(alice.received().last) == "conflict")
     }
 
+    @Test func visitorsAskForVoiceAndAModeratorApprovesThroughTheForm() async throws {
+        let scenario = try KernelScenario()
+        for user in ["alice", "bob", "carol"] { try await scenario.account(user) }
+        let alice = try await scenario.login("alice")
+        let bob = try await scenario.login("bob")
+        let carol = try await scenario.login("carol")
+        try await Self.createInstantRoom(alice)
+        try await Self.configure(alice, ["muc#roomconfig_moderatedroom": "1"])
+        try await Self.join(bob, as: "Bob")
+        try await Self.join(carol, as: "Carol")
+        #expect(Self.item(try #require(bob.received("presence").last))?.attribute("role") == "visitor")
+        _ = alice.received(); _ = carol.received()
+
+        let request = "<message xmlns='jabber:client' to='\(Self.room)'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#request</value></field><field var='muc#role' type='list-single'><value>participant</value></field></x></message>"
+        try await bob.send(request)
+        let forwarded = try #require(alice.received("message").first)
+        let form = try #require(forwarded.child("x", namespace: DataForm.namespace).flatMap(DataForm.init(element:)))
+        #expect(forwarded.attribute("from") == Self.room && form.type == .form)
+        #expect(form.value(of: "muc#roomnick") == "Bob" && form.value(of: "muc#jid") == bob.jid.description && form.value(of: "muc#request_allow") == "false")
+        #expect(carol.received().isEmpty, "only moderators are asked")
+        try await bob.send(request)
+        #expect(alice.received().isEmpty, "one request at a time")
+
+        var approval = form
+        approval.type = .submit
+        approval.setValues(["true"], for: "muc#request_allow")
+        let submission = "<message xmlns='jabber:client' to='\(Self.room)'>\(approval.element.xmlString)</message>"
+        try await carol.send(submission)
+        #expect(Self.errorCondition(carol.received().first) == "forbidden", "a visitor cannot approve")
+        try await alice.send(submission)
+        let granted = try #require(bob.received("presence").last)
+        #expect(Self.item(granted)?.attribute("role") == "participant" && Self.statuses(granted) == ["110"])
+        try await bob.send("<message xmlns='jabber:client' type='groupchat' to='\(Self.room)'><body>thanks</body></message>")
+        #expect(alice.received("message").last?.child("body", namespace: "jabber:client")?.text == "thanks")
+    }
+
     @Test func membersOnlyRoomsAdmitMembersAndInviteesAndPasswordsAreChecked() async throws {
         let scenario = try KernelScenario()
         for user in ["alice", "bob", "carol"] { try await scenario.account(user) }

@@ -108,13 +108,14 @@ extension Room {
 
     // MARK: Effects
 
-    private mutating func apply(_ role: MUCRole, to nickname: String, actor: String?, reason: String?, effects: inout RoomEffects) {
+    mutating func apply(_ role: MUCRole, to nickname: String, actor: String?, reason: String?, effects: inout RoomEffects) {
         guard var target = occupants[nickname] else { return }
         if role == .none {
             remove(nickname, status: .kicked, actor: actor, reason: reason, effects: &effects)
             return
         }
         target.role = role
+        target.askedForVoice = false
         occupants[nickname] = target
         broadcastPresence(of: target, effects: &effects)
     }

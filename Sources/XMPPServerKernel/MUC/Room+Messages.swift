@@ -19,6 +19,8 @@ extension Room {
             privateMessage(element, type: type, from: sender, to: nickname, effects: &effects)
         } else if type == .groupchat {
             groupchat(element, from: sender, now: now, effects: &effects)
+        } else if let form = Self.voiceRequestForm(in: element) {
+            voiceRequest(element, form: form, from: sender, effects: &effects)
         } else if let x = element.child("x", namespace: MUCNamespace.user),
                   x.child("invite", namespace: MUCNamespace.user) != nil || x.child("decline", namespace: MUCNamespace.user) != nil {
             invitations(element, x, from: sender, effects: &effects)

@@ -50,6 +50,8 @@ public struct Room: Sendable {
         var role: MUCRole
         /// The occupant's last presence, without addressing and without MUC payloads.
         var presence: Element
+        /// A voice request from it went to the moderators; further ones are not passed on.
+        var askedForVoice = false
     }
 
     /// A message kept for newcomers.

@@ -95,6 +95,11 @@ extension ChatRoom {
             if !codes.isEmpty { publish(.configurationChanged(statusCodes: codes)) }
             return
         }
+        if from.resourcepart == nil, let x = stanza.child("x", namespace: DataForm.namespace), let form = DataForm(element: x),
+           form.formType == MUCNamespaces.request, let nickname = form.value(of: "muc#roomnick") {
+            publish(.voiceRequested(nickname: nickname, jid: form.value(of: "muc#jid").flatMap { JID(validating: $0) }))
+            return
+        }
         guard let body = message.body else { return }
         let delay = stanza.child("delay", namespace: "urn:xmpp:delay")
         let isHistory = message.type == .groupchat && delay?.attribute("from") == jid.description

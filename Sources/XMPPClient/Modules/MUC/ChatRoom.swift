@@ -162,6 +162,16 @@ public final class ChatRoom: Sendable {
         try await client.require().send(message)
     }
 
+    /// Asks the moderators for voice, as a visitor in a moderated room (XEP-0045 §7.13). A moderator sees
+    /// ``RoomEvent/voiceRequested(nickname:jid:)`` and answers with ``grantVoice(to:reason:)``.
+    public func requestVoice() async throws {
+        var form = DataForm(type: .submit, formType: MUCNamespaces.request)
+        form.setValues([RoomRole.participant.rawValue], for: "muc#role", type: .listSingle)
+        var message = Message(to: jid)
+        message.element.append(form.element)
+        try await client.require().send(message)
+    }
+
     /// Invites someone through the room (XEP-0045 §7.8.2); in a members-only room this makes them a member
     /// when this user may.
     public func invite(_ invitee: JID, reason: String? = nil) async throws {

@@ -84,6 +84,8 @@ public enum RoomEvent: Sendable, Hashable {
     case subject(String, nickname: String?)
     /// The room's configuration changed (status codes 104, 172, 173).
     case configurationChanged(statusCodes: [Int])
+    /// A visitor asked for voice (to moderators only); ``ChatRoom/grantVoice(to:reason:)`` gives it.
+    case voiceRequested(nickname: String, jid: JID?)
     /// The room refused a message (visitor without voice, for instance).
     case messageRefused(StanzaError)
     /// This user is no longer in the room.
@@ -166,6 +168,7 @@ enum MUCNamespaces {
     static let admin = "http://jabber.org/protocol/muc#admin"
     static let owner = "http://jabber.org/protocol/muc#owner"
     static let roomConfig = "http://jabber.org/protocol/muc#roomconfig"
+    static let request = "http://jabber.org/protocol/muc#request"
     static let stanzaID = "urn:xmpp:sid:0"
     static let directInvitation = "jabber:x:conference"
 }
