@@ -24,6 +24,19 @@ import XMPPCore
         try await owner.send("<iq xmlns='jabber:client' type='set' id='config' to='\(room)'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>\(form)</x></query></iq>")
     }
 
+    /// Alice's moderated room with Bob and Carol in it (visitors), nothing read yet.
+    static func moderatedRoom(in scenario: KernelScenario) async throws -> (TestClient, TestClient, TestClient) {
+        for user in ["alice", "bob", "carol"] { try await scenario.account(user) }
+        let alice = try await scenario.login("alice")
+        let bob = try await scenario.login("bob")
+        let carol = try await scenario.login("carol")
+        try await createInstantRoom(alice)
+        try await configure(alice, ["muc#roomconfig_moderatedroom": "1"])
+        try await join(bob, as: "Bob")
+        try await join(carol, as: "Carol")
+        return (alice, bob, carol)
+    }
+
     static func statuses(_ presence: Element) -> [String] {
         presence.child("x", namespace: MUCNamespace.user)?.children("status", namespace: MUCNamespace.user).compactMap { $0.attribute("code") } ?? []
     }
@@ -293,14 +306,7 @@ import XMPPCore
 
     @Test func moderatorsKickAndGrantVoiceAdminsBanAndOnlyOwnersMakeAdmins() async throws {
         let scenario = try KernelScenario()
-        for user in ["alice", "bob", "carol"] { try await scenario.account(user) }
-        let alice = try await scenario.login("alice")
-        let bob = try await scenario.login("bob")
-        let carol = try await scenario.login("carol")
-        try await Self.createInstantRoom(alice)
-        try await Self.configure(alice, ["muc#roomconfig_moderatedroom": "1"])
-        try await Self.join(bob, as: "Bob")
-        try await Self.join(carol, as: "Carol")
+        let (alice, bob, carol) = try await Self.moderatedRoom(in: scenario)
         _ = alice.received(); _ = bob.received(); _ = carol.received()
 
         // A visitor in a moderated room has no voice until a moderator grants it (§8.3).
@@ -344,14 +350,7 @@ import XMPPCore
 
     @Test func visitorsAskForVoiceAndAModeratorApprovesThroughTheForm() async throws {
         let scenario = try KernelScenario()
-        for user in ["alice", "bob", "carol"] { try await scenario.account(user) }
-        let alice = try await scenario.login("alice")
-        let bob = try await scenario.login("bob")
-        let carol = try await scenario.login("carol")
-        try await Self.createInstantRoom(alice)
-        try await Self.configure(alice, ["muc#roomconfig_moderatedroom": "1"])
-        try await Self.join(bob, as: "Bob")
-        try await Self.join(carol, as: "Carol")
+        let (alice, bob, carol) = try await Self.moderatedRoom(in: scenario)
         #expect(Self.item(try #require(bob.received("presence").last))?.attribute("role") == "visitor")
         _ = alice.received(); _ = carol.received()
 
