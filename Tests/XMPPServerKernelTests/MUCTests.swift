@@ -212,6 +212,12 @@ import XMPPCore
         try await Self.join(phone, as: "Bob", room: "three@conference.example.com")
         let entered = phone.received("presence")
         #expect(entered.last.map(Self.statuses) == ["110"] && entered.last?.attribute("from") == "three@conference.example.com/Bob")
+
+        // So does a bounce from the client, which the room takes as the client being gone.
+        try await phone.send("<message xmlns='jabber:client' type='error' to='three@conference.example.com'><error type='cancel'><gone xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
+        try await Self.join(phone, as: "Bob", room: "four@conference.example.com")
+        let created = phone.received("presence").last
+        #expect(created?.attribute("from") == "four@conference.example.com/Bob" && created.map(Self.statuses) == ["110", "201"])
     }
 
     @Test func aSessionThatNeverSentInitialPresenceStillLeavesTheRoomsItEntered() async throws {

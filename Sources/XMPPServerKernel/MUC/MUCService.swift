@@ -55,8 +55,9 @@ public final class MUCService: HostedService {
                 let created = slot.isNew
                 slot.isNew = false
                 let nickname = to.resourcepart
-                // Only presence and IQ sets (kicks, bans, destruction) change who is inside.
-                let tracksMembership = stanza.name == "presence" || (stanza.name == "iq" && stanza.attribute("type") == "set")
+                // Only presence, IQ sets (kicks, bans, destruction) and error bounces change who is inside.
+                let type = stanza.attribute("type")
+                let tracksMembership = stanza.name == "presence" || type == "error" || (stanza.name == "iq" && type == "set")
                 let before = tracksMembership ? slot.room.accountsInside : []
                 let effects: RoomEffects
                 if let refusal = refusalOfEntry(stanza, from: sender, into: slot.room) {
@@ -112,9 +113,9 @@ public final class MUCService: HostedService {
     /// A `resource-constraint` error when `stanza` would take its sender's account into one room more than
     /// ``MUCLimits/maxRoomsPerUser``.
     private func refusalOfEntry(_ stanza: Element, from sender: JID, into room: Room) -> RoomEffects? {
-        guard stanza.name == "presence", stanza.attribute("type") == nil, room.occupant(of: sender) == nil,
-              !room.accountsInside.contains(sender.bare),
-              roomsPerAccount.withLock({ $0[sender.bare, default: 0] }) >= limits.maxRoomsPerUser else { return nil }
+        guard stanza.name == "presence", stanza.attribute("type") == nil,
+              roomsPerAccount.withLock({ $0[sender.bare, default: 0] }) >= limits.maxRoomsPerUser,
+              room.occupant(of: sender) == nil, !room.accountsInside.contains(sender.bare) else { return nil }
         var effects = RoomEffects()
         effects.fail(stanza, StanzaError(.resourceConstraint, text: "you are in too many rooms already"),
                      from: stanza.attribute("to").flatMap { JID(validating: $0) } ?? room.jid, to: sender)
