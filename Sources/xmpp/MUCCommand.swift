@@ -46,25 +46,36 @@ struct MUCCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await inRoom(options, room, presence: true, history: .init(maxStanzas: history)) { chatRoom, events in
-                let printer = Task {
-                    for await event in events {
-                        switch event {
-                        case .message(let message): print("\(message.nickname ?? "*"): \(message.body)")
-                        case .privateMessage(let message): print("\(message.nickname ?? "*") (private): \(message.body)")
-                        case .subject(let subject, let nickname) where !subject.isEmpty: print("* subject: \(subject)" + (nickname.map { " (set by \($0))" } ?? ""))
-                        case .occupantJoined(let occupant) where !occupant.isSelf: print("* \(occupant.nickname) joined")
-                        case .occupantLeft(let occupant, let exit) where !occupant.isSelf: print("* \(occupant.nickname) left (\(exit))")
-                        case .messageRefused(let error): print("* refused: \(error)")
-                        case .voiceRequested(let nickname, _): print("* \(nickname) asks for voice")
-                        case .exited(let exit): print("* you are out of the room: \(exit)")
-                        default: break
+                // Typed lines go to the room until standard input ends or this user is out of the room.
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { await Self.printEvents(events) }
+                    group.addTask {
+                        for await line in Chat.standardInputLines() where !line.isEmpty {
+                            try await chatRoom.send(line)
                         }
                     }
+                    try await group.next()
+                    group.cancelAll()
                 }
-                for await line in Chat.standardInputLines() where !line.isEmpty {
-                    try await chatRoom.send(line)
+            }
+        }
+
+        /// Prints what happens in the room; returns once this user is out of it.
+        private static func printEvents(_ events: AsyncStream<RoomEvent>) async {
+            for await event in events {
+                switch event {
+                case .message(let message): print("\(message.nickname ?? "*"): \(message.body)")
+                case .privateMessage(let message): print("\(message.nickname ?? "*") (private): \(message.body)")
+                case .subject(let subject, let nickname) where !subject.isEmpty: print("* subject: \(subject)" + (nickname.map { " (set by \($0))" } ?? ""))
+                case .occupantJoined(let occupant) where !occupant.isSelf: print("* \(occupant.nickname) joined")
+                case .occupantLeft(let occupant, let exit) where !occupant.isSelf: print("* \(occupant.nickname) left (\(exit))")
+                case .messageRefused(let error): print("* refused: \(error)")
+                case .voiceRequested(let nickname, _): print("* \(nickname) asks for voice")
+                case .exited(let exit):
+                    print("* you are out of the room: \(exit)")
+                    return
+                default: break
                 }
-                printer.cancel()
             }
         }
     }
@@ -156,6 +167,6 @@ private func inRoom(_ options: ConnectionOptions, _ room: MUCCommand.RoomOptions
             }
         }
         try await body(chatRoom, events)
-        try await chatRoom.leave()
+        if chatRoom.isJoined { try await chatRoom.leave() }
     }
 }
