@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import XMPPClient
 import XMPPCore
@@ -68,5 +69,20 @@ struct FixtureTests {
         await prosody.stop()
         #expect(!ProsodyServer.isListening(port: prosody.port))
         #expect(!FileManager.default.fileExists(atPath: prosody.directory))
+    }
+
+    @Test("ProsodyServer.with stops Prosody when its body throws, and passes the error on")
+    func prosodyWithStopsOnThrow() async throws {
+        struct Planned: Error {}
+        let seen = Mutex<(port: Int, directory: String)?>(nil)
+        await #expect(throws: Planned.self) {
+            try await ProsodyServer.with { prosody in
+                seen.withLock { $0 = (prosody.port, prosody.directory) }
+                throw Planned()
+            }
+        }
+        let (port, directory) = try #require(seen.withLock { $0 })
+        #expect(!ProsodyServer.isListening(port: port))
+        #expect(!FileManager.default.fileExists(atPath: directory))
     }
 }

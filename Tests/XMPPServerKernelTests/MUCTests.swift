@@ -24,12 +24,22 @@ import XMPPCore
         try await owner.send("<iq xmlns='jabber:client' type='set' id='config' to='\(room)'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>\(form)</x></query></iq>")
     }
 
+    /// Accounts alice and bob, one session each, logged in and available.
+    static func aliceAndBob(in scenario: KernelScenario) async throws -> (TestClient, TestClient) {
+        for user in ["alice", "bob"] { try await scenario.account(user) }
+        return (try await scenario.login("alice"), try await scenario.login("bob"))
+    }
+
+    /// Accounts alice, bob and carol, one session each, logged in and available.
+    static func aliceBobAndCarol(in scenario: KernelScenario) async throws -> (TestClient, TestClient, TestClient) {
+        try await scenario.account("carol")
+        let (alice, bob) = try await aliceAndBob(in: scenario)
+        return (alice, bob, try await scenario.login("carol"))
+    }
+
     /// Alice's moderated room with Bob and Carol in it (visitors), nothing read yet.
     static func moderatedRoom(in scenario: KernelScenario) async throws -> (TestClient, TestClient, TestClient) {
-        for user in ["alice", "bob", "carol"] { try await scenario.account(user) }
-        let alice = try await scenario.login("alice")
-        let bob = try await scenario.login("bob")
-        let carol = try await scenario.login("carol")
+        let (alice, bob, carol) = try await aliceBobAndCarol(in: scenario)
         try await createInstantRoom(alice)
         try await configure(alice, ["muc#roomconfig_moderatedroom": "1"])
         try await join(bob, as: "Bob")
@@ -85,10 +95,7 @@ import XMPPCore
 
     @Test func messagesAreReflectedWithStanzaIDsKeptAsHistoryAndPrivateMessagesStayPrivate() async throws {
         let scenario = try KernelScenario()
-        for user in ["alice", "bob", "carol"] { try await scenario.account(user) }
-        let alice = try await scenario.login("alice")
-        let bob = try await scenario.login("bob")
-        let carol = try await scenario.login("carol")
+        let (alice, bob, carol) = try await Self.aliceBobAndCarol(in: scenario)
         try await Self.createInstantRoom(alice)
         try await Self.join(bob, as: "Bob")
         _ = alice.received(); _ = bob.received()
@@ -133,9 +140,7 @@ import XMPPCore
 
     @Test func nicknamesConflictChangeWith303AndOccupantsLeaveWhenTheirSessionEnds() async throws {
         let scenario = try KernelScenario()
-        for user in ["alice", "bob"] { try await scenario.account(user) }
-        let alice = try await scenario.login("alice")
-        let bob = try await scenario.login("bob")
+        let (alice, bob) = try await Self.aliceAndBob(in: scenario)
         try await Self.createInstantRoom(alice)
         try await Self.join(bob, as: "Alice")
         #expect(Self.errorCondition(bob.received().last) == "conflict")
@@ -164,9 +169,7 @@ import XMPPCore
 
     @Test func enteringAgainFromASessionAlreadyInIsAFullSynchronization() async throws {
         let scenario = try KernelScenario()
-        for user in ["alice", "bob"] { try await scenario.account(user) }
-        let alice = try await scenario.login("alice")
-        let bob = try await scenario.login("bob")
+        let (alice, bob) = try await Self.aliceAndBob(in: scenario)
         try await Self.createInstantRoom(alice)
         try await alice.send("<message xmlns='jabber:client' type='groupchat' to='\(Self.room)'><body>one</body></message>")
         try await alice.send("<message xmlns='jabber:client' type='groupchat' to='\(Self.room)'><body>two</body></message>")
@@ -269,10 +272,7 @@ import XMPPCore
 
     @Test func iqsToAnOccupantArePassedOnUnderRoomJIDsAndVCardsComeFromItsAccount() async throws {
         let scenario = try KernelScenario()
-        for user in ["alice", "bob", "carol"] { try await scenario.account(user) }
-        let alice = try await scenario.login("alice")
-        let bob = try await scenario.login("bob")
-        let carol = try await scenario.login("carol")
+        let (alice, bob, carol) = try await Self.aliceBobAndCarol(in: scenario)
         try await bob.send("<iq xmlns='jabber:client' type='set' id='v'><vCard xmlns='vcard-temp'><FN>Bob B</FN></vCard></iq>")
         try await Self.createInstantRoom(alice)
         try await Self.join(bob, as: "Bob")
@@ -385,10 +385,7 @@ import XMPPCore
 
     @Test func membersOnlyRoomsAdmitMembersAndInviteesAndPasswordsAreChecked() async throws {
         let scenario = try KernelScenario()
-        for user in ["alice", "bob", "carol"] { try await scenario.account(user) }
-        let alice = try await scenario.login("alice")
-        let bob = try await scenario.login("bob")
-        let carol = try await scenario.login("carol")
+        let (alice, bob, carol) = try await Self.aliceBobAndCarol(in: scenario)
         try await Self.createInstantRoom(alice)
         try await Self.configure(alice, ["muc#roomconfig_membersonly": "1", "muc#roomconfig_passwordprotectedroom": "1",
                                          "muc#roomconfig_roomsecret": "leaf"])
@@ -428,9 +425,7 @@ import XMPPCore
 
     @Test func theConfigurationFormDiscoAndDestructionWork() async throws {
         let scenario = try KernelScenario()
-        for user in ["alice", "bob"] { try await scenario.account(user) }
-        let alice = try await scenario.login("alice")
-        let bob = try await scenario.login("bob")
+        let (alice, bob) = try await Self.aliceAndBob(in: scenario)
 
         try await alice.send("<iq xmlns='jabber:client' type='get' id='s' to='example.com'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
         let services = alice.received().last?.child("query", namespace: DiscoModule.itemsNamespace)?.children("item", namespace: DiscoModule.itemsNamespace)
