@@ -22,6 +22,15 @@ struct XMPPControl: AsyncParsableCommand {
 struct Common: ParsableArguments {
     @Option(name: .long, help: "The server's data directory (default ./data).")
     var dataDir = "data"
+    @Option(name: .long, help: "The server's domain, for account deletion while the server is stopped (default localhost).")
+    var domain = "localhost"
+
+    /// A kernel with the standard modules on the database, without listeners: account changes made through it
+    /// run the modules' account hooks as the server's would.
+    func kernel() throws -> ServerKernel {
+        try ServerKernel(configuration: KernelConfiguration(domain: domain.lowercased()), storage: database().storage,
+                         modules: StandardModules.all)
+    }
 
     func database() throws -> SQLiteDatabase {
         let path = "\(dataDir)/xmppd.sqlite"
@@ -80,8 +89,7 @@ struct AddUser: AsyncParsableCommand {
 
     func run() async throws {
         let user = try normalized(username)
-        let storage = try common.database().storage
-        guard try await storage.accounts.createAccount(user, credentials: SCRAMCredentials.allHashes(password: try readPassword(password))) else {
+        guard try await common.kernel().createAccount(user, password: try readPassword(password)) else {
             throw ValidationError("\(user) already exists")
         }
         print("created \(user)")
@@ -131,8 +139,7 @@ struct Passwd: AsyncParsableCommand {
 
     func run() async throws {
         let user = try normalized(username)
-        let storage = try common.database().storage
-        guard try await storage.accounts.setCredentials(SCRAMCredentials.allHashes(password: try readPassword(password)), of: user) else {
+        guard try await common.kernel().changePassword(of: user, to: try readPassword(password)) else {
             throw ValidationError("no account \(user)")
         }
         print("password changed for \(user)")
@@ -146,11 +153,12 @@ struct DelUser: AsyncParsableCommand {
 
     func run() async throws {
         let user = try normalized(username)
-        let storage = try common.database().storage
-        guard try await storage.accounts.accountExists(user) else { throw ValidationError("no account \(user)") }
-        try await storage.deleteEverything(of: user)
-        // End its sessions if the server is running; the account is gone either way.
-        _ = try? await common.ask("logout \(user)")
+        // A running server deletes it itself: its sessions end and its contacts are told at once.
+        if let answer = try? await common.ask("deluser \(user)") {
+            guard answer.hasPrefix("deleted") else { throw ValidationError(answer.trimmingCharacters(in: .newlines)) }
+        } else {
+            guard try await common.kernel().deleteAccount(user) else { throw ValidationError("no account \(user)") }
+        }
         print("deleted \(user)")
     }
 }

@@ -28,7 +28,15 @@ import XMPPCore
         let bob = try await scenario.login("bob")
         try await PresenceAndRosterTests.befriend(alice, bob)
         try await alice.send("<iq xmlns='jabber:client' type='set' id='v'><vCard xmlns='vcard-temp'><FN>Alice</FN></vCard></iq>")
+        _ = bob.received()
         try await alice.send("<iq xmlns='jabber:client' type='set' id='bye'><query xmlns='jabber:iq:register'><remove/></query></iq>")
+        // The contact sees the account go and loses the subscription both ways: nobody who registers the name
+        // again inherits it.
+        let told = bob.received("presence").filter { $0.attribute("from")?.hasPrefix("alice@example.com") == true }
+        #expect(told.contains { $0.attribute("type") == "unavailable" })
+        #expect(told.contains { $0.attribute("type") == "unsubscribe" } && told.contains { $0.attribute("type") == "unsubscribed" })
+        let bobsItem = try await PresenceAndRosterTests.item(scenario.kernel, "bob", "alice@example.com")
+        #expect(bobsItem?.subscription == RosterItem.Subscription.none)
         #expect(alice.received("iq").contains { $0.attribute("id") == "bye" && $0.attribute("type") == "result" })
         #expect(alice.session.closedWith != nil)
         let kernel = scenario.kernel
@@ -38,7 +46,7 @@ import XMPPCore
     }
 
     @Test func vCardIsReadableByAllWritableByTheOwnerAndBounded() async throws {
-        let scenario = try KernelScenario { $0.maxVCardBytes = 200 }
+        let scenario = try KernelScenario { $0.set(VCardModule.maxBytes, to: 256) }
         try await scenario.account("alice"); try await scenario.account("bob")
         let alice = try await scenario.login("alice")
         let bob = try await scenario.login("bob")

@@ -42,12 +42,13 @@ final class RecordingSession: ClientSession {
 struct KernelScenario {
     let kernel: ServerKernel
 
-    init(storage: ServerStorage = .inMemory(), configure: (inout KernelConfiguration) -> Void = { _ in }) throws {
+    init(storage: ServerStorage = .inMemory(), extraModules: [any ServerModule] = [],
+         configure: (inout KernelConfiguration) -> Void = { _ in }) throws {
         var configuration = KernelConfiguration(domain: "example.com")
         configure(&configuration)
         var logger = Logger(label: "kernel-test")
         logger.logLevel = .warning
-        kernel = try ServerKernel(configuration: configuration, storage: storage, modules: StandardModules.all, logger: logger)
+        kernel = try ServerKernel(configuration: configuration, storage: storage, modules: StandardModules.all + extraModules, logger: logger)
     }
 
     /// Creates an account; the scenario stops if the name was already taken.
@@ -59,6 +60,7 @@ struct KernelScenario {
     /// Binds a session; sends initial presence (with `priority`) unless `available` is false.
     func login(_ user: String, _ resource: String = "phone", available: Bool = true, priority: Int = 0) async throws -> TestClient {
         let client = TestClient(session: RecordingSession(jid: try JID("\(user)@example.com/\(resource)")), kernel: kernel)
+        try await kernel.prepareBinding(of: client.session)?.get()
         try kernel.bind(client.session)
         try #require(kernel.registry.entry(client.jid)?.session === client.session, "\(client.jid) is not registered")
         if available {

@@ -189,7 +189,7 @@ import XMPPCore
     }
 
     @Test func oneAccountMayBeInOnlySoManyRoomsAtOnce() async throws {
-        let scenario = try KernelScenario { $0.mucLimits.maxRoomsPerUser = 2 }
+        let scenario = try KernelScenario { $0.set(MUCModule.maxRoomsPerUser, to: 2) }
         for user in ["alice", "bob", "carol"] { try await scenario.account(user) }
         let alice = try await scenario.login("alice")
         let carol = try await scenario.login("carol")

@@ -70,7 +70,7 @@ import XMPPCore
     }
 
     @Test func fullOfflineStorageAndUnknownUsersBounce() async throws {
-        let scenario = try KernelScenario { $0.offlineMessageLimit = 1 }
+        let scenario = try KernelScenario { $0.set(OfflineModule.limit, to: 1) }
         try await scenario.account("alice"); try await scenario.account("bob")
         let alice = try await scenario.login("alice")
         _ = alice.received()

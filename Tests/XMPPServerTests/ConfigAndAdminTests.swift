@@ -25,15 +25,27 @@ import XMPPServerKernel
         #expect(configuration.bindAddresses == ["0.0.0.0", "::"])
         #expect(configuration.c2sTLSPort == nil)
         #expect(configuration.kernel.registration == .limited(count: 5, seconds: 3600))
-        #expect(configuration.kernel.offlineMessageLimit == 7)
+        #expect(configuration.kernel.moduleSettings["offline_limit"] == "7")
         #expect(configuration.logLevel == .debug)
         configuration.kernel.domain = configuration.domain
-        #expect(configuration.kernel.effectiveMUCDomain == "conference.chat.example.com")
+        func serviceDomains() throws -> [String] {
+            try ServerKernel(configuration: configuration.kernel, storage: .inMemory(), modules: StandardModules.all).hostedServices.map(\.domain)
+        }
+        #expect(try serviceDomains() == ["conference.chat.example.com"])
         try ConfigFile.apply("muc_domain = Rooms.Example.com\nmuc_max_history = 5\nmuc_max_rooms_per_user = 9", to: &configuration)
-        #expect(configuration.kernel.effectiveMUCDomain == "rooms.example.com")
-        #expect(configuration.kernel.mucLimits.maxHistoryLength == 5 && configuration.kernel.mucLimits.maxRoomsPerUser == 9)
+        #expect(try serviceDomains() == ["rooms.example.com"])
+        let service = try #require(try ServerKernel(configuration: configuration.kernel, storage: .inMemory(), modules: StandardModules.all).hostedServices.first as? MUCService)
+        #expect(service.limits.maxHistoryLength == 5 && service.limits.maxRoomsPerUser == 9)
         try ConfigFile.apply("muc_domain = off", to: &configuration)
-        #expect(configuration.kernel.effectiveMUCDomain == nil)
+        #expect(try serviceDomains().isEmpty)
+        // A module's option out of its declared range fails, naming the module.
+        #expect { try ConfigFile.apply("offline_limit = -3", to: &configuration) } throws: { error in
+            "\(error)".contains("offline_limit needs a whole number from 0 to 100000") && "\(error)".contains("offline module")
+        }
+        // The kernel checks settings made in code the same way.
+        var unknown = KernelConfiguration(domain: "example.com")
+        unknown.moduleSettings["offline_limt"] = "3"
+        #expect(throws: ConfigurationError.self) { try ServerKernel(configuration: unknown, storage: .inMemory(), modules: StandardModules.all) }
         #expect(throws: ConfigFile.ParseError.self) { try ConfigFile.apply("\n\nno_such_option = 1", to: &configuration) }
         #expect(throws: ConfigFile.ParseError.self) { try ConfigFile.apply("c2s_port = many", to: &configuration) }
     }

@@ -23,7 +23,7 @@ import XMPPServerSQLite
             #expect(try await storage.accounts.credentials(of: "alice", hash: .sha1) == renewed.first { $0.hash == .sha1 }, "\(name)")
             #expect(try await !storage.accounts.setCredentials(renewed, of: "nobody"), "\(name)")
             #expect(try await storage.accounts.usernames() == ["alice"], "\(name)")
-            try await storage.deleteEverything(of: "alice")
+            #expect(try await storage.accounts.deleteAccount("alice"), "\(name)")
             #expect(try await !storage.accounts.accountExists("alice"), "\(name)")
         }
     }

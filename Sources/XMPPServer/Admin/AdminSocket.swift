@@ -9,7 +9,9 @@ import XMPPServerKernel
 ///
 /// - `sessions` – one line per online session: `full-jid`
 /// - `kick JID` – closes the sessions of a bare or full JID with `policy-violation`; answers `kicked N`
-/// - `logout USER` – the same for every session of a local account, by username (after `xmppctl deluser`)
+/// - `logout USER` – the same for every session of a local account, by username
+/// - `deluser USER` – deletes the account (every module's data, contacts told) and ends its sessions; answers
+///   `deleted USER` or `error: no account USER`
 /// - `stats` – `sessions N accounts N uptime-seconds N`
 enum AdminSocket {
     /// The socket's path in a data directory.
@@ -41,11 +43,21 @@ enum AdminSocket {
             let targets = kernel.registry.entries(of: jid.bare).map(\.session).filter { jid.isBare || $0.jid == jid }
             for session in targets { session.close(with: StreamError(.policyViolation, text: "disconnected by the administrator")) }
             return "kicked \(targets.count)"
+        case "deluser" where words.count == 2:
+            do {
+                guard try await kernel.deleteAccount(words[1]) else { return "error: no account \(words[1])" }
+            } catch {
+                return "error: \(error)"
+            }
+            if let account = try? JID(localpart: words[1], domainpart: kernel.configuration.domain) {
+                kernel.closeSessions(of: account, with: StreamError(.notAuthorized, text: "the account was removed"))
+            }
+            return "deleted \(words[1])"
         case "stats":
             let accounts = (try? await kernel.storage.accounts.usernames().count) ?? -1
             return "sessions \(kernel.registry.count) accounts \(accounts) uptime-seconds \(Int(Date().timeIntervalSince(started)))"
         default:
-            return "error: unknown command (sessions, kick JID, logout USER, stats)"
+            return "error: unknown command (sessions, kick JID, logout USER, deluser USER, stats)"
         }
     }
 }

@@ -173,8 +173,10 @@ final class C2SConnectionHandler: ChannelInboundHandler {
                 wait(for: done, context: context) { _, _, _ in }
             }
         case .nonza(let element):
-            // Stream management, CSI and the like are not offered, so a client must not send them.
-            closeStream(with: StreamError(.unsupportedStanzaType, text: "\(element.name) is not supported"), header: nil, context: context)
+            // Stream management, CSI and the like belong to modules; without one, a client must not send them.
+            guard let session, shared.kernel.handleNonza(element, from: session) else {
+                return closeStream(with: StreamError(.unsupportedStanzaType, text: "\(element.name) is not supported"), header: nil, context: context)
+            }
         case .sendAndClose(let element):
             write(.element(element), context: context)
             closeStream(with: nil, header: nil, context: context)
@@ -190,13 +192,23 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             return perform(machine.resourceBindingFailed(StanzaError(.badRequest)), context: context)
         }
         let session = C2SSession(jid: jid, channel: context.channel, batcher: shared.batchers.batcher(for: context.eventLoop), logger: shared.logger)
+        guard let preparing = kernel.prepareBinding(of: session) else {
+            return register(session, context: context)
+        }
+        // Modules load what routing to the account needs (a blocklist) before anything is routed to it.
+        wait(for: preparing, context: context) { handler, _, context in
+            handler.register(session, context: context)
+        }
+    }
+
+    private func register(_ session: C2SSession, context: ChannelHandlerContext) {
         do {
-            try kernel.bind(session)
+            try shared.kernel.bind(session)
         } catch {
             return perform(machine.resourceBindingFailed(error), context: context)
         }
         self.session = session
-        perform(machine.resourceBound(jid), context: context)
+        perform(machine.resourceBound(session.jid), context: context)
     }
 
     /// After `<proceed/>` or SASL success: the client starts a new stream, and anything it sent before that
@@ -266,7 +278,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         if let error { context.write(wrapOutboundOut(.element(error.element)), promise: nil) }
         let closed = context.writeAndFlush(wrapOutboundOut(.close))
         if let session {
-            _ = shared.kernel.sessionEnded(session)
+            _ = shared.kernel.sessionEnded(session, reason: error.map { .closedByServer($0.condition) } ?? .disconnected)
             self.session = nil
         }
         let channel = context.channel

@@ -83,18 +83,7 @@ public enum ConfigFile {
             let parts = value.split(separator: "/").compactMap { Int($0) }
             guard parts.count == 2 else { throw ParseError(line: 0, message: "registration_limit is count/seconds") }
             configuration.kernel.registration = .limited(count: parts[0], seconds: parts[1])
-        case "offline_limit": configuration.kernel.offlineMessageLimit = try int()
         case "max_sessions_per_account": configuration.kernel.maxSessionsPerAccount = try int()
-        case "max_vcard_bytes": configuration.kernel.maxVCardBytes = try int()
-        case "max_roster_items": configuration.kernel.maxRosterItems = try int()
-        case "muc_domain":
-            if value == "off" { configuration.kernel.mucEnabled = false } else {
-                configuration.kernel.mucEnabled = true
-                configuration.kernel.mucDomain = value.lowercased()
-            }
-        case "muc_max_history": configuration.kernel.mucLimits.maxHistoryLength = try int()
-        case "muc_max_occupants": configuration.kernel.mucLimits.maxOccupants = try int()
-        case "muc_max_rooms_per_user": configuration.kernel.mucLimits.maxRoomsPerUser = try int()
         case "max_stanza_bytes": configuration.limits.maxStanzaBytes = try int()
         case "read_rate": configuration.limits.readBytesPerSecond = try int()
         case "read_burst": configuration.limits.readBurstBytes = try int()
@@ -105,8 +94,22 @@ public enum ConfigFile {
         case "negotiation_timeout": configuration.limits.negotiationTimeoutSeconds = try int()
         case "idle_timeout": configuration.limits.idleTimeoutSeconds = try int()
         case "keepalive_interval": configuration.limits.keepaliveIntervalSeconds = try int()
-        default: throw ParseError(line: 0, message: "unknown option \(key)")
+        default:
+            // Not the server's own: one of the modules' declared options (offline_limit, muc_domain, ...).
+            guard let (module, option) = moduleOption(key) else { throw ParseError(line: 0, message: "unknown option \(key)") }
+            if let problem = option.problem(with: value) {
+                throw ParseError(line: 0, message: "\(problem) (an option of the \(module) module)")
+            }
+            configuration.kernel.moduleSettings[key] = value
         }
+    }
+
+    /// The module declaring `key` among the standard modules, and its declaration.
+    static func moduleOption(_ key: String) -> (module: String, option: ConfigOption)? {
+        for module in StandardModules.all {
+            if let option = module.options.first(where: { $0.key == key }) { return (module.name, option) }
+        }
+        return nil
     }
 
     /// `closed`, `open` or `limited` (5 accounts per IP per hour unless `registration_limit` says otherwise).

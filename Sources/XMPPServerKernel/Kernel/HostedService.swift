@@ -41,6 +41,7 @@ extension ServerKernel {
             return answerServiceRequest(element, to: to, eventLoop: eventLoop)
         case "iq":
             if let entry = registry.entry(to) {
+                guard let element = filterInbound(element, to: to) else { return nil }
                 entry.session.deliver(element)
             } else if let from = element.attribute("from").flatMap({ JID(validating: $0) }), let service = services[from.domainpart],
                       Self.mayAnswerWithError(element), IQ(element: element)?.type?.isRequest == true {

@@ -18,6 +18,7 @@ extension ServerKernel {
         }
         if addressee.isFull {
             if let entry = registry.entry(addressee) {
+                guard let element = filterInbound(element, to: addressee) else { return nil }
                 entry.session.deliver(element)
             } else if type.isRequest {
                 bounce(element, StanzaError(.serviceUnavailable), to: session)
@@ -26,7 +27,7 @@ extension ServerKernel {
         }
         // Replies addressed to the server or an account (answers to server pings, for instance) end here.
         guard type.isRequest, let namespace = iq.payload?.namespace else { return nil }
-        let target: IQTarget = addressee.localpart == nil ? .server : .account
+        let target: IQTarget = addressee.localpart == nil ? .server : addressee == session.jid.bare ? .ownAccount : .otherAccount
         var handler = iqHandlers[target]?[namespace]
         var resolved = addressee
         if handler == nil && to == nil, let serverHandler = iqHandlers[.server]?[namespace] {
@@ -45,7 +46,7 @@ extension ServerKernel {
     private func answer(_ request: IQRequest, with handler: IQHandler, session: any ClientSession, explicitTo: JID?) async {
         var request = request
         if explicitTo == nil { request.iq.element.setAttribute("to", to: nil) }
-        let (reply, afterReply) = await reply(to: request, with: handler)
+        guard let (reply, afterReply) = await reply(to: request, with: handler) else { return }
         var delivered = reply
         if explicitTo == nil { delivered.setAttribute("from", to: nil) }
         session.deliver(delivered)
@@ -53,11 +54,16 @@ extension ServerKernel {
     }
 
     /// Runs `handler` and builds the result or the error reply; the work to do once the reply is out, if any.
-    private func reply(to request: IQRequest, with handler: IQHandler) async -> (Element, (@Sendable () -> Void)?) {
+    /// `nil` when an inbound filter stopped the request (and answered it, if it said so).
+    private func reply(to request: IQRequest, with handler: IQHandler) async -> (Element, (@Sendable () -> Void)?)? {
         do {
-            if request.to.localpart != nil, !request.isFromOwner,
-               try await !storage.accounts.accountExists(request.to.localpart!) {
-                throw StanzaError(.serviceUnavailable)
+            if let user = request.to.localpart, !request.isFromOwner {
+                // Another account: it must exist, and its inbound filters (a blocklist) have a say.
+                guard try await storage.accounts.accountExists(user) else { throw StanzaError(.serviceUnavailable) }
+                if !hooks.inboundFilters.isEmpty {
+                    await prepareInbound(to: request.to)
+                    guard filterInbound(request.iq.element, to: request.to) != nil else { return nil }
+                }
             }
             let answer = try await handler(request)
             return (request.iq.result(payload: answer.payload).element, answer.afterReply)
@@ -75,13 +81,14 @@ extension ServerKernel {
     func answerServiceRequest(_ element: Element, to: JID, eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
         guard let iq = IQ(element: element), iq.isValid, let type = iq.type, type.isRequest,
               let from = element.attribute("from").flatMap({ JID(validating: $0) }), let service = services[from.domainpart] else { return nil }
-        let target: IQTarget = to.localpart == nil ? .server : .account
+        let target: IQTarget = to.localpart == nil ? .server : .otherAccount
         let request = IQRequest(iq: iq, from: from, to: to.bare, kernel: self, session: nil)
         let handler = iq.payload.flatMap { iqHandlers[target]?[$0.namespace] }
         // Always later, never on the spot: the service may be sending this under a lock of its own.
         return run(on: eventLoop) {
-            let reply = if let handler { await self.reply(to: request, with: handler).0 }
-                        else { self.errorReply(to: element, StanzaError(.serviceUnavailable)) }
+            let reply: Element? = if let handler { await self.reply(to: request, with: handler)?.0 }
+                                  else { self.errorReply(to: element, StanzaError(.serviceUnavailable)) }
+            guard let reply else { return }
             try? await service.receive(reply, to: from, kernel: self, eventLoop: eventLoop)?.get()
         }
     }

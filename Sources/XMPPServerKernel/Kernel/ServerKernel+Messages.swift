@@ -3,8 +3,8 @@ import Foundation
 import NIOCore
 import XMPPCore
 
-// Message delivery (RFC 6121 §8.5): full and bare JIDs, priorities, each message type, offline storage
-// (XEP-0160) with delay stamps (XEP-0203), and bounces for unknown users.
+// Message delivery (RFC 6121 §8.5): full and bare JIDs, priorities, each message type. What cannot be delivered
+// now goes to the message hooks (the offline module stores it, XEP-0160) or bounces.
 extension ServerKernel {
     func routeMessage(_ element: Element, to: JID, from session: any ClientSession) -> EventLoopFuture<Void>? {
         guard isLocal(to) else {
@@ -21,11 +21,14 @@ extension ServerKernel {
         return deliverMessage(addressed, to: to, eventLoop: session.eventLoop)
     }
 
-    /// Delivers a message to a local account, or stores it, or bounces it; `nil` when done synchronously.
+    /// Delivers a message to a local account, or hands it to the undeliverable-message hooks, or bounces it; `nil`
+    /// when done synchronously.
     func deliverMessage(_ element: Element, to: JID, eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
         let type = Message(element: element)?.type ?? .normal
         if to.isFull, let entry = registry.entry(to) {
+            guard let element = filterInbound(element, to: to) else { return nil }
             entry.session.deliver(element)
+            messageDelivered(element, to: to, kind: .toFullJID, recipients: [entry.session])
             return nil
         }
         if to.isFull && (type == .groupchat) {
@@ -43,60 +46,21 @@ extension ServerKernel {
             return nil
         case .headline, .chat, .normal:
             if !recipients.isEmpty {
+                guard let element = filterInbound(element, to: to) else { return nil }
                 for entry in recipients { entry.session.deliver(element) }
+                if !hooks.deliveredMessage.isEmpty {
+                    messageDelivered(element, to: to, kind: .toBareJID, recipients: recipients.map(\.session))
+                }
                 return nil
             }
             if type == .headline { return nil }
-            return run(on: eventLoop) { await self.storeOffline(element, for: to) }
+            return run(on: eventLoop) { await self.messageUndeliverable(element, to: to) }
         }
-    }
-
-    /// Stores a message for an offline account with a delay stamp, or bounces it.
-    func storeOffline(_ element: Element, for to: JID) async {
-        guard let user = to.localpart else { return }
-        do {
-            guard try await storage.accounts.accountExists(user) else {
-                bounceToSender(element, StanzaError(.serviceUnavailable))
-                return
-            }
-            guard Self.isWorthStoring(element) else { return }
-            var stamped = element
-            stamped.append(Self.delayElement(from: domainJID, at: Date()))
-            if try await !storage.offline.store(stamped, for: user, limit: configuration.offlineMessageLimit) {
-                bounceToSender(element, StanzaError(.serviceUnavailable, text: "the recipient's offline storage is full"))
-            }
-        } catch {
-            logger.error("offline storage failed", metadata: ["user": "\(user)", "error": "\(error)"])
-            bounceToSender(element, StanzaError(.internalServerError))
-        }
-    }
-
-    /// Chat-state notifications alone (XEP-0085) are not worth keeping for later; everything else is.
-    static func isWorthStoring(_ element: Element) -> Bool {
-        element.elements.contains { $0.namespace != "http://jabber.org/protocol/chatstates" }
     }
 
     /// A XEP-0203 `<delay/>` element.
-    static func delayElement(from: JID, at date: Date) -> Element {
+    public static func delayElement(from: JID, at date: Date) -> Element {
         Element("delay", namespace: "urn:xmpp:delay",
                 attributes: ["from": from.description, "stamp": date.formatted(.iso8601)])
-    }
-
-    /// Hands an account's stored messages to a session that just became available.
-    func deliverOfflineMessages(to session: any ClientSession) async {
-        guard let user = session.jid.localpart else { return }
-        do {
-            let messages = try await storage.offline.takeAll(for: user)
-            guard registry.entry(session.jid)?.session === session else {
-                // The session ended while the messages were read: keep them for the next one.
-                for message in messages {
-                    _ = try await storage.offline.store(message, for: user, limit: .max)
-                }
-                return
-            }
-            for message in messages { session.deliver(message) }
-        } catch {
-            logger.error("offline retrieval failed", metadata: ["user": "\(user)", "error": "\(error)"])
-        }
     }
 }

@@ -50,7 +50,7 @@ extension ServerKernel {
             for recipient in previous.directed {
                 var copy = broadcastable
                 copy.setAttribute("to", to: recipient.description)
-                deliverPresence(copy, to: recipient, eventLoop: session.eventLoop)
+                sendPresence(copy, from: session.jid, to: recipient, eventLoop: session.eventLoop)
             }
             return
         }
@@ -62,7 +62,7 @@ extension ServerKernel {
         for contact in recipients {
             var copy = broadcastable
             copy.setAttribute("to", to: contact.description)
-            deliverPresence(copy, to: contact, eventLoop: session.eventLoop)
+            sendPresence(copy, from: session.jid, to: contact, eventLoop: session.eventLoop)
         }
         // The user's other resources see it too (RFC 6121 §4.2.2, §4.4.2).
         for entry in registry.entries(of: user) where entry.session !== session && entry.isAvailable {
@@ -70,6 +70,8 @@ extension ServerKernel {
             copy.setAttribute("to", to: entry.session.jid.description)
             entry.session.deliver(copy)
         }
+        let kind: PresenceEvent.Kind = !isAvailable ? .unavailable : previous.wasAvailable ? .update : .initial
+        presenceBroadcast(kind, of: session, element: broadcastable)
 
         guard isAvailable && !previous.wasAvailable else { return }
         // Initial presence: probe the contacts the user is subscribed to (answered locally), show the user's
@@ -78,7 +80,9 @@ extension ServerKernel {
             for entry in registry.entries(of: item.jid) {
                 guard var contactPresence = entry.presence else { continue }
                 contactPresence.setAttribute("to", to: session.jid.description)
-                session.deliver(contactPresence)
+                guard let allowed = filterOutbound(contactPresence, from: entry.session.jid, to: session.jid, addressed: false),
+                      let filtered = filterInbound(allowed, to: session.jid) else { continue }
+                session.deliver(filtered)
             }
         }
         for entry in registry.entries(of: user) where entry.session !== session {
@@ -89,7 +93,7 @@ extension ServerKernel {
         for item in items where item.pendingIn {
             session.deliver(Presence(type: .subscribe, to: user, from: item.jid).element)
         }
-        for hook in initialPresenceHooks { await hook(session, self) }
+        for hook in hooks.initialPresence.hooks { await hook(session, self) }
     }
 
     private func directedPresence(_ element: Element, to: JID, from session: any ClientSession) {
@@ -105,8 +109,9 @@ extension ServerKernel {
         deliverPresence(element, to: to)
     }
 
-    /// Delivers a presence to a local JID: one resource for a full JID, every available one for a bare JID. With
-    /// `eventLoop`, presence to a hosted service's entity (a room occupant) reaches the service too.
+    /// Delivers a presence to a local JID: one resource for a full JID, every available one for a bare JID, after
+    /// the recipient's inbound filters. With `eventLoop`, presence to a hosted service's entity (a room occupant)
+    /// reaches the service too.
     func deliverPresence(_ element: Element, to: JID, eventLoop: (any EventLoop)? = nil) {
         if let eventLoop, let service = services[to.domainpart] {
             _ = service.receive(element, to: to, kernel: self, eventLoop: eventLoop)
@@ -114,21 +119,37 @@ extension ServerKernel {
         }
         guard isLocal(to) else { return }
         if to.isFull {
-            registry.entry(to)?.session.deliver(element)
+            guard let entry = registry.entry(to), let element = filterInbound(element, to: to) else { return }
+            entry.session.deliver(element)
         } else {
-            for entry in registry.entries(of: to) where entry.isAvailable { entry.session.deliver(element) }
+            let entries = registry.entries(of: to).filter(\.isAvailable)
+            guard !entries.isEmpty, let element = filterInbound(element, to: to) else { return }
+            for entry in entries { entry.session.deliver(element) }
         }
     }
 
-    /// Sends the current presence of each of `user`'s available resources to `contact`, or unavailable.
-    func sendPresenceOfResources(of user: JID, to contact: JID, unavailable: Bool) {
+    /// Sends presence the server fans out on a local user's behalf (broadcast, revocation, answers to
+    /// subscriptions): the user's outbound filters decide silently, then it is delivered.
+    func sendPresence(_ element: Element, from user: JID, to recipient: JID, eventLoop: (any EventLoop)? = nil) {
+        guard let element = filterOutbound(element, from: user, to: recipient, addressed: false) else { return }
+        deliverPresence(element, to: recipient, eventLoop: eventLoop)
+    }
+
+    /// Sends the current presence of each of `user`'s available resources to `contact`, or unavailable presence
+    /// from each (XEP-0191 sends these on block and unblock).
+    public func sendPresenceOfResources(of user: JID, to contact: JID, unavailable: Bool) {
         for entry in registry.entries(of: user) {
             guard var presence = entry.presence else { continue }
             if unavailable {
                 presence = Presence(type: .unavailable, from: entry.session.jid).element
             }
             presence.setAttribute("to", to: contact.description)
-            deliverPresence(presence, to: contact)
+            if unavailable {
+                // The user may have just blocked the contact: the goodbye must still get out.
+                deliverPresence(presence, to: contact)
+            } else {
+                sendPresence(presence, from: entry.session.jid, to: contact)
+            }
         }
     }
 
@@ -155,6 +176,10 @@ extension ServerKernel {
 
     func inboundSubscription(_ element: Element, type: Presence.PresenceType, to user: JID, from contact: JID) async {
         guard isLocal(user), let username = user.localpart else { return }
+        if !hooks.inboundFilters.isEmpty {
+            await prepareInbound(to: user)
+            guard filterInbound(element, to: user) != nil else { return }
+        }
         do {
             guard try await storage.accounts.accountExists(username) else {
                 // No such account: a request is declined on its behalf (RFC 6121 §3.1.3).

@@ -4,8 +4,9 @@ import XMPPCore
 // Roster storage as the kernel uses it: reading the listed items and saving an item with a roster push
 // (RFC 6121 §2.1.6) to every resource that asked for the roster.
 extension ServerKernel {
-    /// The items of a user's roster, including unlisted ones that only record a pending request.
-    func rosterItems(of user: JID) async -> [RosterItem] {
+    /// The items of a user's roster, including unlisted ones that only record a pending request (empty, and
+    /// logged, when storage fails).
+    public func rosterItems(of user: JID) async -> [RosterItem] {
         guard let username = user.localpart else { return [] }
         do {
             return try await storage.rosters.roster(of: username).items

@@ -19,6 +19,12 @@ extension ServerKernel {
             }
             to = jid
         }
+        if !hooks.outboundFilters.isEmpty {
+            guard let filtered = filterOutbound(element, from: session.jid, to: to ?? session.jid.bare, addressed: to != nil) else {
+                return nil
+            }
+            element = filtered
+        }
         if let to, let service = services[to.domainpart] {
             return routeToService(service, element, to: to, from: session)
         }
@@ -64,7 +70,7 @@ extension ServerKernel {
     }
 
     /// The error reply to a stanza, addressed back to its sender.
-    func errorReply(to element: Element, _ error: StanzaError) -> Element {
+    public func errorReply(to element: Element, _ error: StanzaError) -> Element {
         var reply = Element(name: element.name, namespace: element.namespace, attributes: [], children: [])
         reply.setAttribute("from", to: element.attribute("to"))
         reply.setAttribute("to", to: element.attribute("from"))
@@ -80,13 +86,15 @@ extension ServerKernel {
         return reply
     }
 
-    /// Sends an error back to the original sender of `element`, wherever they are on this server.
-    func bounceToSender(_ element: Element, _ error: StanzaError) {
+    /// Sends an error back to the original sender of `element`, wherever they are on this server (never for an
+    /// error or an IQ result).
+    public func bounceToSender(_ element: Element, _ error: StanzaError) {
         guard Self.mayAnswerWithError(element), let from = element.attribute("from").flatMap({ JID(validating: $0) }) else { return }
         deliverToFullOrBare(errorReply(to: element, error), to: from)
     }
 
-    /// Delivers to one full JID if online, else to every available resource of the bare JID.
+    /// Delivers to one full JID if online, else to every available resource of the bare JID. Used for what the
+    /// server itself sends (errors, bounces): no filters run.
     func deliverToFullOrBare(_ element: Element, to jid: JID) {
         if jid.isFull, let entry = registry.entry(jid) {
             entry.session.deliver(element)

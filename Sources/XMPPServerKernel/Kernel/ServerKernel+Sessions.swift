@@ -10,6 +10,12 @@ extension ServerKernel {
         "swiftxmpp-" + StanzaID.make().prefix(8)
     }
 
+    /// Runs the modules' session-bound hooks for a session about to be registered (they load what routing to the
+    /// account needs); `nil` when no module has one. Call before ``bind(_:)``.
+    public func prepareBinding(of session: any ClientSession) -> EventLoopFuture<Void>? {
+        runSessionBoundHooks(session)
+    }
+
     /// Registers a bound session. A session already using the same full JID is closed with `conflict` (the newer
     /// one wins); an account at its session limit gets `resource-constraint`.
     public func bind(_ session: any ClientSession) throws(StanzaError) {
@@ -25,20 +31,18 @@ extension ServerKernel {
     }
 
     /// Forgets a session whose stream ended: its contacts and directed-presence recipients see it go
-    /// unavailable, and its last activity is recorded. Safe to call for a session that was replaced.
-    public func sessionEnded(_ session: any ClientSession) -> EventLoopFuture<Void>? {
+    /// unavailable, then the session-ended hooks run. Safe to call for a session that was replaced.
+    public func sessionEnded(_ session: any ClientSession, reason: SessionEndReason = .disconnected) -> EventLoopFuture<Void>? {
         guard let entry = registry.remove(session) else { return nil }
         logger.info("session ended", metadata: ["jid": "\(session.jid)"])
-        let stillOnline = registry.sessionCount(of: session.jid.bare) > 0
         // A session that never sent initial presence may still have sent directed presence (entered a chat room):
         // those recipients must see it go too.
         let hasRecipients = entry.isAvailable || !entry.directedPresence.isEmpty
-        guard hasRecipients || !stillOnline else { return nil }
+        guard hasRecipients || !hooks.sessionEnded.isEmpty else { return nil }
         return run(on: session.eventLoop) {
             if hasRecipients { await self.broadcastUnavailable(of: session, entry: entry) }
-            if !stillOnline, let user = session.jid.localpart {
-                await self.recordLastActivity(of: user, status: nil)
-            }
+            let remaining = self.registry.sessionCount(of: session.jid.bare)
+            for hook in self.hooks.sessionEnded.hooks { await hook(session, reason, remaining, self) }
         }
     }
 
@@ -50,23 +54,14 @@ extension ServerKernel {
         for contact in recipients {
             var copy = unavailable
             copy.setAttribute("to", to: contact.description)
-            deliverPresence(copy, to: contact, eventLoop: session.eventLoop)
+            sendPresence(copy, from: session.jid, to: contact, eventLoop: session.eventLoop)
         }
         for other in registry.entries(of: user) where other.isAvailable && entry.isAvailable {
             var copy = unavailable
             copy.setAttribute("to", to: other.session.jid.description)
             other.session.deliver(copy)
         }
-    }
-
-    /// Stores when the account's last session ended, for last activity (XEP-0012).
-    func recordLastActivity(of user: String, status: String?) async {
-        let record = "\(Int(Date().timeIntervalSince1970))\n\(status ?? "")"
-        do {
-            try await storage.userData.setValue(Array(record.utf8), for: "last", of: user)
-        } catch {
-            logger.error("last activity not recorded", metadata: ["user": "\(user)", "error": "\(error)"])
-        }
+        if entry.isAvailable { presenceBroadcast(.unavailable, of: session, element: unavailable) }
     }
 
     /// Closes every session of an account (after account removal or a password change by the administrator).

@@ -23,8 +23,10 @@ public final class ServerKernel: Sendable {
 
     let iqHandlers: [IQTarget: [String: IQHandler]]
     let preAuthenticationHandlers: [String: PreAuthenticationIQHandler]
-    let initialPresenceHooks: [SessionHook]
+    let hooks: KernelHooks
     let services: [String: any HostedService]
+    /// Disco identities of the server (XEP-0030), in the order the modules added them.
+    public let serverIdentities: [DiscoIdentity]
     /// Disco features of the server, sorted.
     public let serverFeatures: [String]
     /// Disco features of accounts, sorted.
@@ -35,6 +37,8 @@ public final class ServerKernel: Sendable {
     public let postAuthenticationFeatures: [Element]
     /// The active modules' names and specifications.
     public let modules: [(name: String, specifications: [String])]
+    /// The configuration options the active modules declared, by key.
+    public let options: [String: ConfigOption]
 
     /// Builds a kernel and activates `modules` in order.
     public init(configuration: KernelConfiguration, storage: ServerStorage, modules: [any ServerModule],
@@ -46,17 +50,30 @@ public final class ServerKernel: Sendable {
         self.domainJID = try JID(localpart: nil, domainpart: configuration.domain)
         let host = ModuleHost(configuration: configuration)
         host.addServerFeature("jabber:client")
-        for module in modules { module.activate(in: host) }
+        var options: [String: ConfigOption] = [:]
+        for module in modules {
+            for option in module.options {
+                precondition(options[option.key] == nil, "two modules declare the option \(option.key)")
+                options[option.key] = option
+            }
+        }
+        try configuration.validateModuleSettings(against: options)
+        for module in modules {
+            host.activeModule = module.name
+            module.activate(in: host)
+        }
+        self.options = options
         iqHandlers = host.iqHandlers
         preAuthenticationHandlers = host.preAuthenticationHandlers
-        initialPresenceHooks = host.initialPresenceHooks
+        hooks = host.hooks
         services = host.services
+        serverIdentities = host.serverIdentities
         serverFeatures = host.serverFeatures.sorted()
         accountFeatures = host.accountFeatures.sorted()
         preAuthenticationFeatures = host.preAuthenticationFeatures
         var postAuthentication = host.postAuthenticationFeatures
         if host.serverFeatures.contains(DiscoModule.infoNamespace) {
-            postAuthentication.append(DiscoModule.capsFeature(features: serverFeatures))
+            postAuthentication.append(DiscoModule.capsFeature(identities: serverIdentities, features: serverFeatures))
         }
         postAuthenticationFeatures = postAuthentication
         self.modules = modules.map { ($0.name, $0.specifications) }

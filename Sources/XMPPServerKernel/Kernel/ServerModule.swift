@@ -6,18 +6,35 @@ import XMPPCore
 public protocol ServerModule: Sendable {
     /// A short name, such as `ping`.
     var name: String { get }
-    /// The specifications the module implements, such as `XEP-0199 2.0.1`.
+    /// The specifications the module implements, such as `XEP-0199 2.0.1` (docs/xmppd.doap is generated from them).
     var specifications: [String] { get }
-    /// Registers the module's handlers and features.
+    /// The configuration keys the module reads, with types, defaults, bounds and one-line docs. The config file
+    /// and `--set` are checked against them; values reach the module through ``ModuleHost/option(_:)``.
+    var options: [ConfigOption] { get }
+    /// Registers the module's handlers, hooks and features.
     func activate(in host: ModuleHost)
 }
 
-/// Who an IQ request is addressed to, as the kernel resolved it (RFC 6120 §10.3).
+extension ServerModule {
+    /// No options.
+    public var options: [ConfigOption] { [] }
+}
+
+/// Who an IQ request is addressed to, as the kernel resolved it (RFC 6120 §10.3), so that handlers never
+/// re-check addressing.
 public enum IQTarget: Sendable, Hashable {
     /// The server itself (`to` is the domain).
     case server
-    /// An account (`to` is a bare JID of a local account, or absent: the sender's own account).
-    case account
+    /// The sender's own account (`to` is the sender's bare JID, or absent).
+    case ownAccount
+    /// Another local account (`to` is its bare JID); the kernel answers `service-unavailable` for a missing
+    /// account before any handler runs.
+    case otherAccount
+}
+
+extension Set where Element == IQTarget {
+    /// Any account: the sender's own and others'.
+    public static var anyAccount: Set<IQTarget> { [.ownAccount, .otherAccount] }
 }
 
 /// An IQ request handed to a module's handler.
@@ -80,12 +97,16 @@ public typealias PreAuthenticationIQHandler = @Sendable (PreAuthenticationReques
 /// Runs when a session sends its initial available presence (offline delivery, pending requests).
 public typealias SessionHook = @Sendable (any ClientSession, ServerKernel) async -> Void
 
-/// What modules register with, during kernel construction only.
+/// What modules register with, during kernel construction only. The registration methods for hooks are
+/// beside their hook types (Hooks/).
 public final class ModuleHost {
     var iqHandlers: [IQTarget: [String: IQHandler]] = [:]
     var preAuthenticationHandlers: [String: PreAuthenticationIQHandler] = [:]
-    var initialPresenceHooks: [SessionHook] = []
+    var hooks = KernelHooks()
     var services: [String: any HostedService] = [:]
+    var serverIdentities: [DiscoIdentity] = []
+    /// The module being activated, for error messages.
+    var activeModule = ""
     var serverFeatures: Set<String> = []
     var accountFeatures: Set<String> = []
     var preAuthenticationFeatures: [Element] = []
@@ -118,8 +139,13 @@ public final class ModuleHost {
     }
 
     /// Runs `hook` when a session sends initial presence.
-    public func onInitialPresence(_ hook: @escaping SessionHook) {
-        initialPresenceHooks.append(hook)
+    public func onInitialPresence(priority: HookPriority = .normal, _ hook: @escaping SessionHook) {
+        hooks.initialPresence.add(hook, priority: priority)
+    }
+
+    /// Adds a disco identity of the server (XEP-0030 `disco#info` to the domain).
+    public func addServerIdentity(_ identity: DiscoIdentity) {
+        serverIdentities.append(identity)
     }
 
     /// Advertises a disco feature for the server (XEP-0030 `disco#info` to the domain).

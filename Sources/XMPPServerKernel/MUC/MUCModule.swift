@@ -1,17 +1,37 @@
 import XMPPCore
 
-/// Multi-user chat (XEP-0045): runs a ``MUCService`` at the configured domain (`conference.<domain>` by default)
-/// unless `mucEnabled` is off.
+/// Multi-user chat (XEP-0045): runs a ``MUCService`` at `muc_domain` (`conference.<domain>` by default), or nothing
+/// when it is `off`.
 public struct MUCModule: ServerModule {
     public let name = "muc"
     public let specifications = ["XEP-0045 1.35", "XEP-0249 1.2", "XEP-0359 0.7", "XEP-0410 1.1"]
+
+    /// `muc_domain`: where the service runs.
+    public static let domain = ConfigOption.string(
+        "muc_domain", default: "", "the chat service's domain; empty means conference.<domain>, off turns the service off")
+    /// `muc_max_history`: history kept per room.
+    public static let maxHistory = ConfigOption.integer(
+        "muc_max_history", default: 100, range: 0...10_000, "most messages of history a room keeps (and sends on entry)")
+    /// `muc_max_occupants`: occupants per room.
+    public static let maxOccupants = ConfigOption.integer(
+        "muc_max_occupants", default: 1000, range: 1...100_000, "most occupants of any room; one more entry gets service-unavailable")
+    /// `muc_max_rooms_per_user`: rooms one account may be in.
+    public static let maxRoomsPerUser = ConfigOption.integer(
+        "muc_max_rooms_per_user", default: 100, range: 1...100_000,
+        "most rooms one account may be in at once (creation included); one more gets resource-constraint")
+    public var options: [ConfigOption] { [Self.domain, Self.maxHistory, Self.maxOccupants, Self.maxRoomsPerUser] }
 
     /// Creates the module.
     public init() {}
 
     public func activate(in host: ModuleHost) {
+        let configured: String = host.option(Self.domain)
+        guard configured != "off" else { return }
+        let domain = configured.isEmpty ? "conference.\(host.configuration.domain)" : configured.lowercased()
         // The service needs a domain of its own; one equal to the server's would swallow its traffic.
-        guard let domain = host.configuration.effectiveMUCDomain, domain != host.configuration.domain else { return }
-        host.addService(MUCService(domain: domain, limits: host.configuration.mucLimits))
+        guard domain != host.configuration.domain else { return }
+        let limits = MUCLimits(maxHistoryLength: host.option(Self.maxHistory), maxOccupants: host.option(Self.maxOccupants),
+                               maxRoomsPerUser: host.option(Self.maxRoomsPerUser))
+        host.addService(MUCService(domain: domain, limits: limits))
     }
 }

@@ -16,18 +16,21 @@ public struct DiscoModule: ServerModule {
     public init() {}
 
     public func activate(in host: ModuleHost) {
+        host.addServerIdentity(Self.serverIdentity)
         for feature in [Self.infoNamespace, Self.itemsNamespace] {
             host.addServerFeature(feature)
             host.addAccountFeature(feature)
         }
-        host.handleIQ(Self.infoNamespace, for: [.server, .account]) { request in
+        host.handleIQ(Self.infoNamespace, for: [.server, .ownAccount, .otherAccount]) { request in
             guard request.iq.type == .get else { throw StanzaError(.notAllowed) }
-            if request.payload.attribute("node") != nil, request.payload.attribute("node") != Self.capsNode + "#" + Self.capsVerification(features: request.kernel.serverFeatures) {
+            let kernel = request.kernel
+            if request.payload.attribute("node") != nil,
+               request.payload.attribute("node") != Self.capsNode + "#" + Self.capsVerification(identities: kernel.serverIdentities, features: kernel.serverFeatures) {
                 throw StanzaError(.itemNotFound)
             }
             return IQReply(Self.info(for: request))
         }
-        host.handleIQ(Self.itemsNamespace, for: [.server, .account]) { request in
+        host.handleIQ(Self.itemsNamespace, for: [.server, .ownAccount, .otherAccount]) { request in
             guard request.iq.type == .get else { throw StanzaError(.notAllowed) }
             guard request.payload.attribute("node") == nil else { throw StanzaError(.itemNotFound) }
             var items = Element("query", namespace: Self.itemsNamespace)
@@ -42,15 +45,14 @@ public struct DiscoModule: ServerModule {
     }
 
     /// The server's identity.
-    static let serverIdentity = (category: "server", type: "im", name: "SwiftXMPP")
+    public static let serverIdentity = DiscoIdentity(category: "server", type: "im", name: "SwiftXMPP")
 
     static func info(for request: IQRequest) -> Element {
         var query = Element("query", namespace: infoNamespace)
         query.setAttribute("node", to: request.payload.attribute("node"))
         let features: [String]
         if request.to.localpart == nil {
-            query.append(Element("identity", namespace: infoNamespace,
-                                 attributes: ["category": serverIdentity.category, "type": serverIdentity.type, "name": serverIdentity.name]))
+            for identity in request.kernel.serverIdentities { query.append(identity.element) }
             features = request.kernel.serverFeatures
         } else {
             query.append(Element("identity", namespace: infoNamespace, attributes: ["category": "account", "type": "registered"]))
@@ -60,9 +62,11 @@ public struct DiscoModule: ServerModule {
         return query
     }
 
-    /// The XEP-0115 §5.1 verification string of the server's identity and features (SHA-1, base64).
-    public static func capsVerification(features: [String]) -> String {
-        var input = "\(serverIdentity.category)/\(serverIdentity.type)//\(serverIdentity.name)<"
+    /// The XEP-0115 §5.1 verification string of the server's identities and features (SHA-1, base64).
+    public static func capsVerification(identities: [DiscoIdentity] = [serverIdentity], features: [String]) -> String {
+        var input = ""
+        let sorted = identities.sorted { ($0.category, $0.type) < ($1.category, $1.type) }
+        for identity in sorted { input += "\(identity.category)/\(identity.type)//\(identity.name ?? "")<" }
         for feature in features.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
             input += feature + "<"
         }
@@ -70,8 +74,32 @@ public struct DiscoModule: ServerModule {
     }
 
     /// The `<c/>` stream feature carrying the server's capabilities.
-    public static func capsFeature(features: [String]) -> Element {
+    public static func capsFeature(identities: [DiscoIdentity], features: [String]) -> Element {
         Element("c", namespace: "http://jabber.org/protocol/caps",
-                attributes: ["hash": "sha-1", "node": capsNode, "ver": capsVerification(features: features)])
+                attributes: ["hash": "sha-1", "node": capsNode, "ver": capsVerification(identities: identities, features: features)])
+    }
+}
+
+/// A disco identity (XEP-0030 §3.1): what kind of entity answers.
+public struct DiscoIdentity: Sendable, Hashable {
+    /// The category, such as `server` or `conference`.
+    public var category: String
+    /// The type within the category, such as `im` or `text`.
+    public var type: String
+    /// A human-readable name.
+    public var name: String?
+
+    /// Creates an identity.
+    public init(category: String, type: String, name: String? = nil) {
+        self.category = category
+        self.type = type
+        self.name = name
+    }
+
+    /// The `<identity/>` element.
+    public var element: Element {
+        var element = Element("identity", namespace: DiscoModule.infoNamespace, attributes: ["category": category, "type": type])
+        element.setAttribute("name", to: name)
+        return element
     }
 }

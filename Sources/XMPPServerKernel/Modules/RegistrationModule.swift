@@ -27,7 +27,7 @@ public struct RegistrationModule: ServerModule {
                 try await self.register(request, policy: policy)
             }
         }
-        host.handleIQ(Self.namespace, for: [.server, .account]) { request in
+        host.handleIQ(Self.namespace, for: [.server, .ownAccount, .otherAccount]) { request in
             guard request.isFromOwner || request.to.localpart == nil else { throw StanzaError(.forbidden) }
             return try await self.manage(request)
         }
@@ -49,7 +49,7 @@ public struct RegistrationModule: ServerModule {
            !limiter.admit(request.remoteAddress, count: count, within: TimeInterval(seconds)) {
             throw StanzaError(.policyViolation, type: .wait, text: "too many registrations from this address; try later")
         }
-        let created = try await request.kernel.storage.accounts.createAccount(username, credentials: SCRAMCredentials.allHashes(password: password))
+        let created = try await request.kernel.createAccount(username, password: password)
         guard created else { throw StanzaError(.conflict, text: "the username is taken") }
         request.kernel.logger.info("account registered", metadata: ["user": "\(username)", "ip": "\(request.remoteAddress)"])
         return nil
@@ -66,7 +66,7 @@ public struct RegistrationModule: ServerModule {
             ]))
         }
         if query.child("remove", namespace: Self.namespace) != nil {
-            try await kernel.storage.deleteEverything(of: user)
+            _ = try await kernel.deleteAccount(user)
             kernel.logger.info("account cancelled", metadata: ["user": "\(user)"])
             let account = request.from.bare
             return IQReply(afterReply: {
@@ -77,7 +77,7 @@ public struct RegistrationModule: ServerModule {
             throw StanzaError(.badRequest, text: "a username and a password are required")
         }
         guard username == user else { throw StanzaError(.notAuthorized, text: "only your own password can be changed") }
-        guard try await kernel.storage.accounts.setCredentials(SCRAMCredentials.allHashes(password: password), of: user) else {
+        guard try await kernel.changePassword(of: user, to: password) else {
             throw StanzaError(.itemNotFound)
         }
         kernel.logger.info("password changed", metadata: ["user": "\(user)"])

@@ -6,20 +6,46 @@ public struct RosterModule: ServerModule {
     public let name = "roster"
     public let specifications = ["RFC 6121 §2", "XEP-0237 1.3"]
 
+    /// `max_roster_items`: the largest roster.
+    public static let maxItems = ConfigOption.integer(
+        "max_roster_items", default: 1000, range: 1...100_000,
+        "largest roster, in items; adding more gives resource-constraint")
+    public var options: [ConfigOption] { [Self.maxItems] }
+
     /// Creates the module.
     public init() {}
 
     public func activate(in host: ModuleHost) {
-        let limit = host.configuration.maxRosterItems
+        let limit: Int = host.option(Self.maxItems)
+        host.onAccountDeleted { user, kernel in
+            try await Self.forgetContacts(of: user, kernel: kernel)
+        }
         host.addPostAuthenticationFeature(Element("ver", namespace: RosterNamespace.versioning))
         host.addPostAuthenticationFeature(Element("sub", namespace: RosterNamespace.preApproval))
-        host.handleIQ(RosterNamespace.roster, for: [.account]) { request in
+        host.handleIQ(RosterNamespace.roster, for: .anyAccount) { request in
             guard request.isFromOwner else { throw StanzaError(.forbidden, text: "a roster belongs to its owner") }
             switch request.iq.type {
             case .get?: return try await Self.get(request)
             default: return try await Self.set(request, limit: limit)
             }
         }
+    }
+
+    /// Account deletion (RFC 6121 §2.5.2 applied to every item): contacts who see the account's presence see it
+    /// go unavailable, every subscription is cancelled both ways so nobody keeps rights over a name that may be
+    /// registered again, and the roster is removed.
+    static func forgetContacts(of user: String, kernel: ServerKernel) async throws {
+        let account = try JID(localpart: user, domainpart: kernel.configuration.domain)
+        for item in try await kernel.storage.rosters.roster(of: user).items {
+            if item.contactReceivesPresence { kernel.sendPresenceOfResources(of: account, to: item.jid, unavailable: true) }
+            if item.userReceivesPresence || item.pendingOut {
+                await kernel.outboundSubscription(Presence(type: .unsubscribe).element, type: .unsubscribe, to: item.jid, from: account)
+            }
+            if item.contactReceivesPresence || item.pendingIn {
+                await kernel.outboundSubscription(Presence(type: .unsubscribed).element, type: .unsubscribed, to: item.jid, from: account)
+            }
+        }
+        try await kernel.storage.rosters.removeRoster(of: user)
     }
 
     static func get(_ request: IQRequest) async throws -> IQReply {

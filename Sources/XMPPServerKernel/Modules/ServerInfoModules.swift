@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import XMPPCore
 
 /// XMPP Ping (XEP-0199): the server answers pings to itself and to accounts.
@@ -13,7 +14,7 @@ public struct PingModule: ServerModule {
 
     public func activate(in host: ModuleHost) {
         host.addServerFeature(Self.namespace)
-        host.handleIQ(Self.namespace, for: [.server, .account]) { request in
+        host.handleIQ(Self.namespace, for: [.server, .ownAccount, .otherAccount]) { request in
             guard request.iq.type == .get else { throw StanzaError(.badRequest) }
             return IQReply()
         }
@@ -81,7 +82,14 @@ public struct LastActivityModule: ServerModule {
         host.addServerFeature(Self.namespace)
         host.addAccountFeature(Self.namespace)
         let started = self.started
-        host.handleIQ(Self.namespace, for: [.server, .account]) { request in
+        host.onSessionEnded { session, _, remaining, kernel in
+            guard remaining == 0, let user = session.jid.localpart else { return }
+            await Self.record(lastSessionOf: user, kernel: kernel)
+        }
+        host.onAccountDeleted { user, kernel in
+            try await kernel.storage.userData.setValue(nil, for: Self.storageKey, of: user)
+        }
+        host.handleIQ(Self.namespace, for: [.server, .ownAccount, .otherAccount]) { request in
             guard request.iq.type == .get else { throw StanzaError(.badRequest) }
             guard let owner = request.to.localpart else {
                 return IQReply(Self.query(seconds: Int(Date().timeIntervalSince(started)), status: nil))
@@ -92,7 +100,7 @@ public struct LastActivityModule: ServerModule {
                 guard item?.contactReceivesPresence == true else { throw StanzaError(.forbidden) }
             }
             if kernel.registry.sessionCount(of: request.to) > 0 { return IQReply(Self.query(seconds: 0, status: nil)) }
-            guard let bytes = try await kernel.storage.userData.value("last", of: owner) else {
+            guard let bytes = try await kernel.storage.userData.value(Self.storageKey, of: owner) else {
                 throw StanzaError(.itemNotFound)
             }
             let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
@@ -102,25 +110,21 @@ public struct LastActivityModule: ServerModule {
         }
     }
 
+    /// The per-user document holding when the last session ended and its status.
+    static let storageKey = "last"
+
+    /// Stores when the account's last session ended.
+    static func record(lastSessionOf user: String, kernel: ServerKernel) async {
+        let record = "\(Int(Date().timeIntervalSince1970))\n"
+        do {
+            try await kernel.storage.userData.setValue(Array(record.utf8), for: storageKey, of: user)
+        } catch {
+            kernel.logger.error("last activity not recorded", metadata: ["user": "\(user)", "error": "\(error)"])
+        }
+    }
+
     static func query(seconds: Int, status: String?) -> Element {
         Element("query", namespace: namespace, attributes: ["seconds": String(seconds)], text: status ?? "")
-    }
-}
-
-/// Offline messages (XEP-0160): messages stored for an offline account are delivered with their delay stamps
-/// when it next sends available presence.
-public struct OfflineModule: ServerModule {
-    public let name = "offline"
-    public let specifications = ["XEP-0160 1.0.1", "XEP-0203 2.0"]
-
-    /// Creates the module.
-    public init() {}
-
-    public func activate(in host: ModuleHost) {
-        host.addServerFeature("msgoffline")
-        host.onInitialPresence { session, kernel in
-            await kernel.deliverOfflineMessages(to: session)
-        }
     }
 }
 

@@ -19,6 +19,8 @@ public final class SessionRegistry: Sendable {
         public var isInterestedInRoster: Bool
         /// JIDs the client sent directed presence to, to be told when it goes offline (RFC 6121 §4.6).
         public var directedPresence: Set<JID>
+        /// What modules keep for the session, by typed key (``SessionKey``).
+        public var state = SessionState()
 
         /// Whether the session has sent available presence.
         public var isAvailable: Bool { presence != nil }

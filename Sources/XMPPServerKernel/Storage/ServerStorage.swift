@@ -26,12 +26,4 @@ public struct ServerStorage: Sendable {
         ServerStorage(accounts: InMemoryAccountStore(), rosters: InMemoryRosterStore(),
                       offline: InMemoryOfflineStore(), userData: InMemoryUserDataStore())
     }
-
-    /// Deletes everything the server stores for `user`: the account last, so a half-done deletion can be retried.
-    public func deleteEverything(of user: String) async throws {
-        try await rosters.removeRoster(of: user)
-        try await offline.removeAll(for: user)
-        try await userData.removeAll(of: user)
-        _ = try await accounts.deleteAccount(user)
-    }
 }

@@ -1,0 +1,92 @@
+import NIOCore
+import XMPPCore
+
+/// Why a session ended.
+public enum SessionEndReason: Sendable, Hashable {
+    /// The client closed its stream, or the connection dropped.
+    case disconnected
+    /// The server closed the stream with this error (`conflict` when replaced, `system-shutdown`, a policy limit...).
+    case closedByServer(StreamError.Condition)
+}
+
+/// Runs when a session has bound its resource, before the client is told: modules load per-account data the
+/// session's routing needs (a blocklist). The client's next stanzas wait until every such hook is done.
+public typealias SessionBoundHook = @Sendable (any ClientSession, ServerKernel) async -> Void
+/// Runs after a session left the registry, once its unavailable presence went out. `remainingSessions` is how
+/// many of the account's sessions are still online.
+public typealias SessionEndedHook = @Sendable (_ session: any ClientSession, _ reason: SessionEndReason,
+                                               _ remainingSessions: Int, ServerKernel) async -> Void
+/// Runs for an account event (`username` is the localpart).
+public typealias AccountHook = @Sendable (_ username: String, ServerKernel) async throws -> Void
+
+extension ModuleHost {
+    /// Runs `hook` when a session binds its resource (before the bind result is sent).
+    public func onSessionBound(priority: HookPriority = .normal, _ hook: @escaping SessionBoundHook) {
+        hooks.sessionBound.add(hook, priority: priority)
+    }
+
+    /// Runs `hook` when a session ends. Stream management will add detached and resumed sessions beside it.
+    public func onSessionEnded(priority: HookPriority = .normal, _ hook: @escaping SessionEndedHook) {
+        hooks.sessionEnded.add(hook, priority: priority)
+    }
+
+    /// Runs `hook` after an account was created (in-band registration or the administrator).
+    public func onAccountCreated(priority: HookPriority = .normal, _ hook: @escaping AccountHook) {
+        hooks.accountCreated.add(hook, priority: priority)
+    }
+
+    /// Runs `hook` after an account's password changed.
+    public func onPasswordChanged(priority: HookPriority = .normal, _ hook: @escaping AccountHook) {
+        hooks.passwordChanged.add(hook, priority: priority)
+    }
+
+    /// Runs `hook` when an account is being deleted, after its sessions ended and before its credentials go:
+    /// every module removes its own data for the account here. A hook that throws stops the deletion, which can
+    /// then be retried (the account still exists).
+    public func onAccountDeleted(priority: HookPriority = .normal, _ hook: @escaping AccountHook) {
+        hooks.accountDeleted.add(hook, priority: priority)
+    }
+}
+
+// Account lifecycle: every path that creates, changes or deletes an account goes through here, so modules hear of it.
+extension ServerKernel {
+    /// Creates an account with SCRAM credentials for `password`; `false` when the name is taken.
+    public func createAccount(_ username: String, password: String) async throws -> Bool {
+        try await createAccount(username, credentials: SCRAMCredentials.allHashes(password: password))
+    }
+
+    /// Creates an account with the given credentials; `false` when the name is taken.
+    public func createAccount(_ username: String, credentials: [SCRAMCredentials]) async throws -> Bool {
+        guard try await storage.accounts.createAccount(username, credentials: credentials) else { return false }
+        for hook in hooks.accountCreated.hooks { try await hook(username, self) }
+        return true
+    }
+
+    /// Replaces an account's password; `false` when there is no such account.
+    public func changePassword(of username: String, to password: String) async throws -> Bool {
+        guard try await storage.accounts.setCredentials(SCRAMCredentials.allHashes(password: password), of: username) else {
+            return false
+        }
+        for hook in hooks.passwordChanged.hooks { try await hook(username, self) }
+        return true
+    }
+
+    /// Deletes an account: every module removes its data (contacts are told, rooms forget the account), then the
+    /// credentials go. `false` when there was no such account. The account's sessions stay open: the caller closes
+    /// them (after its reply, for in-band cancellation).
+    public func deleteAccount(_ username: String) async throws -> Bool {
+        guard try await storage.accounts.accountExists(username) else { return false }
+        for hook in hooks.accountDeleted.hooks { try await hook(username, self) }
+        return try await storage.accounts.deleteAccount(username)
+    }
+}
+
+extension ServerKernel {
+    /// Runs the session-bound hooks; `nil` when there are none.
+    func runSessionBoundHooks(_ session: any ClientSession) -> EventLoopFuture<Void>? {
+        guard !hooks.sessionBound.isEmpty else { return nil }
+        return run(on: session.eventLoop) {
+            for hook in self.hooks.sessionBound.hooks { await hook(session, self) }
+        }
+    }
+}
