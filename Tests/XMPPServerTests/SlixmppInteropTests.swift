@@ -5,7 +5,8 @@ import XMPPTestSupport
 
 /// Real clients against a real server: slixmpp (PyPI) drives xmppd over loopback sockets through
 /// registration, STARTTLS + SCRAM-SHA-256, subscriptions, presence, chat, offline storage, vCard, disco,
-/// ping, password change, a bad password, malformed XML and direct TLS (Interop/slixmpp_scenario.py).
+/// ping, blocking (XEP-0191), multi-user chat, password change, a bad password, malformed XML and direct TLS
+/// (Interop/slixmpp_scenario.py).
 @Suite struct SlixmppInteropTests {
     @Test(arguments: ["sqlite", "memory"])
     func fullScenario(storage: String) async throws {
@@ -19,6 +20,7 @@ import XMPPTestSupport
         let steps = output.split(separator: "\n").filter { $0.hasPrefix("ok ") || $0.hasPrefix("FAIL ") }
         #expect(status == 0, "slixmpp scenario failed:\n\(output)")
         #expect(output.contains("scenario complete"), "\(output)")
-        #expect(steps.count >= 15, "steps: \(steps)")
+        #expect(steps.count >= 18, "steps: \(steps)")
+        #expect(steps.filter { $0.hasPrefix("ok blocking") }.count == 3, "steps: \(steps)")
     }
 }

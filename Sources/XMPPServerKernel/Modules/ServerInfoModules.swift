@@ -132,7 +132,7 @@ public struct LastActivityModule: ServerModule {
 public enum StandardModules {
     /// Every module of the IM server, in activation order.
     public static var all: [any ServerModule] {
-        [RosterModule(), RegistrationModule(), VCardModule(), DiscoModule(), PingModule(), VersionModule(),
+        [BlockingModule(), RosterModule(), RegistrationModule(), VCardModule(), DiscoModule(), PingModule(), VersionModule(),
          TimeModule(), LastActivityModule(), OfflineModule(), MUCModule()]
     }
 }

@@ -44,7 +44,8 @@ class Client(slixmpp.ClientXMPP):
         self.started = asyncio.get_event_loop().create_future()
         self.groupchat = asyncio.Queue()
         self.room_presences = asyncio.Queue()
-        for plugin in ["xep_0004", "xep_0030", "xep_0045", "xep_0054", "xep_0077", "xep_0199", "xep_0203"]:
+        self.blocklist_pushes = asyncio.Queue()
+        for plugin in ["xep_0004", "xep_0030", "xep_0045", "xep_0054", "xep_0077", "xep_0191", "xep_0199", "xep_0203"]:
             self.register_plugin(plugin)
         if register:
             self.plugin["xep_0077"].force_registration = True
@@ -57,6 +58,8 @@ class Client(slixmpp.ClientXMPP):
         self.add_event_handler("groupchat_presence", lambda p: self.room_presences.put_nowait(p))
         self.add_event_handler("presence_subscribe", lambda p: self.subscriptions.put_nowait(p))
         self.add_event_handler("presence_subscribed", lambda p: self.subscriptions.put_nowait(p))
+        self.add_event_handler("blocked", lambda iq: self.blocklist_pushes.put_nowait(("block", iq)))
+        self.add_event_handler("unblocked", lambda iq: self.blocklist_pushes.put_nowait(("unblock", iq)))
 
     def settle(self, value):
         if not self.started.done():
@@ -99,6 +102,41 @@ async def next_matching(queue, predicate, what):
         return await asyncio.wait_for(loop(), TIMEOUT)
     except asyncio.TimeoutError:
         fail(what, "timed out")
+
+
+async def blocking(alice, bob, alice_jid, bob_jid):
+    """XEP-0191 with slixmpp's own plugin: block, what both sides see, the blocklist push, unblock."""
+    blocking_a = alice.plugin["xep_0191"]
+    info = await alice.plugin["xep_0030"].get_info(jid=DOMAIN, timeout=TIMEOUT)
+    if "urn:xmpp:blocking" not in info["disco_info"]["features"]:
+        fail("blocking disco", "urn:xmpp:blocking not advertised")
+    if await blocking_a.get_blocked_jids(timeout=TIMEOUT) != set():
+        fail("blocklist", "not empty at first")
+    await blocking_a.block(slixmpp.JID(bob_jid), timeout=TIMEOUT)
+    kind, push = await asyncio.wait_for(alice.blocklist_pushes.get(), TIMEOUT)
+    if kind != "block" or [str(item["jid"]) for item in push["block"]] != [bob_jid]:
+        fail("blocklist push", f"{kind} {push}")
+    await next_matching(bob.presences, lambda p: p["from"].bare == alice_jid and p["type"] == "unavailable", "bob sees alice go")
+    if await blocking_a.get_blocked_jids(timeout=TIMEOUT) != {slixmpp.JID(bob_jid)}:
+        fail("blocklist", "bob is not listed")
+    ok("blocking: alice blocks bob, gets the push, bob sees her unavailable")
+
+    reply = bob.make_message(mto=alice_jid, mbody="are you there?", mtype="chat")
+    bob.send(reply)
+    bounced = await next_matching(bob.messages, lambda m: m["type"] == "error", "bob's message bounces")
+    if bounced["error"]["condition"] != "service-unavailable":
+        fail("blocked inbound", str(bounced))
+    alice.send_message(mto=bob_jid, mbody="you should not get this", mtype="chat")
+    refused = await next_matching(alice.messages, lambda m: m["type"] == "error", "alice's message refused")
+    if refused["error"]["condition"] != "not-acceptable" or refused.xml.find(".//{urn:xmpp:blocking:errors}blocked") is None:
+        fail("blocked outbound", str(refused))
+    ok("blocking: bob's message gets service-unavailable, alice's gets not-acceptable with <blocked/>")
+
+    await blocking_a.unblock(slixmpp.JID(bob_jid), timeout=TIMEOUT)
+    await next_matching(bob.presences, lambda p: p["from"].bare == alice_jid and p["type"] == "available", "bob sees alice again")
+    alice.send_message(mto=bob_jid, mbody="sorry, I'm back", mtype="chat")
+    await next_matching(bob.messages, lambda m: m["body"] == "sorry, I'm back", "bob receives after unblock")
+    ok("blocking: unblock brings alice's presence back and messages flow")
 
 
 async def multi_user_chat(alice, bob, alice_jid, bob_jid):
@@ -260,6 +298,7 @@ async def main():
     await alice.plugin["xep_0199"].ping(jid=slixmpp.JID(DOMAIN), timeout=TIMEOUT)
     ok("disco#info and ping to the server")
 
+    await blocking(alice, bob, alice_jid, bob_jid)
     await multi_user_chat(alice, bob, alice_jid, bob_jid)
 
     # Password change (XEP-0077), then login with the new password; the old one fails.
