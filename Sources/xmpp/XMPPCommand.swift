@@ -13,7 +13,8 @@ struct XMPPCommand: AsyncParsableCommand {
             Credentials come from --jid/--password or XMPP_JID/XMPP_PASSWORD. Exit status: 0 success, 1 usage, \
             2 authentication failed, 3 cannot connect or TLS failed, 4 refused by the server, 5 timed out.
             """,
-        subcommands: [Register.self, Passwd.self, Send.self, RosterCommand.self, Chat.self, MUCCommand.self, Status.self])
+        subcommands: [Register.self, Passwd.self, Send.self, RosterCommand.self, Chat.self, MUCCommand.self, Block.self, Unblock.self,
+                      Blocklist.self, Status.self])
 }
 
 /// The exit statuses scripts can rely on.

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import XMPPClient
 import XMPPCore
 import XMPPTestSupport
@@ -65,4 +66,29 @@ func eventually(timeout: Duration = .seconds(5), _ condition: () throws -> Bool)
         try? await Task.sleep(for: .milliseconds(10))
     }
     return try condition()
+}
+
+
+/// The server a client test runs against: ours or Prosody from Debian; both serve `localhost` and
+/// `conference.localhost`.
+enum ServerPeer: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case xmppd
+    case prosody
+
+    var testDescription: String { rawValue }
+
+    /// Starts the server, runs `body` with clients for it, and stops the server.
+    func run(_ body: (ClientFixture) async throws -> Void) async throws {
+        switch self {
+        case .xmppd:
+            let server = try await TestServer.start()
+            do { try await body(ClientFixture(server: server)) } catch { await server.stop(); throw error }
+            await server.stop()
+        case .prosody:
+            try await ProsodyServer.with { prosody in
+                try await body(ClientFixture(host: "127.0.0.1", port: prosody.port, domain: "localhost",
+                                             trust: .caFile(prosody.certificatePath)))
+            }
+        }
+    }
 }

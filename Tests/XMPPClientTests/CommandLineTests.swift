@@ -53,6 +53,31 @@ struct CommandLineTests {
         await bob.disconnect()
     }
 
+    @Test("block, blocklist, unblock and unblock --all, with usage errors")
+    func blockingCommands() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let carol = try fixture.client("carol")
+        try await carol.connect(registering: true)
+        await carol.disconnect()
+        let carolJID = (jid: "carol@localhost", password: "carol-secret")
+
+        let blocked = try await xmpp(["block", "eve@localhost", "spam.example"], server: server, jid: carolJID.jid, password: carolJID.password)
+        #expect(blocked.status == 0 && blocked.output.contains("blocked eve@localhost") && blocked.output.contains("blocked spam.example"),
+                "\(blocked.output)")
+        let listed = try await xmpp(["blocklist"], server: server, jid: carolJID.jid, password: carolJID.password)
+        #expect(listed.status == 0 && listed.output.split(separator: "\n") == ["eve@localhost", "spam.example"], "\(listed.output)")
+        let one = try await xmpp(["unblock", "eve@localhost"], server: server, jid: carolJID.jid, password: carolJID.password)
+        #expect(one.status == 0 && one.output.contains("unblocked eve@localhost"), "\(one.output)")
+        let all = try await xmpp(["unblock", "--all"], server: server, jid: carolJID.jid, password: carolJID.password)
+        #expect(all.status == 0 && all.output.contains("unblocked everyone"), "\(all.output)")
+        let empty = try await xmpp(["blocklist"], server: server, jid: carolJID.jid, password: carolJID.password)
+        #expect(empty.status == 0 && empty.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(empty.output)")
+        let usage = try await xmpp(["unblock"], server: server, jid: carolJID.jid, password: carolJID.password)
+        #expect(usage.status != 0 && usage.output.contains("--all"), "\(usage.output)")
+    }
+
     @Test("muc list, send, join, invite, kick and ban, with the exit status of a refusal")
     func mucCommands() async throws {
         let server = try await TestServer.start()

@@ -9,8 +9,8 @@ import XMPPTestSupport
 @Suite("Multi-user chat against xmppd and Prosody")
 struct MultiUserChatTests {
     @Test("create an instant room, chat, whisper, change subject and nickname, moderate, invite, destroy",
-          arguments: MUCPeer.allCases)
-    func roomLifecycle(peer: MUCPeer) async throws { try await peer.run { fixture in
+          arguments: ServerPeer.allCases)
+    func roomLifecycle(peer: ServerPeer) async throws { try await peer.run { fixture in
         let (alice, bob, carol) = (try fixture.client("alice"), try fixture.client("bob"), try fixture.client("carol"))
         let (aliceMUC, bobMUC, carolMUC) = (alice.add(MultiUserChatModule()), bob.add(MultiUserChatModule()), carol.add(MultiUserChatModule()))
         let aliceVCards = alice.add(VCardModule())
@@ -122,8 +122,8 @@ struct MultiUserChatTests {
     } }
 
     @Test("members-only, password-protected, moderated rooms and their lists; wrong passwords and nicknames fail clearly",
-          arguments: MUCPeer.allCases)
-    func restrictedRooms(peer: MUCPeer) async throws { try await peer.run { fixture in
+          arguments: ServerPeer.allCases)
+    func restrictedRooms(peer: ServerPeer) async throws { try await peer.run { fixture in
         let (alice, bob) = (try fixture.client("alice"), try fixture.client("bob"))
         let (aliceMUC, bobMUC) = (alice.add(MultiUserChatModule()), bob.add(MultiUserChatModule()))
         for client in [alice, bob] { try await client.connect(registering: true) }
@@ -230,28 +230,5 @@ struct MultiUserChatTests {
         await alice.disconnect()
         await bob.disconnect()
         await restarted.stop()
-    }
-}
-
-/// The server a multi-user chat test runs against; both serve `conference.localhost`.
-enum MUCPeer: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case xmppd
-    case prosody
-
-    var testDescription: String { rawValue }
-
-    /// Starts the server, runs `body` with clients for it, and stops the server.
-    func run(_ body: (ClientFixture) async throws -> Void) async throws {
-        switch self {
-        case .xmppd:
-            let server = try await TestServer.start()
-            do { try await body(ClientFixture(server: server)) } catch { await server.stop(); throw error }
-            await server.stop()
-        case .prosody:
-            try await ProsodyServer.with { prosody in
-                try await body(ClientFixture(host: "127.0.0.1", port: prosody.port, domain: "localhost",
-                                             trust: .caFile(prosody.certificatePath)))
-            }
-        }
     }
 }

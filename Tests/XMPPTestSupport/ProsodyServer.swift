@@ -51,7 +51,7 @@ public final class ProsodyServer: Sendable {
             https_ports = { }
             modules_enabled = {
               "roster"; "saslauth"; "tls"; "disco"; "ping"; "presence"; "message"; "iq"; "register"; "vcard_legacy";
-              "offline"; "posix";
+              "offline"; "posix"; "blocklist";
             }
             modules_disabled = { "s2s"; "dialback"; "limits"; "http"; "bosh"; "websocket" }
             authentication = "internal_hashed"
