@@ -47,7 +47,15 @@ struct XMPPDaemon: AsyncParsableCommand {
     @Option(name: .long, help: "Any config-file option as key=value; repeatable.")
     var set: [String] = []
 
+    @Flag(name: .long, help: "Print the modules' options (key, default, values, meaning) as a Markdown table, and exit.")
+    var listOptions = false
+
+    @Flag(name: .long, help: "Print the DOAP description of what the server implements, and exit.")
+    var doap = false
+
     func run() async throws {
+        if listOptions { return print(ModuleDocumentation.optionsTable()) }
+        if doap { return print(ModuleDocumentation.doap(), terminator: "") }
         MemoryTuning.apply()
         var settings = ServerConfiguration()
         if let config { try ConfigFile.load(config, into: &settings) }

@@ -8,7 +8,7 @@ public struct MUCModule: ServerModule {
 
     /// `muc_domain`: where the service runs.
     public static let domain = ConfigOption.string(
-        "muc_domain", default: "", "the chat service's domain; empty means conference.<domain>, off turns the service off")
+        "muc_domain", default: "", "the chat service's domain; empty means conference.DOMAIN, off turns the service off")
     /// `muc_max_history`: history kept per room.
     public static let maxHistory = ConfigOption.integer(
         "muc_max_history", default: 100, range: 0...10_000, "most messages of history a room keeps (and sends on entry)")
