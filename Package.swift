@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "XMPPCore", targets: ["XMPPCore"]),
         .library(name: "XMPPTransport", targets: ["XMPPTransport"]),
         .library(name: "XMPPServerKernel", targets: ["XMPPServerKernel"]),
+        .library(name: "XMPPServerMUC", targets: ["XMPPServerMUC"]),
         .library(name: "XMPPServer", targets: ["XMPPServer"]),
         .library(name: "XMPPClient", targets: ["XMPPClient"]),
         .library(name: "XMPPClientSQLite", targets: ["XMPPClientSQLite"]),
@@ -60,12 +61,22 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Server kernel: router, session registry, module host, storage protocols and in-memory stores, and the
-        // IM feature modules (roster, presence, offline, registration, vCard, disco, ...).
+        // Server kernel: router, session registry, module host and hooks, storage shapes and in-memory stores, and
+        // the IM feature modules (roster, presence, offline, registration, vCard, disco, blocking, ...).
         .target(
             name: "XMPPServerKernel",
             dependencies: [
                 "XMPPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Multi-user chat (XEP-0045) as a hosted service, on the kernel's public API only.
+        .target(
+            name: "XMPPServerMUC",
+            dependencies: [
+                "XMPPServerKernel", "XMPPCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -81,7 +92,7 @@ let package = Package(
         .target(
             name: "XMPPServer",
             dependencies: [
-                "XMPPServerKernel", "XMPPServerSQLite", "XMPPTransport",
+                "XMPPServerKernel", "XMPPServerMUC", "XMPPServerSQLite", "XMPPTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -173,13 +184,30 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(
-            name: "XMPPServerKernelTests",
+        // The kernel scenario harness: a kernel with in-memory stores and recording sessions that talk in XML.
+        .target(
+            name: "XMPPKernelTestSupport",
             dependencies: [
-                "XMPPServerKernel",
+                "XMPPServerKernel", "XMPPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            path: "Tests/XMPPKernelTestSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "XMPPServerKernelTests",
+            dependencies: [
+                "XMPPServerKernel", "XMPPKernelTestSupport",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "XMPPServerMUCTests",
+            dependencies: ["XMPPServerMUC", "XMPPServerKernel", "XMPPKernelTestSupport", "XMPPCore"],
             swiftSettings: strictSettings
         ),
         // Fixtures shared by the server and client tests: an in-process xmppd, and running helper processes.

@@ -32,7 +32,7 @@ public final class SQLiteDatabase: Sendable {
     public var storage: ServerStorage {
         ServerStorage(accounts: SQLiteAccountStore(pool: pool), rosters: SQLiteRosterStore(pool: pool),
                       offline: SQLiteOfflineStore(pool: pool, recipients: offlineRecipients), userData: SQLiteUserDataStore(pool: pool),
-                      rooms: SQLiteRoomStore(pool: pool))
+                      serviceRecords: SQLiteServiceRecordStore(pool: pool))
     }
 
     /// Writes the write-ahead log back into the main database file (on shutdown).
@@ -89,6 +89,20 @@ public final class SQLiteDatabase: Sendable {
                     record TEXT NOT NULL
                 );
                 CREATE INDEX muc_room_by_domain ON muc_room(domain);
+                """)
+        }
+        // The kernel keeps no chat-room table of its own any more: services store records by (service, id). The
+        // rooms of v2 move over unchanged (their JSON is the chat service's record format).
+        migrator.registerMigration("v3: per-service records") { db in
+            try db.execute(sql: """
+                CREATE TABLE service_record (
+                    service TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    data BLOB NOT NULL,
+                    PRIMARY KEY (service, id)
+                );
+                INSERT INTO service_record (service, id, data) SELECT domain, jid, CAST(record AS BLOB) FROM muc_room;
+                DROP TABLE muc_room;
                 """)
         }
         return migrator

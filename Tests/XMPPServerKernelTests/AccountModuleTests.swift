@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import XMPPCore
 @testable import XMPPServerKernel
+import XMPPKernelTestSupport
 
 /// In-band registration, vCard, disco, last activity: the account-level modules on the kernel.
 @Suite struct AccountModuleTests {

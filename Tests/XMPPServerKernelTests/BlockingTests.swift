@@ -1,6 +1,7 @@
 import Testing
 import XMPPCore
 @testable import XMPPServerKernel
+import XMPPKernelTestSupport
 
 /// XEP-0191 on the kernel: the blocking module on nothing but the kernel's hooks.
 @Suite struct BlockingTests {

@@ -2,6 +2,7 @@ import Synchronization
 import Testing
 import XMPPCore
 @testable import XMPPServerKernel
+import XMPPKernelTestSupport
 
 /// The kernel's extension points, each exercised by a small test module: what a module registers is called,
 /// in priority order, with what the hook promises, and its verdict takes effect.

@@ -1,6 +1,7 @@
 import Testing
 import XMPPCore
 @testable import XMPPServerKernel
+import XMPPKernelTestSupport
 
 /// RFC 6121 §8.5 delivery rules and offline storage, on the kernel with in-memory stores.
 @Suite struct MessageRoutingTests {

@@ -1,6 +1,7 @@
 import Testing
 import XMPPCore
 @testable import XMPPServerKernel
+import XMPPKernelTestSupport
 
 /// RFC 6121 §2-§4 on the kernel: rosters, the subscription state machine, broadcast, probes, directed presence.
 @Suite struct PresenceAndRosterTests {

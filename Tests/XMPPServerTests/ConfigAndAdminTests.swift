@@ -7,6 +7,7 @@ import XMPPCore
 @testable import XMPPServer
 import XMPPTestSupport
 import XMPPServerKernel
+import XMPPServerMUC
 
 /// The config file format, the admin socket, and connection limits over real sockets.
 @Suite struct ConfigAndAdminTests {

@@ -2,7 +2,9 @@ import Foundation
 import Testing
 import XMPPCore
 import XMPPServerKernel
-import XMPPServerSQLite
+@testable import XMPPServerSQLite
+import XMPPServerMUC
+import GRDB
 
 /// One behaviour for every storage backend: the same checks run on the in-memory stores and on SQLite.
 @Suite struct StorageConformanceTests {
@@ -85,23 +87,55 @@ import XMPPServerSQLite
         }
     }
 
-    @Test func roomsAreKeptPerServiceAndReplaced() async throws {
+    @Test func serviceRecordsAreKeptPerServiceAndReplaced() async throws {
+        for (name, storage) in try Self.backends() {
+            let records = storage.serviceRecords
+            try await records.save([1, 2, 3], id: "b", of: "conference.example.com")
+            try await records.save([4], id: "a", of: "conference.example.com")
+            try await records.save([9], id: "a", of: "pubsub.example.com")
+            #expect(try await records.records(of: "conference.example.com").map(\.id) == ["a", "b"], "\(name): ordered by id")
+            try await records.save([5, 6], id: "b", of: "conference.example.com")
+            #expect(try await records.records(of: "conference.example.com").last?.data == [5, 6], "\(name): replaced")
+            try await records.delete(id: "b", of: "conference.example.com")
+            try await records.delete(id: "missing", of: "conference.example.com")
+            #expect(try await records.records(of: "conference.example.com").map(\.data) == [[4]], "\(name)")
+            #expect(try await records.records(of: "pubsub.example.com").map(\.data) == [[9]], "\(name): services apart")
+        }
+    }
+
+    @Test func chatRoomsRoundTripThroughServiceRecords() async throws {
         for (name, storage) in try Self.backends() {
             var configuration = RoomConfiguration()
             configuration.isPersistent = true
             configuration.name = "Tea"
-            var room = StoredRoom(jid: "tea@conference.example.com", configuration: configuration,
+            let room = StoredRoom(jid: "tea@conference.example.com", configuration: configuration,
                                   affiliations: ["alice@example.com": .owner, "eve@example.com": .outcast],
                                   subject: .init(text: "Oolong", nickname: "alice"))
-            try await storage.rooms.save(room)
-            try await storage.rooms.save(StoredRoom(jid: "other@muc.example.org", configuration: configuration, affiliations: [:], subject: nil))
-            #expect(try await storage.rooms.rooms(on: "conference.example.com") == [room], "\(name)")
-            room.configuration.name = "Green tea"
-            try await storage.rooms.save(room)
-            #expect(try await storage.rooms.rooms(on: "conference.example.com") == [room], "\(name)")
-            try await storage.rooms.delete(room: room.jid)
-            #expect(try await storage.rooms.rooms(on: "conference.example.com").isEmpty, "\(name)")
-            #expect(try await storage.rooms.rooms(on: "muc.example.org").count == 1, "\(name)")
+            let rooms = RoomStore(records: storage.serviceRecords, domain: "conference.example.com")
+            try await rooms.save(room)
+            #expect(try await rooms.rooms() == [room], "\(name)")
+            try await rooms.delete(room: room.jid)
+            #expect(try await rooms.rooms().isEmpty, "\(name)")
         }
+    }
+
+    /// Rooms stored by a server before the per-service records (schema v2) are still there after the upgrade.
+    @Test func roomsOfSchemaTwoMoveToServiceRecords() async throws {
+        let path = NSTemporaryDirectory() + "xmppd-v2-" + UUID().uuidString + ".sqlite"
+        do {
+            let pool = try DatabasePool(path: path)
+            try SQLiteDatabase.migrator.migrate(pool, upTo: "v2: persistent chat rooms")
+            let old = StoredRoom(jid: "tea@conference.example.com", configuration: RoomConfiguration(),
+                                 affiliations: ["alice@example.com": .owner], subject: nil)
+            let record = String(decoding: try JSONEncoder().encode(old), as: UTF8.self)
+            try await pool.write { db in
+                try db.execute(sql: "INSERT INTO muc_room (jid, domain, record) VALUES (?, ?, ?)",
+                               arguments: ["tea@conference.example.com", "conference.example.com", record])
+            }
+        }
+        let upgraded = try SQLiteDatabase(path: path)
+        let rooms = try await RoomStore(records: upgraded.storage.serviceRecords, domain: "conference.example.com").rooms()
+        #expect(rooms.map(\.jid) == ["tea@conference.example.com"])
+        #expect(rooms.first?.affiliations["alice@example.com"] == .owner)
     }
 }

@@ -112,7 +112,7 @@ extension ServerKernel {
     /// Delivers a presence to a local JID: one resource for a full JID, every available one for a bare JID, after
     /// the recipient's inbound filters. With `eventLoop`, presence to a hosted service's entity (a room occupant)
     /// reaches the service too.
-    func deliverPresence(_ element: Element, to: JID, eventLoop: (any EventLoop)? = nil) {
+    public func deliverPresence(_ element: Element, to: JID, eventLoop: (any EventLoop)? = nil) {
         if let eventLoop, let service = services[to.domainpart] {
             _ = service.receive(element, to: to, kernel: self, eventLoop: eventLoop)
             return

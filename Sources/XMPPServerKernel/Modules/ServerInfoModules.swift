@@ -128,11 +128,12 @@ public struct LastActivityModule: ServerModule {
     }
 }
 
-/// The modules a standard IM server runs.
-public enum StandardModules {
-    /// Every module of the IM server, in activation order.
+/// The IM modules of the kernel target, in activation order. The server's full list (with the hosted services
+/// of other targets, such as multi-user chat) is `StandardModules.all` in XMPPServer.
+public enum CoreModules {
+    /// Every IM module of the kernel target.
     public static var all: [any ServerModule] {
         [BlockingModule(), RosterModule(), RegistrationModule(), VCardModule(), DiscoModule(), PingModule(), VersionModule(),
-         TimeModule(), LastActivityModule(), OfflineModule(), MUCModule()]
+         TimeModule(), LastActivityModule(), OfflineModule()]
     }
 }

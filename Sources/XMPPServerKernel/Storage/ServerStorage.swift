@@ -8,17 +8,17 @@ public struct ServerStorage: Sendable {
     public var offline: any OfflineStore
     /// Per-user documents (vCard, last activity).
     public var userData: any UserDataStore
-    /// Persistent chat rooms.
-    public var rooms: any RoomStore
+    /// Records of hosted services and modules (persistent chat rooms, ...).
+    public var serviceRecords: any ServiceRecordStore
 
     /// Bundles stores.
     public init(accounts: any AccountStore, rosters: any RosterStore, offline: any OfflineStore, userData: any UserDataStore,
-                rooms: any RoomStore = InMemoryRoomStore()) {
+                serviceRecords: any ServiceRecordStore = InMemoryServiceRecordStore()) {
         self.accounts = accounts
         self.rosters = rosters
         self.offline = offline
         self.userData = userData
-        self.rooms = rooms
+        self.serviceRecords = serviceRecords
     }
 
     /// Fresh in-memory stores, for tests and throwaway servers.

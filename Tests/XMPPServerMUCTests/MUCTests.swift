@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 import XMPPCore
-@testable import XMPPServerKernel
+import XMPPKernelTestSupport
+import XMPPServerKernel
+@testable import XMPPServerMUC
 
 /// Multi-user chat (XEP-0045) flows, each as the spec's examples show them, against the kernel's MUC service.
 @Suite struct MUCTests {
@@ -60,7 +62,7 @@ import XMPPCore
     }
 
     @Test func creatingAnInstantRoomLocksItUntilTheOwnerAcceptsTheDefaults() async throws {
-        let scenario = try KernelScenario()
+        let scenario = try KernelScenario(extraModules: [MUCModule()])
         try await scenario.account("alice")
         try await scenario.account("bob")
         let alice = try await scenario.login("alice")
@@ -94,7 +96,7 @@ import XMPPCore
     }
 
     @Test func messagesAreReflectedWithStanzaIDsKeptAsHistoryAndPrivateMessagesStayPrivate() async throws {
-        let scenario = try KernelScenario()
+        let scenario = try KernelScenario(extraModules: [MUCModule()])
         let (alice, bob, carol) = try await Self.aliceBobAndCarol(in: scenario)
         try await Self.createInstantRoom(alice)
         try await Self.join(bob, as: "Bob")
@@ -139,7 +141,7 @@ import XMPPCore
     }
 
     @Test func nicknamesConflictChangeWith303AndOccupantsLeaveWhenTheirSessionEnds() async throws {
-        let scenario = try KernelScenario()
+        let scenario = try KernelScenario(extraModules: [MUCModule()])
         let (alice, bob) = try await Self.aliceAndBob(in: scenario)
         try await Self.createInstantRoom(alice)
         try await Self.join(bob, as: "Alice")
@@ -168,7 +170,7 @@ import XMPPCore
     }
 
     @Test func enteringAgainFromASessionAlreadyInIsAFullSynchronization() async throws {
-        let scenario = try KernelScenario()
+        let scenario = try KernelScenario(extraModules: [MUCModule()])
         let (alice, bob) = try await Self.aliceAndBob(in: scenario)
         try await Self.createInstantRoom(alice)
         try await alice.send("<message xmlns='jabber:client' type='groupchat' to='\(Self.room)'><body>one</body></message>")
@@ -189,7 +191,7 @@ import XMPPCore
     }
 
     @Test func oneAccountMayBeInOnlySoManyRoomsAtOnce() async throws {
-        let scenario = try KernelScenario { $0.set(MUCModule.maxRoomsPerUser, to: 2) }
+        let scenario = try KernelScenario(extraModules: [MUCModule()]) { $0.set(MUCModule.maxRoomsPerUser, to: 2) }
         for user in ["alice", "bob", "carol"] { try await scenario.account(user) }
         let alice = try await scenario.login("alice")
         let carol = try await scenario.login("carol")
@@ -224,7 +226,7 @@ import XMPPCore
     }
 
     @Test func aSessionThatNeverSentInitialPresenceStillLeavesTheRoomsItEntered() async throws {
-        let scenario = try KernelScenario()
+        let scenario = try KernelScenario(extraModules: [MUCModule()])
         for user in ["alice", "bob"] { try await scenario.account(user) }
         let alice = try await scenario.login("alice")
         try await Self.createInstantRoom(alice)
@@ -243,7 +245,7 @@ import XMPPCore
     }
 
     @Test func atShutdownEachOccupantLearnsOfItsOwnRemovalWith332AndPersistentRoomsStay() async throws {
-        let scenario = try KernelScenario()
+        let scenario = try KernelScenario(extraModules: [MUCModule()])
         for user in ["alice", "bob", "carol"] { try await scenario.account(user) }
         let alice = try await scenario.login("alice")
         let bob = try await scenario.login("bob")
@@ -271,7 +273,7 @@ import XMPPCore
     }
 
     @Test func iqsToAnOccupantArePassedOnUnderRoomJIDsAndVCardsComeFromItsAccount() async throws {
-        let scenario = try KernelScenario()
+        let scenario = try KernelScenario(extraModules: [MUCModule()])
         let (alice, bob, carol) = try await Self.aliceBobAndCarol(in: scenario)
         try await bob.send("<iq xmlns='jabber:client' type='set' id='v'><vCard xmlns='vcard-temp'><FN>Bob B</FN></vCard></iq>")
         try await Self.createInstantRoom(alice)
@@ -311,7 +313,7 @@ import XMPPCore
     }
 
     @Test func moderatorsKickAndGrantVoiceAdminsBanAndOnlyOwnersMakeAdmins() async throws {
-        let scenario = try KernelScenario()
+        let scenario = try KernelScenario(extraModules: [MUCModule()])
         let (alice, bob, carol) = try await Self.moderatedRoom(in: scenario)
         _ = alice.received(); _ = bob.received(); _ = carol.received()
 
@@ -355,7 +357,7 @@ import XMPPCore
     }
 
     @Test func visitorsAskForVoiceAndAModeratorApprovesThroughTheForm() async throws {
-        let scenario = try KernelScenario()
+        let scenario = try KernelScenario(extraModules: [MUCModule()])
         let (alice, bob, carol) = try await Self.moderatedRoom(in: scenario)
         #expect(Self.item(try #require(bob.received("presence").last))?.attribute("role") == "visitor")
         _ = alice.received(); _ = carol.received()
@@ -384,7 +386,7 @@ import XMPPCore
     }
 
     @Test func membersOnlyRoomsAdmitMembersAndInviteesAndPasswordsAreChecked() async throws {
-        let scenario = try KernelScenario()
+        let scenario = try KernelScenario(extraModules: [MUCModule()])
         let (alice, bob, carol) = try await Self.aliceBobAndCarol(in: scenario)
         try await Self.createInstantRoom(alice)
         try await Self.configure(alice, ["muc#roomconfig_membersonly": "1", "muc#roomconfig_passwordprotectedroom": "1",
@@ -424,7 +426,7 @@ import XMPPCore
     }
 
     @Test func theConfigurationFormDiscoAndDestructionWork() async throws {
-        let scenario = try KernelScenario()
+        let scenario = try KernelScenario(extraModules: [MUCModule()])
         let (alice, bob) = try await Self.aliceAndBob(in: scenario)
 
         try await alice.send("<iq xmlns='jabber:client' type='get' id='s' to='example.com'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
@@ -471,7 +473,7 @@ import XMPPCore
 
     @Test func persistentRoomsAndAffiliationsSurviveARestart() async throws {
         let storage = ServerStorage.inMemory()
-        let first = try KernelScenario(storage: storage)
+        let first = try KernelScenario(storage: storage, extraModules: [MUCModule()])
         for user in ["alice", "bob"] { try await first.account(user) }
         let alice = try await first.login("alice")
         try await Self.createInstantRoom(alice)
@@ -479,9 +481,9 @@ import XMPPCore
         try await alice.send("<iq xmlns='jabber:client' type='set' id='m' to='\(Self.room)'><query xmlns='http://jabber.org/protocol/muc#admin'><item jid='bob@example.com' affiliation='member'/></query></iq>")
         try await alice.send("<message xmlns='jabber:client' type='groupchat' to='\(Self.room)'><subject>Sencha</subject></message>")
         try await alice.disconnect()
-        #expect(try await storage.rooms.rooms(on: "conference.example.com").map(\.configuration.name) == ["Tea"])
+        #expect(try await RoomStore(records: storage.serviceRecords, domain: "conference.example.com").rooms().map(\.configuration.name) == ["Tea"])
 
-        let second = try KernelScenario(storage: storage)
+        let second = try KernelScenario(storage: storage, extraModules: [MUCModule()])
         let bob = try await second.login("bob")
         try await bob.send("<iq xmlns='jabber:client' type='get' id='r' to='conference.example.com'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
         #expect(bob.received().last?.child("query", namespace: DiscoModule.itemsNamespace)?.child("item", namespace: DiscoModule.itemsNamespace)?.attribute("jid") == Self.room)
@@ -490,5 +492,19 @@ import XMPPCore
         #expect(Self.item(try #require(joined.last { $0.name == "presence" }))?.attribute("affiliation") == "member")
         #expect(joined.last?.child("subject", namespace: XMLNamespace.client)?.text == "Sencha")
         #expect(joined.last?.attribute("from") == "\(Self.room)/Alice", "the subject says who set it")
+    }
+
+    @Test func aDeletedAccountLosesItsAffiliationsInEveryRoom() async throws {
+        let storage = ServerStorage.inMemory()
+        let scenario = try KernelScenario(storage: storage, extraModules: [MUCModule()])
+        let (alice, _) = try await Self.aliceAndBob(in: scenario)
+        try await Self.createInstantRoom(alice)
+        try await Self.configure(alice, ["muc#roomconfig_persistentroom": "1"])
+        try await alice.send("<iq xmlns='jabber:client' type='set' id='m' to='\(Self.room)'><query xmlns='http://jabber.org/protocol/muc#admin'><item jid='bob@example.com' affiliation='admin'/></query></iq>")
+        let rooms = RoomStore(records: storage.serviceRecords, domain: "conference.example.com")
+        #expect(try await rooms.rooms().first?.affiliations["bob@example.com"] == .admin)
+        #expect(try await scenario.kernel.deleteAccount("bob"))
+        #expect(try await rooms.rooms().first?.affiliations["bob@example.com"] == nil, "whoever registers bob again is no admin")
+        #expect(try await rooms.rooms().first?.affiliations["alice@example.com"] == .owner)
     }
 }

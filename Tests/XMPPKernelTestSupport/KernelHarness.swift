@@ -4,61 +4,64 @@ import NIOPosix
 import Synchronization
 import Testing
 import XMPPCore
-@testable import XMPPServerKernel
+import XMPPServerKernel
 
 /// A session that records what the kernel delivers to it.
-final class RecordingSession: ClientSession {
-    let jid: JID
-    let eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
+public final class RecordingSession: ClientSession {
+    public let jid: JID
+    public let eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
     private let inbox = Mutex<[Element]>([])
     private let closure = Mutex<(closed: Bool, error: StreamError?)>((false, nil))
 
-    init(jid: JID) {
+    public init(jid: JID) {
         self.jid = jid
     }
 
-    func deliver(_ element: Element) {
+    public func deliver(_ element: Element) {
         inbox.withLock { $0.append(element) }
     }
 
-    func close(with error: StreamError?) {
+    public func close(with error: StreamError?) {
         closure.withLock { $0 = (true, error) }
     }
 
     /// Everything delivered since the last call.
-    func take() -> [Element] {
+    public func take() -> [Element] {
         inbox.withLock { inbox in
             defer { inbox = [] }
             return inbox
         }
     }
 
-    var closedWith: StreamError?? {
+    public var closedWith: StreamError?? {
         closure.withLock { $0.closed ? .some($0.error) : nil }
     }
 }
 
 /// A kernel with in-memory stores and the standard modules, and clients that talk to it in XML.
-struct KernelScenario {
-    let kernel: ServerKernel
+public struct KernelScenario {
+    /// The kernel under test.
+    public let kernel: ServerKernel
 
-    init(storage: ServerStorage = .inMemory(), extraModules: [any ServerModule] = [],
-         configure: (inout KernelConfiguration) -> Void = { _ in }) throws {
+    /// A kernel for `example.com` with the core IM modules, `extraModules` after them, and in-memory stores unless
+    /// `storage` is given; `configure` adjusts the configuration first.
+    public init(storage: ServerStorage = .inMemory(), extraModules: [any ServerModule] = [],
+                configure: (inout KernelConfiguration) -> Void = { _ in }) throws {
         var configuration = KernelConfiguration(domain: "example.com")
         configure(&configuration)
         var logger = Logger(label: "kernel-test")
         logger.logLevel = .warning
-        kernel = try ServerKernel(configuration: configuration, storage: storage, modules: StandardModules.all + extraModules, logger: logger)
+        kernel = try ServerKernel(configuration: configuration, storage: storage, modules: CoreModules.all + extraModules, logger: logger)
     }
 
     /// Creates an account; the scenario stops if the name was already taken.
-    func account(_ user: String, password: String = "secret") async throws {
+    public func account(_ user: String, password: String = "secret") async throws {
         let created = try await kernel.storage.accounts.createAccount(user, credentials: SCRAMCredentials.allHashes(password: password, iterations: 10))
         try #require(created, "account \(user) already exists")
     }
 
     /// Binds a session; sends initial presence (with `priority`) unless `available` is false.
-    func login(_ user: String, _ resource: String = "phone", available: Bool = true, priority: Int = 0) async throws -> TestClient {
+    public func login(_ user: String, _ resource: String = "phone", available: Bool = true, priority: Int = 0) async throws -> TestClient {
         let client = TestClient(session: RecordingSession(jid: try JID("\(user)@example.com/\(resource)")), kernel: kernel)
         try await kernel.prepareBinding(of: client.session)?.get()
         try kernel.bind(client.session)
@@ -72,24 +75,27 @@ struct KernelScenario {
 }
 
 /// One client of a ``KernelScenario``.
-struct TestClient {
-    let session: RecordingSession
-    let kernel: ServerKernel
+public struct TestClient {
+    /// The session the kernel sees.
+    public let session: RecordingSession
+    /// The kernel.
+    public let kernel: ServerKernel
 
-    var jid: JID { session.jid }
+    /// The client's full JID.
+    public var jid: JID { session.jid }
 
     /// Sends a stanza given as XML and waits until the kernel has processed it.
-    func send(_ xml: String) async throws {
+    public func send(_ xml: String) async throws {
         let element = try Element(xml: xml)
         try await kernel.process(element, from: session)?.get()
     }
 
     /// Everything received since the last call.
-    func received() -> [Element] { session.take() }
+    public func received() -> [Element] { session.take() }
 
     /// Waits (up to 5 s) until something arrives, for work the kernel finishes after `send` returns; then
     /// everything received since the last call.
-    func receivedEventually() async -> [Element] {
+    public func receivedEventually() async -> [Element] {
         for _ in 0..<500 {
             let elements = session.take()
             if !elements.isEmpty { return elements }
@@ -99,10 +105,10 @@ struct TestClient {
     }
 
     /// The stanzas received since the last call, filtered by name.
-    func received(_ name: String) -> [Element] { session.take().filter { $0.name == name } }
+    public func received(_ name: String) -> [Element] { session.take().filter { $0.name == name } }
 
     /// Ends the session as a dropped connection would.
-    func disconnect() async throws {
+    public func disconnect() async throws {
         try await kernel.sessionEnded(session)?.get()
     }
 }

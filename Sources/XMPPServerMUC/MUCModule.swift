@@ -1,4 +1,5 @@
 import XMPPCore
+import XMPPServerKernel
 
 /// Multi-user chat (XEP-0045): runs a ``MUCService`` at `muc_domain` (`conference.<domain>` by default), or nothing
 /// when it is `off`.
@@ -32,6 +33,10 @@ public struct MUCModule: ServerModule {
         guard domain != host.configuration.domain else { return }
         let limits = MUCLimits(maxHistoryLength: host.option(Self.maxHistory), maxOccupants: host.option(Self.maxOccupants),
                                maxRoomsPerUser: host.option(Self.maxRoomsPerUser))
-        host.addService(MUCService(domain: domain, limits: limits))
+        let service = MUCService(domain: domain, limits: limits)
+        host.addService(service)
+        host.onAccountDeleted { user, kernel in
+            await service.forget(account: try JID(localpart: user, domainpart: kernel.configuration.domain), kernel: kernel)
+        }
     }
 }

@@ -3,10 +3,11 @@ import Logging
 import NIOCore
 import Synchronization
 import XMPPCore
+import XMPPServerKernel
 
 /// The multi-user chat service (XEP-0045) at one domain: creates rooms on first entry, feeds each stanza to its
 /// ``Room`` under that room's lock, delivers what the room says in order, and keeps persistent rooms in the
-/// kernel's ``RoomStore``. Stanzas to different rooms never wait on each other.
+/// kernel's per-service records (``RoomStore``). Stanzas to different rooms never wait on each other.
 public final class MUCService: HostedService {
     public let domain: String
     public let displayName = "Chatrooms"
@@ -90,7 +91,23 @@ public final class MUCService: HostedService {
             }
             if disposable { rooms.withLock { table in if table[name] === box { table[name] = nil } } }
             guard let action else { return nil }
-            return eventLoop.makeFutureWithTask { await self.writer.perform(action, version: version, store: kernel.storage.rooms, logger: kernel.logger) }
+            return eventLoop.makeFutureWithTask { await self.writer.perform(action, version: version, store: RoomStore(records: kernel.storage.serviceRecords, domain: self.domain), logger: kernel.logger) }
+        }
+    }
+
+    /// Removes a deleted account's affiliation from every room (stored rooms too), so whoever registers the name
+    /// again inherits no ownership, membership or ban.
+    public func forget(account: JID, kernel: ServerKernel) async {
+        await loadRooms(kernel: kernel)
+        let store = RoomStore(records: kernel.storage.serviceRecords, domain: domain)
+        for box in rooms.withLock({ Array($0.values) }) {
+            let write = box.state.withLock { slot -> (action: RoomWriter.Action, version: Int)? in
+                guard !slot.isClosed, slot.room.affiliations.removeValue(forKey: account.bare) != nil,
+                      slot.room.configuration.isPersistent, !slot.room.isLocked else { return nil }
+                slot.version += 1
+                return (.save(slot.room.stored), slot.version)
+            }
+            if let write { await writer.perform(write.action, version: write.version, store: store, logger: kernel.logger) }
         }
     }
 
@@ -216,7 +233,7 @@ public final class MUCService: HostedService {
 
     private func readStore(kernel: ServerKernel) async {
         do {
-            let stored = try await kernel.storage.rooms.rooms(on: domain)
+            let stored = try await RoomStore(records: kernel.storage.serviceRecords, domain: domain).rooms()
             rooms.withLock { table in
                 for record in stored {
                     guard let room = Room(stored: record, limits: limits), let name = room.jid.localpart, table[name] == nil else { continue }
@@ -266,7 +283,7 @@ private actor RoomWriter {
 
     private var written: [String: Int] = [:]
 
-    func perform(_ action: Action, version: Int, store: any RoomStore, logger: Logger) async {
+    func perform(_ action: Action, version: Int, store: RoomStore, logger: Logger) async {
         guard version > written[action.jid, default: -1] else { return }
         written[action.jid] = version
         do {

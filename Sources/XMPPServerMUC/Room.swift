@@ -1,5 +1,6 @@
 import Foundation
 import XMPPCore
+import XMPPServerKernel
 
 /// One chat room's state and rules (XEP-0045), as a plain value: each input (a presence, message or IQ from a
 /// user) is a method that changes the room and returns the stanzas to send. ``MUCService`` owns the rooms, feeds

@@ -1,4 +1,5 @@
 import XMPPCore
+import XMPPServerKernel
 
 // Moderation (XEP-0045 §8, §9, §10.3–§10.8): roles by nickname, affiliations by bare JID, and their lists,
 // with the permission tables of §5.1.2 and §5.2.1.

@@ -1,5 +1,6 @@
 import Foundation
 import XMPPCore
+import XMPPServerKernel
 
 // Groupchat messages, the subject, private messages, invitations and history (XEP-0045 §7.2.14, §7.4, §7.5,
 // §7.8, §8.1).

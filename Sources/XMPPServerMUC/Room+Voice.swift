@@ -1,4 +1,5 @@
 import XMPPCore
+import XMPPServerKernel
 
 // Voice requests in moderated rooms (XEP-0045 §7.13, §8.6): a visitor submits a muc#request form to the room,
 // the room turns it into an approval form for each moderator, and a moderator who submits it with

@@ -1,5 +1,6 @@
 import Foundation
 import XMPPCore
+import XMPPServerKernel
 
 // Entering, changing presence or nickname, and leaving (XEP-0045 §7.2–§7.6, §7.14).
 extension Room {

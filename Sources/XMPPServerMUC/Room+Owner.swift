@@ -1,4 +1,5 @@
 import XMPPCore
+import XMPPServerKernel
 
 // IQs to the room: configuration and destruction by owners (XEP-0045 §10), moderation (Room+Admin), disco#info
 // (§6.4) and self-ping (XEP-0410).

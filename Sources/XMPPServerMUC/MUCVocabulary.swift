@@ -1,4 +1,5 @@
 import XMPPCore
+import XMPPServerKernel
 
 /// The namespaces of multi-user chat (XEP-0045) and the extensions rooms use.
 public enum MUCNamespace {

@@ -1,4 +1,5 @@
 import XMPPCore
+import XMPPServerKernel
 
 /// A room's settings, as the owner sets them with the `muc#roomconfig` form (XEP-0045 §10.2).
 public struct RoomConfiguration: Sendable, Codable, Hashable {

@@ -1,4 +1,5 @@
 import XMPPCore
+import XMPPServerKernel
 
 // IQs to an occupant's room JID (XEP-0045, business rules for IQ): the room passes the request on to the occupant
 // under the sender's room JID and a fresh id, and passes the reply back; neither side learns the other's real JID.
