@@ -56,10 +56,10 @@ extension Room {
         // Only the room may say what its stanza IDs are (XEP-0359 §3).
         reflected.children.removeAll { node in
             if case .element(let child) = node {
-                child.name == "stanza-id" && child.namespace == MUCNamespace.stanzaID && child.attribute("by") == jid.description
+                child.name == "stanza-id" && child.namespace == StanzaIdentifier.namespace && child.attribute("by") == jid.description
             } else { false }
         }
-        reflected.append(Element("stanza-id", namespace: MUCNamespace.stanzaID, attributes: ["id": StanzaID.make(), "by": jid.description]))
+        reflected.append(StanzaIdentifier(id: StanzaID.make(), by: jid).element)
         for occupant in occupants.values {
             for session in occupant.sessions { effects.send(reflected, to: session) }
         }
@@ -103,8 +103,7 @@ extension Room {
         }
         return entries.map { entry in
             var message = entry.message
-            message.append(Element("delay", namespace: "urn:xmpp:delay",
-                                   attributes: ["from": jid.description, "stamp": entry.date.formatted(.iso8601)]))
+            message.append(Delay(stamp: entry.date, from: jid).element)
             return message
         }
     }

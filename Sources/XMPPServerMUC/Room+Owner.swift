@@ -135,9 +135,9 @@ extension Room {
         let namespace = DiscoModule.infoNamespace
         var query = Element("query", namespace: namespace)
         let name = configuration.name.isEmpty ? (jid.localpart ?? jid.description) : configuration.name
-        query.append(Element("identity", namespace: namespace, attributes: ["category": "conference", "type": "text", "name": name]))
+        query.append(DiscoIdentity(category: "conference", type: "text", name: name).element)
         let features = [
-            MUCNamespace.muc, DiscoModule.infoNamespace, DiscoModule.itemsNamespace, MUCNamespace.stanzaID, "urn:xmpp:ping",
+            MUCNamespace.muc, DiscoModule.infoNamespace, DiscoModule.itemsNamespace, StanzaIdentifier.namespace, "urn:xmpp:ping",
             configuration.isPublic ? "muc_public" : "muc_hidden",
             configuration.isPersistent ? "muc_persistent" : "muc_temporary",
             configuration.isMembersOnly ? "muc_membersonly" : "muc_open",

@@ -1,4 +1,5 @@
 import Foundation
+import XMPPCore
 import XMPPServerKernel
 
 /// What a persistent chat room keeps across restarts (XEP-0045 §10.2: configuration, affiliations, subject).

@@ -77,14 +77,14 @@ struct SQLiteRosterStore: RosterStore {
         }
     }
 
-    func item(_ contact: JID, of user: String) async throws -> RosterItem? {
+    func item(_ contact: JID, of user: String) async throws -> RosterEntry? {
         try await pool.read { db in
             try String.fetchOne(db, sql: "SELECT item FROM roster_item WHERE username = ? AND contact = ?",
                                 arguments: [user, contact.description]).map(Self.decode)
         }
     }
 
-    func setItem(_ item: RosterItem, of user: String) async throws -> Int {
+    func setItem(_ item: RosterEntry, of user: String) async throws -> Int {
         let json = String(decoding: try JSONEncoder().encode(item), as: UTF8.self)
         return try await pool.write { db in
             try db.execute(sql: """
@@ -117,8 +117,8 @@ struct SQLiteRosterStore: RosterStore {
         return try Int.fetchOne(db, sql: "SELECT version FROM roster_version WHERE username = ?", arguments: [user]) ?? 0
     }
 
-    private static func decode(_ json: String) throws -> RosterItem {
-        try JSONDecoder().decode(RosterItem.self, from: Data(json.utf8))
+    private static func decode(_ json: String) throws -> RosterEntry {
+        try JSONDecoder().decode(RosterEntry.self, from: Data(json.utf8))
     }
 }
 

@@ -13,7 +13,7 @@ import XMPPKernelTestSupport
         try await alice.send("<presence xmlns='jabber:client' to='bob@example.com' type='subscribed'/>")
     }
 
-    static func item(_ kernel: ServerKernel, _ user: String, _ contact: String) async throws -> RosterItem? {
+    static func item(_ kernel: ServerKernel, _ user: String, _ contact: String) async throws -> RosterEntry? {
         try await kernel.storage.rosters.item(try JID(contact), of: user)
     }
 
@@ -142,19 +142,19 @@ import XMPPKernelTestSupport
 /// The subscription state machine as a pure table (RFC 6121 Appendix A).
 @Suite struct SubscriptionRulesTests {
     @Test func inboundSubscribeFromASubscriberIsAnsweredAutomatically() throws {
-        var item = RosterItem(jid: try JID("bob@example.com"), subscription: .from)
+        var item = RosterEntry(jid: try JID("bob@example.com"), subscription: .from)
         let outcome = SubscriptionRules.inboundSubscribe(&item)
         #expect(outcome.autoReplySubscribed && !outcome.forward && !outcome.changed)
     }
 
     @Test func unsubscribedWithoutAPendingRequestChangesNothing() throws {
-        var item = RosterItem(jid: try JID("bob@example.com"), subscription: .none)
+        var item = RosterEntry(jid: try JID("bob@example.com"), subscription: .none)
         #expect(SubscriptionRules.inboundUnsubscribed(&item) == SubscriptionRules.Outcome())
         #expect(SubscriptionRules.inboundSubscribed(&item) == SubscriptionRules.Outcome(), "an unsolicited subscribed is ignored")
     }
 
     @Test func cancellingFromBothLeavesTheOtherDirection() throws {
-        var item = RosterItem(jid: try JID("bob@example.com"), subscription: .both)
+        var item = RosterEntry(jid: try JID("bob@example.com"), subscription: .both)
         let outcome = SubscriptionRules.outboundUnsubscribed(&item)
         #expect(item.subscription == .to && outcome.sendUnavailable && outcome.forward)
         _ = SubscriptionRules.outboundUnsubscribe(&item)

@@ -108,7 +108,7 @@ import XMPPServerKernel
         let reflected = alice.received("message")
         #expect(reflected.map { $0.child("body", namespace: XMLNamespace.client)?.text } == ["cup 1", "cup 2", "cup 3"])
         #expect(reflected.allSatisfy { $0.attribute("from") == "\(Self.room)/Bob" && $0.attribute("id")?.hasPrefix("m") == true })
-        let ids = reflected.compactMap { $0.child("stanza-id", namespace: MUCNamespace.stanzaID) }
+        let ids = reflected.compactMap { $0.child("stanza-id", namespace: StanzaIdentifier.namespace) }
         #expect(ids.count == 3 && ids.allSatisfy { $0.attribute("id") != "forged" && $0.attribute("by") == Self.room })
         #expect(bob.received("message").count == 3, "the sender gets its own message back")
 

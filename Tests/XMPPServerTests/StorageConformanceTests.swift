@@ -33,7 +33,7 @@ import GRDB
     @Test func rostersKeepItemsAndCountVersions() async throws {
         for (name, storage) in try Self.backends() {
             let bob = try JID("bob@example.com")
-            var item = RosterItem(jid: bob, name: "Bob", groups: ["Friends", "Work"], subscription: .to, pendingIn: true)
+            var item = RosterEntry(jid: bob, name: "Bob", groups: ["Friends", "Work"], subscription: .to, pendingIn: true)
             #expect(try await storage.rosters.setItem(item, of: "alice") == 1, "\(name)")
             item.subscription = .both
             #expect(try await storage.rosters.setItem(item, of: "alice") == 2, "\(name)")

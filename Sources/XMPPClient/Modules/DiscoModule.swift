@@ -1,24 +1,10 @@
-import Crypto
 import Synchronization
 import XMPPCore
 
 /// What an entity says about itself in service discovery (XEP-0030 §3).
 public struct DiscoInfo: Sendable, Hashable {
-    /// One identity: category, type and optional name.
-    public struct Identity: Sendable, Hashable {
-        public var category: String
-        public var type: String
-        public var name: String?
-        public var language: String?
-
-        /// Creates an identity.
-        public init(category: String, type: String, name: String? = nil, language: String? = nil) {
-            self.category = category
-            self.type = type
-            self.name = name
-            self.language = language
-        }
-    }
+    /// One identity: category, type, optional name and language (XMPPCore's ``DiscoIdentity``, shared with the server).
+    public typealias Identity = DiscoIdentity
 
     /// The identities.
     public var identities: [Identity]
@@ -30,10 +16,7 @@ public struct DiscoInfo: Sendable, Hashable {
     /// Reads a disco#info `<query/>`.
     init(query: Element) {
         let namespace = DiscoModule.infoNamespace
-        identities = query.children("identity", namespace: namespace).map {
-            Identity(category: $0.attribute("category") ?? "", type: $0.attribute("type") ?? "", name: $0.attribute("name"),
-                     language: $0.attribute("lang", namespace: XMLNamespace.xml))
-        }
+        identities = query.children("identity", namespace: namespace).map(DiscoIdentity.init(element:))
         features = Set(query.children("feature", namespace: namespace).compactMap { $0.attribute("var") })
         extensions = query.children("x", namespace: "jabber:x:data")
     }
@@ -47,11 +30,7 @@ public struct DiscoInfo: Sendable, Hashable {
 
     /// The entity-capabilities verification string (XEP-0115 §5.1) with SHA-1, without extensions.
     public var capsVerification: String {
-        var input = ""
-        let identities = identities.map { "\($0.category)/\($0.type)/\($0.language ?? "")/\($0.name ?? "")" }.sorted()
-        for identity in identities { input += identity + "<" }
-        for feature in features.sorted() { input += feature + "<" }
-        return Base64.encode(Array(Insecure.SHA1.hash(data: Array(input.utf8))))
+        EntityCapabilities.verification(identities: identities, features: features)
     }
 }
 
@@ -171,11 +150,7 @@ public final class DiscoModule: XMPPClientModule {
             }
             var answer = Element("query", namespace: Self.infoNamespace)
             answer.setAttribute("node", to: node)
-            for identity in info.identities {
-                var element = Element("identity", namespace: Self.infoNamespace, attributes: ["category": identity.category, "type": identity.type])
-                element.setAttribute("name", to: identity.name)
-                answer.append(element)
-            }
+            for identity in info.identities { answer.append(identity.element) }
             for feature in info.features.sorted() {
                 answer.append(Element("feature", namespace: Self.infoNamespace, attributes: ["var": feature]))
             }

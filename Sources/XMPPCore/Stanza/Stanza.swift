@@ -55,13 +55,31 @@ extension Stanza {
     /// The error reply to this stanza (RFC 6120 §8.3.1): addresses swapped, same id, type `error`, the error
     /// as the only child.
     public func errorReply(_ error: StanzaError) -> Element {
-        var reply = Element(name: element.name, namespace: element.namespace, attributes: [], children: [])
-        reply.setAttribute("from", to: element.attribute("to"))
-        reply.setAttribute("to", to: element.attribute("from"))
-        reply.setAttribute("id", to: element.attribute("id"))
+        element.errorReply(error, keepingPayload: false)
+    }
+}
+
+extension Element {
+    /// The error reply to this stanza (RFC 6120 §8.3.1): addresses swapped, same id, type `error`, and the error;
+    /// with `keepingPayload`, the original children come first so the sender can tell which request failed
+    /// (RFC 6120 allows it; servers do it for messages and IQs).
+    public func errorReply(_ error: StanzaError, keepingPayload: Bool) -> Element {
+        var reply = Element(name: name, namespace: namespace, attributes: [], children: [])
+        reply.setAttribute("from", to: attribute("to"))
+        reply.setAttribute("to", to: attribute("from"))
+        reply.setAttribute("id", to: attribute("id"))
         reply.setAttribute("type", to: "error")
-        reply.append(error.element(namespace: element.namespace))
+        if keepingPayload {
+            for child in elements where !(child.name == "error" && child.namespace == namespace) { reply.append(child) }
+        }
+        reply.append(error.element(namespace: namespace))
         return reply
+    }
+
+    /// Whether this stanza may be answered with an error: never an error itself, nor an IQ result (RFC 6120 §8.3.1).
+    public var mayBeAnsweredWithError: Bool {
+        let type = attribute("type")
+        return type != "error" && !(name == "iq" && type == "result")
     }
 }
 

@@ -57,10 +57,4 @@ extension ServerKernel {
             return run(on: eventLoop) { await self.messageUndeliverable(element, to: to) }
         }
     }
-
-    /// A XEP-0203 `<delay/>` element.
-    public static func delayElement(from: JID, at date: Date) -> Element {
-        Element("delay", namespace: "urn:xmpp:delay",
-                attributes: ["from": from.description, "stamp": date.formatted(.iso8601)])
-    }
 }

@@ -159,7 +159,7 @@ extension ServerKernel {
         guard let username = user.localpart else { return }
         do {
             var item = try await storage.rosters.item(contact, of: username)
-                ?? RosterItem(jid: contact, isListed: type == .subscribe || type == .subscribed)
+                ?? RosterEntry(jid: contact, isListed: type == .subscribe || type == .subscribed)
             let outcome = SubscriptionRules.outbound(type, &item)
             if outcome.changed { try await save(item, of: username) }
             if outcome.sendUnavailable { sendPresenceOfResources(of: user, to: contact, unavailable: true) }
@@ -189,7 +189,7 @@ extension ServerKernel {
                 }
                 return
             }
-            var item = try await storage.rosters.item(contact, of: username) ?? RosterItem(jid: contact, isListed: false)
+            var item = try await storage.rosters.item(contact, of: username) ?? RosterEntry(jid: contact, isListed: false)
             let outcome = SubscriptionRules.inbound(type, &item)
             if outcome.changed { try await save(item, of: username) }
             if outcome.forward { deliverPresence(element, to: user) }

@@ -6,7 +6,7 @@ import XMPPCore
 extension ServerKernel {
     /// The items of a user's roster, including unlisted ones that only record a pending request (empty, and
     /// logged, when storage fails).
-    public func rosterItems(of user: JID) async -> [RosterItem] {
+    public func rosterItems(of user: JID) async -> [RosterEntry] {
         guard let username = user.localpart else { return [] }
         do {
             return try await storage.rosters.roster(of: username).items
@@ -17,7 +17,7 @@ extension ServerKernel {
     }
 
     /// Stores an item and pushes it to the user's interested resources.
-    public func save(_ item: RosterItem, of username: String) async throws {
+    public func save(_ item: RosterEntry, of username: String) async throws {
         let version = try await storage.rosters.setItem(item, of: username)
         if item.isListed { pushRoster(item.element, version: version, to: username) }
     }

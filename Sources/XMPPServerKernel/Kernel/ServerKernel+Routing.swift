@@ -64,26 +64,12 @@ extension ServerKernel {
     }
 
     /// Whether a stanza may be answered with an error: never an error itself, nor an iq result.
-    static func mayAnswerWithError(_ element: Element) -> Bool {
-        let type = element.attribute("type")
-        return type != "error" && !(element.name == "iq" && type == "result")
-    }
+    static func mayAnswerWithError(_ element: Element) -> Bool { element.mayBeAnsweredWithError }
 
-    /// The error reply to a stanza, addressed back to its sender.
+    /// The error reply to a stanza, addressed back to its sender, with the original payload (except for presence)
+    /// so the sender can tell which request failed.
     public func errorReply(to element: Element, _ error: StanzaError) -> Element {
-        var reply = Element(name: element.name, namespace: element.namespace, attributes: [], children: [])
-        reply.setAttribute("from", to: element.attribute("to"))
-        reply.setAttribute("to", to: element.attribute("from"))
-        reply.setAttribute("id", to: element.attribute("id"))
-        reply.setAttribute("type", to: "error")
-        // Keep the original payload so the sender can tell which request failed (RFC 6120 §8.3.1 allows it).
-        if element.name != "presence" {
-            for child in element.elements where !(child.name == "error" && child.namespace == element.namespace) {
-                reply.append(child)
-            }
-        }
-        reply.append(error.element(namespace: element.namespace))
-        return reply
+        element.errorReply(error, keepingPayload: element.name != "presence")
     }
 
     /// Sends an error back to the original sender of `element`, wherever they are on this server (never for an

@@ -6,9 +6,9 @@ public struct DiscoModule: ServerModule {
     public let name = "disco"
     public let specifications = ["XEP-0030 2.5", "XEP-0115 1.6"]
     /// `http://jabber.org/protocol/disco#info`.
-    public static let infoNamespace = "http://jabber.org/protocol/disco#info"
+    public static let infoNamespace = DiscoNamespace.info
     /// `http://jabber.org/protocol/disco#items`.
-    public static let itemsNamespace = "http://jabber.org/protocol/disco#items"
+    public static let itemsNamespace = DiscoNamespace.items
     /// The node the server's capabilities are published under.
     public static let capsNode = "https://github.com/swiftxmpp/swiftxmpp"
 
@@ -64,42 +64,12 @@ public struct DiscoModule: ServerModule {
 
     /// The XEP-0115 §5.1 verification string of the server's identities and features (SHA-1, base64).
     public static func capsVerification(identities: [DiscoIdentity] = [serverIdentity], features: [String]) -> String {
-        var input = ""
-        let sorted = identities.sorted { ($0.category, $0.type) < ($1.category, $1.type) }
-        for identity in sorted { input += "\(identity.category)/\(identity.type)//\(identity.name ?? "")<" }
-        for feature in features.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
-            input += feature + "<"
-        }
-        return Base64.encode(SCRAMHash.sha1.hash(Array(input.utf8)))
+        EntityCapabilities.verification(identities: identities, features: features)
     }
 
     /// The `<c/>` stream feature carrying the server's capabilities.
     public static func capsFeature(identities: [DiscoIdentity], features: [String]) -> Element {
-        Element("c", namespace: "http://jabber.org/protocol/caps",
+        Element("c", namespace: EntityCapabilities.namespace,
                 attributes: ["hash": "sha-1", "node": capsNode, "ver": capsVerification(identities: identities, features: features)])
-    }
-}
-
-/// A disco identity (XEP-0030 §3.1): what kind of entity answers.
-public struct DiscoIdentity: Sendable, Hashable {
-    /// The category, such as `server` or `conference`.
-    public var category: String
-    /// The type within the category, such as `im` or `text`.
-    public var type: String
-    /// A human-readable name.
-    public var name: String?
-
-    /// Creates an identity.
-    public init(category: String, type: String, name: String? = nil) {
-        self.category = category
-        self.type = type
-        self.name = name
-    }
-
-    /// The `<identity/>` element.
-    public var element: Element {
-        var element = Element("identity", namespace: DiscoModule.infoNamespace, attributes: ["category": category, "type": type])
-        element.setAttribute("name", to: name)
-        return element
     }
 }

@@ -94,7 +94,7 @@ public struct RosterModule: ServerModule {
             guard count < limit else { throw StanzaError(.resourceConstraint, text: "the roster is full") }
         }
         // Subscription and ask attributes from the client are ignored (RFC 6121 §2.1.2.5, §2.3.3).
-        var item = existing ?? RosterItem(jid: contact)
+        var item = existing ?? RosterEntry(jid: contact)
         item.name = element.attribute("name").flatMap { $0.isEmpty ? nil : $0 }
         item.groups = groups
         item.isListed = true

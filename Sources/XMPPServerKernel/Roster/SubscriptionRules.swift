@@ -1,6 +1,6 @@
 import XMPPCore
 
-/// The subscription state machine of RFC 6121 §3 and Appendix A, as pure functions on a ``RosterItem``.
+/// The subscription state machine of RFC 6121 §3 and Appendix A, as pure functions on a ``RosterEntry``.
 ///
 /// "Outbound" rules run at the sender's server on the sender's item for the recipient; "inbound" rules run
 /// at the recipient's server on the recipient's item for the sender. Each returns what the server must do
@@ -22,7 +22,7 @@ public enum SubscriptionRules {
 
     /// Applies the outbound rule for a subscription presence type (`subscribe`, `subscribed`, `unsubscribe`,
     /// `unsubscribed`); other types change nothing.
-    public static func outbound(_ type: Presence.PresenceType, _ item: inout RosterItem) -> Outcome {
+    public static func outbound(_ type: Presence.PresenceType, _ item: inout RosterEntry) -> Outcome {
         switch type {
         case .subscribe: outboundSubscribe(&item)
         case .subscribed: outboundSubscribed(&item)
@@ -33,7 +33,7 @@ public enum SubscriptionRules {
     }
 
     /// Applies the inbound rule for a subscription presence type; other types change nothing.
-    public static func inbound(_ type: Presence.PresenceType, _ item: inout RosterItem) -> Outcome {
+    public static func inbound(_ type: Presence.PresenceType, _ item: inout RosterEntry) -> Outcome {
         switch type {
         case .subscribe: inboundSubscribe(&item)
         case .subscribed: inboundSubscribed(&item)
@@ -46,7 +46,7 @@ public enum SubscriptionRules {
     // MARK: Outbound (the user sends the presence to the contact)
 
     /// The user asks to subscribe to the contact's presence (RFC 6121 §3.1.2).
-    public static func outboundSubscribe(_ item: inout RosterItem) -> Outcome {
+    public static func outboundSubscribe(_ item: inout RosterEntry) -> Outcome {
         var outcome = Outcome(forward: true)
         if !item.isListed { item.isListed = true; outcome.changed = true }
         if !item.userReceivesPresence && !item.pendingOut {
@@ -57,7 +57,7 @@ public enum SubscriptionRules {
     }
 
     /// The user approves the contact's request, or pre-approves one (RFC 6121 §3.1.5, §3.4).
-    public static func outboundSubscribed(_ item: inout RosterItem) -> Outcome {
+    public static func outboundSubscribed(_ item: inout RosterEntry) -> Outcome {
         if item.contactReceivesPresence { return Outcome() }
         if item.pendingIn {
             item.pendingIn = false
@@ -72,7 +72,7 @@ public enum SubscriptionRules {
     }
 
     /// The user cancels their subscription to the contact (RFC 6121 §3.3.2).
-    public static func outboundUnsubscribe(_ item: inout RosterItem) -> Outcome {
+    public static func outboundUnsubscribe(_ item: inout RosterEntry) -> Outcome {
         var outcome = Outcome(forward: true)
         if item.pendingOut { item.pendingOut = false; outcome.changed = true }
         switch item.subscription {
@@ -84,7 +84,7 @@ public enum SubscriptionRules {
     }
 
     /// The user cancels the contact's subscription, or declines their request (RFC 6121 §3.2.2).
-    public static func outboundUnsubscribed(_ item: inout RosterItem) -> Outcome {
+    public static func outboundUnsubscribed(_ item: inout RosterEntry) -> Outcome {
         var outcome = Outcome(forward: true)
         let wasSubscribed = item.contactReceivesPresence
         if item.pendingIn { item.pendingIn = false; outcome.changed = true }
@@ -101,7 +101,7 @@ public enum SubscriptionRules {
     // MARK: Inbound (the contact's presence arrives for the user)
 
     /// The contact asks to subscribe to the user's presence (RFC 6121 §3.1.3).
-    public static func inboundSubscribe(_ item: inout RosterItem) -> Outcome {
+    public static func inboundSubscribe(_ item: inout RosterEntry) -> Outcome {
         if item.contactReceivesPresence { return Outcome(autoReplySubscribed: true) }
         if item.preApproved {
             item.preApproved = false
@@ -115,7 +115,7 @@ public enum SubscriptionRules {
     }
 
     /// The contact approved the user's request (RFC 6121 §3.1.6).
-    public static func inboundSubscribed(_ item: inout RosterItem) -> Outcome {
+    public static func inboundSubscribed(_ item: inout RosterEntry) -> Outcome {
         guard item.pendingOut else { return Outcome() }
         item.pendingOut = false
         item.subscription = item.subscription == .from ? .both : .to
@@ -123,7 +123,7 @@ public enum SubscriptionRules {
     }
 
     /// The contact no longer wants the user's presence (RFC 6121 §3.3.3).
-    public static func inboundUnsubscribe(_ item: inout RosterItem) -> Outcome {
+    public static func inboundUnsubscribe(_ item: inout RosterEntry) -> Outcome {
         var outcome = Outcome()
         if item.pendingIn { item.pendingIn = false; outcome.changed = true }
         switch item.subscription {
@@ -136,7 +136,7 @@ public enum SubscriptionRules {
     }
 
     /// The contact cancelled the user's subscription or declined the request (RFC 6121 §3.2.3).
-    public static func inboundUnsubscribed(_ item: inout RosterItem) -> Outcome {
+    public static func inboundUnsubscribed(_ item: inout RosterEntry) -> Outcome {
         var outcome = Outcome()
         if item.pendingOut { item.pendingOut = false; outcome.changed = true }
         switch item.subscription {

@@ -52,11 +52,11 @@ public final class InMemoryRosterStore: RosterStore {
         rosters.withLock { $0[user] ?? StoredRoster(items: [], version: 0) }
     }
 
-    public func item(_ contact: JID, of user: String) async throws -> RosterItem? {
+    public func item(_ contact: JID, of user: String) async throws -> RosterEntry? {
         rosters.withLock { $0[user]?.items.first { $0.jid == contact } }
     }
 
-    public func setItem(_ item: RosterItem, of user: String) async throws -> Int {
+    public func setItem(_ item: RosterEntry, of user: String) async throws -> Int {
         rosters.withLock { rosters in
             var roster = rosters[user] ?? StoredRoster(items: [], version: 0)
             if let index = roster.items.firstIndex(where: { $0.jid == item.jid }) {

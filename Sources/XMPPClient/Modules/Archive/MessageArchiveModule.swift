@@ -46,7 +46,7 @@ public final class MessageArchiveModule: XMPPClientModule {
         guard let message = Self.archivable(stanza), let from = message.from else { return false }
         let account = client.configuration.jid.bare
         // An offline message keeps the time it was sent (XEP-0203).
-        let stamp = stanza.child("delay", namespace: "urn:xmpp:delay")?.attribute("stamp").flatMap { try? Date($0, strategy: .iso8601) }
+        let stamp = Delay(in: stanza)?.stamp
         try? storage.append(ArchivedMessage(account: account, peer: from, direction: .incoming, body: message.body ?? "",
                                             thread: message.thread, stanzaID: message.id, timestamp: stamp ?? Date()))
         return false

@@ -48,7 +48,7 @@ extension ChatRoom {
 
     /// The room's configuration form (owners only).
     public func configurationForm() async throws -> DataForm {
-        let answer = try await client.require().query(Element("query", namespace: MUCNamespaces.owner), to: jid)
+        let answer = try await client.require().query(Element("query", namespace: MUCNamespace.owner), to: jid)
         guard let element = answer?.child("x", namespace: DataForm.namespace), let form = DataForm(element: element) else {
             throw XMPPClientError.unexpectedResponse("no configuration form from \(jid)")
         }
@@ -57,7 +57,7 @@ extension ChatRoom {
 
     /// Submits a configuration form; fields left out keep their values.
     public func configure(_ form: DataForm) async throws {
-        var submitted = DataForm(type: .submit, formType: MUCNamespaces.roomConfig)
+        var submitted = DataForm(type: .submit, formType: MUCNamespace.roomConfig)
         for field in form.fields where field.variable != nil && field.variable != "FORM_TYPE" && field.type != .fixed {
             submitted.setValues(field.values, for: field.variable!)
         }
@@ -66,7 +66,7 @@ extension ChatRoom {
 
     /// Changes some settings by their field names, e.g. `["muc#roomconfig_persistentroom": "1"]`.
     public func configure(_ values: [String: String]) async throws {
-        var form = DataForm(type: .submit, formType: MUCNamespaces.roomConfig)
+        var form = DataForm(type: .submit, formType: MUCNamespace.roomConfig)
         for (variable, value) in values.sorted(by: { $0.key < $1.key }) { form.setValues([value], for: variable) }
         try await submit(form)
     }
@@ -83,31 +83,31 @@ extension ChatRoom {
 
     /// Destroys the room; occupants are told the reason and where to go instead (§10.9).
     public func destroy(reason: String? = nil, alternate: JID? = nil) async throws {
-        var destroy = Element("destroy", namespace: MUCNamespaces.owner)
+        var destroy = Element("destroy", namespace: MUCNamespace.owner)
         destroy.setAttribute("jid", to: alternate?.description)
-        if let reason { destroy.append(Element("reason", namespace: MUCNamespaces.owner, text: reason)) }
-        try await client.require().query(Element("query", namespace: MUCNamespaces.owner, children: [.element(destroy)]), type: .set, to: jid)
+        if let reason { destroy.append(Element("reason", namespace: MUCNamespace.owner, text: reason)) }
+        try await client.require().query(Element("query", namespace: MUCNamespace.owner, children: [.element(destroy)]), type: .set, to: jid)
     }
 
     // MARK: Requests
 
     private func submit(_ form: DataForm) async throws {
-        let query = Element("query", namespace: MUCNamespaces.owner, children: [.element(form.element)])
+        let query = Element("query", namespace: MUCNamespace.owner, children: [.element(form.element)])
         try await client.require().query(query, type: .set, to: jid)
     }
 
     private func administer(item attributes: [String: String], reason: String?) async throws {
-        var item = Element("item", namespace: MUCNamespaces.admin)
+        var item = Element("item", namespace: MUCNamespace.admin)
         for (name, value) in attributes.sorted(by: { $0.key < $1.key }) { item.setAttribute(name, to: value) }
-        if let reason { item.append(Element("reason", namespace: MUCNamespaces.admin, text: reason)) }
-        try await client.require().query(Element("query", namespace: MUCNamespaces.admin, children: [.element(item)]), type: .set, to: jid)
+        if let reason { item.append(Element("reason", namespace: MUCNamespace.admin, text: reason)) }
+        try await client.require().query(Element("query", namespace: MUCNamespace.admin, children: [.element(item)]), type: .set, to: jid)
     }
 
     private func list(_ attributes: [String: String]) async throws -> [RoomListEntry] {
-        var item = Element("item", namespace: MUCNamespaces.admin)
+        var item = Element("item", namespace: MUCNamespace.admin)
         for (name, value) in attributes { item.setAttribute(name, to: value) }
-        let answer = try await client.require().query(Element("query", namespace: MUCNamespaces.admin, children: [.element(item)]), to: jid)
-        return (answer?.children("item", namespace: MUCNamespaces.admin) ?? []).map { item in
+        let answer = try await client.require().query(Element("query", namespace: MUCNamespace.admin, children: [.element(item)]), to: jid)
+        return (answer?.children("item", namespace: MUCNamespace.admin) ?? []).map { item in
             RoomListEntry(jid: item.attribute("jid").flatMap { JID(validating: $0) }, nickname: item.attribute("nick"),
                           affiliation: item.attribute("affiliation").flatMap(RoomAffiliation.init),
                           role: item.attribute("role").flatMap(RoomRole.init))

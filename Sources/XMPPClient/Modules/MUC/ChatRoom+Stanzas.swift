@@ -23,9 +23,9 @@ extension ChatRoom {
             if wasJoining { failJoin(XMPPClientError.stanzaError(error)) } else { publish(.messageRefused(error)) }
             return
         }
-        let x = stanza.child("x", namespace: MUCNamespaces.user)
-        let item = x?.child("item", namespace: MUCNamespaces.user)
-        let codes = Set(x?.children("status", namespace: MUCNamespaces.user).compactMap { $0.attribute("code").flatMap(Int.init) } ?? [])
+        let x = stanza.child("x", namespace: MUCNamespace.user)
+        let item = x?.child("item", namespace: MUCNamespace.user)
+        let codes = Set(x?.children("status", namespace: MUCNamespace.user).compactMap { $0.attribute("code").flatMap(Int.init) } ?? [])
         let isSelf = codes.contains(110) || state.withLock { $0.nickname == nickname && !codes.contains(303) }
         let occupant = RoomOccupant(
             nickname: nickname, realJID: item?.attribute("jid").flatMap { JID(validating: $0) },
@@ -64,10 +64,10 @@ extension ChatRoom {
     }
 
     private static func exit(codes: Set<Int>, x: Element?, item: Element?) -> RoomExit {
-        let actor = item?.child("actor", namespace: MUCNamespaces.user)?.attribute("nick")
-        let reason = item?.child("reason", namespace: MUCNamespaces.user)?.text
-        if let destroy = x?.child("destroy", namespace: MUCNamespaces.user) {
-            return .roomDestroyed(reason: destroy.child("reason", namespace: MUCNamespaces.user)?.text,
+        let actor = item?.child("actor", namespace: MUCNamespace.user)?.attribute("nick")
+        let reason = item?.child("reason", namespace: MUCNamespace.user)?.text
+        if let destroy = x?.child("destroy", namespace: MUCNamespace.user) {
+            return .roomDestroyed(reason: destroy.child("reason", namespace: MUCNamespace.user)?.text,
                                   alternate: destroy.attribute("jid").flatMap { JID(validating: $0) })
         }
         if codes.contains(303), let nickname = item?.attribute("nick") { return .nicknameChanged(to: nickname) }
@@ -84,28 +84,27 @@ extension ChatRoom {
             publish(.messageRefused(message.error ?? StanzaError(.undefinedCondition)))
             return
         }
-        let x = stanza.child("x", namespace: MUCNamespaces.user)
+        let x = stanza.child("x", namespace: MUCNamespace.user)
         if message.type == .groupchat, message.body == nil, let subject = message.subject {
             state.withLock { $0.subject = subject }
             publish(.subject(subject, nickname: from.resourcepart))
             return
         }
         if message.type == .groupchat, message.body == nil, let x {
-            let codes = x.children("status", namespace: MUCNamespaces.user).compactMap { $0.attribute("code").flatMap(Int.init) }
+            let codes = x.children("status", namespace: MUCNamespace.user).compactMap { $0.attribute("code").flatMap(Int.init) }
             if !codes.isEmpty { publish(.configurationChanged(statusCodes: codes)) }
             return
         }
         if from.resourcepart == nil, let x = stanza.child("x", namespace: DataForm.namespace), let form = DataForm(element: x),
-           form.formType == MUCNamespaces.request, let nickname = form.value(of: "muc#roomnick") {
+           form.formType == MUCNamespace.request, let nickname = form.value(of: "muc#roomnick") {
             publish(.voiceRequested(nickname: nickname, jid: form.value(of: "muc#jid").flatMap { JID(validating: $0) }))
             return
         }
         guard let body = message.body else { return }
-        let delay = stanza.child("delay", namespace: "urn:xmpp:delay")
-        let isHistory = message.type == .groupchat && delay?.attribute("from") == jid.description
-        let date = delay?.attribute("stamp").flatMap { try? Date($0, strategy: .iso8601) }
-        let stanzaID = stanza.children("stanza-id", namespace: MUCNamespaces.stanzaID)
-            .first { $0.attribute("by") == jid.description }?.attribute("id")
+        let delay = Delay(in: stanza)
+        let isHistory = message.type == .groupchat && delay?.from == jid
+        let date = delay?.stamp
+        let stanzaID = StanzaIdentifier.stanzaID(in: stanza, by: jid)?.id
         let roomMessage = RoomMessage(nickname: from.resourcepart, body: body, id: message.id, stanzaID: stanzaID,
                                       date: date, isHistory: isHistory, stanza: stanza)
         if message.type == .groupchat {

@@ -71,9 +71,9 @@ public final class ChatRoom: Sendable {
     ///   `service-unavailable` (full), `item-not-found` (locked); `.timeout`.
     public func join(password: String? = nil, history: RoomHistoryRequest = .roomDefault, timeout: Duration = .seconds(15)) async throws {
         let client = try client.require()
-        var x = Element("x", namespace: MUCNamespaces.muc)
+        var x = Element("x", namespace: MUCNamespace.muc)
         if let history = history.element { x.append(history) }
-        if let password { x.append(Element("password", namespace: MUCNamespaces.muc, text: password)) }
+        if let password { x.append(Element("password", namespace: MUCNamespace.muc, text: password)) }
         var presence = Presence(to: occupantJID)
         for module in client.modules { module.decorate(presence: &presence) }
         presence.element.append(x)
@@ -150,7 +150,7 @@ public final class ChatRoom: Sendable {
     public func sendPrivate(_ body: String, to nickname: String) async throws -> String {
         let id = StanzaID.make()
         var message = Message(type: .chat, to: try jid.withResource(nickname), id: id, body: body)
-        message.element.append(Element("x", namespace: MUCNamespaces.user))
+        message.element.append(Element("x", namespace: MUCNamespace.user))
         try await client.require().send(message)
         return id
     }
@@ -165,7 +165,7 @@ public final class ChatRoom: Sendable {
     /// Asks the moderators for voice, as a visitor in a moderated room (XEP-0045 §7.13). A moderator sees
     /// ``RoomEvent/voiceRequested(nickname:jid:)`` and answers with ``grantVoice(to:reason:)``.
     public func requestVoice() async throws {
-        var form = DataForm(type: .submit, formType: MUCNamespaces.request)
+        var form = DataForm(type: .submit, formType: MUCNamespace.request)
         form.setValues([RoomRole.participant.rawValue], for: "muc#role", type: .listSingle)
         var message = Message(to: jid)
         message.element.append(form.element)
@@ -175,16 +175,16 @@ public final class ChatRoom: Sendable {
     /// Invites someone through the room (XEP-0045 §7.8.2); in a members-only room this makes them a member
     /// when this user may.
     public func invite(_ invitee: JID, reason: String? = nil) async throws {
-        var invite = Element("invite", namespace: MUCNamespaces.user, attributes: ["to": invitee.description])
-        if let reason { invite.append(Element("reason", namespace: MUCNamespaces.user, text: reason)) }
+        var invite = Element("invite", namespace: MUCNamespace.user, attributes: ["to": invitee.description])
+        if let reason { invite.append(Element("reason", namespace: MUCNamespace.user, text: reason)) }
         var message = Message(to: jid)
-        message.element.append(Element("x", namespace: MUCNamespaces.user, children: [.element(invite)]))
+        message.element.append(Element("x", namespace: MUCNamespace.user, children: [.element(invite)]))
         try await client.require().send(message)
     }
 
     /// Invites someone directly (XEP-0249): the invitation goes from this user to theirs, with the password.
     public func inviteDirectly(_ invitee: JID, reason: String? = nil) async throws {
-        var x = Element("x", namespace: MUCNamespaces.directInvitation, attributes: ["jid": jid.description])
+        var x = Element("x", namespace: MUCNamespace.directInvitation, attributes: ["jid": jid.description])
         x.setAttribute("reason", to: reason)
         x.setAttribute("password", to: state.withLock { $0.password })
         var message = Message(to: invitee)

@@ -30,7 +30,7 @@ public final class MultiUserChatModule: XMPPClientModule {
     /// Invitations to rooms, mediated or direct.
     public var invitations: AsyncStream<RoomInvitation> { incomingInvitations.subscribe() }
 
-    public var discoFeatures: [String] { [MUCNamespaces.muc, MUCNamespaces.directInvitation] }
+    public var discoFeatures: [String] { [MUCNamespace.muc, MUCNamespace.directInvitation] }
 
     public func attached(to client: XMPPClient) {
         self.client.set(client)
@@ -79,10 +79,10 @@ public final class MultiUserChatModule: XMPPClientModule {
     /// Declines a mediated invitation (XEP-0045 §7.8.2).
     public func decline(_ invitation: RoomInvitation, reason: String? = nil) async throws {
         guard let inviter = invitation.inviter else { return }
-        var decline = Element("decline", namespace: MUCNamespaces.user, attributes: ["to": inviter.description])
-        if let reason { decline.append(Element("reason", namespace: MUCNamespaces.user, text: reason)) }
+        var decline = Element("decline", namespace: MUCNamespace.user, attributes: ["to": inviter.description])
+        if let reason { decline.append(Element("reason", namespace: MUCNamespace.user, text: reason)) }
         var message = Message(to: invitation.room)
-        message.element.append(Element("x", namespace: MUCNamespaces.user, children: [.element(decline)]))
+        message.element.append(Element("x", namespace: MUCNamespace.user, children: [.element(decline)]))
         try await client.require().send(message)
     }
 
@@ -123,13 +123,13 @@ public final class MultiUserChatModule: XMPPClientModule {
     }
 
     private static func invitation(in stanza: Element, from: JID) -> RoomInvitation? {
-        if let invite = stanza.child("x", namespace: MUCNamespaces.user)?.child("invite", namespace: MUCNamespaces.user) {
-            let x = stanza.child("x", namespace: MUCNamespaces.user)
+        if let invite = stanza.child("x", namespace: MUCNamespace.user)?.child("invite", namespace: MUCNamespace.user) {
+            let x = stanza.child("x", namespace: MUCNamespace.user)
             return RoomInvitation(room: from.bare, inviter: invite.attribute("from").flatMap { JID(validating: $0) },
-                                  reason: invite.child("reason", namespace: MUCNamespaces.user)?.text,
-                                  password: x?.child("password", namespace: MUCNamespaces.user)?.text, isDirect: false)
+                                  reason: invite.child("reason", namespace: MUCNamespace.user)?.text,
+                                  password: x?.child("password", namespace: MUCNamespace.user)?.text, isDirect: false)
         }
-        if let direct = stanza.child("x", namespace: MUCNamespaces.directInvitation),
+        if let direct = stanza.child("x", namespace: MUCNamespace.directInvitation),
            let room = direct.attribute("jid").flatMap({ JID(validating: $0) }) {
             return RoomInvitation(room: room.bare, inviter: from, reason: direct.attribute("reason"),
                                   password: direct.attribute("password"), isDirect: true)

@@ -1,15 +1,11 @@
 import Foundation
 import XMPPCore
 
-/// A user's long-lived standing in a room (XEP-0045 §5.2).
-public enum RoomAffiliation: String, Sendable, Hashable, CaseIterable {
-    case owner, admin, member, none, outcast
-}
+/// A user's long-lived standing in a room (XEP-0045 §5.2): XMPPCore's ``MUCAffiliation``, shared with the server.
+public typealias RoomAffiliation = MUCAffiliation
 
-/// An occupant's role for the current visit (XEP-0045 §5.1).
-public enum RoomRole: String, Sendable, Hashable, CaseIterable {
-    case moderator, participant, visitor, none
-}
+/// An occupant's role for the current visit (XEP-0045 §5.1): XMPPCore's ``MUCRole``, shared with the server.
+public typealias RoomRole = MUCRole
 
 /// Someone in a room, as its presence describes them.
 public struct RoomOccupant: Sendable, Hashable {
@@ -118,7 +114,7 @@ public struct RoomHistoryRequest: Sendable, Hashable {
 
     var element: Element? {
         guard maxStanzas != nil || maxCharacters != nil || seconds != nil || since != nil else { return nil }
-        var history = Element("history", namespace: MUCNamespaces.muc)
+        var history = Element("history", namespace: MUCNamespace.muc)
         history.setAttribute("maxstanzas", to: maxStanzas.map(String.init))
         history.setAttribute("maxchars", to: maxCharacters.map(String.init))
         history.setAttribute("seconds", to: seconds.map(String.init))
@@ -159,16 +155,4 @@ public struct RoomListEntry: Sendable, Hashable {
     public var affiliation: RoomAffiliation?
     /// The role.
     public var role: RoomRole?
-}
-
-/// The namespaces of multi-user chat.
-enum MUCNamespaces {
-    static let muc = "http://jabber.org/protocol/muc"
-    static let user = "http://jabber.org/protocol/muc#user"
-    static let admin = "http://jabber.org/protocol/muc#admin"
-    static let owner = "http://jabber.org/protocol/muc#owner"
-    static let roomConfig = "http://jabber.org/protocol/muc#roomconfig"
-    static let request = "http://jabber.org/protocol/muc#request"
-    static let stanzaID = "urn:xmpp:sid:0"
-    static let directInvitation = "jabber:x:conference"
 }

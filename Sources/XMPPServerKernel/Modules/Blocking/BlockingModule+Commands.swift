@@ -74,7 +74,7 @@ extension BlockingModule {
     /// After the reply: contacts subscribed to the user's presence see it go (block) or come back (unblock), the
     /// user sees an unblocked contact's presence again if subscribed to it, and every resource that fetched the
     /// list gets the change as a push.
-    static func changed(_ change: Element, blocked: [JID], unblocked: [JID], of user: JID, roster items: [RosterItem],
+    static func changed(_ change: Element, blocked: [JID], unblocked: [JID], of user: JID, roster items: [RosterEntry],
                         kernel: ServerKernel) {
         for jid in blocked where items.contains(where: { $0.jid == jid && $0.contactReceivesPresence }) {
             kernel.sendPresenceOfResources(of: user, to: jid, unavailable: true)

@@ -39,7 +39,7 @@ public struct OfflineModule: ServerModule {
         // A chat state alone is not worth keeping (XEP-0160 §3): dropped, not bounced.
         guard isWorthStoring(event.element) else { return .handled }
         var stamped = event.element
-        stamped.append(ServerKernel.delayElement(from: kernel.domainJID, at: Date()))
+        stamped.append(Delay(stamp: Date(), from: kernel.domainJID).element)
         do {
             if try await !kernel.storage.offline.store(stamped, for: user, limit: limit) {
                 kernel.bounceToSender(event.element, StanzaError(.serviceUnavailable, text: "the recipient's offline storage is full"))

@@ -1,6 +1,3 @@
-import XMPPCore
-import XMPPServerKernel
-
 /// The namespaces of multi-user chat (XEP-0045) and the extensions rooms use.
 public enum MUCNamespace {
     /// `http://jabber.org/protocol/muc`: joining (`<x/>` with password and history).
@@ -13,10 +10,10 @@ public enum MUCNamespace {
     public static let owner = "http://jabber.org/protocol/muc#owner"
     /// The FORM_TYPE of the room configuration form.
     public static let roomConfig = "http://jabber.org/protocol/muc#roomconfig"
+    /// The FORM_TYPE of voice requests and their approval (XEP-0045 §7.13).
+    public static let request = "http://jabber.org/protocol/muc#request"
     /// The FORM_TYPE of the extended room information in disco#info.
     public static let roomInfo = "http://jabber.org/protocol/muc#roominfo"
-    /// Unique and stable stanza IDs (XEP-0359).
-    public static let stanzaID = "urn:xmpp:sid:0"
     /// Direct invitations (XEP-0249).
     public static let directInvitation = "jabber:x:conference"
 }
