@@ -6,17 +6,17 @@ import XMPPTransport
 
 /// One logged-in load-generator connection. Use it only on its ``eventLoop``, except ``close()``.
 public final class BenchConnection: @unchecked Sendable {
-    // @unchecked: `handler` is touched only on the channel's event loop (every caller hops there first).
+    // @unchecked: `events` is touched only on the channel's event loop (every caller hops there first).
     /// The channel.
     public let channel: any Channel
     /// The JID the server bound.
     public let jid: JID
-    let handler: BenchClientHandler
+    let events: BenchStreamEvents
 
-    init(channel: any Channel, jid: JID, handler: BenchClientHandler) {
+    init(channel: any Channel, jid: JID, events: BenchStreamEvents) {
         self.channel = channel
         self.jid = jid
-        self.handler = handler
+        self.events = events
     }
 
     /// The connection's event loop.
@@ -25,9 +25,7 @@ public final class BenchConnection: @unchecked Sendable {
     /// Ends the stream and closes the connection.
     @discardableResult
     public func close() -> EventLoopFuture<Void> {
-        var buffer = channel.allocator.buffer(capacity: 16)
-        buffer.writeStaticString(StreamHeader.closingTag)
-        channel.writeAndFlush(buffer, promise: nil)
+        channel.writeAndFlush(XMPPOutbound.close, promise: nil)
         return channel.close().recover { _ in }
     }
 }
@@ -77,9 +75,11 @@ public final class BenchConnector: Sendable {
                         try operations.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: nil))
                     }
                     let decoder = XMPPStreamDecoder()
-                    let machine = ClientNegotiationStateMachine(configuration: configuration, isSecured: directTLS)
-                    let handler = BenchClientHandler(machine: machine, decoder: decoder, tlsContext: tlsContext, established: established)
-                    try operations.addHandlers([decoder, handler])
+                    let handler = ClientStreamHandler(
+                        configuration: configuration, decoder: decoder, directTLS: directTLS,
+                        makeTLSHandler: { try NIOSSLClientHandler(context: tlsContext, serverHostname: nil) },
+                        usesChannelBinding: false, delegate: BenchStreamEvents(established: established))
+                    try operations.addHandlers([decoder, XMPPStreamEncoder(), handler])
                 }
             }
         if target.sourceAddressCount > 0, let source = try? SocketAddress(ipAddress: "127.0.0.\(1 + number % target.sourceAddressCount)", port: 0) {

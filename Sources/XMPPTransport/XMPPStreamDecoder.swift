@@ -53,6 +53,8 @@ public enum XMPPOutbound: Sendable {
     case close
     /// A single space between elements: a whitespace keepalive (RFC 6120 §4.6.1).
     case keepalive
+    /// Bytes already serialized by the sender (a load generator's prebuilt stanzas), written as they are.
+    case serialized(ByteBuffer)
 }
 
 /// Serializes ``XMPPOutbound`` values into bytes, once, straight into a buffer from the channel's allocator.
@@ -76,6 +78,10 @@ public final class XMPPStreamEncoder: ChannelOutboundHandler, RemovableChannelHa
             promise?.fail(ChannelError.outputClosed)
             return
         }
+        if case .serialized(let bytes) = outbound {
+            context.write(wrapOutboundOut(bytes), promise: promise)
+            return
+        }
         var buffer = context.channel.allocator.buffer(capacity: 256)
         switch outbound {
         case .header(let header): header.write(to: &buffer)
@@ -84,6 +90,7 @@ public final class XMPPStreamEncoder: ChannelOutboundHandler, RemovableChannelHa
             buffer.writeStaticString(StreamHeader.closingTag)
             isClosed = true
         case .keepalive: buffer.writeInteger(UInt8(ascii: " "))
+        case .serialized: break
         }
         context.write(wrapOutboundOut(buffer), promise: promise)
     }

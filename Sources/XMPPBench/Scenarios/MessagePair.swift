@@ -1,5 +1,6 @@
 import NIOCore
 import XMPPCore
+import XMPPTransport
 
 /// A sender and a receiver on the same event loop, exchanging chat messages whose body carries a sequence
 /// number and the send time. Confined to that event loop: the receiver's reads drive the sender's writes
@@ -35,9 +36,9 @@ final class MessagePair: @unchecked Sendable {
         self.sender = sender
         self.receiver = receiver
         messagePrefix = Array("<message to='\(receiver.jid)' type='chat'><body>".utf8)
-        receiver.handler.onStanza = { [unowned self] in self.receivedByReceiver($0) }
-        receiver.handler.onReadComplete = { [unowned self] in self.flushIfNeeded() }
-        sender.handler.onStanza = { [unowned self] in self.receivedBySender($0) }
+        receiver.events.onStanza = { [unowned self] in self.receivedByReceiver($0) }
+        receiver.events.onReadComplete = { [unowned self] in self.flushIfNeeded() }
+        sender.events.onStanza = { [unowned self] in self.receivedBySender($0) }
     }
 
     /// Closed loop: keeps `window` messages in flight, sending one for each one delivered.
@@ -92,7 +93,7 @@ final class MessagePair: @unchecked Sendable {
         buffer.writeInteger(UInt8(ascii: " "))
         buffer.writeString(String(timestamp))
         buffer.writeBytes(Self.messageSuffix)
-        sender.channel.write(buffer, promise: nil)
+        sender.channel.write(XMPPOutbound.serialized(buffer), promise: nil)
         counts.sent += 1
         inFlight += 1
         needsFlush = true

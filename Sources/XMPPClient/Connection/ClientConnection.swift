@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 import XMPPCore
 import XMPPTransport
@@ -88,16 +89,18 @@ final class ClientConnection: ClientStreamDelegate, Sendable {
     private func attempt(_ endpoint: ServiceEndpoint, negotiation: ClientNegotiationStateMachine.Configuration,
                          tls: ClientTLS?, group: any EventLoopGroup, timeout: Duration) async throws {
         let directTLS = endpoint.directTLS
+        var makeTLSHandler: (@Sendable () throws -> NIOSSLClientHandler)?
+        if let tls { makeTLSHandler = { try tls.makeHandler() } }
         let bootstrap = ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.nanoseconds(timeout.nanoseconds))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let operations = channel.pipeline.syncOperations
-                    if directTLS, let tls { try operations.addHandler(try tls.makeHandler()) }
+                    if directTLS, let makeTLSHandler { try operations.addHandler(try makeTLSHandler()) }
                     let decoder = XMPPStreamDecoder()
-                    let handler = ClientStreamHandler(configuration: negotiation, decoder: decoder, tls: tls,
-                                                      directTLS: directTLS, delegate: self)
+                    let handler = ClientStreamHandler(configuration: negotiation, decoder: decoder, directTLS: directTLS,
+                                                      makeTLSHandler: makeTLSHandler, delegate: self)
                     try operations.addHandlers([decoder, XMPPStreamEncoder(), handler])
                 }
             }
@@ -129,22 +132,22 @@ final class ClientConnection: ClientStreamDelegate, Sendable {
 
     // MARK: - ClientStreamDelegate
 
-    func streamPhaseChanged(_ phase: ConnectionState) {
-        client?.setConnectionState(phase, generation: generation)
+    func clientStream(enteredPhase phase: ClientStreamPhase) {
+        client?.setConnectionState(phase == .securing ? .securing : .authenticating, generation: generation)
     }
 
-    func streamEstablished(_ jid: JID, features: StreamFeatures, mechanism: SASLMechanism?, channel: any Channel) {
+    func clientStreamEstablished(jid: JID, features: StreamFeatures, mechanism: SASLMechanism?, channel: any Channel) {
         client?.sessionEstablished(jid: jid, features: features, mechanism: mechanism, channel: channel, generation: generation)
         finish(.success(()))
     }
 
-    func streamReceived(_ element: Element) {
+    func clientStreamReceived(_ element: Element) {
         client?.dispatch(element, generation: generation)
     }
 
-    func streamEnded(_ error: XMPPClientError?) {
+    func clientStreamEnded(_ failure: ClientStreamFailure?) {
         let closing = isClosing
-        let failure = error ?? .connectionLost("the connection closed")
+        let failure = failure.map(XMPPClientError.init) ?? .connectionLost("the connection closed")
         finish(.failure(failure))
         client?.sessionEnded(closing ? nil : failure, generation: generation)
     }
@@ -155,5 +158,17 @@ extension XMPPClientError {
     var isConnectFailure: Bool {
         if case .connectionFailed = self { return true }
         return false
+    }
+}
+
+extension XMPPClientError {
+    /// The client's error for why the stream ended.
+    init(_ failure: ClientStreamFailure) {
+        switch failure {
+        case .negotiation(let error): self.init(error)
+        case .streamError(let error): self = .streamError(error)
+        case .tls(let text): self = .tlsFailed(text)
+        case .connectionLost(let text): self = .connectionLost(text)
+        }
     }
 }
