@@ -228,10 +228,11 @@ let package = Package(
         .testTarget(
             name: "XMPPServerTests",
             dependencies: [
-                "XMPPServer", "XMPPBench", "XMPPTestSupport",
+                "XMPPServer", "XMPPBench", "XMPPTestSupport", "XMPPKernelTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("Interop")],
             swiftSettings: strictSettings

@@ -2,21 +2,20 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
-import NIOSSL
 import ServiceLifecycle
-import Synchronization
 import XMPPCore
 import XMPPServerKernel
 import XMPPServerSQLite
-import XMPPTransport
 
-/// A running XMPP server: storage, TLS identity, kernel with the standard modules, and the c2s listeners
-/// (STARTTLS on ``ServerConfiguration/c2sPort``, direct TLS on ``ServerConfiguration/c2sTLSPort``).
+/// A server: storage, TLS identity, the kernel with its modules, and its services (the c2s listeners, the admin
+/// socket, the sessions; HTTP and s2s later), each a swift-service-lifecycle `Service` of its own.
 ///
 /// ```swift
 /// let server = try XMPPServer(configuration: configuration, logger: logger)
-/// try await server.start()
-/// // ... or run it as a Service in a ServiceGroup, which stops it on SIGTERM/SIGINT.
+/// try await server.start()                         // binds every service; ports in server.boundPorts
+/// let group = ServiceGroup(configuration: .init(services: server.services.map { .init(service: $0) },
+///                                               gracefulShutdownSignals: [.sigterm], logger: logger))
+/// try await group.run()                            // on SIGTERM: listeners stop, sessions close, storage flushes
 /// ```
 public final class XMPPServer: Service, Sendable {
     /// The configuration it runs with.
@@ -27,19 +26,25 @@ public final class XMPPServer: Service, Sendable {
     public let tls: ServerTLS
     /// The SQLite database, when that backend is in use.
     public let database: SQLiteDatabase?
+    /// The client listeners.
+    public let c2s: C2SService
+    /// The administration socket.
+    public let admin: AdminSocketService
+    /// The services in start order; a `ServiceGroup` stops them in reverse (listeners first, sessions last).
+    public let services: [any ServerService]
     private let logger: Logger
-    private let group: any EventLoopGroup
-    private let listeners = Mutex<[any Channel]>([])
-    private let started = Date()
 
-    /// Opens storage (creating the data directory), loads or generates the certificate and builds the kernel.
-    public init(configuration: ServerConfiguration, logger: Logger,
-                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
+    /// Opens storage (creating the data directory), loads or generates the certificate, and builds the kernel with
+    /// `modules` and the services.
+    /// - Parameters:
+    ///   - modules: The features to run (``StandardModules/all`` by default).
+    ///   - extraServices: Services of the embedding application, started after the server's own.
+    public init(configuration: ServerConfiguration, logger: Logger, modules: [any ServerModule] = StandardModules.all,
+                extraServices: [any ServerService] = [], group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
         var configuration = configuration
         configuration.kernel.domain = configuration.domain
         self.configuration = configuration
         self.logger = logger
-        self.group = group
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let storage: ServerStorage
         if configuration.storage == "memory" {
@@ -56,93 +61,46 @@ public final class XMPPServer: Service, Sendable {
             tls = try ServerTLS.selfSigned(domain: configuration.domain, directory: configuration.dataDirectory, logger: logger)
         }
         logger.notice("TLS certificate", metadata: ["sha256": "\(tls.fingerprint)"])
-        kernel = try ServerKernel(configuration: configuration.kernel, storage: storage, modules: StandardModules.all,
-                                  logger: logger)
+        kernel = try ServerKernel(configuration: configuration.kernel, storage: storage, modules: modules, logger: logger)
+        c2s = C2SService(configuration: configuration, kernel: kernel, tls: tls, group: group, logger: logger)
+        admin = AdminSocketService(kernel: kernel, dataDirectory: configuration.dataDirectory, group: group)
+        services = [SessionsService(kernel: kernel, database: database, logger: logger), c2s, admin] + extraServices
     }
 
-    /// The ports the listeners are bound to, in the order started (useful with port 0).
-    public var boundPorts: [Int] {
-        listeners.withLock { $0.compactMap { $0.localAddress?.port } }.filter { $0 > 0 }
-    }
-
-    /// Binds the listeners. Addresses that cannot be bound (no IPv6, say) are logged and skipped, but at
-    /// least one must succeed per port.
-    public func start() async throws {
-        let limits = configuration.limits
-        let negotiation = ServerNegotiationStateMachine.Configuration(
-            domains: [configuration.domain], tls: configuration.requireTLS ? .required : .optional,
-            preAuthenticationFeatures: kernel.preAuthenticationFeatures,
-            postAuthenticationFeatures: kernel.postAuthenticationFeatures,
-            allowsPreAuthenticationIQ: configuration.kernel.registration != .closed)
-        let shared = C2SConnectionHandler.Shared(
-            kernel: kernel, tls: tls, limits: limits,
-            throttle: AuthenticationThrottle(window: TimeInterval(limits.authFailureWindowSeconds),
-                                             perAddress: limits.authFailuresPerIP, perAccount: limits.authFailuresPerAccount),
-            connections: ConnectionCounter(), negotiation: negotiation, logger: logger,
-            channelBinding: configuration.channelBinding, batchers: DeliveryBatchers(group: group))
-        var ports: [(Int, Bool)] = [(configuration.c2sPort, false)]
-        if let tlsPort = configuration.c2sTLSPort { ports.append((tlsPort, true)) }
-        for (port, directTLS) in ports {
-            var bound = 0
-            for address in configuration.bindAddresses {
-                do {
-                    let channel = try await bootstrap(shared: shared, directTLS: directTLS).bind(host: address, port: port).get()
-                    listeners.withLock { $0.append(channel) }
-                    bound += 1
-                    logger.notice("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? address)",
-                                                          "kind": "\(directTLS ? "c2s direct TLS" : "c2s STARTTLS")"])
-                } catch {
-                    logger.warning("cannot listen", metadata: ["address": "\(address)", "port": "\(port)", "error": "\(error)"])
-                }
-            }
-            guard bound > 0 else { throw ServerStartError.noListener(port: port) }
-        }
-        let admin = try await AdminSocket.bind(kernel: kernel, dataDirectory: configuration.dataDirectory, group: group, started: started)
-        listeners.withLock { $0.append(admin) }
-    }
+    /// The c2s ports bound, STARTTLS first (useful with port 0).
+    public var boundPorts: [Int] { c2s.boundPorts }
 
     /// The path of the administration socket `xmppctl` uses.
-    public var adminSocketPath: String { AdminSocket.path(in: configuration.dataDirectory) }
+    public var adminSocketPath: String { admin.path }
 
-    private func bootstrap(shared: C2SConnectionHandler.Shared, directTLS: Bool) -> ServerBootstrap {
-        ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: 1024)
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            // Each connection keeps its last receive buffer: start small (an idle client sends little), and stay at
-            // most 8 KiB so receive buffers remain on the heap's fast path (see MemoryTuning).
-            .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 256, initial: 1024, maximum: 8192))
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try C2SPipeline.configure(channel, shared: shared, directTLS: directTLS)
-                }
+    /// Starts every service in order; if one fails, those started are stopped again.
+    public func start() async throws {
+        for (index, service) in services.enumerated() {
+            do {
+                try await service.start()
+            } catch {
+                for started in services[..<index].reversed() { await started.stop() }
+                throw error
             }
+        }
     }
 
-    /// Runs until graceful shutdown is requested (SIGTERM/SIGINT in a ServiceGroup), then stops.
+    /// Runs the services in a `ServiceGroup` of their own until graceful shutdown is requested, then stops them in
+    /// reverse order. (xmppd runs ``services`` in its own group instead, with the signal handling.)
     public func run() async throws {
-        if listeners.withLock({ $0.isEmpty }) { try await start() }
-        try? await gracefulShutdown()
-        await shutdown()
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }, logger: logger))
+        try await withGracefulShutdownHandler {
+            try await group.run()
+        } onGracefulShutdown: {
+            Task { await group.triggerGracefulShutdown() }
+        }
     }
 
-    /// Stops accepting connections, closes every stream with `system-shutdown`, and flushes storage.
+    /// Stops every service in reverse order: no new connections, every stream closed with `system-shutdown`,
+    /// storage flushed.
     public func shutdown() async {
-        logger.notice("shutting down", metadata: ["sessions": "\(kernel.registry.count)"])
-        let channels = listeners.withLock { channels in
-            defer { channels = [] }
-            return channels
-        }
-        for channel in channels { try? await channel.close() }
-        kernel.closeAllSessions(with: StreamError(.systemShutdown, text: "the server is shutting down"))
-        // Let the closing tags reach the clients and the sessions' last writes reach storage.
-        try? await Task.sleep(for: .milliseconds(300))
-        do {
-            try database?.checkpoint()
-        } catch {
-            logger.warning("database checkpoint failed", metadata: ["error": "\(error)"])
-        }
-        logger.notice("stopped")
+        for service in services.reversed() { await service.stop() }
     }
 }
 

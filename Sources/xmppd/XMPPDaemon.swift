@@ -92,8 +92,10 @@ struct XMPPDaemon: AsyncParsableCommand {
         let server = try XMPPServer(configuration: settings, logger: logger)
         try await server.start()
         logger.notice("xmppd is serving", metadata: ["domain": "\(settings.domain)", "ports": "\(server.boundPorts)"])
+        // Each part of the server is a service; on SIGTERM/SIGINT they stop in reverse order: the admin socket and
+        // the listeners first, then the sessions (closed with system-shutdown) and storage.
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: server.services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import XMPPCore
+import XMPPServerKernel
+
+/// The client-to-server listeners: STARTTLS on ``ServerConfiguration/c2sPort`` and direct TLS on
+/// ``ServerConfiguration/c2sTLSPort``, on every bind address.
+public final class C2SService: ServerService, Sendable {
+    public let name = "c2s"
+    private let configuration: ServerConfiguration
+    private let kernel: ServerKernel
+    private let tls: ServerTLS
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let listeners = Mutex<[any Channel]?>(nil)
+
+    init(configuration: ServerConfiguration, kernel: ServerKernel, tls: ServerTLS, group: any EventLoopGroup, logger: Logger) {
+        self.configuration = configuration
+        self.kernel = kernel
+        self.tls = tls
+        self.group = group
+        self.logger = logger
+    }
+
+    /// The ports bound, STARTTLS first (useful with port 0).
+    public var boundPorts: [Int] {
+        listeners.withLock { $0 ?? [] }.compactMap { $0.localAddress?.port }.filter { $0 > 0 }
+    }
+
+    /// Binds the listeners. Addresses that cannot be bound (no IPv6, say) are logged and skipped, but at least one
+    /// must succeed per port.
+    public func start() async throws {
+        guard listeners.withLock({ $0 == nil }) else { return }
+        listeners.withLock { $0 = [] }
+        let limits = configuration.limits
+        let negotiation = ServerNegotiationStateMachine.Configuration(
+            domains: [configuration.domain], tls: configuration.requireTLS ? .required : .optional,
+            preAuthenticationFeatures: kernel.preAuthenticationFeatures,
+            postAuthenticationFeatures: kernel.postAuthenticationFeatures,
+            allowsPreAuthenticationIQ: configuration.kernel.registration != .closed)
+        let shared = C2SConnectionHandler.Shared(
+            kernel: kernel, tls: tls, limits: limits,
+            throttle: AuthenticationThrottle(window: TimeInterval(limits.authFailureWindowSeconds),
+                                             perAddress: limits.authFailuresPerIP, perAccount: limits.authFailuresPerAccount),
+            connections: ConnectionCounter(), negotiation: negotiation, logger: logger,
+            channelBinding: configuration.channelBinding, batchers: DeliveryBatchers(group: group))
+        var ports: [(Int, Bool)] = [(configuration.c2sPort, false)]
+        if let tlsPort = configuration.c2sTLSPort { ports.append((tlsPort, true)) }
+        for (port, directTLS) in ports {
+            var bound = 0
+            for address in configuration.bindAddresses {
+                do {
+                    let channel = try await bootstrap(shared: shared, directTLS: directTLS).bind(host: address, port: port).get()
+                    listeners.withLock { $0?.append(channel) }
+                    bound += 1
+                    logger.notice("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? address)",
+                                                          "kind": "\(directTLS ? "c2s direct TLS" : "c2s STARTTLS")"])
+                } catch {
+                    logger.warning("cannot listen", metadata: ["address": "\(address)", "port": "\(port)", "error": "\(error)"])
+                }
+            }
+            guard bound > 0 else {
+                await stop()
+                throw ServerStartError.noListener(port: port)
+            }
+        }
+    }
+
+    /// Stops accepting connections; the open ones stay until the kernel closes them.
+    public func stop() async {
+        let channels = listeners.withLock { channels in
+            defer { channels = [] }
+            return channels ?? []
+        }
+        for channel in channels { try? await channel.close() }
+    }
+
+    private func bootstrap(shared: C2SConnectionHandler.Shared, directTLS: Bool) -> ServerBootstrap {
+        ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            // Each connection keeps its last receive buffer: start small (an idle client sends little), and stay at
+            // most 8 KiB so receive buffers remain on the heap's fast path (see MemoryTuning).
+            .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 256, initial: 1024, maximum: 8192))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try C2SPipeline.configure(channel, shared: shared, directTLS: directTLS)
+                }
+            }
+    }
+}

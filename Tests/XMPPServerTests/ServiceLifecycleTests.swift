@@ -1,0 +1,43 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+import XMPPCore
+import XMPPKernelTestSupport
+import XMPPServer
+import XMPPServerKernel
+
+/// The server as a group of services: under a ServiceGroup (as xmppd runs it), graceful shutdown stops the
+/// listeners and the admin socket first, then closes every session with system-shutdown.
+@Suite struct ServiceLifecycleTests {
+    @Test func gracefulShutdownStopsListenersThenClosesSessions() async throws {
+        var configuration = ServerConfiguration()
+        configuration.dataDirectory = NSTemporaryDirectory() + "xmppd-services-" + UUID().uuidString
+        configuration.bindAddresses = ["127.0.0.1"]
+        configuration.c2sPort = 0
+        configuration.c2sTLSPort = 0
+        configuration.storage = "memory"
+        defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
+        var logger = Logger(label: "services-test")
+        logger.logLevel = .warning
+        let server = try XMPPServer(configuration: configuration, logger: logger)
+        #expect(server.services.map(\.name) == ["sessions", "c2s", "admin socket"])
+        try await server.start()
+        let port = try #require(server.boundPorts.first)
+        #expect(FileManager.default.fileExists(atPath: server.adminSocketPath))
+        let session = RecordingSession(jid: try JID("alice@localhost/phone"))
+        try server.kernel.bind(session)
+
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: server.services.map { .init(service: $0) }, logger: logger))
+        let running = Task { try await group.run() }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(session.closedWith == nil, "running: nothing closed yet")
+        await group.triggerGracefulShutdown()
+        try await running.value
+
+        #expect(server.boundPorts.isEmpty)
+        #expect(throws: (any Error).self) { try Socket(port: port) }
+        #expect(session.closedWith??.condition == .systemShutdown)
+    }
+}
