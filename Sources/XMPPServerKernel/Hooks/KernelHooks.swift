@@ -11,6 +11,7 @@ struct KernelHooks: Sendable {
     var presenceBroadcast = HookList<PresenceBroadcastHook>()
     var sessionBound = HookList<SessionBoundHook>()
     var sessionEnded = HookList<SessionEndedHook>()
+    var rosterChanged = HookList<RosterChangedHook>()
     var accountCreated = HookList<AccountHook>()
     var passwordChanged = HookList<AccountHook>()
     var accountDeleted = HookList<AccountHook>()

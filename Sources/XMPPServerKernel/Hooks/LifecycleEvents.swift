@@ -16,6 +16,9 @@ public typealias SessionBoundHook = @Sendable (any ClientSession, ServerKernel) 
 /// many of the account's sessions are still online.
 public typealias SessionEndedHook = @Sendable (_ session: any ClientSession, _ reason: SessionEndReason,
                                                _ remainingSessions: Int, ServerKernel) async -> Void
+/// Runs after a listed roster item of `account` changed (`item` is the `<item/>` of a push, possibly
+/// `subscription='remove'`; `version` the roster's new version). Runs where the change was made; must not block.
+public typealias RosterChangedHook = @Sendable (_ account: JID, _ item: Element, _ version: Int, ServerKernel) -> Void
 /// Runs for an account event (`username` is the localpart).
 public typealias AccountHook = @Sendable (_ username: String, ServerKernel) async throws -> Void
 
@@ -28,6 +31,11 @@ extension ModuleHost {
     /// Runs `hook` when a session ends. Stream management will add detached and resumed sessions beside it.
     public func onSessionEnded(priority: HookPriority = .normal, _ hook: @escaping SessionEndedHook) {
         hooks.sessionEnded.add(hook, priority: priority)
+    }
+
+    /// Runs `hook` after a listed roster item changed or was removed (roster pushes, RFC 6121 §2.1.6).
+    public func onRosterChanged(priority: HookPriority = .normal, _ hook: @escaping RosterChangedHook) {
+        hooks.rosterChanged.add(hook, priority: priority)
     }
 
     /// Runs `hook` after an account was created (in-band registration or the administrator).

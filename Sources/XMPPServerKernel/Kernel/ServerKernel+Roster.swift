@@ -1,8 +1,8 @@
 import Logging
 import XMPPCore
 
-// Roster storage as the kernel uses it: reading the listed items and saving an item with a roster push
-// (RFC 6121 §2.1.6) to every resource that asked for the roster.
+// Roster storage as the kernel uses it: reading the items, and saving or removing one, which the roster hooks
+// hear of (the roster module pushes the change, RFC 6121 §2.1.6).
 extension ServerKernel {
     /// The items of a user's roster, including unlisted ones that only record a pending request (empty, and
     /// logged, when storage fails).
@@ -16,26 +16,20 @@ extension ServerKernel {
         }
     }
 
-    /// Stores an item and pushes it to the user's interested resources.
+    /// Stores an item; the roster hooks hear of the change (the roster module pushes it to interested resources).
     public func save(_ item: RosterEntry, of username: String) async throws {
         let version = try await storage.rosters.setItem(item, of: username)
-        if item.isListed { pushRoster(item.element, version: version, to: username) }
+        if item.isListed { rosterChanged(username, item: item.element, version: version) }
     }
 
-    /// Removes an item and pushes the removal.
+    /// Removes an item; the roster hooks hear of the removal.
     public func remove(_ contact: JID, of username: String) async throws {
         let version = try await storage.rosters.removeItem(contact, of: username)
-        pushRoster(RosterItem.removalElement(for: contact), version: version, to: username)
+        rosterChanged(username, item: RosterItem.removalElement(for: contact), version: version)
     }
 
-    /// Sends a roster push (`<iq type='set'><query><item/></query></iq>`) to each interested resource.
-    func pushRoster(_ item: Element, version: Int, to username: String) {
-        guard let user = try? JID(localpart: username, domainpart: configuration.domain) else { return }
-        var query = Element("query", namespace: RosterNamespace.roster, attributes: ["ver": String(version)])
-        query.append(item)
-        for entry in registry.entries(of: user) where entry.isInterestedInRoster {
-            let push = IQ(type: .set, to: entry.session.jid, payload: query)
-            entry.session.deliver(push.element)
-        }
+    private func rosterChanged(_ username: String, item: Element, version: Int) {
+        guard !hooks.rosterChanged.isEmpty, let user = try? JID(localpart: username, domainpart: configuration.domain) else { return }
+        for hook in hooks.rosterChanged.hooks { hook(user, item, version, self) }
     }
 }

@@ -11,6 +11,8 @@ public struct RosterModule: ServerModule {
         "max_roster_items", default: 1000, range: 1...100_000,
         "largest roster, in items; adding more gives resource-constraint")
     public var options: [ConfigOption] { [Self.maxItems] }
+    /// Whether a session fetched its roster and so wants roster pushes (RFC 6121 §2.1.6).
+    static let wantsPushes = SessionKey<Bool>("roster.wantsPushes")
 
     /// Creates the module.
     public init() {}
@@ -19,6 +21,9 @@ public struct RosterModule: ServerModule {
         let limit: Int = host.option(Self.maxItems)
         host.onAccountDeleted { user, kernel in
             try await Self.forgetContacts(of: user, kernel: kernel)
+        }
+        host.onRosterChanged { account, item, version, kernel in
+            Self.push(item, version: version, to: account, kernel: kernel)
         }
         host.addPostAuthenticationFeature(Element("ver", namespace: RosterNamespace.versioning))
         host.addPostAuthenticationFeature(Element("sub", namespace: RosterNamespace.preApproval))
@@ -48,9 +53,19 @@ public struct RosterModule: ServerModule {
         try await kernel.storage.rosters.removeRoster(of: user)
     }
 
+    /// Sends a roster push (`<iq type='set'><query ver='…'><item/></query></iq>`) to each resource of `account`
+    /// that fetched the roster.
+    static func push(_ item: Element, version: Int, to account: JID, kernel: ServerKernel) {
+        var query = Element("query", namespace: RosterNamespace.roster, attributes: ["ver": String(version)])
+        query.append(item)
+        for entry in kernel.registry.entries(of: account) where entry.state[wantsPushes] == true {
+            entry.session.deliver(IQ(type: .set, to: entry.session.jid, payload: query).element)
+        }
+    }
+
     static func get(_ request: IQRequest) async throws -> IQReply {
         let roster = try await request.kernel.storage.rosters.roster(of: request.senderUsername)
-        if let session = request.session { request.kernel.registry.update(session) { $0.isInterestedInRoster = true } }
+        if let session = request.session { request.kernel.setState(true, for: Self.wantsPushes, of: session) }
         let version = String(roster.version)
         if let asked = request.payload.attribute("ver"), asked == version {
             return IQReply()   // Up to date: pushes will follow (XEP-0237 §3).

@@ -15,8 +15,6 @@ public final class SessionRegistry: Sendable {
         public var presence: Element?
         /// The priority of ``presence`` (RFC 6121 §4.7.2.3).
         public var priority: Int
-        /// Whether the client fetched its roster and so wants roster pushes (RFC 6121 §2.1.6).
-        public var isInterestedInRoster: Bool
         /// JIDs the client sent directed presence to, to be told when it goes offline (RFC 6121 §4.6).
         public var directedPresence: Set<JID>
         /// What modules keep for the session, by typed key (``SessionKey``).
@@ -49,7 +47,7 @@ public final class SessionRegistry: Sendable {
         return shard(for: jid.bare).accounts.withLock { accounts in
             let previous = accounts[jid.bare]?[resource]?.session
             accounts[jid.bare, default: [:]][resource] = Entry(session: session, presence: nil, priority: 0,
-                                                              isInterestedInRoster: false, directedPresence: [])
+                                                              directedPresence: [])
             return previous
         }
     }
