@@ -32,7 +32,7 @@ public final class SQLiteDatabase: Sendable {
     public var storage: ServerStorage {
         ServerStorage(accounts: SQLiteAccountStore(pool: pool), rosters: SQLiteRosterStore(pool: pool),
                       offline: SQLiteOfflineStore(pool: pool, recipients: offlineRecipients), userData: SQLiteUserDataStore(pool: pool),
-                      serviceRecords: SQLiteServiceRecordStore(pool: pool))
+                      serviceRecords: SQLiteServiceRecordStore(pool: pool), archives: SQLiteArchiveStore(pool: pool))
     }
 
     /// Writes the write-ahead log back into the main database file (on shutdown).
@@ -103,6 +103,22 @@ public final class SQLiteDatabase: Sendable {
                 );
                 INSERT INTO service_record (service, id, data) SELECT domain, jid, CAST(record AS BLOB) FROM muc_room;
                 DROP TABLE muc_room;
+                """)
+        }
+        migrator.registerMigration("v4: archives") { db in
+            try db.execute(sql: """
+                CREATE TABLE archive_entry (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    archive TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    timestamp REAL NOT NULL,
+                    with_bare TEXT NOT NULL,
+                    with_full TEXT NOT NULL,
+                    stanza TEXT NOT NULL,
+                    UNIQUE (archive, id)
+                );
+                CREATE INDEX archive_entry_by_party ON archive_entry(archive, with_bare, seq);
+                CREATE INDEX archive_entry_by_time ON archive_entry(archive, timestamp);
                 """)
         }
         return migrator

@@ -119,6 +119,49 @@ import GRDB
         }
     }
 
+    @Test func archivesFilterByPartyAndTimeAndPageBothWays() async throws {
+        for (name, storage) in try Self.backends() {
+            let archives = storage.archives
+            let bob = try JID("bob@example.com/phone"), carol = try JID("carol@example.com")
+            for index in 0..<10 {
+                let with = index.isMultiple(of: 2) ? bob : carol
+                let entry = ArchivedStanza(id: "m\(index)", timestamp: Date(timeIntervalSince1970: Double(1000 + index)), with: with,
+                                           element: Message(type: .chat, to: with, body: "text \(index) & <more>").element)
+                #expect(try await archives.append(entry, to: "alice"), "\(name)")
+            }
+            let duplicate = ArchivedStanza(id: "m0", timestamp: Date(), with: bob, element: Message(type: .chat, body: "again").element)
+            #expect(try await !archives.append(duplicate, to: "alice"), "\(name): ids are unique per archive")
+            try await archives.append(duplicate, to: "zoe")
+
+            let first = try await archives.query(ArchiveQuery(max: 4), in: "alice")
+            #expect(first.items.map(\.id) == ["m0", "m1", "m2", "m3"] && !first.isComplete && first.count == 10, "\(name)")
+            #expect(first.items.first?.element == Message(type: .chat, to: bob, body: "text 0 & <more>").element, "\(name): stanza kept")
+            #expect(first.items.first?.with == bob && first.items.first?.timestamp == Date(timeIntervalSince1970: 1000), "\(name)")
+            let next = try await archives.query(ArchiveQuery(after: "m7", max: 4), in: "alice")
+            #expect(next.items.map(\.id) == ["m8", "m9"] && next.isComplete, "\(name): forward to the end")
+            let last = try await archives.query(ArchiveQuery(before: "", max: 3), in: "alice")
+            #expect(last.items.map(\.id) == ["m7", "m8", "m9"] && !last.isComplete, "\(name): the last page, oldest first")
+            let earlier = try await archives.query(ArchiveQuery(before: "m2", max: 5), in: "alice")
+            #expect(earlier.items.map(\.id) == ["m0", "m1"] && earlier.isComplete, "\(name): backward to the start")
+
+            let withBob = try await archives.query(ArchiveQuery(with: bob.bare, max: 10), in: "alice")
+            #expect(withBob.items.map(\.id) == ["m0", "m2", "m4", "m6", "m8"] && withBob.count == 5, "\(name): a bare JID matches its resources")
+            let fullOnly = try await archives.query(ArchiveQuery(with: try JID("bob@example.com/laptop"), max: 10), in: "alice")
+            #expect(fullOnly.items.isEmpty, "\(name): a full JID matches only itself")
+            let window = try await archives.query(ArchiveQuery(start: Date(timeIntervalSince1970: 1003), end: Date(timeIntervalSince1970: 1005), max: 10), in: "alice")
+            #expect(window.items.map(\.id) == ["m3", "m4", "m5"], "\(name): start and end are inclusive")
+            await #expect(throws: ArchiveQueryError.unknownID("nope"), "\(name)") {
+                try await archives.query(ArchiveQuery(after: "nope", max: 5), in: "alice")
+            }
+
+            #expect(try await archives.removeEntries(olderThan: Date(timeIntervalSince1970: 1005), in: "alice") == 5, "\(name)")
+            #expect(try await archives.query(ArchiveQuery(max: 10), in: "alice").items.first?.id == "m5", "\(name)")
+            try await archives.removeArchive("alice")
+            #expect(try await archives.query(ArchiveQuery(max: 10), in: "alice").count == 0, "\(name)")
+            #expect(try await archives.query(ArchiveQuery(max: 10), in: "zoe").count == 1, "\(name): archives apart")
+        }
+    }
+
     /// Rooms stored by a server before the per-service records (schema v2) are still there after the upgrade.
     @Test func roomsOfSchemaTwoMoveToServiceRecords() async throws {
         let path = NSTemporaryDirectory() + "xmppd-v2-" + UUID().uuidString + ".sqlite"

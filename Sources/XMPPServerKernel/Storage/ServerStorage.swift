@@ -10,15 +10,19 @@ public struct ServerStorage: Sendable {
     public var userData: any UserDataStore
     /// Records of hosted services and modules (persistent chat rooms, ...).
     public var serviceRecords: any ServiceRecordStore
+    /// Append-only archives with time, party and id queries (message archives).
+    public var archives: any ArchiveStore
 
     /// Bundles stores.
     public init(accounts: any AccountStore, rosters: any RosterStore, offline: any OfflineStore, userData: any UserDataStore,
-                serviceRecords: any ServiceRecordStore = InMemoryServiceRecordStore()) {
+                serviceRecords: any ServiceRecordStore = InMemoryServiceRecordStore(),
+                archives: any ArchiveStore = InMemoryArchiveStore()) {
         self.accounts = accounts
         self.rosters = rosters
         self.offline = offline
         self.userData = userData
         self.serviceRecords = serviceRecords
+        self.archives = archives
     }
 
     /// Fresh in-memory stores, for tests and throwaway servers.

@@ -1,0 +1,85 @@
+import Foundation
+import GRDB
+import XMPPCore
+import XMPPServerKernel
+
+/// ``ArchiveStore`` in SQLite: one row per entry in insertion order (`seq`), the stanza as XML; filters and paging
+/// run in SQL on indexes by archive and party, and by archive and time.
+struct SQLiteArchiveStore: ArchiveStore {
+    let pool: DatabasePool
+
+    func append(_ entry: ArchivedStanza, to archive: String) async throws -> Bool {
+        let xml = entry.element.xmlString
+        return try await pool.write { db in
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO archive_entry (archive, id, timestamp, with_bare, with_full, stanza)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [archive, entry.id, entry.timestamp.timeIntervalSince1970, entry.with.bare.description,
+                                 entry.with.description, xml])
+            return db.changesCount > 0
+        }
+    }
+
+    func query(_ query: ArchiveQuery, in archive: String) async throws -> ArchivePage {
+        try await pool.read { db in
+            var filter = "archive = ?"
+            var arguments: StatementArguments = [archive]
+            if let with = query.with {
+                filter += with.isBare ? " AND with_bare = ?" : " AND with_full = ?"
+                _ = arguments.append(contentsOf: [with.description])
+            }
+            if let start = query.start {
+                filter += " AND timestamp >= ?"
+                _ = arguments.append(contentsOf: [start.timeIntervalSince1970])
+            }
+            if let end = query.end {
+                filter += " AND timestamp <= ?"
+                _ = arguments.append(contentsOf: [end.timeIntervalSince1970])
+            }
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM archive_entry WHERE \(filter)", arguments: arguments) ?? 0
+            func anchor(_ id: String) throws -> Int64 {
+                guard let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM archive_entry WHERE archive = ? AND id = ?",
+                                                   arguments: [archive, id]) else { throw ArchiveQueryError.unknownID(id) }
+                return seq
+            }
+            if let after = query.after {
+                filter += " AND seq > ?"
+                _ = arguments.append(contentsOf: [try anchor(after)])
+            }
+            if let before = query.before, !before.isEmpty {
+                filter += " AND seq < ?"
+                _ = arguments.append(contentsOf: [try anchor(before)])
+            }
+            let limit = max(0, query.max)
+            let backward = query.before != nil
+            let order = backward ? "DESC" : "ASC"
+            _ = arguments.append(contentsOf: [limit + 1])
+            var rows = try Row.fetchAll(db, sql: """
+                SELECT id, timestamp, with_full, stanza FROM archive_entry WHERE \(filter) ORDER BY seq \(order) LIMIT ?
+                """, arguments: arguments)
+            let isComplete = rows.count <= limit
+            rows = Array(rows.prefix(limit))
+            if backward { rows.reverse() }
+            let items = try rows.map { row -> ArchivedStanza in
+                let with: String = row["with_full"]
+                return ArchivedStanza(id: row["id"], timestamp: Date(timeIntervalSince1970: row["timestamp"]),
+                                      with: try JID(with), element: try Element(xml: row["stanza"] as String))
+            }
+            return ArchivePage(items: items, isComplete: isComplete, count: count)
+        }
+    }
+
+    func removeEntries(olderThan date: Date, in archive: String) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM archive_entry WHERE archive = ? AND timestamp < ?",
+                           arguments: [archive, date.timeIntervalSince1970])
+            return db.changesCount
+        }
+    }
+
+    func removeArchive(_ archive: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM archive_entry WHERE archive = ?", arguments: [archive])
+        }
+    }
+}
