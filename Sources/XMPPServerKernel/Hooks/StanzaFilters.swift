@@ -84,9 +84,10 @@ extension ServerKernel {
     /// Runs the inbound filters for a stanza to a local account; the stanza as it may be delivered, or `nil`
     /// when a filter stopped it (the sender answered if the filter said so). Call ``prepareInbound(to:)`` first
     /// when the account may have no online session.
-    func filterInbound(_ element: Element, to: JID) -> Element? {
+    /// `from` is the sender when the caller knows it (saves parsing the stamped attribute again).
+    func filterInbound(_ element: Element, to: JID, from knownSender: JID? = nil) -> Element? {
         guard !hooks.inboundFilters.isEmpty,
-              let from = element.attribute("from").flatMap({ JID(validating: $0) }) else { return element }
+              let from = knownSender ?? element.attribute("from").flatMap({ JID(validating: $0) }) else { return element }
         var stanza = InboundStanza(element: element, from: from, to: to, kernel: self)
         for filter in hooks.inboundFilters.hooks {
             switch filter(&stanza) {

@@ -18,7 +18,7 @@ extension ServerKernel {
         }
         if addressee.isFull {
             if let entry = registry.entry(addressee) {
-                guard let element = filterInbound(element, to: addressee) else { return nil }
+                guard let element = filterInbound(element, to: addressee, from: session.jid) else { return nil }
                 entry.session.deliver(element)
             } else if type.isRequest {
                 bounce(element, StanzaError(.serviceUnavailable), to: session)

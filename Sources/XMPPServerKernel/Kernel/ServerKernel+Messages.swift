@@ -18,15 +18,16 @@ extension ServerKernel {
         }
         var addressed = element
         addressed.setAttribute("to", to: to.description)
-        return deliverMessage(addressed, to: to, eventLoop: session.eventLoop)
+        return deliverMessage(addressed, to: to, from: session.jid, eventLoop: session.eventLoop)
     }
 
     /// Delivers a message to a local account, or hands it to the undeliverable-message hooks, or bounces it; `nil`
     /// when done synchronously.
-    func deliverMessage(_ element: Element, to: JID, eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
+    /// `from` is the sender when the caller knows it.
+    func deliverMessage(_ element: Element, to: JID, from sender: JID? = nil, eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
         let type = Message(element: element)?.type ?? .normal
         if to.isFull, let entry = registry.entry(to) {
-            guard let element = filterInbound(element, to: to) else { return nil }
+            guard let element = filterInbound(element, to: to, from: sender) else { return nil }
             entry.session.deliver(element)
             messageDelivered(element, to: to, kind: .toFullJID, recipients: [entry.session])
             return nil
@@ -46,7 +47,7 @@ extension ServerKernel {
             return nil
         case .headline, .chat, .normal:
             if !recipients.isEmpty {
-                guard let element = filterInbound(element, to: to) else { return nil }
+                guard let element = filterInbound(element, to: to, from: sender) else { return nil }
                 for entry in recipients { entry.session.deliver(element) }
                 if !hooks.deliveredMessage.isEmpty {
                     messageDelivered(element, to: to, kind: .toBareJID, recipients: recipients.map(\.session))
