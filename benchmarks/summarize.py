@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Summarizes a side-by-side results directory (JSON reports named SCENARIO-SERVER-PASS.json written by
 xmpp-bench) as Markdown: per scenario and figure, the median over passes with min-max for each server, and
-the ratio of xmppd's median to each peer's."""
+the ratio of xmppd's median to each peer's. `summarize.py DIR REFERENCE PEER...` names the servers instead (the
+before/after comparison of benchmarks/before-after.sh uses `after before`)."""
 import json, os, statistics, sys
 
 FIGURES = {
@@ -27,7 +28,8 @@ def fmt(value):
     return f"{value:.3g}"
 
 
-def main(directory):
+def main(directory, servers=SERVERS):
+    reference = servers[0]
     runs = {}
     for name in sorted(os.listdir(directory)):
         if not name.endswith(".json"):
@@ -37,13 +39,13 @@ def main(directory):
             report = json.load(f)
         runs.setdefault((scenario, server), []).append(report)
     for scenario, figures in FIGURES.items():
-        present = [s for s in SERVERS if (scenario, s) in runs]
+        present = [s for s in servers if (scenario, s) in runs]
         if not present:
             continue
-        peers = [s for s in present if s != "xmppd"]
+        peers = [s for s in present if s != reference]
         passes = max(len(runs[(scenario, s)]) for s in present)
         print(f"### {scenario} ({passes} passes; median, min-max in brackets)\n")
-        header = ["figure"] + present + [f"xmppd / {p}" for p in peers if "xmppd" in present]
+        header = ["figure"] + present + [f"{reference} / {p}" for p in peers if reference in present]
         print("| " + " | ".join(header) + " |")
         print("| " + " | ".join("---" for _ in header) + " |")
         for figure in figures:
@@ -55,10 +57,10 @@ def main(directory):
                     continue
                 medians[server] = statistics.median(values)
                 cells.append(f"{fmt(medians[server])} ({fmt(min(values))}-{fmt(max(values))})")
-            if "xmppd" in present:
+            if reference in present:
                 for peer in peers:
-                    if medians.get(peer) and "xmppd" in medians:
-                        cells.append(f"{medians['xmppd'] / medians[peer]:.2f}")
+                    if medians.get(peer) and reference in medians:
+                        cells.append(f"{medians[reference] / medians[peer]:.2f}")
                     else:
                         cells.append("-")
             print("| " + " | ".join(cells) + " |")
@@ -69,4 +71,4 @@ def main(directory):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:] or SERVERS)
