@@ -25,6 +25,11 @@ public final class RecordingSession: ClientSession {
         closure.withLock { $0 = (true, error) }
     }
 
+    /// Drops what was delivered and matches `predicate`.
+    public func discard(where predicate: (Element) -> Bool) {
+        inbox.withLock { $0.removeAll(where: predicate) }
+    }
+
     /// Everything delivered since the last call.
     public func take() -> [Element] {
         inbox.withLock { inbox in
@@ -69,6 +74,8 @@ public struct KernelScenario {
         if available {
             try await client.send("<presence xmlns='jabber:client'><priority>\(priority)</priority></presence>")
             try #require(kernel.registry.entry(client.jid)?.isAvailable == true, "\(client.jid) did not become available")
+            // The echo of its own initial presence (RFC 6121 §4.2.2) is part of logging in, not of the scenario.
+            client.session.discard { $0.name == "presence" && $0.attribute("from") == client.jid.description }
         }
         return client
     }

@@ -160,4 +160,22 @@ import XMPPKernelTestSupport
         _ = SubscriptionRules.outboundUnsubscribe(&item)
         #expect(item.subscription == .none)
     }
+
+    /// RFC 6121 §4.2.2, §4.4.2: broadcast presence reaches every available resource of the user, the sender
+    /// included (clients wait for that echo).
+    @Test func theSenderAndItsOtherResourcesSeeItsPresence() async throws {
+        let scenario = try KernelScenario()
+        try await scenario.account("alice")
+        let phone = try await scenario.login("alice", "phone")
+        let laptop = try await scenario.login("alice", "laptop")
+        _ = (phone.received(), laptop.received())
+        try await phone.send("<presence xmlns='jabber:client'><show>away</show><status>out</status></presence>")
+        for client in [phone, laptop] {
+            let echo = client.received("presence").first { $0.attribute("from") == "alice@example.com/phone" }
+            #expect(echo?.child("show", namespace: "jabber:client")?.text == "away", "\(client.jid) sees the update")
+        }
+        try await phone.send("<presence xmlns='jabber:client' type='unavailable'/>")
+        #expect(phone.received("presence").contains { $0.attribute("type") == "unavailable" }, "the sender sees its unavailable too")
+        #expect(laptop.received("presence").contains { $0.attribute("type") == "unavailable" })
+    }
 }

@@ -64,8 +64,9 @@ extension ServerKernel {
             copy.setAttribute("to", to: contact.description)
             sendPresence(copy, from: session.jid, to: contact, eventLoop: session.eventLoop)
         }
-        // The user's other resources see it too (RFC 6121 §4.2.2, §4.4.2).
-        for entry in registry.entries(of: user) where entry.session !== session && entry.isAvailable {
+        // All of the user's available resources see it, the sender included: an entity is implicitly subscribed to
+        // its own presence (RFC 6121 §4.2.2, §4.4.2, §4.5.2); clients wait for that echo (avatar updates, web clients).
+        for entry in registry.entries(of: user) where entry.isAvailable || entry.session === session {
             var copy = broadcastable
             copy.setAttribute("to", to: entry.session.jid.description)
             entry.session.deliver(copy)
