@@ -178,4 +178,27 @@ import XMPPKernelTestSupport
         #expect(phone.received("presence").contains { $0.attribute("type") == "unavailable" }, "the sender sees its unavailable too")
         #expect(laptop.received("presence").contains { $0.attribute("type") == "unavailable" })
     }
+
+    /// Directed presence is remembered only for targets that exist, and at most max_directed_presence of them.
+    @Test func directedPresenceIsBoundedAndOnlyForRealTargets() async throws {
+        let scenario = try KernelScenario { $0.maxDirectedPresence = 2 }
+        for user in ["alice", "bob", "carol", "dave"] { try await scenario.account(user) }
+        let alice = try await scenario.login("alice")
+        for index in 0..<50 {
+            try await alice.send("<presence xmlns='jabber:client' to='nobody\(index)@example.com'/>")
+        }
+        #expect(scenario.kernel.registry.entry(alice.jid)?.directedPresence.isEmpty == true, "nobody is remembered")
+        _ = alice.received()
+        try await alice.send("<presence xmlns='jabber:client' to='bob@example.com'/>")
+        try await alice.send("<presence xmlns='jabber:client' to='carol@example.com'/>")
+        try await alice.send("<presence xmlns='jabber:client' to='bob@example.com'><show>away</show></presence>")
+        #expect(alice.received().isEmpty, "within the limit, and again to a target already counted")
+        try await alice.send("<presence xmlns='jabber:client' to='dave@example.com' id='p'/>")
+        let refused = alice.received("presence").first
+        #expect(refused?.attribute("type") == "error" && refused.flatMap { Presence(element: $0)?.error?.condition } == .resourceConstraint)
+        try await alice.send("<presence xmlns='jabber:client' to='carol@example.com' type='unavailable'/>")
+        try await alice.send("<presence xmlns='jabber:client' to='dave@example.com'/>")
+        #expect(alice.received().isEmpty, "revoking one makes room")
+        #expect(scenario.kernel.registry.entry(alice.jid)?.directedPresence.map(\.description).sorted() == ["bob@example.com", "dave@example.com"])
+    }
 }

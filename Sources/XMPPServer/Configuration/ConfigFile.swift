@@ -84,6 +84,7 @@ public enum ConfigFile {
             guard parts.count == 2 else { throw ParseError(line: 0, message: "registration_limit is count/seconds") }
             configuration.kernel.registration = .limited(count: parts[0], seconds: parts[1])
         case "max_sessions_per_account": configuration.kernel.maxSessionsPerAccount = try int()
+        case "max_directed_presence": configuration.kernel.maxDirectedPresence = try int()
         case "max_stanza_bytes": configuration.limits.maxStanzaBytes = try int()
         case "read_rate": configuration.limits.readBytesPerSecond = try int()
         case "read_burst": configuration.limits.readBurstBytes = try int()

@@ -15,6 +15,9 @@ public struct KernelConfiguration: Sendable {
     public var domain: String
     /// Most simultaneous sessions (resources) per account; binding another gives `resource-constraint`.
     public var maxSessionsPerAccount: Int
+    /// Most distinct JIDs (contacts not subscribed, chat rooms) one session may have sent directed presence to;
+    /// one more gets `resource-constraint` (RFC 6121 §4.6: the server remembers them to revoke the presence).
+    public var maxDirectedPresence = 256
     /// The in-band registration policy.
     public var registration: RegistrationPolicy
     /// The software name reported by XEP-0092.

@@ -11,7 +11,7 @@ extension ServerKernel {
         switch presence?.type {
         case .available?, .unavailable?:
             if let to {
-                directedPresence(element, to: to, from: session)
+                await directedPresence(element, to: to, from: session)
             } else {
                 await broadcast(element, from: session)
             }
@@ -58,7 +58,10 @@ extension ServerKernel {
         let user = session.jid.bare
         let items = await rosterItems(of: user)
         var recipients: [JID] = items.filter { $0.contactReceivesPresence }.map(\.jid)
-        if !isAvailable { recipients += previous.directed.filter { directed in !recipients.contains(directed.bare) } }
+        if !isAvailable {
+            let subscribers = Set(recipients)
+            recipients += previous.directed.filter { !subscribers.contains($0.bare) }
+        }
         for contact in recipients {
             var copy = broadcastable
             copy.setAttribute("to", to: contact.description)
@@ -97,15 +100,23 @@ extension ServerKernel {
         for hook in hooks.initialPresence.hooks { await hook(session, self) }
     }
 
-    private func directedPresence(_ element: Element, to: JID, from session: any ClientSession) {
+    private func directedPresence(_ element: Element, to: JID, from session: any ClientSession) async {
         guard isLocal(to) else {
             bounce(element, StanzaError(.remoteServerNotFound, text: "this server does not federate yet"), to: session)
             return
         }
-        guard to.localpart != nil else { return }
-        let isAvailable = Presence(element: element)?.type == .available
-        registry.update(session) { entry in
-            if isAvailable { entry.directedPresence.insert(to) } else { entry.directedPresence.remove(to) }
+        guard let user = to.localpart else { return }
+        guard Presence(element: element)?.type == .available else {
+            registry.update(session) { $0.directedPresence.remove(to) }
+            deliverPresence(element, to: to)
+            return
+        }
+        // Only accepted targets are remembered: an account that exists (presence to nobody goes nowhere), within the
+        // session's limit.
+        guard (try? await storage.accounts.accountExists(user)) == true else { return }
+        guard rememberDirectedPresence(to: to, of: session) else {
+            bounce(element, StanzaError(.resourceConstraint, text: "directed presence to too many entities"), to: session)
+            return
         }
         deliverPresence(element, to: to)
     }

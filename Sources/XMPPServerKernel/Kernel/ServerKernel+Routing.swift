@@ -47,12 +47,27 @@ extension ServerKernel {
                                 from session: any ClientSession) -> EventLoopFuture<Void>? {
         if element.name == "presence" {
             switch Presence(element: element)?.type {
-            case .available?: registry.update(session) { $0.directedPresence.insert(to) }
+            case .available?:
+                guard rememberDirectedPresence(to: to, of: session) else {
+                    bounce(element, StanzaError(.resourceConstraint, text: "directed presence to too many entities"), to: session)
+                    return nil
+                }
             case .unavailable?: registry.update(session) { $0.directedPresence.remove(to) }
             default: break
             }
         }
         return service.receive(element, to: to, kernel: self, eventLoop: session.eventLoop)
+    }
+
+    /// Records that `session` sent available presence to `target`, so it can be revoked when the session goes
+    /// (RFC 6121 §4.6); `false` when the session is at ``KernelConfiguration/maxDirectedPresence`` already.
+    func rememberDirectedPresence(to target: JID, of session: any ClientSession) -> Bool {
+        let limit = configuration.maxDirectedPresence
+        return registry.update(session) { entry -> Bool in
+            guard entry.directedPresence.contains(target) || entry.directedPresence.count < limit else { return false }
+            entry.directedPresence.insert(target)
+            return true
+        } ?? false
     }
 
     /// Answers a stanza with an error, unless it is itself an error (RFC 6120 §8.3.1: never answer an error).

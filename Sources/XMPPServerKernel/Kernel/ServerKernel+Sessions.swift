@@ -50,7 +50,8 @@ extension ServerKernel {
         let unavailable = Presence(type: .unavailable, from: session.jid).element
         let user = session.jid.bare
         var recipients = entry.isAvailable ? await rosterItems(of: user).filter(\.contactReceivesPresence).map(\.jid) : []
-        recipients += entry.directedPresence.filter { !recipients.contains($0.bare) }
+        let subscribers = Set(recipients)
+        recipients += entry.directedPresence.filter { !subscribers.contains($0.bare) }
         for contact in recipients {
             var copy = unavailable
             copy.setAttribute("to", to: contact.description)
