@@ -201,4 +201,24 @@ import XMPPKernelTestSupport
         #expect(alice.received().isEmpty, "revoking one makes room")
         #expect(scenario.kernel.registry.entry(alice.jid)?.directedPresence.map(\.description).sorted() == ["bob@example.com", "dave@example.com"])
     }
+
+    /// max_roster_items holds for subscriptions too, both ways: nobody grows a roster past it from outside.
+    @Test func subscriptionsRespectTheRosterLimit() async throws {
+        let scenario = try KernelScenario { $0.maxRosterItems = 2 }
+        for user in ["alice", "bob", "carol", "dave", "erin"] { try await scenario.account(user) }
+        let alice = try await scenario.login("alice")
+        _ = alice.received()
+        try await alice.send("<presence xmlns='jabber:client' to='bob@example.com' type='subscribe'/>")
+        try await alice.send("<presence xmlns='jabber:client' to='carol@example.com' type='subscribe'/>")
+        try await alice.send("<presence xmlns='jabber:client' to='dave@example.com' type='subscribe' id='s3'/>")
+        let refused = alice.received("presence").first { $0.attribute("type") == "error" }
+        #expect(refused.flatMap { Presence(element: $0)?.error?.condition } == .resourceConstraint)
+        #expect(try await scenario.kernel.storage.rosters.roster(of: "alice").items.count == 2)
+        // Requests from outside: erin's roster takes two, the third is dropped, not recorded.
+        for user in ["alice", "bob", "carol"] {
+            let client = try await scenario.login(user, "pc")
+            try await client.send("<presence xmlns='jabber:client' to='erin@example.com' type='subscribe'/>")
+        }
+        #expect(try await scenario.kernel.storage.rosters.roster(of: "erin").items.count == 2)
+    }
 }

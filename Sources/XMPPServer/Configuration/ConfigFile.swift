@@ -85,6 +85,7 @@ public enum ConfigFile {
             configuration.kernel.registration = .limited(count: parts[0], seconds: parts[1])
         case "max_sessions_per_account": configuration.kernel.maxSessionsPerAccount = try int()
         case "max_directed_presence": configuration.kernel.maxDirectedPresence = try int()
+        case "max_roster_items": configuration.kernel.maxRosterItems = try int()
         case "max_stanza_bytes": configuration.limits.maxStanzaBytes = try int()
         case "read_rate": configuration.limits.readBytesPerSecond = try int()
         case "read_burst": configuration.limits.readBurstBytes = try int()

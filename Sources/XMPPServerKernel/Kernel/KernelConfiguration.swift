@@ -18,6 +18,9 @@ public struct KernelConfiguration: Sendable {
     /// Most distinct JIDs (contacts not subscribed, chat rooms) one session may have sent directed presence to;
     /// one more gets `resource-constraint` (RFC 6121 §4.6: the server remembers them to revoke the presence).
     public var maxDirectedPresence = 256
+    /// Largest roster, in items (listed contacts and recorded subscription requests alike); adding one by a roster
+    /// set or a subscription gives `resource-constraint`, and an inbound request beyond it is dropped.
+    public var maxRosterItems = 1000
     /// The in-band registration policy.
     public var registration: RegistrationPolicy
     /// The software name reported by XEP-0092.

@@ -167,12 +167,21 @@ extension ServerKernel {
 
     // MARK: Subscriptions
 
+    /// Whether the user's roster (listed items and recorded requests alike) is below ``KernelConfiguration/maxRosterItems``.
+    func rosterHasRoom(_ username: String) async throws -> Bool {
+        try await storage.rosters.roster(of: username).items.count < configuration.maxRosterItems
+    }
+
     func outboundSubscription(_ element: Element, type: Presence.PresenceType, to contact: JID, from user: JID) async {
         guard let username = user.localpart else { return }
         do {
-            var item = try await storage.rosters.item(contact, of: username)
-                ?? RosterEntry(jid: contact, isListed: type == .subscribe || type == .subscribed)
+            let existing = try await storage.rosters.item(contact, of: username)
+            var item = existing ?? RosterEntry(jid: contact, isListed: type == .subscribe || type == .subscribed)
             let outcome = SubscriptionRules.outbound(type, &item)
+            if outcome.changed && existing == nil, try await !rosterHasRoom(username) {
+                bounceToSender(element, StanzaError(.resourceConstraint, text: "your roster is full"))
+                return
+            }
             if outcome.changed { try await save(item, of: username) }
             if outcome.sendUnavailable { sendPresenceOfResources(of: user, to: contact, unavailable: true) }
             guard outcome.forward else { return }
@@ -201,8 +210,14 @@ extension ServerKernel {
                 }
                 return
             }
-            var item = try await storage.rosters.item(contact, of: username) ?? RosterEntry(jid: contact, isListed: false)
+            let existing = try await storage.rosters.item(contact, of: username)
+            var item = existing ?? RosterEntry(jid: contact, isListed: false)
             let outcome = SubscriptionRules.inbound(type, &item)
+            if outcome.changed && existing == nil, try await !rosterHasRoom(username) {
+                // Nowhere to record the request: dropped, so nobody can grow a roster past its limit from outside.
+                logger.notice("subscription request dropped: roster full", metadata: ["user": "\(username)", "from": "\(contact)"])
+                return
+            }
             if outcome.changed { try await save(item, of: username) }
             if outcome.forward { deliverPresence(element, to: user) }
             if outcome.sendUnavailable { sendPresenceOfResources(of: user, to: contact, unavailable: true) }

@@ -6,11 +6,6 @@ public struct RosterModule: ServerModule {
     public let name = "roster"
     public let specifications = ["RFC 6121 §2", "XEP-0237 1.3"]
 
-    /// `max_roster_items`: the largest roster.
-    public static let maxItems = ConfigOption.integer(
-        "max_roster_items", default: 1000, range: 1...100_000,
-        "largest roster, in items; adding more gives resource-constraint")
-    public var options: [ConfigOption] { [Self.maxItems] }
     /// Whether a session fetched its roster and so wants roster pushes (RFC 6121 §2.1.6).
     static let wantsPushes = SessionKey<Bool>("roster.wantsPushes")
 
@@ -18,7 +13,8 @@ public struct RosterModule: ServerModule {
     public init() {}
 
     public func activate(in host: ModuleHost) {
-        let limit: Int = host.option(Self.maxItems)
+        // The kernel's limit: its subscription rules add items too (KernelConfiguration.maxRosterItems).
+        let limit = host.configuration.maxRosterItems
         host.onAccountDeleted { user, kernel in
             try await Self.forgetContacts(of: user, kernel: kernel)
         }
