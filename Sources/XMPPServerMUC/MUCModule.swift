@@ -36,7 +36,7 @@ public struct MUCModule: ServerModule {
         let service = MUCService(domain: domain, limits: limits)
         host.addService(service)
         host.onAccountDeleted { user, kernel in
-            await service.forget(account: try JID(localpart: user, domainpart: kernel.configuration.domain), kernel: kernel)
+            try await service.forget(account: try JID(localpart: user, domainpart: kernel.configuration.domain), kernel: kernel)
         }
     }
 }

@@ -16,6 +16,8 @@ public final class MUCService: HostedService {
     private let rooms = Mutex<[String: RoomBox]>([:])
     private let loading = Mutex<Task<Void, Never>?>(nil)
     private let loaded = Atomic<Bool>(false)
+    /// Why the persistent rooms could not be read at start, if they could not.
+    private let loadFailure = Mutex<String?>(nil)
     private let writer = RoomWriter()
     /// How many rooms each account is in, for ``MUCLimits/maxRoomsPerUser``. Taken only inside a room's lock,
     /// never the other way round.
@@ -96,9 +98,13 @@ public final class MUCService: HostedService {
     }
 
     /// Removes a deleted account's affiliation from every room (stored rooms too), so whoever registers the name
-    /// again inherits no ownership, membership or ban.
-    public func forget(account: JID, kernel: ServerKernel) async {
+    /// again inherits no ownership, membership or ban. Throws when the rooms could not be read or written, so the
+    /// deletion stops and can be retried.
+    public func forget(account: JID, kernel: ServerKernel) async throws {
         await loadRooms(kernel: kernel)
+        guard loadFailure.withLock({ $0 }) == nil else {
+            throw MUCStorageError.roomsNotLoaded
+        }
         let store = RoomStore(records: kernel.storage.serviceRecords, domain: domain)
         for box in rooms.withLock({ Array($0.values) }) {
             let write = box.state.withLock { slot -> (action: RoomWriter.Action, version: Int)? in
@@ -107,7 +113,7 @@ public final class MUCService: HostedService {
                 slot.version += 1
                 return (.save(slot.room.stored), slot.version)
             }
-            if let write { await writer.perform(write.action, version: write.version, store: store, logger: kernel.logger) }
+            if let write { try await writer.write(write.action, version: write.version, store: store) }
         }
     }
 
@@ -242,6 +248,7 @@ public final class MUCService: HostedService {
             }
             kernel.logger.info("chat rooms loaded", metadata: ["service": "\(domain)", "rooms": "\(stored.count)"])
         } catch {
+            loadFailure.withLock { $0 = "\(error)" }
             kernel.logger.error("chat rooms could not be loaded", metadata: ["service": "\(domain)", "error": "\(error)"])
         }
         loaded.store(true, ordering: .releasing)
@@ -284,15 +291,28 @@ private actor RoomWriter {
     private var written: [String: Int] = [:]
 
     func perform(_ action: Action, version: Int, store: RoomStore, logger: Logger) async {
-        guard version > written[action.jid, default: -1] else { return }
-        written[action.jid] = version
         do {
-            switch action {
-            case .save(let room): try await store.save(room)
-            case .delete(let jid): try await store.delete(room: jid)
-            }
+            try await write(action, version: version, store: store)
         } catch {
             logger.error("chat room not stored", metadata: ["room": "\(action.jid)", "error": "\(error)"])
         }
     }
+
+    /// Writes unless a newer version was written already; throws what storage threw.
+    func write(_ action: Action, version: Int, store: RoomStore) async throws {
+        guard version > written[action.jid, default: -1] else { return }
+        written[action.jid] = version
+        switch action {
+        case .save(let room): try await store.save(room)
+        case .delete(let jid): try await store.delete(room: jid)
+        }
+    }
+}
+
+/// Why the chat service could not do what storage was needed for.
+public enum MUCStorageError: Error, CustomStringConvertible {
+    /// The persistent rooms could not be read at start, so a change to all of them cannot be made.
+    case roomsNotLoaded
+
+    public var description: String { "the persistent chat rooms could not be read from storage" }
 }

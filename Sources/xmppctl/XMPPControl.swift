@@ -22,14 +22,22 @@ struct XMPPControl: AsyncParsableCommand {
 struct Common: ParsableArguments {
     @Option(name: .long, help: "The server's data directory (default ./data).")
     var dataDir = "data"
-    @Option(name: .long, help: "The server's domain, for account deletion while the server is stopped (default localhost).")
-    var domain = "localhost"
+    @Option(name: .long, help: "The server's domain, for changes made while the server is stopped (default localhost).")
+    var domain: String?
+    @Option(name: .long, help: "The server's config file, read for its domain and module options when the server is stopped.")
+    var config: String?
 
-    /// A kernel with the standard modules on the database, without listeners: account changes made through it
-    /// run the modules' account hooks as the server's would.
+    /// Whether the server's domain was given (by --domain or --config), rather than assumed.
+    var knowsDomain: Bool { domain != nil || config != nil }
+
+    /// A kernel with the standard modules on the database, without listeners, configured as the server (from
+    /// --config and --domain): account changes made through it run the modules' account hooks as the server's would.
     func kernel() throws -> ServerKernel {
-        try ServerKernel(configuration: KernelConfiguration(domain: domain.lowercased()), storage: database().storage,
-                         modules: StandardModules.all)
+        var settings = ServerConfiguration()
+        if let config { try ConfigFile.load(config, into: &settings) }
+        if let domain { settings.domain = domain.lowercased() }
+        settings.kernel.domain = settings.domain
+        return try ServerKernel(configuration: settings.kernel, storage: database().storage, modules: StandardModules.all)
     }
 
     func database() throws -> SQLiteDatabase {
@@ -157,6 +165,11 @@ struct DelUser: AsyncParsableCommand {
         if let answer = try? await common.ask("deluser \(user)") {
             guard answer.hasPrefix("deleted") else { throw ValidationError(answer.trimmingCharacters(in: .newlines)) }
         } else {
+            // Contacts on this server and chat rooms are found by the domain: a wrong guess would leave their
+            // subscriptions and affiliations to whoever registers the name next.
+            guard common.knowsDomain else {
+                throw ValidationError("xmppd is not running, so the account is deleted here: pass --domain DOMAIN or --config FILE")
+            }
             guard try await common.kernel().deleteAccount(user) else { throw ValidationError("no account \(user)") }
         }
         print("deleted \(user)")

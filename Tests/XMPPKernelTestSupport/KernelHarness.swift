@@ -82,7 +82,7 @@ public struct KernelScenario {
 }
 
 /// One client of a ``KernelScenario``.
-public struct TestClient {
+public struct TestClient: Sendable {
     /// The session the kernel sees.
     public let session: RecordingSession
     /// The kernel.

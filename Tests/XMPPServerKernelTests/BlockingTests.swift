@@ -154,4 +154,79 @@ import XMPPKernelTestSupport
         #expect(blocks("gateway.example/relay") && !blocks("u@gateway.example/relay"))
         #expect(Blocklist(document: list.document) == list, "stored and read back")
     }
+
+    // MARK: Found in review: paths around the filters
+
+    @Test func errorPresenceAndStoredStanzasDoNotGetAroundABlock() async throws {
+        let scenario = try KernelScenario()
+        try await scenario.account("alice"); try await scenario.account("bob")
+        let bob = try await scenario.login("bob")
+        // Stored while alice was offline and before she blocked bob: a request and a message.
+        try await bob.send("<presence xmlns='jabber:client' to='alice@example.com' type='subscribe'/>")
+        try await bob.send("<message xmlns='jabber:client' to='alice@example.com' type='chat' id='early'><body>before</body></message>")
+        let alice = try await scenario.login("alice", "phone", available: false)
+        try await alice.send(Self.iq("b", "set", "<block xmlns='urn:xmpp:blocking'><item jid='bob@example.com'/></block>"))
+        _ = alice.received()
+        try await alice.send("<presence xmlns='jabber:client'/>")
+        let atLogin = alice.received()
+        #expect(!atLogin.contains { $0.attribute("from")?.hasPrefix("bob@") == true }, "no stored request, no offline message from bob: \(atLogin)")
+        try await bob.send("<presence xmlns='jabber:client' to='alice@example.com' type='error'><error type='cancel'><gone xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>")
+        #expect(alice.received().isEmpty, "an error presence is presence too")
+    }
+
+    @Test func aBlockedContactsCancellationStillTakesItsRightsAway() async throws {
+        let (scenario, phone, _, bob) = try await Self.friends()
+        try await phone.send(Self.iq("b", "set", "<block xmlns='urn:xmpp:blocking'><item jid='bob@example.com'/></block>"))
+        try await bob.send("<presence xmlns='jabber:client' to='alice@example.com' type='unsubscribed'/>")
+        let item = try await PresenceAndRosterTests.item(scenario.kernel, "alice", "bob@example.com")
+        #expect(item?.userReceivesPresence == false, "alice no longer receives bob's presence, whatever the block")
+        #expect(!phone.received().contains { $0.name == "presence" && $0.attribute("type") == "unsubscribed" }, "but is not told")
+    }
+
+    @Test func concurrentEditsFromTwoResourcesKeepBoth() async throws {
+        let (_, phone, laptop, _) = try await Self.friends()
+        async let one: Void = phone.send(Self.iq("1", "set", "<block xmlns='urn:xmpp:blocking'><item jid='x@one.example'/></block>"))
+        async let two: Void = laptop.send(Self.iq("2", "set", "<block xmlns='urn:xmpp:blocking'><item jid='y@two.example'/></block>"))
+        _ = try await (one, two)
+        _ = phone.received()
+        try await phone.send(Self.iq("l", "get", "<blocklist xmlns='urn:xmpp:blocking'/>"))
+        let listed = Self.reply(phone, "l")?.child("blocklist", namespace: "urn:xmpp:blocking")?.elements.compactMap { $0.attribute("jid") }
+        #expect(listed == ["x@one.example", "y@two.example"])
+    }
+
+    @Test func aDomainBlockTellsTheContactsOnItAndTheOwnServerStaysReachable() async throws {
+        let (_, phone, _, bob) = try await Self.friends()
+        try await phone.send(Self.iq("b", "set", "<block xmlns='urn:xmpp:blocking'><item jid='example.com'/></block>"))
+        #expect(bob.received("presence").contains { $0.attribute("type") == "unavailable" }, "bob is on the blocked domain")
+        try await phone.send("<iq xmlns='jabber:client' type='get' id='ping' to='example.com'><ping xmlns='urn:xmpp:ping'/></iq>")
+        #expect(Self.reply(phone, "ping")?.attribute("type") == "result", "the own server is never blocked")
+    }
+
+    @Test func theCacheKeepsOnlineAndFreshListsAndEvictsTheRest() {
+        let cache = BlocklistCache(capacity: 0, grace: .zero)
+        for index in 0..<40 { cache.storeLoaded(Blocklist([try! JID("spam\(index).example")]), of: "user\(index)") }
+        cache.trim { $0 == "user3" }
+        #expect(cache.list(of: "user3") != nil, "online: kept")
+        #expect((0..<40).filter { cache.list(of: "user\($0)") != nil } == [3])
+        let fresh = BlocklistCache(capacity: 0)
+        for index in 0..<40 { fresh.storeLoaded(Blocklist(), of: "user\(index)") }
+        fresh.trim { _ in false }
+        #expect(fresh.list(of: "user0") != nil, "within the grace period: kept (a session is about to bind)")
+        // A load never overwrites an edit made meanwhile.
+        fresh.storeEdited(Blocklist([try! JID("new.example")]), of: "user1")
+        fresh.storeLoaded(Blocklist(), of: "user1")
+        #expect(fresh.list(of: "user1")?.blocks(try! JID("new.example")) == true)
+    }
+
+    @Test func aDeletedAccountLeavesNoRecordBehind() async throws {
+        let scenario = try KernelScenario()
+        try await scenario.account("alice")
+        let alice = try await scenario.login("alice")
+        try await alice.send(Self.iq("b", "set", "<block xmlns='urn:xmpp:blocking'><item jid='bob@example.com'/></block>"))
+        #expect(try await scenario.kernel.deleteAccount("alice"))
+        try await alice.disconnect()   // the session ends after the deletion, as it does after in-band cancellation
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(try await scenario.kernel.storage.userData.value("last", of: "alice") == nil, "no last-activity record for a gone account")
+        #expect(try await scenario.kernel.storage.userData.value("blocklist", of: "alice") == nil)
+    }
 }

@@ -61,6 +61,9 @@ import XMPPServerMUC
         #expect(await AdminSocket.answer("kick alice@localhost", kernel: kernel, started: Date()) == "kicked 0")
         #expect(await AdminSocket.answer("logout alice", kernel: kernel, started: Date()) == "kicked 0")
         #expect(FileManager.default.fileExists(atPath: server.server.adminSocketPath))
+        #expect(await AdminSocket.answer("deluser Alice", kernel: kernel, started: Date()) == "deleted alice", "names are normalized")
+        #expect(await AdminSocket.answer("deluser alice", kernel: kernel, started: Date()) == "error: no account alice")
+        #expect(try await !kernel.storage.accounts.accountExists("alice"))
         await server.stop()
     }
 

@@ -44,15 +44,16 @@ enum AdminSocket {
             for session in targets { session.close(with: StreamError(.policyViolation, text: "disconnected by the administrator")) }
             return "kicked \(targets.count)"
         case "deluser" where words.count == 2:
+            guard let account = try? JID(localpart: words[1], domainpart: kernel.configuration.domain), let user = account.localpart else {
+                return "error: invalid username"
+            }
             do {
-                guard try await kernel.deleteAccount(words[1]) else { return "error: no account \(words[1])" }
+                guard try await kernel.deleteAccount(user) else { return "error: no account \(user)" }
             } catch {
                 return "error: \(error)"
             }
-            if let account = try? JID(localpart: words[1], domainpart: kernel.configuration.domain) {
-                kernel.closeSessions(of: account, with: StreamError(.notAuthorized, text: "the account was removed"))
-            }
-            return "deleted \(words[1])"
+            kernel.closeSessions(of: account, with: StreamError(.notAuthorized, text: "the account was removed"))
+            return "deleted \(user)"
         case "stats":
             let accounts = (try? await kernel.storage.accounts.usernames().count) ?? -1
             return "sessions \(kernel.registry.count) accounts \(accounts) uptime-seconds \(Int(Date().timeIntervalSince(started)))"

@@ -62,6 +62,8 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // Nothing waiting may resume now (a binding whose hooks are still running must not register a dead session).
+        isClosing = true
         negotiationTimer?.cancel()
         idleTimer?.cancel()
         shared.connections.close(remoteAddress)

@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import XMPPCore
 
 /// Why a session ended.
@@ -9,8 +10,9 @@ public enum SessionEndReason: Sendable, Hashable {
     case closedByServer(StreamError.Condition)
 }
 
-/// Runs when a session has bound its resource, before the client is told: modules load per-account data the
-/// session's routing needs (a blocklist). The client's next stanzas wait until every such hook is done.
+/// Runs when a session is about to be registered under its resource (before ``ServerKernel/bind(_:)``, so per-session
+/// state cannot be set yet): modules load per-account data the session's routing needs (a blocklist). The client is
+/// told its resource, and its next stanzas are read, once every such hook is done.
 public typealias SessionBoundHook = @Sendable (any ClientSession, ServerKernel) async -> Void
 /// Runs after a session left the registry, once its unavailable presence went out. `remainingSessions` is how
 /// many of the account's sessions are still online.
@@ -48,9 +50,9 @@ extension ModuleHost {
         hooks.passwordChanged.add(hook, priority: priority)
     }
 
-    /// Runs `hook` when an account is being deleted, after its sessions ended and before its credentials go:
-    /// every module removes its own data for the account here. A hook that throws stops the deletion, which can
-    /// then be retried (the account still exists).
+    /// Runs `hook` when an account is being deleted, before its credentials go (its sessions, if any, are closed by
+    /// the caller afterwards): every module removes its own data for the account here. A hook that throws stops the
+    /// deletion, which can then be retried (the account still exists).
     public func onAccountDeleted(priority: HookPriority = .normal, _ hook: @escaping AccountHook) {
         hooks.accountDeleted.add(hook, priority: priority)
     }
@@ -84,8 +86,22 @@ extension ServerKernel {
     /// them (after its reply, for in-band cancellation).
     public func deleteAccount(_ username: String) async throws -> Bool {
         guard try await storage.accounts.accountExists(username) else { return false }
+        // While the hooks run, no new session binds and nothing is stored for the account.
+        accountsBeingDeleted.withLock { _ = $0.insert(username) }
+        defer { accountsBeingDeleted.withLock { _ = $0.remove(username) } }
         for hook in hooks.accountDeleted.hooks { try await hook(username, self) }
-        return try await storage.accounts.deleteAccount(username)
+        let deleted = try await storage.accounts.deleteAccount(username)
+        // A last sweep of the shapes every account has, for whatever was written while the hooks ran or by a module
+        // that is no longer loaded: nothing of the account may reach whoever registers the name next.
+        try await storage.offline.removeAll(for: username)
+        try await storage.userData.removeAll(of: username)
+        try await storage.rosters.removeRoster(of: username)
+        return deleted
+    }
+
+    /// Whether the account's deletion is under way.
+    public func isBeingDeleted(_ username: String) -> Bool {
+        accountsBeingDeleted.withLock { $0.contains(username) }
     }
 }
 

@@ -75,7 +75,7 @@ extension ServerKernel {
             bounceToSender(element, StanzaError(.internalServerError))
             return
         }
-        if exists {
+        if exists && !isBeingDeleted(user) {
             await prepareInbound(to: to)
             guard let filtered = filterInbound(element, to: to) else { return }
             let event = MessageEvent(kind: .toOfflineAccount, element: filtered, to: to, recipients: [], kernel: self)

@@ -83,9 +83,10 @@ extension ServerKernel {
 
     /// Runs the inbound filters for a stanza to a local account; the stanza as it may be delivered, or `nil`
     /// when a filter stopped it (the sender answered if the filter said so). Call ``prepareInbound(to:)`` first
-    /// when the account may have no online session.
+    /// when the account may have no online session. Modules that deliver what they stored earlier (offline
+    /// messages) run it again at delivery: a block may have come in between.
     /// `from` is the sender when the caller knows it (saves parsing the stamped attribute again).
-    func filterInbound(_ element: Element, to: JID, from knownSender: JID? = nil) -> Element? {
+    public func filterInbound(_ element: Element, to: JID, from knownSender: JID? = nil) -> Element? {
         guard !hooks.inboundFilters.isEmpty,
               let from = knownSender ?? element.attribute("from").flatMap({ JID(validating: $0) }) else { return element }
         var stanza = InboundStanza(element: element, from: from, to: to, kernel: self)
@@ -102,7 +103,7 @@ extension ServerKernel {
     }
 
     /// Lets the inbound filters load what they need for `account` (which may have no online session).
-    func prepareInbound(to account: JID) async {
+    public func prepareInbound(to account: JID) async {
         for prepare in hooks.inboundPreparations.hooks { await prepare(account.bare, self) }
     }
 }

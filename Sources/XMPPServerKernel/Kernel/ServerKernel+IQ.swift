@@ -86,9 +86,9 @@ extension ServerKernel {
         let handler = iq.payload.flatMap { iqHandlers[target]?[$0.namespace] }
         // Always later, never on the spot: the service may be sending this under a lock of its own.
         return run(on: eventLoop) {
-            let reply: Element? = if let handler { await self.reply(to: request, with: handler)?.0 }
-                                  else { self.errorReply(to: element, StanzaError(.serviceUnavailable)) }
-            guard let reply else { return }
+            // A request a filter stopped is answered too: the service waits for a reply (and never learns why).
+            let answer: Element? = if let handler { await self.reply(to: request, with: handler)?.0 } else { nil }
+            let reply = answer ?? self.errorReply(to: element, StanzaError(.serviceUnavailable))
             try? await service.receive(reply, to: from, kernel: self, eventLoop: eventLoop)?.get()
         }
     }

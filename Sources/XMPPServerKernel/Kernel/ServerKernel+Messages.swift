@@ -29,7 +29,7 @@ extension ServerKernel {
         if to.isFull, let entry = registry.entry(to) {
             guard let element = filterInbound(element, to: to, from: sender) else { return nil }
             entry.session.deliver(element)
-            messageDelivered(element, to: to, kind: .toFullJID, recipients: [entry.session])
+            if !hooks.deliveredMessage.isEmpty { messageDelivered(element, to: to, kind: .toFullJID, recipients: [entry.session]) }
             return nil
         }
         if to.isFull && (type == .groupchat) {

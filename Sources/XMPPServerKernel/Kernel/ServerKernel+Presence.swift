@@ -25,7 +25,8 @@ extension ServerKernel {
             // Probes are the server's business (RFC 6121 §4.3); a client's probe is ignored.
             return
         case .error?:
-            if let to, isLocal(to) { deliverToFullOrBare(element, to: to) }
+            // Through the recipient's filters like any presence: an error is no way around a blocklist.
+            if let to, isLocal(to) { deliverPresence(element, to: to) }
         case nil:
             bounce(element, StanzaError(.badRequest, text: "unknown presence type"), to: session)
         }
@@ -95,7 +96,8 @@ extension ServerKernel {
             session.deliver(own)
         }
         for item in items where item.pendingIn {
-            session.deliver(Presence(type: .subscribe, to: user, from: item.jid).element)
+            let request = Presence(type: .subscribe, to: user, from: item.jid).element
+            if let request = filterInbound(request, to: session.jid, from: item.jid) { session.deliver(request) }
         }
         for hook in hooks.initialPresence.hooks { await hook(session, self) }
     }
@@ -124,18 +126,18 @@ extension ServerKernel {
     /// Delivers a presence to a local JID: one resource for a full JID, every available one for a bare JID, after
     /// the recipient's inbound filters. With `eventLoop`, presence to a hosted service's entity (a room occupant)
     /// reaches the service too.
-    public func deliverPresence(_ element: Element, to: JID, eventLoop: (any EventLoop)? = nil) {
+    public func deliverPresence(_ element: Element, to: JID, from sender: JID? = nil, eventLoop: (any EventLoop)? = nil) {
         if let eventLoop, let service = services[to.domainpart] {
             _ = service.receive(element, to: to, kernel: self, eventLoop: eventLoop)
             return
         }
         guard isLocal(to) else { return }
         if to.isFull {
-            guard let entry = registry.entry(to), let element = filterInbound(element, to: to) else { return }
+            guard let entry = registry.entry(to), let element = filterInbound(element, to: to, from: sender) else { return }
             entry.session.deliver(element)
         } else {
             let entries = registry.entries(of: to).filter(\.isAvailable)
-            guard !entries.isEmpty, let element = filterInbound(element, to: to) else { return }
+            guard !entries.isEmpty, let element = filterInbound(element, to: to, from: sender) else { return }
             for entry in entries { entry.session.deliver(element) }
         }
     }
@@ -144,7 +146,7 @@ extension ServerKernel {
     /// subscriptions): the user's outbound filters decide silently, then it is delivered.
     func sendPresence(_ element: Element, from user: JID, to recipient: JID, eventLoop: (any EventLoop)? = nil) {
         guard let element = filterOutbound(element, from: user, to: recipient, addressed: false) else { return }
-        deliverPresence(element, to: recipient, eventLoop: eventLoop)
+        deliverPresence(element, to: recipient, from: user, eventLoop: eventLoop)
     }
 
     /// Sends the current presence of each of `user`'s available resources to `contact`, or unavailable presence
@@ -197,10 +199,6 @@ extension ServerKernel {
 
     func inboundSubscription(_ element: Element, type: Presence.PresenceType, to user: JID, from contact: JID) async {
         guard isLocal(user), let username = user.localpart else { return }
-        if !hooks.inboundFilters.isEmpty {
-            await prepareInbound(to: user)
-            guard filterInbound(element, to: user) != nil else { return }
-        }
         do {
             guard try await storage.accounts.accountExists(username) else {
                 // No such account: a request is declined on its behalf (RFC 6121 §3.1.3).
@@ -210,6 +208,14 @@ extension ServerKernel {
                 }
                 return
             }
+            var isFiltered = false
+            if !hooks.inboundFilters.isEmpty {
+                await prepareInbound(to: user)
+                isFiltered = filterInbound(element, to: user, from: contact) == nil
+            }
+            // A stopped request or approval changes nothing; a stopped cancellation still takes the rights away (the
+            // user's roster must not keep receiving what the contact withdrew), it is only not delivered.
+            if isFiltered && (type == .subscribe || type == .subscribed) { return }
             let existing = try await storage.rosters.item(contact, of: username)
             var item = existing ?? RosterEntry(jid: contact, isListed: false)
             let outcome = SubscriptionRules.inbound(type, &item)
@@ -219,6 +225,7 @@ extension ServerKernel {
                 return
             }
             if outcome.changed { try await save(item, of: username) }
+            if isFiltered { return }
             if outcome.forward { deliverPresence(element, to: user) }
             if outcome.sendUnavailable { sendPresenceOfResources(of: user, to: contact, unavailable: true) }
             if outcome.autoReplySubscribed {

@@ -20,6 +20,9 @@ extension ServerKernel {
     /// one wins); an account at its session limit gets `resource-constraint`.
     public func bind(_ session: any ClientSession) throws(StanzaError) {
         let jid = session.jid
+        if let user = jid.localpart, isBeingDeleted(user) {
+            throw StanzaError(.notAuthorized, text: "the account is being removed")
+        }
         if registry.entry(jid) == nil && registry.sessionCount(of: jid.bare) >= configuration.maxSessionsPerAccount {
             throw StanzaError(.resourceConstraint, text: "too many sessions for this account")
         }

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Synchronization
 import XMPPCore
 
 /// The heart of the server: the session registry, the router for messages, presence and IQs, and the
@@ -21,6 +22,8 @@ public final class ServerKernel: Sendable {
     /// The server's own JID (its domain).
     public let domainJID: JID
 
+    /// Accounts whose deletion is under way: they may not bind, and messages to them bounce.
+    let accountsBeingDeleted = Mutex<Set<String>>([])
     let iqHandlers: [IQTarget: [String: IQHandler]]
     let preAuthenticationHandlers: [String: PreAuthenticationIQHandler]
     let hooks: KernelHooks

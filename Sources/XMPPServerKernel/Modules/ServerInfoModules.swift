@@ -113,8 +113,10 @@ public struct LastActivityModule: ServerModule {
     /// The per-user document holding when the last session ended and its status.
     static let storageKey = "last"
 
-    /// Stores when the account's last session ended.
+    /// Stores when the account's last session ended (not for an account that is gone or going: its record would
+    /// outlive it).
     static func record(lastSessionOf user: String, kernel: ServerKernel) async {
+        guard !kernel.isBeingDeleted(user), (try? await kernel.storage.accounts.accountExists(user)) == true else { return }
         let record = "\(Int(Date().timeIntervalSince1970))\n"
         do {
             try await kernel.storage.userData.setValue(Array(record.utf8), for: storageKey, of: user)

@@ -18,26 +18,28 @@ extension BlockingModule {
         case (.set?, "block"):
             let jids = try items(of: payload)
             guard !jids.isEmpty else { throw StanzaError(.badRequest, text: "a block names at least one JID") }
-            var list = try await stored(user, kernel: kernel)
-            let added = list.insert(jids)
+            let before = try await stored(user, kernel: kernel)
+            var list = before
+            _ = list.insert(jids)
             guard list.items.count <= maxItems else {
                 throw StanzaError(.resourceConstraint, text: "a blocklist holds at most \(maxItems) JIDs")
             }
             try await save(list, of: user, cache: cache, kernel: kernel)
             let change = Element("block", namespace: namespace, children: jids.map { .element(item($0)) })
             let roster = await kernel.rosterItems(of: request.from.bare)
-            return IQReply(afterReply: {
-                changed(change, blocked: added, unblocked: [], of: request.from.bare, roster: roster, kernel: kernel)
+            return IQReply(afterReply: { [list] in
+                changed(change, from: before, to: list, of: request.from.bare, roster: roster, kernel: kernel)
             })
         case (.set?, "unblock"):
             let jids = try items(of: payload)
-            var list = try await stored(user, kernel: kernel)
-            let removed = jids.isEmpty ? list.removeAll() : list.remove(jids)
+            let before = try await stored(user, kernel: kernel)
+            var list = before
+            _ = jids.isEmpty ? list.removeAll() : list.remove(jids)
             try await save(list, of: user, cache: cache, kernel: kernel)
             let change = Element("unblock", namespace: namespace, children: jids.map { .element(item($0)) })
             let roster = await kernel.rosterItems(of: request.from.bare)
-            return IQReply(afterReply: {
-                changed(change, blocked: [], unblocked: removed, of: request.from.bare, roster: roster, kernel: kernel)
+            return IQReply(afterReply: { [list] in
+                changed(change, from: before, to: list, of: request.from.bare, roster: roster, kernel: kernel)
             })
         default:
             throw StanzaError(.badRequest, text: "expected blocklist (get), block or unblock (set)")
@@ -60,32 +62,40 @@ extension BlockingModule {
         Element("item", namespace: namespace, attributes: ["jid": jid.description])
     }
 
-    /// The stored list (always read from storage for changes, so two sessions' edits never overwrite each other
-    /// with a stale copy).
+    /// The stored list. Changes run one at a time (``BlocklistEditor``) and read it from storage, not the cache.
     static func stored(_ user: String, kernel: ServerKernel) async throws -> Blocklist {
         try await kernel.storage.userData.value(storageKey, of: user).map(Blocklist.init(document:)) ?? Blocklist()
     }
 
     static func save(_ list: Blocklist, of user: String, cache: BlocklistCache, kernel: ServerKernel) async throws {
         try await kernel.storage.userData.setValue(list.isEmpty ? nil : list.document, for: storageKey, of: user)
-        cache.store(list, of: user)
+        cache.storeEdited(list, of: user)
     }
 
-    /// After the reply: contacts subscribed to the user's presence see it go (block) or come back (unblock), the
-    /// user sees an unblocked contact's presence again if subscribed to it, and every resource that fetched the
-    /// list gets the change as a push.
-    static func changed(_ change: Element, blocked: [JID], unblocked: [JID], of user: JID, roster items: [RosterEntry],
+    /// After the reply: whoever the change blocks (an item may be a whole domain) and could see the user's presence
+    /// (subscribed, or sent directed presence) sees the user go; whoever it unblocks and is subscribed sees the user
+    /// again, and the user sees them again if subscribed to them; every resource that fetched the list gets the
+    /// change as a push.
+    static func changed(_ change: Element, from before: Blocklist, to after: Blocklist, of user: JID, roster items: [RosterEntry],
                         kernel: ServerKernel) {
-        for jid in blocked where items.contains(where: { $0.jid == jid && $0.contactReceivesPresence }) {
-            kernel.sendPresenceOfResources(of: user, to: jid, unavailable: true)
-        }
-        for jid in unblocked {
-            guard let item = items.first(where: { $0.jid == jid }) else { continue }
-            if item.contactReceivesPresence { kernel.sendPresenceOfResources(of: user, to: jid, unavailable: false) }
-            if item.userReceivesPresence, kernel.isLocal(jid) {
+        for item in items {
+            let wasBlocked = before.blocks(item.jid), isBlocked = after.blocks(item.jid)
+            if !wasBlocked && isBlocked && item.contactReceivesPresence {
+                kernel.sendPresenceOfResources(of: user, to: item.jid, unavailable: true)
+            }
+            guard wasBlocked && !isBlocked else { continue }
+            if item.contactReceivesPresence { kernel.sendPresenceOfResources(of: user, to: item.jid, unavailable: false) }
+            if item.userReceivesPresence, kernel.isLocal(item.jid) {
                 for own in kernel.registry.entries(of: user) where own.isAvailable {
-                    kernel.sendPresenceOfResources(of: jid, to: own.session.jid, unavailable: false)
+                    kernel.sendPresenceOfResources(of: item.jid, to: own.session.jid, unavailable: false)
                 }
+            }
+        }
+        for own in kernel.registry.entries(of: user) {
+            for target in own.directedPresence where !before.blocks(target) && after.blocks(target) {
+                var goodbye = Presence(type: .unavailable, to: target, from: own.session.jid).element
+                goodbye.setAttribute("to", to: target.description)
+                kernel.deliverPresence(goodbye, to: target, eventLoop: own.session.eventLoop)
             }
         }
         push(change, to: user, kernel: kernel)

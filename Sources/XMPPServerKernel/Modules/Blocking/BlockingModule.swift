@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import XMPPCore
 
 /// Blocking Command (XEP-0191): a user keeps a list of JIDs they never want to hear from or talk to. Blocked
@@ -38,6 +39,7 @@ public struct BlockingModule: ServerModule {
 
     public func activate(in host: ModuleHost) {
         let cache = BlocklistCache(capacity: host.option(Self.cacheAccounts))
+        let editor = BlocklistEditor()
         let maxItems: Int = host.option(Self.maxItems)
         host.addServerFeature(Self.namespace)
         host.addAccountFeature(Self.namespace)
@@ -55,9 +57,10 @@ public struct BlockingModule: ServerModule {
             Self.checkInbound(stanza, cache: cache)
         }
         host.handleIQ(Self.namespace, for: [.ownAccount]) { request in
-            try await Self.handle(request, cache: cache, maxItems: maxItems)
+            try await editor.edit { try await Self.handle(request, cache: cache, maxItems: maxItems) }
         }
-        host.onAccountDeleted { user, kernel in
+        // Last of the deletion hooks: if an earlier one fails, the account stays, and still with its blocklist.
+        host.onAccountDeleted(priority: .fallback) { user, kernel in
             try await kernel.storage.userData.setValue(nil, for: Self.storageKey, of: user)
             cache.forget(user)
         }
@@ -70,7 +73,7 @@ public struct BlockingModule: ServerModule {
         guard cache.list(of: user) == nil else { return }
         do {
             let document = try await kernel.storage.userData.value(storageKey, of: user)
-            cache.store(document.map(Blocklist.init(document:)) ?? Blocklist(), of: user)
+            cache.storeLoaded(document.map(Blocklist.init(document:)) ?? Blocklist(), of: user)
             cache.trim { name in
                 (try? JID(localpart: name, domainpart: kernel.configuration.domain)).map { kernel.registry.sessionCount(of: $0) > 0 } ?? false
             }
@@ -85,7 +88,9 @@ public struct BlockingModule: ServerModule {
     /// and `<blocked/>`, except for errors, IQ results and subscription management, and presence the server fans
     /// out on the user's behalf, which go (or are dropped) silently.
     static func checkOutbound(_ stanza: OutboundStanza, cache: BlocklistCache) -> StanzaVerdict {
-        guard let user = stanza.from.localpart, stanza.to.bare != stanza.from.bare,
+        // Never between the user's own resources (§5), nor to the user's own server (a blocked own domain must not
+        // stop pings, disco or account removal).
+        guard let user = stanza.from.localpart, stanza.to.bare != stanza.from.bare, stanza.to != stanza.kernel.domainJID,
               let list = cache.list(of: user), list.blocks(stanza.to) else { return .pass }
         let type = stanza.element.attribute("type")
         if stanza.element.name == "presence", let type, ["subscribe", "subscribed", "unsubscribe", "unsubscribed"].contains(type) {
@@ -100,7 +105,7 @@ public struct BlockingModule: ServerModule {
     /// messages and IQ requests are answered with `service-unavailable` (as if nobody were there), anything else
     /// is dropped. The user's own resources are never blocked from each other (§5).
     static func checkInbound(_ stanza: InboundStanza, cache: BlocklistCache) -> StanzaVerdict {
-        guard let user = stanza.to.localpart, stanza.from.bare != stanza.to.bare,
+        guard let user = stanza.to.localpart, stanza.from.bare != stanza.to.bare, stanza.from != stanza.kernel.domainJID,
               let list = cache.list(of: user), list.blocks(stanza.from) else { return .pass }
         let type = stanza.element.attribute("type")
         switch stanza.element.name {
@@ -111,5 +116,25 @@ public struct BlockingModule: ServerModule {
         default:
             return .drop
         }
+    }
+}
+
+/// Runs blocklist changes one at a time, so two resources editing at once never lose an update (each change
+/// reads the stored list, changes it and writes it back). Edits are rare; one queue for all accounts is plenty.
+/// (An actor would not do: it lets the next edit in while the current one awaits storage.)
+final class BlocklistEditor: Sendable {
+    private let tail = Mutex<Task<Void, Never>?>(nil)
+
+    func edit<Result: Sendable>(_ change: @escaping @Sendable () async throws -> Result) async throws -> Result {
+        let task = tail.withLock { tail -> Task<Result, any Error> in
+            let previous = tail
+            let task = Task {
+                await previous?.value
+                return try await change()
+            }
+            tail = Task { _ = try? await task.value }
+            return task
+        }
+        return try await task.value
     }
 }

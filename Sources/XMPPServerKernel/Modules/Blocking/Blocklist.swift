@@ -5,10 +5,21 @@ import XMPPCore
 /// `domain` the domain and everything on it (subdomains not included).
 struct Blocklist: Sendable, Hashable {
     /// The items, as the user gave them (normalized).
-    private(set) var items: Set<JID>
+    private(set) var items: Set<JID> {
+        didSet { blockedDomains = Self.domains(in: items) }
+    }
+    /// The domains of the bare-domain items, so a check needs no JID built.
+    private var blockedDomains: Set<String>
 
     /// A list of `items`.
-    init(_ items: Set<JID> = []) { self.items = items }
+    init(_ items: Set<JID> = []) {
+        self.items = items
+        self.blockedDomains = Self.domains(in: items)
+    }
+
+    private static func domains(in items: Set<JID>) -> Set<String> {
+        Set(items.filter { $0.localpart == nil && $0.resourcepart == nil }.map(\.domainpart))
+    }
 
     /// Whether nothing is blocked.
     var isEmpty: Bool { items.isEmpty }
@@ -16,18 +27,27 @@ struct Blocklist: Sendable, Hashable {
     /// Whether stanzas from or to `jid` are blocked.
     func blocks(_ jid: JID) -> Bool {
         guard !items.isEmpty else { return false }
-        if items.contains(jid) || items.contains(jid.bare) { return true }
-        return (try? JID(localpart: nil, domainpart: jid.domainpart)).map(items.contains) ?? false
+        return items.contains(jid) || items.contains(jid.bare) || blockedDomains.contains(jid.domainpart)
     }
 
     /// Adds items; the ones that were not there before.
     mutating func insert(_ new: [JID]) -> [JID] {
-        new.filter { items.insert($0).inserted }
+        var added: [JID] = []
+        for jid in new where !items.contains(jid) {
+            items.insert(jid)
+            added.append(jid)
+        }
+        return added
     }
 
     /// Removes items; the ones that were there.
     mutating func remove(_ old: [JID]) -> [JID] {
-        old.filter { items.remove($0) != nil }
+        var removed: [JID] = []
+        for jid in old where items.contains(jid) {
+            items.remove(jid)
+            removed.append(jid)
+        }
+        return removed
     }
 
     /// Removes every item; the ones that were there.
@@ -47,6 +67,6 @@ struct Blocklist: Sendable, Hashable {
     /// Reads the stored form; lines that are not JIDs (none should be) are skipped.
     init(document: [UInt8]) {
         let lines = String(decoding: document, as: UTF8.self).split(separator: "\n")
-        self.items = Set(lines.compactMap { JID(validating: String($0)) })
+        self.init(Set(lines.compactMap { JID(validating: String($0)) }))
     }
 }

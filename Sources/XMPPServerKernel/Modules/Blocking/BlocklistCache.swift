@@ -2,15 +2,16 @@ import Synchronization
 import XMPPCore
 
 /// The blocklists the filters consult on the routing path, by account. An account's list is loaded when one of
-/// its sessions binds, or before a stanza reaches it while offline; lists of accounts with online sessions are
-/// never evicted, the others are once more than `capacity` accounts are held (oldest loaded first).
+/// its sessions binds, or before a stanza reaches it while offline. Lists of accounts with online sessions, and
+/// lists loaded within the last ``grace`` (a session about to bind), are never evicted; the others are, oldest
+/// first, once the cache holds noticeably more than `capacity` accounts.
 ///
 /// Split in shards by account so that filtering for different accounts never contends for one lock; a lookup
 /// holds its shard's lock for one dictionary read.
 final class BlocklistCache: Sendable {
     private struct Entry {
         var list: Blocklist
-        var loadedAt: UInt64
+        var loadedAt: ContinuousClock.Instant
     }
 
     private final class Shard: Sendable {
@@ -18,12 +19,15 @@ final class BlocklistCache: Sendable {
     }
 
     private let shards: [Shard] = (0..<16).map { _ in Shard() }
-    private let loads = Atomic<UInt64>(0)
     private let count = Atomic<Int>(0)
+    /// How many lists of offline accounts may stay.
     let capacity: Int
+    /// How long a freshly loaded list is kept whatever happens (the session that loaded it is about to bind).
+    let grace: Duration
 
-    init(capacity: Int) {
+    init(capacity: Int, grace: Duration = .seconds(60)) {
         self.capacity = capacity
+        self.grace = grace
     }
 
     private func shard(_ user: String) -> Shard {
@@ -35,12 +39,26 @@ final class BlocklistCache: Sendable {
         shard(user).entries.withLock { $0[user]?.list }
     }
 
-    /// Stores `list` as the account's current list (after loading it, or after the user changed it).
-    func store(_ list: Blocklist, of user: String) {
-        let order = loads.add(1, ordering: .relaxed).newValue
-        let added = shard(user).entries.withLock { entries in
-            defer { entries[user] = Entry(list: list, loadedAt: order) }
-            return entries[user] == nil
+    /// Stores a list read from storage, unless one is there already (an edit made meanwhile is newer than what a
+    /// slower load read).
+    func storeLoaded(_ list: Blocklist, of user: String) {
+        store(list, of: user, replacing: false)
+    }
+
+    /// Stores the account's list after the user changed it.
+    func storeEdited(_ list: Blocklist, of user: String) {
+        store(list, of: user, replacing: true)
+    }
+
+    private func store(_ list: Blocklist, of user: String, replacing: Bool) {
+        let now = ContinuousClock.now
+        let added = shard(user).entries.withLock { entries -> Bool in
+            if let existing = entries[user] {
+                if replacing { entries[user] = Entry(list: list, loadedAt: existing.loadedAt) }
+                return false
+            }
+            entries[user] = Entry(list: list, loadedAt: now)
+            return true
         }
         if added { count.add(1, ordering: .relaxed) }
     }
@@ -50,15 +68,17 @@ final class BlocklistCache: Sendable {
         if shard(user).entries.withLock({ $0.removeValue(forKey: user) }) != nil { count.subtract(1, ordering: .relaxed) }
     }
 
-    /// Evicts the oldest lists of accounts `isOnline` says are offline until at most `capacity` remain (or only
-    /// online accounts do). Called after loads, off the routing path.
+    /// Evicts the oldest lists of offline accounts (as `isOnline` says) loaded longer than ``grace`` ago, until at most
+    /// `capacity` remain or only kept ones do. Does nothing until the cache is an eighth over capacity, so the scan
+    /// runs once per many loads.
     func trim(isOnline: (String) -> Bool) {
         let excess = count.load(ordering: .relaxed) - capacity
-        guard excess > 0 else { return }
-        var candidates: [(user: String, loadedAt: UInt64)] = []
+        guard excess > max(16, capacity / 8) else { return }
+        let cutoff = ContinuousClock.now - grace
+        var candidates: [(user: String, loadedAt: ContinuousClock.Instant)] = []
         for shard in shards {
             shard.entries.withLock { entries in
-                for (user, entry) in entries { candidates.append((user, entry.loadedAt)) }
+                for (user, entry) in entries where entry.loadedAt < cutoff { candidates.append((user, entry.loadedAt)) }
             }
         }
         var evicted = 0

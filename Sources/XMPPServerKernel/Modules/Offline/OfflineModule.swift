@@ -68,7 +68,10 @@ public struct OfflineModule: ServerModule {
                 }
                 return
             }
-            for message in messages { session.deliver(message) }
+            // Through the filters again: a block may have come in since the message was stored.
+            for message in messages {
+                if let message = kernel.filterInbound(message, to: session.jid) { session.deliver(message) }
+            }
         } catch {
             kernel.logger.error("offline retrieval failed", metadata: ["user": "\(user)", "error": "\(error)"])
         }
