@@ -199,6 +199,12 @@ struct SQLiteUserDataStore: UserDataStore {
             try db.execute(sql: "DELETE FROM user_data WHERE username = ?", arguments: [user])
         }
     }
+
+    func users(withKey key: String) async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT username FROM user_data WHERE key = ? ORDER BY username", arguments: [key])
+        }
+    }
 }
 
 /// The users that may have offline messages waiting: every user with a stored row is in the set (it may also

@@ -209,13 +209,16 @@ import XMPPKernelTestSupport
         #expect(cache.list(of: "user3") != nil, "online: kept")
         #expect((0..<40).filter { cache.list(of: "user\($0)") != nil } == [3])
         let fresh = BlocklistCache(capacity: 0)
-        for index in 0..<40 { fresh.storeLoaded(Blocklist(), of: "user\(index)") }
+        for index in 0..<40 { fresh.storeLoaded(Blocklist([try! JID("old.example")]), of: "user\(index)") }
         fresh.trim { _ in false }
         #expect(fresh.list(of: "user0") != nil, "within the grace period: kept (a session is about to bind)")
-        // A load never overwrites an edit made meanwhile.
+        // A load never overwrites an edit made meanwhile; an empty list is no entry at all.
         fresh.storeEdited(Blocklist([try! JID("new.example")]), of: "user1")
-        fresh.storeLoaded(Blocklist(), of: "user1")
+        fresh.storeLoaded(Blocklist([try! JID("old.example")]), of: "user1")
         #expect(fresh.list(of: "user1")?.blocks(try! JID("new.example")) == true)
+        fresh.storeEdited(Blocklist(), of: "user2")
+        #expect(fresh.list(of: "user2") == nil)
+        #expect(BlocklistCache(capacity: 10).isEmpty, "nothing cached: the filters stop at one atomic read")
     }
 
     @Test func aDeletedAccountLeavesNoRecordBehind() async throws {

@@ -79,7 +79,9 @@ import GRDB
         for (name, storage) in try Self.backends() {
             try await storage.userData.setValue([1, 2, 3], for: "vcard", of: "alice")
             try await storage.userData.setValue([9], for: "vcard", of: "bob")
+            try await storage.userData.setValue([7], for: "last", of: "carol")
             #expect(try await storage.userData.value("vcard", of: "alice") == [1, 2, 3], "\(name)")
+            #expect(try await storage.userData.users(withKey: "vcard") == ["alice", "bob"], "\(name)")
             try await storage.userData.setValue(nil, for: "vcard", of: "alice")
             #expect(try await storage.userData.value("vcard", of: "alice") == nil, "\(name)")
             try await storage.userData.removeAll(of: "bob")

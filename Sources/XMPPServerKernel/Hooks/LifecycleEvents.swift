@@ -96,7 +96,18 @@ extension ServerKernel {
         try await storage.offline.removeAll(for: username)
         try await storage.userData.removeAll(of: username)
         try await storage.rosters.removeRoster(of: username)
+        recentlyDeletedAccounts.withLock { _ = $0.insert(username) }
+        Task {
+            try? await Task.sleep(for: .seconds(60))
+            _ = self.recentlyDeletedAccounts.withLock { $0.remove(username) }
+        }
         return deleted
+    }
+
+    /// Whether the account was deleted within the last minute or is being deleted: its sessions may still be
+    /// ending, and nothing should be stored for it any more.
+    public func isGone(_ username: String) -> Bool {
+        isBeingDeleted(username) || recentlyDeletedAccounts.withLock { $0.contains(username) }
     }
 
     /// Whether the account's deletion is under way.

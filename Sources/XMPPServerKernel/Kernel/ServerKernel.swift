@@ -24,6 +24,8 @@ public final class ServerKernel: Sendable {
 
     /// Accounts whose deletion is under way: they may not bind, and messages to them bounce.
     let accountsBeingDeleted = Mutex<Set<String>>([])
+    /// Accounts deleted in the last minute, whose sessions may still be closing: nothing is recorded for them.
+    let recentlyDeletedAccounts = Mutex<Set<String>>([])
     let iqHandlers: [IQTarget: [String: IQHandler]]
     let preAuthenticationHandlers: [String: PreAuthenticationIQHandler]
     let hooks: KernelHooks

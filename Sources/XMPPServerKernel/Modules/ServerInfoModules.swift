@@ -116,7 +116,7 @@ public struct LastActivityModule: ServerModule {
     /// Stores when the account's last session ended (not for an account that is gone or going: its record would
     /// outlive it).
     static func record(lastSessionOf user: String, kernel: ServerKernel) async {
-        guard !kernel.isBeingDeleted(user), (try? await kernel.storage.accounts.accountExists(user)) == true else { return }
+        guard !kernel.isGone(user) else { return }
         let record = "\(Int(Date().timeIntervalSince1970))\n"
         do {
             try await kernel.storage.userData.setValue(Array(record.utf8), for: storageKey, of: user)

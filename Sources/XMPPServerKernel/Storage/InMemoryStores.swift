@@ -131,4 +131,8 @@ public final class InMemoryUserDataStore: UserDataStore {
     public func removeAll(of user: String) async throws {
         _ = values.withLock { $0.removeValue(forKey: user) }
     }
+
+    public func users(withKey key: String) async throws -> [String] {
+        values.withLock { $0.filter { $0.value[key] != nil }.keys.sorted() }
+    }
 }

@@ -7,4 +7,6 @@ public protocol UserDataStore: Sendable {
     func setValue(_ value: [UInt8]?, for key: String, of user: String) async throws
     /// Removes every key of the user (account deletion).
     func removeAll(of user: String) async throws
+    /// Every user holding a value under `key`, sorted (a module's index of who uses it at all).
+    func users(withKey key: String) async throws -> [String]
 }

@@ -68,9 +68,17 @@ public struct BlockingModule: ServerModule {
 
     // MARK: Loading
 
-    /// Reads the account's list into the cache unless it is there.
+    /// Reads the account's list into the cache, unless it is there or the index says there is none.
     static func load(_ user: String, into cache: BlocklistCache, kernel: ServerKernel) async {
-        guard cache.list(of: user) == nil else { return }
+        await cache.ensureIndex {
+            do {
+                return Set(try await kernel.storage.userData.users(withKey: storageKey))
+            } catch {
+                kernel.logger.error("blocklist index not loaded; every login reads its list", metadata: ["error": "\(error)"])
+                return nil
+            }
+        }
+        guard cache.mayHaveStoredList(user), cache.list(of: user) == nil else { return }
         do {
             let document = try await kernel.storage.userData.value(storageKey, of: user)
             cache.storeLoaded(document.map(Blocklist.init(document:)) ?? Blocklist(), of: user)
@@ -90,8 +98,8 @@ public struct BlockingModule: ServerModule {
     static func checkOutbound(_ stanza: OutboundStanza, cache: BlocklistCache) -> StanzaVerdict {
         // Never between the user's own resources (§5), nor to the user's own server (a blocked own domain must not
         // stop pings, disco or account removal).
-        guard let user = stanza.from.localpart, stanza.to.bare != stanza.from.bare, stanza.to != stanza.kernel.domainJID,
-              let list = cache.list(of: user), list.blocks(stanza.to) else { return .pass }
+        guard !cache.isEmpty, let user = stanza.from.localpart, let list = cache.list(of: user), list.blocks(stanza.to),
+              stanza.to.bare != stanza.from.bare, stanza.to != stanza.kernel.domainJID else { return .pass }
         let type = stanza.element.attribute("type")
         if stanza.element.name == "presence", let type, ["subscribe", "subscribed", "unsubscribe", "unsubscribed"].contains(type) {
             return .pass
@@ -105,8 +113,8 @@ public struct BlockingModule: ServerModule {
     /// messages and IQ requests are answered with `service-unavailable` (as if nobody were there), anything else
     /// is dropped. The user's own resources are never blocked from each other (§5).
     static func checkInbound(_ stanza: InboundStanza, cache: BlocklistCache) -> StanzaVerdict {
-        guard let user = stanza.to.localpart, stanza.from.bare != stanza.to.bare, stanza.from != stanza.kernel.domainJID,
-              let list = cache.list(of: user), list.blocks(stanza.from) else { return .pass }
+        guard !cache.isEmpty, let user = stanza.to.localpart, let list = cache.list(of: user), list.blocks(stanza.from),
+              stanza.from.bare != stanza.to.bare, stanza.from != stanza.kernel.domainJID else { return .pass }
         let type = stanza.element.attribute("type")
         switch stanza.element.name {
         case "message" where type == nil || type == "chat" || type == "normal":

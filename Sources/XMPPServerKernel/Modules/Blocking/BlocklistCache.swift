@@ -1,13 +1,16 @@
 import Synchronization
 import XMPPCore
 
-/// The blocklists the filters consult on the routing path, by account. An account's list is loaded when one of
-/// its sessions binds, or before a stanza reaches it while offline. Lists of accounts with online sessions, and
-/// lists loaded within the last ``grace`` (a session about to bind), are never evicted; the others are, oldest
-/// first, once the cache holds noticeably more than `capacity` accounts.
+/// What the filters consult on the routing path: the non-empty blocklists of online accounts (and of some
+/// offline ones), by account, and which accounts have a stored list at all.
 ///
-/// Split in shards by account so that filtering for different accounts never contends for one lock; a lookup
-/// holds its shard's lock for one dictionary read.
+/// Most accounts block nobody, and most stanzas are between such accounts: the filters first read one atomic
+/// counter of cached non-empty lists, and do nothing more while it is zero. Empty lists are never cached (an
+/// account without an entry blocks nobody), and a login reads storage only for an account the index says has a
+/// list. Lists of accounts with online sessions, and lists loaded within the last ``grace`` (a session about to
+/// bind), are never evicted; the others are, oldest first, once the cache holds noticeably more than `capacity`.
+///
+/// Split in shards by account so that filtering for different accounts never contends for one lock.
 final class BlocklistCache: Sendable {
     private struct Entry {
         var list: Blocklist
@@ -20,6 +23,9 @@ final class BlocklistCache: Sendable {
 
     private let shards: [Shard] = (0..<16).map { _ in Shard() }
     private let count = Atomic<Int>(0)
+    /// Accounts with a stored non-empty list; `nil` until read from storage (or when it could not be).
+    private let index = Mutex<Set<String>?>(nil)
+    private let indexLoading = Mutex<Task<Void, Never>?>(nil)
     /// How many lists of offline accounts may stay.
     let capacity: Int
     /// How long a freshly loaded list is kept whatever happens (the session that loaded it is about to bind).
@@ -34,20 +40,53 @@ final class BlocklistCache: Sendable {
         shards[Int(UInt(bitPattern: user.hashValue) % UInt(shards.count))]
     }
 
-    /// The account's list if it is loaded.
+    /// Whether any non-empty list is cached: while not, nobody online blocks anybody.
+    var isEmpty: Bool { count.load(ordering: .relaxed) == 0 }
+
+    /// The account's list if it is cached (an account blocking nobody has none).
     func list(of user: String) -> Blocklist? {
         shard(user).entries.withLock { $0[user]?.list }
     }
 
+    // MARK: The index of accounts with a list
+
+    /// Sets the index of accounts with a stored list (read once from storage).
+    func setIndex(_ users: Set<String>) {
+        index.withLock { index in if index == nil { index = users } }
+    }
+
+    /// Whether storage may hold a list for the account: `false` only when the index says it does not.
+    func mayHaveStoredList(_ user: String) -> Bool {
+        index.withLock { $0?.contains(user) ?? true }
+    }
+
+    /// Reads the index with `read` the first time (every caller waits for that one read); later calls return at
+    /// once. When `read` fails (`nil`), the index stays unknown and every load reads storage.
+    func ensureIndex(_ read: @escaping @Sendable () async -> Set<String>?) async {
+        let task = indexLoading.withLock { task in
+            if let task { return task }
+            let started = Task { if let users = await read() { self.setIndex(users) } }
+            task = started
+            return started
+        }
+        await task.value
+    }
+
+    // MARK: Changes
+
     /// Stores a list read from storage, unless one is there already (an edit made meanwhile is newer than what a
     /// slower load read).
     func storeLoaded(_ list: Blocklist, of user: String) {
+        guard !list.isEmpty else { return }
         store(list, of: user, replacing: false)
     }
 
-    /// Stores the account's list after the user changed it.
+    /// Stores the account's list after the user changed it (an empty one removes the entry).
     func storeEdited(_ list: Blocklist, of user: String) {
-        store(list, of: user, replacing: true)
+        index.withLock { index in
+            if list.isEmpty { index?.remove(user) } else { index?.insert(user) }
+        }
+        if list.isEmpty { forgetCached(user) } else { store(list, of: user, replacing: true) }
     }
 
     private func store(_ list: Blocklist, of user: String, replacing: Bool) {
@@ -63,8 +102,13 @@ final class BlocklistCache: Sendable {
         if added { count.add(1, ordering: .relaxed) }
     }
 
-    /// Forgets the account's list (account deleted).
+    /// Forgets the account entirely (account deleted).
     func forget(_ user: String) {
+        index.withLock { _ = $0?.remove(user) }
+        forgetCached(user)
+    }
+
+    private func forgetCached(_ user: String) {
         if shard(user).entries.withLock({ $0.removeValue(forKey: user) }) != nil { count.subtract(1, ordering: .relaxed) }
     }
 
@@ -84,7 +128,7 @@ final class BlocklistCache: Sendable {
         var evicted = 0
         for candidate in candidates.sorted(by: { $0.loadedAt < $1.loadedAt }) where evicted < excess {
             guard !isOnline(candidate.user) else { continue }
-            forget(candidate.user)
+            forgetCached(candidate.user)
             evicted += 1
         }
     }
