@@ -101,10 +101,17 @@ import XMPPServerMUC
 final class Socket {
     private let descriptor: Int32
 
-    init(port: Int) throws {
+    /// Connects to 127.0.0.1:`port`; `receiveBuffer`, if given, shrinks the kernel's receive buffer (a client that
+    /// reads slowly). Sends time out after 2 s instead of blocking (a server that stopped reading).
+    init(port: Int, receiveBuffer: Int32? = nil) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var sendTimeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &sendTimeout, socklen_t(MemoryLayout<timeval>.size))
+        if var size = receiveBuffer {
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -117,8 +124,17 @@ final class Socket {
 
     deinit { close(descriptor) }
 
-    func send(_ text: String) {
-        _ = text.withCString { Glibc.send(descriptor, $0, strlen($0), 0) }
+    /// Sends `text`; `false` when the send timed out or failed (the peer stopped reading or closed).
+    @discardableResult
+    func send(_ text: String) -> Bool {
+        text.withCString { Glibc.send(descriptor, $0, strlen($0), Int32(MSG_NOSIGNAL)) } == strlen(text)
+    }
+
+    /// Reads what is there now (up to 64 KiB), waiting at most the receive timeout; empty at the end of the stream.
+    func readSome() -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        let count = recv(descriptor, &buffer, buffer.count, 0)
+        return count > 0 ? Array(buffer[0..<count]) : []
     }
 
     /// Reads until `marker` appears, the peer closes, or the timeout passes.

@@ -33,6 +33,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
 
     private let shared: Shared
     private let decoder: XMPPStreamDecoder
+    private let gate: ReadGate
     private let remoteAddress: String
     private var machine: ServerNegotiationStateMachine
     private var session: C2SSession?
@@ -46,9 +47,10 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     private var negotiationTimer: Scheduled<Void>?
     private var idleTimer: RepeatedTask?
 
-    init(shared: Shared, decoder: XMPPStreamDecoder, remoteAddress: String, directTLS: Bool) {
+    init(shared: Shared, decoder: XMPPStreamDecoder, remoteAddress: String, directTLS: Bool, gate: ReadGate) {
         self.shared = shared
         self.decoder = decoder
+        self.gate = gate
         self.remoteAddress = remoteAddress
         let binding = directTLS ? shared.channelBindingData : nil
         self.machine = ServerNegotiationStateMachine(configuration: shared.negotiation, isSecured: directTLS, channelBinding: binding)
@@ -80,7 +82,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         guard !isClosing else { return }
         if isWaiting {
             pending.append(event)
-            if pending.count == 256 { context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in } }
+            if pending.count >= Self.backlogLimit { gate.pause(.backlog, context: context) }
             return
         }
         handle(event, context: context)
@@ -103,6 +105,8 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             }
         } else if let request = event as? C2SCloseRequest {
             closeStream(with: request.error, header: nil, context: context)
+            // A client that does not read gets no grace period: its buffer is what is being freed.
+            if request.immediately { context.close(promise: nil) }
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -239,15 +243,26 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    /// Stanzas that may wait for an earlier one's storage work before reading pauses. Small: each may be as large
+    /// as the stanza limit, and a client that fills it only slows itself.
+    static let backlogLimit = 32
+
     private func drainPending(context: ChannelHandlerContext) {
-        let wasFull = pending.count >= 256
         while !isWaiting && !isClosing, let next = pending.popFirst() {
             handle(next, context: context)
         }
-        if wasFull && pending.count < 256 {
-            context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
-            context.read()
+        if pending.count < Self.backlogLimit { gate.resume(.backlog, context: context) }
+    }
+
+    /// A client that does not read what is sent to it: stop reading from it (what it sends would only make more
+    /// to send), and once its outbound buffer passes the limit, close it.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            gate.resume(.unwritable, context: context)
+        } else {
+            gate.pause(.unwritable, context: context)
         }
+        context.fireChannelWritabilityChanged()
     }
 
     // MARK: - Logging

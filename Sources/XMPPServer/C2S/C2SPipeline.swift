@@ -22,11 +22,12 @@ enum C2SPipeline {
             return
         }
         let decoder = XMPPStreamDecoder(limits: XMLParserLimits(maxStanzaBytes: shared.limits.maxStanzaBytes))
+        let gate = ReadGate()
         try operations.addHandlers([
-            ReadRateLimiter(bytesPerSecond: shared.limits.readBytesPerSecond, burst: shared.limits.readBurstBytes),
+            ReadRateLimiter(bytesPerSecond: shared.limits.readBytesPerSecond, burst: shared.limits.readBurstBytes, gate: gate),
             decoder,
             encoder,
-            C2SConnectionHandler(shared: shared, decoder: decoder, remoteAddress: address, directTLS: directTLS),
+            C2SConnectionHandler(shared: shared, decoder: decoder, remoteAddress: address, directTLS: directTLS, gate: gate),
         ])
     }
 }

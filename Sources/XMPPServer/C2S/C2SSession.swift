@@ -40,4 +40,6 @@ final class C2SSession: ClientSession {
 /// Asks a c2s connection handler to close its stream, from any thread.
 struct C2SCloseRequest: Sendable {
     var error: StreamError?
+    /// Close the connection at once instead of waiting for the peer to close its side.
+    var immediately = false
 }

@@ -17,6 +17,8 @@ final class DeliveryBatcher: Sendable {
     }
 
     let eventLoop: any EventLoop
+    /// Bytes a connection may have waiting to be sent before it is closed (``ConnectionLimits/maxOutboundBytes``).
+    let maxOutboundBytes: Int
     private let inbox = Mutex<[Delivery]>([])
     // Touched only on `eventLoop`, inside `drain`: the spare array and the set of channels to flush, both
     // kept with their capacity so a steady state allocates nothing.
@@ -27,8 +29,9 @@ final class DeliveryBatcher: Sendable {
         var toFlush: [ObjectIdentifier: any Channel] = [:]
     }
 
-    init(eventLoop: any EventLoop) {
+    init(eventLoop: any EventLoop, maxOutboundBytes: Int) {
         self.eventLoop = eventLoop
+        self.maxOutboundBytes = maxOutboundBytes
         self.scratch = NIOLoopBoundBox.makeBoxSendingValue(Scratch(), eventLoop: eventLoop)
     }
 
@@ -49,7 +52,15 @@ final class DeliveryBatcher: Sendable {
             delivery.channel.write(XMPPOutbound.element(delivery.element), promise: nil)
             scratch.toFlush[ObjectIdentifier(delivery.channel)] = delivery.channel
         }
-        for channel in scratch.toFlush.values { channel.flush() }
+        for channel in scratch.toFlush.values {
+            channel.flush()
+            // Past the high-water mark the client is not keeping up: past the limit, it is cut off rather than
+            // buffered without end (its reading already paused when it became unwritable).
+            if !channel.isWritable, let queued = try? channel.syncOptions?.getOption(.bufferedWritableBytes), queued > maxOutboundBytes {
+                let error = StreamError(.policyViolation, text: "too much data waiting for you to read")
+                channel.pipeline.fireUserInboundEventTriggered(C2SCloseRequest(error: error, immediately: true))
+            }
+        }
         scratch.batch.removeAll(keepingCapacity: true)
         scratch.toFlush.removeAll(keepingCapacity: true)
         self.scratch.value = scratch
@@ -60,9 +71,11 @@ final class DeliveryBatcher: Sendable {
 struct DeliveryBatchers: Sendable {
     private let byLoop: [ObjectIdentifier: DeliveryBatcher]
 
-    init(group: any EventLoopGroup) {
+    init(group: any EventLoopGroup, maxOutboundBytes: Int) {
         var byLoop: [ObjectIdentifier: DeliveryBatcher] = [:]
-        for loop in group.makeIterator() { byLoop[ObjectIdentifier(loop)] = DeliveryBatcher(eventLoop: loop) }
+        for loop in group.makeIterator() {
+            byLoop[ObjectIdentifier(loop)] = DeliveryBatcher(eventLoop: loop, maxOutboundBytes: maxOutboundBytes)
+        }
         self.byLoop = byLoop
     }
 

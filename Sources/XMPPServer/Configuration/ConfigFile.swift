@@ -87,6 +87,7 @@ public enum ConfigFile {
         case "max_directed_presence": configuration.kernel.maxDirectedPresence = try int()
         case "max_roster_items": configuration.kernel.maxRosterItems = try int()
         case "max_stanza_bytes": configuration.limits.maxStanzaBytes = try int()
+        case "max_outbound_bytes": configuration.limits.maxOutboundBytes = try int()
         case "read_rate": configuration.limits.readBytesPerSecond = try int()
         case "read_burst": configuration.limits.readBurstBytes = try int()
         case "connections_per_ip": configuration.limits.connectionsPerIP = try int()

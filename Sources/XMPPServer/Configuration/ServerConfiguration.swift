@@ -39,6 +39,9 @@ public struct ServerConfiguration: Sendable {
 public struct ConnectionLimits: Sendable {
     /// Largest stanza, in bytes (a larger one closes the stream with `policy-violation`).
     public var maxStanzaBytes = 262_144
+    /// Bytes waiting to be sent to one connection (a client that does not read) before it is closed with
+    /// `policy-violation`; reading from it pauses long before, at a quarter of this (at most 256 KiB).
+    public var maxOutboundBytes = 4_194_304
     /// Sustained read rate per connection, bytes per second; reading pauses when exceeded.
     public var readBytesPerSecond = 65_536
     /// Burst allowance above the sustained rate, in bytes.

@@ -46,7 +46,8 @@ public final class C2SService: ServerService, Sendable {
             throttle: AuthenticationThrottle(window: TimeInterval(limits.authFailureWindowSeconds),
                                              perAddress: limits.authFailuresPerIP, perAccount: limits.authFailuresPerAccount),
             connections: ConnectionCounter(), negotiation: negotiation, logger: logger,
-            channelBinding: configuration.channelBinding, batchers: DeliveryBatchers(group: group))
+            channelBinding: configuration.channelBinding,
+            batchers: DeliveryBatchers(group: group, maxOutboundBytes: limits.maxOutboundBytes))
         var ports: [(Int, Bool)] = [(configuration.c2sPort, false)]
         if let tlsPort = configuration.c2sTLSPort { ports.append((tlsPort, true)) }
         for (port, directTLS) in ports {
@@ -78,11 +79,21 @@ public final class C2SService: ServerService, Sendable {
         for channel in channels { try? await channel.close() }
     }
 
+    /// The outbound buffer's marks: unwritable above a quarter of the limit (at most 256 KiB), writable again below
+    /// a quarter of that.
+    static func waterMark(for limit: Int) -> ChannelOptions.Types.WriteBufferWaterMark {
+        let high = max(4096, min(262_144, limit / 4))
+        return .init(low: high / 4, high: high)
+    }
+
     private func bootstrap(shared: C2SConnectionHandler.Shared, directTLS: Bool) -> ServerBootstrap {
         ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            // Above the high mark a connection turns unwritable: reading from it pauses, and past maxOutboundBytes
+            // it is closed (DeliveryBatcher).
+            .childChannelOption(ChannelOptions.writeBufferWaterMark, value: Self.waterMark(for: configuration.limits.maxOutboundBytes))
             // Each connection keeps its last receive buffer: start small (an idle client sends little), and stay at
             // most 8 KiB so receive buffers remain on the heap's fast path (see MemoryTuning).
             .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 256, initial: 1024, maximum: 8192))

@@ -1,0 +1,82 @@
+import Foundation
+import NIOCore
+import Testing
+import XMPPCore
+import XMPPServer
+import XMPPServerKernel
+import XMPPTestSupport
+
+/// A client that asks for more than it reads is cut off, not buffered without end (docs/SECURITY.md): the
+/// attack of the hardening review, replayed over a real socket with a 4 KiB receive buffer.
+@Suite struct SlowReaderTests {
+    /// Logs in over plain TCP (the test server allows it) with the client negotiation machine, byte by byte over a
+    /// blocking socket; returns the socket and the parser holding what was read after login.
+    static func login(port: Int, user: String, password: String, receiveBuffer: Int32) throws -> (Socket, XMLStreamParser, JID) {
+        let socket = try Socket(port: port, receiveBuffer: receiveBuffer)
+        var machine = ClientNegotiationStateMachine(configuration: .init(
+            jid: try JID("\(user)@localhost"), password: password, tls: .disabled, mechanisms: [.scramSHA256]), isSecured: false)
+        var parser = XMLStreamParser()
+        func perform(_ action: ClientNegotiationStateMachine.Action) throws -> JID? {
+            switch action {
+            case .sendHeader(let header), .restartStream(let header):
+                if case .restartStream = action { parser = XMLStreamParser() }
+                var buffer = ByteBuffer()
+                header.write(to: &buffer)
+                socket.send(String(buffer: buffer))
+            case .send(let element):
+                socket.send(element.xmlString)
+            case .established(let jid, _):
+                return jid
+            case .failed(let error):
+                throw TestSetupError("login failed: \(error)")
+            case .none, .stanza, .startTLS:
+                break
+            }
+            return nil
+        }
+        _ = try perform(machine.start())
+        while true {
+            let bytes = socket.readSome()
+            guard !bytes.isEmpty else { throw TestSetupError("the server closed during login") }
+            parser.append(contentsOf: bytes)
+            while let event = try parser.nextEvent() {
+                let action: ClientNegotiationStateMachine.Action = switch event {
+                case .streamOpened(let header, let namespace): machine.receivedHeader(header, contentNamespace: namespace)
+                case .element(let element): machine.received(element)
+                case .streamClosed: machine.receivedStreamClose()
+                }
+                if let jid = try perform(action) { return (socket, parser, jid) }
+            }
+        }
+    }
+
+    @Test func aClientThatAsksAndNeverReadsIsClosedNotBuffered() async throws {
+        let server = try await TestServer.start(storage: "memory") { configuration in
+            configuration.requireTLS = false
+            configuration.limits.maxOutboundBytes = 1_048_576
+            configuration.limits.readBytesPerSecond = 100_000_000
+            configuration.limits.readBurstBytes = 100_000_000
+        }
+        defer { Task { await server.stop() } }
+        let kernel = server.server.kernel
+        #expect(try await kernel.createAccount("slow", password: "pw"))
+        let (socket, _, jid) = try Self.login(port: server.port, user: "slow", password: "pw", receiveBuffer: 4096)
+        #expect(kernel.registry.entry(jid) != nil)
+
+        // A 120 KB vCard, then many requests for it, and never a byte read: each answer is 120 KB.
+        let description = String(repeating: "x", count: 120_000)
+        socket.send("<iq type='set' id='v'><vCard xmlns='vcard-temp'><DESC>\(description)</DESC></vCard></iq>")
+        var sent = 0
+        for index in 0..<1500 {
+            guard socket.send("<iq type='get' id='g\(index)'><vCard xmlns='vcard-temp'/></iq>") else { break }
+            sent += 1
+        }
+        // Not 180 MB queued for it: the server closes the connection once 1 MiB waits.
+        var closed = false
+        for _ in 0..<200 where !closed {
+            try await Task.sleep(for: .milliseconds(50))
+            closed = kernel.registry.entry(jid) == nil
+        }
+        #expect(closed, "the slow reader is still connected after \(sent) requests")
+    }
+}
