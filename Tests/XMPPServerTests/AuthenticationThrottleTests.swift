@@ -1,19 +1,28 @@
+import Foundation
 import Testing
+import XMPPCore
+import XMPPServer
+import XMPPServerKernel
+import XMPPTestSupport
 @testable import XMPPServer
 
-/// Failed-authentication throttling per address and per account.
+/// Failed-authentication throttling: a guesser is stopped at its address, an account guessed at from everywhere is
+/// slowed, and nobody can lock the owner out.
 @Suite struct AuthenticationThrottleTests {
-    @Test func blocksTheAddressAndTheAccountSeparately() {
+    @Test func refusesTheAddressAndThePairButOnlySlowsTheAccount() {
         let throttle = AuthenticationThrottle(window: 60, perAddress: 3, perAccount: 2)
         throttle.recordFailure(address: "10.0.0.1", username: "alice")
         #expect(!throttle.isBlocked(address: "10.0.0.1", username: "alice"))
+        throttle.recordFailure(address: "10.0.0.1", username: "alice")
+        #expect(throttle.isBlocked(address: "10.0.0.1", username: "alice"), "this address guessed twice at alice")
+        #expect(!throttle.isBlocked(address: "10.0.0.3", username: "alice"), "the owner elsewhere is not refused")
+        #expect(throttle.delay(for: "alice") == .milliseconds(250), "but answered slowly")
         throttle.recordFailure(address: "10.0.0.2", username: "alice")
-        #expect(throttle.isBlocked(address: "10.0.0.3", username: "alice"), "the account is locked from anywhere")
-        #expect(!throttle.isBlocked(address: "10.0.0.1", username: "bob"), "other accounts are unaffected")
-        throttle.recordSuccess(username: "alice")
-        #expect(!throttle.isBlocked(address: "10.0.0.3", username: "alice"))
+        #expect(throttle.delay(for: "alice") == .milliseconds(500), "slower with every failure")
+        #expect(throttle.delay(for: "bob") == .zero, "other accounts are unaffected")
+        throttle.recordSuccess(address: "10.0.0.3", username: "alice")
+        #expect(throttle.delay(for: "alice") == .zero)
         throttle.recordFailure(address: "10.0.0.1", username: "carol")
-        throttle.recordFailure(address: "10.0.0.1", username: "dave")
         #expect(throttle.isBlocked(address: "10.0.0.1", username: "erin"), "three failures from one address")
         #expect(!throttle.isBlocked(address: "10.0.0.9", username: "erin"))
     }
@@ -22,5 +31,43 @@ import Testing
         let throttle = AuthenticationThrottle(window: 0, perAddress: 1, perAccount: 1)
         throttle.recordFailure(address: "10.0.0.1", username: "alice")
         #expect(!throttle.isBlocked(address: "10.0.0.1", username: "alice"))
+    }
+
+    @Test func onlyWrongCredentialsCountAsGuesses() throws {
+        #expect(C2SConnectionHandler.isCredentialFailure(try Element(xml: "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>")))
+        #expect(!C2SConnectionHandler.isCredentialFailure(try Element(xml: "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><aborted/></failure>")))
+        #expect(!C2SConnectionHandler.isCredentialFailure(try Element(xml: "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><temporary-auth-failure/></failure>")))
+    }
+
+    @Test func ipv6AddressesCountByTheirPrefix() {
+        #expect(AddressGrouping.key("2001:db8:1:2:aaaa::1", ipv6PrefixLength: 64) == AddressGrouping.key("2001:db8:1:2:bbbb::9", ipv6PrefixLength: 64))
+        #expect(AddressGrouping.key("2001:db8:1:2::1", ipv6PrefixLength: 64) != AddressGrouping.key("2001:db8:1:3::1", ipv6PrefixLength: 64))
+        #expect(AddressGrouping.key("2001:db8:1:2::1", ipv6PrefixLength: 128) != AddressGrouping.key("2001:db8:1:2::2", ipv6PrefixLength: 128))
+        #expect(AddressGrouping.key("192.0.2.7", ipv6PrefixLength: 64) == "192.0.2.7")
+    }
+
+    /// The attack of the hardening review: one wrong password and ten aborts from one address used to lock the
+    /// account from everywhere. Now the owner logs in from another address at once.
+    @Test func abortsFromOneAddressDoNotLockTheOwnerOut() async throws {
+        let server = try await TestServer.start(storage: "memory") { $0.requireTLS = false }
+        defer { Task { await server.stop() } }
+        #expect(try await server.server.kernel.createAccount("owner", password: "right"))
+        do {
+            _ = try SlowReaderTests.login(port: server.port, user: "owner", password: "wrong", receiveBuffer: 65_536)
+            Issue.record("a wrong password logged in")
+        } catch {}
+        let initial = Base64.encode(Array("n,,n=owner,r=abcdefghijklmnop".utf8))
+        for _ in 0..<10 {
+            let socket = try Socket(port: server.port)
+            socket.send("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+            _ = socket.read(until: "</stream:features>")
+            socket.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>\(initial)</auth>")
+            _ = socket.read(until: "</challenge>")
+            socket.send("<abort xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+            #expect(socket.read(until: "</failure>").contains("<aborted/>"))
+        }
+        let (_, _, jid) = try SlowReaderTests.login(port: server.port, user: "owner", password: "right", receiveBuffer: 65_536,
+                                                    sourceAddress: "127.0.0.2")
+        #expect(jid.bare.description == "owner@localhost")
     }
 }

@@ -67,6 +67,21 @@ import XMPPServerMUC
         await server.stop()
     }
 
+    @Test func aConnectionMayAskOnlyAFewThingsBeforeLoggingIn() async throws {
+        let server = try await TestServer.start(storage: "memory") { $0.requireTLS = false }
+        let socket = try Socket(port: server.port)
+        socket.send("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+        _ = socket.read(until: "</stream:features>")
+        for index in 0..<11 {
+            socket.send("<iq type='get' id='r\(index)'><query xmlns='jabber:iq:register'/></iq>")
+        }
+        let answer = socket.readAll()
+        #expect(answer.contains("id='r9'"), "ten are answered")
+        #expect(!answer.contains("id='r10'"), "the eleventh is not")
+        #expect(answer.contains("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"))
+        await server.stop()
+    }
+
     @Test func connectionsOverThePerAddressLimitGetPolicyViolation() async throws {
         let server = try await TestServer.start(storage: "memory") { $0.limits.connectionsPerIP = 1 }
         // The first connection is served (and counted) before the second arrives: accepted channels are set up
@@ -103,7 +118,7 @@ final class Socket {
 
     /// Connects to 127.0.0.1:`port`; `receiveBuffer`, if given, shrinks the kernel's receive buffer (a client that
     /// reads slowly). Sends time out after 2 s instead of blocking (a server that stopped reading).
-    init(port: Int, receiveBuffer: Int32? = nil) throws {
+    init(port: Int, receiveBuffer: Int32? = nil, sourceAddress: String? = nil) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -111,6 +126,16 @@ final class Socket {
         setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &sendTimeout, socklen_t(MemoryLayout<timeval>.size))
         if var size = receiveBuffer {
             setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        if let sourceAddress {
+            // Another loopback address (127.0.0.2, ...): a second client address for per-address limits.
+            var source = sockaddr_in()
+            source.sin_family = sa_family_t(AF_INET)
+            source.sin_addr.s_addr = inet_addr(sourceAddress)
+            let bound = withUnsafePointer(to: &source) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else { throw POSIXError(.EADDRNOTAVAIL) }
         }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

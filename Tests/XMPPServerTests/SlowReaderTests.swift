@@ -11,8 +11,9 @@ import XMPPTestSupport
 @Suite struct SlowReaderTests {
     /// Logs in over plain TCP (the test server allows it) with the client negotiation machine, byte by byte over a
     /// blocking socket; returns the socket and the parser holding what was read after login.
-    static func login(port: Int, user: String, password: String, receiveBuffer: Int32) throws -> (Socket, XMLStreamParser, JID) {
-        let socket = try Socket(port: port, receiveBuffer: receiveBuffer)
+    static func login(port: Int, user: String, password: String, receiveBuffer: Int32,
+                      sourceAddress: String? = nil) throws -> (Socket, XMLStreamParser, JID) {
+        let socket = try Socket(port: port, receiveBuffer: receiveBuffer, sourceAddress: sourceAddress)
         var machine = ClientNegotiationStateMachine(configuration: .init(
             jid: try JID("\(user)@localhost"), password: password, tls: .disabled, mechanisms: [.scramSHA256]), isSecured: false)
         var parser = XMLStreamParser()

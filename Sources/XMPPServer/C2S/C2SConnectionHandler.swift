@@ -35,6 +35,8 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     private let decoder: XMPPStreamDecoder
     private let gate: ReadGate
     private let remoteAddress: String
+    /// The address as per-address limits count it (an IPv6 /64 as one).
+    private let addressKey: String
     private var machine: ServerNegotiationStateMachine
     private var session: C2SSession?
     /// Input that arrived while an asynchronous step was under way; small, since most connections never queue.
@@ -42,12 +44,16 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     private var isWaiting = false
     private var isClosing = false
     private var authenticatingUser: String?
+    private var preAuthenticationRequests = 0
+    /// IQs a connection may send before authenticating (in-band registration needs two: the form and the submission).
+    static let preAuthenticationRequestLimit = 10
     private var lastRead = NIODeadline.now()
     private var lastWrite = NIODeadline.now()
     private var negotiationTimer: Scheduled<Void>?
     private var idleTimer: RepeatedTask?
 
-    init(shared: Shared, decoder: XMPPStreamDecoder, remoteAddress: String, directTLS: Bool, gate: ReadGate) {
+    init(shared: Shared, decoder: XMPPStreamDecoder, remoteAddress: String, addressKey: String, directTLS: Bool, gate: ReadGate) {
+        self.addressKey = addressKey
         self.shared = shared
         self.decoder = decoder
         self.gate = gate
@@ -68,7 +74,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         isClosing = true
         negotiationTimer?.cancel()
         idleTimer?.cancel()
-        shared.connections.close(remoteAddress)
+        shared.connections.close(addressKey)
         if let session {
             _ = shared.kernel.sessionEnded(session)
             self.session = nil
@@ -130,8 +136,8 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         case .none:
             break
         case .send(let element):
-            if element.name == "failure" && element.namespace == XMLNamespace.sasl {
-                shared.throttle.recordFailure(address: remoteAddress, username: authenticatingUser)
+            if Self.isCredentialFailure(element) {
+                shared.throttle.recordFailure(address: addressKey, username: authenticatingUser)
                 log(.info, "authentication failed", metadata: ["user": "\(authenticatingUser ?? "?")"])
             }
             write(.element(element), context: context)
@@ -149,16 +155,20 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             }
         case .lookUpCredentials(let username, let hash):
             authenticatingUser = username
-            if shared.throttle.isBlocked(address: remoteAddress, username: username) {
+            if shared.throttle.isBlocked(address: addressKey, username: username) {
                 log(.notice, "authentication throttled", metadata: ["user": "\(username)"])
                 return perform(machine.credentialsUnavailable(SASLError(.temporaryAuthFailure)), context: context)
             }
-            let kernel = shared.kernel
-            wait(for: context.eventLoop.makeFutureWithTask { await kernel.credentials(of: username, hash: hash) }, context: context) { handler, credentials, context in
+            // An account guessed at from many addresses answers slowly (its owner still gets in).
+            let (kernel, delay) = (shared.kernel, shared.throttle.delay(for: username))
+            wait(for: context.eventLoop.makeFutureWithTask {
+                if delay > .zero { try? await Task.sleep(for: delay) }
+                return await kernel.credentials(of: username, hash: hash)
+            }, context: context) { handler, credentials, context in
                 handler.perform(handler.machine.credentialsFound(credentials), context: context)
             }
         case .authenticated(let username, let success):
-            shared.throttle.recordSuccess(username: username)
+            shared.throttle.recordSuccess(address: addressKey, username: username)
             log(.info, "authenticated", metadata: ["user": "\(username)"])
             write(.element(success), context: context)
             restartStream()
@@ -168,7 +178,12 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             negotiationTimer?.cancel()
             write(.element(reply), context: context)
         case .preAuthenticationIQ(let element):
-            let (kernel, address) = (shared.kernel, remoteAddress)
+            // Registration before login is a handful of requests; more is someone probing or flooding.
+            preAuthenticationRequests += 1
+            guard preAuthenticationRequests <= Self.preAuthenticationRequestLimit else {
+                return closeStream(with: StreamError(.policyViolation, text: "too many requests before login"), header: nil, context: context)
+            }
+            let (kernel, address) = (shared.kernel, addressKey)
             wait(for: context.eventLoop.makeFutureWithTask { await kernel.handlePreAuthenticationIQ(element, remoteAddress: address) }, context: context) { handler, reply, context in
                 handler.write(.element(reply), context: context)
             }
@@ -215,6 +230,13 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         }
         self.session = session
         perform(machine.resourceBound(session.jid), context: context)
+    }
+
+    /// Whether a SASL failure says the credentials were wrong (`not-authorized`): only those count as guesses. An
+    /// abort, a malformed exchange or the throttle's own `temporary-auth-failure` guess nothing.
+    static func isCredentialFailure(_ element: Element) -> Bool {
+        element.name == "failure" && element.namespace == XMLNamespace.sasl
+            && element.child("not-authorized", namespace: XMLNamespace.sasl) != nil
     }
 
     /// After `<proceed/>` or SASL success: the client starts a new stream, and anything it sent before that

@@ -12,11 +12,12 @@ enum C2SPipeline {
     static func configure(_ channel: any Channel, shared: C2SConnectionHandler.Shared, directTLS: Bool) throws {
         let operations = channel.pipeline.syncOperations
         let address = channel.remoteAddress?.ipAddress ?? "unknown"
+        let addressKey = AddressGrouping.key(address, ipv6PrefixLength: shared.limits.ipv6PrefixLength)
         if directTLS, let tls = shared.tls {
             try operations.addHandler(NIOSSLServerHandler(context: tls.context))
         }
         let encoder = XMPPStreamEncoder(contentNamespace: XMLNamespace.client)
-        guard shared.connections.open(address, limit: shared.limits.connectionsPerIP) else {
+        guard shared.connections.open(addressKey, limit: shared.limits.connectionsPerIP) else {
             shared.logger.notice("connection refused: too many from one address", metadata: ["peer": "\(address)"])
             try operations.addHandlers([encoder, RefusingHandler(domain: shared.kernel.configuration.domain)])
             return
@@ -27,7 +28,8 @@ enum C2SPipeline {
             ReadRateLimiter(bytesPerSecond: shared.limits.readBytesPerSecond, burst: shared.limits.readBurstBytes, gate: gate),
             decoder,
             encoder,
-            C2SConnectionHandler(shared: shared, decoder: decoder, remoteAddress: address, directTLS: directTLS, gate: gate),
+            C2SConnectionHandler(shared: shared, decoder: decoder, remoteAddress: address, addressKey: addressKey,
+                                 directTLS: directTLS, gate: gate),
         ])
     }
 }

@@ -91,6 +91,10 @@ public enum ConfigFile {
         case "read_rate": configuration.limits.readBytesPerSecond = try int()
         case "read_burst": configuration.limits.readBurstBytes = try int()
         case "connections_per_ip": configuration.limits.connectionsPerIP = try int()
+        case "ipv6_prefix_length":
+            let length = try int()
+            guard length <= 128 else { throw ParseError(line: 0, message: "ipv6_prefix_length is at most 128") }
+            configuration.limits.ipv6PrefixLength = length
         case "auth_failures_per_ip": configuration.limits.authFailuresPerIP = try int()
         case "auth_failures_per_account": configuration.limits.authFailuresPerAccount = try int()
         case "auth_failure_window": configuration.limits.authFailureWindowSeconds = try int()

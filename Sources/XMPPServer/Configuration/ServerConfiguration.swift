@@ -46,12 +46,15 @@ public struct ConnectionLimits: Sendable {
     public var readBytesPerSecond = 65_536
     /// Burst allowance above the sustained rate, in bytes.
     public var readBurstBytes = 524_288
+    /// How IPv6 addresses count for the per-address limits: by this prefix length (one /64 is one client).
+    public var ipv6PrefixLength = 64
     /// Simultaneous connections from one IP address.
     public var connectionsPerIP = 32
     /// Failed authentications per IP address within ``authFailureWindowSeconds`` before further attempts from it
     /// get `temporary-auth-failure`.
     public var authFailuresPerIP = 20
-    /// Failed authentications per account within the window before the account is locked out for the window.
+    /// Failed authentications per account from one address within the window before that address's attempts for the
+    /// account are refused; from all addresses together, before attempts for the account are answered ever more slowly.
     public var authFailuresPerAccount = 10
     /// The window of the two failure limits, in seconds.
     public var authFailureWindowSeconds = 300

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// Counts open connections per IP address.
@@ -23,8 +26,12 @@ final class ConnectionCounter: Sendable {
     }
 }
 
-/// Remembers recent authentication failures per IP address and per account, so that password guessing is
-/// slowed to a crawl without affecting anyone else.
+/// Remembers recent failed logins (wrong credentials only: an abort or a refusal by the throttle itself is not a
+/// guess) and decides what the next attempt gets:
+/// - from an address with too many failures, or for an account with too many failures *from that address*:
+///   `temporary-auth-failure`, so one guesser is stopped without touching the account's owner elsewhere;
+/// - for an account with many failures from everywhere (distributed guessing): a delay before the answer that grows
+///   with the failures, so guessing crawls while the rightful owner still gets in.
 final class AuthenticationThrottle: Sendable {
     private let failures = Mutex<[String: [Date]]>([:])
     let window: TimeInterval
@@ -37,27 +44,42 @@ final class AuthenticationThrottle: Sendable {
         self.perAccount = perAccount
     }
 
-    /// Whether an attempt from `address` for `username` must be refused for now.
+    /// Whether an attempt from `address` (already grouped, see ``AddressGrouping``) for `username` is refused for now.
     func isBlocked(address: String, username: String) -> Bool {
         let now = Date()
         return failures.withLock { failures in
-            recent("ip:" + address, now, &failures) >= perAddress || recent("user:" + username, now, &failures) >= perAccount
+            recent("ip:" + address, now, &failures) >= perAddress
+                || recent("pair:" + address + " " + username, now, &failures) >= perAccount
         }
     }
 
-    /// Records a failed attempt.
+    /// How long to wait before answering an attempt for `username`: nothing until the account has `perAccount`
+    /// failures in the window from anywhere, then 250 ms doubling with each further failure, at most 8 s.
+    func delay(for username: String) -> Duration {
+        let count = failures.withLock { recent("user:" + username, Date(), &$0) }
+        guard count >= perAccount else { return .zero }
+        return .milliseconds(250 << min(5, count - perAccount))
+    }
+
+    /// Records a failed attempt with wrong credentials.
     func recordFailure(address: String, username: String?) {
         let now = Date()
         failures.withLock { failures in
             failures["ip:" + address, default: []].append(now)
-            if let username { failures["user:" + username, default: []].append(now) }
+            if let username {
+                failures["user:" + username, default: []].append(now)
+                failures["pair:" + address + " " + username, default: []].append(now)
+            }
             if failures.count > 100_000 { failures = failures.filter { $0.value.contains { now.timeIntervalSince($0) < window } } }
         }
     }
 
     /// Forgets an account's failures after it logged in.
-    func recordSuccess(username: String) {
-        _ = failures.withLock { $0.removeValue(forKey: "user:" + username) }
+    func recordSuccess(address: String, username: String) {
+        failures.withLock { failures in
+            failures["user:" + username] = nil
+            failures["pair:" + address + " " + username] = nil
+        }
     }
 
     private func recent(_ key: String, _ now: Date, _ failures: inout [String: [Date]]) -> Int {
@@ -65,5 +87,23 @@ final class AuthenticationThrottle: Sendable {
         let kept = list.filter { now.timeIntervalSince($0) < window }
         failures[key] = kept.isEmpty ? nil : kept
         return kept.count
+    }
+}
+
+/// Groups client addresses for per-address limits: IPv4 addresses stand alone, IPv6 addresses count by their
+/// prefix (a /64 by default), since one client can have a whole /64 to itself.
+enum AddressGrouping {
+    /// The key of `address` for per-address limits.
+    static func key(_ address: String, ipv6PrefixLength: Int) -> String {
+        guard address.contains(":") else { return address }
+        var bytes = in6_addr()
+        guard inet_pton(AF_INET6, address, &bytes) == 1 else { return address }
+        let prefix = max(0, min(128, ipv6PrefixLength))
+        var octets = withUnsafeBytes(of: &bytes) { Array($0) }
+        for index in 0..<16 {
+            let kept = max(0, min(8, prefix - index * 8))
+            octets[index] &= kept == 8 ? 0xFF : UInt8(truncatingIfNeeded: 0xFF << (8 - kept))
+        }
+        return octets.map { String($0, radix: 16) }.joined(separator: ":") + "/\(prefix)"
     }
 }

@@ -83,7 +83,7 @@ public typealias IQHandler = @Sendable (IQRequest) async throws -> IQReply
 public struct PreAuthenticationRequest: Sendable {
     /// The request.
     public var iq: IQ
-    /// The peer's IP address, for rate limits.
+    /// The peer's address as per-address limits count it (an IPv6 prefix as one address), for rate limits.
     public var remoteAddress: String
     /// The domain the stream is for.
     public var domain: String

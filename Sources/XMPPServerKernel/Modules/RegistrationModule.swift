@@ -45,6 +45,10 @@ public struct RegistrationModule: ServerModule {
         guard let (username, password) = try Self.credentials(in: query, domain: request.domain) else {
             throw StanzaError(.notAcceptable, text: "a username and a password are required")
         }
+        // A taken name is refused before any key derivation (three PBKDF2 runs): asking is cheap, deriving is not.
+        guard try await !request.kernel.storage.accounts.accountExists(username) else {
+            throw StanzaError(.conflict, text: "the username is taken")
+        }
         if case .limited(let count, let seconds) = policy,
            !limiter.admit(request.remoteAddress, count: count, within: TimeInterval(seconds)) {
             throw StanzaError(.policyViolation, type: .wait, text: "too many registrations from this address; try later")
