@@ -46,6 +46,7 @@ public final class XMPPServer: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        configuration.kernel.secret = try ServerSecret.load(in: configuration.dataDirectory)
         let storage: ServerStorage
         if configuration.storage == "memory" {
             database = nil

@@ -71,3 +71,35 @@ import XMPPTestSupport
         #expect(jid.bare.description == "owner@localhost")
     }
 }
+
+/// SCRAM tells nobody which accounts exist: a name without an account gets the same salt every time (also after
+/// a restart) and the usual iteration count, as a real account does.
+@Suite struct AccountEnumerationTests {
+    /// The server-first-message's salt and iteration count for `user`.
+    static func saltAndIterations(port: Int, user: String) throws -> String {
+        let socket = try Socket(port: port)
+        socket.send("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+        _ = socket.read(until: "</stream:features>")
+        socket.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>\(Base64.encode(Array("n,,n=\(user),r=abcdefghijklmnop".utf8)))</auth>")
+        let answer = socket.read(until: "</challenge>")
+        guard let start = answer.range(of: "'>")?.upperBound ?? answer.range(of: "\">")?.upperBound,
+              let end = answer.range(of: "</challenge>")?.lowerBound,
+              let decoded = Base64.decode(String(answer[start..<end])) else { throw TestSetupError("no challenge: \(answer)") }
+        let fields = String(decoding: decoded, as: UTF8.self).split(separator: ",")
+        return fields.filter { $0.hasPrefix("s=") || $0.hasPrefix("i=") }.joined(separator: ",")
+    }
+
+    @Test func unknownNamesLookLikeAccounts() async throws {
+        let server = try await TestServer.start { $0.requireTLS = false }
+        #expect(try await server.server.kernel.createAccount("real", password: "pw"))
+        let ghost = try Self.saltAndIterations(port: server.port, user: "ghost")
+        #expect(try Self.saltAndIterations(port: server.port, user: "ghost") == ghost, "the same salt each time")
+        #expect(ghost.hasSuffix(",i=4096"), "the usual iteration count: \(ghost)")
+        #expect(try Self.saltAndIterations(port: server.port, user: "other") != ghost, "but its own per name")
+        let real = try Self.saltAndIterations(port: server.port, user: "real")
+        let restarted = try await server.restarted()
+        defer { Task { await restarted.stop() } }
+        #expect(try Self.saltAndIterations(port: restarted.port, user: "ghost") == ghost, "after a restart too")
+        #expect(try Self.saltAndIterations(port: restarted.port, user: "real") == real)
+    }
+}

@@ -27,6 +27,9 @@ public struct KernelConfiguration: Sendable {
     public var softwareName: String
     /// The software version reported by XEP-0092.
     public var softwareVersion: String
+    /// The server's secret for answers that must not reveal whether an account exists (the SCRAM salt of an
+    /// unknown account is derived from it); random unless the server keeps one in its data directory.
+    public var secret: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
     /// Values of the modules' options by key, as written in the config file; a key not here has its default.
     public var moduleSettings: [String: String] = [:]
 

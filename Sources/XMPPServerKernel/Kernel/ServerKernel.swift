@@ -97,14 +97,25 @@ public final class ServerKernel: Sendable {
 
     // MARK: - Authentication
 
-    /// The credentials SASL needs for `username`, or `nil` when there is no such account.
+    /// The credentials SASL needs for `username`. For an unknown account: credentials no password matches, with
+    /// the same salt every time (derived from the server's secret and the name) and the usual iteration count, so
+    /// the exchange looks like any failed login and nobody learns which accounts exist. `nil` only when storage
+    /// failed.
     public func credentials(of username: String, hash: SCRAMHash) async -> SCRAMCredentials? {
         do {
-            return try await storage.accounts.credentials(of: username, hash: hash)
+            if let stored = try await storage.accounts.credentials(of: username, hash: hash) { return stored }
+            return decoyCredentials(for: username, hash: hash)
         } catch {
             logger.error("credential lookup failed", metadata: ["user": "\(username)", "error": "\(error)"])
             return nil
         }
+    }
+
+    /// Credentials for a name without an account: a stable salt, random keys.
+    func decoyCredentials(for username: String, hash: SCRAMHash) -> SCRAMCredentials {
+        let salt = Array(hash.hmac(key: configuration.secret, Array("salt \(hash.rawValue) \(username)".utf8)).prefix(16))
+        let random = { hash.hash((0..<32).map { _ in UInt8.random(in: 0...255) }) }
+        return SCRAMCredentials(hash: hash, salt: salt, iterations: 4096, storedKey: random(), serverKey: random())
     }
 
     // MARK: - Pre-authentication IQ
