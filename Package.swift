@@ -85,7 +85,8 @@ let package = Package(
         // The embedded storage backend: SQLite through GRDB (WAL, migrations).
         .target(
             name: "XMPPServerSQLite",
-            dependencies: ["XMPPServerKernel", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["XMPPServerKernel", "XMPPCore", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         // Assembly: configuration, certificates, c2s listeners, the service that runs them.

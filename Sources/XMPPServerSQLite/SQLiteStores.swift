@@ -1,6 +1,7 @@
 import Synchronization
 import Foundation
 import GRDB
+import Logging
 import XMPPCore
 import XMPPServerKernel
 
@@ -122,40 +123,59 @@ struct SQLiteRosterStore: RosterStore {
     }
 }
 
-/// ``OfflineStore`` in SQLite; messages are kept as serialized XML.
+/// ``OfflineStore`` in SQLite; messages are kept as serialized XML and read back with the limits for stored data.
 struct SQLiteOfflineStore: OfflineStore {
     let pool: DatabasePool
     let recipients: OfflineRecipients
+    let logger = Logger(label: "xmppd.storage")
 
-    func store(_ message: Element, for user: String, limit: Int) async throws -> Bool {
+    func store(_ message: Element, for user: String, limit: Int, byteLimit: Int) async throws -> Bool {
         let xml = message.xmlString
         let stored = try await pool.write { db in
-            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM offline_message WHERE username = ?", arguments: [user]) ?? 0
-            guard count < limit else { return false }
+            let row = try Row.fetchOne(db, sql: """
+                SELECT COUNT(*) AS count, COALESCE(SUM(length(CAST(stanza AS BLOB))), 0) AS bytes
+                FROM offline_message WHERE username = ?
+                """, arguments: [user])
+            let (count, bytes): (Int, Int) = (row?["count"] ?? 0, row?["bytes"] ?? 0)
+            guard count < limit, bytes + xml.utf8.count <= byteLimit else { return false }
             try db.execute(sql: "INSERT INTO offline_message (username, stanza) VALUES (?, ?)", arguments: [user, xml])
             return true
         }
-        // After the commit: a takeAll that removed the user before this point has not seen the row, so the
+        // After the commit: a removal that took the user out before this point has not seen the row, so the
         // user must be back in the set (see OfflineRecipients).
         if stored { recipients.insert(user) }
         return stored
     }
 
-    func takeAll(for user: String) async throws -> [Element] {
+    func pending(for user: String) async throws -> [OfflineMessage] {
         // Every login asks, and most have nothing waiting: answered from memory, without touching the database.
-        guard recipients.remove(user) else { return [] }
-        let stored: [String]
-        do {
-            stored = try await pool.write { db in
-                let rows = try String.fetchAll(db, sql: "SELECT stanza FROM offline_message WHERE username = ? ORDER BY id", arguments: [user])
-                try db.execute(sql: "DELETE FROM offline_message WHERE username = ?", arguments: [user])
-                return rows
-            }
-        } catch {
-            recipients.insert(user)
-            throw error
+        guard recipients.contains(user) else { return [] }
+        let rows = try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, stanza FROM offline_message WHERE username = ? ORDER BY id", arguments: [user])
         }
-        return stored.compactMap { try? Element(xml: $0) }
+        return rows.compactMap { row in
+            let id: Int64 = row["id"]
+            do {
+                return OfflineMessage(id: id, element: try Element(xml: row["stanza"] as String, limits: .stored))
+            } catch {
+                // Kept, not dropped: it stays in the table for an operator to look at.
+                logger.error("offline message unreadable", metadata: ["user": "\(user)", "id": "\(id)", "error": "\(error)"])
+                return nil
+            }
+        }
+    }
+
+    func remove(_ ids: [Int64], for user: String) async throws {
+        guard !ids.isEmpty else { return }
+        // Out of the set first, back in if rows remain: a store committing meanwhile puts the user back itself.
+        _ = recipients.remove(user)
+        let remaining = try await pool.write { db in
+            for id in ids {
+                try db.execute(sql: "DELETE FROM offline_message WHERE username = ? AND id = ?", arguments: [user, id])
+            }
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM offline_message WHERE username = ?", arguments: [user]) ?? 0
+        }
+        if remaining > 0 { recipients.insert(user) }
     }
 
     func count(for user: String) async throws -> Int {
@@ -209,8 +229,9 @@ struct SQLiteUserDataStore: UserDataStore {
 
 /// The users that may have offline messages waiting: every user with a stored row is in the set (it may also
 /// hold users whose messages were taken meanwhile, which costs one query). Loaded when the database opens and
-/// kept by this process's ``SQLiteOfflineStore``: a store adds the user after its row is committed, a take
-/// removes the user before reading, so a row is never left behind with its user missing. Only the server
+/// kept by this process's ``SQLiteOfflineStore``: a store adds the user after its row is committed, a removal takes
+/// the user out before deleting and puts it back if rows remain, so a row is never left behind with its user
+/// missing. Only the server
 /// stores offline messages; other processes on the same database (xmppctl) only delete them.
 final class OfflineRecipients: Sendable {
     private let users: Mutex<Set<String>>
@@ -226,5 +247,10 @@ final class OfflineRecipients: Sendable {
     /// Removes the user; returns whether they were in the set.
     func remove(_ user: String) -> Bool {
         users.withLock { $0.remove(user) != nil }
+    }
+
+    /// Whether the user may have messages waiting.
+    func contains(_ user: String) -> Bool {
+        users.withLock { $0.contains(user) }
     }
 }

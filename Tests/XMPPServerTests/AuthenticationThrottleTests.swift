@@ -53,20 +53,24 @@ import XMPPTestSupport
         defer { Task { await server.stop() } }
         #expect(try await server.server.kernel.createAccount("owner", password: "right"))
         do {
-            _ = try SlowReaderTests.login(port: server.port, user: "owner", password: "wrong", receiveBuffer: 65_536)
+            _ = try await SlowReaderTests.login(port: server.port, user: "owner", password: "wrong", receiveBuffer: 65_536)
             Issue.record("a wrong password logged in")
         } catch {}
         let initial = Base64.encode(Array("n,,n=owner,r=abcdefghijklmnop".utf8))
-        for _ in 0..<10 {
-            let socket = try Socket(port: server.port)
-            socket.send("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
-            _ = socket.read(until: "</stream:features>")
-            socket.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>\(initial)</auth>")
-            _ = socket.read(until: "</challenge>")
-            socket.send("<abort xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
-            #expect(socket.read(until: "</failure>").contains("<aborted/>"))
+        let port = server.port
+        let aborted = try await blocking {
+            (0..<10).map { _ in
+                guard let socket = try? Socket(port: port) else { return false }
+                socket.send("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+                _ = socket.read(until: "</stream:features>")
+                socket.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>\(initial)</auth>")
+                _ = socket.read(until: "</challenge>")
+                socket.send("<abort xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+                return socket.read(until: "</failure>").contains("<aborted/>")
+            }
         }
-        let (_, _, jid) = try SlowReaderTests.login(port: server.port, user: "owner", password: "right", receiveBuffer: 65_536,
+        #expect(aborted.allSatisfy { $0 })
+        let (_, _, jid) = try await SlowReaderTests.login(port: server.port, user: "owner", password: "right", receiveBuffer: 65_536,
                                                     sourceAddress: "127.0.0.2")
         #expect(jid.bare.description == "owner@localhost")
     }
@@ -76,7 +80,11 @@ import XMPPTestSupport
 /// a restart) and the usual iteration count, as a real account does.
 @Suite struct AccountEnumerationTests {
     /// The server-first-message's salt and iteration count for `user`.
-    static func saltAndIterations(port: Int, user: String) throws -> String {
+    static func saltAndIterations(port: Int, user: String) async throws -> String {
+        try await blocking { try saltAndIterationsBlocking(port: port, user: user) }
+    }
+
+    private static func saltAndIterationsBlocking(port: Int, user: String) throws -> String {
         let socket = try Socket(port: port)
         socket.send("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
         _ = socket.read(until: "</stream:features>")
@@ -92,14 +100,14 @@ import XMPPTestSupport
     @Test func unknownNamesLookLikeAccounts() async throws {
         let server = try await TestServer.start { $0.requireTLS = false }
         #expect(try await server.server.kernel.createAccount("real", password: "pw"))
-        let ghost = try Self.saltAndIterations(port: server.port, user: "ghost")
-        #expect(try Self.saltAndIterations(port: server.port, user: "ghost") == ghost, "the same salt each time")
+        let ghost = try await Self.saltAndIterations(port: server.port, user: "ghost")
+        #expect(try await Self.saltAndIterations(port: server.port, user: "ghost") == ghost, "the same salt each time")
         #expect(ghost.hasSuffix(",i=4096"), "the usual iteration count: \(ghost)")
-        #expect(try Self.saltAndIterations(port: server.port, user: "other") != ghost, "but its own per name")
-        let real = try Self.saltAndIterations(port: server.port, user: "real")
+        #expect(try await Self.saltAndIterations(port: server.port, user: "other") != ghost, "but its own per name")
+        let real = try await Self.saltAndIterations(port: server.port, user: "real")
         let restarted = try await server.restarted()
         defer { Task { await restarted.stop() } }
-        #expect(try Self.saltAndIterations(port: restarted.port, user: "ghost") == ghost, "after a restart too")
-        #expect(try Self.saltAndIterations(port: restarted.port, user: "real") == real)
+        #expect(try await Self.saltAndIterations(port: restarted.port, user: "ghost") == ghost, "after a restart too")
+        #expect(try await Self.saltAndIterations(port: restarted.port, user: "real") == real)
     }
 }

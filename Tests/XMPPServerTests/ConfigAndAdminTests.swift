@@ -112,8 +112,17 @@ import XMPPServerMUC
     }
 }
 
+/// Runs blocking socket work on a thread of its own: on Swift concurrency's few cooperative threads a blocking
+/// `recv` would starve the server under test, whose own tasks run there too.
+func blocking<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value) async throws -> Value {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+    }
+}
+
 /// A blocking loopback TCP socket for byte-level tests (with a receive timeout, so a test cannot hang).
-final class Socket {
+final class Socket: @unchecked Sendable {
+    // @unchecked: a test uses one socket from one thread at a time.
     private let descriptor: Int32
 
     /// Connects to 127.0.0.1:`port`; `receiveBuffer`, if given, shrinks the kernel's receive buffer (a client that

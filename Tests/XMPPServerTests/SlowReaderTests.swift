@@ -12,7 +12,12 @@ import XMPPTestSupport
     /// Logs in over plain TCP (the test server allows it) with the client negotiation machine, byte by byte over a
     /// blocking socket; returns the socket and the parser holding what was read after login.
     static func login(port: Int, user: String, password: String, receiveBuffer: Int32,
-                      sourceAddress: String? = nil) throws -> (Socket, XMLStreamParser, JID) {
+                      sourceAddress: String? = nil) async throws -> (Socket, XMLStreamParser, JID) {
+        try await blocking { try loginBlocking(port: port, user: user, password: password, receiveBuffer: receiveBuffer, sourceAddress: sourceAddress) }
+    }
+
+    private static func loginBlocking(port: Int, user: String, password: String, receiveBuffer: Int32,
+                                      sourceAddress: String?) throws -> (Socket, XMLStreamParser, JID) {
         let socket = try Socket(port: port, receiveBuffer: receiveBuffer, sourceAddress: sourceAddress)
         var machine = ClientNegotiationStateMachine(configuration: .init(
             jid: try JID("\(user)@localhost"), password: password, tls: .disabled, mechanisms: [.scramSHA256]), isSecured: false)
@@ -38,7 +43,7 @@ import XMPPTestSupport
         _ = try perform(machine.start())
         while true {
             let bytes = socket.readSome()
-            guard !bytes.isEmpty else { throw TestSetupError("the server closed during login") }
+            guard !bytes.isEmpty else { throw TestSetupError("the server closed during login (\(user))") }
             parser.append(contentsOf: bytes)
             while let event = try parser.nextEvent() {
                 let action: ClientNegotiationStateMachine.Action = switch event {
@@ -61,16 +66,19 @@ import XMPPTestSupport
         defer { Task { await server.stop() } }
         let kernel = server.server.kernel
         #expect(try await kernel.createAccount("slow", password: "pw"))
-        let (socket, _, jid) = try Self.login(port: server.port, user: "slow", password: "pw", receiveBuffer: 4096)
+        let (socket, _, jid) = try await Self.login(port: server.port, user: "slow", password: "pw", receiveBuffer: 4096)
         #expect(kernel.registry.entry(jid) != nil)
 
         // A 120 KB vCard, then many requests for it, and never a byte read: each answer is 120 KB.
         let description = String(repeating: "x", count: 120_000)
         socket.send("<iq type='set' id='v'><vCard xmlns='vcard-temp'><DESC>\(description)</DESC></vCard></iq>")
-        var sent = 0
-        for index in 0..<1500 {
-            guard socket.send("<iq type='get' id='g\(index)'><vCard xmlns='vcard-temp'/></iq>") else { break }
-            sent += 1
+        let sent = try await blocking {
+            var sent = 0
+            for index in 0..<1500 {
+                guard socket.send("<iq type='get' id='g\(index)'><vCard xmlns='vcard-temp'/></iq>") else { break }
+                sent += 1
+            }
+            return sent
         }
         // Not 180 MB queued for it: the server closes the connection once 1 MiB waits.
         var closed = false

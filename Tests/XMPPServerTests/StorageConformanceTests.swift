@@ -45,16 +45,46 @@ import GRDB
         }
     }
 
-    @Test func offlineMessagesKeepOrderAndLimit() async throws {
+    /// Reads what waits and removes it, as a delivery that succeeded does.
+    static func takeAll(_ store: any OfflineStore, for user: String) async throws -> [Element] {
+        let pending = try await store.pending(for: user)
+        try await store.remove(pending.map(\.id), for: user)
+        return pending.map(\.element)
+    }
+
+    @Test func offlineMessagesKeepOrderAndLimits() async throws {
         for (name, storage) in try Self.backends() {
+            let offline = storage.offline
             let first = Message(type: .chat, to: try JID("bob@example.com"), body: "one & <two>").element
             let second = Message(type: .chat, to: try JID("bob@example.com"), body: "three").element
-            #expect(try await storage.offline.store(first, for: "bob", limit: 2), "\(name)")
-            #expect(try await storage.offline.store(second, for: "bob", limit: 2), "\(name)")
-            #expect(try await !storage.offline.store(second, for: "bob", limit: 2), "\(name): full")
-            #expect(try await storage.offline.count(for: "bob") == 2, "\(name)")
-            #expect(try await storage.offline.takeAll(for: "bob") == [first, second], "\(name)")
-            #expect(try await storage.offline.takeAll(for: "bob").isEmpty, "\(name)")
+            #expect(try await offline.store(first, for: "bob", limit: 2, byteLimit: .max), "\(name)")
+            #expect(try await offline.store(second, for: "bob", limit: 2, byteLimit: .max), "\(name)")
+            #expect(try await !offline.store(second, for: "bob", limit: 2, byteLimit: .max), "\(name): full")
+            #expect(try await offline.count(for: "bob") == 2, "\(name)")
+            // Reading leaves them; removing by id removes exactly those.
+            let pending = try await offline.pending(for: "bob")
+            #expect(pending.map(\.element) == [first, second], "\(name)")
+            #expect(try await offline.pending(for: "bob").count == 2, "\(name): reading removes nothing")
+            try await offline.remove([pending[0].id], for: "bob")
+            #expect(try await offline.pending(for: "bob").map(\.element) == [second], "\(name)")
+            #expect(try await Self.takeAll(offline, for: "bob") == [second], "\(name)")
+            #expect(try await offline.pending(for: "bob").isEmpty, "\(name)")
+            // The byte quota counts the stored form.
+            let size = first.xmlString.utf8.count
+            #expect(try await offline.store(first, for: "carol", limit: 10, byteLimit: size), "\(name)")
+            #expect(try await !offline.store(first, for: "carol", limit: 10, byteLimit: size * 2 - 1), "\(name): over the byte quota")
+        }
+    }
+
+    /// What the server stored comes back whole, even when it serializes longer than the stream limit allowed it
+    /// to arrive, and quotes in text are not blown up six times.
+    @Test func longStoredMessagesComeBackWhole() async throws {
+        for (name, storage) in try Self.backends() {
+            let body = String(repeating: "'\"", count: 120_000)
+            let message = Message(type: .chat, to: try JID("bob@example.com"), body: body).element
+            #expect(message.xmlString.utf8.count < 260_000, "\(name): quotes in text are written as they are")
+            #expect(try await storage.offline.store(message, for: "bob", limit: 10, byteLimit: .max), "\(name)")
+            #expect(try await Self.takeAll(storage.offline, for: "bob").first.flatMap { Message(element: $0)?.body } == body, "\(name)")
         }
     }
 
@@ -64,15 +94,15 @@ import GRDB
         let path = NSTemporaryDirectory() + "xmppd-offline-" + UUID().uuidString + ".sqlite"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let message = Message(type: .chat, to: try JID("bob@example.com"), body: "kept").element
-        #expect(try await SQLiteDatabase(path: path).storage.offline.store(message, for: "bob", limit: 10))
+        #expect(try await SQLiteDatabase(path: path).storage.offline.store(message, for: "bob", limit: 10, byteLimit: .max))
         let reopened = try SQLiteDatabase(path: path).storage
-        #expect(try await reopened.offline.takeAll(for: "bob") == [message])
-        #expect(try await reopened.offline.takeAll(for: "bob").isEmpty)
-        #expect(try await reopened.offline.store(message, for: "bob", limit: 10))
+        #expect(try await Self.takeAll(reopened.offline, for: "bob") == [message])
+        #expect(try await Self.takeAll(reopened.offline, for: "bob").isEmpty)
+        #expect(try await reopened.offline.store(message, for: "bob", limit: 10, byteLimit: .max))
         try await SQLiteDatabase(path: path).storage.offline.removeAll(for: "bob")
-        #expect(try await reopened.offline.takeAll(for: "bob").isEmpty)
-        #expect(try await reopened.offline.store(message, for: "bob", limit: 10))
-        #expect(try await reopened.offline.takeAll(for: "bob") == [message])
+        #expect(try await Self.takeAll(reopened.offline, for: "bob").isEmpty)
+        #expect(try await reopened.offline.store(message, for: "bob", limit: 10, byteLimit: .max))
+        #expect(try await Self.takeAll(reopened.offline, for: "bob") == [message])
     }
 
     @Test func userDataIsPerUserAndKey() async throws {

@@ -87,12 +87,13 @@ extension Element: CustomStringConvertible {
 /// Escaping of text and attribute values straight into a `ByteBuffer`, without intermediate strings.
 enum XMLEscaping {
     /// Writes `string` escaped for character data, or for a quoted attribute value when `inAttribute` is set:
-    /// there tab and line feed become character references too, since readers normalize them to spaces.
+    /// there quotes, tab and line feed become references too (readers normalize whitespace in attributes). In
+    /// character data quotes stay as they are: escaping them only made text up to six times longer.
     static func writeEscaped(_ string: String, to buffer: inout ByteBuffer, inAttribute: Bool = false) {
         var string = string
         string.withUTF8 { bytes in
             // Fast path: most text needs no escaping at all.
-            if !bytes.contains(where: { needsAttention($0) || (inAttribute && ($0 == 0x09 || $0 == 0x0A)) }) {
+            if !bytes.contains(where: { needsAttention($0) || (inAttribute && Self.mattersInAttribute($0)) }) {
                 buffer.writeBytes(bytes)
                 return
             }
@@ -106,8 +107,8 @@ enum XMLEscaping {
                 case UInt8(ascii: "&"): replacement = "&amp;"
                 case UInt8(ascii: "<"): replacement = "&lt;"
                 case UInt8(ascii: ">"): replacement = "&gt;"
-                case UInt8(ascii: "'"): replacement = "&apos;"
-                case UInt8(ascii: "\""): replacement = "&quot;"
+                case UInt8(ascii: "'"): replacement = inAttribute ? "&apos;" : nil
+                case UInt8(ascii: "\""): replacement = inAttribute ? "&quot;" : nil
                 case 0x09: replacement = inAttribute ? "&#9;" : nil
                 case 0x0A: replacement = inAttribute ? "&#10;" : nil
                 case 0x0D: replacement = "&#13;"  // a literal CR would be normalized away by the reader
@@ -133,9 +134,14 @@ enum XMLEscaping {
     }
 
     @inline(__always)
+    private static func mattersInAttribute(_ byte: UInt8) -> Bool {
+        byte == 0x09 || byte == 0x0A || byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"")
+    }
+
+    @inline(__always)
     private static func needsAttention(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "&"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "'"), UInt8(ascii: "\""): return true
+        case UInt8(ascii: "&"), UInt8(ascii: "<"), UInt8(ascii: ">"): return true
         case 0x09, 0x0A: return false
         case 0..<0x20, 0xEF: return true
         default: return false

@@ -53,4 +53,9 @@ public struct XMLParserLimits: Sendable, Hashable {
 
     /// The defaults for client and server streams.
     public static let `default` = XMLParserLimits()
+
+    /// For reading back what the server stored itself (offline messages, archives): a stanza accepted within the
+    /// stream limits may serialize longer than it arrived, and must never fail to come back.
+    public static let stored = XMLParserLimits(maxStanzaBytes: 16_777_216, maxDepth: 64, maxAttributes: 128,
+                                               maxNameBytes: 1024, maxTextBytes: 16_777_216)
 }

@@ -32,6 +32,22 @@ final class C2SSession: ClientSession {
         }
     }
 
+    func deliverConfirmed(_ elements: [Element]) async -> Bool {
+        guard !elements.isEmpty else { return true }
+        let channel = self.channel
+        let written = channel.eventLoop.flatSubmit {
+            let writes = elements.map { channel.write(XMPPOutbound.element($0)) }
+            channel.flush()
+            return EventLoopFuture.andAllSucceed(writes, on: channel.eventLoop)
+        }
+        do {
+            try await written.get()
+            return true
+        } catch {
+            return false
+        }
+    }
+
     func close(with error: StreamError?) {
         channel.pipeline.fireUserInboundEventTriggered(C2SCloseRequest(error: error))
     }

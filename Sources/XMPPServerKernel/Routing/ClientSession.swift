@@ -14,4 +14,15 @@ public protocol ClientSession: AnyObject, Sendable {
     func deliver(_ element: Element)
     /// Ends the session with a stream error (`conflict` when replaced, `system-shutdown`, ...), or cleanly.
     func close(with error: StreamError?)
+    /// Sends elements and reports whether they were written to the connection (not that the client read them):
+    /// for stored stanzas, which are removed from storage only once written.
+    func deliverConfirmed(_ elements: [Element]) async -> Bool
+}
+
+extension ClientSession {
+    /// Delivers each element and reports success: for sessions that cannot tell (test recorders).
+    public func deliverConfirmed(_ elements: [Element]) async -> Bool {
+        for element in elements { deliver(element) }
+        return true
+    }
 }

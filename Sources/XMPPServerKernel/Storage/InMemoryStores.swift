@@ -87,25 +87,49 @@ public final class InMemoryRosterStore: RosterStore {
 
 /// ``OfflineStore`` in memory.
 public final class InMemoryOfflineStore: OfflineStore {
-    private let queues = Mutex<[String: [Element]]>([:])
+    private struct Queue {
+        var messages: [OfflineMessage] = []
+        var bytes = 0
+    }
+
+    private let queues = Mutex<[String: Queue]>([:])
+    private let nextID = Mutex<Int64>(1)
 
     /// Creates an empty store.
     public init() {}
 
-    public func store(_ message: Element, for user: String, limit: Int) async throws -> Bool {
-        queues.withLock { queues in
-            guard queues[user, default: []].count < limit else { return false }
-            queues[user, default: []].append(message)
+    public func store(_ message: Element, for user: String, limit: Int, byteLimit: Int) async throws -> Bool {
+        let size = message.xmlString.utf8.count
+        let id = nextID.withLock { id in
+            defer { id += 1 }
+            return id
+        }
+        return queues.withLock { queues in
+            var queue = queues[user] ?? Queue()
+            guard queue.messages.count < limit, queue.bytes + size <= byteLimit else { return false }
+            queue.messages.append(OfflineMessage(id: id, element: message))
+            queue.bytes += size
+            queues[user] = queue
             return true
         }
     }
 
-    public func takeAll(for user: String) async throws -> [Element] {
-        queues.withLock { $0.removeValue(forKey: user) ?? [] }
+    public func pending(for user: String) async throws -> [OfflineMessage] {
+        queues.withLock { $0[user]?.messages ?? [] }
+    }
+
+    public func remove(_ ids: [Int64], for user: String) async throws {
+        let removing = Set(ids)
+        queues.withLock { queues in
+            guard var queue = queues[user] else { return }
+            queue.messages.removeAll { removing.contains($0.id) }
+            queue.bytes = queue.messages.reduce(0) { $0 + $1.element.xmlString.utf8.count }
+            queues[user] = queue.messages.isEmpty ? nil : queue
+        }
     }
 
     public func count(for user: String) async throws -> Int {
-        queues.withLock { $0[user]?.count ?? 0 }
+        queues.withLock { $0[user]?.messages.count ?? 0 }
     }
 
     public func removeAll(for user: String) async throws {

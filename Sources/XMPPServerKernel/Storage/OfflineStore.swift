@@ -1,11 +1,29 @@
 import XMPPCore
 
-/// Where messages for offline users wait (XEP-0160), oldest first.
+/// A message waiting in an offline store, with the store's id for it.
+public struct OfflineMessage: Sendable, Hashable {
+    /// The store's id: removing by id removes exactly what was delivered.
+    public var id: Int64
+    /// The message, as stored (with its delay stamp).
+    public var element: Element
+
+    /// Creates a stored message.
+    public init(id: Int64, element: Element) {
+        self.id = id
+        self.element = element
+    }
+}
+
+/// Where messages for offline users wait (XEP-0160), oldest first. Delivery reads them, writes them to the
+/// session, and only then removes the ones written: a session that dies in between loses nothing.
 public protocol OfflineStore: Sendable {
-    /// Appends a message unless the user already has `limit` waiting; returns whether it was stored.
-    func store(_ message: Element, for user: String, limit: Int) async throws -> Bool
-    /// Removes and returns every waiting message, oldest first.
-    func takeAll(for user: String) async throws -> [Element]
+    /// Appends a message unless the user already has `limit` messages or `byteLimit` bytes of them waiting;
+    /// returns whether it was stored.
+    func store(_ message: Element, for user: String, limit: Int, byteLimit: Int) async throws -> Bool
+    /// Every waiting message, oldest first, without removing them.
+    func pending(for user: String) async throws -> [OfflineMessage]
+    /// Removes the messages with these ids (delivered).
+    func remove(_ ids: [Int64], for user: String) async throws
     /// How many messages are waiting.
     func count(for user: String) async throws -> Int
     /// Drops every waiting message (account deletion).

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import XMPPCore
 
 /// Offline messages (XEP-0160): a chat or normal message to an account with no available resource is stored with a
@@ -13,18 +14,27 @@ public struct OfflineModule: ServerModule {
     public static let limit = ConfigOption.integer(
         "offline_limit", default: 500, range: 0...100_000,
         "most offline messages kept per account; more bounce with service-unavailable")
-    public var options: [ConfigOption] { [Self.limit] }
+    /// `offline_max_bytes`: most bytes of messages kept per account.
+    public static let byteLimit = ConfigOption.integer(
+        "offline_max_bytes", default: 10_485_760, range: 1024...1_073_741_824,
+        "most bytes of offline messages kept per account (as stored); a message past it bounces with service-unavailable")
+    public var options: [ConfigOption] { [Self.limit, Self.byteLimit] }
 
     /// Creates the module.
     public init() {}
 
     public func activate(in host: ModuleHost) {
-        let limit: Int = host.option(Self.limit)
+        let limits = (count: host.option(Self.limit) as Int, bytes: host.option(Self.byteLimit) as Int)
+        // Accounts whose stored messages are being delivered now: a second session coming online at the same time
+        // does not get them twice.
+        let delivering = AccountSet()
         host.addServerFeature("msgoffline")
         host.onMessageToOfflineAccount(priority: .fallback) { event in
-            await Self.store(event, limit: limit)
+            await Self.store(event, limits: limits)
         }
         host.onInitialPresence { session, kernel in
+            guard let user = session.jid.localpart, delivering.insert(user) else { return }
+            defer { delivering.remove(user) }
             await Self.deliverStored(to: session, kernel: kernel)
         }
         host.onAccountDeleted { user, kernel in
@@ -33,7 +43,7 @@ public struct OfflineModule: ServerModule {
     }
 
     /// Stores a message for an offline account, or bounces it when the store is full.
-    static func store(_ event: MessageEvent, limit: Int) async -> HookOutcome {
+    static func store(_ event: MessageEvent, limits: (count: Int, bytes: Int)) async -> HookOutcome {
         let kernel = event.kernel
         guard let user = event.to.localpart, event.type == .chat || event.type == .normal else { return .pass }
         // A chat state alone is not worth keeping (XEP-0160 §3): dropped, not bounced.
@@ -41,7 +51,8 @@ public struct OfflineModule: ServerModule {
         var stamped = event.element
         stamped.append(Delay(stamp: Date(), from: kernel.domainJID).element)
         do {
-            if try await !kernel.storage.offline.store(stamped, for: user, limit: limit) {
+            if try await !kernel.storage.offline.store(stamped, for: user, limit: limits.count, byteLimit: limits.bytes) {
+                kernel.logger.notice("offline message bounced: storage full", metadata: ["user": "\(user)"])
                 kernel.bounceToSender(event.element, StanzaError(.serviceUnavailable, text: "the recipient's offline storage is full"))
             }
         } catch {
@@ -56,24 +67,34 @@ public struct OfflineModule: ServerModule {
         element.elements.contains { $0.namespace != "http://jabber.org/protocol/chatstates" }
     }
 
-    /// Hands an account's stored messages to a session that just became available.
+    /// Hands an account's stored messages to a session that just became available, and removes them from storage
+    /// once they are written to its connection (a session that dies first leaves them for the next one).
     static func deliverStored(to session: any ClientSession, kernel: ServerKernel) async {
         guard let user = session.jid.localpart else { return }
         do {
-            let messages = try await kernel.storage.offline.takeAll(for: user)
-            guard kernel.registry.entry(session.jid)?.session === session else {
-                // The session ended while the messages were read: keep them for the next one.
-                for message in messages {
-                    _ = try await kernel.storage.offline.store(message, for: user, limit: .max)
-                }
+            let pending = try await kernel.storage.offline.pending(for: user)
+            guard !pending.isEmpty, kernel.registry.entry(session.jid)?.session === session else { return }
+            // Through the filters again: a block may have come in since a message was stored. What they stop is
+            // answered by them and removed with the rest.
+            let messages = pending.compactMap { kernel.filterInbound($0.element, to: session.jid) }
+            guard await session.deliverConfirmed(messages) else {
+                kernel.logger.notice("offline messages kept: the session ended during delivery", metadata: ["user": "\(user)"])
                 return
             }
-            // Through the filters again: a block may have come in since the message was stored.
-            for message in messages {
-                if let message = kernel.filterInbound(message, to: session.jid) { session.deliver(message) }
-            }
+            try await kernel.storage.offline.remove(pending.map(\.id), for: user)
         } catch {
-            kernel.logger.error("offline retrieval failed", metadata: ["user": "\(user)", "error": "\(error)"])
+            kernel.logger.error("offline delivery failed", metadata: ["user": "\(user)", "error": "\(error)"])
         }
     }
+}
+
+/// A set of account names behind a lock.
+final class AccountSet: Sendable {
+    private let names = Mutex<Set<String>>([])
+
+    /// Adds `name`; `false` when it was there already.
+    func insert(_ name: String) -> Bool { names.withLock { $0.insert(name).inserted } }
+
+    /// Removes `name`.
+    func remove(_ name: String) { _ = names.withLock { $0.remove(name) } }
 }
