@@ -62,11 +62,11 @@ import XMPPTestSupport
             (0..<10).map { _ in
                 guard let socket = try? Socket(port: port) else { return false }
                 socket.send("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
-                _ = socket.read(until: "</stream:features>")
+                _ = socket.readNow(until: "</stream:features>")
                 socket.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>\(initial)</auth>")
-                _ = socket.read(until: "</challenge>")
+                _ = socket.readNow(until: "</challenge>")
                 socket.send("<abort xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
-                return socket.read(until: "</failure>").contains("<aborted/>")
+                return socket.readNow(until: "</failure>").contains("<aborted/>")
             }
         }
         #expect(aborted.allSatisfy { $0 })
@@ -87,9 +87,9 @@ import XMPPTestSupport
     private static func saltAndIterationsBlocking(port: Int, user: String) throws -> String {
         let socket = try Socket(port: port)
         socket.send("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
-        _ = socket.read(until: "</stream:features>")
+        _ = socket.readNow(until: "</stream:features>")
         socket.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>\(Base64.encode(Array("n,,n=\(user),r=abcdefghijklmnop".utf8)))</auth>")
-        let answer = socket.read(until: "</challenge>")
+        let answer = socket.readNow(until: "</challenge>")
         guard let start = answer.range(of: "'>")?.upperBound ?? answer.range(of: "\">")?.upperBound,
               let end = answer.range(of: "</challenge>")?.lowerBound,
               let decoded = Base64.decode(String(answer[start..<end])) else { throw TestSetupError("no challenge: \(answer)") }

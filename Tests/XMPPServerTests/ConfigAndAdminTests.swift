@@ -71,11 +71,11 @@ import XMPPServerMUC
         let server = try await TestServer.start(storage: "memory") { $0.requireTLS = false }
         let socket = try Socket(port: server.port)
         socket.send("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
-        _ = socket.read(until: "</stream:features>")
+        _ = await socket.read(until: "</stream:features>")
         for index in 0..<11 {
             socket.send("<iq type='get' id='r\(index)'><query xmlns='jabber:iq:register'/></iq>")
         }
-        let answer = socket.readAll()
+        let answer = await socket.readAll()
         #expect(answer.contains("id='r9'"), "ten are answered")
         #expect(!answer.contains("id='r10'"), "the eleventh is not")
         #expect(answer.contains("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"))
@@ -88,13 +88,13 @@ import XMPPServerMUC
         // on different event loops, so two connections opened at once could be counted in either order.
         let first = try Socket(port: server.port)
         first.send("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
-        #expect(first.read(until: "</stream:features>").contains("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"))
+        #expect(await first.read(until: "</stream:features>").contains("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"))
         let second = try Socket(port: server.port)
-        let answer = second.readAll()
+        let answer = await second.readAll()
         #expect(answer.contains("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), "\(answer)")
         // The first connection is unaffected: it can still start TLS.
         first.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
-        #expect(first.read(until: "<proceed").contains("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"))
+        #expect(await first.read(until: "<proceed").contains("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"))
         await server.stop()
     }
 
@@ -102,12 +102,12 @@ import XMPPServerMUC
         let server = try await TestServer.start(storage: "memory") { $0.limits.maxStanzaBytes = 1024 }
         let wrongHost = try Socket(port: server.port)
         wrongHost.send("<?xml version='1.0'?><stream:stream to='elsewhere.org' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
-        #expect(wrongHost.readAll().contains("<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"))
+        #expect(await wrongHost.readAll().contains("<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"))
 
         let big = try Socket(port: server.port)
         big.send("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
         big.send("<message><body>" + String(repeating: "x", count: 2048) + "</body></message>")
-        #expect(big.readAll().contains("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"))
+        #expect(await big.readAll().contains("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"))
         await server.stop()
     }
 }
@@ -171,8 +171,16 @@ final class Socket: @unchecked Sendable {
         return count > 0 ? Array(buffer[0..<count]) : []
     }
 
-    /// Reads until `marker` appears, the peer closes, or the timeout passes.
-    func read(until marker: String? = nil) -> String {
+    /// Reads until `marker` appears, the peer closes, or the timeout passes, on a thread of its own (see ``blocking``).
+    func read(until marker: String? = nil) async -> String {
+        (try? await blocking { self.readNow(until: marker) }) ?? ""
+    }
+
+    /// Reads until the server closes the stream, on a thread of its own.
+    func readAll() async -> String { await read(until: "</stream:stream>") }
+
+    /// ``read(until:)`` on the calling thread: only inside ``blocking``.
+    func readNow(until marker: String? = nil) -> String {
         var received = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
@@ -184,6 +192,6 @@ final class Socket: @unchecked Sendable {
         return String(decoding: received, as: UTF8.self)
     }
 
-    /// Reads until the server closes the stream.
-    func readAll() -> String { read(until: "</stream:stream>") }
+    /// ``readAll()`` on the calling thread: only inside ``blocking``.
+    func readAllNow() -> String { readNow(until: "</stream:stream>") }
 }

@@ -15,7 +15,7 @@ import XMPPTestSupport
         for user in ["alice", "bob"] { #expect(try await server.server.kernel.createAccount(user, password: "pw")) }
         let body = String(repeating: "'", count: 50_000)
         let (alice, _, _) = try await SlowReaderTests.login(port: server.port, user: "alice", password: "pw", receiveBuffer: 65_536)
-        alice.send("<message to='bob@localhost' type='chat' id='quotes'><body>\(body)</body></message>")
+        _ = try await blocking { alice.send("<message to='bob@localhost' type='chat' id='quotes'><body>\(body)</body></message>") }
         // Stored before bob comes: wait until it is.
         for _ in 0..<100 where try await server.server.kernel.storage.offline.count(for: "bob") == 0 {
             try await Task.sleep(for: .milliseconds(20))

@@ -71,7 +71,7 @@ import XMPPTestSupport
 
         // A 120 KB vCard, then many requests for it, and never a byte read: each answer is 120 KB.
         let description = String(repeating: "x", count: 120_000)
-        socket.send("<iq type='set' id='v'><vCard xmlns='vcard-temp'><DESC>\(description)</DESC></vCard></iq>")
+        _ = try await blocking { socket.send("<iq type='set' id='v'><vCard xmlns='vcard-temp'><DESC>\(description)</DESC></vCard></iq>") }
         let sent = try await blocking {
             var sent = 0
             for index in 0..<1500 {
