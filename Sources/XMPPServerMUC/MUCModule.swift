@@ -20,7 +20,20 @@ public struct MUCModule: ServerModule {
     public static let maxRoomsPerUser = ConfigOption.integer(
         "muc_max_rooms_per_user", default: 100, range: 1...100_000,
         "most rooms one account may be in at once (creation included); one more gets resource-constraint")
-    public var options: [ConfigOption] { [Self.domain, Self.maxHistory, Self.maxOccupants, Self.maxRoomsPerUser] }
+    /// `muc_max_history_bytes`: history bytes per room.
+    public static let maxHistoryBytes = ConfigOption.integer(
+        "muc_max_history_bytes", default: 262_144, range: 0...16_777_216, "most bytes of history a room keeps; older messages drop off")
+    /// `muc_max_owned_rooms`: persistent rooms per owner.
+    public static let maxOwnedRooms = ConfigOption.integer(
+        "muc_max_owned_rooms", default: 10, range: 1...100_000,
+        "persistent rooms an account may own and still create rooms; creating another gets resource-constraint")
+    /// `muc_max_affiliations`: affiliations per room.
+    public static let maxAffiliations = ConfigOption.integer(
+        "muc_max_affiliations", default: 1000, range: 1...100_000,
+        "members, admins, owners and outcasts one room may record; one more gets resource-constraint")
+    public var options: [ConfigOption] {
+        [Self.domain, Self.maxHistory, Self.maxOccupants, Self.maxRoomsPerUser, Self.maxHistoryBytes, Self.maxOwnedRooms, Self.maxAffiliations]
+    }
 
     /// Creates the module.
     public init() {}
@@ -32,7 +45,8 @@ public struct MUCModule: ServerModule {
         // The service needs a domain of its own; one equal to the server's would swallow its traffic.
         guard domain != host.configuration.domain else { return }
         let limits = MUCLimits(maxHistoryLength: host.option(Self.maxHistory), maxOccupants: host.option(Self.maxOccupants),
-                               maxRoomsPerUser: host.option(Self.maxRoomsPerUser))
+                               maxRoomsPerUser: host.option(Self.maxRoomsPerUser), maxHistoryBytes: host.option(Self.maxHistoryBytes),
+                               maxOwnedRooms: host.option(Self.maxOwnedRooms), maxAffiliations: host.option(Self.maxAffiliations))
         let service = MUCService(domain: domain, limits: limits)
         host.addService(service)
         host.onAccountDeleted { user, kernel in

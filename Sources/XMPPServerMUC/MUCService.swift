@@ -41,6 +41,13 @@ public final class MUCService: HostedService {
         guard let name = to.localpart else {
             return deliver(serviceAnswer(stanza, from: sender, kernel: kernel), kernel: kernel, eventLoop: eventLoop)
         }
+        if stanza.name == "presence", stanza.attribute("type") == nil, rooms.withLock({ $0[name] == nil }),
+           ownedPersistentRooms(of: sender.bare) >= limits.maxOwnedRooms {
+            // Creating a room: nobody fills the server with persistent rooms and leaves.
+            var effects = RoomEffects()
+            effects.fail(stanza, StanzaError(.resourceConstraint, text: "you own too many rooms already"), from: to, to: sender)
+            return deliver(effects, kernel: kernel, eventLoop: eventLoop)
+        }
         while true {
             guard let box = room(named: name, for: stanza, to: to) else {
                 // Leaving a room that is gone needs no answer; entering without a nickname is malformed (XEP-0045
@@ -94,6 +101,13 @@ public final class MUCService: HostedService {
             if disposable { rooms.withLock { table in if table[name] === box { table[name] = nil } } }
             guard let action else { return nil }
             return eventLoop.makeFutureWithTask { await self.writer.perform(action, version: version, store: RoomStore(records: kernel.storage.serviceRecords, domain: self.domain), logger: kernel.logger) }
+        }
+    }
+
+    /// How many persistent rooms `account` owns.
+    private func ownedPersistentRooms(of account: JID) -> Int {
+        rooms.withLock { Array($0.values) }.reduce(0) { count, box in
+            count + (box.state.withLock { $0.room.configuration.isPersistent && $0.room.affiliation(of: account) == .owner } ? 1 : 0)
         }
     }
 

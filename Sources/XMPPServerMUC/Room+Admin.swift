@@ -104,6 +104,9 @@ extension Room {
         if current == .owner && affiliation != .owner && affiliations.values.filter({ $0 == .owner }).count == 1 {
             throw StanzaError(.conflict, text: "a room needs at least one owner")
         }
+        if current == .none && affiliation != .none && affiliations.count >= limits.maxAffiliations {
+            throw StanzaError(.resourceConstraint, text: "the room's affiliation lists are full")
+        }
         return .affiliation(account: account, affiliation, reason: reason)
     }
 

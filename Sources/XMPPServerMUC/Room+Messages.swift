@@ -73,9 +73,15 @@ extension Room {
 
     private mutating func remember(_ message: Element, at date: Date) {
         guard configuration.historyLength > 0 else { return }
-        history.append(HistoryEntry(message: message, date: date, characters: message.xmlString.count))
+        history.append(HistoryEntry(message: message, date: date, characters: message.xmlString.utf8.count))
         let excess = history.count - min(configuration.historyLength, limits.maxHistoryLength)
         if excess > 0 { history.removeFirst(excess) }
+        // Bounded in bytes too: a hundred stanzas of the largest size would be 25 MiB for one room.
+        var bytes = history.reduce(0) { $0 + $1.characters }
+        while bytes > limits.maxHistoryBytes, let oldest = history.first {
+            bytes -= oldest.characters
+            history.removeFirst()
+        }
     }
 
     /// The history a newcomer asked for with `<history/>` (maxstanzas, maxchars, seconds, since), stamped with
@@ -147,7 +153,10 @@ extension Room {
 
     private mutating func invitations(_ element: Element, _ x: Element, from sender: JID, effects: inout RoomEffects) {
         for decline in x.children("decline", namespace: MUCNamespace.user) {
-            guard let inviter = decline.attribute("to").flatMap({ JID(validating: $0) }) else { continue }
+            // Relayed only to someone who invited the decliner: the room is no relay for messages to anyone.
+            guard let inviter = decline.attribute("to").flatMap({ JID(validating: $0) }),
+                  pendingInvitations[sender.bare]?.contains(inviter.bare) == true else { continue }
+            pendingInvitations[sender.bare]?.remove(inviter.bare)
             var notice = Element("decline", namespace: MUCNamespace.user, attributes: ["from": sender.bare.description])
             if let reason = decline.child("reason", namespace: MUCNamespace.user) { notice.append(reason) }
             effects.send(Element("message", namespace: XMLNamespace.client, attributes: ["from": jid.description], children: [
@@ -171,14 +180,20 @@ extension Room {
                 return
             }
             if configuration.isMembersOnly && affiliation(of: invitee) == .none {
+                guard affiliations.count < limits.maxAffiliations else {
+                    effects.fail(element, StanzaError(.resourceConstraint, text: "the room has too many members"), from: jid, to: sender)
+                    return
+                }
                 affiliations[invitee.bare] = .member
                 effects.storedStateChanged = true
             }
+            rememberInvitation(of: invitee.bare, by: inviter.account)
             var notice = Element("invite", namespace: MUCNamespace.user, attributes: ["from": inviter.account.description])
             let reason = invite.child("reason", namespace: MUCNamespace.user)
             if let reason { notice.append(reason) }
             var payload = Element("x", namespace: MUCNamespace.user, children: [.element(notice)])
-            if let password = configuration.password {
+            // The password goes with invitations from those who may change it, not from any occupant.
+            if let password = configuration.password, inviterAffiliation >= .admin {
                 payload.append(Element("password", namespace: MUCNamespace.user, text: password))
             }
             var message = Element("message", namespace: XMLNamespace.client, attributes: ["from": jid.description])
@@ -187,6 +202,17 @@ extension Room {
             let text = "\(inviter.account) invites you to the room \(jid)" + (reason.map { ": \($0.text)" } ?? "")
             message.append(Element("body", namespace: XMLNamespace.client, text: text))
             effects.send(message, to: invitee)
+        }
+    }
+
+    /// Remembers that `inviter` invited `invitee`, so the invitee's decline may reach the inviter; at most 256
+    /// outstanding invitations per room, the oldest forgotten first.
+    private mutating func rememberInvitation(of invitee: JID, by inviter: JID) {
+        pendingInvitations[invitee, default: []].insert(inviter)
+        invitationOrder.append(invitee)
+        while invitationOrder.count > 256 {
+            let forgotten = invitationOrder.removeFirst()
+            if !invitationOrder.contains(forgotten) { pendingInvitations[forgotten] = nil }
         }
     }
 }

@@ -16,7 +16,8 @@ extension Room {
             switch (nickname, query.namespace) {
             case (nil, MUCNamespace.admin): payload = try administer(iq, query: query, from: sender, effects: &effects)
             case (nil, MUCNamespace.owner): payload = try own(iq, query: query, from: sender, effects: &effects)
-            case (nil, DiscoModule.infoNamespace) where type == .get && query.attribute("node") == nil: payload = discoInfo
+            case (nil, DiscoModule.infoNamespace) where type == .get && query.attribute("node") == nil:
+                payload = discoInfo(for: sender)
             case (nil, DiscoModule.itemsNamespace) where type == .get: payload = Element("query", namespace: DiscoModule.itemsNamespace)
             case (nil, "urn:xmpp:ping"):
                 payload = nil
@@ -130,8 +131,11 @@ extension Room {
 
     // MARK: Disco
 
-    /// The room's disco#info: identity, the features describing its configuration, and muc#roominfo (§6.4).
-    var discoInfo: Element {
+    /// The room's disco#info: identity, the features describing its configuration, and muc#roominfo (§6.4). Who is
+    /// inside and what they talk about is not for outsiders of a members-only or password-protected room.
+    func discoInfo(for asker: JID) -> Element {
+        let isOutsider = occupant(of: asker) == nil && affiliation(of: asker) < .member
+        let isPrivate = configuration.isMembersOnly || configuration.password != nil
         let namespace = DiscoModule.infoNamespace
         var query = Element("query", namespace: namespace)
         let name = configuration.name.isEmpty ? (jid.localpart ?? jid.description) : configuration.name
@@ -146,11 +150,12 @@ extension Room {
             configuration.realJIDsVisibleToAnyone ? "muc_nonanonymous" : "muc_semianonymous",
         ]
         for feature in features.sorted() { query.append(Element("feature", namespace: namespace, attributes: ["var": feature])) }
-        let info = DataForm(type: .result, formType: MUCNamespace.roomInfo, fields: [
-            .init(variable: "muc#roominfo_description", label: "Description", values: [configuration.description]),
-            .init(variable: "muc#roominfo_occupants", label: "Number of occupants", values: [String(occupants.count)]),
-            .init(variable: "muc#roominfo_subject", label: "Subject", values: [subject?.text ?? ""]),
-        ])
+        var fields: [DataForm.Field] = [.init(variable: "muc#roominfo_description", label: "Description", values: [configuration.description])]
+        if !(isPrivate && isOutsider) {
+            fields.append(.init(variable: "muc#roominfo_occupants", label: "Number of occupants", values: [String(occupants.count)]))
+            fields.append(.init(variable: "muc#roominfo_subject", label: "Subject", values: [subject?.text ?? ""]))
+        }
+        let info = DataForm(type: .result, formType: MUCNamespace.roomInfo, fields: fields)
         query.append(info.element)
         return query
     }

@@ -53,7 +53,8 @@ extension Room {
             if configuration.isMembersOnly && affiliation < .member {
                 return StanzaError(.registrationRequired, text: "this room is for members only")
             }
-            if let holder = occupants[nickname], holder.account != sender.bare {
+            // Nicknames that look alike are one nickname (RFC 8266): "Alice" and "ａｌｉｃｅ " cannot both be inside.
+            if let holder = holder(of: nickname), holder.account != sender.bare || holder.nickname != nickname {
                 return StanzaError(.conflict, text: "that nickname is in use")
             }
             if let password = configuration.password, affiliation != .owner,
@@ -138,7 +139,7 @@ extension Room {
 
     private mutating func changeNickname(_ element: Element, of current: Occupant, to nickname: String, from sender: JID,
                                          effects: inout RoomEffects) {
-        if let holder = occupants[nickname], holder.account != current.account {
+        if let holder = holder(of: nickname), holder.account != current.account || holder.nickname != current.nickname {
             effects.fail(element, StanzaError(.conflict, text: "that nickname is in use"), from: occupantJID(nickname), to: sender)
             return
         }
@@ -281,5 +282,19 @@ extension Room {
             presence.append(child)
         }
         return presence
+    }
+
+    /// The occupant whose nickname is the same as `nickname` once both are compared as RFC 8266 says.
+    func holder(of nickname: String) -> Occupant? {
+        if let exact = occupants[nickname] { return exact }
+        let key = Self.nicknameKey(nickname)
+        return occupants.values.first { Self.nicknameKey($0.nickname) == key }
+    }
+
+    /// A nickname as RFC 8266 compares nicknames: compatibility forms and widths folded (NFKC), every kind of space
+    /// as one ASCII space, no leading or trailing space, case folded.
+    static func nicknameKey(_ nickname: String) -> String {
+        let folded = nickname.precomposedStringWithCompatibilityMapping.lowercased()
+        return folded.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     }
 }

@@ -56,6 +56,11 @@ public struct Room: Sendable {
     }
 
     /// A message kept for newcomers.
+    /// Outstanding invitations: invitee → who invited them (not stored; declines are relayed only for these).
+    var pendingInvitations: [JID: Set<JID>] = [:]
+    /// The order invitations came in, to forget the oldest first.
+    var invitationOrder: [JID] = []
+
     struct HistoryEntry: Sendable {
         var message: Element
         var date: Date
@@ -141,12 +146,22 @@ public struct MUCLimits: Sendable, Hashable {
     /// The most rooms one account may be in at once (with all its sessions), so nobody can fill the
     /// server's memory with rooms.
     public var maxRoomsPerUser: Int
+    /// The most bytes of history a room keeps (persistent rooms keep it while empty too).
+    public var maxHistoryBytes: Int
+    /// The most persistent rooms an account may own and still create another room.
+    public var maxOwnedRooms: Int
+    /// The most affiliations (members, admins, owners, outcasts) one room may record.
+    public var maxAffiliations: Int
 
     /// Creates limits.
-    public init(maxHistoryLength: Int = 100, maxOccupants: Int = 1000, maxRoomsPerUser: Int = 100) {
+    public init(maxHistoryLength: Int = 100, maxOccupants: Int = 1000, maxRoomsPerUser: Int = 100,
+                maxHistoryBytes: Int = 262_144, maxOwnedRooms: Int = 10, maxAffiliations: Int = 1000) {
         self.maxHistoryLength = maxHistoryLength
         self.maxOccupants = maxOccupants
         self.maxRoomsPerUser = maxRoomsPerUser
+        self.maxHistoryBytes = maxHistoryBytes
+        self.maxOwnedRooms = maxOwnedRooms
+        self.maxAffiliations = maxAffiliations
     }
 }
 

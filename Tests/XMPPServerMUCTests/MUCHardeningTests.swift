@@ -1,0 +1,99 @@
+import Testing
+import XMPPCore
+import XMPPKernelTestSupport
+import XMPPServerKernel
+@testable import XMPPServerMUC
+
+/// What the hardening review found in multi-user chat: persistent state bounded, no relaying for strangers, no
+/// leaking of private rooms, no lookalike nicknames.
+@Suite struct MUCHardeningTests {
+    static let room = MUCTests.room
+
+    static func scenario(_ configure: (inout KernelConfiguration) -> Void = { _ in }) throws -> KernelScenario {
+        try KernelScenario(extraModules: [MUCModule()], configure: configure)
+    }
+
+    @Test func historyIsBoundedInBytes() async throws {
+        let scenario = try Self.scenario { $0.set(MUCModule.maxHistoryBytes, to: 1200) }
+        let (alice, bob) = try await MUCTests.aliceAndBob(in: scenario)
+        try await MUCTests.createInstantRoom(alice)
+        for index in 0..<10 {
+            try await alice.send("<message xmlns='jabber:client' type='groupchat' to='\(Self.room)'><body>message \(index) \(String(repeating: "x", count: 200))</body></message>")
+        }
+        _ = bob.received()
+        try await MUCTests.join(bob, as: "Bob")
+        let history = bob.received("message").filter { $0.child("delay", namespace: Delay.namespace) != nil }
+        #expect(!history.isEmpty && history.count < 10, "only what fits in 1,200 bytes: \(history.count)")
+        #expect(history.last.flatMap { Message(element: $0)?.body }?.hasPrefix("message 9") == true, "the newest kept")
+    }
+
+    @Test func ownedPersistentRoomsAndAffiliationListsAreBounded() async throws {
+        let scenario = try Self.scenario {
+            $0.set(MUCModule.maxOwnedRooms, to: 1)
+            $0.set(MUCModule.maxAffiliations, to: 2)
+        }
+        let (alice, _) = try await MUCTests.aliceAndBob(in: scenario)
+        try await MUCTests.createInstantRoom(alice)
+        try await MUCTests.configure(alice, ["muc#roomconfig_persistentroom": "1"])
+        _ = alice.received()
+        try await MUCTests.join(alice, as: "Alice", room: "second@conference.example.com")
+        #expect(MUCTests.errorCondition(alice.received("presence").first) == "resource-constraint", "a second room would be a second owned one")
+
+        try await alice.send("<iq xmlns='jabber:client' type='set' id='m1' to='\(Self.room)'><query xmlns='http://jabber.org/protocol/muc#admin'><item jid='bob@example.com' affiliation='member'/></query></iq>")
+        try await alice.send("<iq xmlns='jabber:client' type='set' id='m2' to='\(Self.room)'><query xmlns='http://jabber.org/protocol/muc#admin'><item jid='carol@example.com' affiliation='member'/></query></iq>")
+        let replies = alice.received("iq")
+        #expect(replies.first { $0.attribute("id") == "m1" }?.attribute("type") == "result")
+        #expect(MUCTests.errorCondition(replies.first { $0.attribute("id") == "m2" }) == "resource-constraint", "owner and bob fill the two places")
+    }
+
+    @Test func declinesAreRelayedOnlyForInvitationsAndPasswordsOnlyFromAdmins() async throws {
+        let scenario = try Self.scenario()
+        let (alice, bob, carol) = try await MUCTests.aliceBobAndCarol(in: scenario)
+        try await MUCTests.createInstantRoom(alice)
+        try await MUCTests.configure(alice, ["muc#roomconfig_passwordprotectedroom": "1", "muc#roomconfig_roomsecret": "sesame"])
+        try await MUCTests.join(bob, as: "Bob", extra: "<password>sesame</password>")
+        _ = (alice.received(), bob.received(), carol.received())
+        // A stranger cannot make the room send declines to anyone.
+        try await carol.send("<message xmlns='jabber:client' to='\(Self.room)'><x xmlns='http://jabber.org/protocol/muc#user'><decline to='bob@example.com'><reason>spam</reason></decline></x></message>")
+        #expect(bob.received("message").isEmpty)
+        // A participant's invitation carries no password; the owner's does.
+        try await bob.send("<message xmlns='jabber:client' to='\(Self.room)'><x xmlns='http://jabber.org/protocol/muc#user'><invite to='carol@example.com'/></x></message>")
+        let fromBob = try #require(carol.received("message").first)
+        #expect(fromBob.child("x", namespace: MUCNamespace.user)?.child("password", namespace: MUCNamespace.user) == nil)
+        try await alice.send("<message xmlns='jabber:client' to='\(Self.room)'><x xmlns='http://jabber.org/protocol/muc#user'><invite to='carol@example.com'/></x></message>")
+        let fromAlice = try #require(carol.received("message").first)
+        #expect(fromAlice.child("x", namespace: MUCNamespace.user)?.child("password", namespace: MUCNamespace.user)?.text == "sesame")
+        // The invitee's decline reaches the inviter.
+        try await carol.send("<message xmlns='jabber:client' to='\(Self.room)'><x xmlns='http://jabber.org/protocol/muc#user'><decline to='bob@example.com'/></x></message>")
+        #expect(bob.received("message").contains { $0.child("x", namespace: MUCNamespace.user)?.child("decline", namespace: MUCNamespace.user) != nil })
+    }
+
+    @Test func privateRoomsTellOutsidersNeitherWhoIsInsideNorTheSubject() async throws {
+        let scenario = try Self.scenario()
+        let (alice, bob) = try await MUCTests.aliceAndBob(in: scenario)
+        try await MUCTests.createInstantRoom(alice)
+        try await MUCTests.configure(alice, ["muc#roomconfig_membersonly": "1"])
+        try await alice.send("<message xmlns='jabber:client' type='groupchat' to='\(Self.room)'><subject>secret plans</subject></message>")
+        func roomInfo(_ client: TestClient) async throws -> [String] {
+            _ = client.received()
+            try await client.send("<iq xmlns='jabber:client' type='get' id='d' to='\(Self.room)'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+            let form = client.received("iq").first?.child("query", namespace: DiscoModule.infoNamespace)?.child("x", namespace: DataForm.namespace)
+            return form.flatMap(DataForm.init(element:))?.fields.compactMap(\.variable) ?? []
+        }
+        #expect(!(try await roomInfo(bob)).contains("muc#roominfo_subject"), "bob is no member")
+        #expect(!(try await roomInfo(bob)).contains("muc#roominfo_occupants"))
+        #expect(try await roomInfo(alice).contains("muc#roominfo_subject"), "alice is inside")
+    }
+
+    @Test func lookalikeNicknamesAreTheSameNickname() async throws {
+        let scenario = try Self.scenario()
+        let (alice, bob) = try await MUCTests.aliceAndBob(in: scenario)
+        try await MUCTests.createInstantRoom(alice, as: "Alice")
+        for lookalike in ["alice", "ALICE", "Ａｌｉｃｅ"] {
+            _ = bob.received()
+            try await MUCTests.join(bob, as: lookalike)
+            #expect(MUCTests.errorCondition(bob.received("presence").first) == "conflict", "'\(lookalike)' is Alice's nickname")
+        }
+        #expect(Room.nicknameKey("Ａｌｉｃｅ  in\u{3000}Wonderland ") == "alice in wonderland")
+    }
+}
