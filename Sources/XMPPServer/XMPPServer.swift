@@ -45,7 +45,11 @@ public final class XMPPServer: Service, Sendable {
         configuration.kernel.domain = configuration.domain
         self.configuration = configuration
         self.logger = logger
-        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        // Only the server's user may read the database, the key, the secret and the admin socket in it.
+        if !FileManager.default.fileExists(atPath: configuration.dataDirectory) {
+            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        }
         configuration.kernel.secret = try ServerSecret.load(in: configuration.dataDirectory)
         let storage: ServerStorage
         if configuration.storage == "memory" {

@@ -8,6 +8,8 @@ import XMPPCore
 import XMPPTestSupport
 import XMPPServerKernel
 import XMPPServerMUC
+import SwiftASN1
+import X509
 
 /// The config file format, the admin socket, and connection limits over real sockets.
 @Suite struct ConfigAndAdminTests {
@@ -65,6 +67,19 @@ import XMPPServerMUC
         #expect(await AdminSocket.answer("deluser alice", kernel: kernel, started: Date()) == "error: no account alice")
         #expect(try await !kernel.storage.accounts.accountExists("alice"))
         await server.stop()
+    }
+
+    @Test func theDataDirectoryIsPrivateAndTheGeneratedCertificateNameConstrained() async throws {
+        let server = try await TestServer.start(storage: "memory")
+        let attributes = try FileManager.default.attributesOfItem(atPath: server.server.configuration.dataDirectory)
+        #expect((attributes[.posixPermissions] as? Int) == 0o700)
+        let secret = try FileManager.default.attributesOfItem(atPath: server.server.configuration.dataDirectory + "/xmppd.secret")
+        #expect((secret[.posixPermissions] as? Int) == 0o600)
+        await server.stop()
+        let generated = try ServerTLS.generate(domain: "chat.example.com")
+        let certificate = try Certificate(pemEncoded: generated.certificate)
+        let constraints = try #require(try certificate.extensions.nameConstraints)
+        #expect(Array(constraints.permittedDNSDomains) == ["chat.example.com"], "a leaked key signs nothing for other domains")
     }
 
     @Test func aConnectionMayAskOnlyAFewThingsBeforeLoggingIn() async throws {

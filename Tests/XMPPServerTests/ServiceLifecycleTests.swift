@@ -3,7 +3,9 @@ import Logging
 import ServiceLifecycle
 import Testing
 import XMPPCore
-import XMPPKernelTestSupport
+import NIOCore
+import NIOPosix
+import Synchronization
 import XMPPServer
 import XMPPServerKernel
 
@@ -25,7 +27,7 @@ import XMPPServerKernel
         try await server.start()
         let port = try #require(server.boundPorts.first)
         #expect(FileManager.default.fileExists(atPath: server.adminSocketPath))
-        let session = RecordingSession(jid: try JID("alice@localhost/phone"))
+        let session = EndingSession(jid: try JID("alice@localhost/phone"), kernel: server.kernel)
         try server.kernel.bind(session)
 
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
@@ -38,6 +40,29 @@ import XMPPServerKernel
 
         #expect(server.boundPorts.isEmpty)
         #expect(throws: (any Error).self) { try Socket(port: port) }
-        #expect(session.closedWith??.condition == .systemShutdown)
+        #expect(session.closedWith?.condition == .systemShutdown)
+        #expect(server.kernel.registry.count == 0, "shutdown waited for the session to end")
     }
+}
+
+/// A session that ends (leaves the registry) when the server closes it, as a connection does.
+final class EndingSession: ClientSession {
+    let jid: JID
+    let eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
+    private let kernel: ServerKernel
+    private let closure = Mutex<StreamError?>(nil)
+
+    init(jid: JID, kernel: ServerKernel) {
+        self.jid = jid
+        self.kernel = kernel
+    }
+
+    func deliver(_ element: Element) {}
+
+    func close(with error: StreamError?) {
+        closure.withLock { $0 = error }
+        eventLoop.execute { _ = self.kernel.sessionEnded(self, reason: .closedByServer(error?.condition ?? .undefinedCondition)) }
+    }
+
+    var closedWith: StreamError? { closure.withLock { $0 } }
 }

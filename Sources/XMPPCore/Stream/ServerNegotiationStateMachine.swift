@@ -65,6 +65,9 @@ public struct ServerNegotiationStateMachine: Sendable {
         case startTLS(proceed: Element)
         /// Look up the account's SCRAM credentials for this hash, then call ``credentialsFound(_:)``.
         case lookUpCredentials(username: String, hash: SCRAMHash)
+        /// PLAIN: check the offered password against the stored credentials (``passwordMatches(_:_:)``: key
+        /// derivation, milliseconds of CPU, so not on an event loop), then call ``plainPasswordChecked(matches:)``.
+        case checkPassword(String, against: SCRAMCredentials)
         /// Send `<success/>` (the element) and reset the parser: the client restarts the stream.
         case authenticated(username: String, success: Element)
         /// Choose the resource (`nil`: generate one; replace a session already using it), then call
@@ -99,6 +102,8 @@ public struct ServerNegotiationStateMachine: Sendable {
         /// A SCRAM exchange; `username` is known once the client-first-message has been read.
         case scram(SCRAMServer, username: String?)
         case plain(PlainMechanism.Credentials)
+        /// PLAIN, the password being checked.
+        case plainChecking(username: String)
     }
 
     /// The policy in force.
@@ -209,11 +214,25 @@ public struct ServerNegotiationStateMachine: Sendable {
             return .send(Element("challenge", namespace: XMLNamespace.sasl, text: Base64.encode(challenge)))
         case .plain(let offered):
             guard let credentials else { return saslFailed(SASLError(.notAuthorized)) }
-            let derived = SCRAMCredentials.derive(password: offered.password, hash: credentials.hash,
-                                                  iterations: credentials.iterations, salt: credentials.salt)
-            guard constantTimeEqual(derived.storedKey, credentials.storedKey) else { return saslFailed(SASLError(.notAuthorized)) }
-            return succeed(username: offered.username, additionalData: nil)
+            state = .awaitingCredentials(.plainChecking(username: offered.username))
+            return .checkPassword(offered.password, against: credentials)
+        case .plainChecking:
+            return .none
         }
+    }
+
+    /// Whether `password` yields `credentials`' stored key (PLAIN): a key derivation, to run off the event loop.
+    public static func passwordMatches(_ password: String, _ credentials: SCRAMCredentials) -> Bool {
+        let derived = SCRAMCredentials.derive(password: password, hash: credentials.hash,
+                                              iterations: credentials.iterations, salt: credentials.salt)
+        return constantTimeEqual(derived.storedKey, credentials.storedKey)
+    }
+
+    /// The answer to ``Action/checkPassword(_:against:)``.
+    public mutating func plainPasswordChecked(matches: Bool) -> Action {
+        guard case .awaitingCredentials(.plainChecking(let username)) = state else { return .none }
+        guard matches else { return saslFailed(SASLError(.notAuthorized)) }
+        return succeed(username: username, additionalData: nil)
     }
 
     /// The answer to ``Action/lookUpCredentials(username:hash:)`` when the server refuses to check them now

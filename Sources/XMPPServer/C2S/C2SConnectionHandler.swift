@@ -167,6 +167,12 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             }, context: context) { handler, credentials, context in
                 handler.perform(handler.machine.credentialsFound(credentials), context: context)
             }
+        case .checkPassword(let password, let credentials):
+            // PLAIN: the key derivation runs off the event loop, which would otherwise stall every connection on it.
+            wait(for: context.eventLoop.makeFutureWithTask { ServerNegotiationStateMachine.passwordMatches(password, credentials) },
+                 context: context) { handler, matches, context in
+                handler.perform(handler.machine.plainPasswordChecked(matches: matches), context: context)
+            }
         case .authenticated(let username, let success):
             shared.throttle.recordSuccess(address: addressKey, username: username)
             log(.info, "authenticated", metadata: ["user": "\(username)"])

@@ -26,8 +26,10 @@ public final class SessionsService: ServerService, Sendable {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         logger.notice("shutting down", metadata: ["sessions": "\(kernel.registry.count)"])
         kernel.closeAllSessions(with: StreamError(.systemShutdown, text: "the server is shutting down"))
-        // Let the closing tags reach the clients and the sessions' last writes reach storage.
-        try? await Task.sleep(for: .milliseconds(300))
+        // Every session gone and what it started done (last activity, presence, offline writes), within reason.
+        if !(await kernel.settle(timeout: .seconds(5))) {
+            logger.warning("shutdown went on with work still under way", metadata: ["sessions": "\(kernel.registry.count)"])
+        }
         do {
             try database?.checkpoint()
         } catch {

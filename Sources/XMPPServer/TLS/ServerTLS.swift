@@ -56,7 +56,8 @@ public struct ServerTLS: Sendable {
     }
 
     /// A self-signed certificate and its key, as PEM. It is marked CA:TRUE so that BoringSSL clients can
-    /// trust it directly as a root (see TOOLCHAIN-NOTES §3).
+    /// trust it directly as a root (see TOOLCHAIN-NOTES §3), and name-constrained to the domain: a client that
+    /// trusts it trusts nothing else it could sign, should the key ever leak.
     static func generate(domain: String) throws -> (certificate: String, key: String) {
         let key = P256.Signing.PrivateKey()
         let name = try DistinguishedName { CommonName(domain) }
@@ -71,6 +72,7 @@ public struct ServerTLS: Sendable {
                 KeyUsage(digitalSignature: true, keyCertSign: true)
                 try ExtendedKeyUsage([.serverAuth, .clientAuth])
                 SubjectAlternativeNames([.dnsName(domain)])
+                Critical(NameConstraints(permittedDNSDomains: [domain]))
             },
             issuerPrivateKey: Certificate.PrivateKey(key))
         return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)

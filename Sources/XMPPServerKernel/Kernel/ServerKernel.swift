@@ -22,6 +22,8 @@ public final class ServerKernel: Sendable {
     /// The server's own JID (its domain).
     public let domainJID: JID
 
+    /// Asynchronous work under way (``run(on:_:)``), for shutdown.
+    let inFlight = Atomic<Int>(0)
     /// Accounts whose deletion is under way: they may not bind, and messages to them bounce.
     let accountsBeingDeleted = Mutex<Set<String>>([])
     /// Accounts deleted in the last minute, whose sessions may still be closing: nothing is recorded for them.
@@ -90,9 +92,24 @@ public final class ServerKernel: Sendable {
     /// Whether `jid` is on this server.
     public func isLocal(_ jid: JID) -> Bool { jid.domainpart == configuration.domain }
 
-    /// Runs `work` as a task and completes the returned future on `eventLoop`.
+    /// Runs `work` as a task and completes the returned future on `eventLoop`; counted, so shutdown can wait for it.
     func run(on eventLoop: any EventLoop, _ work: @escaping @Sendable () async -> Void) -> EventLoopFuture<Void> {
-        eventLoop.makeFutureWithTask { await work() }
+        inFlight.add(1, ordering: .relaxed)
+        return eventLoop.makeFutureWithTask {
+            await work()
+            self.inFlight.subtract(1, ordering: .relaxed)
+        }
+    }
+
+    /// Waits until every session has ended and the work they started (storage writes, presence, hooks) is done,
+    /// or `timeout` passed; `true` when everything settled.
+    public func settle(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while registry.count > 0 || inFlight.load(ordering: .relaxed) > 0 {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return true
     }
 
     // MARK: - Authentication

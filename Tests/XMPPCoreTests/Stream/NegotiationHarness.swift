@@ -109,6 +109,8 @@ struct NegotiationHarness {
         case .lookUpCredentials(let username, let hash):
             let credentials = passwords[username].map { SCRAMCredentials.derive(password: $0, hash: hash) }
             handleServer(server.credentialsFound(credentials))
+        case .checkPassword(let password, let credentials):
+            handleServer(server.plainPasswordChecked(matches: ServerNegotiationStateMachine.passwordMatches(password, credentials)))
         case .authenticated(_, let success):
             serverWrites(success)
             serverParser.reset()

@@ -154,7 +154,15 @@ import Testing
         _ = server.receivedHeader(header, contentNamespace: XMLNamespace.client)
         _ = server.received(Element("auth", namespace: XMLNamespace.sasl, attributes: ["mechanism": "PLAIN"],
                                     text: Base64.encode(PlainMechanism.message(username: "juliet", password: "pw"))))
-        #expect(server.credentialsFound(SCRAMCredentials.derive(password: "pw", hash: .sha256)) != .none)
+        // PLAIN's key derivation is handed out (to run off the event loop), then its verdict comes back.
+        let stored = SCRAMCredentials.derive(password: "pw", hash: .sha256)
+        #expect(server.credentialsFound(stored) == .checkPassword("pw", against: stored))
+        #expect(ServerNegotiationStateMachine.passwordMatches("pw", stored) && !ServerNegotiationStateMachine.passwordMatches("px", stored))
+        guard case .authenticated(let username, _) = server.plainPasswordChecked(matches: true) else {
+            Issue.record("PLAIN did not authenticate")
+            return
+        }
+        #expect(username == "juliet")
         _ = server.receivedHeader(header, contentNamespace: XMLNamespace.client)
         let bind = IQ(type: .set, id: "b1", payload: Element("bind", namespace: XMLNamespace.bind,
                                                              children: [.element(Element("resource", namespace: XMLNamespace.bind, text: "phone"))]))
