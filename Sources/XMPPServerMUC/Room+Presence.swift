@@ -53,13 +53,14 @@ extension Room {
             if configuration.isMembersOnly && affiliation < .member {
                 return StanzaError(.registrationRequired, text: "this room is for members only")
             }
-            // Nicknames that look alike are one nickname (RFC 8266): "Alice" and "ａｌｉｃｅ " cannot both be inside.
-            if let holder = holder(of: nickname), holder.account != sender.bare || holder.nickname != nickname {
-                return StanzaError(.conflict, text: "that nickname is in use")
-            }
+            // The password before the nickname: who is inside is nobody's business without it.
             if let password = configuration.password, affiliation != .owner,
                request?.child("password", namespace: MUCNamespace.muc)?.text != password {
                 return StanzaError(.notAuthorized, text: "this room needs a password")
+            }
+            // Nicknames that look alike are one nickname (RFC 8266): "Alice" and "ａｌｉｃｅ " cannot both be inside.
+            if let holder = holder(of: nickname), holder.account != sender.bare || holder.nickname != nickname {
+                return StanzaError(.conflict, text: "that nickname is in use")
             }
             let limit = configuration.maxOccupants > 0 ? min(configuration.maxOccupants, limits.maxOccupants) : limits.maxOccupants
             if occupants[nickname] == nil && occupants.count >= limit && affiliation < .admin {

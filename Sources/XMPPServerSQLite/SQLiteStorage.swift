@@ -121,6 +121,13 @@ public final class SQLiteDatabase: Sendable {
                 CREATE INDEX archive_entry_by_time ON archive_entry(archive, timestamp);
                 """)
         }
+        migrator.registerMigration("v5: offline message sizes") { db in
+            try db.execute(sql: """
+                ALTER TABLE offline_message ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+                UPDATE offline_message SET size = length(CAST(stanza AS BLOB));
+                CREATE INDEX offline_message_sizes ON offline_message(username, size);
+                """)
+        }
         return migrator
     }
 }

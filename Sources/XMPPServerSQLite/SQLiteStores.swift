@@ -132,13 +132,14 @@ struct SQLiteOfflineStore: OfflineStore {
     func store(_ message: Element, for user: String, limit: Int, byteLimit: Int) async throws -> Bool {
         let xml = message.xmlString
         let stored = try await pool.write { db in
+            // Count and size from the (username, size) index alone: no stored stanza is read to decide.
             let row = try Row.fetchOne(db, sql: """
-                SELECT COUNT(*) AS count, COALESCE(SUM(length(CAST(stanza AS BLOB))), 0) AS bytes
-                FROM offline_message WHERE username = ?
+                SELECT COUNT(*) AS count, COALESCE(SUM(size), 0) AS bytes FROM offline_message WHERE username = ?
                 """, arguments: [user])
             let (count, bytes): (Int, Int) = (row?["count"] ?? 0, row?["bytes"] ?? 0)
             guard count < limit, bytes + xml.utf8.count <= byteLimit else { return false }
-            try db.execute(sql: "INSERT INTO offline_message (username, stanza) VALUES (?, ?)", arguments: [user, xml])
+            try db.execute(sql: "INSERT INTO offline_message (username, stanza, size) VALUES (?, ?, ?)",
+                           arguments: [user, xml, xml.utf8.count])
             return true
         }
         // After the commit: a removal that took the user out before this point has not seen the row, so the

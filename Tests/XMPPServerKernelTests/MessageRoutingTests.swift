@@ -121,3 +121,20 @@ import XMPPKernelTestSupport
         #expect(throws: StanzaError.self) { try scenario.kernel.bind(RecordingSession(jid: try JID("alice@example.com/third"))) }
     }
 }
+
+/// Offline delivery writes stored messages in chunks, each removed once written.
+@Suite struct OfflineChunkTests {
+    @Test func chunksKeepOrderAndStayWithinTheirSizeButNeverSplitAMessage() throws {
+        let messages = try (0..<10).map { index in
+            OfflineMessage(id: Int64(index), element: Message(type: .chat, to: try JID("bob@example.com"), body: String(repeating: "x", count: index == 4 ? 5000 : 100)).element)
+        }
+        let sizes = messages.map { $0.element.xmlString.utf8.count }
+        let result = chunks(of: messages, bytes: 1000)
+        #expect(result.flatMap { $0 }.map(\.id) == messages.map(\.id), "every message once, in order")
+        #expect(result.contains { $0.map(\.id) == [4] }, "a message larger than a chunk goes alone")
+        for chunk in result where chunk.count > 1 {
+            #expect(chunk.reduce(0) { $0 + sizes[Int($1.id)] } <= 1000)
+        }
+        #expect(chunks(of: [], bytes: 1000).isEmpty)
+    }
+}

@@ -196,6 +196,10 @@ import XMPPKernelTestSupport
         try await alice.send("<presence xmlns='jabber:client' to='dave@example.com' id='p'/>")
         let refused = alice.received("presence").first
         #expect(refused?.attribute("type") == "error" && refused.flatMap { Presence(element: $0)?.error?.condition } == .resourceConstraint)
+        try await alice.send("<presence xmlns='jabber:client' to='nobody@example.com' id='q'/>")
+        let alsoRefused = alice.received("presence").first
+        #expect(alsoRefused.flatMap { Presence(element: $0)?.error?.condition } == .resourceConstraint,
+                "at the limit, a name without an account gets the same answer as one with")
         try await alice.send("<presence xmlns='jabber:client' to='carol@example.com' type='unavailable'/>")
         try await alice.send("<presence xmlns='jabber:client' to='dave@example.com'/>")
         #expect(alice.received().isEmpty, "revoking one makes room")

@@ -85,6 +85,16 @@ import XMPPServerKernel
         #expect(try await roomInfo(alice).contains("muc#roominfo_subject"), "alice is inside")
     }
 
+    @Test func withoutThePasswordNobodyLearnsWhichNicknamesAreInside() async throws {
+        let scenario = try Self.scenario()
+        let (alice, bob) = try await MUCTests.aliceAndBob(in: scenario)
+        try await MUCTests.createInstantRoom(alice, as: "Alice")
+        try await MUCTests.configure(alice, ["muc#roomconfig_passwordprotectedroom": "1", "muc#roomconfig_roomsecret": "sesame"])
+        _ = bob.received()
+        try await MUCTests.join(bob, as: "Alice")
+        #expect(MUCTests.errorCondition(bob.received("presence").first) == "not-authorized", "not conflict: that would say Alice is in")
+    }
+
     @Test func lookalikeNicknamesAreTheSameNickname() async throws {
         let scenario = try Self.scenario()
         let (alice, bob) = try await MUCTests.aliceAndBob(in: scenario)

@@ -44,6 +44,7 @@ import XMPPTestSupport
         #expect(AddressGrouping.key("2001:db8:1:2::1", ipv6PrefixLength: 64) != AddressGrouping.key("2001:db8:1:3::1", ipv6PrefixLength: 64))
         #expect(AddressGrouping.key("2001:db8:1:2::1", ipv6PrefixLength: 128) != AddressGrouping.key("2001:db8:1:2::2", ipv6PrefixLength: 128))
         #expect(AddressGrouping.key("192.0.2.7", ipv6PrefixLength: 64) == "192.0.2.7")
+        #expect(AddressGrouping.key("::ffff:192.0.2.7", ipv6PrefixLength: 64) == "192.0.2.7", "IPv4 through a dual-stack listener")
     }
 
     /// The attack of the hardening review: one wrong password and ten aborts from one address used to lock the

@@ -208,6 +208,10 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             write(.element(element), context: context)
             closeStream(with: nil, header: nil, context: context)
         case .close(let error, let header):
+            // The last failed attempt of a stream closes it instead of answering <failure/>: a guess all the same.
+            if error?.condition == .notAuthorized, authenticatingUser != nil, session == nil {
+                shared.throttle.recordFailure(address: addressKey, username: authenticatingUser)
+            }
             closeStream(with: error, header: header, context: context)
         }
     }
@@ -327,10 +331,10 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             self.session = nil
         }
         let channel = context.channel
-        // Give the peer a moment to close its side, then close ours regardless.
-        closed.whenComplete { _ in
-            channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
-        }
+        // Give the peer a moment to close its side, then close ours regardless: counted from now, not from when the
+        // closing tag is written, which a peer that stopped reading would postpone forever.
+        _ = closed
+        channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
     }
 
     private func startTimers(context: ChannelHandlerContext) {

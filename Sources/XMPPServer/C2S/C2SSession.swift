@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Synchronization
 import XMPPCore
 import XMPPServerKernel
 import XMPPTransport
@@ -40,11 +41,17 @@ final class C2SSession: ClientSession {
             channel.flush()
             return EventLoopFuture.andAllSucceed(writes, on: channel.eventLoop)
         }
-        do {
-            try await written.get()
-            return true
-        } catch {
-            return false
+        // A client that stops reading never completes the writes: after 30 s they count as failed (the messages are
+        // kept), and the connection is the outbound cap's and the idle timeout's business.
+        return await withCheckedContinuation { continuation in
+            let once = Once()
+            let deadline = channel.eventLoop.scheduleTask(in: .seconds(30)) {
+                if once.claim() { continuation.resume(returning: false) }
+            }
+            written.whenComplete { result in
+                deadline.cancel()
+                if once.claim() { continuation.resume(returning: (try? result.get()) != nil) }
+            }
         }
     }
 
@@ -58,4 +65,11 @@ struct C2SCloseRequest: Sendable {
     var error: StreamError?
     /// Close the connection at once instead of waiting for the peer to close its side.
     var immediately = false
+}
+
+/// True for the first caller only.
+private final class Once: Sendable {
+    private let done = Atomic<Bool>(false)
+
+    func claim() -> Bool { !done.exchange(true, ordering: .acquiringAndReleasing) }
 }

@@ -85,9 +85,13 @@ public enum ConfigFile {
             configuration.kernel.registration = .limited(count: parts[0], seconds: parts[1])
         case "max_sessions_per_account": configuration.kernel.maxSessionsPerAccount = try int()
         case "max_directed_presence": configuration.kernel.maxDirectedPresence = try int()
-        case "max_roster_items": configuration.kernel.maxRosterItems = try int()
+        case "max_roster_items":
+            configuration.kernel.maxRosterItems = try int()
+            guard (1...100_000).contains(configuration.kernel.maxRosterItems) else { throw ParseError(line: 0, message: "max_roster_items is from 1 to 100000") }
         case "max_stanza_bytes": configuration.limits.maxStanzaBytes = try int()
-        case "max_outbound_bytes": configuration.limits.maxOutboundBytes = try int()
+        case "max_outbound_bytes":
+            configuration.limits.maxOutboundBytes = try int()
+            guard configuration.limits.maxOutboundBytes >= 65_536 else { throw ParseError(line: 0, message: "max_outbound_bytes is at least 65536") }
         case "read_rate": configuration.limits.readBytesPerSecond = try int()
         case "read_burst": configuration.limits.readBurstBytes = try int()
         case "connections_per_ip": configuration.limits.connectionsPerIP = try int()

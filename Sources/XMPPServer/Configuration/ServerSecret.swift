@@ -7,13 +7,30 @@ enum ServerSecret {
     /// The secret in `directory`, created on first use.
     static func load(in directory: String) throws -> [UInt8] {
         let path = "\(directory)/xmppd.secret"
-        if let existing = FileManager.default.contents(atPath: path), existing.count == 32 {
+        if let existing = FileManager.default.contents(atPath: path) {
+            // A damaged secret is not silently replaced: new decoy salts would tell unknown names from accounts.
+            guard existing.count == 32 else { throw ServerSecretError.damaged(path) }
             return Array(existing)
         }
+        // Written whole under another name with 0600, then renamed: never readable by others, never half-written.
         let secret = (0..<32).map { _ in UInt8.random(in: 0...255) }
-        guard FileManager.default.createFile(atPath: path, contents: Data(secret), attributes: [.posixPermissions: 0o600]) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        let temporary = path + ".new"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(secret), attributes: [.posixPermissions: 0o600]) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary])
         }
+        guard rename(temporary, path) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
         return secret
+    }
+}
+
+/// Why the server's secret cannot be used.
+enum ServerSecretError: Error, CustomStringConvertible {
+    /// The file exists but is not 32 bytes.
+    case damaged(String)
+
+    var description: String {
+        switch self {
+        case .damaged(let path): "\(path) is damaged (not 32 bytes); restore it from a backup, or delete it to make a new one"
+        }
     }
 }

@@ -96,6 +96,8 @@ enum AddressGrouping {
     /// The key of `address` for per-address limits.
     static func key(_ address: String, ipv6PrefixLength: Int) -> String {
         guard address.contains(":") else { return address }
+        // IPv4 clients of a dual-stack listener arrive as ::ffff:a.b.c.d: they are IPv4 addresses.
+        if address.lowercased().hasPrefix("::ffff:"), address.contains(".") { return String(address.dropFirst(7)) }
         var bytes = in6_addr()
         guard inet_pton(AF_INET6, address, &bytes) == 1 else { return address }
         let prefix = max(0, min(128, ipv6PrefixLength))

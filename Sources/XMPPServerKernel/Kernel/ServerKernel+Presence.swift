@@ -113,13 +113,14 @@ extension ServerKernel {
             deliverPresence(element, to: to)
             return
         }
-        // Only accepted targets are remembered: an account that exists (presence to nobody goes nowhere), within the
-        // session's limit.
-        guard (try? await storage.accounts.accountExists(user)) == true else { return }
-        guard rememberDirectedPresence(to: to, of: session) else {
+        // The limit first, whatever the target (answering differently for accounts that exist would tell which do),
+        // then only accepted targets are remembered: an account that exists (presence to nobody goes nowhere).
+        guard hasRoomForDirectedPresence(to: to, of: session) else {
             bounce(element, StanzaError(.resourceConstraint, text: "directed presence to too many entities"), to: session)
             return
         }
+        guard (try? await storage.accounts.accountExists(user)) == true else { return }
+        _ = rememberDirectedPresence(to: to, of: session)
         deliverPresence(element, to: to)
     }
 

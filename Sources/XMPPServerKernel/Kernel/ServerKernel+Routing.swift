@@ -70,6 +70,12 @@ extension ServerKernel {
         } ?? false
     }
 
+    /// Whether `session` may send available presence to one more target (or already counts `target`).
+    func hasRoomForDirectedPresence(to target: JID, of session: any ClientSession) -> Bool {
+        let limit = configuration.maxDirectedPresence
+        return registry.update(session) { $0.directedPresence.contains(target) || $0.directedPresence.count < limit } ?? false
+    }
+
     /// Answers a stanza with an error, unless it is itself an error (RFC 6120 §8.3.1: never answer an error).
     func bounce(_ element: Element, _ error: StanzaError, to session: any ClientSession) {
         guard Self.mayAnswerWithError(element) else { return }

@@ -45,14 +45,16 @@ public struct RegistrationModule: ServerModule {
         guard let (username, password) = try Self.credentials(in: query, domain: request.domain) else {
             throw StanzaError(.notAcceptable, text: "a username and a password are required")
         }
-        // A taken name is refused before any key derivation (three PBKDF2 runs): asking is cheap, deriving is not.
-        guard try await !request.kernel.storage.accounts.accountExists(username) else {
-            throw StanzaError(.conflict, text: "the username is taken")
-        }
         if case .limited(let count, let seconds) = policy,
            !limiter.admit(request.remoteAddress, count: count, within: TimeInterval(seconds)) {
             throw StanzaError(.policyViolation, type: .wait, text: "too many registrations from this address; try later")
         }
+        // Counted by the limiter first (asking about names is an attempt too), then a taken name is refused before
+        // any key derivation (three PBKDF2 runs).
+        guard try await !request.kernel.storage.accounts.accountExists(username) else {
+            throw StanzaError(.conflict, text: "the username is taken")
+        }
+
         let created = try await request.kernel.createAccount(username, password: password)
         guard created else { throw StanzaError(.conflict, text: "the username is taken") }
         request.kernel.logger.info("account registered", metadata: ["user": "\(username)", "ip": "\(request.remoteAddress)"])

@@ -74,18 +74,43 @@ public struct OfflineModule: ServerModule {
         do {
             let pending = try await kernel.storage.offline.pending(for: user)
             guard !pending.isEmpty, kernel.registry.entry(session.jid)?.session === session else { return }
-            // Through the filters again: a block may have come in since a message was stored. What they stop is
-            // answered by them and removed with the rest.
-            let messages = pending.compactMap { kernel.filterInbound($0.element, to: session.jid) }
-            guard await session.deliverConfirmed(messages) else {
-                kernel.logger.notice("offline messages kept: the session ended during delivery", metadata: ["user": "\(user)"])
-                return
+            // In chunks, each removed once written: a slow link never has the whole queue buffered (it stays far
+            // below max_outbound_bytes), and a session that dies midway leaves only the rest for next time.
+            for chunk in chunks(of: pending, bytes: chunkBytes) {
+                // Through the filters again: a block may have come in since a message was stored. What they stop is
+                // answered by them and removed with the rest.
+                let messages = chunk.compactMap { kernel.filterInbound($0.element, to: session.jid) }
+                guard await session.deliverConfirmed(messages) else {
+                    kernel.logger.notice("offline messages kept: the session ended during delivery", metadata: ["user": "\(user)"])
+                    return
+                }
+                try await kernel.storage.offline.remove(chunk.map(\.id), for: user)
             }
-            try await kernel.storage.offline.remove(pending.map(\.id), for: user)
         } catch {
             kernel.logger.error("offline delivery failed", metadata: ["user": "\(user)", "error": "\(error)"])
         }
     }
+}
+
+/// Bytes of stored messages written to a session at once during offline delivery.
+let chunkBytes = 65_536
+
+/// `messages` in runs of at most `bytes` bytes (a longer message alone), in order.
+func chunks(of messages: [OfflineMessage], bytes: Int) -> [[OfflineMessage]] {
+    var chunks: [[OfflineMessage]] = []
+    var current: [OfflineMessage] = []
+    var size = 0
+    for message in messages {
+        let length = message.element.xmlString.utf8.count
+        if !current.isEmpty && size + length > bytes {
+            chunks.append(current)
+            (current, size) = ([], 0)
+        }
+        current.append(message)
+        size += length
+    }
+    if !current.isEmpty { chunks.append(current) }
+    return chunks
 }
 
 /// A set of account names behind a lock.
