@@ -5,7 +5,7 @@
 #
 # Environment (all optional):
 #   PASSES=3                      passes of every scenario on every server
-#   SCENARIOS="connect login throughput rate churn"
+#   SCENARIOS="connect login throughput rate churn"   (muc: group-chat fan-out, run on its own)
 #   SERVERS="xmppd prosody ejabberd"
 #   USERS=20000                   accounts bench1..benchN / secret1..secretN on bench.local
 #   CONNECTIONS=19000             connect: connections held
@@ -97,6 +97,7 @@ scenario_args() {
     throughput) echo "throughput --pairs 100 --window 20 --warmup 3 --seconds 10" ;;
     rate) echo "rate --pairs 100 --rate 2000 --warmup 3 --seconds 10" ;;
     churn) echo "churn --pairs 100 --window 20 --warmup 3 --seconds 10 --churn $CHURN --concurrency 100" ;;
+    muc) echo "muc --occupants 50 --senders 5 --window 10 --warmup 3 --seconds 10" ;;
   esac
 }
 

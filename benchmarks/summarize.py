@@ -13,6 +13,8 @@ FIGURES = {
                    "latency_p99_ms", "latency_p999_ms", "lost", "bench_cpu_cores"],
     "rate": ["delivered_per_second", "latency_p50_ms", "latency_p99_ms", "latency_p999_ms", "server_cpu_seconds_per_1000",
              "lost", "skipped"],
+    "muc": ["delivered_per_second", "server_cpu_seconds_per_1000", "server_cpu_cores", "latency_p50_ms", "latency_p99_ms",
+            "lost", "bench_cpu_cores"],
     "churn": ["before_delivered_per_second", "after_delivered_per_second", "before_server_cpu_seconds_per_1000",
               "after_server_cpu_seconds_per_1000", "cpu_per_message_after_over_before", "churn_logins_per_second",
               "churn_failures", "before_lost", "after_lost"],

@@ -12,7 +12,7 @@ struct XMPPBenchCommand: AsyncParsableCommand {
         commandName: "xmpp-bench",
         abstract: "Load an XMPP server over loopback and report what it costs (JSON).",
         discussion: "Accounts bench1..benchN with passwords secret1..secretN must exist. See docs/BENCHMARKS.md.",
-        subcommands: [Connect.self, Login.self, Throughput.self, Rate.self, Churn.self])
+        subcommands: [Connect.self, Login.self, Throughput.self, Rate.self, Churn.self, MUC.self])
 }
 
 /// Options every scenario shares: where the server is, how to log in, where to write the report.
@@ -142,5 +142,21 @@ struct Churn: AsyncParsableCommand {
     func run() async throws {
         let throughput = ThroughputScenario(pairs: messages.pairs, load: .window(window), warmupSeconds: messages.warmup, seconds: messages.seconds)
         try await runScenario(target) { await ChurnScenario(throughput: throughput, churnConnections: churn, concurrency: concurrency).run($0) }
+    }
+}
+
+struct MUC: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "muc", abstract: "Group-chat fan-out: K occupants in one room, S of them sending, every message to all K.")
+    @OptionGroup var target: TargetOptions
+    @Option(help: "Occupants (accounts 1...K).") var occupants = 50
+    @Option(help: "How many of them send.") var senders = 5
+    @Option(help: "Messages in flight per sender.") var window = 10
+    @Option(help: "Seconds before measuring.") var warmup = 2.0
+    @Option(help: "Seconds measured.") var seconds = 10.0
+
+    func run() async throws {
+        let scenario = MUCScenario(occupants: occupants, senders: senders, window: window, warmupSeconds: warmup, seconds: seconds)
+        try await runScenario(target) { await scenario.run($0) }
     }
 }

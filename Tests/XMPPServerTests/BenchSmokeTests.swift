@@ -70,6 +70,16 @@ import XMPPServerKernel
         }
     }
 
+    @Test func mucFanOutDeliversEveryMessageToEveryOccupant() async throws {
+        try await withBench { context in
+            let report = await MUCScenario(occupants: 6, senders: 2, window: 3, warmupSeconds: 0.3, seconds: 1).run(context)
+            #expect(report.errors.isEmpty, "\(report.errors)")
+            #expect((report.figures["delivered_per_second"] ?? 0) > 0)
+            #expect(report.figures["lost"] == 0, "every message reached all six occupants")
+            #expect(report.figures["delivered_total"] == (report.figures["sent_total"] ?? -1) * 6)
+        }
+    }
+
     @Test func fixedRateOffersWhatWasAsked() async throws {
         try await withBench(.direct) { context in
             let scenario = ThroughputScenario(pairs: 2, load: .rate(200), warmupSeconds: 0.2, seconds: 1, drainSeconds: 5)
