@@ -2,7 +2,7 @@ import Foundation
 
 /// The outcome of one scenario run, written as JSON for the side-by-side scripts to aggregate.
 public struct BenchReport: Codable, Sendable {
-    /// The scenario's name (`connect`, `login`, `throughput`, `rate`, `churn`).
+    /// The scenario's name (`connect`, `login`, `throughput`, `rate`, `churn`, `muc`, `soak`).
     public var scenario: String
     /// `host:port` of the server under load.
     public var target: String
@@ -14,6 +14,8 @@ public struct BenchReport: Codable, Sendable {
     public var figures: [String: Double]
     /// The first few errors seen, if any (their total is in `figures`).
     public var errors: [String]
+    /// Figures sampled over time (the soak's server memory every 10 s), when a scenario records them.
+    public var series: [String: [Double]] = [:]
 
     /// Creates an empty report for `scenario`.
     public init(scenario: String, target: BenchTarget, parameters: [String: Double]) {

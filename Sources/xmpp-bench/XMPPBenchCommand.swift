@@ -12,7 +12,7 @@ struct XMPPBenchCommand: AsyncParsableCommand {
         commandName: "xmpp-bench",
         abstract: "Load an XMPP server over loopback and report what it costs (JSON).",
         discussion: "Accounts bench1..benchN with passwords secret1..secretN must exist. See docs/BENCHMARKS.md.",
-        subcommands: [Connect.self, Login.self, Throughput.self, Rate.self, Churn.self, MUC.self])
+        subcommands: [Connect.self, Login.self, Throughput.self, Rate.self, Churn.self, MUC.self, Soak.self])
 }
 
 /// Options every scenario shares: where the server is, how to log in, where to write the report.
@@ -157,6 +157,27 @@ struct MUC: AsyncParsableCommand {
 
     func run() async throws {
         let scenario = MUCScenario(occupants: occupants, senders: senders, window: window, warmupSeconds: warmup, seconds: seconds)
+        try await runScenario(target) { await scenario.run($0) }
+    }
+}
+
+struct Soak: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Everything at a steady rate for a long time (chat, a room, logins and drops, slow readers); server memory every 10 s.")
+    @OptionGroup var target: TargetOptions
+    @Option(help: "Chat pairs.") var pairs = 50
+    @Option(help: "Chat messages per second in total.") var chatRate = 500.0
+    @Option(help: "Room occupants (the accounts after the pairs).") var occupants = 30
+    @Option(help: "Room senders, one message per second each.") var roomSenders = 3
+    @Option(help: "Logins per second, each closed at once (every other one abruptly).") var loginsPerSecond = 5
+    @Option(help: "Seconds between slow readers.") var slowReaderInterval = 30.0
+    @Option(help: "Minutes of load.") var minutes = 30.0
+    @Option(help: "Minutes before memory counts.") var warmupMinutes = 5.0
+
+    func run() async throws {
+        let scenario = SoakScenario(pairs: pairs, chatRate: chatRate, occupants: occupants, roomSenders: roomSenders,
+                                    loginsPerSecond: loginsPerSecond, slowReaderInterval: slowReaderInterval,
+                                    minutes: minutes, warmupMinutes: warmupMinutes)
         try await runScenario(target) { await scenario.run($0) }
     }
 }

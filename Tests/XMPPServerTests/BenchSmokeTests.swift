@@ -14,8 +14,9 @@ import XMPPServerKernel
     static let accounts = 8
 
     private func withBench(_ security: BenchTarget.Security = .starttls, mechanism: SASLMechanism = .scramSHA1,
+                           configure: (inout ServerConfiguration) -> Void = { _ in },
                            _ body: (BenchContext) async throws -> Void) async throws {
-        let server = try await TestServer.start(storage: "memory")
+        let server = try await TestServer.start(storage: "memory", configure: configure)
         for i in 1...Self.accounts {
             let created = try await server.server.kernel.storage.accounts.createAccount(
                 "bench\(i)", credentials: SCRAMCredentials.allHashes(password: "secret\(i)"))
@@ -77,6 +78,22 @@ import XMPPServerKernel
             #expect((report.figures["delivered_per_second"] ?? 0) > 0)
             #expect(report.figures["lost"] == 0, "every message reached all six occupants")
             #expect(report.figures["delivered_total"] == (report.figures["sent_total"] ?? -1) * 6)
+        }
+    }
+
+    @Test func soakRunsEverythingAtOnceAndLosesNothing() async throws {
+        try await withBench(configure: { $0.limits.writeStallSeconds = 2 }) { context in
+            var soak = SoakScenario(pairs: 1, chatRate: 20, occupants: 3, roomSenders: 1, loginsPerSecond: 1,
+                                    slowReaderInterval: 2, minutes: 0.1, warmupMinutes: 0)
+            soak.slowReaderPatience = 6
+            let report = await soak.run(context)
+            #expect(report.errors.isEmpty, "\(report.errors)")
+            #expect(report.figures["chat_lost"] == 0 && report.figures["room_lost"] == 0, "\(report.figures)")
+            #expect((report.figures["chat_delivered"] ?? 0) > 0 && (report.figures["room_delivered"] ?? 0) > 0)
+            #expect((report.figures["logins"] ?? 0) > 0 && report.figures["login_failures"] == 0)
+            #expect((report.figures["slow_readers"] ?? 0) >= 1)
+            #expect(report.figures["slow_readers_cut_off"] != nil, "reported (whether the server had to cut one off depends on the kernel's buffers)")
+            #expect(!(report.series["server_rss_kib_every_10s"] ?? []).isEmpty)
         }
     }
 

@@ -88,4 +88,25 @@ import XMPPTestSupport
         }
         #expect(closed, "the slow reader is still connected after \(sent) requests")
     }
+
+    @Test func aClientThatStopsReadingIsClosedAfterTheStallTimeoutEvenUnderTheCap() async throws {
+        let server = try await TestServer.start(storage: "memory") { configuration in
+            configuration.requireTLS = false
+            configuration.limits.maxOutboundBytes = 1_073_741_824   // the cap never applies here
+            configuration.limits.writeStallSeconds = 1
+        }
+        defer { Task { await server.stop() } }
+        let kernel = server.server.kernel
+        #expect(try await kernel.createAccount("stalled", password: "pw"))
+        let (socket, _, jid) = try await Self.login(port: server.port, user: "stalled", password: "pw", receiveBuffer: 4096)
+        let description = String(repeating: "x", count: 120_000)
+        _ = try await blocking { socket.send("<iq type='set' id='v'><vCard xmlns='vcard-temp'><DESC>\(description)</DESC></vCard></iq>") }
+        _ = try await blocking { (0..<40).map { socket.send("<iq type='get' id='g\($0)'><vCard xmlns='vcard-temp'/></iq>") } }
+        var closed = false
+        for _ in 0..<200 where !closed {
+            try await Task.sleep(for: .milliseconds(50))
+            closed = kernel.registry.entry(jid) == nil
+        }
+        #expect(closed, "still connected without reading")
+    }
 }

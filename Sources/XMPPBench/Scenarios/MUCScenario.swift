@@ -44,14 +44,17 @@ public struct MUCScenario: Sendable {
         return report
     }
 
-    private func enter(_ context: BenchContext) async throws -> [RoomMember] {
+    /// Logs accounts `firstAccount`... in and fills a fresh room with them (the first creates it); the members, the
+    /// first of them the owner.
+    func enter(_ context: BenchContext, firstAccount: Int = 1) async throws -> [RoomMember] {
         let room = "bench\(UInt32.random(in: 0...UInt32.max))@conference.\(context.connector.target.domain)"
         var members: [RoomMember] = []
         for start in stride(from: 0, to: occupants, by: 50) {
             let batch = try await withThrowingTaskGroup(of: RoomMember.self) { group in
                 for index in start..<min(occupants, start + 50) {
                     group.addTask {
-                        let connection = try await context.connector.login(account: index + 1, connection: index).get()
+                        let account = firstAccount + index
+                        let connection = try await context.connector.login(account: account, connection: account).get()
                         return try await connection.eventLoop.submit { RoomMember(connection: connection, room: room, nickname: "u\(index + 1)") }.get()
                     }
                 }

@@ -13,7 +13,7 @@ final class RoomMember: @unchecked Sendable {
     private(set) var received: UInt64 = 0
     private(set) var sent: UInt64 = 0
     private(set) var histogram = LatencyHistogram()
-    private(set) var entered: EventLoopPromise<Void>
+    let entered: EventLoopPromise<Void>
     private(set) var inFlight = 0
     private var window = 0
     private var isRunning = false
@@ -53,6 +53,16 @@ final class RoomMember: @unchecked Sendable {
         isRunning = true
         while inFlight < window { send() }
         flushIfNeeded()
+    }
+
+    /// Open loop: one message every `interval`, whatever is in flight (a steady load for the soak).
+    func startPacing(every interval: TimeAmount) {
+        isRunning = true
+        connection.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] task in
+            guard let self, self.isRunning else { return task.cancel() }
+            self.send()
+            self.flushIfNeeded()
+        }
     }
 
     func startRecording() { isRecording = true }

@@ -51,6 +51,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     private var lastWrite = NIODeadline.now()
     private var negotiationTimer: Scheduled<Void>?
     private var idleTimer: RepeatedTask?
+    private var stallTimer: Scheduled<Void>?
 
     init(shared: Shared, decoder: XMPPStreamDecoder, remoteAddress: String, addressKey: String, directTLS: Bool, gate: ReadGate) {
         self.addressKey = addressKey
@@ -72,6 +73,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         // Nothing waiting may resume now (a binding whose hooks are still running must not register a dead session).
         isClosing = true
+        stallTimer?.cancel()
         negotiationTimer?.cancel()
         idleTimer?.cancel()
         shared.connections.close(addressKey)
@@ -290,9 +292,23 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     /// to send), and once its outbound buffer passes the limit, close it.
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
+            stallTimer?.cancel()
+            stallTimer = nil
             gate.resume(.unwritable, context: context)
         } else {
             gate.pause(.unwritable, context: context)
+            // Still not reading after write_stall_timeout: cut off, whatever it holds (never buffered without end).
+            if stallTimer == nil {
+                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                stallTimer = context.eventLoop.scheduleTask(in: .seconds(Int64(shared.limits.writeStallSeconds))) {
+                    let (handler, context) = loopBound.value
+                    handler.stallTimer = nil
+                    guard !context.channel.isWritable else { return }
+                    handler.log(.notice, "closing a connection that does not read")
+                    handler.closeStream(with: StreamError(.policyViolation, text: "you do not read what is sent to you"), header: nil, context: context)
+                    context.close(promise: nil)
+                }
+            }
         }
         context.fireChannelWritabilityChanged()
     }

@@ -92,6 +92,7 @@ public enum ConfigFile {
         case "max_outbound_bytes":
             configuration.limits.maxOutboundBytes = try int()
             guard configuration.limits.maxOutboundBytes >= 65_536 else { throw ParseError(line: 0, message: "max_outbound_bytes is at least 65536") }
+        case "write_stall_timeout": configuration.limits.writeStallSeconds = try int()
         case "read_rate": configuration.limits.readBytesPerSecond = try int()
         case "read_burst": configuration.limits.readBurstBytes = try int()
         case "connections_per_ip": configuration.limits.connectionsPerIP = try int()

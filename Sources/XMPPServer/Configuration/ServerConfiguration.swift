@@ -42,6 +42,9 @@ public struct ConnectionLimits: Sendable {
     /// Bytes waiting to be sent to one connection (a client that does not read) before it is closed with
     /// `policy-violation`; reading from it pauses long before, at a quarter of this (at most 256 KiB).
     public var maxOutboundBytes = 4_194_304
+    /// Seconds a connection may stay unwritable (not reading what waits for it) before it is closed with
+    /// `policy-violation`: a client that stopped reading is dead or hostile, and holds its buffer till then.
+    public var writeStallSeconds = 60
     /// Sustained read rate per connection, bytes per second; reading pauses when exceeded.
     public var readBytesPerSecond = 65_536
     /// Burst allowance above the sustained rate, in bytes.
