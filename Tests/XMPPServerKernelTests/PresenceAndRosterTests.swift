@@ -208,7 +208,10 @@ import XMPPKernelTestSupport
 
     /// max_roster_items holds for subscriptions too, both ways: nobody grows a roster past it from outside.
     @Test func subscriptionsRespectTheRosterLimit() async throws {
-        let scenario = try KernelScenario { $0.maxRosterItems = 2 }
+        let scenario = try KernelScenario {
+            $0.maxRosterItems = 2
+            $0.maxPendingSubscriptions = 2
+        }
         for user in ["alice", "bob", "carol", "dave", "erin"] { try await scenario.account(user) }
         let alice = try await scenario.login("alice")
         _ = alice.received()
@@ -218,11 +221,16 @@ import XMPPKernelTestSupport
         let refused = alice.received("presence").first { $0.attribute("type") == "error" }
         #expect(refused.flatMap { Presence(element: $0)?.error?.condition } == .resourceConstraint)
         #expect(try await scenario.kernel.storage.rosters.roster(of: "alice").items.count == 2)
-        // Requests from outside: erin's roster takes two, the third is dropped, not recorded.
+        // Requests from strangers: erin records two, the third is dropped, not recorded.
         for user in ["alice", "bob", "carol"] {
             let client = try await scenario.login(user, "pc")
             try await client.send("<presence xmlns='jabber:client' to='erin@example.com' type='subscribe'/>")
         }
         #expect(try await scenario.kernel.storage.rosters.roster(of: "erin").items.count == 2)
+        // And they never use up erin's own roster: she can still add contacts of her own.
+        let erin = try await scenario.login("erin")
+        _ = erin.received()
+        try await erin.send("<iq xmlns='jabber:client' type='set' id='add'><query xmlns='jabber:iq:roster'><item jid='dave@example.com'/></query></iq>")
+        #expect(erin.received("iq").first { $0.attribute("id") == "add" }?.attribute("type") == "result")
     }
 }

@@ -85,6 +85,7 @@ public enum ConfigFile {
             configuration.kernel.registration = .limited(count: parts[0], seconds: parts[1])
         case "max_sessions_per_account": configuration.kernel.maxSessionsPerAccount = try int()
         case "max_directed_presence": configuration.kernel.maxDirectedPresence = try int()
+        case "max_pending_subscriptions": configuration.kernel.maxPendingSubscriptions = try int()
         case "max_roster_items":
             configuration.kernel.maxRosterItems = try int()
             guard (1...100_000).contains(configuration.kernel.maxRosterItems) else { throw ParseError(line: 0, message: "max_roster_items is from 1 to 100000") }

@@ -21,6 +21,9 @@ public struct KernelConfiguration: Sendable {
     /// Largest roster, in items (listed contacts and recorded subscription requests alike); adding one by a roster
     /// set or a subscription gives `resource-constraint`, and an inbound request beyond it is dropped.
     public var maxRosterItems = 1000
+    /// Most recorded subscription requests from contacts not on the roster (strangers); more are dropped, so they
+    /// never count against the user's own ``maxRosterItems``.
+    public var maxPendingSubscriptions = 100
     /// The in-band registration policy.
     public var registration: RegistrationPolicy
     /// The software name reported by XEP-0092.

@@ -170,9 +170,13 @@ extension ServerKernel {
 
     // MARK: Subscriptions
 
-    /// Whether the user's roster (listed items and recorded requests alike) is below ``KernelConfiguration/maxRosterItems``.
-    func rosterHasRoom(_ username: String) async throws -> Bool {
-        try await storage.rosters.roster(of: username).items.count < configuration.maxRosterItems
+    /// Whether the user's roster has room for a new item: a listed contact counts against
+    /// ``KernelConfiguration/maxRosterItems``, an unlisted one (a stranger's pending request) against
+    /// ``KernelConfiguration/maxPendingSubscriptions``, so strangers cannot use up the user's own roster.
+    func rosterHasRoom(_ username: String, listed: Bool) async throws -> Bool {
+        let items = try await storage.rosters.roster(of: username).items
+        return listed ? items.lazy.filter(\.isListed).count < configuration.maxRosterItems
+                      : items.lazy.filter { !$0.isListed }.count < configuration.maxPendingSubscriptions
     }
 
     func outboundSubscription(_ element: Element, type: Presence.PresenceType, to contact: JID, from user: JID) async {
@@ -181,7 +185,7 @@ extension ServerKernel {
             let existing = try await storage.rosters.item(contact, of: username)
             var item = existing ?? RosterEntry(jid: contact, isListed: type == .subscribe || type == .subscribed)
             let outcome = SubscriptionRules.outbound(type, &item)
-            if outcome.changed && existing == nil, try await !rosterHasRoom(username) {
+            if outcome.changed && existing == nil, try await !rosterHasRoom(username, listed: item.isListed) {
                 bounceToSender(element, StanzaError(.resourceConstraint, text: "your roster is full"))
                 return
             }
@@ -220,7 +224,7 @@ extension ServerKernel {
             let existing = try await storage.rosters.item(contact, of: username)
             var item = existing ?? RosterEntry(jid: contact, isListed: false)
             let outcome = SubscriptionRules.inbound(type, &item)
-            if outcome.changed && existing == nil, try await !rosterHasRoom(username) {
+            if outcome.changed && existing == nil, try await !rosterHasRoom(username, listed: item.isListed) {
                 // Nowhere to record the request: dropped, so nobody can grow a roster past its limit from outside.
                 logger.notice("subscription request dropped: roster full", metadata: ["user": "\(username)", "from": "\(contact)"])
                 return

@@ -101,7 +101,7 @@ public struct RosterModule: ServerModule {
             throw StanzaError(.notAcceptable, text: "name or group too long")
         }
         if existing == nil || existing?.isListed == false {
-            let count = try await kernel.storage.rosters.roster(of: user).items.count
+            let count = try await kernel.storage.rosters.roster(of: user).items.filter(\.isListed).count
             guard count < limit else { throw StanzaError(.resourceConstraint, text: "the roster is full") }
         }
         // Subscription and ask attributes from the client are ignored (RFC 6121 §2.1.2.5, §2.3.3).
