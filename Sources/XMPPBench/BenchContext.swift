@@ -19,3 +19,42 @@ public struct BenchContext: Sendable {
     /// Seconds since an arbitrary monotonic origin.
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 }
+
+/// The server's and the generator's CPU over one measured stretch: started before the stretch, ended after it.
+struct MeasurementWindow {
+    private let serverStart: ProcessSample?
+    private let benchStart: Double
+    private let start: Double
+
+    /// Starts measuring now.
+    init(_ context: BenchContext) {
+        serverStart = context.serverSample()
+        benchStart = ProcessSample.ownCPUSeconds()
+        start = BenchContext.now()
+    }
+
+    /// Ends the window: the seconds it lasted, the server's CPU seconds (when its pid is known), the generator's.
+    func end(_ context: BenchContext) -> (elapsed: Double, serverCPU: Double?, benchCPU: Double) {
+        let elapsed = BenchContext.now() - start
+        let serverCPU = zip(serverStart, context.serverSample()).map { $1.cpuSeconds - $0.cpuSeconds }
+        return (elapsed, serverCPU, ProcessSample.ownCPUSeconds() - benchStart)
+    }
+}
+
+/// `(a, b)` when both are there.
+private func zip<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
+    guard let a, let b else { return nil }
+    return (a, b)
+}
+
+extension BenchReport {
+    /// Records the CPU figures of a window in which `delivered` messages were delivered: the generator's cores, the
+    /// server's cores, and the server's CPU seconds per 1,000 delivered.
+    mutating func recordCPU(_ window: (elapsed: Double, serverCPU: Double?, benchCPU: Double), delivered: Double, prefix: String = "") {
+        figures[prefix + "bench_cpu_cores"] = window.benchCPU / window.elapsed
+        if let cpu = window.serverCPU, delivered > 0 {
+            figures[prefix + "server_cpu_cores"] = cpu / window.elapsed
+            figures[prefix + "server_cpu_seconds_per_1000"] = cpu * 1000 / delivered
+        }
+    }
+}

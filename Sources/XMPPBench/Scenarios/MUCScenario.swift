@@ -86,14 +86,10 @@ public struct MUCScenario: Sendable {
         try? await Task.sleep(for: .seconds(warmupSeconds))
         for member in members { try? await member.eventLoop.submit { member.startRecording() }.get() }
         let first = await Self.totals(members)
-        let serverStart = context.serverSample()
-        let benchStart = ProcessSample.ownCPUSeconds()
-        let start = BenchContext.now()
+        let measured = MeasurementWindow(context)
         try? await Task.sleep(for: .seconds(seconds))
         let last = await Self.totals(members)
-        let elapsed = BenchContext.now() - start
-        let serverEnd = context.serverSample()
-        let benchCPU = ProcessSample.ownCPUSeconds() - benchStart
+        let stretch = measured.end(context)
         for member in members { try? await member.eventLoop.submit { member.stop() }.get() }
         let drainDeadline = BenchContext.now() + drainSeconds
         var final = await Self.totals(members)
@@ -102,18 +98,13 @@ public struct MUCScenario: Sendable {
             final = await Self.totals(members)
         }
         let delivered = Double(last.received - first.received)
-        report.figures["delivered_per_second"] = delivered / elapsed
+        report.figures["delivered_per_second"] = delivered / stretch.elapsed
         report.figures["latency_p50_ms"] = last.histogram.milliseconds(atQuantile: 0.5)
         report.figures["latency_p99_ms"] = last.histogram.milliseconds(atQuantile: 0.99)
         report.figures["sent_total"] = Double(final.sent)
         report.figures["delivered_total"] = Double(final.received)
         report.figures["lost"] = Double(final.sent) * Double(members.count) - Double(final.received)
-        report.figures["bench_cpu_cores"] = benchCPU / elapsed
-        if let serverStart, let serverEnd, delivered > 0 {
-            let cpu = serverEnd.cpuSeconds - serverStart.cpuSeconds
-            report.figures["server_cpu_cores"] = cpu / elapsed
-            report.figures["server_cpu_seconds_per_1000"] = cpu * 1000 / delivered
-        }
+        report.recordCPU(stretch, delivered: delivered)
     }
 
     private static func totals(_ members: [RoomMember]) async -> (sent: UInt64, received: UInt64, histogram: LatencyHistogram) {

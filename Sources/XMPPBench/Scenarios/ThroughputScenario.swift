@@ -106,14 +106,10 @@ public struct ThroughputScenario: Sendable {
         try? await Task.sleep(for: .seconds(warmupSeconds))
         for pair in pairs { try? await pair.eventLoop.submit { pair.startRecording() }.get() }
         let first = await Self.totals(pairs)
-        let serverStart = context.serverSample()
-        let benchStart = ProcessSample.ownCPUSeconds()
-        let start = BenchContext.now()
+        let measured = MeasurementWindow(context)
         try? await Task.sleep(for: .seconds(seconds))
         let last = await Self.totals(pairs)
-        let elapsed = BenchContext.now() - start
-        let serverEnd = context.serverSample()
-        let benchCPU = ProcessSample.ownCPUSeconds() - benchStart
+        let stretch = measured.end(context)
         for pair in pairs { try? await pair.eventLoop.submit { pair.stop() }.get() }
 
         // Drain: wait until nothing is in flight, or give up and count the rest as lost.
@@ -126,7 +122,7 @@ public struct ThroughputScenario: Sendable {
 
         let delivered = Double(last.counts.received - first.counts.received)
         report.figures[prefix + "delivered"] = delivered
-        report.figures[prefix + "delivered_per_second"] = delivered / elapsed
+        report.figures[prefix + "delivered_per_second"] = delivered / stretch.elapsed
         report.figures[prefix + "latency_p50_ms"] = last.counts.histogram.milliseconds(atQuantile: 0.5)
         report.figures[prefix + "latency_p99_ms"] = last.counts.histogram.milliseconds(atQuantile: 0.99)
         report.figures[prefix + "latency_p999_ms"] = last.counts.histogram.milliseconds(atQuantile: 0.999)
@@ -135,12 +131,7 @@ public struct ThroughputScenario: Sendable {
         report.figures[prefix + "bounced"] = Double(final.counts.bounced)
         report.figures[prefix + "skipped"] = Double(final.counts.skipped)
         report.figures[prefix + "lost"] = Double(final.counts.sent) - Double(final.counts.received + final.counts.bounced)
-        report.figures[prefix + "bench_cpu_cores"] = benchCPU / elapsed
-        if let serverStart, let serverEnd, delivered > 0 {
-            let cpu = serverEnd.cpuSeconds - serverStart.cpuSeconds
-            report.figures[prefix + "server_cpu_cores"] = cpu / elapsed
-            report.figures[prefix + "server_cpu_seconds_per_1000"] = cpu * 1000 / delivered
-        }
+        report.recordCPU(stretch, delivered: delivered, prefix: prefix)
     }
 
     private static func totals(_ pairs: [MessagePair]) async -> (counts: MessagePair.Counts, inFlight: Int) {
