@@ -139,7 +139,7 @@ let package = Package(
         .executableTarget(
             name: "xmppctl",
             dependencies: [
-                "XMPPServer", "XMPPServerSQLite",
+                "XMPPServer", "XMPPServerSQLite", "XMPPServerKernel", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

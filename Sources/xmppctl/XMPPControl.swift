@@ -2,6 +2,7 @@
 // server runs or not; session commands talk to the running server through its admin socket.
 import ArgumentParser
 import Foundation
+import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -37,7 +38,9 @@ struct Common: ParsableArguments {
         if let config { try ConfigFile.load(config, into: &settings) }
         if let domain { settings.domain = domain.lowercased() }
         settings.kernel.domain = settings.domain
-        return try ServerKernel(configuration: settings.kernel, storage: database().storage, modules: StandardModules.all)
+        var logger = Logger(label: "xmppctl")
+        logger.logLevel = .warning   // the modules' start-up notes are for the server's log, not the command's output
+        return try ServerKernel(configuration: settings.kernel, storage: database().storage, modules: StandardModules.all, logger: logger)
     }
 
     func database() throws -> SQLiteDatabase {
