@@ -26,13 +26,18 @@ public struct MUCModule: ServerModule {
     /// `muc_max_owned_rooms`: persistent rooms per owner.
     public static let maxOwnedRooms = ConfigOption.integer(
         "muc_max_owned_rooms", default: 10, range: 1...100_000,
-        "persistent rooms an account may own and still create rooms; creating another gets resource-constraint")
+        "persistent rooms an account may own and still create a room, make one persistent or be made an owner of one; beyond: resource-constraint")
+    /// `muc_max_persistent_rooms`: persistent rooms of the whole service.
+    public static let maxPersistentRooms = ConfigOption.integer(
+        "muc_max_persistent_rooms", default: 10_000, range: 1...10_000_000,
+        "persistent rooms the service keeps in all; making one more persistent gets resource-constraint")
     /// `muc_max_affiliations`: affiliations per room.
     public static let maxAffiliations = ConfigOption.integer(
         "muc_max_affiliations", default: 1000, range: 1...100_000,
         "members, admins, owners and outcasts one room may record; one more gets resource-constraint")
     public var options: [ConfigOption] {
-        [Self.domain, Self.maxHistory, Self.maxOccupants, Self.maxRoomsPerUser, Self.maxHistoryBytes, Self.maxOwnedRooms, Self.maxAffiliations]
+        [Self.domain, Self.maxHistory, Self.maxOccupants, Self.maxRoomsPerUser, Self.maxHistoryBytes, Self.maxOwnedRooms, Self.maxAffiliations,
+         Self.maxPersistentRooms]
     }
 
     /// Creates the module.
@@ -46,7 +51,8 @@ public struct MUCModule: ServerModule {
         guard domain != host.configuration.domain else { return }
         let limits = MUCLimits(maxHistoryLength: host.option(Self.maxHistory), maxOccupants: host.option(Self.maxOccupants),
                                maxRoomsPerUser: host.option(Self.maxRoomsPerUser), maxHistoryBytes: host.option(Self.maxHistoryBytes),
-                               maxOwnedRooms: host.option(Self.maxOwnedRooms), maxAffiliations: host.option(Self.maxAffiliations))
+                               maxOwnedRooms: host.option(Self.maxOwnedRooms), maxAffiliations: host.option(Self.maxAffiliations),
+                               maxPersistentRooms: host.option(Self.maxPersistentRooms))
         let service = MUCService(domain: domain, limits: limits)
         host.addService(service)
         host.onAccountDeleted { user, kernel in

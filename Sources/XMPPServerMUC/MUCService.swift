@@ -59,6 +59,11 @@ public final class MUCService: HostedService {
                 effects.fail(stanza, error, from: to, to: sender)
                 return deliver(effects, kernel: kernel, eventLoop: eventLoop)
             }
+            if let refusal = refusalOfOwnership(stanza, from: sender, in: box) {
+                var effects = RoomEffects()
+                effects.fail(stanza, refusal, from: to, to: sender)
+                return deliver(effects, kernel: kernel, eventLoop: eventLoop)
+            }
             let outcome = box.state.withLock { slot -> (action: RoomWriter.Action?, version: Int, disposable: Bool)? in
                 guard !slot.isClosed else { return nil }
                 let wasPersistent = slot.room.configuration.isPersistent
@@ -109,6 +114,47 @@ public final class MUCService: HostedService {
         rooms.withLock { Array($0.values) }.reduce(0) { count, box in
             count + (box.state.withLock { $0.room.configuration.isPersistent && $0.room.affiliation(of: account) == .owner } ? 1 : 0)
         }
+    }
+
+    /// How many persistent rooms the service holds.
+    private func persistentRooms() -> Int {
+        rooms.withLock { Array($0.values) }.reduce(0) { count, box in
+            count + (box.state.withLock { $0.room.configuration.isPersistent } ? 1 : 0)
+        }
+    }
+
+    /// A `resource-constraint` error when an owner's IQ would make the room persistent beyond
+    /// ``MUCLimits/maxOwnedRooms`` or ``MUCLimits/maxPersistentRooms``, or make someone the owner of one persistent
+    /// room more than ``MUCLimits/maxOwnedRooms``. Creation alone is not enough to count: a temporary room can be
+    /// configured persistent later, and ownership can be handed on. Checked outside the room's lock, because
+    /// counting takes every room's lock; requests racing each other can pass a limit by their number, no more.
+    private func refusalOfOwnership(_ stanza: Element, from sender: JID, in box: RoomBox) -> StanzaError? {
+        guard stanza.name == "iq", stanza.attribute("type") == "set" else { return nil }
+        let (configuration, senderOwns) = box.state.withLock { ($0.room.configuration, $0.room.affiliation(of: sender) == .owner) }
+        // A non-owner's request is the room's to refuse (forbidden).
+        guard senderOwns else { return nil }
+        if !configuration.isPersistent, let query = stanza.child("query", namespace: MUCNamespace.owner),
+           let formElement = query.child("x", namespace: DataForm.namespace), let form = DataForm(element: formElement),
+           form.type == .submit {
+            var requested = configuration
+            guard (try? requested.apply(form, maxHistoryLength: limits.maxHistoryLength)) != nil, requested.isPersistent else { return nil }
+            if ownedPersistentRooms(of: sender.bare) >= limits.maxOwnedRooms {
+                return StanzaError(.resourceConstraint, text: "you own too many persistent rooms already")
+            }
+            if persistentRooms() >= limits.maxPersistentRooms {
+                return StanzaError(.resourceConstraint, text: "this service keeps no more persistent rooms")
+            }
+        }
+        if configuration.isPersistent, let query = stanza.child("query", namespace: MUCNamespace.admin) {
+            for item in query.children("item", namespace: MUCNamespace.admin) where item.attribute("affiliation") == "owner" {
+                guard let grantee = item.attribute("jid").flatMap({ JID(validating: $0) })?.bare,
+                      box.state.withLock({ $0.room.affiliation(of: grantee) }) != .owner else { continue }
+                if ownedPersistentRooms(of: grantee) >= limits.maxOwnedRooms {
+                    return StanzaError(.resourceConstraint, text: "\(grantee) owns too many persistent rooms already")
+                }
+            }
+        }
+        return nil
     }
 
     /// Removes a deleted account's affiliation from every room (stored rooms too), so whoever registers the name

@@ -148,20 +148,25 @@ public struct MUCLimits: Sendable, Hashable {
     public var maxRoomsPerUser: Int
     /// The most bytes of history a room keeps (persistent rooms keep it while empty too).
     public var maxHistoryBytes: Int
-    /// The most persistent rooms an account may own and still create another room.
+    /// The most persistent rooms an account may own and still create another room, make one persistent, or be
+    /// made the owner of one.
     public var maxOwnedRooms: Int
+    /// The most persistent rooms the service keeps; making one more persistent gets resource-constraint.
+    public var maxPersistentRooms: Int
     /// The most affiliations (members, admins, owners, outcasts) one room may record.
     public var maxAffiliations: Int
 
     /// Creates limits.
     public init(maxHistoryLength: Int = 100, maxOccupants: Int = 1000, maxRoomsPerUser: Int = 100,
-                maxHistoryBytes: Int = 262_144, maxOwnedRooms: Int = 10, maxAffiliations: Int = 1000) {
+                maxHistoryBytes: Int = 262_144, maxOwnedRooms: Int = 10, maxAffiliations: Int = 1000,
+                maxPersistentRooms: Int = 10_000) {
         self.maxHistoryLength = maxHistoryLength
         self.maxOccupants = maxOccupants
         self.maxRoomsPerUser = maxRoomsPerUser
         self.maxHistoryBytes = maxHistoryBytes
         self.maxOwnedRooms = maxOwnedRooms
         self.maxAffiliations = maxAffiliations
+        self.maxPersistentRooms = maxPersistentRooms
     }
 }
 

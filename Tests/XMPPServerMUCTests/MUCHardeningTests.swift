@@ -46,6 +46,40 @@ import XMPPServerKernel
         #expect(MUCTests.errorCondition(replies.first { $0.attribute("id") == "m2" }) == "resource-constraint", "owner and bob fill the two places")
     }
 
+    @Test func persistenceAndOwnershipGrantsCountAgainstTheLimits() async throws {
+        let scenario = try Self.scenario {
+            $0.set(MUCModule.maxOwnedRooms, to: 1)
+            $0.set(MUCModule.maxPersistentRooms, to: 2)
+        }
+        let (alice, bob, carol) = try await MUCTests.aliceBobAndCarol(in: scenario)
+        let (first, second) = ("first@conference.example.com", "second@conference.example.com")
+        let (bobs, carols) = ("bobs@conference.example.com", "carols@conference.example.com")
+        func configureResult(_ client: TestClient) -> Element? { client.received("iq").first { $0.attribute("id") == "config" } }
+        // Two temporary rooms pass the creation check; only one of them may become persistent.
+        try await MUCTests.createInstantRoom(alice, room: first)
+        try await MUCTests.createInstantRoom(alice, room: second)
+        try await MUCTests.configure(alice, room: first, ["muc#roomconfig_persistentroom": "1"])
+        #expect(configureResult(alice)?.attribute("type") == "result")
+        try await MUCTests.configure(alice, room: second, ["muc#roomconfig_persistentroom": "true"])
+        #expect(MUCTests.errorCondition(configureResult(alice)) == "resource-constraint", "a second persistent room for alice")
+        // Other settings of a temporary room still change.
+        try await MUCTests.configure(alice, room: second, ["muc#roomconfig_roomname": "Second"])
+        #expect(configureResult(alice)?.attribute("type") == "result")
+
+        // Handing on ownership of a persistent room counts for the new owner.
+        try await MUCTests.createInstantRoom(bob, as: "Bob", room: bobs)
+        try await MUCTests.configure(bob, room: bobs, ["muc#roomconfig_persistentroom": "1"])
+        #expect(configureResult(bob)?.attribute("type") == "result")
+        // The service as a whole keeps two; carol's room cannot be the third, though she owns none.
+        try await MUCTests.createInstantRoom(carol, as: "Carol", room: carols)
+        try await MUCTests.configure(carol, room: carols, ["muc#roomconfig_persistentroom": "1"])
+        #expect(MUCTests.errorCondition(configureResult(carol)) == "resource-constraint", "the service's limit")
+        try await bob.send("<iq xmlns='jabber:client' type='set' id='grant' to='\(bobs)'><query xmlns='http://jabber.org/protocol/muc#admin'><item jid='alice@example.com' affiliation='owner'/></query></iq>")
+        #expect(MUCTests.errorCondition(bob.received("iq").first { $0.attribute("id") == "grant" }) == "resource-constraint")
+        try await bob.send("<iq xmlns='jabber:client' type='set' id='grant' to='\(bobs)'><query xmlns='http://jabber.org/protocol/muc#admin'><item jid='carol@example.com' affiliation='owner'/></query></iq>")
+        #expect(bob.received("iq").first { $0.attribute("id") == "grant" }?.attribute("type") == "result", "carol owns none yet")
+    }
+
     @Test func declinesAreRelayedOnlyForInvitationsAndPasswordsOnlyFromAdmins() async throws {
         let scenario = try Self.scenario()
         let (alice, bob, carol) = try await MUCTests.aliceBobAndCarol(in: scenario)
