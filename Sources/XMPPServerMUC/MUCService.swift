@@ -23,6 +23,9 @@ public final class MUCService: HostedService {
     /// never the other way round.
     private let roomsPerAccount = Mutex<[JID: Int]>([:])
 
+    /// A session is in a room under one nickname at a time.
+    public var presenceIsOnePerBareJID: Bool { true }
+
     /// Creates a service for `domain`.
     public init(domain: String, limits: MUCLimits) {
         self.domain = domain

@@ -80,6 +80,23 @@ import XMPPServerKernel
         #expect(bob.received("iq").first { $0.attribute("id") == "grant" }?.attribute("type") == "result", "carol owns none yet")
     }
 
+    @Test func nicknameChangesDoNotUseUpTheDirectedPresenceLimit() async throws {
+        let scenario = try Self.scenario { $0.maxDirectedPresence = 2 }
+        let (alice, bob) = try await MUCTests.aliceAndBob(in: scenario)
+        try await MUCTests.createInstantRoom(alice)
+        try await MUCTests.join(bob, as: "Bob")
+        for nickname in ["Al", "Ali", "Alice2", "Alicia"] {
+            try await alice.send("<presence xmlns='jabber:client' to='\(Self.room)/\(nickname)'/>")
+        }
+        #expect(!alice.received("presence").contains { $0.attribute("type") == "error" }, "four nickname changes are one room")
+        #expect(bob.received("presence").last?.attribute("from") == "\(Self.room)/Alicia")
+        try await MUCTests.createInstantRoom(alice, as: "Alicia", room: "second@conference.example.com")
+        // The session's end still takes alice out of the first room under her last nickname.
+        try await alice.disconnect()
+        let gone = bob.received("presence").first { $0.attribute("from") == "\(Self.room)/Alicia" }
+        #expect(gone?.attribute("type") == "unavailable")
+    }
+
     @Test func declinesAreRelayedOnlyForInvitationsAndPasswordsOnlyFromAdmins() async throws {
         let scenario = try Self.scenario()
         let (alice, bob, carol) = try await MUCTests.aliceBobAndCarol(in: scenario)

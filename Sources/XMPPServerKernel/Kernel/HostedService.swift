@@ -14,11 +14,16 @@ public protocol HostedService: Sendable {
     func receive(_ stanza: Element, to: JID, kernel: ServerKernel, eventLoop: any EventLoop) -> EventLoopFuture<Void>?
     /// Called once when the server stops, before the sessions close, so the service can tell its users.
     func shutDown(kernel: ServerKernel)
+    /// Whether a session is present at most once per bare JID of the service (a chat room: one nickname per
+    /// session), so available presence to a new full JID replaces the one remembered for the same bare JID.
+    var presenceIsOnePerBareJID: Bool { get }
 }
 
 extension HostedService {
     /// Does nothing: a service with nothing to say at shutdown need not implement it.
     public func shutDown(kernel: ServerKernel) {}
+    /// `false`: each full JID is a presence target of its own.
+    public var presenceIsOnePerBareJID: Bool { false }
 }
 
 extension ServerKernel {

@@ -48,7 +48,7 @@ extension ServerKernel {
         if element.name == "presence" {
             switch Presence(element: element)?.type {
             case .available?:
-                guard rememberDirectedPresence(to: to, of: session) else {
+                guard rememberDirectedPresence(to: to, of: session, replacingSameBareJID: service.presenceIsOnePerBareJID) else {
                     bounce(element, StanzaError(.resourceConstraint, text: "directed presence to too many entities"), to: session)
                     return nil
                 }
@@ -60,10 +60,16 @@ extension ServerKernel {
     }
 
     /// Records that `session` sent available presence to `target`, so it can be revoked when the session goes
-    /// (RFC 6121 §4.6); `false` when the session is at ``KernelConfiguration/maxDirectedPresence`` already.
-    func rememberDirectedPresence(to target: JID, of session: any ClientSession) -> Bool {
+    /// (RFC 6121 §4.6); `false` when the session is at ``KernelConfiguration/maxDirectedPresence`` already. With
+    /// `replacingSameBareJID`, `target` takes the place of any remembered full JID with its bare JID (a nickname
+    /// change in a room), so changes do not use up the limit.
+    func rememberDirectedPresence(to target: JID, of session: any ClientSession, replacingSameBareJID: Bool = false) -> Bool {
         let limit = configuration.maxDirectedPresence
         return registry.update(session) { entry -> Bool in
+            if replacingSameBareJID, !entry.directedPresence.contains(target) {
+                let bare = target.bare
+                entry.directedPresence = entry.directedPresence.filter { $0.bare != bare }
+            }
             guard entry.directedPresence.contains(target) || entry.directedPresence.count < limit else { return false }
             entry.directedPresence.insert(target)
             return true
