@@ -109,4 +109,41 @@ import XMPPTestSupport
         }
         #expect(closed, "still connected without reading")
     }
+
+    @Test func aRoomOccupantThatNeverReadsIsClosedWhileTheRoomGoesOn() async throws {
+        let server = try await TestServer.start(storage: "memory") { configuration in
+            configuration.requireTLS = false
+            configuration.limits.maxOutboundBytes = 1_048_576
+            configuration.limits.readBytesPerSecond = 100_000_000
+            configuration.limits.readBurstBytes = 100_000_000
+        }
+        defer { Task { await server.stop() } }
+        let kernel = server.server.kernel
+        for user in ["talker", "slow"] { #expect(try await kernel.createAccount(user, password: "pw")) }
+        let room = "hall@conference.localhost"
+        let (talker, _, talkerJID) = try await Self.login(port: server.port, user: "talker", password: "pw", receiveBuffer: 1_048_576)
+        _ = try await blocking {
+            talker.send("<presence to='\(room)/Talker'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+            talker.send("<iq type='set' id='create' to='\(room)'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>")
+        }
+        #expect(await talker.read(until: "id='create'").contains("type='result'"), "the room is open")
+        let (slow, _, slowJID) = try await Self.login(port: server.port, user: "slow", password: "pw", receiveBuffer: 4096)
+        _ = try await blocking { slow.send("<presence to='\(room)/Slow'><x xmlns='http://jabber.org/protocol/muc'/></presence>") }
+        #expect(await talker.read(until: "\(room)/Slow").contains("\(room)/Slow"), "slow is in the room")
+
+        // The talker reads everything; the room sends slow 4.8 MB it never reads.
+        let drain = Task { try? await blocking { while !talker.readSome().isEmpty {} } }
+        let text = String(repeating: "y", count: 16_000)
+        let sent = try await blocking {
+            (0..<300).filter { talker.send("<message type='groupchat' to='\(room)'><body>\($0) \(text)</body></message>") }.count
+        }
+        var closed = false
+        for _ in 0..<200 where !closed {
+            try await Task.sleep(for: .milliseconds(50))
+            closed = kernel.registry.entry(slowJID) == nil
+        }
+        #expect(closed, "the occupant that never reads is still connected after \(sent) messages")
+        #expect(kernel.registry.entry(talkerJID) != nil, "the talker stays")
+        drain.cancel()
+    }
 }
