@@ -22,6 +22,8 @@ public final class MUCService: HostedService {
     /// How many rooms each account is in, for ``MUCLimits/maxRoomsPerUser``. Taken only inside a room's lock,
     /// never the other way round.
     private let roomsPerAccount = Mutex<[JID: Int]>([:])
+    /// Persistent rooms and their owners, for ``MUCLimits/maxOwnedRooms`` and ``MUCLimits/maxPersistentRooms``.
+    private let ledger = PersistentRoomLedger()
 
     /// A session is in a room under one nickname at a time.
     public var presenceIsOnePerBareJID: Bool { true }
@@ -45,7 +47,7 @@ public final class MUCService: HostedService {
             return deliver(serviceAnswer(stanza, from: sender, kernel: kernel), kernel: kernel, eventLoop: eventLoop)
         }
         if stanza.name == "presence", stanza.attribute("type") == nil, rooms.withLock({ $0[name] == nil }),
-           ownedPersistentRooms(of: sender.bare) >= limits.maxOwnedRooms {
+           ledger.rooms(ownedBy: sender.bare) >= limits.maxOwnedRooms {
             // Creating a room: nobody fills the server with persistent rooms and leaves.
             var effects = RoomEffects()
             effects.fail(stanza, StanzaError(.resourceConstraint, text: "you own too many rooms already"), from: to, to: sender)
@@ -62,11 +64,6 @@ public final class MUCService: HostedService {
                 effects.fail(stanza, error, from: to, to: sender)
                 return deliver(effects, kernel: kernel, eventLoop: eventLoop)
             }
-            if let refusal = refusalOfOwnership(stanza, from: sender, in: box) {
-                var effects = RoomEffects()
-                effects.fail(stanza, refusal, from: to, to: sender)
-                return deliver(effects, kernel: kernel, eventLoop: eventLoop)
-            }
             let outcome = box.state.withLock { slot -> (action: RoomWriter.Action?, version: Int, disposable: Bool)? in
                 guard !slot.isClosed else { return nil }
                 let wasPersistent = slot.room.configuration.isPersistent
@@ -77,7 +74,9 @@ public final class MUCService: HostedService {
                 let type = stanza.attribute("type")
                 let tracksMembership = stanza.name == "presence" || type == "error" || (stanza.name == "iq" && type == "set")
                 let before = tracksMembership ? slot.room.accountsInside : []
-                let effects: RoomEffects
+                // Only IQ sets change whether a room is persistent or who owns it; they may be undone below.
+                let ownershipBefore = stanza.name == "iq" && type == "set" ? slot.room : nil
+                var effects: RoomEffects
                 if let refusal = refusalOfEntry(stanza, from: sender, into: slot.room) {
                     effects = refusal
                 } else {
@@ -86,6 +85,14 @@ public final class MUCService: HostedService {
                     case "message": slot.room.receiveMessage(stanza, from: sender, nickname: nickname, now: Date())
                     default: slot.room.receiveIQ(stanza, from: sender, nickname: nickname)
                     }
+                }
+                if let ownershipBefore, let refusal = ledger.replace(
+                    PersistentRoomLedger.Share(ownershipBefore),
+                    with: effects.destroyed ? .none : PersistentRoomLedger.Share(slot.room), within: limits) {
+                    // Over a limit: the room stays as it was, and nobody hears of the change.
+                    slot.room = ownershipBefore
+                    effects = RoomEffects()
+                    effects.fail(stanza, refusal, from: to, to: sender)
                 }
                 if tracksMembership { countRooms(entered: slot.room.accountsInside.subtracting(before), left: before.subtracting(slot.room.accountsInside)) }
                 // Delivered under the lock, so every occupant sees the room's stanzas in the room's order.
@@ -112,54 +119,6 @@ public final class MUCService: HostedService {
         }
     }
 
-    /// How many persistent rooms `account` owns.
-    private func ownedPersistentRooms(of account: JID) -> Int {
-        rooms.withLock { Array($0.values) }.reduce(0) { count, box in
-            count + (box.state.withLock { $0.room.configuration.isPersistent && $0.room.affiliation(of: account) == .owner } ? 1 : 0)
-        }
-    }
-
-    /// How many persistent rooms the service holds.
-    private func persistentRooms() -> Int {
-        rooms.withLock { Array($0.values) }.reduce(0) { count, box in
-            count + (box.state.withLock { $0.room.configuration.isPersistent } ? 1 : 0)
-        }
-    }
-
-    /// A `resource-constraint` error when an owner's IQ would make the room persistent beyond
-    /// ``MUCLimits/maxOwnedRooms`` or ``MUCLimits/maxPersistentRooms``, or make someone the owner of one persistent
-    /// room more than ``MUCLimits/maxOwnedRooms``. Creation alone is not enough to count: a temporary room can be
-    /// configured persistent later, and ownership can be handed on. Checked outside the room's lock, because
-    /// counting takes every room's lock; requests racing each other can pass a limit by their number, no more.
-    private func refusalOfOwnership(_ stanza: Element, from sender: JID, in box: RoomBox) -> StanzaError? {
-        guard stanza.name == "iq", stanza.attribute("type") == "set" else { return nil }
-        let (configuration, senderOwns) = box.state.withLock { ($0.room.configuration, $0.room.affiliation(of: sender) == .owner) }
-        // A non-owner's request is the room's to refuse (forbidden).
-        guard senderOwns else { return nil }
-        if !configuration.isPersistent, let query = stanza.child("query", namespace: MUCNamespace.owner),
-           let formElement = query.child("x", namespace: DataForm.namespace), let form = DataForm(element: formElement),
-           form.type == .submit {
-            var requested = configuration
-            guard (try? requested.apply(form, maxHistoryLength: limits.maxHistoryLength)) != nil, requested.isPersistent else { return nil }
-            if ownedPersistentRooms(of: sender.bare) >= limits.maxOwnedRooms {
-                return StanzaError(.resourceConstraint, text: "you own too many persistent rooms already")
-            }
-            if persistentRooms() >= limits.maxPersistentRooms {
-                return StanzaError(.resourceConstraint, text: "this service keeps no more persistent rooms")
-            }
-        }
-        if configuration.isPersistent, let query = stanza.child("query", namespace: MUCNamespace.admin) {
-            for item in query.children("item", namespace: MUCNamespace.admin) where item.attribute("affiliation") == "owner" {
-                guard let grantee = item.attribute("jid").flatMap({ JID(validating: $0) })?.bare,
-                      box.state.withLock({ $0.room.affiliation(of: grantee) }) != .owner else { continue }
-                if ownedPersistentRooms(of: grantee) >= limits.maxOwnedRooms {
-                    return StanzaError(.resourceConstraint, text: "\(grantee) owns too many persistent rooms already")
-                }
-            }
-        }
-        return nil
-    }
-
     /// Removes a deleted account's affiliation from every room (stored rooms too), so whoever registers the name
     /// again inherits no ownership, membership or ban. Throws when the rooms could not be read or written, so the
     /// deletion stops and can be retried.
@@ -171,8 +130,11 @@ public final class MUCService: HostedService {
         let store = RoomStore(records: kernel.storage.serviceRecords, domain: domain)
         for box in rooms.withLock({ Array($0.values) }) {
             let write = box.state.withLock { slot -> (action: RoomWriter.Action, version: Int)? in
-                guard !slot.isClosed, slot.room.affiliations.removeValue(forKey: account.bare) != nil,
-                      slot.room.configuration.isPersistent, !slot.room.isLocked else { return nil }
+                guard !slot.isClosed else { return nil }
+                let share = PersistentRoomLedger.Share(slot.room)
+                guard slot.room.affiliations.removeValue(forKey: account.bare) != nil else { return nil }
+                _ = ledger.replace(share, with: PersistentRoomLedger.Share(slot.room), within: nil)
+                guard slot.room.configuration.isPersistent, !slot.room.isLocked else { return nil }
                 slot.version += 1
                 return (.save(slot.room.stored), slot.version)
             }
@@ -307,6 +269,7 @@ public final class MUCService: HostedService {
                 for record in stored {
                     guard let room = Room(stored: record, limits: limits), let name = room.jid.localpart, table[name] == nil else { continue }
                     table[name] = RoomBox(room: room, isNew: false)
+                    _ = ledger.replace(.none, with: PersistentRoomLedger.Share(room), within: nil)
                 }
             }
             kernel.logger.info("chat rooms loaded", metadata: ["service": "\(domain)", "rooms": "\(stored.count)"])

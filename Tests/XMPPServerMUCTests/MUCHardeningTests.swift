@@ -80,6 +80,54 @@ import XMPPServerKernel
         #expect(bob.received("iq").first { $0.attribute("id") == "grant" }?.attribute("type") == "result", "carol owns none yet")
     }
 
+    @Test func ownershipLimitsHoldHoweverTheChangeIsAsked() async throws {
+        let scenario = try Self.scenario { $0.set(MUCModule.maxOwnedRooms, to: 1) }
+        let (alice, bob) = try await MUCTests.aliceAndBob(in: scenario)
+        let (first, second, bobs) = ("first@conference.example.com", "second@conference.example.com", "bobs@conference.example.com")
+        func result(_ client: TestClient, _ id: String) -> Element? { client.received("iq").first { $0.attribute("id") == id } }
+        try await MUCTests.createInstantRoom(alice, room: first)
+        try await MUCTests.createInstantRoom(alice, room: second)
+        try await MUCTests.configure(alice, room: first, ["muc#roomconfig_persistentroom": "1"])
+        #expect(result(alice, "config")?.attribute("type") == "result")
+        // The payload's element name is not what counts; its namespace is.
+        try await alice.send("<iq xmlns='jabber:client' type='set' id='renamed' to='\(second)'><configure xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field var='muc#roomconfig_persistentroom'><value>1</value></field></x></configure></iq>")
+        #expect(MUCTests.errorCondition(result(alice, "renamed")) == "resource-constraint")
+
+        // Ownership given by nickname counts like ownership given by JID.
+        try await MUCTests.createInstantRoom(bob, as: "Bob", room: bobs)
+        try await MUCTests.configure(bob, room: bobs, ["muc#roomconfig_persistentroom": "1"])
+        #expect(result(bob, "config")?.attribute("type") == "result")
+        try await MUCTests.join(alice, as: "Alice", room: bobs)
+        _ = (alice.received(), bob.received())
+        try await bob.send("<iq xmlns='jabber:client' type='set' id='bynick' to='\(bobs)'><query xmlns='http://jabber.org/protocol/muc#admin'><item nick='Alice' affiliation='owner'/></query></iq>")
+        #expect(MUCTests.errorCondition(result(bob, "bynick")) == "resource-constraint")
+        #expect(alice.received("presence").isEmpty, "occupants hear of no change that was refused")
+
+        // An owner named while the room is temporary counts when it becomes persistent.
+        try await bob.send("<iq xmlns='jabber:client' type='set' id='temporary' to='\(bobs)'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field var='muc#roomconfig_persistentroom'><value>0</value></field></x></query></iq>")
+        #expect(result(bob, "temporary")?.attribute("type") == "result")
+        try await bob.send("<iq xmlns='jabber:client' type='set' id='grant' to='\(bobs)'><query xmlns='http://jabber.org/protocol/muc#admin'><item jid='alice@example.com' affiliation='owner'/></query></iq>")
+        #expect(result(bob, "grant")?.attribute("type") == "result", "a temporary room's owners are not counted")
+        try await MUCTests.configure(bob, room: bobs, ["muc#roomconfig_persistentroom": "1"])
+        #expect(MUCTests.errorCondition(result(bob, "config")) == "resource-constraint", "alice would own two")
+    }
+
+    @Test func storedRoomsCountAfterARestart() async throws {
+        let storage = ServerStorage.inMemory()
+        let limit: (inout KernelConfiguration) -> Void = { $0.set(MUCModule.maxOwnedRooms, to: 1) }
+        let first = try KernelScenario(storage: storage, extraModules: [MUCModule()], configure: limit)
+        try await first.account("alice")
+        let alice = try await first.login("alice")
+        try await MUCTests.createInstantRoom(alice)
+        try await MUCTests.configure(alice, ["muc#roomconfig_persistentroom": "1"])
+        try await alice.disconnect()
+
+        let second = try KernelScenario(storage: storage, extraModules: [MUCModule()], configure: limit)
+        let again = try await second.login("alice")
+        try await MUCTests.join(again, as: "Alice", room: "second@conference.example.com")
+        #expect(MUCTests.errorCondition(again.received("presence").first) == "resource-constraint", "the stored room is still hers")
+    }
+
     @Test func nicknameChangesDoNotUseUpTheDirectedPresenceLimit() async throws {
         let scenario = try Self.scenario { $0.maxDirectedPresence = 2 }
         let (alice, bob) = try await MUCTests.aliceAndBob(in: scenario)
