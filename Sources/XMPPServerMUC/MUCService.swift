@@ -19,6 +19,9 @@ public final class MUCService: HostedService {
     /// Why the persistent rooms could not be read at start, if they could not.
     private let loadFailure = Mutex<String?>(nil)
     private let writer = RoomWriter()
+    /// Versions of room writes, from one counter for the whole service: a room created again under a destroyed
+    /// room's name must not reuse the numbers the writer has already seen for that JID.
+    private let writeVersions = Atomic<Int>(0)
     /// How many rooms each account is in, for ``MUCLimits/maxRoomsPerUser``. Taken only inside a room's lock,
     /// never the other way round.
     private let roomsPerAccount = Mutex<[JID: Int]>([:])
@@ -103,7 +106,7 @@ public final class MUCService: HostedService {
                 } else if effects.storedStateChanged && slot.room.configuration.isPersistent && !slot.room.isLocked {
                     action = .save(slot.room.stored)
                 }
-                if action != nil { slot.version += 1 }
+                if action != nil { slot.version = writeVersions.add(1, ordering: .relaxed).newValue }
                 let disposable = effects.destroyed || slot.room.isDisposable
                 if disposable { slot.isClosed = true }
                 return (action, slot.version, disposable)
@@ -135,7 +138,7 @@ public final class MUCService: HostedService {
                 guard slot.room.affiliations.removeValue(forKey: account.bare) != nil else { return nil }
                 _ = ledger.replace(share, with: PersistentRoomLedger.Share(slot.room), within: nil)
                 guard slot.room.configuration.isPersistent, !slot.room.isLocked else { return nil }
-                slot.version += 1
+                slot.version = writeVersions.add(1, ordering: .relaxed).newValue
                 return (.save(slot.room.stored), slot.version)
             }
             if let write { try await writer.write(write.action, version: write.version, store: store) }
@@ -289,7 +292,8 @@ private final class RoomBox: Sendable {
         var isNew: Bool
         /// Removed from the service; a stanza that finds it closed looks the room up again.
         var isClosed = false
-        /// Counts changes to the stored part, so a slower, older write never overwrites a newer one.
+        /// The version of its latest change to the stored part (from the service-wide counter), so a slower, older
+        /// write never overwrites a newer one.
         var version = 0
     }
 

@@ -5,8 +5,8 @@ import XMPPCore
 /// `muc_max_persistent_rooms` and `muc_max_owned_rooms`, kept up to date as rooms change, so a check is a lookup.
 ///
 /// A change is judged by its outcome (what the room looks like after the request), not by parsing the request, so
-/// every way of making a room persistent or naming an owner is counted alike. Taken only inside a room's lock (or
-/// with none held), never the other way round.
+/// every way of making a room persistent or naming an owner is counted alike. Its lock is a leaf: taken inside a
+/// room's lock or the room table's, never holding another.
 final class PersistentRoomLedger: Sendable {
     /// What the ledger counts of one room.
     struct Share: Equatable {

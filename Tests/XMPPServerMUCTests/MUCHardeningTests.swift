@@ -128,6 +128,25 @@ import XMPPServerKernel
         #expect(MUCTests.errorCondition(again.received("presence").first) == "resource-constraint", "the stored room is still hers")
     }
 
+    @Test func aRoomCreatedAgainUnderADestroyedRoomsNameIsStored() async throws {
+        let storage = ServerStorage.inMemory()
+        let scenario = try KernelScenario(storage: storage, extraModules: [MUCModule()])
+        try await scenario.account("alice")
+        let alice = try await scenario.login("alice")
+        try await MUCTests.createInstantRoom(alice)
+        try await MUCTests.configure(alice, ["muc#roomconfig_persistentroom": "1", "muc#roomconfig_roomname": "Old"])
+        for subject in ["one", "two", "three"] {
+            try await alice.send("<message xmlns='jabber:client' type='groupchat' to='\(Self.room)'><subject>\(subject)</subject></message>")
+        }
+        try await alice.send("<iq xmlns='jabber:client' type='set' id='d' to='\(Self.room)'><query xmlns='http://jabber.org/protocol/muc#owner'><destroy/></query></iq>")
+        let store = RoomStore(records: storage.serviceRecords, domain: "conference.example.com")
+        #expect(try await store.rooms().isEmpty)
+        _ = alice.received()
+        try await MUCTests.createInstantRoom(alice)
+        try await MUCTests.configure(alice, ["muc#roomconfig_persistentroom": "1", "muc#roomconfig_roomname": "New"])
+        #expect(try await store.rooms().map(\.configuration.name) == ["New"], "the new room survives a restart")
+    }
+
     @Test func nicknameChangesDoNotUseUpTheDirectedPresenceLimit() async throws {
         let scenario = try Self.scenario { $0.maxDirectedPresence = 2 }
         let (alice, bob) = try await MUCTests.aliceAndBob(in: scenario)
