@@ -85,7 +85,6 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        lastRead = .now()
         let event = unwrapInboundIn(data)
         guard !isClosing else { return }
         if isWaiting {
@@ -94,6 +93,13 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             return
         }
         handle(event, context: context)
+    }
+
+    /// Any bytes count as activity, whitespace keepalives too (RFC 6120 §4.6.1), which the decoder turns into
+    /// no event: the clock is read once per batch of reads, here.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        lastRead = .now()
+        context.fireChannelReadComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
