@@ -82,10 +82,12 @@ import XMPPServerKernel
     }
 
     @Test func soakRunsEverythingAtOnceAndLosesNothing() async throws {
-        try await withBench(configure: { $0.limits.writeStallSeconds = 2 }) { context in
+        // An idle timeout shorter than the run: receivers and listening occupants stay only by keeping alive.
+        try await withBench(configure: { $0.limits.writeStallSeconds = 2; $0.limits.idleTimeoutSeconds = 3 }) { context in
             var soak = SoakScenario(pairs: 1, chatRate: 20, occupants: 3, roomSenders: 1, loginsPerSecond: 1,
-                                    slowReaderInterval: 2, minutes: 0.1, warmupMinutes: 0)
+                                    slowReaderInterval: 2, minutes: 0.15, warmupMinutes: 0)
             soak.slowReaderPatience = 6
+            soak.keepaliveInterval = 1
             let report = await soak.run(context)
             #expect(report.errors.isEmpty, "\(report.errors)")
             #expect(report.figures["chat_lost"] == 0 && report.figures["room_lost"] == 0, "\(report.figures)")

@@ -21,6 +21,8 @@ public struct SoakScenario: Sendable {
     public var warmupMinutes: Double
     /// Seconds a slow reader waits to be cut off before giving up (the server's write-stall timeout and some).
     public var slowReaderPatience: Double = 75
+    /// Seconds between whitespace keepalives on the long-lived connections (well under the server's idle timeout).
+    public var keepaliveInterval: Double = 60
 
     /// Creates the scenario.
     public init(pairs: Int = 50, chatRate: Double = 500, occupants: Int = 30, roomSenders: Int = 3, loginsPerSecond: Int = 5,
@@ -59,7 +61,7 @@ public struct SoakScenario: Sendable {
             var logins = 0, loginFailures = 0, slowReaders = 0
             var slowReaderOutcomes: [Task<Bool, Never>] = []
             let start = BenchContext.now()
-            var nextSample = start, nextSlowReader = start + slowReaderInterval
+            var nextSample = start, nextSlowReader = start + slowReaderInterval, nextKeepalive = start
             while BenchContext.now() - start < minutes * 60 {
                 // Logins and logouts, every other one dropped without a closing tag.
                 for _ in 0..<loginsPerSecond {
@@ -77,6 +79,13 @@ public struct SoakScenario: Sendable {
                     slowReaders += 1
                     let account = Int.random(in: churnAccounts)
                     slowReaderOutcomes.append(Task { await slowReader(context, account: account) })
+                }
+                if BenchContext.now() >= nextKeepalive {
+                    // Receivers and listening occupants send nothing of their own; like any client, they keep their
+                    // streams alive, or the server's idle timeout (15 minutes by default) closes them.
+                    nextKeepalive += keepaliveInterval
+                    let connections = pairs.flatMap { [$0.sender, $0.receiver] } + members.map(\.connection)
+                    for connection in connections { connection.channel.writeAndFlush(XMPPOutbound.keepalive, promise: nil) }
                 }
                 if BenchContext.now() >= nextSample {
                     nextSample += 10
