@@ -56,6 +56,15 @@ import XMPPTestSupport
         }
     }
 
+    /// Whether `jid`'s session ends within 10 s.
+    static func sessionEnds(_ jid: JID, in kernel: ServerKernel) async throws -> Bool {
+        for _ in 0..<200 {
+            if kernel.registry.entry(jid) == nil { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return kernel.registry.entry(jid) == nil
+    }
+
     @Test func aClientThatAsksAndNeverReadsIsClosedNotBuffered() async throws {
         let server = try await TestServer.start(storage: "memory") { configuration in
             configuration.requireTLS = false
@@ -81,11 +90,7 @@ import XMPPTestSupport
             return sent
         }
         // Not 180 MB queued for it: the server closes the connection once 1 MiB waits.
-        var closed = false
-        for _ in 0..<200 where !closed {
-            try await Task.sleep(for: .milliseconds(50))
-            closed = kernel.registry.entry(jid) == nil
-        }
+        let closed = try await Self.sessionEnds(jid, in: kernel)
         #expect(closed, "the slow reader is still connected after \(sent) requests")
     }
 
@@ -102,11 +107,7 @@ import XMPPTestSupport
         let description = String(repeating: "x", count: 120_000)
         _ = try await blocking { socket.send("<iq type='set' id='v'><vCard xmlns='vcard-temp'><DESC>\(description)</DESC></vCard></iq>") }
         _ = try await blocking { (0..<40).map { socket.send("<iq type='get' id='g\($0)'><vCard xmlns='vcard-temp'/></iq>") } }
-        var closed = false
-        for _ in 0..<200 where !closed {
-            try await Task.sleep(for: .milliseconds(50))
-            closed = kernel.registry.entry(jid) == nil
-        }
+        let closed = try await Self.sessionEnds(jid, in: kernel)
         #expect(closed, "still connected without reading")
     }
 
@@ -137,11 +138,7 @@ import XMPPTestSupport
         let sent = try await blocking {
             (0..<300).filter { talker.send("<message type='groupchat' to='\(room)'><body>\($0) \(text)</body></message>") }.count
         }
-        var closed = false
-        for _ in 0..<200 where !closed {
-            try await Task.sleep(for: .milliseconds(50))
-            closed = kernel.registry.entry(slowJID) == nil
-        }
+        let closed = try await Self.sessionEnds(slowJID, in: kernel)
         #expect(closed, "the occupant that never reads is still connected after \(sent) messages")
         #expect(kernel.registry.entry(talkerJID) != nil, "the talker stays")
         drain.cancel()
