@@ -89,6 +89,9 @@ public final class ServerKernel: Sendable {
     /// The hosted services (multi-user chat, ...), by domain.
     public var hostedServices: [any HostedService] { services.values.sorted { $0.domain < $1.domain } }
 
+    /// Whether `domain` is one of the hosted services' (a chat service): what they send is not a user's.
+    public func isHostedService(_ domain: String) -> Bool { services[domain] != nil }
+
     /// Whether `jid` is on this server.
     public func isLocal(_ jid: JID) -> Bool { jid.domainpart == configuration.domain }
 
@@ -96,6 +99,16 @@ public final class ServerKernel: Sendable {
     func run(on eventLoop: any EventLoop, _ work: @escaping @Sendable () async -> Void) -> EventLoopFuture<Void> {
         inFlight.add(1, ordering: .relaxed)
         return eventLoop.makeFutureWithTask {
+            await work()
+            self.inFlight.subtract(1, ordering: .relaxed)
+        }
+    }
+
+    /// Starts background work a module does outside any stanza (an archive write); counted like ``run(on:_:)``, so
+    /// shutdown waits for it.
+    public func startBackgroundTask(_ work: @escaping @Sendable () async -> Void) {
+        inFlight.add(1, ordering: .relaxed)
+        Task {
             await work()
             self.inFlight.subtract(1, ordering: .relaxed)
         }
