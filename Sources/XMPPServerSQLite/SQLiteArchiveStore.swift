@@ -20,6 +20,21 @@ struct SQLiteArchiveStore: ArchiveStore {
         }
     }
 
+    func append(_ entries: [(archive: String, entry: ArchivedStanza)]) async throws {
+        guard !entries.isEmpty else { return }
+        let rows = entries.map { ($0.archive, $0.entry, $0.entry.element.xmlString) }
+        try await pool.write { db in
+            let statement = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO archive_entry (archive, id, timestamp, with_bare, with_full, stanza)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """)
+            for (archive, entry, xml) in rows {
+                try statement.execute(arguments: [archive, entry.id, entry.timestamp.timeIntervalSince1970,
+                                                  entry.with.bare.description, entry.with.description, xml])
+            }
+        }
+    }
+
     func query(_ query: ArchiveQuery, in archive: String) async throws -> ArchivePage {
         try await pool.read { db in
             var filter = "archive = ?"
@@ -35,6 +50,11 @@ struct SQLiteArchiveStore: ArchiveStore {
             if let end = query.end {
                 filter += " AND timestamp <= ?"
                 _ = arguments.append(contentsOf: [end.timeIntervalSince1970])
+            }
+            if let ids = query.ids {
+                filter += " AND id IN (\(Array(repeating: "?", count: ids.count).joined(separator: ",")))"
+                _ = arguments.append(contentsOf: StatementArguments(ids))
+                if ids.isEmpty { filter += " AND 0" }
             }
             let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM archive_entry WHERE \(filter)", arguments: arguments) ?? 0
             func anchor(_ id: String) throws -> Int64 {

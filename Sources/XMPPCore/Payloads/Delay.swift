@@ -41,8 +41,8 @@ public struct Delay: Sendable, Hashable {
         return element
     }
 
-    /// Reads XEP-0082 date-times, with or without fractions of a second.
-    static func parse(_ text: String) -> Date? {
+    /// Reads XEP-0082 date-times, with or without fractions of a second; `nil` for anything else.
+    public static func parse(_ text: String) -> Date? {
         if let date = try? Date(text, strategy: .iso8601) { return date }
         let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
         return try? Date(text, strategy: fractional)

@@ -35,6 +35,9 @@ public struct InboundStanza: Sendable {
     public let from: JID
     /// The recipient: the local account's bare JID or one of its full JIDs.
     public let to: JID
+    /// Whether the stanza passed the filters before and is being delivered now from where it waited (offline
+    /// storage, a stream-management queue): a filter that records or stamps stanzas (an archive) does so once.
+    public let isRedelivery: Bool
     /// The kernel.
     public let kernel: ServerKernel
 }
@@ -86,10 +89,11 @@ extension ServerKernel {
     /// when the account may have no online session. Modules that deliver what they stored earlier (offline
     /// messages) run it again at delivery: a block may have come in between.
     /// `from` is the sender when the caller knows it (saves parsing the stamped attribute again).
-    public func filterInbound(_ element: Element, to: JID, from knownSender: JID? = nil) -> Element? {
+    /// `redelivery` marks a stanza that passed the filters before (``InboundStanza/isRedelivery``).
+    public func filterInbound(_ element: Element, to: JID, from knownSender: JID? = nil, redelivery: Bool = false) -> Element? {
         guard !hooks.inboundFilters.isEmpty,
               let from = knownSender ?? element.attribute("from").flatMap({ JID(validating: $0) }) else { return element }
-        var stanza = InboundStanza(element: element, from: from, to: to, kernel: self)
+        var stanza = InboundStanza(element: element, from: from, to: to, isRedelivery: redelivery, kernel: self)
         for filter in hooks.inboundFilters.hooks {
             switch filter(&stanza) {
             case .pass: continue

@@ -36,15 +36,19 @@ public struct ArchiveQuery: Sendable, Hashable {
     public var before: String?
     /// The most entries in the page.
     public var max: Int
+    /// Only the entries with these ids (XEP-0313's `ids` field).
+    public var ids: [String]?
 
     /// A query; every filter optional.
-    public init(with: JID? = nil, start: Date? = nil, end: Date? = nil, after: String? = nil, before: String? = nil, max: Int) {
+    public init(with: JID? = nil, start: Date? = nil, end: Date? = nil, after: String? = nil, before: String? = nil, max: Int,
+                ids: [String]? = nil) {
         self.with = with
         self.start = start
         self.end = end
         self.after = after
         self.before = before
         self.max = max
+        self.ids = ids
     }
 
     /// Whether `entry` passes the filters (not the paging).
@@ -52,6 +56,7 @@ public struct ArchiveQuery: Sendable, Hashable {
         if let with, with.isBare ? entry.with.bare != with : entry.with != with { return false }
         if let start, entry.timestamp < start { return false }
         if let end, entry.timestamp > end { return false }
+        if let ids, !ids.contains(entry.id) { return false }
         return true
     }
 }
@@ -85,6 +90,9 @@ public enum ArchiveQueryError: Error, Sendable, Hashable {
 public protocol ArchiveStore: Sendable {
     /// Appends an entry; an id already in the archive replaces nothing and returns `false`.
     @discardableResult func append(_ entry: ArchivedStanza, to archive: String) async throws -> Bool
+    /// Appends entries to their archives in one go (one transaction where the backend has them); ids already in
+    /// their archive are skipped.
+    func append(_ entries: [(archive: String, entry: ArchivedStanza)]) async throws
     /// A page of the entries that match `query`. Throws ``ArchiveQueryError/unknownID(_:)`` for a paging id that
     /// is not in the archive.
     func query(_ query: ArchiveQuery, in archive: String) async throws -> ArchivePage
@@ -92,6 +100,13 @@ public protocol ArchiveStore: Sendable {
     @discardableResult func removeEntries(olderThan date: Date, in archive: String) async throws -> Int
     /// Removes the whole archive (account or room deleted).
     func removeArchive(_ archive: String) async throws
+}
+
+extension ArchiveStore {
+    /// Appends one entry after the other: for backends without transactions.
+    public func append(_ entries: [(archive: String, entry: ArchivedStanza)]) async throws {
+        for (archive, entry) in entries { try await append(entry, to: archive) }
+    }
 }
 
 extension ArchiveQuery {

@@ -79,7 +79,7 @@ public struct OfflineModule: ServerModule {
             for chunk in chunks(of: pending, bytes: chunkBytes) {
                 // Through the filters again: a block may have come in since a message was stored. What they stop is
                 // answered by them and removed with the rest.
-                let messages = chunk.compactMap { kernel.filterInbound($0.element, to: session.jid) }
+                let messages = chunk.compactMap { kernel.filterInbound($0.element, to: session.jid, redelivery: true) }
                 guard await session.deliverConfirmed(messages) else {
                     kernel.logger.notice("offline messages kept: the session ended during delivery", metadata: ["user": "\(user)"])
                     return
