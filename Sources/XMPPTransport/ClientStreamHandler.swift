@@ -29,6 +29,9 @@ public protocol ClientStreamDelegate: AnyObject, Sendable {
     func clientStream(enteredPhase phase: ClientStreamPhase)
     /// The stream is established and bound to `jid`.
     func clientStreamEstablished(jid: JID, features: StreamFeatures, mechanism: SASLMechanism?, channel: any Channel)
+    /// The stream resumed an earlier stream-managed session (XEP-0198 §5) instead of binding; `handled` is how many
+    /// stanzas the server had handled from the client.
+    func clientStreamResumed(jid: JID, handled: UInt32, features: StreamFeatures, channel: any Channel)
     /// A stanza (or nonza) arrived on the established stream.
     func clientStreamReceived(_ element: Element)
     /// A batch of reads ended: the time to flush what the stanzas triggered.
@@ -39,6 +42,10 @@ public protocol ClientStreamDelegate: AnyObject, Sendable {
 
 extension ClientStreamDelegate {
     public func clientStream(enteredPhase phase: ClientStreamPhase) {}
+    /// Treats a resumed stream as a newly established one, for delegates that never ask to resume.
+    public func clientStreamResumed(jid: JID, handled: UInt32, features: StreamFeatures, channel: any Channel) {
+        clientStreamEstablished(jid: jid, features: features, mechanism: nil, channel: channel)
+    }
     public func clientStreamReadComplete() {}
 }
 
@@ -181,6 +188,9 @@ public final class ClientStreamHandler: ChannelDuplexHandler {
         case .established(let jid, let features):
             isEstablished = true
             delegate.clientStreamEstablished(jid: jid, features: features, mechanism: machine.chosenMechanism, channel: context.channel)
+        case .resumed(let jid, let handled, let features):
+            isEstablished = true
+            delegate.clientStreamResumed(jid: jid, handled: handled, features: features, channel: context.channel)
         case .stanza(let element):
             delegate.clientStreamReceived(element)
         case .failed(let error):

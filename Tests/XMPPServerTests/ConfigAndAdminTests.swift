@@ -138,7 +138,7 @@ func blocking<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value) a
 /// A blocking loopback TCP socket for byte-level tests (with a receive timeout, so a test cannot hang).
 final class Socket: @unchecked Sendable {
     // @unchecked: a test uses one socket from one thread at a time.
-    private let descriptor: Int32
+    private var descriptor: Int32
 
     /// Connects to 127.0.0.1:`port`; `receiveBuffer`, if given, shrinks the kernel's receive buffer (a client that
     /// reads slowly). Sends time out after 2 s instead of blocking (a server that stopped reading).
@@ -171,7 +171,15 @@ final class Socket: @unchecked Sendable {
         guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
     }
 
-    deinit { close(descriptor) }
+    deinit { if descriptor >= 0 { close(descriptor) } }
+
+    /// Closes with a TCP reset (SO_LINGER 0) instead of an orderly shutdown.
+    func abort() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close(descriptor)
+        descriptor = -1
+    }
 
     /// Sends `text`; `false` when the send timed out or failed (the peer stopped reading or closed).
     @discardableResult

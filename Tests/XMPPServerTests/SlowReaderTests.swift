@@ -31,7 +31,7 @@ import XMPPTestSupport
                 socket.send(String(buffer: buffer))
             case .send(let element):
                 socket.send(element.xmlString)
-            case .established(let jid, _):
+            case .established(let jid, _), .resumed(let jid, _, _):
                 return jid
             case .failed(let error):
                 throw TestSetupError("login failed: \(error)")

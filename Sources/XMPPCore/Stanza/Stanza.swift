@@ -93,3 +93,10 @@ public enum StanzaID {
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 }
+
+extension Element {
+    /// Whether this is a stanza (`message`, `presence` or `iq`) rather than a nonza or stream-level element.
+    public var isStanza: Bool {
+        (name == "message" || name == "presence" || name == "iq") && (namespace == XMLNamespace.client || namespace == XMLNamespace.server)
+    }
+}

@@ -37,6 +37,9 @@ public struct ClientNegotiationStateMachine: Sendable {
         /// Whether to create the account with in-band registration (XEP-0077) over the secured stream before
         /// authenticating with the same credentials.
         public var registersAccount = false
+        /// A stream-managed session to resume (XEP-0198 §5) instead of binding a new one, when the server offers
+        /// stream management; if the server refuses, a resource is bound as usual.
+        public var resumption: StreamResumption?
 
         /// Creates a configuration.
         public init(jid: JID, password: String, tls: TLSPolicy = .required,
@@ -65,6 +68,10 @@ public struct ClientNegotiationStateMachine: Sendable {
         case restartStream(StreamHeader)
         /// The stream is ready: bound to this JID, with the server's post-authentication features.
         case established(JID, StreamFeatures)
+        /// The stream resumed the session of ``Configuration/resumption`` (XEP-0198 §5): `handled` is how many of
+        /// the stanzas the client sent the server had handled; the server now re-sends what the client did not
+        /// acknowledge.
+        case resumed(JID, handled: UInt32, StreamFeatures)
         /// A stanza or nonza on the established stream.
         case stanza(Element)
         /// Negotiation failed or the server closed the stream: close the connection.
@@ -80,6 +87,7 @@ public struct ClientNegotiationStateMachine: Sendable {
         case registering(requestID: String)
         case authenticating(SCRAMClient?, verified: Bool)
         case binding(requestID: String)
+        case resuming(StreamResumption)
         case session(requestID: String, JID)
         case established(JID)
         case closed
@@ -161,6 +169,14 @@ public struct ClientNegotiationStateMachine: Sendable {
             return continueSASL(element, scram: scram, verified: verified)
         case .binding(let requestID):
             return bindResult(element, requestID: requestID)
+        case .resuming(let resumption):
+            guard element.namespace == StreamManagementVocabulary.namespace else { return fail(.unexpected(element.name)) }
+            if element.name == "resumed", let handled = StreamManagementVocabulary.handledCount(in: element) {
+                state = .established(resumption.jid)
+                return .resumed(resumption.jid, handled: handled, features)
+            }
+            // <failed/>: the session is gone; a new one is bound.
+            return bindRequest()
         case .session(let requestID, let jid):
             guard let iq = IQ(element: element), iq.id == requestID else { return .stanza(element) }
             guard iq.type == .result else { return fail(.bindFailed(iq.error ?? StanzaError(.undefinedCondition))) }
@@ -208,6 +224,16 @@ public struct ClientNegotiationStateMachine: Sendable {
             if configuration.tls == .required { return fail(.tlsRequired) }
         }
         if !isAuthenticated { return configuration.registersAccount ? beginRegistration() : beginSASL() }
+        if let resumption = configuration.resumption,
+           features.feature("sm", StreamManagementVocabulary.namespace) != nil {
+            state = .resuming(resumption)
+            return .send(Element("resume", namespace: StreamManagementVocabulary.namespace,
+                                 attributes: ["previd": resumption.previousID, "h": String(resumption.handled)]))
+        }
+        return bindRequest()
+    }
+
+    private mutating func bindRequest() -> Action {
         guard features.offersBind else { return fail(.unexpected("no resource binding offered")) }
         var bind = Element("bind", namespace: XMLNamespace.bind)
         if let resource = configuration.jid.resourcepart {
@@ -364,5 +390,22 @@ public enum ClientNegotiationError: Error, Sendable, Hashable, CustomStringConve
         case .closedByServer: return "the server closed the stream"
         case .unexpected(let what): return "unexpected \(what) during negotiation"
         }
+    }
+}
+
+/// What a client needs to resume a stream-managed session (XEP-0198 §5).
+public struct StreamResumption: Sendable, Hashable {
+    /// The id the server gave in `<enabled/>`.
+    public var previousID: String
+    /// How many stanzas the client handled from the server on the earlier connection.
+    public var handled: UInt32
+    /// The session's full JID.
+    public var jid: JID
+
+    /// Creates resumption details.
+    public init(previousID: String, handled: UInt32, jid: JID) {
+        self.previousID = previousID
+        self.handled = handled
+        self.jid = jid
     }
 }

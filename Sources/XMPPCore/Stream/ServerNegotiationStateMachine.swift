@@ -251,6 +251,14 @@ public struct ServerNegotiationStateMachine: Sendable {
         return .established(jid, reply: reply.element)
     }
 
+    /// A stream management resumption (XEP-0198 §5) took the place of binding: the stream carries on the session
+    /// `jid` had on an earlier connection. Only for the authenticated user's own session, before binding.
+    public mutating func streamResumed(_ jid: JID) -> Bool {
+        guard case .negotiating = state, let username, jid.localpart == username else { return false }
+        state = .established(jid)
+        return true
+    }
+
     /// The answer to ``Action/bindResource(username:requested:)`` when binding is refused
     /// (`not-allowed`, `resource-constraint`, `conflict`); the client may try again.
     public mutating func resourceBindingFailed(_ error: StanzaError) -> Action {

@@ -27,29 +27,35 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         let channelBinding: Bool
         /// Where stanzas routed to a session are queued for its event loop.
         let batchers: DeliveryBatchers
+        /// Stream management's settings, when the module is active (XEP-0198).
+        let streamManagement: StreamManagement.Settings?
+        /// The sessions that may be resumed, by id.
+        let resumption: ResumptionTable
 
         var channelBindingData: ChannelBinding? { channelBinding ? tls?.serverEndPoint : nil }
     }
 
-    private let shared: Shared
+    let shared: Shared
     private let decoder: XMPPStreamDecoder
     private let gate: ReadGate
     private let remoteAddress: String
     /// The address as per-address limits count it (an IPv6 /64 as one).
     private let addressKey: String
-    private var machine: ServerNegotiationStateMachine
-    private var session: C2SSession?
+    var machine: ServerNegotiationStateMachine
+    var session: C2SSession?
     /// Input that arrived while an asynchronous step was under way; small, since most connections never queue.
     private var pending = CircularBuffer<XMLStreamEvent>(initialCapacity: 2)
     private var isWaiting = false
     private var isClosing = false
     private var authenticatingUser: String?
+    /// The user this stream authenticated as (for stream resumption, which takes the place of binding).
+    var authenticatedUser: String?
     private var preAuthenticationRequests = 0
     /// IQs a connection may send before authenticating (in-band registration needs two: the form and the submission).
     static let preAuthenticationRequestLimit = 10
     private var lastRead = NIODeadline.now()
     private var lastWrite = NIODeadline.now()
-    private var negotiationTimer: Scheduled<Void>?
+    var negotiationTimer: Scheduled<Void>?
     private var idleTimer: RepeatedTask?
     private var stallTimer: Scheduled<Void>?
 
@@ -77,10 +83,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         negotiationTimer?.cancel()
         idleTimer?.cancel()
         shared.connections.close(addressKey)
-        if let session {
-            _ = shared.kernel.sessionEnded(session)
-            self.session = nil
-        }
+        releaseSession(reason: .disconnected, mayResume: true)
         context.fireChannelInactive()
     }
 
@@ -118,7 +121,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
                 machine.tlsEstablished(channelBinding: shared.channelBindingData)
             }
         } else if let request = event as? C2SCloseRequest {
-            closeStream(with: request.error, header: nil, context: context)
+            closeStream(with: request.error, header: nil, context: context, mayResume: request.mayResume)
             // A client that does not read gets no grace period: its buffer is what is being freed.
             if request.immediately { context.close(promise: nil) }
         } else {
@@ -143,6 +146,9 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         switch action {
         case .none:
             break
+        case .send(let element) where session != nil && element.isStanza:
+            // After binding, stanzas go the way every stanza to the session goes (counted by stream management).
+            session?.deliver(element)
         case .send(let element):
             if Self.isCredentialFailure(element) {
                 shared.throttle.recordFailure(address: addressKey, username: authenticatingUser)
@@ -183,6 +189,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             }
         case .authenticated(let username, let success):
             shared.throttle.recordSuccess(address: addressKey, username: username)
+            authenticatedUser = username
             log(.info, "authenticated", metadata: ["user": "\(username)"])
             write(.element(success), context: context)
             restartStream()
@@ -204,9 +211,16 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         case .stanza(let element):
             guard let session else { return }
             log(.trace, "received", metadata: ["stanza": "\(element)"])
+            // Stream management counts a stanza once the kernel is done with it: an acknowledged message was delivered
+            // or stored.
+            let managed = session.streamManagement
             if let done = shared.kernel.process(element, from: session) {
-                wait(for: done, context: context) { _, _, _ in }
+                wait(for: done, context: context) { _, _, _ in managed?.stanzaHandled() }
+            } else {
+                managed?.stanzaHandled()
             }
+        case .nonza(let element) where element.namespace == StreamManagementVocabulary.namespace && shared.streamManagement != nil:
+            handleStreamManagement(element, context: context)
         case .nonza(let element):
             // Stream management, CSI and the like belong to modules; without one, a client must not send them.
             guard let session, shared.kernel.handleNonza(element, from: session) else {
@@ -311,7 +325,8 @@ final class C2SConnectionHandler: ChannelInboundHandler {
                     handler.stallTimer = nil
                     guard !context.channel.isWritable else { return }
                     handler.log(.notice, "closing a connection that does not read")
-                    handler.closeStream(with: StreamError(.policyViolation, text: "you do not read what is sent to you"), header: nil, context: context)
+                    handler.closeStream(with: StreamError(.policyViolation, text: "you do not read what is sent to you"), header: nil,
+                                        context: context, mayResume: true)
                     context.close(promise: nil)
                 }
             }
@@ -336,22 +351,21 @@ final class C2SConnectionHandler: ChannelInboundHandler {
 
     // MARK: - Output, closing, timers
 
-    private func write(_ outbound: XMPPOutbound, context: ChannelHandlerContext) {
+    func write(_ outbound: XMPPOutbound, context: ChannelHandlerContext) {
         lastWrite = .now()
         context.writeAndFlush(wrapOutboundOut(outbound), promise: nil)
     }
 
-    private func closeStream(with error: StreamError?, header: StreamHeader?, context: ChannelHandlerContext) {
+    /// Closes the stream. `mayResume` says the connection failed rather than the session being over (idle, not
+    /// reading): a stream-managed session then waits for resumption.
+    func closeStream(with error: StreamError?, header: StreamHeader?, context: ChannelHandlerContext, mayResume: Bool = false) {
         guard !isClosing else { return }
         isClosing = true
         if let error { log(.info, "closing stream", metadata: ["condition": "\(error.condition.rawValue)"]) }
         if let header { context.write(wrapOutboundOut(.header(header)), promise: nil) }
         if let error { context.write(wrapOutboundOut(.element(error.element)), promise: nil) }
         let closed = context.writeAndFlush(wrapOutboundOut(.close))
-        if let session {
-            _ = shared.kernel.sessionEnded(session, reason: error.map { .closedByServer($0.condition) } ?? .disconnected)
-            self.session = nil
-        }
+        releaseSession(reason: error.map { .closedByServer($0.condition) } ?? .disconnected, mayResume: mayResume)
         let channel = context.channel
         // Give the peer a moment to close its side, then close ours regardless: counted from now, not from when the
         // closing tag is written, which a peer that stopped reading would postpone forever.
@@ -378,9 +392,14 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     private func checkIdle(context: ChannelHandlerContext) {
         let now = NIODeadline.now()
         if now - lastRead > .seconds(Int64(shared.limits.idleTimeoutSeconds)) {
-            closeStream(with: StreamError(.connectionTimeout, text: "idle for too long"), header: nil, context: context)
-        } else if session != nil, now - lastWrite > .seconds(Int64(shared.limits.keepaliveIntervalSeconds)) {
-            write(.keepalive, context: context)
+            closeStream(with: StreamError(.connectionTimeout, text: "idle for too long"), header: nil, context: context, mayResume: true)
+        } else if let session, now - lastWrite > .seconds(Int64(shared.limits.keepaliveIntervalSeconds)) {
+            // Unacknowledged stanzas: ask for the acknowledgement, which also shows whether the client is still there.
+            if session.streamManagement?.hasUnacknowledged == true {
+                write(.element(StreamManagementVocabulary.request), context: context)
+            } else {
+                write(.keepalive, context: context)
+            }
         }
     }
 }

@@ -14,18 +14,43 @@ final class C2SSession: ClientSession {
     /// The batcher of the channel's event loop; `nil` only when the server's group could not list its loops,
     /// and then each stanza is written and flushed on its own.
     private let batcher: DeliveryBatcher?
+    /// Stream management, once the client enabled it: then every stanza goes through it (counted, kept until
+    /// acknowledged). Deliveries read it under this lock, so none slips between enabling and `<enabled/>`.
+    private let management: Mutex<StreamManagement?>
 
     var eventLoop: any EventLoop { channel.eventLoop }
 
-    init(jid: JID, channel: any Channel, batcher: DeliveryBatcher?, logger: Logger) {
+    init(jid: JID, channel: any Channel, batcher: DeliveryBatcher?, logger: Logger, streamManagement: StreamManagement? = nil) {
         self.jid = jid
         self.channel = channel
         self.batcher = batcher
         self.logger = logger
+        self.management = Mutex(streamManagement)
     }
+
+    /// The session's stream management, if enabled.
+    var streamManagement: StreamManagement? { management.withLock { $0 } }
 
     func deliver(_ element: Element) {
         logger.trace("delivering", metadata: ["to": "\(jid)", "stanza": "\(element)"])
+        let managed = management.withLock { management -> StreamManagement? in
+            if management == nil { write(element) }
+            return management
+        }
+        managed?.deliver(element)
+    }
+
+    /// Turns stream management on: `enabled` (the `<enabled/>` answer) is written after everything delivered before,
+    /// and every stanza after it is counted.
+    func enableStreamManagement(_ streamManagement: StreamManagement, announcing enabled: Element) {
+        management.withLock { management in
+            management = streamManagement
+            write(enabled)
+        }
+    }
+
+    /// Writes to this session's connection, in delivery order, bypassing stream management.
+    func write(_ element: Element) {
         if let batcher {
             batcher.deliver(element, to: channel)
         } else {
@@ -33,8 +58,18 @@ final class C2SSession: ClientSession {
         }
     }
 
+    /// Closes this session's connection from any thread; with `mayResume`, a stream-managed session may be resumed.
+    func closeConnection(_ error: StreamError?, mayResume: Bool) {
+        channel.pipeline.fireUserInboundEventTriggered(C2SCloseRequest(error: error, mayResume: mayResume))
+    }
+
     func deliverConfirmed(_ elements: [Element]) async -> Bool {
         guard !elements.isEmpty else { return true }
+        // Stream management keeps them until the client acknowledges them, and reroutes them if it never does.
+        if let managed = streamManagement {
+            for element in elements { managed.deliver(element) }
+            return true
+        }
         let channel = self.channel
         let written = channel.eventLoop.flatSubmit {
             let writes = elements.map { channel.write(XMPPOutbound.element($0)) }
@@ -56,6 +91,10 @@ final class C2SSession: ClientSession {
     }
 
     func close(with error: StreamError?) {
+        // A session waiting for resumption has no connection to close: it ends now (replaced, shut down, removed).
+        if let managed = streamManagement, managed.isDetached(self) {
+            return managed.end(reason: error.map { .closedByServer($0.condition) } ?? .disconnected)
+        }
         channel.pipeline.fireUserInboundEventTriggered(C2SCloseRequest(error: error))
     }
 }
@@ -65,6 +104,9 @@ struct C2SCloseRequest: Sendable {
     var error: StreamError?
     /// Close the connection at once instead of waiting for the peer to close its side.
     var immediately = false
+    /// Whether a stream-managed session may wait for resumption (the connection failed, rather than the server
+    /// deciding the session is over).
+    var mayResume = false
 }
 
 /// True for the first caller only.

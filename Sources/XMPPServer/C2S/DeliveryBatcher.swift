@@ -58,7 +58,7 @@ final class DeliveryBatcher: Sendable {
             // buffered without end (its reading already paused when it became unwritable).
             if !channel.isWritable, let queued = try? channel.syncOptions?.getOption(.bufferedWritableBytes), queued > maxOutboundBytes {
                 let error = StreamError(.policyViolation, text: "too much data waiting for you to read")
-                channel.pipeline.fireUserInboundEventTriggered(C2SCloseRequest(error: error, immediately: true))
+                channel.pipeline.fireUserInboundEventTriggered(C2SCloseRequest(error: error, immediately: true, mayResume: true))
             }
         }
         scratch.batch.removeAll(keepingCapacity: true)

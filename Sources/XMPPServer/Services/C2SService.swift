@@ -47,7 +47,8 @@ public final class C2SService: ServerService, Sendable {
                                              perAddress: limits.authFailuresPerIP, perAccount: limits.authFailuresPerAccount),
             connections: ConnectionCounter(), negotiation: negotiation, logger: logger,
             channelBinding: configuration.channelBinding,
-            batchers: DeliveryBatchers(group: group, maxOutboundBytes: limits.maxOutboundBytes))
+            batchers: DeliveryBatchers(group: group, maxOutboundBytes: limits.maxOutboundBytes),
+            streamManagement: StreamManagementModule.settings(of: kernel), resumption: ResumptionTable())
         var ports: [(Int, Bool)] = [(configuration.c2sPort, false)]
         if let tlsPort = configuration.c2sTLSPort { ports.append((tlsPort, true)) }
         for (port, directTLS) in ports {

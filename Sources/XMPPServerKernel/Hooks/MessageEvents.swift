@@ -64,8 +64,9 @@ extension ServerKernel {
         for hook in hooks.deliveredMessage.hooks { hook(event) }
     }
 
-    /// A message no session can take now: the offline or unknown-account hooks decide, else it bounces.
-    func messageUndeliverable(_ element: Element, to: JID) async {
+    /// A message no session can take now: the offline or unknown-account hooks decide, else it bounces. A
+    /// `redelivery` passed the inbound filters before (``InboundStanza/isRedelivery``).
+    func messageUndeliverable(_ element: Element, to: JID, redelivery: Bool = false) async {
         guard let user = to.localpart else { return }
         let exists: Bool
         do {
@@ -77,7 +78,7 @@ extension ServerKernel {
         }
         if exists && !isBeingDeleted(user) {
             await prepareInbound(to: to)
-            guard let filtered = filterInbound(element, to: to) else { return }
+            guard let filtered = filterInbound(element, to: to, redelivery: redelivery) else { return }
             let event = MessageEvent(kind: .toOfflineAccount, element: filtered, to: to, recipients: [], kernel: self)
             for hook in hooks.offlineMessage.hooks where await hook(event) == .handled { return }
         } else {

@@ -92,23 +92,34 @@ extension KernelConfiguration {
     }
 }
 
-extension ModuleHost {
+extension KernelConfiguration {
     /// The configured value of a whole-number option, or its default.
-    public func option(_ option: ConfigOption) -> Int {
+    public func value(of option: ConfigOption) -> Int {
         Int(rawValue(of: option)) ?? Int(option.defaultValue) ?? 0
     }
 
     /// The configured value of a true/false option, or its default.
-    public func option(_ option: ConfigOption) -> Bool {
+    public func value(of option: ConfigOption) -> Bool {
         ConfigOption.parseBoolean(rawValue(of: option)) ?? false
     }
 
     /// The configured value of a text or choice option, or its default.
-    public func option(_ option: ConfigOption) -> String {
+    public func value(of option: ConfigOption) -> String {
         rawValue(of: option)
     }
 
     private func rawValue(of option: ConfigOption) -> String {
-        configuration.moduleSettings[option.key] ?? option.defaultValue
+        moduleSettings[option.key] ?? option.defaultValue
     }
+}
+
+extension ModuleHost {
+    /// The configured value of a whole-number option, or its default.
+    public func option(_ option: ConfigOption) -> Int { configuration.value(of: option) }
+
+    /// The configured value of a true/false option, or its default.
+    public func option(_ option: ConfigOption) -> Bool { configuration.value(of: option) }
+
+    /// The configured value of a text or choice option, or its default.
+    public func option(_ option: ConfigOption) -> String { configuration.value(of: option) }
 }

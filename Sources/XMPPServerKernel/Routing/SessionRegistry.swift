@@ -65,6 +65,20 @@ public final class SessionRegistry: Sendable {
         }
     }
 
+    /// Puts `successor` in the place of `session` (a stream resumed on a new connection), keeping the entry:
+    /// presence, directed presence and module state. `false` when `session` is no longer registered.
+    public func replace(_ session: any ClientSession, with successor: any ClientSession) -> Bool {
+        let jid = session.jid
+        guard let resource = jid.resourcepart, successor.jid == jid else { return false }
+        return shard(for: jid.bare).accounts.withLock { accounts in
+            guard var entry = accounts[jid.bare]?[resource], entry.session === session else { return false }
+            entry = Entry(session: successor, presence: entry.presence, priority: entry.priority,
+                          directedPresence: entry.directedPresence, state: entry.state)
+            accounts[jid.bare]![resource] = entry
+            return true
+        }
+    }
+
     /// The entry of one full JID.
     public func entry(_ jid: JID) -> Entry? {
         guard let resource = jid.resourcepart else { return nil }

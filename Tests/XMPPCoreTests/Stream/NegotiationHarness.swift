@@ -150,7 +150,7 @@ struct NegotiationHarness {
         case .startTLS:
             clientParser.reset()
             handleClient(client.tlsEstablished(channelBinding: channelBinding))
-        case .established, .failed:
+        case .established, .resumed, .failed:
             clientResult = action
         }
     }

@@ -1,0 +1,24 @@
+import Synchronization
+
+/// The resumable stream-management sessions of a listener, by resumption id: each from `<enabled/>` until it
+/// ends (at most one entry per session, so bounded by the session limits).
+final class ResumptionTable: Sendable {
+    private let sessions = Mutex<[String: StreamManagement]>([:])
+
+    func insert(_ management: StreamManagement) {
+        sessions.withLock { $0[management.id] = management }
+    }
+
+    func lookUp(_ id: String) -> StreamManagement? {
+        sessions.withLock { $0[id] }
+    }
+
+    func remove(_ management: StreamManagement) {
+        sessions.withLock { sessions in
+            if sessions[management.id] === management { sessions[management.id] = nil }
+        }
+    }
+
+    /// How many sessions may be resumed now (tests, statistics).
+    var count: Int { sessions.withLock { $0.count } }
+}
