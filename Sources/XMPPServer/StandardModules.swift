@@ -6,6 +6,6 @@ import XMPPServerMUC
 public enum StandardModules {
     /// Every module of the server.
     public static var all: [any ServerModule] {
-        CoreModules.all + [StreamManagementModule(), MUCModule()]
+        CoreModules.all + [StreamManagementModule(), ClientStateModule(), MUCModule()]
     }
 }

@@ -31,6 +31,8 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         let streamManagement: StreamManagement.Settings?
         /// The sessions that may be resumed, by id.
         let resumption: ResumptionTable
+        /// How much an inactive client's session holds back, when client state indication is on (XEP-0352).
+        let maxHeldWhileInactive: Int?
 
         var channelBindingData: ChannelBinding? { channelBinding ? tls?.serverEndPoint : nil }
     }
@@ -221,6 +223,12 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             }
         case .nonza(let element) where element.namespace == StreamManagementVocabulary.namespace && shared.streamManagement != nil:
             handleStreamManagement(element, context: context)
+        case .nonza(let element) where element.namespace == ClientStateModule.namespace && shared.maxHeldWhileInactive != nil:
+            // <inactive/> and <active/> (XEP-0352) change what is written to this session; they are never answered.
+            guard let session, let limit = shared.maxHeldWhileInactive, element.name == "active" || element.name == "inactive" else {
+                return closeStream(with: StreamError(.unsupportedStanzaType, text: "\(element.name) is not supported here"), header: nil, context: context)
+            }
+            session.setInactive(element.name == "inactive", limit: limit)
         case .nonza(let element):
             // Stream management, CSI and the like belong to modules; without one, a client must not send them.
             guard let session, shared.kernel.handleNonza(element, from: session) else {

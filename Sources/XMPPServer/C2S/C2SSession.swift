@@ -14,9 +14,17 @@ final class C2SSession: ClientSession {
     /// The batcher of the channel's event loop; `nil` only when the server's group could not list its loops,
     /// and then each stanza is written and flushed on its own.
     private let batcher: DeliveryBatcher?
-    /// Stream management, once the client enabled it: then every stanza goes through it (counted, kept until
-    /// acknowledged). Deliveries read it under this lock, so none slips between enabling and `<enabled/>`.
-    private let management: Mutex<StreamManagement?>
+    /// Stream management and client state, read by every delivery under one lock, so no stanza slips between
+    /// enabling stream management and `<enabled/>`, or between going active and the flush.
+    private let delivery: Mutex<Delivery>
+
+    private struct Delivery {
+        /// Stream management, once the client enabled it: then every stanza goes through it (counted, kept until
+        /// acknowledged).
+        var management: StreamManagement?
+        /// What is held back while the client is inactive (XEP-0352); `nil` while it is active.
+        var held: HeldStanzas?
+    }
 
     var eventLoop: any EventLoop { channel.eventLoop }
 
@@ -25,29 +33,51 @@ final class C2SSession: ClientSession {
         self.channel = channel
         self.batcher = batcher
         self.logger = logger
-        self.management = Mutex(streamManagement)
+        self.delivery = Mutex(Delivery(management: streamManagement))
     }
 
     /// The session's stream management, if enabled.
-    var streamManagement: StreamManagement? { management.withLock { $0 } }
+    var streamManagement: StreamManagement? { delivery.withLock { $0.management } }
 
     func deliver(_ element: Element) {
         logger.trace("delivering", metadata: ["to": "\(jid)", "stanza": "\(element)"])
-        let managed = management.withLock { management -> StreamManagement? in
-            if management == nil { write(element) }
-            return management
+        delivery.withLock { delivery in
+            if delivery.held != nil {
+                if delivery.held!.hold(element) { return }
+                // Something that matters: what was held goes first.
+                for held in delivery.held!.drain() { Self.send(held, through: delivery.management, or: self) }
+            }
+            Self.send(element, through: delivery.management, or: self)
         }
-        managed?.deliver(element)
+    }
+
+    private static func send(_ element: Element, through management: StreamManagement?, or session: C2SSession) {
+        if let management { management.deliver(element) } else { session.write(element) }
     }
 
     /// Turns stream management on: `enabled` (the `<enabled/>` answer) is written after everything delivered before,
     /// and every stanza after it is counted.
     func enableStreamManagement(_ streamManagement: StreamManagement, announcing enabled: Element) {
-        management.withLock { management in
-            management = streamManagement
+        delivery.withLock { delivery in
+            delivery.management = streamManagement
             write(enabled)
         }
     }
+
+    /// The client went inactive (hold back what can wait, at most `limit` stanzas) or active (write what was held).
+    func setInactive(_ inactive: Bool, limit: Int) {
+        delivery.withLock { delivery in
+            if inactive {
+                if delivery.held == nil { delivery.held = HeldStanzas(limit: limit) }
+            } else if var held = delivery.held {
+                delivery.held = nil
+                for element in held.drain() { Self.send(element, through: delivery.management, or: self) }
+            }
+        }
+    }
+
+    /// How many stanzas are held back now (tests).
+    var heldCount: Int { delivery.withLock { $0.held?.count ?? 0 } }
 
     /// Writes to this session's connection, in delivery order, bypassing stream management.
     func write(_ element: Element) {

@@ -48,7 +48,8 @@ public final class C2SService: ServerService, Sendable {
             connections: ConnectionCounter(), negotiation: negotiation, logger: logger,
             channelBinding: configuration.channelBinding,
             batchers: DeliveryBatchers(group: group, maxOutboundBytes: limits.maxOutboundBytes),
-            streamManagement: StreamManagementModule.settings(of: kernel), resumption: ResumptionTable())
+            streamManagement: StreamManagementModule.settings(of: kernel), resumption: ResumptionTable(),
+            maxHeldWhileInactive: ClientStateModule.maxHeld(of: kernel))
         var ports: [(Int, Bool)] = [(configuration.c2sPort, false)]
         if let tlsPort = configuration.c2sTLSPort { ports.append((tlsPort, true)) }
         for (port, directTLS) in ports {
