@@ -23,4 +23,19 @@ import XMPPTestSupport
         #expect(steps.count >= 18, "steps: \(steps)")
         #expect(steps.filter { $0.hasPrefix("ok blocking") }.count == 3, "steps: \(steps)")
     }
+
+    /// slixmpp's XEP-0198, XEP-0280, XEP-0313 and XEP-0352 plugins (Interop/slixmpp_mobile_scenario.py).
+    @Test func mobileScenario() async throws {
+        let script = try #require(Bundle.module.url(forResource: "slixmpp_mobile_scenario", withExtension: "py", subdirectory: "Interop"))
+        let server = try await TestServer.start(storage: "sqlite")
+        let result = try? await runProcess(
+            ["python3", "-u", script.path, "127.0.0.1", String(server.port), String(server.tlsPort), "localhost", server.certificatePath],
+            timeout: 120)
+        await server.stop()
+        let (status, output) = try #require(result)
+        let steps = output.split(separator: "\n").filter { $0.hasPrefix("ok ") || $0.hasPrefix("FAIL ") }
+        #expect(status == 0, "slixmpp mobile scenario failed:\n\(output)")
+        #expect(output.contains("scenario complete"), "\(output)")
+        #expect(steps.count == 7, "steps: \(steps)")
+    }
 }

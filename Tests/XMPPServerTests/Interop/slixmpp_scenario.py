@@ -352,4 +352,5 @@ async def main():
     print("scenario complete", flush=True)
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())
