@@ -29,15 +29,50 @@ public final class SQLiteMessageArchive: MessageArchiveStorage {
             }
             try db.create(index: "message_conversation", on: "message", columns: ["account", "peer", "timestamp"])
         }
+        migrator.registerMigration("archive ids") { db in
+            try db.alter(table: "message") { table in table.add(column: "archiveID", .text) }
+            try db.create(index: "message_archive_id", on: "message", columns: ["account", "archiveID"])
+            try db.create(index: "message_stanza_id", on: "message", columns: ["account", "peer", "stanzaID"])
+        }
         try migrator.migrate(database)
     }
 
-    public func append(_ message: ArchivedMessage) throws {
+    @discardableResult
+    public func append(_ message: ArchivedMessage) throws -> Bool {
         try database.write { db in
+            let account = message.account.description
+            if let archiveID = message.archiveID,
+               try Bool.fetchOne(db, sql: "SELECT 1 FROM message WHERE account = ? AND archiveID = ?", arguments: [account, archiveID]) == true {
+                return false
+            }
+            if let stanzaID = message.stanzaID, let id = try Int64.fetchOne(db, sql: """
+                SELECT id FROM message WHERE account = ? AND peer = ? AND stanzaID = ? AND outgoing = ?
+                AND (archiveID IS NULL OR ? IS NULL)
+                """, arguments: [account, message.peer.description, stanzaID, message.direction == .outgoing, message.archiveID]) {
+                try db.execute(sql: "UPDATE message SET archiveID = COALESCE(archiveID, ?) WHERE id = ?", arguments: [message.archiveID, id])
+                return false
+            }
             try db.execute(sql: """
-                INSERT INTO message (account, peer, outgoing, body, thread, stanzaID, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [message.account.description, message.peer.description, message.direction == .outgoing,
-                                 message.body, message.thread, message.stanzaID, message.timestamp.timeIntervalSince1970])
+                INSERT INTO message (account, peer, outgoing, body, thread, stanzaID, timestamp, archiveID) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [account, message.peer.description, message.direction == .outgoing,
+                                 message.body, message.thread, message.stanzaID, message.timestamp.timeIntervalSince1970, message.archiveID])
+            return true
+        }
+    }
+
+    public func latestArchiveID(account: JID) throws -> String? {
+        try database.read { db in
+            try String.fetchOne(db, sql: """
+                SELECT archiveID FROM message WHERE account = ? AND archiveID IS NOT NULL ORDER BY timestamp DESC, id DESC LIMIT 1
+                """, arguments: [account.bare.description])
+        }
+    }
+
+    public func oldestArchiveID(account: JID, peer: JID) throws -> String? {
+        try database.read { db in
+            try String.fetchOne(db, sql: """
+                SELECT archiveID FROM message WHERE account = ? AND peer = ? AND archiveID IS NOT NULL ORDER BY timestamp ASC, id ASC LIMIT 1
+                """, arguments: [account.bare.description, peer.bare.description])
         }
     }
 
@@ -53,7 +88,7 @@ public final class SQLiteMessageArchive: MessageArchiveStorage {
                 guard let account = JID(validating: row["account"]), let peer = JID(validating: row["peer"]) else { return nil }
                 return ArchivedMessage(account: account, peer: peer, direction: row["outgoing"] ? .outgoing : .incoming,
                                        body: row["body"], thread: row["thread"], stanzaID: row["stanzaID"],
-                                       timestamp: Date(timeIntervalSince1970: row["timestamp"]))
+                                       timestamp: Date(timeIntervalSince1970: row["timestamp"]), archiveID: row["archiveID"])
             }
         }
     }

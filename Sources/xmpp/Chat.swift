@@ -5,17 +5,28 @@ import XMPPCore
 
 struct Chat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Chat with one contact: incoming messages print as they arrive, typed lines are sent; end with EOF (Ctrl-D).")
+        abstract: "Chat with one contact: the last messages from the server's archive first, then incoming messages as they arrive (and what your other clients send); typed lines are sent; end with EOF (Ctrl-D).")
     @OptionGroup var options: ConnectionOptions
     @Argument(help: "The contact's JID.") var contact: String
+    @Option(help: "How many earlier messages to show first (from the server's archive, when it keeps one).") var last: Int = 10
 
     func run() async throws {
         let peer = try parseJID(contact)
         let chat = ChatModule()
-        try await withClient(options, presence: true, setUp: { $0.add(chat) }) { client in
+        let archive = MessageArchiveModule(synchronizesWithServer: false)
+        try await withClient(options, presence: true, setUp: { $0.add(chat); $0.add(archive) }) { client in
             let incoming = Task {
-                for await message in chat.messages where message.from.bare == peer.bare {
-                    print("\(message.from.bare): \(message.body)")
+                for await message in chat.messages {
+                    if message.isOutgoing, message.to.bare == peer.bare {
+                        print("\(message.from.bare) (other client): \(message.body)")
+                    } else if !message.isOutgoing, message.from.bare == peer.bare {
+                        print("\(message.from.bare): \(message.body)")
+                    }
+                }
+            }
+            if last > 0, let page = try? await archive.queryServer(with: peer.bare, before: "", max: last) {
+                for message in page.messages {
+                    if let line = History.line(for: message, account: client.configuration.jid) { print(line) }
                 }
             }
             for await line in Self.standardInputLines() where !line.isEmpty {

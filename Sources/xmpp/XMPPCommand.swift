@@ -14,7 +14,7 @@ struct XMPPCommand: AsyncParsableCommand {
             2 authentication failed, 3 cannot connect or TLS failed, 4 refused by the server, 5 timed out.
             """,
         subcommands: [Register.self, Passwd.self, Send.self, RosterCommand.self, Chat.self, MUCCommand.self, Block.self, Unblock.self,
-                      Blocklist.self, Status.self])
+                      Blocklist.self, Status.self, History.self])
 }
 
 /// The exit statuses scripts can rely on.

@@ -51,9 +51,10 @@ public final class ProsodyServer: Sendable {
             https_ports = { }
             modules_enabled = {
               "roster"; "saslauth"; "tls"; "disco"; "ping"; "presence"; "message"; "iq"; "register"; "vcard_legacy";
-              "offline"; "posix"; "blocklist";
+              "offline"; "posix"; "blocklist"; "smacks"; "carbons"; "mam"; "csi_simple";
             }
             modules_disabled = { "s2s"; "dialback"; "limits"; "http"; "bosh"; "websocket" }
+            default_archive_policy = true
             authentication = "internal_hashed"
             storage = "internal"
             c2s_require_encryption = true

@@ -62,6 +62,13 @@ extension XMPPClient {
         /// Name servers for SRV lookups (IP addresses, optionally `host:port`); empty means those of
         /// `/etc/resolv.conf`.
         public var nameServers: [String]
+        /// Whether to use stream management (XEP-0198) when the server offers it: the server acknowledges what the
+        /// client sends (``XMPPClient/acknowledgedStanzas``), and after a dropped connection the next ``XMPPClient/connect()``
+        /// resumes the session — nothing in flight either way is lost. On by default.
+        public var streamManagement = true
+        /// Whether to ask for message carbons (XEP-0280) when the server offers them, so this client sees the
+        /// messages the account's other clients send and receive. On by default.
+        public var carbons = true
 
         /// Creates a configuration.
         public init(jid: JID, password: String, server: Server = .automatic, tls: TLSPolicy = .required,

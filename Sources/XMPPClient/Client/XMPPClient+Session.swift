@@ -28,6 +28,73 @@ extension XMPPClient {
         }
     }
 
+    /// The connection resumed the earlier session (XEP-0198 §5); `handled` is the server's count of our stanzas.
+    /// Called on the new connection's event loop before anything else can write to it: what the server did not
+    /// handle is written again here, in order, ahead of anything new.
+    func sessionResumed(jid: JID, handled: UInt32, features: StreamFeatures, channel: any Channel, generation: Int) {
+        let (resend, acknowledged) = state.withLock { state -> ([Element], [Element]) in
+            guard state.generation == generation else { return ([], []) }
+            state.jid = jid
+            state.lastReceived = .now
+            state.features = features
+            state.channel = channel
+            state.resumedHandled = handled
+            guard let done = state.streamManagement.acknowledge(handled) else {
+                state.streamManagement.disable()
+                return ([], [])
+            }
+            return (state.streamManagement.unacknowledged, done)
+        }
+        for element in resend { channel.write(XMPPOutbound.element(element), promise: nil) }
+        channel.writeAndFlush(XMPPOutbound.element(StreamManagementVocabulary.request), promise: nil)
+        for element in acknowledged { acknowledgements.publish(element) }
+    }
+
+    /// On a fresh session: asks for stream management when the server offers it (counting starts with the
+    /// `<enable/>` on the connection's event loop, in order with every other write), and returns the messages an
+    /// earlier session that could not be resumed never got acknowledged (to be sent again).
+    func startStreamManagement() -> [Element] {
+        let (leftover, channel, jid) = state.withLock { state -> ([Element], (any Channel)?, JID?) in
+            let leftover = state.streamManagement.takeUnacknowledgedMessages()
+            guard state.configuration.streamManagement, let jid = state.jid, let channel = state.channel,
+                  state.features.feature("sm", StreamManagementVocabulary.namespace) != nil else { return (leftover, nil, nil) }
+            return (leftover, channel, jid)
+        }
+        if let channel, let jid {
+            channel.eventLoop.execute { [weak self] in
+                guard self?.state.withLock({ state -> Bool in
+                    guard state.channel === channel else { return false }
+                    state.streamManagement.enabling(jid: jid)
+                    return true
+                }) == true else { return }
+                let enable = Element("enable", namespace: StreamManagementVocabulary.namespace, attributes: ["resume": "true"])
+                channel.writeAndFlush(XMPPOutbound.element(enable), promise: nil)
+            }
+        }
+        return leftover
+    }
+
+    /// Handles a stream-management element from the server; `true` when it was one.
+    private func handleStreamManagement(_ element: Element) -> Bool {
+        guard element.namespace == StreamManagementVocabulary.namespace else { return false }
+        switch element.name {
+        case "enabled":
+            state.withLock { $0.streamManagement.enabled(element) }
+        case "failed":
+            state.withLock { $0.streamManagement.disable() }
+        case "r":
+            let handled = state.withLock { $0.streamManagement.handled }
+            _ = write(StreamManagementVocabulary.answer(handled))
+        case "a":
+            guard let handled = StreamManagementVocabulary.handledCount(in: element) else { return true }
+            let acknowledged = state.withLock { $0.streamManagement.acknowledge(handled) }
+            for stanza in acknowledged ?? [] { acknowledgements.publish(stanza) }
+        default:
+            break
+        }
+        return true
+    }
+
     func sessionEnded(_ error: XMPPClientError?, generation: Int) {
         let (requests, modules, ended) = state.withLock { state -> ([PendingRequests.Request], [any XMPPClientModule], Bool) in
             guard state.generation == generation, !state.connectionState.isDisconnected else { return ([], [], false) }
@@ -54,9 +121,10 @@ extension XMPPClient {
         let (current, request, modules) = state.withLock { state -> (Bool, PendingRequests.Request?, [any XMPPClientModule]) in
             guard state.generation == generation else { return (false, nil, []) }
             state.lastReceived = .now
+            state.streamManagement.recordInbound(element)
             return (true, answer.flatMap { state.pending.takeMatch(for: $0, ownJID: state.jid) }, state.modules)
         }
-        guard current else { return }
+        guard current, !handleStreamManagement(element) else { return }
         if let request, let answer {
             request.timeout?.cancel()
             request.continuation.resume(returning: answer)

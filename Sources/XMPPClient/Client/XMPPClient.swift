@@ -31,6 +31,12 @@ public final class XMPPClient: Sendable {
         var modules: [any XMPPClientModule] = []
         /// When the last stanza arrived, for keep-alive.
         var lastReceived = ContinuousClock.now
+        /// Stream management, kept across connections for resumption.
+        var streamManagement = ClientStreamManagement()
+        /// Set when the connection being opened resumed the earlier session: the server's handled count.
+        var resumedHandled: UInt32?
+        /// Whether the app said it is in the background (XEP-0352), told to every session.
+        var isInactive = false
     }
 
     let state: Mutex<State>
@@ -38,6 +44,7 @@ public final class XMPPClient: Sendable {
     let keyCache = SCRAMKeyCache()
     let stateChanges = Broadcast<ConnectionState>()
     let incoming = Broadcast<Element>()
+    let acknowledgements = Broadcast<Element>()
 
     /// Creates a client. Nothing happens on the network until ``connect()``.
     /// - Parameters:
@@ -85,6 +92,19 @@ public final class XMPPClient: Sendable {
     /// Every incoming stanza, after the modules have seen it (IQ answers to ``request(_:timeout:)`` excepted).
     public var stanzas: AsyncStream<Element> { incoming.subscribe() }
 
+    /// The stanzas the server acknowledged having handled (XEP-0198), oldest first: a message listed here was
+    /// delivered or stored by the server, whatever happens to the connection next.
+    public var acknowledgedStanzas: AsyncStream<Element> { acknowledgements.subscribe() }
+
+    /// Whether the current session was resumed (XEP-0198) after a dropped connection rather than started afresh.
+    public var wasResumed: Bool { state.withLock { $0.resumedHandled != nil } }
+
+    /// Whether stream management is on for the current session.
+    public var isStreamManaged: Bool { state.withLock { $0.streamManagement.isEnabled } }
+
+    /// How many stanzas the server has not acknowledged yet.
+    public var unacknowledgedCount: Int { state.withLock { $0.streamManagement.unacknowledged.count } }
+
     /// Every incoming message stanza.
     public var messages: AsyncCompactMapSequence<AsyncStream<Element>, Message> {
         incoming.subscribe().compactMap { Message(element: $0) }
@@ -127,24 +147,37 @@ public final class XMPPClient: Sendable {
     /// - Throws: ``XMPPClientError/registrationFailed(_:)`` with `conflict` when the username is taken, or
     ///   `not-allowed` when the server does not let clients register.
     public func connect(registering: Bool) async throws {
-        let (attempt, configuration): (ClientConnection, Configuration) = try state.withLock { state in
+        let (attempt, configuration, resumption) = try state.withLock { state -> (ClientConnection, Configuration, StreamResumption?) in
             guard state.connectionState.isDisconnected else { throw XMPPClientError.unexpectedResponse("already \(state.connectionState)") }
             state.generation += 1
+            state.resumedHandled = nil
             let attempt = ClientConnection(client: self, generation: state.generation)
             state.connection = attempt
-            return (attempt, state.configuration)
+            let resumption = state.configuration.streamManagement && !registering ? state.streamManagement.resumption : nil
+            return (attempt, state.configuration, resumption)
         }
         setConnectionState(.connecting, generation: attempt.generation)
         do {
-            try await attempt.open(configuration: configuration, registering: registering, keyCache: keyCache, group: group)
+            try await attempt.open(configuration: configuration, registering: registering, resumption: resumption,
+                                   keyCache: keyCache, group: group)
         } catch {
             let failure = error as? XMPPClientError ?? .connectionFailed("\(error)")
             attempt.close()
             sessionEnded(failure, generation: attempt.generation)
             throw failure
         }
-        for module in modules { await module.sessionStarted(client: self) }
-        if configuration.sendsInitialPresence { try? await sendPresence(Presence()) }
+        if state.withLock({ $0.resumedHandled }) != nil {
+            // The server kept the session (what it did not handle went again already), and the modules carry on.
+            await sendClientState(onlyIfInactive: true)
+            for module in modules { await module.sessionResumed(client: self) }
+        } else {
+            let leftover = startStreamManagement()
+            await sendClientState(onlyIfInactive: true)
+            for module in modules { await module.sessionStarted(client: self) }
+            if configuration.sendsInitialPresence { try? await sendPresence(Presence()) }
+            // Messages of a session that could not be resumed, never acknowledged: sent again, once.
+            for message in leftover { try? await send(message) }
+        }
         guard let jid = jid else { throw connectionState.failure ?? XMPPClientError.notConnected }
         setConnectionState(.online(jid), generation: attempt.generation)
     }
@@ -162,7 +195,8 @@ public final class XMPPClient: Sendable {
         if connectionState.isOnline {
             try? await channel.writeAndFlush(XMPPOutbound.element(Presence(type: .unavailable).element))
         }
-        state.withLock { $0.connection?.isClosing = true }
+        // A clean close ends the session on the server too: nothing to resume.
+        state.withLock { $0.connection?.isClosing = true; $0.streamManagement.disable() }
         try? await channel.writeAndFlush(XMPPOutbound.close)
         let closed = channel.closeFuture
         channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
@@ -170,14 +204,33 @@ public final class XMPPClient: Sendable {
         sessionEnded(nil, generation: generation)
     }
 
+    // MARK: - Client state
+
+    /// Tells the server whether the user is looking at the app (XEP-0352 client state indication). Call it with
+    /// `false` when the app goes to the background and `true` when it comes back: while inactive, the server holds
+    /// back presence updates and chat states (keeping only the latest) until something important arrives, so the
+    /// radio wakes less. Remembered across reconnections; does nothing on a server without the feature.
+    public func setActive(_ active: Bool) async {
+        state.withLock { $0.isInactive = !active }
+        await sendClientState()
+    }
+
+    /// Sends the remembered client state when the server supports it and the app is in the background (or just
+    /// came back).
+    func sendClientState(onlyIfInactive: Bool = false) async {
+        let (inactive, supported) = state.withLock { ($0.isInactive, $0.features.feature("csi", "urn:xmpp:csi:0") != nil) }
+        guard supported, !(onlyIfInactive && !inactive) else { return }
+        try? await write(Element(inactive ? "inactive" : "active", namespace: "urn:xmpp:csi:0"))?.get()
+    }
+
     // MARK: - Sending
 
     /// Sends an element on the established stream and returns once it has been written to the socket.
     /// - Throws: ``XMPPClientError/notConnected`` without a session.
     public func send(_ element: Element) async throws {
-        guard let channel = state.withLock({ $0.channel }) else { throw XMPPClientError.notConnected }
+        guard let written = write(element) else { throw XMPPClientError.notConnected }
         do {
-            try await channel.writeAndFlush(XMPPOutbound.element(element))
+            try await written.get()
         } catch {
             throw XMPPClientError.connectionLost("\(error)")
         }
@@ -221,7 +274,8 @@ public final class XMPPClient: Sendable {
                 }
             }
             state.withLock { $0.pending.add(id: id, .init(to: iq.to, continuation: continuation, timeout: expiry)) }
-            channel.writeAndFlush(XMPPOutbound.element(iq.element)).whenFailure { [weak self] error in
+            let written = write(iq.element) ?? channel.eventLoop.makeFailedFuture(XMPPClientError.notConnected)
+            written.whenFailure { [weak self] error in
                 if let request = self?.state.withLock({ $0.pending.take(id: id) }) {
                     request.timeout?.cancel()
                     request.continuation.resume(throwing: XMPPClientError.connectionLost("\(error)"))
@@ -252,9 +306,32 @@ public final class XMPPClient: Sendable {
 
     /// Writes without waiting, for modules answering on the event loop. Dropped when not connected.
     func enqueue(_ element: Element) {
-        guard let channel = state.withLock({ $0.channel }) else { return }
-        channel.writeAndFlush(XMPPOutbound.element(element), promise: nil)
+        guard write(element) != nil else { return }
         for module in modules { module.didSend(element, client: self) }
+    }
+
+    /// Writes to the current connection, keeping the stanza for stream management; `nil` when not connected.
+    /// Every write runs as a task on the connection's event loop, where it is kept and written in one step, so the
+    /// order stanzas are kept in is the order the server counts them in (and no lock is held while NIO writes).
+    /// With stream management, an acknowledgement is asked for once per burst of writes.
+    func write(_ element: Element) -> EventLoopFuture<Void>? {
+        guard let channel = state.withLock({ $0.channel }) else { return nil }
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        channel.eventLoop.execute { [weak self] in
+            let requestsAck = self?.state.withLock { state -> Bool in
+                guard state.channel === channel, state.streamManagement.recordOutbound(element),
+                      !state.streamManagement.ackRequestScheduled else { return false }
+                state.streamManagement.ackRequestScheduled = true
+                return true
+            } ?? false
+            channel.writeAndFlush(XMPPOutbound.element(element), promise: promise)
+            guard requestsAck else { return }
+            channel.eventLoop.execute { [weak self] in
+                self?.state.withLock { $0.streamManagement.ackRequestScheduled = false }
+                channel.writeAndFlush(XMPPOutbound.element(StreamManagementVocabulary.request), promise: nil)
+            }
+        }
+        return promise.futureResult
     }
 }
 

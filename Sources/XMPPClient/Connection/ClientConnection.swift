@@ -32,11 +32,12 @@ final class ClientConnection: ClientStreamDelegate, Sendable {
     }
 
     /// Opens the connection and returns once the stream is established, within the configured timeout.
-    func open(configuration: XMPPClient.Configuration, registering: Bool, keyCache: SCRAMKeyCache,
+    func open(configuration: XMPPClient.Configuration, registering: Bool, resumption: StreamResumption?, keyCache: SCRAMKeyCache,
               group: any EventLoopGroup) async throws {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
-                try await self.establish(configuration: configuration, registering: registering, keyCache: keyCache, group: group)
+                try await self.establish(configuration: configuration, registering: registering, resumption: resumption,
+                                         keyCache: keyCache, group: group)
             }
             tasks.addTask {
                 try await Task.sleep(for: configuration.connectTimeout)
@@ -52,8 +53,8 @@ final class ClientConnection: ClientStreamDelegate, Sendable {
         state.withLock { $0.channel }?.close(promise: nil)
     }
 
-    private func establish(configuration: XMPPClient.Configuration, registering: Bool, keyCache: SCRAMKeyCache,
-                           group: any EventLoopGroup) async throws {
+    private func establish(configuration: XMPPClient.Configuration, registering: Bool, resumption: StreamResumption?,
+                           keyCache: SCRAMKeyCache, group: any EventLoopGroup) async throws {
         let domain = configuration.jid.domainpart
         let tls = configuration.tls == .disabled ? nil : try ClientTLS(trust: configuration.trust, domain: domain)
         var negotiation = ClientNegotiationStateMachine.Configuration(
@@ -64,6 +65,7 @@ final class ClientConnection: ClientStreamDelegate, Sendable {
         case .disabled: .disabled
         }
         negotiation.registersAccount = registering
+        negotiation.resumption = resumption
         let endpoints = try await ServiceLocator(nameServers: configuration.nameServers, group: group)
             .endpoints(for: configuration.server, domain: domain)
         var lastError: any Error = XMPPClientError.connectionFailed("no address for \(domain)")
@@ -138,6 +140,11 @@ final class ClientConnection: ClientStreamDelegate, Sendable {
 
     func clientStreamEstablished(jid: JID, features: StreamFeatures, mechanism: SASLMechanism?, channel: any Channel) {
         client?.sessionEstablished(jid: jid, features: features, mechanism: mechanism, channel: channel, generation: generation)
+        finish(.success(()))
+    }
+
+    func clientStreamResumed(jid: JID, handled: UInt32, features: StreamFeatures, channel: any Channel) {
+        client?.sessionResumed(jid: jid, handled: handled, features: features, channel: channel, generation: generation)
         finish(.success(()))
     }
 

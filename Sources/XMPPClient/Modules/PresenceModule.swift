@@ -23,6 +23,8 @@ public final class PresenceModule: XMPPClientModule {
         var status: String?
         var priority = 0
         var contacts: [JID: [JID: Presence]] = [:]
+        /// Contacts' presence when the connection dropped, for a session that may be resumed.
+        var suspended: [JID: [JID: Presence]]?
     }
 
     private let state = Mutex(State())
@@ -111,7 +113,22 @@ public final class PresenceModule: XMPPClientModule {
     }
 
     public func sessionEnded(client: XMPPClient, error: XMPPClientError?) {
-        // Contacts' presence is unknown until the server sends it again on the next session.
-        state.withLock { $0.contacts = [:] }
+        // Contacts' presence is unknown until the server sends it again on the next session; a resumed session
+        // (XEP-0198) gets nothing again, so what was known is put aside for it.
+        state.withLock { state in
+            state.suspended = error == nil ? nil : state.contacts
+            state.contacts = [:]
+        }
+    }
+
+    public func sessionStarted(client: XMPPClient) async {
+        state.withLock { $0.suspended = nil }
+    }
+
+    public func sessionResumed(client: XMPPClient) async {
+        state.withLock { state in
+            if let suspended = state.suspended { state.contacts.merge(suspended) { current, _ in current } }
+            state.suspended = nil
+        }
     }
 }

@@ -21,6 +21,9 @@ public protocol XMPPClientModule: AnyObject, Sendable {
     /// The session is bound; runs before initial presence goes out (the roster is fetched here, as RFC 6121
     /// §2.2 suggests). Requests may be sent.
     func sessionStarted(client: XMPPClient) async
+    /// A dropped connection resumed the session (XEP-0198): the server kept presence, subscriptions and rooms, and
+    /// re-sent what this client had not acknowledged. By default the module starts again as for a new session.
+    func sessionResumed(client: XMPPClient) async
     /// The session ended; `error` is `nil` after ``XMPPClient/disconnect()``.
     func sessionEnded(client: XMPPClient, error: XMPPClientError?)
     /// Adds to the client's own broadcast presence (capabilities, avatar hash, show and status).
@@ -35,6 +38,7 @@ extension XMPPClientModule {
     public func attached(to client: XMPPClient) {}
     public func handle(_ stanza: Element, client: XMPPClient) -> Bool { false }
     public func sessionStarted(client: XMPPClient) async {}
+    public func sessionResumed(client: XMPPClient) async { await sessionStarted(client: client) }
     public func sessionEnded(client: XMPPClient, error: XMPPClientError?) {}
     public func decorate(presence: inout Presence) {}
     public func didSend(_ stanza: Element, client: XMPPClient) {}

@@ -22,14 +22,16 @@ public struct ArchivedMessage: Sendable, Hashable, Codable {
     public var body: String
     /// The thread, if any.
     public var thread: String?
-    /// The stanza id, if any.
+    /// The stanza id, if any (the sender's; with an origin id, XEP-0359, the origin id).
     public var stanzaID: String?
     /// When it was sent or received (or the delay stamp of an offline message, XEP-0203).
     public var timestamp: Date
+    /// The id the server's archive gave it (XEP-0313/XEP-0359), once known: what synchronization pages from.
+    public var archiveID: String?
 
     /// Creates an entry.
     public init(account: JID, peer: JID, direction: Direction, body: String, thread: String? = nil, stanzaID: String? = nil,
-                timestamp: Date = Date()) {
+                timestamp: Date = Date(), archiveID: String? = nil) {
         self.account = account.bare
         self.peer = peer.bare
         self.direction = direction
@@ -37,14 +39,29 @@ public struct ArchivedMessage: Sendable, Hashable, Codable {
         self.thread = thread
         self.stanzaID = stanzaID
         self.timestamp = timestamp
+        self.archiveID = archiveID
+    }
+
+    /// Whether `other` is the same message (the same archive id, or the same conversation, direction and stanza id).
+    func isSameMessage(as other: ArchivedMessage) -> Bool {
+        guard account == other.account else { return false }
+        if let archiveID, let otherID = other.archiveID { return archiveID == otherID }
+        guard let stanzaID, let otherStanzaID = other.stanzaID else { return false }
+        return stanzaID == otherStanzaID && peer == other.peer && direction == other.direction
     }
 }
 
 /// Where the archive is kept. Implementations: ``InMemoryMessageArchive``, and `SQLiteMessageArchive` in
 /// the `XMPPClientSQLite` library.
 public protocol MessageArchiveStorage: Sendable {
-    /// Stores a message.
-    func append(_ message: ArchivedMessage) throws
+    /// Stores a message, unless it is stored already (the same archive id, or the same conversation, direction and
+    /// stanza id: a live copy and the server archive's copy of one message); a copy that brings the archive id the
+    /// stored one lacked fills it in. Returns whether the message was new.
+    @discardableResult func append(_ message: ArchivedMessage) throws -> Bool
+    /// The archive id of the newest stored message that has one: where synchronization with the server resumes.
+    func latestArchiveID(account: JID) throws -> String?
+    /// The archive id of the oldest stored message with `peer` that has one: where paging backwards continues.
+    func oldestArchiveID(account: JID, peer: JID) throws -> String?
     /// The messages between `account` and `peer` (bare JIDs), oldest first; at most the newest `limit`
     /// when given, and only those before `before` when given.
     func messages(account: JID, peer: JID, before: Date?, limit: Int?) throws -> [ArchivedMessage]
@@ -59,8 +76,28 @@ public final class InMemoryMessageArchive: MessageArchiveStorage {
     /// Creates an empty archive.
     public init() {}
 
-    public func append(_ message: ArchivedMessage) {
-        stored.withLock { $0.append(message) }
+    @discardableResult public func append(_ message: ArchivedMessage) -> Bool {
+        stored.withLock { stored in
+            if let index = stored.firstIndex(where: { $0.isSameMessage(as: message) }) {
+                if stored[index].archiveID == nil { stored[index].archiveID = message.archiveID }
+                return false
+            }
+            stored.append(message)
+            return true
+        }
+    }
+
+    public func latestArchiveID(account: JID) -> String? {
+        stored.withLock { stored in
+            stored.filter { $0.account == account.bare && $0.archiveID != nil }.max { $0.timestamp < $1.timestamp }?.archiveID
+        }
+    }
+
+    public func oldestArchiveID(account: JID, peer: JID) -> String? {
+        stored.withLock { stored in
+            stored.filter { $0.account == account.bare && $0.peer == peer.bare && $0.archiveID != nil }
+                .min { $0.timestamp < $1.timestamp }?.archiveID
+        }
     }
 
     public func messages(account: JID, peer: JID, before: Date?, limit: Int?) -> [ArchivedMessage] {

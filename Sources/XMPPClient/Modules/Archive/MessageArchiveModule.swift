@@ -1,26 +1,47 @@
 import Foundation
+import Synchronization
 import XMPPCore
 
-/// A local archive of one-to-one messages sent and received (XMPPFramework's message archiving): every
-/// `chat` or `normal` message with a body is stored, and a conversation reads back in time order.
+/// A local archive of one-to-one messages sent and received (XMPPFramework's message archiving), kept in sync
+/// with the server's archive (XEP-0313) when it has one: on every new session it fetches what is newer than the
+/// newest message it holds, and ``loadEarlier(with:limit:)`` pages further back on demand. Every `chat` or `normal`
+/// message with a body is stored once — a live copy, a carbon copy and the server archive's copy of one message are
+/// recognized by the archive's stanza id (XEP-0359) or the sender's origin id — and a conversation reads back in
+/// time order.
 ///
 /// ```swift
 /// let archive = client.add(MessageArchiveModule(storage: try SQLiteMessageArchive(path: "archive.sqlite")))
 /// let history = try archive.messages(with: romeo, limit: 50)     // oldest first
+/// let older = try await archive.loadEarlier(with: romeo)          // from the server
 /// ```
 public final class MessageArchiveModule: XMPPClientModule {
+    /// `urn:xmpp:mam:2`.
+    public static let namespace = "urn:xmpp:mam:2"
+
     /// Where messages are kept.
     public let storage: any MessageArchiveStorage
+    /// Whether each new session fetches what the server archived since the newest stored message.
+    public let synchronizesWithServer: Bool
+    /// The most messages fetched per page, and on a first synchronization (the newest ones).
+    public let pageSize: Int
     private let client = ClientReference()
+    /// Results of queries under way, by query id, filled as the result messages arrive.
+    private let collecting = Mutex<[String: [ServerArchivedMessage]]>([:])
+    private let synchronized = Broadcast<Int>()
 
     /// Creates the module over `storage` (in memory by default).
-    public init(storage: any MessageArchiveStorage = InMemoryMessageArchive()) {
+    public init(storage: any MessageArchiveStorage = InMemoryMessageArchive(), synchronizesWithServer: Bool = true, pageSize: Int = 100) {
         self.storage = storage
+        self.synchronizesWithServer = synchronizesWithServer
+        self.pageSize = max(1, pageSize)
     }
 
     public func attached(to client: XMPPClient) {
         self.client.set(client)
     }
+
+    /// How many new messages each synchronization with the server stored, as it finishes.
+    public var synchronizations: AsyncStream<Int> { synchronized.subscribe() }
 
     /// The conversation with `peer`, oldest first: the newest `limit` messages when given, before `before`
     /// when given (to page backwards).
@@ -35,26 +56,150 @@ public final class MessageArchiveModule: XMPPClientModule {
         return try storage.conversations(account: account)
     }
 
+    // MARK: The server's archive
+
+    /// One page of the server's archive of this account (XEP-0313), oldest first. Without `after` or `before` the
+    /// first page; `before: ""` asks for the last one.
+    public func queryServer(with peer: JID? = nil, start: Date? = nil, end: Date? = nil, after: String? = nil,
+                            before: String? = nil, max: Int? = nil) async throws -> ServerArchivePage {
+        let client = try client.require()
+        let queryID = StanzaID.make()
+        var form = DataForm(type: .submit, formType: Self.namespace)
+        if let peer { form.setValues([peer.description], for: "with") }
+        if let start { form.setValues([start.formatted(.iso8601)], for: "start") }
+        if let end { form.setValues([end.formatted(.iso8601)], for: "end") }
+        var query = Element("query", namespace: Self.namespace, attributes: ["queryid": queryID])
+        query.append(form.element)
+        query.append(ResultSetPage(max: max ?? pageSize, after: after, before: before).element)
+        collecting.withLock { $0[queryID] = [] }
+        defer { _ = collecting.withLock { $0.removeValue(forKey: queryID) } }
+        let fin = try await client.query(query, type: .set)
+        let messages = collecting.withLock { $0[queryID] } ?? []
+        let set = fin?.child("set", namespace: ResultSetPage.namespace).flatMap(ResultSetPage.init(element:))
+        return ServerArchivePage(messages: messages, isComplete: fin?.attribute("complete") == "true",
+                                 first: set?.first, last: set?.last, count: set?.count)
+    }
+
+    /// Fetches what the server archived since the newest stored message (or, the first time, the newest page),
+    /// stores it, and returns how many messages were new.
+    @discardableResult
+    public func synchronize() async throws -> Int {
+        let account = try client.require().configuration.jid.bare
+        var after = try storage.latestArchiveID(account: account)
+        var added = 0
+        if after == nil {
+            let page = try await queryServer(before: "")
+            return try store(page.messages, account: account)
+        }
+        // Forward from the newest known id, page by page, at most 50 pages a session.
+        for _ in 0..<50 {
+            let page = try await queryServer(after: after)
+            added += try store(page.messages, account: account)
+            guard !page.isComplete, let last = page.last else { break }
+            after = last
+        }
+        return added
+    }
+
+    /// Fetches the page of the conversation with `peer` before the oldest stored message the server archived,
+    /// stores it, and returns the conversation's messages from the store (oldest first).
+    @discardableResult
+    public func loadEarlier(with peer: JID, limit: Int? = nil) async throws -> [ArchivedMessage] {
+        let account = try client.require().configuration.jid.bare
+        let oldest = try storage.oldestArchiveID(account: account, peer: peer)
+        let page = try await queryServer(with: peer.bare, before: oldest ?? "", max: limit)
+        _ = try store(page.messages, account: account)
+        return try messages(with: peer)
+    }
+
+    private func store(_ messages: [ServerArchivedMessage], account: JID) throws -> Int {
+        var added = 0
+        for message in messages {
+            guard let entry = Self.entry(for: message.stanza, account: account, timestamp: message.timestamp, archiveID: message.id) else { continue }
+            if try storage.append(entry) { added += 1 }
+        }
+        return added
+    }
+
+    public func sessionStarted(client: XMPPClient) async {
+        guard synchronizesWithServer else { return }
+        if let added = try? await synchronize() { synchronized.publish(added) }
+    }
+
+    // MARK: Live messages
+
     public func didSend(_ stanza: Element, client: XMPPClient) {
-        guard let message = Self.archivable(stanza), let to = message.to else { return }
-        let account = client.configuration.jid.bare
-        try? storage.append(ArchivedMessage(account: account, peer: to, direction: .outgoing, body: message.body ?? "",
-                                            thread: message.thread, stanzaID: message.id))
+        guard let entry = Self.entry(for: stanza, account: client.configuration.jid.bare, timestamp: Date(), archiveID: nil,
+                                     outgoing: true) else { return }
+        _ = try? storage.append(entry)
     }
 
     public func handle(_ stanza: Element, client: XMPPClient) -> Bool {
-        guard let message = Self.archivable(stanza), let from = message.from else { return false }
         let account = client.configuration.jid.bare
+        if stanza.name == "message", let result = stanza.child("result", namespace: Self.namespace) {
+            collect(result, from: stanza, account: account)
+            return false
+        }
+        if let carbon = ChatModule.unwrapCarbon(stanza, account: account) {
+            let archiveID = StanzaIdentifier.stanzaID(in: carbon.message, by: account)?.id
+            if let entry = Self.entry(for: carbon.message, account: account, timestamp: Date(), archiveID: archiveID, outgoing: carbon.sent) {
+                _ = try? storage.append(entry)
+            }
+            return false
+        }
         // An offline message keeps the time it was sent (XEP-0203).
-        let stamp = Delay(in: stanza)?.stamp
-        try? storage.append(ArchivedMessage(account: account, peer: from, direction: .incoming, body: message.body ?? "",
-                                            thread: message.thread, stanzaID: message.id, timestamp: stamp ?? Date()))
+        let stamp = Delay(in: stanza)?.stamp ?? Date()
+        let archiveID = StanzaIdentifier.stanzaID(in: stanza, by: account)?.id
+        if let entry = Self.entry(for: stanza, account: account, timestamp: stamp, archiveID: archiveID) { _ = try? storage.append(entry) }
         return false
     }
 
-    private static func archivable(_ stanza: Element) -> Message? {
-        guard stanza.name == "message", let message = Message(element: stanza), message.type == .chat || message.type == .normal,
-              message.body != nil else { return nil }
-        return message
+    /// A result of one of our queries: only from the account itself (no `from`, or its bare JID), only for a query
+    /// under way.
+    private func collect(_ result: Element, from stanza: Element, account: JID) {
+        guard let queryID = result.attribute("queryid"), let id = result.attribute("id"),
+              stanza.attribute("from").map({ JID(validating: $0) == account }) ?? true,
+              let forwarded = result.child("forwarded", namespace: Forwarded.namespace).flatMap(Forwarded.init(element:)) else { return }
+        let message = ServerArchivedMessage(id: id, timestamp: forwarded.delay?.stamp ?? Date(), stanza: forwarded.stanza)
+        collecting.withLock { collecting in
+            guard collecting[queryID] != nil else { return }
+            collecting[queryID]!.append(message)
+        }
     }
+
+    /// The archive entry for a message stanza of this account, or `nil` when it is not a one-to-one message with a
+    /// body. The direction is the account's: a message from the account's bare JID (any resource) is outgoing.
+    static func entry(for stanza: Element, account: JID, timestamp: Date, archiveID: String?, outgoing: Bool? = nil) -> ArchivedMessage? {
+        guard stanza.name == "message", let message = Message(element: stanza), message.type == .chat || message.type == .normal,
+              let body = message.body else { return nil }
+        let isOutgoing = outgoing ?? (message.from?.bare == account)
+        guard let peer = isOutgoing ? message.to : message.from else { return nil }
+        let stanzaID = StanzaIdentifier.originID(in: stanza)?.id ?? message.id
+        return ArchivedMessage(account: account, peer: peer, direction: isOutgoing ? .outgoing : .incoming, body: body,
+                               thread: message.thread, stanzaID: stanzaID, timestamp: timestamp, archiveID: archiveID)
+    }
+}
+
+/// A message from the server's archive (XEP-0313).
+public struct ServerArchivedMessage: Sendable, Hashable {
+    /// The archive's id for it.
+    public var id: String
+    /// When the server archived it.
+    public var timestamp: Date
+    /// The message as archived.
+    public var stanza: Element
+}
+
+/// One page of the server's archive.
+public struct ServerArchivePage: Sendable, Hashable {
+    /// The messages, oldest first.
+    public var messages: [ServerArchivedMessage]
+    /// Whether the page reaches the end of the results in the direction asked.
+    public var isComplete: Bool
+    /// The archive id of the first and last message of the page, for the next query.
+    public var first: String?
+    /// The archive id of the last message of the page.
+    public var last: String?
+    /// How many messages match the query in all, if the server said.
+    public var count: Int?
 }

@@ -18,6 +18,13 @@ public struct ChatMessage: Sendable, Hashable {
     public var chatState: ChatState?
     /// The whole stanza, for payloads this type does not model.
     public var stanza: Message
+    /// Whether this account sent it (from another of its clients: a carbon copy, XEP-0280, or the server's archive).
+    public var isOutgoing = false
+    /// Whether it reached this client as a carbon copy (XEP-0280) of what another of the account's clients sent or
+    /// received.
+    public var isCarbonCopy = false
+    /// The id the account's server archive gave it (XEP-0359 `<stanza-id/>`), if the server archives.
+    public var archiveID: String?
 }
 
 /// A participant's activity in a conversation (XEP-0085).

@@ -1,7 +1,10 @@
 import XMPPCore
 
 /// One-to-one chat (RFC 6121 §5): send and receive `chat` messages, with delivery receipts (XEP-0184),
-/// chat states (XEP-0085) and threads.
+/// chat states (XEP-0085) and threads. Message carbons (XEP-0280) are asked for when the configuration says so
+/// (the default): what the account's other clients send shows up in ``messages`` as outgoing, what they receive as
+/// incoming, and a carbon copy from anyone but the account itself is ignored. Sent messages carry an origin id
+/// (XEP-0359) equal to their id, so a recipient can drop a copy sent again after a lost connection.
 ///
 /// ```swift
 /// let chat = client.add(ChatModule())
@@ -25,7 +28,8 @@ public final class ChatModule: XMPPClientModule {
         self.answersReceiptRequests = answersReceiptRequests
     }
 
-    /// Incoming messages with a body (`chat` and `normal` types).
+    /// Messages with a body (`chat` and `normal` types): incoming ones, and carbon copies of what the account's
+    /// other clients sent (``ChatMessage/isOutgoing``).
     public var messages: AsyncStream<ChatMessage> { incomingMessages.subscribe() }
     /// Delivery receipts for messages sent.
     public var receipts: AsyncStream<DeliveryReceipt> { incomingReceipts.subscribe() }
@@ -53,6 +57,7 @@ public final class ChatModule: XMPPClientModule {
         let id = StanzaID.make()
         var message = Message(type: .chat, to: to, id: id, body: body)
         if let thread { message.thread = thread }
+        message.element.append(StanzaIdentifier(id: id).element)
         if requestReceipt { message.element.append(Element("request", namespace: Self.receiptsNamespace)) }
         if let chatState { message.element.append(Element(chatState.rawValue, namespace: ChatState.namespace)) }
         try await client.require().send(message)
@@ -67,7 +72,36 @@ public final class ChatModule: XMPPClientModule {
         try await client.require().send(message)
     }
 
+    /// Asks the server for carbons (XEP-0280), when the configuration wants them; a server without gets to say no.
+    public func sessionStarted(client: XMPPClient) async {
+        guard client.configuration.carbons else { return }
+        _ = try? await client.query(Element("enable", namespace: Self.carbonsNamespace), type: .set)
+    }
+
+    /// The message carbons namespace (XEP-0280).
+    public static let carbonsNamespace = "urn:xmpp:carbons:2"
+
+    /// The message inside a carbon copy, and whether it was sent (rather than received) by the account; `nil` when
+    /// `stanza` is not a carbon copy, or not one from the account's own bare JID (XEP-0280 §11: anyone else's is
+    /// a forgery).
+    static func unwrapCarbon(_ stanza: Element, account: JID) -> (message: Element, sent: Bool)? {
+        guard stanza.name == "message" else { return nil }
+        for direction in ["received", "sent"] {
+            guard let wrapper = stanza.child(direction, namespace: carbonsNamespace) else { continue }
+            guard stanza.attribute("from").flatMap({ JID(validating: $0) }) == account.bare,
+                  let forwarded = wrapper.child("forwarded", namespace: Forwarded.namespace).flatMap(Forwarded.init(element:)),
+                  forwarded.stanza.name == "message" else { return nil }
+            return (forwarded.stanza, direction == "sent")
+        }
+        return nil
+    }
+
     public func handle(_ stanza: Element, client: XMPPClient) -> Bool {
+        let account = client.configuration.jid.bare
+        if let carbon = Self.unwrapCarbon(stanza, account: account) {
+            publishCarbon(carbon.message, sent: carbon.sent, account: account)
+            return false
+        }
         guard stanza.name == "message", let message = Message(element: stanza), let from = message.from,
               message.type == .chat || message.type == .normal else { return false }
         if let received = stanza.child("received", namespace: Self.receiptsNamespace), let id = received.attribute("id") {
@@ -83,9 +117,25 @@ public final class ChatModule: XMPPClientModule {
             receipt.element.append(Element("received", namespace: Self.receiptsNamespace, attributes: ["id": id]))
             client.enqueue(receipt.element)
         }
-        incomingMessages.publish(ChatMessage(from: from, to: message.to ?? client.jid ?? from, id: message.id, body: body,
-                                             thread: message.thread, requestsReceipt: requestsReceipt,
-                                             chatState: chatState, stanza: message))
+        var chat = ChatMessage(from: from, to: message.to ?? client.jid ?? from, id: message.id, body: body,
+                               thread: message.thread, requestsReceipt: requestsReceipt, chatState: chatState, stanza: message)
+        chat.archiveID = StanzaIdentifier.stanzaID(in: stanza, by: account)?.id
+        incomingMessages.publish(chat)
         return false
+    }
+
+    /// A carbon copy's message, as outgoing (sent by another client of the account) or incoming; its receipt
+    /// request is the addressed client's to answer.
+    private func publishCarbon(_ element: Element, sent: Bool, account: JID) {
+        guard let message = Message(element: element), message.type == .chat || message.type == .normal,
+              let from = message.from ?? (sent ? account : nil), let to = message.to ?? (sent ? nil : account) else { return }
+        if let chatState = ChatState(message: element), !sent { incomingChatStates.publish(ChatStateUpdate(from: from, state: chatState)) }
+        guard let body = message.body else { return }
+        var chat = ChatMessage(from: from, to: to, id: message.id, body: body, thread: message.thread,
+                               requestsReceipt: false, chatState: ChatState(message: element), stanza: message)
+        chat.isOutgoing = sent
+        chat.isCarbonCopy = true
+        chat.archiveID = StanzaIdentifier.stanzaID(in: element, by: account)?.id
+        incomingMessages.publish(chat)
     }
 }
