@@ -14,9 +14,19 @@ struct Chat: AsyncParsableCommand {
         let peer = try parseJID(contact)
         let chat = ChatModule()
         let archive = MessageArchiveModule(synchronizesWithServer: false)
-        try await withClient(options, presence: true, setUp: { $0.add(chat); $0.add(archive) }) { client in
-            let incoming = Task {
-                for await message in chat.messages {
+        let live = chat.messages
+        // Available only after the history is out: offline messages then arrive after it, and those it showed already
+        // (the same archive id) are not shown twice.
+        try await withClient(options, presence: false, setUp: { $0.add(chat); $0.add(archive) }) { client in
+            var shown: Set<String> = []
+            if last > 0, let page = try? await archive.queryServer(with: peer.bare, before: "", max: last) {
+                for message in page.messages {
+                    if let line = History.line(for: message, account: client.configuration.jid) { print(line) }
+                    shown.insert(message.id)
+                }
+            }
+            let incoming = Task { [shown] in
+                for await message in live where !(message.archiveID.map(shown.contains) ?? false) {
                     if message.isOutgoing, message.to.bare == peer.bare {
                         print("\(message.from.bare) (other client): \(message.body)")
                     } else if !message.isOutgoing, message.from.bare == peer.bare {
@@ -24,11 +34,7 @@ struct Chat: AsyncParsableCommand {
                     }
                 }
             }
-            if last > 0, let page = try? await archive.queryServer(with: peer.bare, before: "", max: last) {
-                for message in page.messages {
-                    if let line = History.line(for: message, account: client.configuration.jid) { print(line) }
-                }
-            }
+            try await client.sendPresence(Presence())
             for await line in Self.standardInputLines() where !line.isEmpty {
                 try await chat.send(line, to: peer)
             }

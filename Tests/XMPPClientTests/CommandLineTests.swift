@@ -131,4 +131,39 @@ struct CommandLineTests {
         await bob.disconnect()
         await dave.disconnect()
     }
+
+    @Test("history prints a conversation from the server archive; chat starts with the last messages")
+    func historyAndChat() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let bob = try fixture.client("bob")
+        let chat = bob.add(ChatModule())
+        try await bob.connect(registering: true)
+        let registered = try await xmpp(["register"], server: server, jid: "carol@localhost", password: "pw")
+        #expect(registered.status == 0)
+        for index in 1...4 { _ = try await chat.send("line \(index)", to: try JID("carol@localhost")) }
+        try await Task.sleep(for: .milliseconds(300))
+
+        let history = try await xmpp(["history", "bob@localhost", "--limit", "3"], server: server, jid: "carol@localhost", password: "pw")
+        #expect(history.status == 0, "\(history.output)")
+        let lines = history.output.split(separator: "\n").filter { $0.contains("bob@localhost: line") }
+        #expect(lines.map { $0.split(separator: " ", maxSplits: 1).last.map(String.init) } == ["bob@localhost: line 2", "bob@localhost: line 3", "bob@localhost: line 4"],
+                "the newest three, oldest first: \(history.output)")
+        let future = try await xmpp(["history", "bob@localhost", "--since", "2999-01-01"], server: server, jid: "carol@localhost", password: "pw")
+        #expect(future.status == 0 && !future.output.contains("line"), "\(future.output)")
+        let badDate = try await xmpp(["history", "bob@localhost", "--since", "someday"], server: server, jid: "carol@localhost", password: "pw")
+        #expect(badDate.status != 0)
+
+        let session = try await xmpp(["chat", "bob@localhost", "--last", "2"], server: server, jid: "carol@localhost", password: "pw", input: "")
+        #expect(session.status == 0, "\(session.output)")
+        // The last two from the archive first; offline messages the archive showed already are not shown again.
+        let shownLines = session.output.split(separator: "\n").compactMap { line -> String? in
+            guard let marker = line.range(of: "bob@localhost: ") else { return nil }
+            return String(line[marker.upperBound...])
+        }
+        #expect(shownLines.prefix(2) == ["line 3", "line 4"], "\(session.output)")
+        #expect(Set(shownLines).count == shownLines.count, "none twice: \(session.output)")
+        await bob.disconnect()
+    }
 }
