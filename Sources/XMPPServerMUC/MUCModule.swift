@@ -5,7 +5,7 @@ import XMPPServerKernel
 /// when it is `off`.
 public struct MUCModule: ServerModule {
     public let name = "muc"
-    public let specifications = ["XEP-0045 1.35", "XEP-0249 1.2", "XEP-0359 0.7", "XEP-0410 1.1"]
+    public let specifications = ["XEP-0045 1.35", "XEP-0249 1.2", "XEP-0313 1.1.3", "XEP-0359 0.7", "XEP-0410 1.1"]
 
     /// `muc_domain`: where the service runs.
     public static let domain = ConfigOption.string(
@@ -35,9 +35,16 @@ public struct MUCModule: ServerModule {
     public static let maxAffiliations = ConfigOption.integer(
         "muc_max_affiliations", default: 1000, range: 1...100_000,
         "members, admins, owners and outcasts one room may record; one more gets resource-constraint")
+    /// `muc_archive`: whether rooms keep an archive.
+    public static let archive = ConfigOption.boolean(
+        "muc_archive", default: true, "rooms keep their messages in an archive that those who may enter can query (XEP-0313)")
+    /// `muc_archive_retention_days`: how long a room's archive keeps a message.
+    public static let archiveRetentionDays = ConfigOption.integer(
+        "muc_archive_retention_days", default: 365, range: 0...36_500,
+        "days a room's archived message is kept (0: forever); older ones are removed as the room archives new ones")
     public var options: [ConfigOption] {
         [Self.domain, Self.maxHistory, Self.maxOccupants, Self.maxRoomsPerUser, Self.maxHistoryBytes, Self.maxOwnedRooms, Self.maxAffiliations,
-         Self.maxPersistentRooms]
+         Self.maxPersistentRooms, Self.archive, Self.archiveRetentionDays]
     }
 
     /// Creates the module.
@@ -49,11 +56,12 @@ public struct MUCModule: ServerModule {
         let domain = configured.isEmpty ? "conference.\(host.configuration.domain)" : configured.lowercased()
         // The service needs a domain of its own; one equal to the server's would swallow its traffic.
         guard domain != host.configuration.domain else { return }
-        let limits = MUCLimits(maxHistoryLength: host.option(Self.maxHistory), maxOccupants: host.option(Self.maxOccupants),
+        var limits = MUCLimits(maxHistoryLength: host.option(Self.maxHistory), maxOccupants: host.option(Self.maxOccupants),
                                maxRoomsPerUser: host.option(Self.maxRoomsPerUser), maxHistoryBytes: host.option(Self.maxHistoryBytes),
                                maxOwnedRooms: host.option(Self.maxOwnedRooms), maxAffiliations: host.option(Self.maxAffiliations),
                                maxPersistentRooms: host.option(Self.maxPersistentRooms))
-        let service = MUCService(domain: domain, limits: limits)
+        limits.archivesMessages = host.option(Self.archive)
+        let service = MUCService(domain: domain, limits: limits, archiveRetentionDays: host.option(Self.archiveRetentionDays))
         host.addService(service)
         host.onAccountDeleted { user, kernel in
             try await service.forget(account: try JID(localpart: user, domainpart: kernel.configuration.domain), kernel: kernel)

@@ -27,14 +27,20 @@ public final class MUCService: HostedService {
     private let roomsPerAccount = Mutex<[JID: Int]>([:])
     /// Persistent rooms and their owners, for ``MUCLimits/maxOwnedRooms`` and ``MUCLimits/maxPersistentRooms``.
     private let ledger = PersistentRoomLedger()
+    /// Stores rooms' messages in their archives (XEP-0313), in each room's order, off the rooms' locks.
+    private let archiveWriter = ArchiveWriter()
+    private let retentionSweeps = RetentionSweeps()
+    /// Days a room's archived message is kept (0: forever).
+    private let archiveRetentionDays: Int
 
     /// A session is in a room under one nickname at a time.
     public var presenceIsOnePerBareJID: Bool { true }
 
     /// Creates a service for `domain`.
-    public init(domain: String, limits: MUCLimits) {
+    public init(domain: String, limits: MUCLimits, archiveRetentionDays: Int = 365) {
         self.domain = domain
         self.limits = limits
+        self.archiveRetentionDays = archiveRetentionDays
     }
 
     public func receive(_ stanza: Element, to: JID, kernel: ServerKernel, eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
@@ -48,6 +54,10 @@ public final class MUCService: HostedService {
         guard let sender = stanza.attribute("from").flatMap({ JID(validating: $0) }) else { return nil }
         guard let name = to.localpart else {
             return deliver(serviceAnswer(stanza, from: sender, kernel: kernel), kernel: kernel, eventLoop: eventLoop)
+        }
+        if limits.archivesMessages, to.resourcepart == nil, stanza.name == "iq", let query = IQ(element: stanza)?.payload,
+           query.name == "query", query.namespace == MessageArchiveModule.namespace {
+            return answerArchiveQuery(stanza, query, room: name, to: to, from: sender, kernel: kernel, eventLoop: eventLoop)
         }
         if stanza.name == "presence", stanza.attribute("type") == nil, rooms.withLock({ $0[name] == nil }),
            ledger.rooms(ownedBy: sender.bare) >= limits.maxOwnedRooms {
@@ -67,7 +77,7 @@ public final class MUCService: HostedService {
                 effects.fail(stanza, error, from: to, to: sender)
                 return deliver(effects, kernel: kernel, eventLoop: eventLoop)
             }
-            let outcome = box.state.withLock { slot -> (action: RoomWriter.Action?, version: Int, disposable: Bool)? in
+            let outcome = box.state.withLock { slot -> (action: RoomWriter.Action?, version: Int, disposable: Bool, archive: [ArchivedStanza], destroyed: Bool)? in
                 guard !slot.isClosed else { return nil }
                 let wasPersistent = slot.room.configuration.isPersistent
                 let created = slot.isNew
@@ -101,6 +111,14 @@ public final class MUCService: HostedService {
                 // Delivered under the lock, so every occupant sees the room's stanzas in the room's order.
                 for (element, recipient) in effects.stanzas { kernel.deliverFromService(element, to: recipient, eventLoop: eventLoop) }
                 var action: RoomWriter.Action?
+                // Queued under the lock too, so the archive keeps the room's order.
+                if limits.archivesMessages {
+                    for entry in effects.archive {
+                        if !archiveWriter.enqueue(.init(archive: slot.room.jid.description, entry: entry), kernel: kernel) {
+                            kernel.logger.warning("room archive queue full; message not archived", metadata: ["room": "\(slot.room.jid)"])
+                        }
+                    }
+                }
                 if effects.destroyed || (wasPersistent && !slot.room.configuration.isPersistent) {
                     action = wasPersistent ? .delete(slot.room.jid.description) : nil
                 } else if effects.storedStateChanged && slot.room.configuration.isPersistent && !slot.room.isLocked {
@@ -109,16 +127,67 @@ public final class MUCService: HostedService {
                 if action != nil { slot.version = writeVersions.add(1, ordering: .relaxed).newValue }
                 let disposable = effects.destroyed || slot.room.isDisposable
                 if disposable { slot.isClosed = true }
-                return (action, slot.version, disposable)
+                return (action, slot.version, disposable, effects.archive, effects.destroyed)
             }
-            guard let (action, version, disposable) = outcome else {
+            guard let (action, version, disposable, archived, destroyed) = outcome else {
                 // The room closed meanwhile (its last occupant left); look again.
                 rooms.withLock { table in if table[name] === box { table[name] = nil } }
                 continue
             }
             if disposable { rooms.withLock { table in if table[name] === box { table[name] = nil } } }
+            maintainArchive(of: to.bare, archived: !archived.isEmpty, destroyed: destroyed, kernel: kernel)
             guard let action else { return nil }
             return eventLoop.makeFutureWithTask { await self.writer.perform(action, version: version, store: RoomStore(records: kernel.storage.serviceRecords, domain: self.domain), logger: kernel.logger) }
+        }
+    }
+
+    // MARK: Room archives
+
+    /// A query of a room's archive (XEP-0313 §5.2), for whoever may enter the room; results come from the room.
+    private func answerArchiveQuery(_ stanza: Element, _ query: Element, room name: String, to: JID, from sender: JID,
+                                    kernel: ServerKernel, eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
+        var effects = RoomEffects()
+        let allowed = rooms.withLock { $0[name] }?.state.withLock { $0.room.mayReadArchive(sender) }
+        guard let allowed, let iq = IQ(element: stanza), let type = iq.type, type.isRequest else {
+            effects.fail(stanza, StanzaError(.itemNotFound, text: "no such room"), from: to, to: sender)
+            return deliver(effects, kernel: kernel, eventLoop: eventLoop)
+        }
+        guard allowed else {
+            effects.fail(stanza, StanzaError(.forbidden, text: "only those who may enter the room may read its archive"), from: to, to: sender)
+            return deliver(effects, kernel: kernel, eventLoop: eventLoop)
+        }
+        let room = to.bare
+        return eventLoop.makeFutureWithTask {
+            do {
+                let payload = try await ArchiveQueryHandler.answer(
+                    query, isSet: type == .set, archive: room.description, in: kernel.storage.archives, maxPage: 100,
+                    requester: sender, resultsFrom: room) { kernel.deliverFromService($0, to: sender, eventLoop: eventLoop) }
+                var reply = iq.result(payload: payload).element
+                reply.setAttribute("from", to: room.description)
+                reply.setAttribute("to", to: sender.description)
+                kernel.deliverFromService(reply, to: sender, eventLoop: eventLoop)
+            } catch {
+                var failure = RoomEffects()
+                failure.fail(stanza, error as? StanzaError ?? StanzaError(.internalServerError), from: room, to: sender)
+                _ = self.deliver(failure, kernel: kernel, eventLoop: eventLoop)
+            }
+        }
+    }
+
+    /// Removes a destroyed room's archive, and applies the retention to a room's archive once a day.
+    private func maintainArchive(of room: JID, archived: Bool, destroyed: Bool, kernel: ServerKernel) {
+        guard limits.archivesMessages, destroyed || (archived && archiveRetentionDays > 0 && retentionSweeps.isDue(room.description)) else { return }
+        let (days, archives) = (archiveRetentionDays, kernel.storage.archives)
+        kernel.startBackgroundTask {
+            do {
+                if destroyed {
+                    try await archives.removeArchive(room.description)
+                } else {
+                    try await archives.removeEntries(olderThan: Date().addingTimeInterval(-Double(days) * 86_400), in: room.description)
+                }
+            } catch {
+                kernel.logger.error("room archive maintenance failed", metadata: ["room": "\(room)", "error": "\(error)"])
+            }
         }
     }
 

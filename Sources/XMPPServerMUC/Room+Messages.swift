@@ -59,7 +59,8 @@ extension Room {
                 child.name == "stanza-id" && child.namespace == StanzaIdentifier.namespace && child.attribute("by") == jid.description
             } else { false }
         }
-        reflected.append(StanzaIdentifier(id: StanzaID.make(), by: jid).element)
+        let stanzaID = StanzaID.make()
+        reflected.append(StanzaIdentifier(id: stanzaID, by: jid).element)
         for occupant in occupants.values {
             for session in occupant.sessions { effects.send(reflected, to: session) }
         }
@@ -68,6 +69,7 @@ extension Room {
             effects.storedStateChanged = true
         } else if element.child("body", namespace: element.namespace) != nil {
             remember(reflected, at: now)
+            effects.archive.append(ArchivedStanza(id: stanzaID, timestamp: now, with: occupantJID(speaker.nickname), element: reflected))
         }
     }
 

@@ -133,6 +133,14 @@ extension Room {
 
     /// The room's disco#info: identity, the features describing its configuration, and muc#roominfo (§6.4). Who is
     /// inside and what they talk about is not for outsiders of a members-only or password-protected room.
+    /// Whether `asker` may read the room's archive (XEP-0313 §5.2): whoever may enter — occupants, members and up,
+    /// and anyone but outcasts in a room that is not members-only.
+    public func mayReadArchive(_ asker: JID) -> Bool {
+        if occupant(of: asker) != nil { return true }
+        let affiliation = affiliation(of: asker.bare)
+        return affiliation >= .member || (!configuration.isMembersOnly && affiliation != .outcast && configuration.password == nil)
+    }
+
     func discoInfo(for asker: JID) -> Element {
         let isOutsider = occupant(of: asker) == nil && affiliation(of: asker) < .member
         let isPrivate = configuration.isMembersOnly || configuration.password != nil
@@ -148,7 +156,7 @@ extension Room {
             configuration.isModerated ? "muc_moderated" : "muc_unmoderated",
             configuration.password != nil ? "muc_passwordprotected" : "muc_unsecured",
             configuration.realJIDsVisibleToAnyone ? "muc_nonanonymous" : "muc_semianonymous",
-        ]
+        ] + (limits.archivesMessages ? [MessageArchiveModule.namespace] : [])
         for feature in features.sorted() { query.append(Element("feature", namespace: namespace, attributes: ["var": feature])) }
         var fields: [DataForm.Field] = [.init(variable: "muc#roominfo_description", label: "Description", values: [configuration.description])]
         if !(isPrivate && isOutsider) {

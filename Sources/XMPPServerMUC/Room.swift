@@ -155,6 +155,8 @@ public struct MUCLimits: Sendable, Hashable {
     public var maxPersistentRooms: Int
     /// The most affiliations (members, admins, owners, outcasts) one room may record.
     public var maxAffiliations: Int
+    /// Whether rooms keep their messages in an archive their occupants and members can query (XEP-0313).
+    public var archivesMessages = true
 
     /// Creates limits.
     public init(maxHistoryLength: Int = 100, maxOccupants: Int = 1000, maxRoomsPerUser: Int = 100,
@@ -178,6 +180,8 @@ public struct RoomEffects: Sendable {
     public var storedStateChanged = false
     /// The room was destroyed by its owner.
     public var destroyed = false
+    /// Messages to keep in the room's archive, in the room's order.
+    public var archive: [ArchivedStanza] = []
 
     mutating func send(_ element: Element, to recipient: JID) {
         var element = element

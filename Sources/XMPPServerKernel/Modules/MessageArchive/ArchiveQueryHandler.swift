@@ -2,35 +2,47 @@ import Foundation
 import XMPPCore
 
 /// Answers `<query xmlns='urn:xmpp:mam:2'/>` (XEP-0313 §4): the search form for a `get`; for a `set`, one
-/// `<message><result/></message>` per entry of the page, sent to the asking session before the IQ result that
-/// carries `<fin/>` with the page's bounds (XEP-0059) and whether it reaches the end of the results.
-enum ArchiveQueryHandler {
+/// `<message><result/></message>` per entry of the page, sent to the asker before the IQ result that carries
+/// `<fin/>` with the page's bounds (XEP-0059) and whether it reaches the end of the results. Used for accounts'
+/// archives and by the chat service for rooms'.
+public enum ArchiveQueryHandler {
     static let namespace = MessageArchiveModule.namespace
 
     /// The fields a query form may carry.
     static let fields = ["FORM_TYPE", "with", "start", "end", "before-id", "after-id", "ids"]
 
     static func answer(_ request: IQRequest, archive: String, maxPage: Int) async throws -> IQReply {
-        guard request.iq.type == .set else { return IQReply(searchForm) }
-        let payload = request.payload
+        let session = request.session
+        let payload = try await answer(request.payload, isSet: request.iq.type == .set, archive: archive, in: request.kernel.storage.archives,
+                                       maxPage: maxPage, requester: request.from, resultsFrom: nil) { session?.deliver($0) }
+        return IQReply(payload)
+    }
+
+    /// The answer's payload to a query on `archive` (the form for a `get`, `<fin/>` for a `set`), after handing each
+    /// result message (to `requester`, from `resultsFrom`) to `deliver`. Throws the stanza error to answer with.
+    public static func answer(_ payload: Element, isSet: Bool, archive: String, in store: any ArchiveStore, maxPage: Int,
+                              requester: JID, resultsFrom: JID?, deliver: (Element) -> Void) async throws -> Element {
+        guard isSet else { return searchForm }
         var query = try parse(payload, maxPage: maxPage)
         if query.max > maxPage { query.max = maxPage }
         let page: ArchivePage
         do {
-            page = try await request.kernel.storage.archives.query(query, in: archive)
+            page = try await store.query(query, in: archive)
         } catch let error as ArchiveQueryError {
             guard case .unknownID(let id) = error else { throw error }
             throw StanzaError(.itemNotFound, text: "no archived message with id \(id)")
         }
         let queryID = payload.attribute("queryid")
-        if let session = request.session {
-            for item in page.items { session.deliver(resultMessage(for: item, queryID: queryID, to: request.from)) }
+        for item in page.items {
+            var message = resultMessage(for: item, queryID: queryID, to: requester)
+            if let resultsFrom { message.setAttribute("from", to: resultsFrom.description) }
+            deliver(message)
         }
         var fin = Element("fin", namespace: namespace)
         if page.isComplete { fin.setAttribute("complete", to: "true") }
         let set = ResultSetPage(first: page.items.first?.id, last: page.items.last?.id, count: page.count)
         fin.append(set.element)
-        return IQReply(fin)
+        return fin
     }
 
     /// Reads the form and the paging request into an archive query.

@@ -7,16 +7,26 @@ import XMPPCore
 /// batches (one transaction per batch), so a burst of messages costs a few writes, not one each. The queue is
 /// bounded (`mam_write_queue`): when storage falls that far behind, new messages are refused with
 /// `resource-constraint` rather than accepted and silently left out of the archive.
-final class ArchiveWriter: Sendable {
+public final class ArchiveWriter: Sendable {
     /// An entry waiting to be stored.
-    struct Pending: Sendable {
+    public struct Pending: Sendable {
         /// The archive: a username.
         var archive: String
         /// The entry.
         var entry: ArchivedStanza
         /// Whether the entry is stored only if `entry.with` is in the user's roster (the `roster` preference).
         var onlyWithRosterContact: Bool
+
+        /// An entry for `archive`; `onlyWithRosterContact` applies a user's `roster` preference (a username's archive).
+        public init(archive: String, entry: ArchivedStanza, onlyWithRosterContact: Bool = false) {
+            self.archive = archive
+            self.entry = entry
+            self.onlyWithRosterContact = onlyWithRosterContact
+        }
     }
+
+    /// Creates a writer holding at most 50,000 entries until ``setCapacity(_:)``.
+    public init() {}
 
     private struct State {
         var queue: [Pending] = []
@@ -30,16 +40,16 @@ final class ArchiveWriter: Sendable {
     static let batchSize = 256
 
     /// Sets the most entries that may wait (`mam_write_queue`).
-    func setCapacity(_ value: Int) { capacity.store(value, ordering: .relaxed) }
+    public func setCapacity(_ value: Int) { capacity.store(value, ordering: .relaxed) }
 
     /// Entries waiting now.
-    var depth: Int { state.withLock { $0.queue.count } }
+    public var depth: Int { state.withLock { $0.queue.count } }
 
     /// The most entries that were ever waiting at once (reported by the benchmarks).
-    var peakDepth: Int { state.withLock { $0.peakDepth } }
+    public var peakDepth: Int { state.withLock { $0.peakDepth } }
 
     /// Queues an entry; `false` when the queue is full.
-    func enqueue(_ pending: Pending, kernel: ServerKernel) -> Bool {
+    public func enqueue(_ pending: Pending, kernel: ServerKernel) -> Bool {
         let capacity = self.capacity.load(ordering: .relaxed)
         let startDrain = state.withLock { state -> Bool? in
             guard state.queue.count < capacity else { return nil }

@@ -176,12 +176,16 @@ public struct MessageArchiveModule: ServerModule {
     }
 }
 
-/// Which users' archives had their retention applied today: each archive is swept at most once a day, at login.
-final class RetentionSweeps: Sendable {
+/// Which archives had their retention applied today: each is swept at most once a day (a user's at login, a room's
+/// when it next archives a message).
+public final class RetentionSweeps: Sendable {
     private let swept = Mutex<(day: Int, users: Set<String>)>((0, []))
 
+    /// No archive swept yet.
+    public init() {}
+
     /// Whether `user`'s archive is due for a sweep (and marks it done for today).
-    func isDue(_ user: String) -> Bool {
+    public func isDue(_ user: String) -> Bool {
         let today = Int(Date().timeIntervalSince1970 / 86_400)
         return swept.withLock { state in
             if state.day != today { state = (today, []) }
