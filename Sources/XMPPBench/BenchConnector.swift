@@ -65,6 +65,7 @@ public final class BenchConnector: Sendable {
         let directTLS = target.security == .direct
         let established = loop.makePromise(of: BenchConnection.self)
         let tlsContext = self.tlsContext
+        let mobile = target.mobile
         var bootstrap = ClientBootstrap(group: loop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
@@ -78,7 +79,7 @@ public final class BenchConnector: Sendable {
                     let handler = ClientStreamHandler(
                         configuration: configuration, decoder: decoder, directTLS: directTLS,
                         makeTLSHandler: { try NIOSSLClientHandler(context: tlsContext, serverHostname: nil) },
-                        usesChannelBinding: false, delegate: BenchStreamEvents(established: established))
+                        usesChannelBinding: false, delegate: BenchStreamEvents(established: established, mobile: mobile))
                     try operations.addHandlers([decoder, XMPPStreamEncoder(), handler])
                 }
             }

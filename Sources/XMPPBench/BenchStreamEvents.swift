@@ -26,28 +26,62 @@ final class BenchStreamEvents: ClientStreamDelegate, @unchecked Sendable {
     // @unchecked: every property is used only on the channel's event loop, where the handler calls in.
     private let established: EventLoopPromise<BenchConnection>
     private var isSettled = false
+    /// Enables carbons and stream management after login, and acknowledges the server's stanzas.
+    private let mobile: Bool
+    private var channel: (any Channel)?
+    /// Stanzas handled since the server enabled stream management; `nil` before.
+    private var handled: UInt32?
+    private var needsFlush = false
 
     /// Called with each stanza once the stream is established.
     var onStanza: ((Element) -> Void)?
     /// Called when a batch of reads ends, to flush what the stanzas triggered in one go.
     var onReadComplete: (() -> Void)?
 
-    init(established: EventLoopPromise<BenchConnection>) {
+    init(established: EventLoopPromise<BenchConnection>, mobile: Bool = false) {
         self.established = established
+        self.mobile = mobile
     }
 
     func clientStreamEstablished(jid: JID, features: StreamFeatures, mechanism: SASLMechanism?, channel: any Channel) {
         isSettled = true
+        self.channel = channel
+        if mobile {
+            // As a phone's client starts: carbons, then stream management with resumption, before presence.
+            let carbons = IQ(type: .set, payload: Element("enable", namespace: "urn:xmpp:carbons:2"))
+            channel.write(XMPPOutbound.element(carbons.element), promise: nil)
+            if features.feature("sm", StreamManagementVocabulary.namespace) != nil {
+                channel.write(XMPPOutbound.element(Element("enable", namespace: StreamManagementVocabulary.namespace,
+                                                           attributes: ["resume": "true"])), promise: nil)
+            }
+        }
         // Initial presence, as a chat client sends after login (RFC 6121 §4.2).
         channel.writeAndFlush(XMPPOutbound.element(Element("presence", namespace: XMLNamespace.client)), promise: nil)
         established.succeed(BenchConnection(channel: channel, jid: jid, events: self))
     }
 
     func clientStreamReceived(_ element: Element) {
+        if mobile {
+            if element.namespace == StreamManagementVocabulary.namespace {
+                switch element.name {
+                case "enabled": handled = 0
+                case "r":
+                    channel?.write(XMPPOutbound.element(StreamManagementVocabulary.answer(handled ?? 0)), promise: nil)
+                    needsFlush = true
+                default: break
+                }
+                return
+            }
+            if let count = handled { handled = count &+ 1 }
+        }
         onStanza?(element)
     }
 
     func clientStreamReadComplete() {
+        if needsFlush {
+            needsFlush = false
+            channel?.flush()
+        }
         onReadComplete?()
     }
 

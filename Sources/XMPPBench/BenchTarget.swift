@@ -30,6 +30,9 @@ public struct BenchTarget: Sendable {
     /// Source addresses to spread connections over (127.0.0.1 ... 127.0.0.N), so more connections can be
     /// opened and closed than one address has ephemeral ports; 0 lets the kernel choose.
     public var sourceAddressCount: Int
+    /// Whether each connection behaves like a mobile client: enables message carbons (XEP-0280) and stream
+    /// management (XEP-0198), acknowledging what the server sends when it asks.
+    public var mobile = false
 
     /// Creates a target.
     public init(host: String = "127.0.0.1", port: Int = 5222, domain: String = "localhost", security: Security = .starttls,

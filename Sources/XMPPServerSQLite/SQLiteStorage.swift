@@ -128,6 +128,21 @@ public final class SQLiteDatabase: Sendable {
                 CREATE INDEX offline_message_sizes ON offline_message(username, size);
                 """)
         }
+        migrator.registerMigration("v6: archive pages and sizes") { db in
+            // The newest page of a large archive without filters, and its size without counting its rows.
+            try db.execute(sql: """
+                CREATE INDEX archive_entry_by_seq ON archive_entry(archive, seq);
+                CREATE TABLE archive_size (archive TEXT PRIMARY KEY, entries INTEGER NOT NULL) WITHOUT ROWID;
+                INSERT INTO archive_size (archive, entries) SELECT archive, COUNT(*) FROM archive_entry GROUP BY archive;
+                CREATE TRIGGER archive_entry_added AFTER INSERT ON archive_entry BEGIN
+                    INSERT INTO archive_size (archive, entries) VALUES (NEW.archive, 1)
+                    ON CONFLICT (archive) DO UPDATE SET entries = entries + 1;
+                END;
+                CREATE TRIGGER archive_entry_removed AFTER DELETE ON archive_entry BEGIN
+                    UPDATE archive_size SET entries = entries - 1 WHERE archive = OLD.archive;
+                END;
+                """)
+        }
         return migrator
     }
 }

@@ -12,7 +12,7 @@ struct XMPPBenchCommand: AsyncParsableCommand {
         commandName: "xmpp-bench",
         abstract: "Load an XMPP server over loopback and report what it costs (JSON).",
         discussion: "Accounts bench1..benchN with passwords secret1..secretN must exist. See docs/BENCHMARKS.md.",
-        subcommands: [Connect.self, Login.self, Throughput.self, Rate.self, Churn.self, MUC.self, Soak.self])
+        subcommands: [Connect.self, Login.self, Throughput.self, Rate.self, Churn.self, MUC.self, Soak.self, Archive.self])
 }
 
 /// Options every scenario shares: where the server is, how to log in, where to write the report.
@@ -39,6 +39,8 @@ struct TargetOptions: ParsableArguments {
     var threads = System.coreCount
     @Option(help: "Also write the JSON report to this file.")
     var output: String?
+    @Flag(help: "Behave like mobile clients: enable carbons (XEP-0280) and stream management (XEP-0198), acknowledging the server's stanzas.")
+    var mobile = false
 
     func context() throws -> (BenchContext, MultiThreadedEventLoopGroup) {
         let parts = server.split(separator: ":")
@@ -46,9 +48,10 @@ struct TargetOptions: ParsableArguments {
         guard let sasl = SASLMechanism(rawValue: mechanism), !sasl.usesChannelBinding else {
             throw ValidationError("unsupported mechanism \(mechanism)")
         }
-        let target = BenchTarget(host: String(parts[0]), port: port, domain: domain, security: tls, mechanism: sasl,
+        var target = BenchTarget(host: String(parts[0]), port: port, domain: domain, security: tls, mechanism: sasl,
                                  userFormat: userFormat, passwordFormat: passwordFormat, accountCount: users,
                                  sourceAddressCount: sourceAddresses)
+        target.mobile = mobile
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         return (BenchContext(connector: try BenchConnector(target: target, group: group), serverPID: pid), group)
     }
@@ -103,6 +106,20 @@ struct MessageOptions: ParsableArguments {
     @Option(help: "Sender/receiver pairs (accounts 1...2P).") var pairs = 100
     @Option(help: "Seconds before measuring.") var warmup = 2.0
     @Option(help: "Seconds measured.") var seconds = 10.0
+}
+
+struct Archive: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mam",
+        abstract: "Page backwards through account 1's message archive, one query at a time; fill it first with xmppctl addarchive.")
+    @OptionGroup var target: TargetOptions
+    @Option(help: "How many queries.") var queries = 2000
+    @Option(help: "Messages per page.") var pageSize = 50
+    @Option(help: "Only the conversation with this account (localpart).") var with: String?
+
+    func run() async throws {
+        try await runScenario(target) { await ArchiveQueryScenario(queries: queries, pageSize: pageSize, with: with).run($0) }
+    }
 }
 
 struct Throughput: AsyncParsableCommand {

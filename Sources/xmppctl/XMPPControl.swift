@@ -16,7 +16,7 @@ struct XMPPControl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xmppctl",
         abstract: "Administer an xmppd server.",
-        subcommands: [AddUser.self, AddUsers.self, Passwd.self, DelUser.self, Users.self, Sessions.self, Kick.self, Stats.self])
+        subcommands: [AddUser.self, AddUsers.self, AddArchive.self, Passwd.self, DelUser.self, Users.self, Sessions.self, Kick.self, Stats.self])
 }
 
 /// Options every command shares.
@@ -104,6 +104,42 @@ struct AddUser: AsyncParsableCommand {
             throw ValidationError("\(user) already exists")
         }
         print("created \(user)")
+    }
+}
+
+struct AddArchive: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "addarchive",
+        abstract: "Fill an account's message archive with COUNT generated chat messages (archive benchmarks).",
+        discussion: "Messages alternate between the account and the contacts given, one second apart, ending now. Example: xmppctl addarchive bench1 1000000 --with bench2 --with bench3")
+    @OptionGroup var common: Common
+    @Argument(help: "The account.") var user: String
+    @Argument(help: "How many messages.") var count: Int
+    @Option(help: "Contacts (localparts) the messages are exchanged with; repeatable.") var with: [String] = ["bench2"]
+
+    func run() async throws {
+        let kernel = try common.kernel()
+        let user = try normalized(user)
+        let domain = kernel.configuration.domain
+        let owner = try JID(localpart: user, domainpart: domain, resourcepart: "phone")
+        let contacts = try with.map { try JID(localpart: normalized($0), domainpart: domain, resourcepart: "laptop") }
+        guard !contacts.isEmpty, count > 0 else { throw ValidationError("give a positive COUNT and at least one --with") }
+        let start = Date().addingTimeInterval(-Double(count))
+        var written = 0
+        while written < count {
+            let batch = (written..<min(count, written + 10_000)).map { index -> (archive: String, entry: ArchivedStanza) in
+                let contact = contacts[index % contacts.count]
+                let outgoing = index.isMultiple(of: 2)
+                var message = Message(type: .chat, to: outgoing ? contact : owner, body: "generated message \(index) with some text to read")
+                message.from = outgoing ? owner : contact
+                let entry = ArchivedStanza(id: StanzaID.make(), timestamp: start.addingTimeInterval(Double(index)), with: contact,
+                                           element: message.element)
+                return (user, entry)
+            }
+            try await kernel.storage.archives.append(batch)
+            written += batch.count
+        }
+        print("archived \(written) messages for \(user)")
     }
 }
 

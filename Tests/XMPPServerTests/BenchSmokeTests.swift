@@ -15,6 +15,7 @@ import XMPPServerKernel
 
     private func withBench(_ security: BenchTarget.Security = .starttls, mechanism: SASLMechanism = .scramSHA1,
                            configure: (inout ServerConfiguration) -> Void = { _ in },
+                           mobile: Bool = false, prepare: (TestServer) async throws -> Void = { _ in },
                            _ body: (BenchContext) async throws -> Void) async throws {
         let server = try await TestServer.start(storage: "memory", configure: configure)
         for i in 1...Self.accounts {
@@ -22,9 +23,11 @@ import XMPPServerKernel
                 "bench\(i)", credentials: SCRAMCredentials.allHashes(password: "secret\(i)"))
             try #require(created)
         }
+        try await prepare(server)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let target = BenchTarget(host: "127.0.0.1", port: security == .direct ? server.tlsPort : server.port,
+        var target = BenchTarget(host: "127.0.0.1", port: security == .direct ? server.tlsPort : server.port,
                                  domain: "localhost", security: security, mechanism: mechanism, accountCount: Self.accounts)
+        target.mobile = mobile
         let context = BenchContext(connector: try BenchConnector(target: target, group: group), serverPID: getpid())
         do {
             try await body(context)
@@ -35,6 +38,26 @@ import XMPPServerKernel
         }
         try await group.shutdownGracefully()
         await server.stop()
+    }
+
+    @Test func archiveQueriesPageBackThroughAFilledArchive() async throws {
+        try await withBench(prepare: { server in
+            let owner = try JID("bench1@localhost/phone"), contact = try JID("bench2@localhost/laptop")
+            let entries = (0..<120).map { index in
+                (archive: "bench1", entry: ArchivedStanza(id: "e\(index)", timestamp: Date().addingTimeInterval(Double(index - 120)),
+                                                          with: contact, element: Message(type: .chat, to: contact, from: owner, body: "m\(index)").element))
+            }
+            try await server.server.kernel.storage.archives.append(entries)
+        }) { context in
+            let report = await ArchiveQueryScenario(queries: 6, pageSize: 50).run(context)
+            #expect(report.errors == [])
+            #expect(report.figures["failures"] == 0)
+            // 50, 50, 20, then from the newest page again: 50, 50, 20.
+            #expect(report.figures["messages_per_query"] == 40)
+            #expect((report.figures["query_p99_ms"] ?? -1) >= 0)
+            let filtered = await ArchiveQueryScenario(queries: 2, pageSize: 50, with: "bench2").run(context)
+            #expect(filtered.figures["failures"] == 0 && filtered.figures["messages_per_query"] == 50)
+        }
     }
 
     @Test func loginStormLogsEveryConnectionInAndOut() async throws {
@@ -68,6 +91,22 @@ import XMPPServerKernel
             #expect(report.figures["lost"] == 0)
             #expect(report.figures["bounced"] == 0)
             #expect((report.figures["latency_p50_ms"] ?? 0) > 0)
+        }
+    }
+
+    /// Mobile clients (carbons, stream management) lose nothing, and the server's unacknowledged queues stay short:
+    /// the generator answers every <r/>.
+    @Test func mobileThroughputDeliversEveryMessageAndAcknowledges() async throws {
+        var server: TestServer?
+        try await withBench(mobile: true, prepare: { server = $0 }) { context in
+            let scenario = ThroughputScenario(pairs: 2, load: .window(5), warmupSeconds: 0.2, seconds: 1, drainSeconds: 5)
+            let report = await scenario.run(context)
+            #expect(report.errors == [])
+            #expect((report.figures["delivered"] ?? 0) > 0)
+            #expect(report.figures["lost"] == 0 && report.figures["bounced"] == 0)
+            // Both directions were archived for bench1 (the first pair's sender) while the stream was managed.
+            let archived = try await server!.server.kernel.storage.archives.query(ArchiveQuery(max: 0), in: "bench1").count
+            #expect(archived > 0)
         }
     }
 
