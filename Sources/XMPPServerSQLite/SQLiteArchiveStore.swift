@@ -7,6 +7,8 @@ import XMPPServerKernel
 /// run in SQL on indexes by archive and party, and by archive and time.
 struct SQLiteArchiveStore: ArchiveStore {
     let pool: DatabasePool
+    /// The most entries a filtered query counts before it gives no count.
+    static let countBound = 10_000
 
     func append(_ entry: ArchivedStanza, to archive: String) async throws -> Bool {
         let xml = entry.element.xmlString
@@ -56,11 +58,20 @@ struct SQLiteArchiveStore: ArchiveStore {
                 _ = arguments.append(contentsOf: StatementArguments(ids))
                 if ids.isEmpty { filter += " AND 0" }
             }
-            // Unfiltered, the size is kept by triggers (counting a million rows would take longer than the page).
-            let isUnfiltered = query.with == nil && query.start == nil && query.end == nil && query.ids == nil
-            let count = isUnfiltered
-                ? try Int.fetchOne(db, sql: "SELECT entries FROM archive_size WHERE archive = ?", arguments: [archive]) ?? 0
-                : try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM archive_entry WHERE \(filter)", arguments: arguments) ?? 0
+            // Sizes of whole archives and conversations are kept by triggers (counting a million rows takes longer than
+            // reading the page); other filters count up to a bound, past which the size is not given (XEP-0059 allows it).
+            let onlyTimeless = query.start == nil && query.end == nil && query.ids == nil
+            let count: Int?
+            if onlyTimeless && query.with == nil {
+                count = try Int.fetchOne(db, sql: "SELECT entries FROM archive_size WHERE archive = ?", arguments: [archive]) ?? 0
+            } else if onlyTimeless, let with = query.with, with.isBare {
+                count = try Int.fetchOne(db, sql: "SELECT entries FROM archive_party_size WHERE archive = ? AND with_bare = ?",
+                                         arguments: [archive, with.description]) ?? 0
+            } else {
+                let bounded = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (SELECT 1 FROM archive_entry WHERE \(filter) LIMIT ?)",
+                                               arguments: arguments + [Self.countBound + 1]) ?? 0
+                count = bounded > Self.countBound ? nil : bounded
+            }
             func anchor(_ id: String) throws -> Int64 {
                 guard let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM archive_entry WHERE archive = ? AND id = ?",
                                                    arguments: [archive, id]) else { throw ArchiveQueryError.unknownID(id) }

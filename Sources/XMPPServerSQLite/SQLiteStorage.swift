@@ -143,6 +143,22 @@ public final class SQLiteDatabase: Sendable {
                 END;
                 """)
         }
+        migrator.registerMigration("v7: archive sizes per party") { db in
+            // The size of one conversation (with a bare JID), kept like the archive's, for the same reason.
+            try db.execute(sql: """
+                CREATE TABLE archive_party_size (archive TEXT NOT NULL, with_bare TEXT NOT NULL, entries INTEGER NOT NULL,
+                                                 PRIMARY KEY (archive, with_bare)) WITHOUT ROWID;
+                INSERT INTO archive_party_size (archive, with_bare, entries)
+                    SELECT archive, with_bare, COUNT(*) FROM archive_entry GROUP BY archive, with_bare;
+                CREATE TRIGGER archive_entry_added_to_party AFTER INSERT ON archive_entry BEGIN
+                    INSERT INTO archive_party_size (archive, with_bare, entries) VALUES (NEW.archive, NEW.with_bare, 1)
+                    ON CONFLICT (archive, with_bare) DO UPDATE SET entries = entries + 1;
+                END;
+                CREATE TRIGGER archive_entry_removed_from_party AFTER DELETE ON archive_entry BEGIN
+                    UPDATE archive_party_size SET entries = entries - 1 WHERE archive = OLD.archive AND with_bare = OLD.with_bare;
+                END;
+                """)
+        }
         return migrator
     }
 }

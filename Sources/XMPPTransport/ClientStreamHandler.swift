@@ -137,6 +137,10 @@ public final class ClientStreamHandler: ChannelDuplexHandler {
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let parseError = error as? XMLStreamError {
             fail(.streamError(StreamError(parseError)), context: context)
+        } else if let tlsError = error as? NIOSSLError, case .uncleanShutdown = tlsError, isEstablished {
+            // The TCP connection ended without TLS's closing alert: the network dropped, nothing wrong with TLS (a
+            // reconnection, and a stream resumption, may follow).
+            fail(.connectionLost("the connection dropped (\(error))"), context: context)
         } else if error is NIOSSLError || error is BoringSSLError {
             fail(.tls("\(error)"), context: context)
         } else {

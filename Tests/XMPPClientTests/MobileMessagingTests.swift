@@ -40,10 +40,11 @@ struct MobileMessagingTests {
             defer { phoneListener.cancel(); bobListener.cancel() }
 
             // The phone sends a burst and the network drops at once: some of it is unacknowledged.
+            let events = reconnect.updates  // subscribed before the drop: the reconnection may be quick
             for index in 1...5 { try await phoneChat.send("from phone \(index)", to: try fixture.jid("bob")) }
             proxy.dropAll()
             try await bobChat.send("while you were away", to: phoneJID)
-            #expect(await first(reconnect.updates) { if case .reconnected = $0 { true } else { false } } != nil)
+            #expect(await first(events, timeout: .seconds(10)) { if case .reconnected = $0 { true } else { false } } != nil)
             #expect(phone.wasResumed, "the session was resumed, not started again")
             #expect(await eventually { received.values.contains("while you were away") })
             #expect(await eventually(timeout: .seconds(5)) { bobReceived.values.filter { $0.hasPrefix("from phone") }.count >= 5 })

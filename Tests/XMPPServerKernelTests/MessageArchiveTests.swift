@@ -11,7 +11,7 @@ import XMPPKernelTestSupport
     /// Waits (up to 5 s) until the archive holds `count` entries; the writer stores them off the routing path.
     static func waitForArchive(_ kernel: ServerKernel, _ user: String, count: Int) async throws {
         for _ in 0..<500 {
-            if try await kernel.storage.archives.query(ArchiveQuery(max: 0), in: user).count >= count { return }
+            if try await kernel.storage.archives.query(ArchiveQuery(max: 0), in: user).count ?? 0 >= count { return }
             try await Task.sleep(for: .milliseconds(10))
         }
         Issue.record("the archive of \(user) never reached \(count) entries")

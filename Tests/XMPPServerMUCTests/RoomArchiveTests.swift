@@ -21,7 +21,7 @@ import XMPPServerKernel
         }
         let seenIDs = bob.received("message").compactMap { StanzaIdentifier.stanzaID(in: $0, by: try! JID(MUCTests.room))?.id }
         #expect(seenIDs.count == 5)
-        for _ in 0..<500 where try await scenario.kernel.storage.archives.query(ArchiveQuery(max: 0), in: MUCTests.room).count < 5 {
+        for _ in 0..<500 where try await scenario.kernel.storage.archives.query(ArchiveQuery(max: 0), in: MUCTests.room).count ?? 0 < 5 {
             try await Task.sleep(for: .milliseconds(10))
         }
 

@@ -68,11 +68,11 @@ public struct ArchivePage: Sendable, Hashable {
     /// Whether the page reaches the end of the results in the paging direction (the last page going forward, the
     /// first going backward): XEP-0313's `complete`.
     public var isComplete: Bool
-    /// How many entries match the filters in all.
-    public var count: Int
+    /// How many entries match the filters in all; `nil` when the backend would have to count too many to say.
+    public var count: Int?
 
     /// Creates a page.
-    public init(items: [ArchivedStanza], isComplete: Bool, count: Int) {
+    public init(items: [ArchivedStanza], isComplete: Bool, count: Int?) {
         self.items = items
         self.isComplete = isComplete
         self.count = count
