@@ -12,6 +12,9 @@
 #   CHURN=19000                   churn: connections opened and closed between the two measurements
 #   ANCHORS=../shared/anchors     the scripts that install and configure Prosody and ejabberd
 #   BENCH_RUN=benchmarks/run      runtime state: data, logs, pid files, results
+#   MOBILE=1                      clients enable carbons and stream management (xmpp-bench --mobile), and Prosody and
+#                                 ejabberd also run stream management and a message archive keeping everything, as
+#                                 xmppd does by default
 # Needs root for apt (Prosody and ejabberd from Debian) on the first run. Loopback only.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +39,28 @@ BIN=$(swift build -c release --show-bin-path)
 # (each is started alone for its measurements).
 BENCH_RUN="$RUN/anchors" bash "$ANCHORS/setup-anchors.sh" "$USERS"
 BENCH_RUN="$RUN/anchors" bash "$ANCHORS/stop-anchors.sh" all
+BENCH_EXTRA=()
+if [ "${MOBILE:-0}" = 1 ]; then
+  BENCH_EXTRA=(--mobile)
+  # The rendered copies get the modules a mobile deployment runs: ejabberd mod_stream_mgmt and mod_mam (default
+  # always; mod_carboncopy is on already), Prosody smacks and mam (carbons is on already) archiving everything.
+  python3 - "$RUN/anchors" <<'PATCH'
+import re, sys
+run = sys.argv[1]
+path = f"{run}/ejabberd/ejabberd.yml"
+text = open(path).read()
+if "mod_stream_mgmt" not in text:
+    text = text.replace("  mod_carboncopy: {}\n", "  mod_carboncopy: {}\n  mod_stream_mgmt: {}\n  mod_mam:\n    default: always\n", 1)
+open(path, "w").write(text)
+path = f"{run}/prosody/prosody.cfg.lua"
+text = open(path).read()
+if '"smacks"; "mam";' not in text:
+    text = text.replace('"carbons"; "offline";', '"carbons"; "offline"; "smacks"; "mam";', 1)
+    text = re.sub(r'modules_disabled = \{[^}]*\}', 'modules_disabled = { "s2s"; "dialback"; "limits"; "register"; "posix" }', text, count=1)
+    text = text.replace('storage = "internal"', 'storage = "internal"\ndefault_archive_policy = true', 1)
+open(path, "w").write(text)
+PATCH
+fi
 
 wait_port() { for _ in $(seq 1 240); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.25; done; return 1; }
 
@@ -108,7 +133,7 @@ for pass in $(seq 1 "$PASSES"); do
       echo "pass $pass: $scenario on $server"
       # shellcheck disable=SC2046
       "$BIN/xmpp-bench" $(scenario_args "$scenario") --server "127.0.0.1:$PORT" --domain bench.local \
-        --users "$USERS" --source-addresses 8 --pid "$(cat "$PIDFILE")" \
+        --users "$USERS" --source-addresses 8 --pid "$(cat "$PIDFILE")" "${BENCH_EXTRA[@]}" \
         --output "$RESULTS/$scenario-$server-$pass.json" > /dev/null || echo "  (xmpp-bench reported failures)"
       stop_server "$server"
     done
