@@ -63,6 +63,7 @@ public struct MUCModule: ServerModule {
         limits.archivesMessages = host.option(Self.archive)
         let service = MUCService(domain: domain, limits: limits, archiveRetentionDays: host.option(Self.archiveRetentionDays))
         host.addService(service)
+        if limits.archivesMessages { host.throttleSenders { service.archiveRelief(on: $0) } }
         host.onAccountDeleted { user, kernel in
             try await service.forget(account: try JID(localpart: user, domainpart: kernel.configuration.domain), kernel: kernel)
         }

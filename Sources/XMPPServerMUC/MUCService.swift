@@ -135,7 +135,9 @@ public final class MUCService: HostedService {
                 continue
             }
             if disposable { rooms.withLock { table in if table[name] === box { table[name] = nil } } }
-            maintainArchive(of: to.bare, archived: !archived.isEmpty, destroyed: destroyed, kernel: kernel)
+            // A room thrown away (destroyed, or temporary and empty) takes its archive with it: whoever creates the
+            // name next must not read the conversations held in it.
+            maintainArchive(of: to.bare, archived: !archived.isEmpty, destroyed: destroyed || disposable, kernel: kernel)
             guard let action else { return nil }
             return eventLoop.makeFutureWithTask { await self.writer.perform(action, version: version, store: RoomStore(records: kernel.storage.serviceRecords, domain: self.domain), logger: kernel.logger) }
         }
@@ -174,17 +176,21 @@ public final class MUCService: HostedService {
         }
     }
 
-    /// Removes a destroyed room's archive, and applies the retention to a room's archive once a day.
+    /// `nil` while room archiving keeps up; otherwise a future that completes once it has caught up (a sender throttle).
+    public func archiveRelief(on eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
+        archiveWriter.relief(on: eventLoop)
+    }
+
+    /// Removes the archive of a room that is gone (after its queued entries), and applies the retention to a room's
+    /// archive once a day.
     private func maintainArchive(of room: JID, archived: Bool, destroyed: Bool, kernel: ServerKernel) {
-        guard limits.archivesMessages, destroyed || (archived && archiveRetentionDays > 0 && retentionSweeps.isDue(room.description)) else { return }
+        guard limits.archivesMessages else { return }
+        if destroyed { return archiveWriter.removeArchive(room.description, kernel: kernel) }
+        guard archived && archiveRetentionDays > 0 && retentionSweeps.isDue(room.description) else { return }
         let (days, archives) = (archiveRetentionDays, kernel.storage.archives)
         kernel.startBackgroundTask {
             do {
-                if destroyed {
-                    try await archives.removeArchive(room.description)
-                } else {
-                    try await archives.removeEntries(olderThan: Date().addingTimeInterval(-Double(days) * 86_400), in: room.description)
-                }
+                try await archives.removeEntries(olderThan: Date().addingTimeInterval(-Double(days) * 86_400), in: room.description)
             } catch {
                 kernel.logger.error("room archive maintenance failed", metadata: ["room": "\(room)", "error": "\(error)"])
             }

@@ -11,30 +11,51 @@ struct SQLiteArchiveStore: ArchiveStore {
     static let countBound = 10_000
 
     func append(_ entry: ArchivedStanza, to archive: String) async throws -> Bool {
-        let xml = entry.element.xmlString
-        return try await pool.write { db in
-            try db.execute(sql: """
-                INSERT OR IGNORE INTO archive_entry (archive, id, timestamp, with_bare, with_full, stanza)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [archive, entry.id, entry.timestamp.timeIntervalSince1970, entry.with.bare.description,
-                                 entry.with.description, xml])
-            return db.changesCount > 0
-        }
+        let row = (archive, entry, entry.element.xmlString)
+        return try await pool.write { db in try Self.insert([row], db) > 0 }
     }
 
     func append(_ entries: [(archive: String, entry: ArchivedStanza)]) async throws {
         guard !entries.isEmpty else { return }
         let rows = entries.map { ($0.archive, $0.entry, $0.entry.element.xmlString) }
-        try await pool.write { db in
-            let statement = try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO archive_entry (archive, id, timestamp, with_bare, with_full, stanza)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """)
-            for (archive, entry, xml) in rows {
-                try statement.execute(arguments: [archive, entry.id, entry.timestamp.timeIntervalSince1970,
-                                                  entry.with.bare.description, entry.with.description, xml])
-            }
+        try await pool.write { db in _ = try Self.insert(rows, db) }
+    }
+
+    /// Inserts rows (ids already in their archive are skipped) and adds what was new to the archive and conversation
+    /// sizes, once per archive and conversation; returns how many rows were new.
+    private static func insert(_ rows: [(String, ArchivedStanza, String)], _ db: Database) throws -> Int {
+        let statement = try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO archive_entry (archive, id, timestamp, with_bare, with_full, stanza)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """)
+        var archives: [String: Int] = [:]
+        var parties: [PartyKey: Int] = [:]
+        for (archive, entry, xml) in rows {
+            let withBare = entry.with.bare.description
+            try statement.execute(arguments: [archive, entry.id, entry.timestamp.timeIntervalSince1970, withBare,
+                                              entry.with.description, xml])
+            guard db.changesCount > 0 else { continue }
+            archives[archive, default: 0] += 1
+            parties[PartyKey(archive: archive, withBare: withBare), default: 0] += 1
         }
+        for (archive, added) in archives {
+            try db.execute(sql: """
+                INSERT INTO archive_size (archive, entries) VALUES (?, ?)
+                ON CONFLICT (archive) DO UPDATE SET entries = entries + excluded.entries
+                """, arguments: [archive, added])
+        }
+        for (party, added) in parties {
+            try db.execute(sql: """
+                INSERT INTO archive_party_size (archive, with_bare, entries) VALUES (?, ?, ?)
+                ON CONFLICT (archive, with_bare) DO UPDATE SET entries = entries + excluded.entries
+                """, arguments: [party.archive, party.withBare, added])
+        }
+        return archives.values.reduce(0, +)
+    }
+
+    private struct PartyKey: Hashable {
+        var archive: String
+        var withBare: String
     }
 
     func query(_ query: ArchiveQuery, in archive: String) async throws -> ArchivePage {

@@ -159,6 +159,13 @@ public final class SQLiteDatabase: Sendable {
                 END;
                 """)
         }
+        migrator.registerMigration("v8: archive sizes counted per batch") { db in
+            // A trigger per inserted row cost more than the row; appends now add to the sizes once per batch.
+            try db.execute(sql: """
+                DROP TRIGGER archive_entry_added;
+                DROP TRIGGER archive_entry_added_to_party;
+                """)
+        }
         return migrator
     }
 }

@@ -150,7 +150,8 @@ struct MobileMessagingTests {
             try await bob.connect(registering: true)
             let aliceJID = try #require(alice.jid)
             await alice.setActive(false)
-            try await Task.sleep(for: .milliseconds(200))
+            // A ping answered after it: the server has read <inactive/> (it handles a client's input in order).
+            _ = try await alice.query(Element("ping", namespace: "urn:xmpp:ping"), to: try JID(fixture.domain))
             let presences = Collected<String>()
             let listener = Task { for await presence in alice.presences where presence.from?.bare == bob.jid?.bare { presences.append(presence.show?.rawValue ?? "available") } }
             defer { listener.cancel() }

@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import Synchronization
 import Testing
 import XMPPCore
 @testable import XMPPServerKernel
@@ -162,4 +164,71 @@ import XMPPKernelTestSupport
         #expect(try await scenario.kernel.storage.archives.query(ArchiveQuery(max: 10), in: "alice").count == 0)
         #expect(try await scenario.kernel.storage.userData.value("mam-prefs", of: "alice") == nil)
     }
+
+    /// Storage that falls behind slows the senders down; nothing is refused and everything is archived.
+    @Test func aSlowArchiveSlowsSendersInsteadOfRefusingMessages() async throws {
+        let slow = GatedArchiveStore()
+        var storage = ServerStorage.inMemory()
+        storage.archives = slow
+        let scenario = try KernelScenario(storage: storage) { $0.set(MessageArchiveModule.writeQueue, to: 100) }
+        try await scenario.account("alice"); try await scenario.account("bob")
+        let alice = try await scenario.login("alice"), bob = try await scenario.login("bob")
+        // Each message makes two entries (both archives); with storage stuck, past half of the bound (50) the next
+        // message waits instead of going through.
+        var sent = 0
+        var held: EventLoopFuture<Void>?
+        while held == nil && sent < 100 {
+            let message = try Element(xml: "<message xmlns='jabber:client' to='alice@example.com' type='chat'><body>m\(sent)</body></message>")
+            held = scenario.kernel.process(message, from: bob.session)
+            sent += 1
+        }
+        let waiting = try #require(held, "no message was held back")
+        #expect((26...40).contains(sent), "held after \(sent) messages")
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(alice.received("message").count == sent - 1, "the waiting message is not delivered yet")
+        slow.open()
+        try await waiting.get()
+        #expect(alice.received("message").count == 1, "delivered once storage caught up")
+        #expect(bob.received("message").allSatisfy { $0.attribute("type") != "error" }, "nothing was refused")
+        try await Self.waitForArchive(scenario.kernel, "alice", count: sent)
+    }
+}
+
+/// An archive store whose writes wait until ``open()``: storage that has fallen behind.
+final class GatedArchiveStore: ArchiveStore {
+    private let inner = InMemoryArchiveStore()
+    private let gate = Mutex<(isOpen: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func open() {
+        let waiting = gate.withLock { gate in
+            gate.isOpen = true
+            defer { gate.waiting = [] }
+            return gate.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    private func pass() async {
+        await withCheckedContinuation { continuation in
+            let isOpen = gate.withLock { gate in
+                if !gate.isOpen { gate.waiting.append(continuation) }
+                return gate.isOpen
+            }
+            if isOpen { continuation.resume() }
+        }
+    }
+
+    func append(_ entry: ArchivedStanza, to archive: String) async throws -> Bool {
+        await pass()
+        return try await inner.append(entry, to: archive)
+    }
+
+    func append(_ entries: [(archive: String, entry: ArchivedStanza)]) async throws {
+        await pass()
+        try await inner.append(entries)
+    }
+
+    func query(_ query: ArchiveQuery, in archive: String) async throws -> ArchivePage { try await inner.query(query, in: archive) }
+    func removeEntries(olderThan date: Date, in archive: String) async throws -> Int { try await inner.removeEntries(olderThan: date, in: archive) }
+    func removeArchive(_ archive: String) async throws { try await inner.removeArchive(archive) }
 }

@@ -52,4 +52,24 @@ import XMPPServerKernel
         let features = await bob.receivedEventually().first { $0.attribute("id") == "d" }?.child("query")?.children("feature").compactMap { $0.attribute("var") }
         #expect(features?.contains(Self.mam) == true)
     }
+
+    /// A temporary room thrown away takes its archive along: whoever creates the name next reads nothing of it.
+    @Test func aThrownAwayRoomsArchiveIsNotInheritedByTheNextCreator() async throws {
+        let scenario = try KernelScenario(extraModules: [MUCModule()])
+        let (alice, bob, carol) = try await MUCTests.aliceBobAndCarol(in: scenario)
+        try await MUCTests.createInstantRoom(alice)
+        try await MUCTests.configure(alice, ["muc#roomconfig_membersonly": "1"])
+        try await alice.send("<message xmlns='jabber:client' to='\(MUCTests.room)' type='groupchat'><body>secret plans</body></message>")
+        for _ in 0..<500 where try await scenario.kernel.storage.archives.query(ArchiveQuery(max: 0), in: MUCTests.room).count ?? 0 < 1 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try await alice.send("<presence xmlns='jabber:client' type='unavailable' to='\(MUCTests.room)/Alice'/>")
+        _ = bob
+        try await MUCTests.createInstantRoom(carol, as: "Carol")
+        _ = carol.received()
+        try await carol.send("<iq xmlns='jabber:client' type='set' id='q' to='\(MUCTests.room)'><query xmlns='\(Self.mam)'/></iq>")
+        let got = await carol.receivedEventually()
+        #expect(got.contains { $0.attribute("id") == "q" && $0.attribute("type") == "result" })
+        #expect(!got.contains { $0.child("result", namespace: Self.mam) != nil }, "nothing of the old room's archive")
+    }
 }

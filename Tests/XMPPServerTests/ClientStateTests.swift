@@ -22,7 +22,9 @@ import XMPPTestSupport
             return try await StreamManagementTests.online(server.port, "carol")
         }()
         alice.send("<inactive xmlns='urn:xmpp:csi:0'/>")
-        try await Task.sleep(for: .milliseconds(100))
+        // A ping after it: once answered, the server has read <inactive/> (a client's input is handled in order).
+        alice.send("<iq xmlns='jabber:client' type='get' id='sync'><ping xmlns='urn:xmpp:ping'/></iq>")
+        _ = await alice.collect { $0.attribute("id") == "sync" }
         let shows = ["away", "xa", "dnd", "chat", "away", "xa", "dnd", "chat", "away", "dnd"]
         for show in shows { bob.send(Self.presence(show)) }
         carol.send(Self.presence("xa"))

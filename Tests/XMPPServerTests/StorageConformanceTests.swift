@@ -196,6 +196,8 @@ import GRDB
             #expect(try await archives.query(ArchiveQuery(before: "", max: 2), in: "alice").items.map(\.id) == ["m9", "b1"], "\(name)")
             #expect(try await archives.query(ArchiveQuery(after: "m9", max: 10), in: "alice").items.first?.element == duplicate.element,
                     "\(name): the duplicate id kept the first entry")
+            #expect(try await archives.query(ArchiveQuery(max: 0), in: "alice").count == 11, "\(name): sizes count new entries only")
+            #expect(try await archives.query(ArchiveQuery(with: bob.bare, max: 0), in: "alice").count == 6, "\(name)")
 
             #expect(try await archives.removeEntries(olderThan: Date(timeIntervalSince1970: 1005), in: "alice") == 5, "\(name)")
             #expect(try await archives.query(ArchiveQuery(max: 10), in: "alice").items.first?.id == "m5", "\(name)")

@@ -149,7 +149,9 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         case .none:
             break
         case .send(let element) where session != nil && element.isStanza:
-            // After binding, stanzas go the way every stanza to the session goes (counted by stream management).
+            // After binding: the machine's answer to the legacy session request. It goes the way every stanza to the
+            // session goes (counted by stream management), and the request counts as handled.
+            session?.streamManagement?.stanzaHandled()
             session?.deliver(element)
         case .send(let element):
             if Self.isCredentialFailure(element) {
@@ -217,7 +219,9 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             // or stored.
             let managed = session.streamManagement
             if let done = shared.kernel.process(element, from: session) {
-                wait(for: done, context: context) { _, _, _ in managed?.stanzaHandled() }
+                // Counted when done even if the connection closes meanwhile: the stanza takes effect all the same.
+                if let managed { done.whenComplete { _ in managed.stanzaHandled() } }
+                wait(for: done, context: context) { _, _, _ in }
             } else {
                 managed?.stanzaHandled()
             }

@@ -89,8 +89,13 @@ final class C2SSession: ClientSession {
     }
 
     /// Closes this session's connection from any thread; with `mayResume`, a stream-managed session may be resumed.
+    /// Always later, as a task on the connection's loop: a caller may hold this session's delivery lock, which closing
+    /// takes again.
     func closeConnection(_ error: StreamError?, mayResume: Bool) {
-        channel.pipeline.fireUserInboundEventTriggered(C2SCloseRequest(error: error, mayResume: mayResume))
+        let channel = self.channel
+        channel.eventLoop.execute {
+            channel.pipeline.fireUserInboundEventTriggered(C2SCloseRequest(error: error, mayResume: mayResume))
+        }
     }
 
     func deliverConfirmed(_ elements: [Element]) async -> Bool {

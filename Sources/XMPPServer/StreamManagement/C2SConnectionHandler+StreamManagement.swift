@@ -15,8 +15,9 @@ extension C2SConnectionHandler {
         case "resume":
             resumeSession(element, context: context)
         case "r":
-            guard let managed = session?.streamManagement else { return closeUnexpected(element, context: context) }
-            write(.element(StreamManagementVocabulary.answer(managed.handled)), context: context)
+            guard let session, let managed = session.streamManagement else { return closeUnexpected(element, context: context) }
+            // In order with what the session was sent (after <enabled/>, which may still wait in the batcher).
+            session.write(StreamManagementVocabulary.answer(managed.handled))
         case "a":
             guard let managed = session?.streamManagement else { return closeUnexpected(element, context: context) }
             guard let handled = StreamManagementVocabulary.handledCount(in: element), managed.acknowledge(handled) else {
@@ -61,16 +62,17 @@ extension C2SConnectionHandler {
         guard machine.streamResumed(managed.jid) else {
             return write(.element(StreamManagementVocabulary.failed(.unexpectedRequest)), context: context)
         }
+        // The registry first: once <resumed/> and the replay are written, the session must be the one routed to.
+        guard kernel.registry.replace(previous, with: successor) else {
+            return write(.element(StreamManagementVocabulary.failed(.itemNotFound)), context: context)
+        }
         guard let replaced = managed.resume(onto: successor, handledByClient: handled) else {
+            // Ended meanwhile, or h acknowledges more than was sent: the successor leaves the registry again.
+            _ = kernel.sessionEnded(successor)
             return closeStream(with: StreamError(.undefinedCondition, text: "the session cannot be resumed"), header: nil, context: context)
         }
         session = successor
         negotiationTimer?.cancel()
-        if !kernel.registry.replace(replaced, with: successor) {
-            // Ended in between (replaced by a fresh login): the resumed stream has no session behind it.
-            managed.end(reason: .disconnected)
-            return closeStream(with: StreamError(.conflict, text: "the session ended"), header: nil, context: context)
-        }
         // A connection the client left behind (its network changed) closes without ending the session.
         if replaced !== successor { replaced.closeConnection(StreamError(.conflict, text: "resumed on another connection"), mayResume: false) }
     }
@@ -81,6 +83,8 @@ extension C2SConnectionHandler {
         guard let session else { return }
         self.session = nil
         if let managed = session.streamManagement {
+            // What client state indication held back goes into the queue, to be replayed if the session resumes.
+            session.setInactive(false, limit: 0)
             switch managed.connectionLost(of: session, mayResume: mayResume, reason: reason) {
             case .detached: shared.logger.info("session detached, waiting for resumption", metadata: ["jid": "\(session.jid)"])
             case .ended, .superseded: break

@@ -48,6 +48,8 @@ final class StreamManagement: Sendable {
         var requestedAt: UInt32 = 0
         var phase = Phase.attached
         var expiry: Scheduled<Void>?
+        /// Counts detachments, so an expiry that fires while a resumption completes does not end the resumed session.
+        var detachments = 0
     }
 
     /// The resumption id (`previd`); empty when the session may not be resumed.
@@ -153,8 +155,10 @@ final class StreamManagement: Sendable {
             guard state.current === session, state.phase == .attached else { return nil }
             guard mayResume, isResumable, settings.resumeTimeoutSeconds > 0 else { return false }
             state.phase = .detached
+            state.detachments += 1
+            let detachment = state.detachments
             state.expiry = session.eventLoop.scheduleTask(in: .seconds(Int64(settings.resumeTimeoutSeconds))) { [self] in
-                self.end(reason: .disconnected)
+                self.end(reason: .disconnected, onlyIfStillDetachedSince: detachment)
             }
             return true
         }
@@ -174,9 +178,11 @@ final class StreamManagement: Sendable {
 
     /// Ends the session for good: it leaves the registry (its contacts see it go) and its unacknowledged stanzas
     /// are rerouted. Does nothing the second time.
-    func end(reason: SessionEndReason) {
+    /// With `detachment`, only if the session is still detached since that detachment (an expiry).
+    func end(reason: SessionEndReason, onlyIfStillDetachedSince detachment: Int? = nil) {
         let ended = state.withLock { state -> (C2SSession, [Element])? in
             guard state.phase != .ended else { return nil }
+            if let detachment, state.phase != .detached || state.detachments != detachment { return nil }
             state.phase = .ended
             state.expiry?.cancel()
             state.expiry = nil

@@ -16,4 +16,5 @@ struct KernelHooks: Sendable {
     var passwordChanged = HookList<AccountHook>()
     var accountDeleted = HookList<AccountHook>()
     var nonzaHandlers: [String: NonzaHandler] = [:]
+    var senderThrottles = HookList<SenderThrottle>()
 }

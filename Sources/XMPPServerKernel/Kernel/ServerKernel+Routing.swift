@@ -8,6 +8,9 @@ extension ServerKernel {
     /// that completes on the session's event loop once it has been (the session sends nothing else of this
     /// client's meanwhile).
     public func process(_ stanza: Element, from session: any ClientSession) -> EventLoopFuture<Void>? {
+        if !hooks.senderThrottles.isEmpty, let wait = senderThrottle(on: session.eventLoop) {
+            return wait.flatMap { self.process(stanza, from: session) ?? session.eventLoop.makeSucceededVoidFuture() }
+        }
         var element = stanza
         // The server always stamps the full JID of the session (RFC 6120 §8.1.2.1), whatever the client wrote.
         element.setAttribute("from", to: session.jid.description)

@@ -1,12 +1,15 @@
 import Logging
 import Foundation
+import NIOCore
 import Synchronization
 import XMPPCore
 
 /// Writes archive entries off the routing path: the filters queue them, and one task at a time stores them in
-/// batches (one transaction per batch), so a burst of messages costs a few writes, not one each. The queue is
-/// bounded (`mam_write_queue`): when storage falls that far behind, new messages are refused with
-/// `resource-constraint` rather than accepted and silently left out of the archive.
+/// batches (one transaction per batch), so a burst of messages costs a few writes, not one each. When the queue
+/// passes half of its bound the senders are slowed (``relief(on:)``, a kernel sender throttle) until it is back
+/// under a quarter, so a server saturated with messages archives them all at the rate storage takes; only past the
+/// bound itself (`mam_write_queue`) are new messages refused with `resource-constraint`, rather than accepted and
+/// silently left out of the archive.
 public final class ArchiveWriter: Sendable {
     /// An entry waiting to be stored.
     public struct Pending: Sendable {
@@ -28,16 +31,28 @@ public final class ArchiveWriter: Sendable {
     /// Creates a writer holding at most 50,000 entries until ``setCapacity(_:)``.
     public init() {}
 
+    /// What the queue holds: entries, and removals of whole archives, done in order with them.
+    private enum Work {
+        case append(Pending)
+        case remove(String)
+    }
+
     private struct State {
-        var queue: [Pending] = []
+        var queue: [Work] = []
+        /// Entries taken for the write under way: still behind, as far as senders are concerned.
+        var inFlight = 0
         var isDraining = false
         var peakDepth = 0
+        /// Senders waiting for the queue to shrink.
+        var waiting: [EventLoopPromise<Void>] = []
     }
 
     private let state = Mutex(State())
     private let capacity = Atomic<Int>(50_000)
     /// The most entries stored in one transaction.
-    static let batchSize = 256
+    static let batchSize = 2048
+    /// Whether senders are being slowed (read without the lock on every stanza).
+    private let isBehind = Atomic<Bool>(false)
 
     /// Sets the most entries that may wait (`mam_write_queue`).
     public func setCapacity(_ value: Int) { capacity.store(value, ordering: .relaxed) }
@@ -48,13 +63,28 @@ public final class ArchiveWriter: Sendable {
     /// The most entries that were ever waiting at once (reported by the benchmarks).
     public var peakDepth: Int { state.withLock { $0.peakDepth } }
 
+    /// `nil` while the queue is short; past half its bound, a future that completes on `eventLoop` once it is back
+    /// under a quarter.
+    public func relief(on eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
+        guard isBehind.load(ordering: .relaxed) else { return nil }
+        let promise = eventLoop.makePromise(of: Void.self)
+        let stillBehind = state.withLock { state -> Bool in
+            guard isBehind.load(ordering: .relaxed) else { return false }
+            state.waiting.append(promise)
+            return true
+        }
+        if !stillBehind { promise.succeed() }
+        return promise.futureResult
+    }
+
     /// Queues an entry; `false` when the queue is full.
     public func enqueue(_ pending: Pending, kernel: ServerKernel) -> Bool {
         let capacity = self.capacity.load(ordering: .relaxed)
         let startDrain = state.withLock { state -> Bool? in
             guard state.queue.count < capacity else { return nil }
-            state.queue.append(pending)
+            state.queue.append(.append(pending))
             state.peakDepth = max(state.peakDepth, state.queue.count)
+            if state.queue.count + state.inFlight > capacity / 2 { isBehind.store(true, ordering: .relaxed) }
             guard !state.isDraining else { return false }
             state.isDraining = true
             return true
@@ -66,20 +96,61 @@ public final class ArchiveWriter: Sendable {
 
     private func drain(kernel: ServerKernel) async {
         while true {
-            let batch = state.withLock { state -> [Pending] in
+            let capacity = self.capacity.load(ordering: .relaxed)
+            let (batch, relieved) = state.withLock { state -> ([Work], [EventLoopPromise<Void>]) in
                 let batch = Array(state.queue.prefix(Self.batchSize))
                 state.queue.removeFirst(batch.count)
+                // The previous batch is written; this one is not yet.
+                state.inFlight = batch.count
                 if batch.isEmpty { state.isDraining = false }
-                return batch
+                guard state.queue.count + state.inFlight <= capacity / 4, !state.waiting.isEmpty || isBehind.load(ordering: .relaxed) else {
+                    return (batch, [])
+                }
+                isBehind.store(false, ordering: .relaxed)
+                defer { state.waiting = [] }
+                return (batch, state.waiting)
             }
+            for promise in relieved { promise.succeed() }
             guard !batch.isEmpty else { return }
-            let entries = await Self.applyRosterPreference(batch, kernel: kernel)
-            do {
-                try await kernel.storage.archives.append(entries.map { ($0.archive, $0.entry) })
-            } catch {
-                kernel.logger.error("archive write failed", metadata: ["entries": "\(entries.count)", "error": "\(error)"])
+            await write(batch, kernel: kernel)
+        }
+    }
+
+    /// Appends the entries of a batch, in runs between the removals it contains.
+    private func write(_ batch: [Work], kernel: ServerKernel) async {
+        var run: [Pending] = []
+        for work in batch + [.remove("")] {
+            switch work {
+            case .append(let pending):
+                run.append(pending)
+            case .remove(let archive):
+                if !run.isEmpty {
+                    let entries = await Self.applyRosterPreference(run, kernel: kernel)
+                    run = []
+                    do {
+                        try await kernel.storage.archives.append(entries.map { ($0.archive, $0.entry) })
+                    } catch {
+                        kernel.logger.error("archive write failed", metadata: ["entries": "\(entries.count)", "error": "\(error)"])
+                    }
+                }
+                guard !archive.isEmpty else { continue }
+                do { try await kernel.storage.archives.removeArchive(archive) } catch {
+                    kernel.logger.error("archive removal failed", metadata: ["archive": "\(archive)", "error": "\(error)"])
+                }
             }
         }
+    }
+
+    /// Removes a whole archive after every entry queued for it so far is written (a room thrown away while its last
+    /// messages wait): nothing queued earlier comes back after the removal.
+    public func removeArchive(_ archive: String, kernel: ServerKernel) {
+        let startDrain = state.withLock { state -> Bool in
+            state.queue.append(.remove(archive))
+            guard !state.isDraining else { return false }
+            state.isDraining = true
+            return true
+        }
+        if startDrain { kernel.startBackgroundTask { await self.drain(kernel: kernel) } }
     }
 
     /// Drops the entries whose user archives only roster contacts and whose party is not one (each roster read once).

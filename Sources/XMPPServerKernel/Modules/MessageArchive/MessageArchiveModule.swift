@@ -82,6 +82,8 @@ public struct MessageArchiveModule: ServerModule {
         host.filterOutbound(priority: .late) { stanza in
             Self.archiveOutbound(stanza, preferences: preferences, writer: writer)
         }
+        // Storage that falls behind slows the senders down rather than refusing their messages.
+        host.throttleSenders { eventLoop in writer.relief(on: eventLoop) }
         host.handleIQ(Self.namespace, for: [.ownAccount]) { request in
             switch request.payload.name {
             case "query": return try await ArchiveQueryHandler.answer(request, archive: request.senderUsername, maxPage: settings.maxPage)
