@@ -22,11 +22,16 @@ public final class BenchConnection: @unchecked Sendable {
     /// The connection's event loop.
     public var eventLoop: any EventLoop { channel.eventLoop }
 
-    /// Ends the stream and closes the connection.
+    /// Ends the stream and closes the connection; a mobile connection first acknowledges what it handled (XEP-0198
+    /// §4: otherwise the server treats those stanzas as undelivered and stores them offline).
     @discardableResult
     public func close() -> EventLoopFuture<Void> {
-        channel.writeAndFlush(XMPPOutbound.close, promise: nil)
-        return channel.close().recover { _ in }
+        let (channel, events) = (self.channel, self.events)
+        return channel.eventLoop.flatSubmit {
+            if let acknowledgement = events.finalAcknowledgement { channel.write(XMPPOutbound.element(acknowledgement), promise: nil) }
+            channel.writeAndFlush(XMPPOutbound.close, promise: nil)
+            return channel.close().recover { _ in }
+        }
     }
 }
 

@@ -77,6 +77,9 @@ final class BenchStreamEvents: ClientStreamDelegate, @unchecked Sendable {
         onStanza?(element)
     }
 
+    /// `<a h/>` for everything handled, when stream management is on: sent before closing.
+    var finalAcknowledgement: Element? { handled.map(StreamManagementVocabulary.answer) }
+
     func clientStreamReadComplete() {
         if needsFlush {
             needsFlush = false

@@ -59,6 +59,39 @@ struct MobileMessagingTests {
         }
     }
 
+    @Test("logging out acknowledges what arrived: nothing comes again on the next login", arguments: ServerPeer.allCases)
+    func logoutAcknowledges(peer: ServerPeer) async throws {
+        try await peer.run { fixture in
+            let (alice, bob) = (try fixture.client("alice"), try fixture.client("bob"))
+            let aliceChat = alice.add(ChatModule())
+            let bobChat = bob.add(ChatModule())
+            try await alice.connect(registering: true)
+            try await bob.connect(registering: true)
+            #expect(await eventually { alice.isStreamManaged })
+            let received = Collected<String>()
+            let listener = Task { for await message in aliceChat.messages { received.append(message.body) } }
+            defer { listener.cancel() }
+            // The server asks for an acknowledgement every few stanzas: with 7 messages, then 8, at least one logout
+            // comes with some of them not acknowledged yet.
+            var expected: [String] = []
+            for (round, count) in [7, 8].enumerated() {
+                for index in 1...count {
+                    let body = "round \(round) message \(index)"
+                    expected.append(body)
+                    _ = try await bobChat.send(body, to: try #require(alice.jid))
+                }
+                let total = expected.count
+                #expect(await eventually { received.values.count == total })
+                await alice.disconnect()
+                try await alice.connect()
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(received.values == expected, "nothing twice: \(received.values)")
+            await alice.disconnect()
+            await bob.disconnect()
+        }
+    }
+
     @Test("carbons: the other client sees both sides; a forged carbon is ignored", arguments: ServerPeer.allCases)
     func carbons(peer: ServerPeer) async throws {
         try await peer.run { fixture in

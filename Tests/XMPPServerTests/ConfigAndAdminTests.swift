@@ -59,6 +59,7 @@ import X509
         _ = try await kernel.storage.accounts.createAccount("alice", credentials: SCRAMCredentials.allHashes(password: "pw", iterations: 10))
         let stats = await AdminSocket.answer("stats", kernel: kernel, started: Date())
         #expect(stats.hasPrefix("sessions 0 accounts 1 "))
+        #expect(stats.contains(" mam_write_queue 0 ") && stats.contains(" mam_write_queue_peak "), "the modules' figures: \(stats)")
         #expect(await AdminSocket.answer("kick not@a@jid", kernel: kernel, started: Date()) == "error: invalid JID")
         #expect(await AdminSocket.answer("kick alice@localhost", kernel: kernel, started: Date()) == "kicked 0")
         #expect(await AdminSocket.answer("logout alice", kernel: kernel, started: Date()) == "kicked 0")

@@ -195,6 +195,11 @@ public final class XMPPClient: Sendable {
         if connectionState.isOnline {
             try? await channel.writeAndFlush(XMPPOutbound.element(Presence(type: .unavailable).element))
         }
+        // Everything handled is acknowledged before the stream closes (XEP-0198 §4): the server would otherwise treat
+        // it as undelivered and store it for the next session.
+        if let handled = state.withLock({ $0.streamManagement.countsInbound ? $0.streamManagement.handled : nil }) {
+            try? await channel.writeAndFlush(XMPPOutbound.element(StreamManagementVocabulary.answer(handled)))
+        }
         // A clean close ends the session on the server too: nothing to resume.
         state.withLock { $0.connection?.isClosing = true; $0.streamManagement.disable() }
         try? await channel.writeAndFlush(XMPPOutbound.close)

@@ -12,7 +12,7 @@ import XMPPServerKernel
 /// - `logout USER` – the same for every session of a local account, by username
 /// - `deluser USER` – deletes the account (every module's data, contacts told) and ends its sessions; answers
 ///   `deleted USER` or `error: no account USER`
-/// - `stats` – `sessions N accounts N uptime-seconds N`
+/// - `stats` – `sessions N accounts N uptime-seconds N`, then the modules' figures as `name N` pairs (`mam_write_queue N ...`)
 enum AdminSocket {
     /// The socket's path in a data directory.
     static func path(in dataDirectory: String) -> String { "\(dataDirectory)/xmppd.sock" }
@@ -56,7 +56,8 @@ enum AdminSocket {
             return "deleted \(user)"
         case "stats":
             let accounts = (try? await kernel.storage.accounts.usernames().count) ?? -1
-            return "sessions \(kernel.registry.count) accounts \(accounts) uptime-seconds \(Int(Date().timeIntervalSince(started)))"
+            let modules = kernel.statistics.map { " \($0.name) \($0.value)" }.joined()
+            return "sessions \(kernel.registry.count) accounts \(accounts) uptime-seconds \(Int(Date().timeIntervalSince(started)))\(modules)"
         default:
             return "error: unknown command (sessions, kick JID, logout USER, deluser USER, stats)"
         }

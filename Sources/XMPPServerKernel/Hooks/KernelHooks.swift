@@ -17,4 +17,5 @@ struct KernelHooks: Sendable {
     var accountDeleted = HookList<AccountHook>()
     var nonzaHandlers: [String: NonzaHandler] = [:]
     var senderThrottles = HookList<SenderThrottle>()
+    var statistics: [String: StatisticReader] = [:]
 }
