@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+import XMPPCore
+import XMPPServerKernel
+import XMPPTestSupport
+
+/// `kill -9` of a real xmppd process while a client sends under stream management: every message the server
+/// acknowledged (`<a h/>`) to a recipient without a session is in offline storage after the restart.
+@Suite struct CrashRecoveryTests {
+    /// An executable built beside the tests.
+    static func executable(_ name: String) -> String {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
+        return FileManager.default.isExecutableFile(atPath: beside) ? beside
+            : URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/\(name)").path
+    }
+
+    /// Starts xmppd on `port` over `directory`, plain TCP allowed; returns once it listens.
+    static func startServer(directory: String, port: Int) async throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable("xmppd"))
+        process.arguments = ["--data-dir", directory, "--bind", "127.0.0.1", "--c2s-port", String(port), "--c2s-tls-port", "off",
+                             "--log-level", "error", "--set", "require_tls=false"]
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        for _ in 0..<200 {
+            if (try? Socket(port: port)) != nil { return process }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.terminate()
+        throw TestSetupError("xmppd did not listen on \(port)")
+    }
+
+    @Test func everyAcknowledgedMessageSurvivesKillNine() async throws {
+        let directory = NSTemporaryDirectory() + "xmppd-crash-" + UUID().uuidString
+        let port = Int.random(in: 20_000...29_000)
+        var server = try await Self.startServer(directory: directory, port: port)
+        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
+        let created = try await runProcess([Self.executable("xmppctl"), "addusers", "2", "--data-dir", directory], timeout: 60)
+        #expect(created.status == 0, "\(created.output)")
+
+        let sender = try await RawStreamClient.connect(port: port, user: "bench1", password: "secret1")
+        sender.send("<enable xmlns='urn:xmpp:sm:3'/>")
+        _ = await sender.collect { $0.isStreamManagement("enabled") }
+        // bench2 is offline: each message goes to storage. The server is killed while they stream in.
+        let pid = server.processIdentifier
+        let killer = Task {
+            try await Task.sleep(for: .milliseconds(150))
+            kill(pid, SIGKILL)
+        }
+        var acknowledged: UInt32 = 0
+        for index in 1...3000 {
+            sender.send("<message xmlns='jabber:client' to='bench2@localhost' type='chat'><body>n\(index)</body></message><r xmlns='urn:xmpp:sm:3'/>")
+            if index.isMultiple(of: 50) {
+                guard let answer = await sender.collect(until: { $0.isStreamManagement("a") }, timeout: .seconds(2)).last,
+                      answer.isStreamManagement("a"), let h = StreamManagementVocabulary.handledCount(in: answer) else { break }
+                acknowledged = max(acknowledged, h)
+            }
+        }
+        try await killer.value
+        // Answers still in the socket count too.
+        while let element = await sender.next(timeout: .milliseconds(200)) {
+            if element.isStreamManagement("a"), let h = StreamManagementVocabulary.handledCount(in: element) { acknowledged = max(acknowledged, h) }
+        }
+        #expect(acknowledged > 0 && acknowledged < 3000, "killed midway: \(acknowledged) acknowledged")
+
+        server = try await Self.startServer(directory: directory, port: port)
+        let recipient = try await RawStreamClient.connect(port: port, user: "bench2", password: "secret2")
+        recipient.send("<presence xmlns='jabber:client'/>")
+        var bodies: Set<String> = []
+        while let element = await recipient.next(timeout: .seconds(1)) {
+            if let body = element.child("body")?.text { bodies.insert(body) }
+        }
+        print("crash recovery: \(acknowledged) acknowledged before kill -9, \(bodies.count) delivered after the restart")
+        let missing = (1...Int(acknowledged)).map { "n\($0)" }.filter { !bodies.contains($0) }
+        #expect(missing.isEmpty, "acknowledged \(acknowledged), missing after the restart: \(missing.prefix(10))")
+        kill(server.processIdentifier, SIGTERM)
+        server.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
