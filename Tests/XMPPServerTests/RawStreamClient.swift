@@ -83,7 +83,8 @@ final class RawStreamClient: @unchecked Sendable {
         try? await blocking { self.nextNow(timeout: timeout) }
     }
 
-    private func nextNow(timeout: Duration) -> Element? {
+    /// ``next(timeout:)`` on the calling thread: only inside ``blocking``.
+    func nextNow(timeout: Duration) -> Element? {
         let deadline = ContinuousClock.now + timeout
         while true {
             if !inbox.isEmpty { return inbox.removeFirst() }

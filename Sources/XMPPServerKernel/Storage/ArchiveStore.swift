@@ -146,15 +146,22 @@ public final class InMemoryArchiveStore: ArchiveStore {
     public init() {}
 
     public func append(_ entry: ArchivedStanza, to archive: String) async throws -> Bool {
+        archives.withLock { archives in Self.insert(entry, into: &archives[archive, default: Archive()]) }
+    }
+
+    public func append(_ entries: [(archive: String, entry: ArchivedStanza)]) async throws {
         archives.withLock { archives in
-            guard archives[archive]?.order[entry.id] == nil else { return false }
-            var stored = archives[archive] ?? Archive()
-            stored.entries.append(entry)
-            stored.order[entry.id] = stored.next
-            stored.next += 1
-            archives[archive] = stored
-            return true
+            for (archive, entry) in entries { _ = Self.insert(entry, into: &archives[archive, default: Archive()]) }
         }
+    }
+
+    /// Adds an entry in place (copying the archive to change it would make every append cost the archive's size).
+    private static func insert(_ entry: ArchivedStanza, into stored: inout Archive) -> Bool {
+        guard stored.order[entry.id] == nil else { return false }
+        stored.entries.append(entry)
+        stored.order[entry.id] = stored.next
+        stored.next += 1
+        return true
     }
 
     public func query(_ query: ArchiveQuery, in archive: String) async throws -> ArchivePage {
