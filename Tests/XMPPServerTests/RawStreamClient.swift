@@ -15,7 +15,8 @@ final class RawStreamClient: @unchecked Sendable {
     let jid: JID
     /// How the stream came up: resumed (with the server's handled count) or bound afresh.
     let resumedHandled: UInt32?
-    private var parser: XMLStreamParser
+    /// The parser, holding whatever arrived after the stream was established and was not read yet.
+    private(set) var parser: XMLStreamParser
     private var inbox: [Element]
 
     private init(socket: Socket, jid: JID, resumedHandled: UInt32?, parser: XMLStreamParser, inbox: [Element]) {
@@ -26,13 +27,16 @@ final class RawStreamClient: @unchecked Sendable {
         self.inbox = inbox
     }
 
-    /// Logs in as `user` on `port` (plain TCP, SCRAM), binding `resource` or resuming `resumption`.
-    static func connect(port: Int, user: String, password: String = "pw", resource: String = "phone",
-                        resumption: StreamResumption? = nil) async throws -> RawStreamClient {
+    /// Logs in as `user` on `port` (plain TCP, SCRAM), binding `resource` (or one the server picks) or resuming
+    /// `resumption`; `receiveBuffer` and `sourceAddress` as for ``Socket``.
+    static func connect(port: Int, user: String, password: String = "pw", resource: String? = "phone",
+                        resumption: StreamResumption? = nil, receiveBuffer: Int32? = nil,
+                        sourceAddress: String? = nil) async throws -> RawStreamClient {
         try await blocking {
-            let socket = try Socket(port: port)
+            let socket = try Socket(port: port, receiveBuffer: receiveBuffer, sourceAddress: sourceAddress)
             var configuration = ClientNegotiationStateMachine.Configuration(
-                jid: try JID("\(user)@localhost/\(resource)"), password: password, tls: .disabled, mechanisms: [.scramSHA256])
+                jid: try JID(localpart: user, domainpart: "localhost", resourcepart: resource), password: password, tls: .disabled,
+                mechanisms: [.scramSHA256])
             configuration.resumption = resumption
             var machine = ClientNegotiationStateMachine(configuration: configuration, isSecured: false)
             var parser = XMLStreamParser()

@@ -6,36 +6,32 @@ import XMPPTestSupport
 /// Real clients against a real server: slixmpp (PyPI) drives xmppd over loopback sockets through
 /// registration, STARTTLS + SCRAM-SHA-256, subscriptions, presence, chat, offline storage, vCard, disco,
 /// ping, blocking (XEP-0191), multi-user chat, password change, a bad password, malformed XML and direct TLS
-/// (Interop/slixmpp_scenario.py).
+/// (Interop/slixmpp_scenario.py); and through what mobile clients use (Interop/slixmpp_mobile_scenario.py).
 @Suite struct SlixmppInteropTests {
-    @Test(arguments: ["sqlite", "memory"])
-    func fullScenario(storage: String) async throws {
-        let script = try #require(Bundle.module.url(forResource: "slixmpp_scenario", withExtension: "py", subdirectory: "Interop"))
+    /// Runs `Interop/<name>.py` against a fresh server; its output and the `ok`/`FAIL` step lines, once it has passed.
+    static func run(_ name: String, storage: String) async throws -> (output: String, steps: [Substring]) {
+        let script = try #require(Bundle.module.url(forResource: name, withExtension: "py", subdirectory: "Interop"))
         let server = try await TestServer.start(storage: storage)
         let result = try? await runProcess(
             ["python3", "-u", script.path, "127.0.0.1", String(server.port), String(server.tlsPort), "localhost", server.certificatePath],
             timeout: 120)
         await server.stop()
         let (status, output) = try #require(result)
-        let steps = output.split(separator: "\n").filter { $0.hasPrefix("ok ") || $0.hasPrefix("FAIL ") }
-        #expect(status == 0, "slixmpp scenario failed:\n\(output)")
+        #expect(status == 0, "\(name) failed:\n\(output)")
         #expect(output.contains("scenario complete"), "\(output)")
+        return (output, output.split(separator: "\n").filter { $0.hasPrefix("ok ") || $0.hasPrefix("FAIL ") })
+    }
+
+    @Test(arguments: ["sqlite", "memory"])
+    func fullScenario(storage: String) async throws {
+        let steps = try await Self.run("slixmpp_scenario", storage: storage).steps
         #expect(steps.count >= 18, "steps: \(steps)")
         #expect(steps.filter { $0.hasPrefix("ok blocking") }.count == 3, "steps: \(steps)")
     }
 
-    /// slixmpp's XEP-0198, XEP-0280, XEP-0313 and XEP-0352 plugins (Interop/slixmpp_mobile_scenario.py).
+    /// slixmpp's XEP-0198, XEP-0280, XEP-0313 and XEP-0352 plugins.
     @Test func mobileScenario() async throws {
-        let script = try #require(Bundle.module.url(forResource: "slixmpp_mobile_scenario", withExtension: "py", subdirectory: "Interop"))
-        let server = try await TestServer.start(storage: "sqlite")
-        let result = try? await runProcess(
-            ["python3", "-u", script.path, "127.0.0.1", String(server.port), String(server.tlsPort), "localhost", server.certificatePath],
-            timeout: 120)
-        await server.stop()
-        let (status, output) = try #require(result)
-        let steps = output.split(separator: "\n").filter { $0.hasPrefix("ok ") || $0.hasPrefix("FAIL ") }
-        #expect(status == 0, "slixmpp mobile scenario failed:\n\(output)")
-        #expect(output.contains("scenario complete"), "\(output)")
+        let steps = try await Self.run("slixmpp_mobile_scenario", storage: "sqlite").steps
         #expect(steps.count == 7, "steps: \(steps)")
     }
 }

@@ -13,47 +13,9 @@ import XMPPTestSupport
     /// blocking socket; returns the socket and the parser holding what was read after login.
     static func login(port: Int, user: String, password: String, receiveBuffer: Int32,
                       sourceAddress: String? = nil) async throws -> (Socket, XMLStreamParser, JID) {
-        try await blocking { try loginBlocking(port: port, user: user, password: password, receiveBuffer: receiveBuffer, sourceAddress: sourceAddress) }
-    }
-
-    private static func loginBlocking(port: Int, user: String, password: String, receiveBuffer: Int32,
-                                      sourceAddress: String?) throws -> (Socket, XMLStreamParser, JID) {
-        let socket = try Socket(port: port, receiveBuffer: receiveBuffer, sourceAddress: sourceAddress)
-        var machine = ClientNegotiationStateMachine(configuration: .init(
-            jid: try JID("\(user)@localhost"), password: password, tls: .disabled, mechanisms: [.scramSHA256]), isSecured: false)
-        var parser = XMLStreamParser()
-        func perform(_ action: ClientNegotiationStateMachine.Action) throws -> JID? {
-            switch action {
-            case .sendHeader(let header), .restartStream(let header):
-                if case .restartStream = action { parser = XMLStreamParser() }
-                var buffer = ByteBuffer()
-                header.write(to: &buffer)
-                socket.send(String(buffer: buffer))
-            case .send(let element):
-                socket.send(element.xmlString)
-            case .established(let jid, _), .resumed(let jid, _, _):
-                return jid
-            case .failed(let error):
-                throw TestSetupError("login failed: \(error)")
-            case .none, .stanza, .startTLS:
-                break
-            }
-            return nil
-        }
-        _ = try perform(machine.start())
-        while true {
-            let bytes = socket.readSome()
-            guard !bytes.isEmpty else { throw TestSetupError("the server closed during login (\(user))") }
-            parser.append(contentsOf: bytes)
-            while let event = try parser.nextEvent() {
-                let action: ClientNegotiationStateMachine.Action = switch event {
-                case .streamOpened(let header, let namespace): machine.receivedHeader(header, contentNamespace: namespace)
-                case .element(let element): machine.received(element)
-                case .streamClosed: machine.receivedStreamClose()
-                }
-                if let jid = try perform(action) { return (socket, parser, jid) }
-            }
-        }
+        let client = try await RawStreamClient.connect(port: port, user: user, password: password, resource: nil,
+                                                       receiveBuffer: receiveBuffer, sourceAddress: sourceAddress)
+        return (client.socket, client.parser, client.jid)
     }
 
     /// Whether `jid`'s session ends within 10 s.
