@@ -43,6 +43,28 @@ struct FixtureTests {
         #expect(ended == .disconnected(.streamError(StreamError(.systemShutdown))))
     }
 
+    @Test("TCPProxy relays a whole session, and dropAll makes the client see a lost connection, not a closed stream")
+    func tcpProxy() async throws {
+        let server = try await TestServer.start(storage: "memory")
+        defer { Task { await server.stop() } }
+        let proxy = try await TCPProxy.start(to: server.port)
+        #expect(proxy.port != server.port && ProsodyServer.isListening(port: proxy.port))
+        let configuration = try ClientFixture(host: "127.0.0.1", port: proxy.port, domain: "localhost",
+                                              trust: .caFile(server.certificatePath)).configuration("erin")
+        let client = XMPPClient(configuration: configuration)
+        try await client.connect(registering: true)
+        #expect(client.connectionState.isOnline, "TLS, SASL and binding went through the proxy")
+        let states = client.states
+        proxy.dropAll()
+        let ended = await first(states) { $0.isDisconnected }
+        guard case .disconnected(.connectionLost?)? = ended else {
+            Issue.record("expected a lost connection, got \(String(describing: ended))")
+            return
+        }
+        await proxy.stop()
+        #expect(!ProsodyServer.isListening(port: proxy.port), "stopped")
+    }
+
     @Test("runProcess reports status and output, feeds standard input, and stops a process at its deadline")
     func runProcessHelper() async throws {
         let echoed = try await runProcess(["cat"], input: "fed through stdin\n", timeout: 10)
