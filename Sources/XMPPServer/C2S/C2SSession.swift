@@ -76,9 +76,6 @@ final class C2SSession: ClientSession {
         }
     }
 
-    /// How many stanzas are held back now (tests).
-    var heldCount: Int { delivery.withLock { $0.held?.count ?? 0 } }
-
     /// Writes to this session's connection, in delivery order, bypassing stream management.
     func write(_ element: Element) {
         if let batcher {

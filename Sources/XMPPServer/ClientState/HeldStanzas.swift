@@ -12,9 +12,6 @@ struct HeldStanzas: Sendable {
         self.limit = limit
     }
 
-    /// How many stanzas are held.
-    var count: Int { order.count }
-
     /// Holds `element` if it can wait (replacing an older one of the same kind from the same sender); `false` when
     /// it is important, or holding it would pass the limit.
     mutating func hold(_ element: Element) -> Bool {

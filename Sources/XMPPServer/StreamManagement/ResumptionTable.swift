@@ -18,7 +18,4 @@ final class ResumptionTable: Sendable {
             if sessions[management.id] === management { sessions[management.id] = nil }
         }
     }
-
-    /// How many sessions may be resumed now (tests, statistics).
-    var count: Int { sessions.withLock { $0.count } }
 }

@@ -7,6 +7,8 @@ import XMPPCore
 /// entries as accounts that set preferences, each with at most `mam_max_preference_jids` JIDs).
 final class ArchivePreferencesStore: Sendable {
     private let preferences = Mutex<[String: ArchivePreferences]>([:])
+    /// Whether any account has preferences: until one does, the routing path reads no lock.
+    private let hasAny = Atomic<Bool>(false)
     private let loading = Mutex<Task<Void, Never>?>(nil)
     /// The server's default (`mam_default`).
     let serverDefault: ArchivePreferences.Default
@@ -17,7 +19,8 @@ final class ArchivePreferencesStore: Sendable {
 
     /// The user's preferences, or the server default.
     func preferences(of user: String) -> ArchivePreferences {
-        preferences.withLock { $0[user] } ?? ArchivePreferences(default: serverDefault)
+        guard hasAny.load(ordering: .relaxed) else { return ArchivePreferences(default: serverDefault) }
+        return preferences.withLock { $0[user] } ?? ArchivePreferences(default: serverDefault)
     }
 
     /// Reads every stored preference the first time (every caller waits for that one read).
@@ -30,6 +33,7 @@ final class ArchivePreferencesStore: Sendable {
                         guard let document = try await kernel.storage.userData.value(MessageArchiveModule.preferencesKey, of: user),
                               let stored = ArchivePreferences(document: document) else { continue }
                         self.preferences.withLock { if $0[user] == nil { $0[user] = stored } }
+                        self.hasAny.store(true, ordering: .relaxed)
                     }
                 } catch {
                     kernel.logger.error("archive preferences not loaded; the server default applies", metadata: ["error": "\(error)"])
@@ -44,5 +48,6 @@ final class ArchivePreferencesStore: Sendable {
     /// Stores a user's new preferences (`nil`: forget them).
     func set(_ value: ArchivePreferences?, of user: String) {
         preferences.withLock { $0[user] = value }
+        if value != nil { hasAny.store(true, ordering: .relaxed) }
     }
 }

@@ -53,11 +53,6 @@ public struct MessageArchiveModule: ServerModule {
     /// Creates the module.
     public init() {}
 
-    /// Archive entries waiting to be stored now.
-    public var writeQueueDepth: Int { writer.depth }
-    /// The most archive entries that were ever waiting at once.
-    public var peakWriteQueueDepth: Int { writer.peakDepth }
-
     public func activate(in host: ModuleHost) {
         let settings = Settings(maxPage: host.option(Self.maxPage), retentionDays: host.option(Self.retentionDays),
                                 maxPreferenceJIDs: host.option(Self.maxPreferenceJIDs))
