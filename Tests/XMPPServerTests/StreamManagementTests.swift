@@ -84,7 +84,8 @@ import XMPPTestSupport
     }
 
     @Test func aSessionThatIsNotResumedHandsItsStanzasToOfflineStorageAndAnswersIQs() async throws {
-        let server = try await Self.server(resumeTimeout: 1)
+        // Long enough that what bob sends surely reaches the waiting session, even with the whole suite running beside.
+        let server = try await Self.server(resumeTimeout: 3)
         defer { Task { await server.stop() } }
         let kernel = server.server.kernel
         let alice = try await Self.online(server.port, "alice")
@@ -95,6 +96,10 @@ import XMPPTestSupport
         bob.send(Self.chat("alice@localhost/phone", "lost1"))
         bob.send(Self.chat("alice@localhost", "lost2"))
         bob.send("<iq xmlns='jabber:client' to='alice@localhost/phone' type='get' id='ping1'><ping xmlns='urn:xmpp:ping'/></iq>")
+        // A ping to the server after them: once answered, bob's three stanzas were routed.
+        bob.send("<iq xmlns='jabber:client' type='get' id='sync'><ping xmlns='urn:xmpp:ping'/></iq>")
+        _ = await bob.collect { $0.attribute("id") == "sync" }
+        try #require(kernel.registry.entry(alice.jid) != nil, "the stanzas reached the session while it waited")
         #expect(try await SlowReaderTests.sessionEnds(alice.jid, in: kernel), "the session ends after sm_resume_timeout")
         let error = await bob.collect { $0.attribute("id") == "ping1" }.last
         #expect(error?.attribute("type") == "error")
