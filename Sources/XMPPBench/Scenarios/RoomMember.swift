@@ -19,6 +19,8 @@ final class RoomMember: @unchecked Sendable {
     private var isRunning = false
     private var isRecording = false
     private var needsFlush = false
+    /// Waiting for the room to accept the instant configuration.
+    private var unlocked: EventLoopPromise<Void>?
     private let prefix: [UInt8]
 
     var eventLoop: any EventLoop { connection.eventLoop }
@@ -41,10 +43,14 @@ final class RoomMember: @unchecked Sendable {
         return entered.futureResult
     }
 
-    /// Accepts the default configuration of a room this member just created (an instant room, XEP-0045 §10.1.2).
-    func unlockRoom() {
+    /// Accepts the default configuration of a room this member just created (an instant room, XEP-0045 §10.1.2); the
+    /// future completes when the room says it is unlocked, so others can enter.
+    func unlockRoom() -> EventLoopFuture<Void> {
+        let unlocked = connection.eventLoop.makePromise(of: Void.self)
+        self.unlocked = unlocked
         write("<iq type='set' id='unlock' to='\(room)'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>")
         connection.channel.flush()
+        return unlocked.futureResult
     }
 
     /// Keeps `window` own messages in flight.
@@ -70,6 +76,11 @@ final class RoomMember: @unchecked Sendable {
 
     private func receive(_ element: Element) {
         switch element.name {
+        case "iq" where element.attribute("id") == "unlock":
+            if element.attribute("type") == "result" { unlocked?.succeed(()) } else {
+                unlocked?.fail(BenchConnectionError.malformed("room not unlocked: \(element)"))
+            }
+            unlocked = nil
         case "presence":
             let isSelf = element.child("x", namespace: MUCNamespace.user)?.children("status", namespace: MUCNamespace.user)
                 .contains { $0.attribute("code") == "110" } ?? false
