@@ -46,6 +46,30 @@ import XMPPKernelTestSupport
         #expect(try await Self.item(scenario.kernel, "bob", "alice@example.com")?.subscription == .both)
     }
 
+    /// A request that finds no available resource waits for the next initial presence and arrives whole then, with
+    /// its status and nickname (a client that connects but has not yet sent presence must not see a bare request).
+    @Test func aRequestDeliveredAtTheNextLoginKeepsItsStatusAndNick() async throws {
+        let scenario = try KernelScenario()
+        try await scenario.account("alice"); try await scenario.account("bob")
+        let alice = try await scenario.login("alice")
+        let bob = try await scenario.login("bob", available: false)
+        try await alice.send("""
+            <presence xmlns='jabber:client' to='bob@example.com' type='subscribe'><status>It's Alice</status>\
+            <nick xmlns='http://jabber.org/protocol/nick'>Ali</nick></presence>
+            """)
+        #expect(bob.received("presence").isEmpty, "bob is not available yet")
+        try await bob.send("<presence xmlns='jabber:client'/>")
+        let request = try #require(bob.received("presence").first { $0.attribute("type") == "subscribe" })
+        #expect(request.attribute("from") == "alice@example.com")
+        #expect(request.child("status", namespace: XMLNamespace.client)?.text == "It's Alice")
+        #expect(request.child("nick", namespace: SubscriptionRequestNote.nickNamespace)?.text == "Ali")
+
+        // Approved: nothing of the request stays behind.
+        try await bob.send("<presence xmlns='jabber:client' to='alice@example.com' type='subscribed'/>")
+        let item = try #require(try await Self.item(scenario.kernel, "bob", "alice@example.com"))
+        #expect(!item.pendingIn && item.pendingRequest == nil && item.subscription == .from)
+    }
+
     @Test func requestToAnUnknownAccountIsDeclined() async throws {
         let scenario = try KernelScenario()
         try await scenario.account("alice")

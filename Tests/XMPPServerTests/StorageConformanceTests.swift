@@ -36,6 +36,7 @@ import GRDB
             var item = RosterEntry(jid: bob, name: "Bob", groups: ["Friends", "Work"], subscription: .to, pendingIn: true)
             #expect(try await storage.rosters.setItem(item, of: "alice") == 1, "\(name)")
             item.subscription = .both
+            item.pendingRequest = SubscriptionRequestNote(status: "It's <Bob> & co", nick: "Bobby")
             #expect(try await storage.rosters.setItem(item, of: "alice") == 2, "\(name)")
             #expect(try await storage.rosters.item(bob, of: "alice") == item, "\(name)")
             #expect(try await storage.rosters.roster(of: "alice") == StoredRoster(items: [item], version: 2), "\(name)")

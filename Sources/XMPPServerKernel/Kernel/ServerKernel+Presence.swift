@@ -96,7 +96,8 @@ extension ServerKernel {
             session.deliver(own)
         }
         for item in items where item.pendingIn {
-            let request = Presence(type: .subscribe, to: user, from: item.jid).element
+            var request = Presence(type: .subscribe, to: user, from: item.jid).element
+            for child in item.pendingRequest?.elements() ?? [] { request.append(child) }
             if let request = filterInbound(request, to: session.jid, from: item.jid) { session.deliver(request) }
         }
         for hook in hooks.initialPresence.hooks { await hook(session, self) }
@@ -223,7 +224,12 @@ extension ServerKernel {
             if isFiltered && (type == .subscribe || type == .subscribed) { return }
             let existing = try await storage.rosters.item(contact, of: username)
             var item = existing ?? RosterEntry(jid: contact, isListed: false)
-            let outcome = SubscriptionRules.inbound(type, &item)
+            var outcome = SubscriptionRules.inbound(type, &item)
+            // A pending request keeps the words of the latest request, for its delivery at the next login.
+            if item.pendingIn && type == .subscribe, item.pendingRequest != SubscriptionRequestNote(request: element) {
+                item.pendingRequest = SubscriptionRequestNote(request: element)
+                outcome.changed = true
+            }
             if outcome.changed && existing == nil, try await !rosterHasRoom(username, listed: item.isListed) {
                 // Nowhere to record the request: dropped, so nobody can grow a roster past its limit from outside.
                 logger.notice("subscription request dropped: roster full", metadata: ["user": "\(username)", "from": "\(contact)"])

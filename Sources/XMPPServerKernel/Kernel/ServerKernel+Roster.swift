@@ -18,6 +18,8 @@ extension ServerKernel {
 
     /// Stores an item; the roster hooks hear of the change (the roster module pushes it to interested resources).
     public func save(_ item: RosterEntry, of username: String) async throws {
+        var item = item
+        if !item.pendingIn { item.pendingRequest = nil }
         let version = try await storage.rosters.setItem(item, of: username)
         if item.isListed { rosterChanged(username, item: item.element, version: version) }
     }

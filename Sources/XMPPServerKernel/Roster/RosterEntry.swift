@@ -8,6 +8,9 @@ public struct RosterEntry: Sendable, Hashable {
     public var item: RosterItem
     /// The contact asked to subscribe to the user and no answer came yet ("pending in").
     public var pendingIn: Bool
+    /// What the contact said with its pending request (its `<status/>` and XEP-0172 nickname), kept so the request
+    /// reaches the user whole when it is delivered later, at the user's next initial presence (RFC 6121 §3.1.3).
+    public var pendingRequest: SubscriptionRequestNote?
     /// Whether the user's roster shows the item. A contact that is only the source of a pending inbound
     /// request is recorded but not listed until the user adds it (RFC 6121 §3.1.3).
     public var isListed: Bool
@@ -63,7 +66,7 @@ public struct RosterEntry: Sendable, Hashable {
 // Stored as one flat JSON object (the SQLite backend's format since v1), so existing rosters read unchanged.
 extension RosterEntry: Codable {
     private enum CodingKeys: String, CodingKey {
-        case jid, name, groups, subscription, pendingOut, pendingIn, preApproved, isListed
+        case jid, name, groups, subscription, pendingOut, pendingIn, preApproved, isListed, pendingStatus, pendingNick
     }
 
     public init(from decoder: any Decoder) throws {
@@ -73,6 +76,9 @@ extension RosterEntry: Codable {
                   subscription: try values.decode(RosterItem.Subscription.self, forKey: .subscription),
                   pendingOut: try values.decode(Bool.self, forKey: .pendingOut), pendingIn: try values.decode(Bool.self, forKey: .pendingIn),
                   preApproved: try values.decode(Bool.self, forKey: .preApproved), isListed: try values.decode(Bool.self, forKey: .isListed))
+        let status = try values.decodeIfPresent(String.self, forKey: .pendingStatus)
+        let nick = try values.decodeIfPresent(String.self, forKey: .pendingNick)
+        if status != nil || nick != nil { pendingRequest = SubscriptionRequestNote(status: status, nick: nick) }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -85,5 +91,7 @@ extension RosterEntry: Codable {
         try values.encode(pendingIn, forKey: .pendingIn)
         try values.encode(preApproved, forKey: .preApproved)
         try values.encode(isListed, forKey: .isListed)
+        try values.encodeIfPresent(pendingRequest?.status, forKey: .pendingStatus)
+        try values.encodeIfPresent(pendingRequest?.nick, forKey: .pendingNick)
     }
 }
