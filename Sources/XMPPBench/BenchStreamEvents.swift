@@ -94,7 +94,7 @@ final class BenchStreamEvents: ClientStreamDelegate, @unchecked Sendable {
         switch failure {
         case .negotiation(let error)?: established.fail(BenchConnectionError.negotiation(error))
         case .streamError(let error)?: established.fail(BenchConnectionError.malformed("\(error)"))
-        case .tls(let text)?: established.fail(BenchConnectionError.malformed(text))
+        case .tls(let cause)?: established.fail(BenchConnectionError.malformed("TLS failed: \(cause)"))
         case .connectionLost?, nil: established.fail(BenchConnectionError.closedEarly)
         }
     }

@@ -18,7 +18,7 @@ public enum ClientStreamFailure: Error, Sendable {
     /// The server sent a stream error, or its XML could not be parsed (then the error is ours to send).
     case streamError(StreamError)
     /// TLS failed (handshake, certificate).
-    case tls(String)
+    case tls(FailureCause)
     /// The connection closed or failed underneath the stream.
     case connectionLost(String)
 }
@@ -141,8 +141,8 @@ public final class ClientStreamHandler: ChannelDuplexHandler {
             // The TCP connection ended without TLS's closing alert: the network dropped, nothing wrong with TLS (a
             // reconnection, and a stream resumption, may follow).
             fail(.connectionLost("the connection dropped (\(error))"), context: context)
-        } else if error is NIOSSLError || error is BoringSSLError {
-            fail(.tls("\(error)"), context: context)
+        } else if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
+            fail(.tls(FailureCause.tls(error, domain: machine.configuration.jid.domainpart)), context: context)
         } else {
             fail(.connectionLost("\(error)"), context: context)
         }
@@ -181,10 +181,10 @@ public final class ClientStreamHandler: ChannelDuplexHandler {
             delegate.clientStream(enteredPhase: .securing)
             decoder.resetStream()
             do {
-                guard let makeTLSHandler else { throw ClientStreamFailure.tls("TLS is disabled") }
+                guard let makeTLSHandler else { return fail(.tls(FailureCause(.localConfiguration, "TLS is disabled")), context: context) }
                 try context.pipeline.syncOperations.addHandler(try makeTLSHandler(), position: .first)
             } catch {
-                fail(.tls("\(error)"), context: context)
+                fail(.tls(FailureCause(.localConfiguration, "TLS could not be set up", underlying: "\(error)")), context: context)
             }
         case .restartStream(let header):
             decoder.resetStream()

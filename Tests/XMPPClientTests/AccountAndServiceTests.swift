@@ -181,7 +181,29 @@ struct AccountAndServiceTests {
             try await XMPPClient(configuration: untrusted).connect()
             Issue.record("a self-signed certificate was accepted by the system trust store")
         } catch let error as XMPPClientError {
-            guard case .tlsFailed = error else { Issue.record("expected tlsFailed, got \(error)"); return }
+            guard case .tlsFailed(let cause) = error else { Issue.record("expected tlsFailed, got \(error)"); return }
+            #expect(cause.kind == .untrustedCertificate && cause.underlying?.contains("CERTIFICATE_VERIFY_FAILED") == true, "\(cause)")
+        }
+        var missingCA = try fixture.configuration("alice")
+        missingCA.trust = .caFile("/nonexistent/ca.pem")
+        do {
+            try await XMPPClient(configuration: missingCA).connect()
+            Issue.record("connected without its CA file")
+        } catch XMPPClientError.tlsFailed(let cause) {
+            #expect(cause.kind == .localConfiguration && cause.summary == "cannot read the CA file /nonexistent/ca.pem", "\(cause)")
+        }
+
+        // Nothing listens: a refused connection, told apart from the other failures by its kind.
+        let closed = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let closedPort = closed.localAddress?.port ?? 0
+        try await closed.close()
+        var refused = try fixture.configuration("alice")
+        refused.server = .host("127.0.0.1", port: closedPort)
+        do {
+            try await XMPPClient(configuration: refused).connect()
+            Issue.record("connected to a closed port")
+        } catch XMPPClientError.connectionFailed(let cause) {
+            #expect(cause.kind == .refused && cause.summary == "nothing accepts connections at 127.0.0.1:\(closedPort)", "\(cause)")
         }
 
         // A server that accepts TCP and says nothing: connect() gives up at its timeout.

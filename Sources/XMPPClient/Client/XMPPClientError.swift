@@ -4,10 +4,12 @@ import XMPPCore
 public enum XMPPClientError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The connection, or a request, did not complete in time.
     case timeout
-    /// No connection could be opened: DNS lookup, TCP connect or the network failed. Carries the cause.
-    case connectionFailed(String)
-    /// TLS could not be established, or the server's certificate was not trusted. Carries the cause.
-    case tlsFailed(String)
+    /// No connection could be opened: DNS lookup, TCP connect or the network failed. The cause's
+    /// ``FailureCause/kind`` tells a refused connection from an unknown host or an unreachable network.
+    case connectionFailed(FailureCause)
+    /// TLS could not be established. The cause's ``FailureCause/kind`` tells an untrusted certificate
+    /// (``FailureCause/Kind/untrustedCertificate``) or one for another name from other handshake failures.
+    case tlsFailed(FailureCause)
     /// SASL authentication failed; carries the condition (`not-authorized` for a wrong password).
     case authenticationFailed(SASLError)
     /// In-band registration was refused: `conflict` when the username is taken, `not-allowed`, ...
@@ -46,7 +48,7 @@ public enum XMPPClientError: Error, Sendable, Hashable, CustomStringConvertible 
         case .authenticationFailed(let error): return "authentication failed: \(error)"
         case .registrationFailed(let error): return "registration failed: \(error)"
         case .negotiationFailed(let error): return "\(error)"
-        case .streamError(let error): return "stream error: \(error)"
+        case .streamError(let error): return "\(error)"
         case .connectionLost(let cause): return "connection lost: \(cause)"
         case .stanzaError(let error): return "\(error)"
         case .notConnected: return "not connected"
@@ -60,7 +62,8 @@ public enum XMPPClientError: Error, Sendable, Hashable, CustomStringConvertible 
         case .registrationFailed(let error): self = .registrationFailed(error)
         case .streamError(let error): self = .streamError(error)
         case .closedByServer: self = .connectionLost("the server closed the stream")
-        case .tlsRequired, .tlsFailed: self = .tlsFailed("\(negotiation)")
+        case .tlsRequired: self = .tlsFailed(FailureCause(.handshake, "the server does not offer TLS, and this client requires it"))
+        case .tlsFailed: self = .tlsFailed(FailureCause(.handshake, "the server refused to start TLS"))
         case .noCommonMechanism, .bindFailed, .unexpected: self = .negotiationFailed(negotiation)
         }
     }

@@ -68,7 +68,7 @@ final class ClientConnection: ClientStreamDelegate, Sendable {
         negotiation.resumption = resumption
         let endpoints = try await ServiceLocator(nameServers: configuration.nameServers, group: group)
             .endpoints(for: configuration.server, domain: domain)
-        var lastError: any Error = XMPPClientError.connectionFailed("no address for \(domain)")
+        var lastError: any Error = XMPPClientError.connectionFailed(FailureCause(.unknownHost, "no address for \(domain)"))
         for endpoint in endpoints where !Task.isCancelled {
             if endpoint.directTLS && tls == nil { continue }
             do {
@@ -85,7 +85,7 @@ final class ClientConnection: ClientStreamDelegate, Sendable {
                 lastError = error
             }
         }
-        throw lastError as? XMPPClientError ?? XMPPClientError.connectionFailed("\(lastError)")
+        throw lastError as? XMPPClientError ?? XMPPClientError.connectionFailed(FailureCause(.other, "cannot connect", underlying: "\(lastError)"))
     }
 
     private func attempt(_ endpoint: ServiceEndpoint, negotiation: ClientNegotiationStateMachine.Configuration,
@@ -117,7 +117,7 @@ final class ClientConnection: ClientStreamDelegate, Sendable {
                     }
                     if closeNow { channel.close(promise: nil) }
                 case .failure(let error):
-                    self.finish(.failure(.connectionFailed("\(endpoint.host):\(endpoint.port): \(error)")))
+                    self.finish(.failure(.connectionFailed(.connecting(to: endpoint.host, port: endpoint.port, error: error))))
                 }
             }
         }

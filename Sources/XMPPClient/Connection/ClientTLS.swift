@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import NIOCore
 import NIOSSL
 import XMPPCore
@@ -27,7 +28,20 @@ struct ClientTLS: Sendable {
         case .acceptAnyCertificate:
             configuration.certificateVerification = .none
         }
-        self.context = try NIOSSLContext(configuration: configuration)
+        do {
+            if case .caFile(let path) = trust {
+                // NIOSSL would only say "failedToLoadCertificate": name the file and what is wrong with it.
+                _ = try NIOSSLCertificate.fromPEMFile(path)
+            }
+            self.context = try NIOSSLContext(configuration: configuration)
+        } catch {
+            let summary = switch trust {
+            case .caFile(let path) where !FileManager.default.isReadableFile(atPath: path): "cannot read the CA file \(path)"
+            case .caFile(let path): "no PEM certificate in the CA file \(path)"
+            default: "the trusted certificates could not be loaded"
+            }
+            throw XMPPClientError.tlsFailed(FailureCause(.localConfiguration, summary, underlying: "\(error)"))
+        }
         self.trust = trust
         self.domain = domain
     }

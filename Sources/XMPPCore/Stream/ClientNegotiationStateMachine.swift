@@ -246,6 +246,11 @@ public struct ClientNegotiationStateMachine: Sendable {
 
     private mutating func beginRegistration() -> Action {
         guard let username = configuration.jid.localpart else { return fail(.registrationFailed(StanzaError(.badRequest))) }
+        // XEP-0077 §3: a server that lets anyone register says so in its features; asking one that does not would
+        // only earn a stream error before authentication.
+        guard features.feature("register", "http://jabber.org/features/iq-register") != nil else {
+            return fail(.registrationFailed(StanzaError(.notAllowed, text: "registration is disabled on this server")))
+        }
         let namespace = "jabber:iq:register"
         let query = Element("query", namespace: namespace, children: [
             .element(Element("username", namespace: namespace, text: username)),

@@ -46,6 +46,17 @@ import Testing
         #expect(harness.clientResult == .failed(.authenticationFailed(SASLError(.notAuthorized))))
     }
 
+    /// XEP-0077 §3: without the `iq-register` feature the client does not ask, and says why.
+    @Test func registeringWhereTheServerOffersNoRegistrationFailsWithNotAllowed() {
+        var client = clientConfig("romeo@example.com")
+        client.registersAccount = true
+        var harness = NegotiationHarness(server: serverConfig, client: client)
+        harness.run()
+        #expect(harness.clientResult == .failed(.registrationFailed(StanzaError(.notAllowed, text: "registration is disabled on this server"))),
+                "\(harness.transcript.joined(separator: "\n"))")
+        #expect(!harness.transcript.contains { $0.contains("jabber:iq:register") }, "nothing was asked")
+    }
+
     @Test func clientRequiringTLSRefusesAServerWithout() {
         var server = serverConfig
         server.tls = .unavailable
