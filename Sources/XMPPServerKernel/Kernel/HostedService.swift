@@ -32,6 +32,11 @@ extension ServerKernel {
         services[jid.domainpart]
     }
 
+    /// The domains of the hosted services (`conference.example.com`, ...), sorted: for start-up logs and status pages.
+    public var hostedServiceDomains: [String] {
+        services.keys.sorted()
+    }
+
     /// Delivers a stanza a hosted service sends to a local user: messages as any message (full or bare JID,
     /// offline storage), presence to the session or the account's available resources, IQs to the full JID;
     /// IQ requests to a bare JID or the domain are answered by the server, and the answer goes back to the
