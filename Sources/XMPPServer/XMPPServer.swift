@@ -61,7 +61,18 @@ public final class XMPPServer: Service, Sendable {
             storage = database.storage
         }
         if let certificate = configuration.certificatePath, let key = configuration.privateKeyPath {
-            tls = try ServerTLS(certificatePath: certificate, privateKeyPath: key)
+            let findings = CertificateCheck.check(certificatePath: certificate, keyPath: key, domain: configuration.domain)
+            do {
+                tls = try ServerTLS(certificatePath: certificate, privateKeyPath: key)
+            } catch {
+                let problems = findings.filter { $0.severity == .error }.map(\.message)
+                throw TLSSetupError.unusable(problems.isEmpty ? ["\(certificate) and \(key) cannot be used: \(error)"] : problems)
+            }
+            for finding in findings where finding.severity == .warning {
+                logger.warning("\(finding.message)", metadata: ["certificate": "\(certificate)"])
+            }
+        } else if configuration.certificatePath != nil || configuration.privateKeyPath != nil {
+            throw TLSSetupError.unusable(["give both certificate and private_key (or neither, for a generated self-signed certificate)"])
         } else {
             tls = try ServerTLS.selfSigned(domain: configuration.domain, directory: configuration.dataDirectory, logger: logger)
         }
@@ -111,12 +122,31 @@ public final class XMPPServer: Service, Sendable {
 
 /// Why the server could not start.
 public enum ServerStartError: Error, CustomStringConvertible {
-    /// No bind address could be used for this port.
-    case noListener(port: Int)
+    /// No bind address could be used for this port; `reason` is why the last one failed, in plain words.
+    case noListener(port: Int, reason: String)
 
     public var description: String {
         switch self {
-        case .noListener(let port): "could not listen on port \(port) on any bind address"
+        case .noListener(let port, let reason): "cannot listen on port \(port): \(reason)"
+        }
+    }
+
+    /// Whether the port is taken by another program.
+    public var isPortInUse: Bool {
+        if case .noListener(_, let reason) = self { return reason == Self.inUse }
+        return false
+    }
+
+    static let inUse = "the port is in use by another program"
+
+    /// Plain words for why binding failed.
+    static func reason(_ error: any Error) -> String {
+        guard let io = error as? IOError else { return "\(error)" }
+        switch io.errnoCode {
+        case EADDRINUSE: return inUse
+        case EACCES: return "this user may not use the port (ports below 1024 need privileges)"
+        case EADDRNOTAVAIL: return "the bind address is not one of this machine's"
+        default: return "\(io)"
         }
     }
 }

@@ -13,17 +13,46 @@ import XMPPServerKernel
 public enum ConfigFile {
     /// A line that cannot be understood.
     public struct ParseError: Error, CustomStringConvertible {
-        /// The 1-based line number.
+        /// The 1-based line number; 0 for an option given on the command line, or a file that cannot be read.
         public var line: Int
         /// What is wrong.
         public var message: String
-        public var description: String { "line \(line): \(message)" }
+        /// The config file, when the problem is in one.
+        public var path: String?
+
+        /// Creates an error.
+        public init(line: Int, message: String, path: String? = nil) {
+            self.line = line
+            self.message = message
+            self.path = path
+        }
+
+        public var description: String {
+            switch (path, line) {
+            case (let path?, 0): "\(path): \(message)"
+            case (let path?, _): "\(path):\(line): \(message)"
+            case (nil, 0): message
+            case (nil, _): "line \(line): \(message)"
+            }
+        }
     }
 
     /// Reads `path` and applies it on top of `configuration`.
     public static func load(_ path: String, into configuration: inout ServerConfiguration) throws {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        try apply(text, to: &configuration)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ParseError(line: 0, message: "no such config file", path: path)
+        }
+        guard !isDirectory.boolValue, let data = FileManager.default.contents(atPath: path) else {
+            throw ParseError(line: 0, message: isDirectory.boolValue ? "is a directory, not a config file" : "cannot be read by this user",
+                             path: path)
+        }
+        do {
+            try apply(String(decoding: data, as: UTF8.self), to: &configuration)
+        } catch var error as ParseError {
+            error.path = path
+            throw error
+        }
     }
 
     /// Applies the settings in `text` to `configuration`.

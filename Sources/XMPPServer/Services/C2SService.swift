@@ -54,6 +54,7 @@ public final class C2SService: ServerService, Sendable {
         if let tlsPort = configuration.c2sTLSPort { ports.append((tlsPort, true)) }
         for (port, directTLS) in ports {
             var bound = 0
+            var failure = "no bind address is configured"
             for address in configuration.bindAddresses {
                 do {
                     let channel = try await bootstrap(shared: shared, directTLS: directTLS).bind(host: address, port: port).get()
@@ -62,12 +63,13 @@ public final class C2SService: ServerService, Sendable {
                     logger.notice("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? address)",
                                                           "kind": "\(directTLS ? "c2s direct TLS" : "c2s STARTTLS")"])
                 } catch {
-                    logger.warning("cannot listen", metadata: ["address": "\(address)", "port": "\(port)", "error": "\(error)"])
+                    failure = ServerStartError.reason(error)
+                    logger.warning("cannot listen", metadata: ["address": "\(address)", "port": "\(port)", "reason": "\(failure)"])
                 }
             }
             guard bound > 0 else {
                 await stop()
-                throw ServerStartError.noListener(port: port)
+                throw ServerStartError.noListener(port: port, reason: failure)
             }
         }
     }

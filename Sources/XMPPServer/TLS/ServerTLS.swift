@@ -85,11 +85,14 @@ public enum TLSSetupError: Error, CustomStringConvertible {
     case emptyChain
     /// A file could not be written.
     case cannotWrite(String)
+    /// The configured certificate or key cannot be used, for these reasons (each names its file).
+    case unusable([String])
 
     public var description: String {
         switch self {
         case .emptyChain: "the certificate file holds no certificate"
         case .cannotWrite(let path): "cannot write \(path)"
+        case .unusable(let problems): problems.joined(separator: "; ")
         }
     }
 }
