@@ -125,10 +125,16 @@ let package = Package(
             dependencies: ["XMPPClient", "XMPPCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
+        // What the three tools share: one way to run a command, report a failure and give exit statuses.
+        .target(
+            name: "CommandLineSupport",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "xmppd",
             dependencies: [
-                "XMPPServer",
+                "XMPPServer", "CommandLineSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -139,7 +145,7 @@ let package = Package(
         .executableTarget(
             name: "xmppctl",
             dependencies: [
-                "XMPPServer", "XMPPServerSQLite", "XMPPServerKernel", .product(name: "Logging", package: "swift-log"),
+                "XMPPServer", "XMPPServerSQLite", "XMPPServerKernel", "CommandLineSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -148,7 +154,7 @@ let package = Package(
         // The command-line client, built only on XMPPClient.
         .executableTarget(
             name: "xmpp",
-            dependencies: ["XMPPClient", "XMPPCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["XMPPClient", "XMPPCore", "CommandLineSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strictSettings
         ),
         // Load generator: real XMPP over loopback, JSON figures (docs/BENCHMARKS.md).

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import XMPPClient
 import XMPPCore
 
@@ -48,7 +49,9 @@ struct Blocklist: AsyncParsableCommand {
 
     func run() async throws {
         try await withBlocking(options) { blocking in
-            for jid in try await blocking.fetch().sorted(by: { $0.description < $1.description }) { print(jid) }
+            let blocked = try await blocking.fetch().sorted(by: { $0.description < $1.description })
+            for jid in blocked { print(jid) }
+            if blocked.isEmpty { Feedback.say("nothing is blocked") }
         }
     }
 }

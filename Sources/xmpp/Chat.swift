@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import XMPPClient
 import XMPPCore
@@ -35,6 +36,7 @@ struct Chat: AsyncParsableCommand {
                 }
             }
             try await client.sendPresence(Presence())
+            Feedback.say("connected as \(client.jid?.description ?? ""); chatting with \(peer) (type a line to send it, Ctrl-D to end)")
             for await line in Self.standardInputLines() where !line.isEmpty {
                 try await chat.send(line, to: peer)
             }

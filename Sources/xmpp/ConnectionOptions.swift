@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import XMPPClient
 import XMPPCore
@@ -10,6 +11,9 @@ struct ConnectionOptions: ParsableArguments {
 
     @Option(name: .long, help: "The password (or XMPP_PASSWORD).")
     var password: String?
+
+    @Option(name: .long, help: "An account of \(AccountFile.displayPath) (or XMPP_ACCOUNTS_FILE) to use instead of --jid/--password.")
+    var account: String?
 
     @Option(name: .long, help: "HOST[:PORT] to connect to instead of looking up SRV records of the JID's domain.")
     var server: String?
@@ -26,22 +30,63 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .long, help: "Seconds to wait for the connection and each answer.")
     var timeout: Int = 20
 
+    @Flag(name: .long, help: "On failure, show the underlying error too.")
+    var verbose = false
+
+    /// Where the password came from, so `xmpp passwd` can say what else must change.
+    enum PasswordSource: Equatable {
+        case option, environment, accountFile(String)
+    }
+
+    /// Who logs in, and the account file's settings: options first, then the environment, then the account file.
+    struct Credentials {
+        var jid: JID
+        var password: String
+        var passwordSource: PasswordSource
+        var account: AccountFile.Account?
+    }
+
+    /// The credentials these options, the environment and the account file give.
+    func credentials() throws -> Credentials {
+        let environment = ProcessInfo.processInfo.environment
+        let fromFile = account != nil || (jid == nil && environment["XMPP_JID"] == nil) ? try AccountFile.load()?.account(named: account) : nil
+        if let account, fromFile == nil { throw ToolFailure.usage("no account file at \(AccountFile.path) for --account \(account)") }
+        guard let rawJID = jid ?? fromFile?.values["jid"] ?? environment["XMPP_JID"] else {
+            throw ToolFailure.usage("who logs in? Give --jid or set XMPP_JID",
+                                    hint: "or keep the account in \(AccountFile.displayPath) (see `xmpp --help`)")
+        }
+        let source: PasswordSource
+        let secret: String
+        if let password {
+            (secret, source) = (password, .option)
+        } else if let filed = fromFile?.values["password"], let name = fromFile?.name {
+            (secret, source) = (filed, .accountFile(name))
+        } else if let exported = environment["XMPP_PASSWORD"] {
+            (secret, source) = (exported, .environment)
+        } else {
+            throw ToolFailure.usage("no password: give --password or set XMPP_PASSWORD")
+        }
+        guard let account = JID(validating: rawJID), account.localpart != nil else {
+            throw ToolFailure.usage("not a user JID: \(rawJID)", hint: "a user JID looks like alice@example.com")
+        }
+        return Credentials(jid: account, password: secret, passwordSource: source, account: fromFile)
+    }
+
     /// The client configuration these options describe.
     func configuration(sendsInitialPresence: Bool) throws -> XMPPClient.Configuration {
-        let environment = ProcessInfo.processInfo.environment
-        guard let rawJID = jid ?? environment["XMPP_JID"] else { throw ValidationError("give --jid or set XMPP_JID") }
-        guard let password = password ?? environment["XMPP_PASSWORD"] else { throw ValidationError("give --password or set XMPP_PASSWORD") }
-        guard let account = JID(validating: rawJID), account.localpart != nil else { throw ValidationError("not a user JID: \(rawJID)") }
-        var configuration = XMPPClient.Configuration(jid: account, password: password,
+        let credentials = try credentials()
+        let filed = credentials.account?.values ?? [:]
+        var configuration = XMPPClient.Configuration(jid: credentials.jid, password: credentials.password,
                                                      connectTimeout: .seconds(timeout), requestTimeout: .seconds(timeout),
                                                      sendsInitialPresence: sendsInitialPresence)
-        if let server {
+        let directTLS = directTLS || filed["direct-tls"] == "true"
+        if let server = server ?? filed["server"] {
             let (host, port) = try Self.hostAndPort(server, defaultPort: directTLS ? 5223 : 5222)
             configuration.server = .host(host, port: port, directTLS: directTLS)
         }
         if insecure {
             configuration.trust = .acceptAnyCertificate
-        } else if let caFile {
+        } else if let caFile = caFile ?? filed["ca-file"] {
             configuration.trust = .caFile(caFile)
         }
         return configuration
@@ -53,13 +98,13 @@ struct ConnectionOptions: ParsableArguments {
             let host = String(text[text.index(after: text.startIndex)..<close])
             let rest = text[text.index(after: close)...]
             guard rest.isEmpty || rest.hasPrefix(":"), let port = rest.isEmpty ? defaultPort : Int(rest.dropFirst()) else {
-                throw ValidationError("bad --server \(text)")
+                throw ToolFailure.usage("bad --server \(text)", hint: "write HOST, HOST:PORT or [IPv6]:PORT")
             }
             return (host, port)
         }
         let parts = text.split(separator: ":")
         guard parts.count == 1 || parts.count == 2, let port = parts.count == 2 ? Int(parts[1]) : defaultPort else {
-            throw ValidationError("bad --server \(text)")
+            throw ToolFailure.usage("bad --server \(text)", hint: "write HOST, HOST:PORT or [IPv6]:PORT")
         }
         return (String(parts[0]), port)
     }

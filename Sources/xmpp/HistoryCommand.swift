@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import XMPPClient
 import XMPPCore
@@ -18,6 +19,7 @@ struct History: AsyncParsableCommand {
         try await withClient(options, setUp: { $0.add(archive) }) { client in
             let page = try await archive.queryServer(with: peer.bare, start: start, before: "", max: limit)
             for message in page.messages { if let line = Self.line(for: message, account: client.configuration.jid) { print(line) } }
+            if page.messages.isEmpty { Feedback.say("no messages") }
         }
     }
 

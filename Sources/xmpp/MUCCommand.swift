@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import XMPPClient
 import XMPPCore
@@ -32,7 +33,9 @@ struct MUCCommand: AsyncParsableCommand {
                 guard let service = found else {
                     throw XMPPClientError.unexpectedResponse("the server lists no chat service")
                 }
-                for room in try await muc.rooms(on: service) { print("\(room.jid)\t\(room.name ?? "")") }
+                let rooms = try await muc.rooms(on: service)
+                for room in rooms { print("\(room.jid)\t\(room.name ?? "")") }
+                if rooms.isEmpty { Feedback.say("no public rooms on \(service)") }
             }
         }
     }
@@ -46,6 +49,7 @@ struct MUCCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await inRoom(options, room, presence: true, history: .init(maxStanzas: history)) { chatRoom, events in
+                Feedback.say("joined \(chatRoom.jid) as \(chatRoom.nickname) (type a line to send it, Ctrl-D to leave)")
                 // Typed lines go to the room until standard input ends or this user is out of the room.
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { await Self.printEvents(events) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import XMPPClient
 import XMPPCore
 
@@ -18,6 +19,7 @@ struct RosterCommand: AsyncParsableCommand {
                     let subscription = item.subscription.rawValue + (item.isPendingOut ? "+ask" : "")
                     print([item.jid.description, subscription, item.name ?? "", item.groups.joined(separator: ",")].joined(separator: "\t"))
                 }
+                if roster.items.isEmpty { Feedback.say("the roster is empty") }
             }
         }
     }

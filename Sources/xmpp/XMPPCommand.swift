@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import XMPPClient
 import XMPPCore
@@ -10,27 +11,19 @@ struct XMPPCommand: AsyncParsableCommand {
         commandName: "xmpp",
         abstract: "Chat over XMPP from the command line.",
         discussion: """
-            Credentials come from --jid/--password or XMPP_JID/XMPP_PASSWORD. Exit status: 0 success, 1 usage, \
-            2 authentication failed, 3 cannot connect or TLS failed, 4 refused by the server, 5 timed out.
+            Credentials come from --jid/--password, XMPP_JID/XMPP_PASSWORD, or an account in \(AccountFile.displayPath) \
+            (--account NAME). Exit status: 0 success, 1 usage, 2 authentication failed, 3 cannot connect or TLS \
+            failed, 4 refused by the server, 5 timed out. --verbose adds the underlying error to a failure.
             """,
         subcommands: [Register.self, Passwd.self, Send.self, RosterCommand.self, Chat.self, MUCCommand.self, Block.self, Unblock.self,
                       Blocklist.self, Status.self, History.self])
-}
 
-/// The exit statuses scripts can rely on.
-enum ExitStatus {
-    static func of(_ error: any Error) -> ExitCode {
-        guard let error = error as? XMPPClientError else { return ExitCode(1) }
-        switch error {
-        case .authenticationFailed: return ExitCode(2)
-        case .connectionFailed, .tlsFailed, .connectionLost, .notConnected, .streamError, .negotiationFailed: return ExitCode(3)
-        case .registrationFailed, .stanzaError, .unexpectedResponse: return ExitCode(4)
-        case .timeout: return ExitCode(5)
-        }
+    static func main() async {
+        await ToolRunner.main(self, present: ErrorPresentation.failure(for:))
     }
 }
 
-/// Connects with `options`, runs `body`, disconnects; reports a failure on stderr with its exit status.
+/// Connects with `options`, runs `body`, disconnects. A failure propagates to ``ToolRunner``, which reports it.
 func withClient(_ options: ConnectionOptions, presence: Bool = false, registering: Bool = false,
                 setUp: (XMPPClient) -> Void = { _ in },
                 _ body: (XMPPClient) async throws -> Void) async throws {
@@ -42,8 +35,7 @@ func withClient(_ options: ConnectionOptions, presence: Bool = false, registerin
         await client.disconnect()
     } catch {
         await client.disconnect()
-        FileHandle.standardError.write(Data("xmpp: \(error)\n".utf8))
-        throw ExitStatus.of(error)
+        throw error
     }
 }
 
@@ -69,6 +61,16 @@ struct Passwd: AsyncParsableCommand {
             try await registration.changePassword(to: newPassword)
             print("password changed")
         }
+        // The next command must not log in with the old password.
+        switch try options.credentials().passwordSource {
+        case .accountFile(let name):
+            try AccountFile.updatePassword(of: name, to: newPassword)
+            Feedback.say("updated the password of account \(name) in \(AccountFile.path)")
+        case .environment:
+            Feedback.say("note: XMPP_PASSWORD still holds the old password; set it to the new one before the next command")
+        case .option:
+            break
+        }
     }
 }
 
@@ -79,7 +81,7 @@ struct Send: AsyncParsableCommand {
     @Argument(help: "The text; read from standard input when omitted.") var text: String?
 
     func run() async throws {
-        guard let recipient = JID(validating: to) else { throw ValidationError("not a JID: \(to)") }
+        let recipient = try parseJID(to)
         let body = text ?? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         let chat = ChatModule()
         try await withClient(options, setUp: { $0.add(chat) }) { _ in

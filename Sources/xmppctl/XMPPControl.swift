@@ -1,6 +1,7 @@
 // xmppctl: administration of xmppd. Account commands work on the data directory's database, whether the
 // server runs or not; session commands talk to the running server through its admin socket.
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import Logging
 import NIOCore
@@ -16,50 +17,112 @@ struct XMPPControl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xmppctl",
         abstract: "Administer an xmppd server.",
-        subcommands: [AddUser.self, AddUsers.self, AddArchive.self, Passwd.self, DelUser.self, Users.self, Sessions.self, Kick.self, Stats.self])
+        discussion: """
+            xmppctl finds the server's data directory in --data-dir, else in the data_dir of the config file given \
+            with --config or XMPPD_CONFIG, else ./data. Exit status: 0 success, 1 usage (bad arguments, an invalid \
+            username or JID), 2 `check` found problems, 3 the server is not running or its data is not there, \
+            4 refused (the account exists, or does not).
+            """,
+        subcommands: [AddUser.self, AddUsers.self, AddArchive.self, Passwd.self, DelUser.self, Users.self, Sessions.self, Kick.self,
+                      Stats.self, Check.self])
+
+    static func main() async {
+        await ToolRunner.main(self, present: { error in
+            ToolFailure("\(error)", status: ControlStatus.notThere, detail: String(reflecting: error))
+        })
+    }
+}
+
+/// The exit statuses of `xmppctl` (its `--help` and the README).
+enum ControlStatus {
+    /// `check` found a problem.
+    static let problemsFound: Int32 = 2
+    /// The server is not running (for the commands that need it), or its database is not where xmppctl looked.
+    static let notThere: Int32 = 3
+    /// The server or the database said no: the account exists, or does not.
+    static let refused: Int32 = 4
 }
 
 /// Options every command shares.
 struct Common: ParsableArguments {
-    @Option(name: .long, help: "The server's data directory (default ./data).")
-    var dataDir = "data"
+    @Option(name: .long, help: "The server's data directory (default: the config file's data_dir, else ./data).")
+    var dataDir: String?
     @Option(name: .long, help: "The server's domain, for changes made while the server is stopped (default localhost).")
     var domain: String?
-    @Option(name: .long, help: "The server's config file, read for its domain and module options when the server is stopped.")
+    @Option(name: .long, help: "The server's config file (or XMPPD_CONFIG), read for its data directory, domain and module options.")
     var config: String?
 
-    /// Whether the server's domain was given (by --domain or --config), rather than assumed.
-    var knowsDomain: Bool { domain != nil || config != nil }
+    /// The config file: --config, else XMPPD_CONFIG.
+    var configFile: String? {
+        config ?? ProcessInfo.processInfo.environment["XMPPD_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Whether the server's domain was given (by --domain or a config file), rather than assumed.
+    var knowsDomain: Bool { domain != nil || configFile != nil }
+
+    /// The server's settings as xmppd would read them: the config file, then --domain and --data-dir.
+    func settings() throws -> ServerConfiguration {
+        var settings = ServerConfiguration()
+        if let configFile {
+            do {
+                try ConfigFile.load(configFile, into: &settings)
+            } catch {
+                throw ToolFailure("\(error)", hint: "`xmppd --list-options` lists every option", status: ToolFailure.usageStatus)
+            }
+        }
+        if let domain { settings.domain = domain.lowercased() }
+        if let dataDir { settings.dataDirectory = dataDir }
+        settings.kernel.domain = settings.domain
+        return settings
+    }
+
+    /// The data directory in use.
+    func dataDirectory() throws -> String { try settings().dataDirectory }
 
     /// A kernel with the standard modules on the database, without listeners, configured as the server (from
-    /// --config and --domain): account changes made through it run the modules' account hooks as the server's would.
+    /// the config file and --domain): account changes made through it run the modules' account hooks as the server's would.
     func kernel() throws -> ServerKernel {
-        var settings = ServerConfiguration()
-        if let config { try ConfigFile.load(config, into: &settings) }
-        if let domain { settings.domain = domain.lowercased() }
-        settings.kernel.domain = settings.domain
+        let settings = try settings()
         var logger = Logger(label: "xmppctl")
         logger.logLevel = .warning   // the modules' start-up notes are for the server's log, not the command's output
         return try ServerKernel(configuration: settings.kernel, storage: database().storage, modules: StandardModules.all, logger: logger)
     }
 
     func database() throws -> SQLiteDatabase {
-        let path = "\(dataDir)/xmppd.sqlite"
+        let path = "\(try dataDirectory())/xmppd.sqlite"
         guard FileManager.default.fileExists(atPath: path) else {
-            throw ValidationError("no database at \(path); start xmppd once or pass --data-dir")
+            throw ToolFailure("no xmppd database at \(path)",
+                              hint: "start xmppd once to create it, or point xmppctl at the server's data with --data-dir DIR or --config FILE",
+                              status: ControlStatus.notThere)
         }
         return try SQLiteDatabase(path: path)
     }
 
-    /// Sends one command to the running server and returns its answer.
+    /// Sends one command to the running server and returns its answer; an `error: ...` answer is thrown as a refusal.
     func ask(_ command: String) async throws -> String {
-        let path = "\(dataDir)/xmppd.sock"
+        let path = "\(try dataDirectory())/xmppd.sock"
+        let answer = try await Self.request(command, socket: path)
+        if answer.hasPrefix("error: ") {
+            throw ToolFailure(String(answer.dropFirst(7)).trimmingCharacters(in: .whitespacesAndNewlines), status: ControlStatus.refused)
+        }
+        return answer
+    }
+
+    /// The answer of the admin socket at `path`, or nil when no server listens there.
+    static func request(_ command: String, socket path: String) async throws -> String {
         let collector = LineCollector()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
-            }
-            .connect(unixDomainSocketPath: path).get()
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+                }
+                .connect(unixDomainSocketPath: path).get()
+        } catch {
+            throw ToolFailure("xmppd is not running here (no server answers at \(path))",
+                              hint: "start xmppd, or point xmppctl at the running server's data with --data-dir DIR or --config FILE",
+                              status: ControlStatus.notThere, detail: "\(error)")
+        }
         try await channel.writeAndFlush(channel.allocator.buffer(string: command + "\n"))
         try await channel.closeFuture.get()
         return collector.text.withLock { $0 }
@@ -77,17 +140,20 @@ final class LineCollector: ChannelInboundHandler, Sendable {
     }
 }
 
-/// Reads a password from standard input (one line), so it never appears in the process list.
+/// Reads a password from standard input (one line), so it never appears in the process list; the prompt shows only
+/// when a person types it.
 func readPassword(_ given: String?) throws -> String {
     if let given { return given }
-    print("password: ", terminator: "")
-    guard let line = readLine(), !line.isEmpty else { throw ValidationError("no password given") }
+    if isatty(STDIN_FILENO) != 0 { FileHandle.standardError.write(Data("password: ".utf8)) }
+    guard let line = readLine(), !line.isEmpty else {
+        throw ToolFailure.usage("no password given", hint: "type it, pipe it in, or pass --password")
+    }
     return line
 }
 
 func normalized(_ username: String) throws -> String {
     guard let user = (try? JID(localpart: username, domainpart: "localhost"))?.localpart else {
-        throw ValidationError("\(username) is not a valid username")
+        throw ToolFailure.usage("\(username) is not a valid username", hint: "a username is the part of a JID before the @, without spaces")
     }
     return user
 }
@@ -101,7 +167,7 @@ struct AddUser: AsyncParsableCommand {
     func run() async throws {
         let user = try normalized(username)
         guard try await common.kernel().createAccount(user, password: try readPassword(password)) else {
-            throw ValidationError("\(user) already exists")
+            throw ToolFailure("\(user) already exists", hint: "`xmppctl passwd \(user)` sets its password", status: ControlStatus.refused)
         }
         print("created \(user)")
     }
@@ -146,7 +212,7 @@ struct AddArchive: AsyncParsableCommand {
 struct AddUsers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "addusers",
-        abstract: "Create numbered accounts in bulk (load tests): user{i} with password pass{i}, i from 1 to COUNT.",
+        abstract: "Create numbered accounts in bulk (load tests): bench{i} with password secret{i}, i from 1 to COUNT.",
         discussion: "Existing accounts are left as they are. Example: xmppctl addusers 20000 --user-format bench{i} --password-format secret{i}")
     @OptionGroup var common: Common
     @Argument(help: "How many accounts.") var count: Int
@@ -187,7 +253,7 @@ struct Passwd: AsyncParsableCommand {
     func run() async throws {
         let user = try normalized(username)
         guard try await common.kernel().changePassword(of: user, to: try readPassword(password)) else {
-            throw ValidationError("no account \(user)")
+            throw ToolFailure("no account \(user)", hint: "`xmppctl users` lists the accounts", status: ControlStatus.refused)
         }
         print("password changed for \(user)")
     }
@@ -201,15 +267,22 @@ struct DelUser: AsyncParsableCommand {
     func run() async throws {
         let user = try normalized(username)
         // A running server deletes it itself: its sessions end and its contacts are told at once.
-        if let answer = try? await common.ask("deluser \(user)") {
-            guard answer.hasPrefix("deleted") else { throw ValidationError(answer.trimmingCharacters(in: .newlines)) }
+        let socket = "\(try common.dataDirectory())/xmppd.sock"
+        if let answer = try? await Common.request("deluser \(user)", socket: socket) {
+            guard answer.hasPrefix("deleted") else {
+                throw ToolFailure(answer.replacingOccurrences(of: "error: ", with: "").trimmingCharacters(in: .newlines),
+                                  status: ControlStatus.refused)
+            }
         } else {
             // Contacts on this server and chat rooms are found by the domain: a wrong guess would leave their
             // subscriptions and affiliations to whoever registers the name next.
             guard common.knowsDomain else {
-                throw ValidationError("xmppd is not running, so the account is deleted here: pass --domain DOMAIN or --config FILE")
+                throw ToolFailure.usage("xmppd is not running, so the account is deleted here, and that needs the server's domain",
+                                        hint: "pass --domain DOMAIN or --config FILE")
             }
-            guard try await common.kernel().deleteAccount(user) else { throw ValidationError("no account \(user)") }
+            guard try await common.kernel().deleteAccount(user) else {
+                throw ToolFailure("no account \(user)", hint: "`xmppctl users` lists the accounts", status: ControlStatus.refused)
+            }
         }
         print("deleted \(user)")
     }
@@ -220,7 +293,9 @@ struct Users: AsyncParsableCommand {
     @OptionGroup var common: Common
 
     func run() async throws {
-        for user in try await common.database().storage.accounts.usernames() { print(user) }
+        let users = try await common.database().storage.accounts.usernames()
+        for user in users { print(user) }
+        if users.isEmpty { Feedback.say("no accounts") }
     }
 }
 
@@ -229,7 +304,9 @@ struct Sessions: AsyncParsableCommand {
     @OptionGroup var common: Common
 
     func run() async throws {
-        print(try await common.ask("sessions"), terminator: "")
+        let sessions = try await common.ask("sessions").split(separator: "\n")
+        for session in sessions { print(session) }
+        if sessions.isEmpty { Feedback.say("no sessions") }
     }
 }
 
@@ -237,6 +314,10 @@ struct Kick: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "kick", abstract: "Disconnect a full JID, or every session of a bare JID.")
     @OptionGroup var common: Common
     @Argument var jid: String
+
+    func validate() throws {
+        guard JID(validating: jid) != nil else { throw ValidationError("not a JID: \(jid)") }
+    }
 
     func run() async throws {
         print(try await common.ask("kick \(jid)"), terminator: "")

@@ -1,6 +1,8 @@
 // xmppd: the SwiftXMPP server. With no arguments it serves `localhost` on loopback (5222 STARTTLS, 5223
 // direct TLS) from ./data, with a generated self-signed certificate and an SQLite database.
 import ArgumentParser
+import CommandLineSupport
+import Foundation
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -12,7 +14,15 @@ struct XMPPDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xmppd",
         abstract: "The SwiftXMPP server.",
-        discussion: "Options override the config file; every option is described in docs/CONFIG.md.")
+        discussion: """
+            Options override the config file; every option is described in docs/CONFIG.md. Exit status: 0 stopped \
+            normally, 1 usage or configuration error (options, config file, certificate), 3 cannot start (a port in \
+            use, the data directory not usable).
+            """)
+
+    static func main() async {
+        await ToolRunner.main(self, present: StartupFailure.failure(for:))
+    }
 
     @Option(name: .long, help: "Config file (key = value lines).")
     var config: String?
@@ -78,7 +88,7 @@ struct XMPPDaemon: AsyncParsableCommand {
             do {
                 try ConfigFile.set(key, to: value, in: &settings)
             } catch {
-                throw ValidationError("\(error)")
+                throw ToolFailure.usage("\(error)", hint: "`xmppd --list-options` lists every option with its values")
             }
         }
 
@@ -91,7 +101,7 @@ struct XMPPDaemon: AsyncParsableCommand {
         let logger = Logger(label: "xmppd")
         let server = try XMPPServer(configuration: settings, logger: logger)
         try await server.start()
-        logger.notice("xmppd is serving", metadata: ["domain": "\(settings.domain)", "ports": "\(server.boundPorts)"])
+        logger.notice("xmppd is serving", metadata: StartupSummary.metadata(of: server, configFile: config))
         // Each part of the server is a service; on SIGTERM/SIGINT they stop in reverse order: the admin socket and
         // the listeners first, then the sessions (closed with system-shutdown) and storage.
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(

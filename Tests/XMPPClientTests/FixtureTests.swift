@@ -20,6 +20,16 @@ struct FixtureTests {
         #expect(ContinuousClock.now - start >= .milliseconds(100))
     }
 
+    @Test("ToolOutput finds a wrong status, a missing phrase and a leaked library error, and passes a plain report")
+    func toolOutputJudgesFailures() {
+        let plain = ToolOutput((status: 3, output: "xmpp status: cannot connect: nothing accepts connections\nhint: is xmppd running?\n"))
+        #expect(plain.problems(status: 3, saying: ["cannot connect", "hint:"]).isEmpty)
+        #expect(plain.problems(status: 1, saying: []) == ["exit status 3, expected 1"])
+        #expect(plain.problems(status: 3, saying: ["TLS"]) == ["missing \"TLS\""])
+        let leaked = ToolOutput((status: 3, output: "connection reset (error set): Connection refused (errno: 111)"))
+        #expect(leaked.problems(status: 3, saying: []) == ["shows \"errno\""])
+    }
+
     @Test("eventually(_:) sees a condition that becomes true, and reports one that never does")
     func eventuallyHelper() async {
         let start = ContinuousClock.now

@@ -7,17 +7,10 @@ import XMPPTestSupport
 /// `kill -9` of a real xmppd process while a client sends under stream management: every message the server
 /// acknowledged (`<a h/>`) to a recipient without a session is in offline storage after the restart.
 @Suite struct CrashRecoveryTests {
-    /// An executable built beside the tests.
-    static func executable(_ name: String) -> String {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
-        return FileManager.default.isExecutableFile(atPath: beside) ? beside
-            : URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/\(name)").path
-    }
-
     /// Starts xmppd on `port` over `directory`, plain TCP allowed; returns once it listens.
     static func startServer(directory: String, port: Int) async throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable("xmppd"))
+        process.executableURL = URL(fileURLWithPath: builtExecutable("xmppd"))
         process.arguments = ["--data-dir", directory, "--bind", "127.0.0.1", "--c2s-port", String(port), "--c2s-tls-port", "off",
                              "--log-level", "error", "--set", "require_tls=false"]
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
@@ -36,7 +29,7 @@ import XMPPTestSupport
         let port = Int.random(in: 20_000...29_000)
         var server = try await Self.startServer(directory: directory, port: port)
         defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
-        let created = try await runProcess([Self.executable("xmppctl"), "addusers", "2", "--data-dir", directory], timeout: 60)
+        let created = try await runProcess([builtExecutable("xmppctl"), "addusers", "2", "--data-dir", directory], timeout: 60)
         #expect(created.status == 0, "\(created.output)")
 
         let sender = try await RawStreamClient.connect(port: port, user: "bench1", password: "secret1")

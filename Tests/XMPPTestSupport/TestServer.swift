@@ -68,6 +68,13 @@ public struct TestServer: Sendable {
     }
 }
 
+/// The path of one of the package's executables (`xmpp`, `xmppctl`, `xmppd`), built beside the tests.
+public func builtExecutable(_ name: String) -> String {
+    let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
+    return FileManager.default.isExecutableFile(atPath: beside) ? beside
+        : URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/\(name)").path
+}
+
 /// Runs a command with a deadline and returns its exit status and combined output; `input`, if given, is its
 /// standard input (then end of file). The wait happens on a
 /// Dispatch thread: blocking the cooperative pool would starve the in-process server's tasks.
