@@ -109,7 +109,7 @@ struct CommandLineTests {
 
         let joined = try await xmpp(["muc", "join", "tea@conference.localhost"], server: server, jid: carolJID.jid, password: carolJID.password,
                                     input: "typed line\n")
-        #expect(joined.status == 0, "\(joined.output)")
+        #expect(joined.status == 0 && joined.output.contains("joined tea@conference.localhost as carol"), "\(joined.output)")
         #expect(await first(events) { if case .message(let message) = $0 { message.nickname == "carol" && message.body == "typed line" } else { false } } != nil)
 
         let invitations = daveMUC.invitations
@@ -154,7 +154,7 @@ struct CommandLineTests {
         #expect(badDate.status == 1 && badDate.output.contains("not a date: someday"), "\(badDate.output)")
 
         let session = try await xmpp(["chat", "bob@localhost", "--last", "2"], server: server, jid: "carol@localhost", password: "pw", input: "")
-        #expect(session.status == 0, "\(session.output)")
+        #expect(session.status == 0 && session.output.contains("connected as carol@localhost/"), "\(session.output)")
         // The last two from the archive first; offline messages the archive showed already are not shown again.
         let shownLines = session.output.split(separator: "\n").compactMap { line -> String? in
             guard let marker = line.range(of: "bob@localhost: ") else { return nil }
