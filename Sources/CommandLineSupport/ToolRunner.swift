@@ -2,12 +2,14 @@ import ArgumentParser
 import Foundation
 
 /// Runs a tool's command line: parses the arguments, runs the chosen subcommand, and exits with the documented
-/// status. Every failure is printed the same way on standard error:
+/// status. A failure while running is printed on standard error as
 ///
 ///     xmpp send: cannot connect: nothing accepts connections at 127.0.0.1:5222
 ///     hint: is xmppd running? Start it with `swift run xmppd`, or give --server HOST:PORT
 ///
-/// `--verbose` anywhere on the command line adds the underlying error (`detail:`).
+/// and `--verbose` (an option every tool declares) adds the underlying error (`detail:`). Arguments the parser
+/// rejects are reported in its own `Error:`/`Usage:` form, naming the subcommand, with status 1. A command that
+/// needs a subcommand and got none prints its help (status 0), as `--help` does.
 public enum ToolRunner {
     /// Runs `Root` on the process's arguments and exits. `present` turns the tool's own errors into a
     /// ``ToolFailure``; what it returns nil for is reported with its description and exit status 1.

@@ -68,8 +68,10 @@ public final class XMPPServer: Service, Sendable {
                 let problems = findings.filter { $0.severity == .error }.map(\.message)
                 throw TLSSetupError.unusable(problems.isEmpty ? ["\(certificate) and \(key) cannot be used: \(error)"] : problems)
             }
-            for finding in findings where finding.severity == .warning {
-                logger.warning("\(finding.message)", metadata: ["certificate": "\(certificate)"])
+            // TLS accepts an expired or not-yet-valid certificate; clients will not: say so loudly.
+            for finding in findings where finding.severity != .note {
+                let level: Logger.Level = finding.severity == .error ? .error : .warning
+                logger.log(level: level, "\(finding.message)", metadata: ["certificate": "\(certificate)"])
             }
         } else if configuration.certificatePath != nil || configuration.privateKeyPath != nil {
             throw TLSSetupError.unusable(["give both certificate and private_key (or neither, for a generated self-signed certificate)"])

@@ -102,10 +102,33 @@ struct AccountFile {
             result.append(line)
         }
         if section == name && !replaced { result.append("password = \(password)") }
-        let text = result.joined(separator: "\n")
-        guard FileManager.default.createFile(atPath: path + ".new", contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]),
-              rename(path + ".new", path) == 0 else {
-            throw ToolFailure("cannot update \(path)", hint: "change the password there by hand", status: 1)
+        try writePrivately(Array(result.joined(separator: "\n").utf8), to: path)
+    }
+
+    /// Whether `password` reads back the same from the file: values are trimmed and end at the line's end.
+    static func canStore(_ password: String) -> Bool {
+        !password.contains(where: \.isNewline) && password == password.trimmingCharacters(in: .whitespaces)
+    }
+
+    /// Replaces the file at `path` (following a symbolic link to the real file) with `bytes`, readable only by this
+    /// user from the first byte: a new file made with mode 0600, flushed, renamed over the old one.
+    private static func writePrivately(_ bytes: [UInt8], to path: String) throws {
+        let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)).map {
+            $0.hasPrefix("/") ? $0 : (path as NSString).deletingLastPathComponent + "/" + $0
+        } ?? path
+        let temporary = target + ".new"
+        unlink(temporary)
+        let descriptor = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        var ok = descriptor >= 0
+        if ok {
+            ok = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) } == bytes.count && fsync(descriptor) == 0
+            close(descriptor)
+            ok = ok && rename(temporary, target) == 0
+        }
+        guard ok else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw ToolFailure("cannot update \(target): \(reason)", status: 1)
         }
     }
 }

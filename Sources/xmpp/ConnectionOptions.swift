@@ -38,7 +38,9 @@ struct ConnectionOptions: ParsableArguments {
         case option, environment, accountFile(String)
     }
 
-    /// Who logs in, and the account file's settings: options first, then the environment, then the account file.
+    /// Who logs in, and the account file's settings. The account file is read when --account names an account, or
+    /// when neither --jid nor XMPP_JID is given (then `[default]`, or the only account); its values come after the
+    /// command line's and before the environment's (--password, then the file's password, then XMPP_PASSWORD).
     struct Credentials {
         var jid: JID
         var password: String

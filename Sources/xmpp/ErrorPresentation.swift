@@ -38,10 +38,11 @@ enum ErrorPresentation {
         case .streamError(let streamError):
             return streamFailure(streamError)
         case .negotiationFailed(let negotiation):
-            return ToolFailure("the server and this client could not agree: \(negotiation)", status: ExitStatus.connection)
+            return ToolFailure("the server and this client could not agree on how to log in", status: ExitStatus.connection,
+                               detail: "\(negotiation)")
         case .connectionLost(let cause):
-            return ToolFailure("the connection was lost: \(cause)", hint: "try again; add --verbose to see why",
-                               status: ExitStatus.connection)
+            return ToolFailure("the connection was lost", hint: "try again; add --verbose to see why",
+                               status: ExitStatus.connection, detail: cause)
         case .stanzaError(let stanzaError):
             return ToolFailure("the server refused: \(words(stanzaError.condition.rawValue))" + (stanzaError.text.map { " (\($0))" } ?? ""),
                                status: ExitStatus.refused, detail: detail)

@@ -56,15 +56,25 @@ struct Passwd: AsyncParsableCommand {
     @Argument(help: "The new password.") var newPassword: String
 
     func run() async throws {
+        let source = try options.credentials().passwordSource
+        if case .accountFile = source, !AccountFile.canStore(newPassword) {
+            throw ToolFailure.usage("a password kept in \(AccountFile.path) cannot start or end with spaces or hold a line break")
+        }
         let registration = RegistrationModule()
         try await withClient(options, setUp: { $0.add(registration) }) { _ in
             try await registration.changePassword(to: newPassword)
             print("password changed")
         }
         // The next command must not log in with the old password.
-        switch try options.credentials().passwordSource {
+        switch source {
         case .accountFile(let name):
-            try AccountFile.updatePassword(of: name, to: newPassword)
+            do {
+                try AccountFile.updatePassword(of: name, to: newPassword)
+            } catch var failure as ToolFailure {
+                failure.message = "the server has the new password, but \(failure.message)"
+                failure.hint = "put the new password in \(AccountFile.path) by hand"
+                throw failure
+            }
             Feedback.say("updated the password of account \(name) in \(AccountFile.path)")
         case .environment:
             Feedback.say("note: XMPP_PASSWORD still holds the old password; set it to the new one before the next command")

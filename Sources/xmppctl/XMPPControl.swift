@@ -20,15 +20,19 @@ struct XMPPControl: AsyncParsableCommand {
         discussion: """
             xmppctl finds the server's data directory in --data-dir, else in the data_dir of the config file given \
             with --config or XMPPD_CONFIG, else ./data. Exit status: 0 success, 1 usage (bad arguments, an invalid \
-            username or JID), 2 `check` found problems, 3 the server is not running or its data is not there, \
-            4 refused (the account exists, or does not).
+            username or JID, a config file with an error), 2 `check` found problems, 3 the server is not running, \
+            or its database is not there or failed, 4 refused (the account exists, or does not). --verbose adds \
+            the underlying error to a failure.
             """,
         subcommands: [AddUser.self, AddUsers.self, AddArchive.self, Passwd.self, DelUser.self, Users.self, Sessions.self, Kick.self,
                       Stats.self, Check.self])
 
     static func main() async {
         await ToolRunner.main(self, present: { error in
-            ToolFailure("\(error)", status: ControlStatus.notThere, detail: String(reflecting: error))
+            // Whatever else fails is the database's doing (locked by another writer, damaged, full disk).
+            ToolFailure("the server's database could not do it: \(String(describing: error).prefix(200))",
+                        hint: "run it again; if it keeps failing, `xmppctl check` looks at the data directory (--verbose shows more)",
+                        status: ControlStatus.notThere, detail: String(reflecting: error))
         })
     }
 }
@@ -51,6 +55,8 @@ struct Common: ParsableArguments {
     var domain: String?
     @Option(name: .long, help: "The server's config file (or XMPPD_CONFIG), read for its data directory, domain and module options.")
     var config: String?
+    @Flag(name: .long, help: "On failure, show the underlying error too.")
+    var verbose = false
 
     /// The config file: --config, else XMPPD_CONFIG.
     var configFile: String? {
@@ -108,7 +114,8 @@ struct Common: ParsableArguments {
         return answer
     }
 
-    /// The answer of the admin socket at `path`, or nil when no server listens there.
+    /// The answer of the admin socket at `path`; throws a ``ToolFailure`` with ``ControlStatus/notThere`` when no
+    /// server listens there.
     static func request(_ command: String, socket path: String) async throws -> String {
         let collector = LineCollector()
         let channel: any Channel
@@ -144,7 +151,12 @@ final class LineCollector: ChannelInboundHandler, Sendable {
 /// when a person types it.
 func readPassword(_ given: String?) throws -> String {
     if let given { return given }
-    if isatty(STDIN_FILENO) != 0 { FileHandle.standardError.write(Data("password: ".utf8)) }
+    // At a terminal the password is not echoed; piped in, it is read as a line, without a prompt.
+    if isatty(STDIN_FILENO) != 0, let typed = getpass("password: ") {
+        let password = String(cString: typed)
+        guard !password.isEmpty else { throw ToolFailure.usage("no password given", hint: "type it, pipe it in, or pass --password") }
+        return password
+    }
     guard let line = readLine(), !line.isEmpty else {
         throw ToolFailure.usage("no password given", hint: "type it, pipe it in, or pass --password")
     }
@@ -268,7 +280,13 @@ struct DelUser: AsyncParsableCommand {
         let user = try normalized(username)
         // A running server deletes it itself: its sessions end and its contacts are told at once.
         let socket = "\(try common.dataDirectory())/xmppd.sock"
-        if let answer = try? await Common.request("deluser \(user)", socket: socket) {
+        var answer: String?
+        do {
+            answer = try await Common.request("deluser \(user)", socket: socket)
+        } catch let failure as ToolFailure where failure.status == ControlStatus.notThere {
+            answer = nil   // no server: deleted here, below
+        }
+        if let answer {
             guard answer.hasPrefix("deleted") else {
                 throw ToolFailure(answer.replacingOccurrences(of: "error: ", with: "").trimmingCharacters(in: .newlines),
                                   status: ControlStatus.refused)

@@ -13,6 +13,9 @@ enum StartupFailure {
         case let error as ConfigFile.ParseError:
             return ToolFailure("\(error)", hint: "`xmppd --list-options` lists every option with its values (docs/CONFIG.md)",
                                status: configuration)
+        case TLSSetupError.cannotWrite(let path):
+            return ToolFailure("cannot write the generated key \(path)",
+                               hint: "check that the data directory (--data-dir, default ./data) is writable by this user", status: cannotStart)
         case let error as TLSSetupError:
             return ToolFailure("the TLS certificate cannot be used: \(error)",
                                hint: "fix the certificate and private_key settings, or remove both for a generated self-signed one; `xmppctl check --config FILE` lists every problem",

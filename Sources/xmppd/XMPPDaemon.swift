@@ -24,8 +24,11 @@ struct XMPPDaemon: AsyncParsableCommand {
         await ToolRunner.main(self, present: StartupFailure.failure(for:))
     }
 
-    @Option(name: .long, help: "Config file (key = value lines).")
+    @Option(name: .long, help: "Config file (key = value lines); XMPPD_CONFIG when not given.")
     var config: String?
+
+    @Flag(name: .long, help: "If the server cannot start, show the underlying error too.")
+    var verbose = false
 
     @Option(name: .long, help: "The domain to serve (default localhost).")
     var domain: String?
@@ -68,6 +71,7 @@ struct XMPPDaemon: AsyncParsableCommand {
         if doap { return print(ModuleDocumentation.doap(), terminator: "") }
         MemoryTuning.apply()
         var settings = ServerConfiguration()
+        let config = config ?? ProcessInfo.processInfo.environment["XMPPD_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
         if let config { try ConfigFile.load(config, into: &settings) }
         var overrides: [(String, String)] = []
         if let domain { overrides.append(("domain", domain)) }

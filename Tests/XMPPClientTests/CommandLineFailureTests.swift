@@ -102,6 +102,8 @@ struct CommandLineFailureTests {
         #expect(status.output.contains("can be read by other users"), "a world-readable password file is pointed out")
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
 
+        let unstorable = try await xmpp(["passwd", "n3w ", "--account", "work"], environment: environment)
+        expectPlain(unstorable, status: 1, saying: ["cannot start or end with spaces"])
         let changed = try await xmpp(["passwd", "n3w", "--account", "work"], environment: environment)
         #expect(changed.status == 0 && changed.output.contains("updated the password of account work"), "\(changed.output)")
         #expect(String(decoding: FileManager.default.contents(atPath: file) ?? Data(), as: UTF8.self).contains("password = n3w\n"))

@@ -34,6 +34,8 @@ import XMPPTestSupport
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let missing = try await runProcess([builtExecutable("xmppd"), "--config", "\(directory)/none.conf"], timeout: 30)
         expectPlain(missing, status: 1, saying: ["\(directory)/none.conf: no such config file", "hint:"])
+        let fromEnvironment = try await runProcess(["env", "XMPPD_CONFIG=\(directory)/env.conf", builtExecutable("xmppd")], timeout: 30)
+        expectPlain(fromEnvironment, status: 1, saying: ["\(directory)/env.conf: no such config file"])
         let unknown = try await runProcess([builtExecutable("xmppd"), "--data-dir", directory, "--set", "no_such_option=1"], timeout: 30)
         expectPlain(unknown, status: 1, saying: ["unknown option no_such_option", "--list-options"])
         let configFile = "\(directory)/xmppd.conf"
@@ -105,6 +107,8 @@ import XMPPTestSupport
         #expect(users.status == 0 && users.output == "alice\n", "XMPPD_CONFIG names the server's data: \(users.output)")
         let sessions = try await runProcess([ctl, "sessions", "--config", configFile], timeout: 30)
         #expect(sessions.status == 0 && sessions.output.contains("no sessions"), "\(sessions.output)")
+        let spacedResource = try await runProcess([ctl, "kick", "alice@localhost/my phone", "--config", configFile], timeout: 30)
+        #expect(spacedResource.status == 0 && spacedResource.output == "kicked 0\n", "a resource with a space: \(spacedResource.output)")
 
         let checked = try await runProcess([ctl, "check", "--config", configFile], timeout: 30)
         #expect(checked.status == 0 && checked.output.contains("no problems found")

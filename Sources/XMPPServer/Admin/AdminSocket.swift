@@ -33,7 +33,8 @@ enum AdminSocket {
 
     /// Answers one command line.
     static func answer(_ line: String, kernel: ServerKernel, started: Date) async -> String {
-        let words = line.split(separator: " ").map(String.init)
+        // The argument is the rest of the line: a resource may contain spaces.
+        let words = line.split(separator: " ", maxSplits: 1).map(String.init)
         switch words.first {
         case "sessions":
             return kernel.registry.allSessions().map(\.jid.description).sorted().joined(separator: "\n")

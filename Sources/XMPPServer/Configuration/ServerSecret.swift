@@ -12,13 +12,8 @@ enum ServerSecret {
             guard existing.count == 32 else { throw ServerSecretError.damaged(path) }
             return Array(existing)
         }
-        // Written whole under another name with 0600, then renamed: never readable by others, never half-written.
         let secret = (0..<32).map { _ in UInt8.random(in: 0...255) }
-        let temporary = path + ".new"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(secret), attributes: [.posixPermissions: 0o600]) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary])
-        }
-        guard rename(temporary, path) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+        try PrivateFile.write(secret, to: path)
         return secret
     }
 }

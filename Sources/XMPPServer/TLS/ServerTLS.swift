@@ -46,7 +46,9 @@ public struct ServerTLS: Sendable {
         if !(files.fileExists(atPath: certificatePath) && files.fileExists(atPath: keyPath)) {
             let (certificatePEM, keyPEM) = try generate(domain: domain)
             try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            guard files.createFile(atPath: keyPath, contents: Data(keyPEM.utf8), attributes: [.posixPermissions: 0o600]) else {
+            do {
+                try PrivateFile.write(Array(keyPEM.utf8), to: keyPath)
+            } catch {
                 throw TLSSetupError.cannotWrite(keyPath)
             }
             try Data(certificatePEM.utf8).write(to: URL(fileURLWithPath: certificatePath))
