@@ -113,9 +113,17 @@ struct ChatAndRosterTests {
         let again = try fixture.client("alice")
         let aliceChat = again.add(ChatModule())
         let archive = again.add(MessageArchiveModule())
-        let incoming = aliceChat.messages
+        let sentAt = Date()
+        try await Task.sleep(for: .milliseconds(1500))   // so the time it was sent and the time it arrived differ
+        // The app subscribes only after connect() returned: what arrived meanwhile waited for it.
         try await again.connect()
-        #expect(await first(incoming) { _ in true }?.body == "while you were away")
+        try #require(await eventually { try archive.messages(with: try fixture.jid("bob")).count == 1 }, "the offline message arrived")
+        let incoming = aliceChat.messages
+        let offline = await first(incoming) { _ in true }
+        #expect(offline?.body == "while you were away")
+        let stamp = offline?.timestamp ?? Date()
+        #expect(offline?.isDelayed == true && stamp > sentAt.addingTimeInterval(-2) && stamp < Date().addingTimeInterval(-1),
+                "the time it was sent, not when it arrived: \(stamp) vs \(sentAt)")
         let bobJID = try fixture.jid("bob")
         #expect(try await eventually { try archive.messages(with: bobJID).count == 1 })
         await again.disconnect()

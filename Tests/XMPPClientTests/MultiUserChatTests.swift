@@ -231,4 +231,85 @@ struct MultiUserChatTests {
         await bob.disconnect()
         await restarted.stop()
     }
+
+    @Test("a temporary room is gone after a server restart: the first occupant back re-creates and opens it, all are in again")
+    func temporaryRoomAfterServerRestart() async throws {
+        let server = try await TestServer.start()
+        let fixture = ClientFixture(server: server)
+        let (alice, bob) = (try fixture.client("alice"), try fixture.client("bob"))
+        let (aliceMUC, bobMUC) = (alice.add(MultiUserChatModule()), bob.add(MultiUserChatModule()))
+        for client in [alice, bob] {
+            client.add(ReconnectModule(initialDelay: .milliseconds(100), maximumDelay: .milliseconds(400)))
+            try await client.connect(registering: true)
+        }
+        let roomJID = try JID("pop-up@conference.localhost")
+        let aliceRoom = aliceMUC.room(roomJID, nickname: "Alice")
+        try await aliceRoom.join()
+        try await aliceRoom.acceptDefaultConfiguration()
+        let bobRoom = bobMUC.room(roomJID, nickname: "Bob")
+        try await bobRoom.join()
+        let (aliceEvents, bobEvents) = (aliceRoom.events, bobRoom.events)
+
+        let restarted = try await server.restarted()
+        #expect(await first(aliceEvents, timeout: .seconds(20)) { $0 == .rejoined } != nil, "alice is back in the room")
+        #expect(await first(bobEvents, timeout: .seconds(20)) { $0 == .rejoined } != nil, "bob is back in the room")
+        #expect(aliceRoom.isJoined && bobRoom.isJoined)
+        #expect(await eventually { Set(aliceRoom.occupants.map(\.nickname)) == ["Alice", "Bob"] })
+        try await bobRoom.send("still here")
+        #expect(await first(aliceEvents) { if case .message(let message) = $0 { message.body == "still here" } else { false } } != nil)
+        await alice.disconnect()
+        await bob.disconnect()
+        await restarted.stop()
+    }
+
+    @Test("join is idempotent: while entering, a second call waits for the same entry; once in, it returns at once")
+    func joinIsIdempotent() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let alice = try fixture.client("alice")
+        let muc = alice.add(MultiUserChatModule())
+        try await alice.connect(registering: true)
+        let room = muc.room(try JID("twice@conference.localhost"), nickname: "Alice")
+        async let first: Void = room.join()
+        async let second: Void = room.join()
+        _ = try await (first, second)
+        #expect(room.isJoined && !room.isJoining)
+        try await room.join()
+        #expect(room.occupants.map(\.nickname) == ["Alice"])
+        await alice.disconnect()
+    }
+
+    @Test("rooms and contacts are kept apart: invitations and occupants are not chats or contacts, a bounce is a delivery failure")
+    func roomTrafficStaysInRooms() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let (alice, bob) = (try fixture.client("alice"), try fixture.client("bob"))
+        let aliceMUC = alice.add(MultiUserChatModule())
+        let (bobMUC, bobChat, bobPresence) = (bob.add(MultiUserChatModule()), bob.add(ChatModule()), bob.add(PresenceModule()))
+        let aliceChat = alice.add(ChatModule())
+        for client in [alice, bob] { try await client.connect(registering: true) }
+        let (bobMessages, bobInvitations) = (bobChat.messages, bobMUC.invitations)
+        let room = aliceMUC.room(try JID("apart@conference.localhost"), nickname: "Alice")
+        try await room.join()
+        try await room.acceptDefaultConfiguration()
+        try await room.invite(try fixture.jid("bob"), reason: "come in")
+        #expect(await first(bobInvitations) { _ in true }?.reason == "come in")
+        let bobRoom = bobMUC.room(room.jid, nickname: "Bob")
+        try await bobRoom.join()
+        try await room.sendPrivate("psst", to: "Bob")
+        try await alice.send(Message(type: .chat, to: try fixture.jid("bob"), body: "a real chat"))
+        let chats = await first(bobMessages) { _ in true }
+        #expect(chats?.body == "a real chat", "the invitation and the private message were not chats: \(String(describing: chats))")
+        #expect(!bobPresence.isAvailable(room.jid) && bobPresence.presences(of: room.jid).isEmpty, "occupants are not contacts")
+
+        let failures = aliceChat.failures
+        let nobody = try JID("nobody@localhost")
+        let id = try await aliceChat.send("anyone?", to: nobody)
+        let failure = await first(failures) { _ in true }
+        #expect(failure?.messageID == id && failure?.to.bare == nobody, "\(String(describing: failure))")
+        await alice.disconnect()
+        await bob.disconnect()
+    }
 }

@@ -1,9 +1,25 @@
 import Synchronization
 
 /// Hands each value to every current subscriber, each through its own `AsyncStream`, in order. A subscriber
-/// that stops iterating is forgotten. Values published before a subscription are not replayed.
+/// that stops iterating is forgotten. Values published before a subscription are not replayed, except that a
+/// broadcast made with `keepingWhileUnsubscribed` keeps (up to that many, the newest) values published while it had no
+/// subscriber at all and hands them to the next one, so that what arrives during `connect()` is not lost to an app
+/// that subscribes after it.
 final class Broadcast<Value: Sendable>: Sendable {
-    private let subscribers = Mutex<(next: Int, continuations: [Int: AsyncStream<Value>.Continuation], finished: Bool)>((0, [:], false))
+    private struct State {
+        var next = 0
+        var continuations: [Int: AsyncStream<Value>.Continuation] = [:]
+        var finished = false
+        var kept: [Value] = []
+    }
+
+    private let subscribers = Mutex(State())
+    private let keepLimit: Int
+
+    /// Creates a broadcast that keeps up to `keepingWhileUnsubscribed` values for a first subscriber (0: none).
+    init(keepingWhileUnsubscribed keepLimit: Int = 0) {
+        self.keepLimit = keepLimit
+    }
 
     /// A new subscription. The stream buffers without bound: event streams must not drop messages.
     func subscribe() -> AsyncStream<Value> {
@@ -12,6 +28,9 @@ final class Broadcast<Value: Sendable>: Sendable {
             guard !state.finished else { return nil }
             state.next += 1
             state.continuations[state.next] = continuation
+            // Yielded under the lock, so nothing published meanwhile overtakes them.
+            for value in state.kept { continuation.yield(value) }
+            state.kept = []
             return state.next
         }
         guard let key else {
@@ -24,9 +43,15 @@ final class Broadcast<Value: Sendable>: Sendable {
         return stream
     }
 
-    /// Gives `value` to every subscriber.
+    /// Gives `value` to every subscriber (or keeps it, when there is none and the broadcast keeps values).
     func publish(_ value: Value) {
-        let continuations = subscribers.withLock { Array($0.continuations.values) }
+        let continuations = subscribers.withLock { state -> [AsyncStream<Value>.Continuation] in
+            if state.continuations.isEmpty && keepLimit > 0 && !state.finished {
+                state.kept.append(value)
+                if state.kept.count > keepLimit { state.kept.removeFirst(state.kept.count - keepLimit) }
+            }
+            return Array(state.continuations.values)
+        }
         for continuation in continuations { continuation.yield(value) }
     }
 
@@ -34,6 +59,7 @@ final class Broadcast<Value: Sendable>: Sendable {
     func finish() {
         let continuations = subscribers.withLock { state in
             state.finished = true
+            state.kept = []
             defer { state.continuations = [:] }
             return Array(state.continuations.values)
         }

@@ -147,6 +147,8 @@ public final class XMPPClient: Sendable {
     /// - Throws: ``XMPPClientError/registrationFailed(_:)`` with `conflict` when the username is taken, or
     ///   `not-allowed` when the server does not let clients register.
     public func connect(registering: Bool) async throws {
+        // Online already (a second call, or the reconnect module was quicker): nothing to do.
+        if state.withLock({ $0.connectionState.isOnline }) && !registering { return }
         let (attempt, configuration, resumption) = try state.withLock { state -> (ClientConnection, Configuration, StreamResumption?) in
             guard state.connectionState.isDisconnected else { throw XMPPClientError.unexpectedResponse("already \(state.connectionState)") }
             state.generation += 1
@@ -161,7 +163,7 @@ public final class XMPPClient: Sendable {
             try await attempt.open(configuration: configuration, registering: registering, resumption: resumption,
                                    keyCache: keyCache, group: group)
         } catch {
-            let failure = error as? XMPPClientError ?? .connectionFailed("\(error)")
+            let failure = error as? XMPPClientError ?? .connectionFailed(FailureCause(.other, "cannot connect", underlying: "\(error)"))
             attempt.close()
             sessionEnded(failure, generation: attempt.generation)
             throw failure
@@ -305,8 +307,8 @@ public final class XMPPClient: Sendable {
     }
 
     /// Says that the connection is about to end on purpose (account removal), so its end is no error.
-    func markClosing() {
-        state.withLock { $0.connection?.isClosing = true }
+    func markClosing(_ closing: Bool = true) {
+        state.withLock { $0.connection?.isClosing = closing }
     }
 
     /// Writes without waiting, for modules answering on the event loop. Dropped when not connected.

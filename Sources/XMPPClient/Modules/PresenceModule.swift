@@ -40,7 +40,7 @@ public final class PresenceModule: XMPPClientModule {
         }
     }
 
-    /// Changes to contacts' presence, per resource.
+    /// Changes to contacts' presence, per resource (chat room occupants are not contacts: see ``ChatRoom/events``).
     public var updates: AsyncStream<PresenceUpdate> { changes.subscribe() }
 
     /// The user's own show value (`nil`: plain available).
@@ -96,8 +96,9 @@ public final class PresenceModule: XMPPClientModule {
     }
 
     public func handle(_ stanza: Element, client: XMPPClient) -> Bool {
+        // Occupants of chat rooms are the room's (``ChatRoom/occupants``), not contacts.
         guard stanza.name == "presence", let presence = Presence(element: stanza), let from = presence.from,
-              presence.type == .available || presence.type == .unavailable else { return false }
+              presence.type == .available || presence.type == .unavailable, !ChatModule.isRoomTraffic(stanza) else { return false }
         state.withLock { state in
             if presence.type == .available {
                 state.contacts[from.bare, default: [:]][from] = presence

@@ -47,6 +47,7 @@ public final class RegistrationModule: XMPPClientModule {
     public func cancelAccount() async throws {
         let client = try self.client.require()
         guard let jid = client.jid else { throw XMPPClientError.notConnected }
+        // The server ends the stream once the account is gone: that end is asked for, not a loss to reconnect after.
         client.markClosing()
         do {
             try await client.query(Element("query", namespace: Self.namespace,
@@ -54,6 +55,10 @@ public final class RegistrationModule: XMPPClientModule {
                                    type: .set, to: jid.domain)
         } catch XMPPClientError.notConnected {
             // The server may close the stream before its answer arrives (XEP-0077 §3.2): that is success.
+        } catch {
+            // Refused: the account and the session stay, and a later drop is a loss again.
+            client.markClosing(false)
+            throw error
         }
         await client.disconnect()
     }

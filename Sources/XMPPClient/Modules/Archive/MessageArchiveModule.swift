@@ -171,7 +171,7 @@ public final class MessageArchiveModule: XMPPClientModule {
     /// body. The direction is the account's: a message from the account's bare JID (any resource) is outgoing.
     static func entry(for stanza: Element, account: JID, timestamp: Date, archiveID: String?, outgoing: Bool? = nil) -> ArchivedMessage? {
         guard stanza.name == "message", let message = Message(element: stanza), message.type == .chat || message.type == .normal,
-              let body = message.body else { return nil }
+              !ChatModule.isRoomTraffic(stanza), let body = message.body else { return nil }
         let isOutgoing = outgoing ?? (message.from?.bare == account)
         guard let peer = isOutgoing ? message.to : message.from else { return nil }
         let stanzaID = StanzaIdentifier.originID(in: stanza)?.id ?? message.id

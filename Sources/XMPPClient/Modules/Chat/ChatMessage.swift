@@ -1,3 +1,4 @@
+import Foundation
 import XMPPCore
 
 /// A one-to-one chat message, sent or received.
@@ -25,6 +26,21 @@ public struct ChatMessage: Sendable, Hashable {
     public var isCarbonCopy = false
     /// The id the account's server archive gave it (XEP-0359 `<stanza-id/>`), if the server archives.
     public var archiveID: String?
+    /// When it was sent: the delay stamp of a message that waited (offline storage, XEP-0203), else when it arrived.
+    public var timestamp = Date()
+    /// Whether it waited on the server before arriving (it carries a delay stamp).
+    public var isDelayed = false
+}
+
+/// A message this client sent came back as an error (RFC 6120 §8.3): the recipient does not exist, blocks the
+/// account, or cannot be reached. It refers to the message by its id.
+public struct DeliveryFailure: Sendable, Hashable {
+    /// Whom the message was for.
+    public var to: JID
+    /// The failed message's id.
+    public var messageID: String?
+    /// Why.
+    public var error: StanzaError
 }
 
 /// A participant's activity in a conversation (XEP-0085).

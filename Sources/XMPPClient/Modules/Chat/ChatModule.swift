@@ -18,9 +18,16 @@ public final class ChatModule: XMPPClientModule {
 
     private let client = ClientReference()
     private let answersReceiptRequests: Bool
-    private let incomingMessages = Broadcast<ChatMessage>()
+    // Messages and failures that arrive while nobody listens (offline messages during connect()) wait for the first
+    // subscriber, up to a bound; receipts and chat states matter only live.
+    private let incomingMessages = Broadcast<ChatMessage>(keepingWhileUnsubscribed: ChatModule.keptWhileUnsubscribed)
+    private let incomingFailures = Broadcast<DeliveryFailure>(keepingWhileUnsubscribed: ChatModule.keptWhileUnsubscribed)
     private let incomingReceipts = Broadcast<DeliveryReceipt>()
     private let incomingChatStates = Broadcast<ChatStateUpdate>()
+
+    /// How many messages (and failures) are kept for the first subscriber when they arrive before any; older ones
+    /// beyond it are dropped from the stream (the local archive, if attached, still has them).
+    public static let keptWhileUnsubscribed = 500
 
     /// Creates the module.
     /// - Parameter answersReceiptRequests: Whether to confirm received messages that ask for a receipt.
@@ -29,8 +36,12 @@ public final class ChatModule: XMPPClientModule {
     }
 
     /// Messages with a body (`chat` and `normal` types): incoming ones, and carbon copies of what the account's
-    /// other clients sent (``ChatMessage/isOutgoing``).
+    /// other clients sent (``ChatMessage/isOutgoing``). Room traffic is not here: room messages, private messages
+    /// from occupants and invitations are ``MultiUserChatModule``'s. Messages that arrive while nobody is subscribed
+    /// (the offline ones, during `connect()`) are handed to the first subscriber, up to ``keptWhileUnsubscribed``.
     public var messages: AsyncStream<ChatMessage> { incomingMessages.subscribe() }
+    /// Messages this client sent that came back as errors, with the same keeping as ``messages``.
+    public var failures: AsyncStream<DeliveryFailure> { incomingFailures.subscribe() }
     /// Delivery receipts for messages sent.
     public var receipts: AsyncStream<DeliveryReceipt> { incomingReceipts.subscribe() }
     /// Chat state notifications, standalone or carried by messages.
@@ -96,6 +107,13 @@ public final class ChatModule: XMPPClientModule {
         return nil
     }
 
+    /// Whether `stanza` belongs to a chat room rather than a one-to-one conversation: it carries the room's
+    /// `muc#user` payload (room messages to occupants, private messages, mediated invitations) or is a direct
+    /// invitation (XEP-0249).
+    public static func isRoomTraffic(_ stanza: Element) -> Bool {
+        stanza.child("x", namespace: MUCNamespace.user) != nil || stanza.child("x", namespace: MUCNamespace.directInvitation) != nil
+    }
+
     public func handle(_ stanza: Element, client: XMPPClient) -> Bool {
         let account = client.configuration.jid.bare
         if let carbon = Self.unwrapCarbon(stanza, account: account) {
@@ -103,7 +121,13 @@ public final class ChatModule: XMPPClientModule {
             return false
         }
         guard stanza.name == "message", let message = Message(element: stanza), let from = message.from,
-              message.type == .chat || message.type == .normal else { return false }
+              !Self.isRoomTraffic(stanza) else { return false }
+        if message.type == .error {
+            let error = stanza.child("error", namespace: stanza.namespace).flatMap(StanzaError.init(element:)) ?? StanzaError(.undefinedCondition)
+            incomingFailures.publish(DeliveryFailure(to: from, messageID: message.id, error: error))
+            return false
+        }
+        guard message.type == .chat || message.type == .normal else { return false }
         if let received = stanza.child("received", namespace: Self.receiptsNamespace), let id = received.attribute("id") {
             incomingReceipts.publish(DeliveryReceipt(from: from, messageID: id))
         }
@@ -120,6 +144,7 @@ public final class ChatModule: XMPPClientModule {
         var chat = ChatMessage(from: from, to: message.to ?? client.jid ?? from, id: message.id, body: body,
                                thread: message.thread, requestsReceipt: requestsReceipt, chatState: chatState, stanza: message)
         chat.archiveID = StanzaIdentifier.stanzaID(in: stanza, by: account)?.id
+        if let stamp = Delay(in: stanza)?.stamp { (chat.timestamp, chat.isDelayed) = (stamp, true) }
         incomingMessages.publish(chat)
         return false
     }
@@ -127,7 +152,7 @@ public final class ChatModule: XMPPClientModule {
     /// A carbon copy's message, as outgoing (sent by another client of the account) or incoming; its receipt
     /// request is the addressed client's to answer.
     private func publishCarbon(_ element: Element, sent: Bool, account: JID) {
-        guard let message = Message(element: element), message.type == .chat || message.type == .normal,
+        guard let message = Message(element: element), message.type == .chat || message.type == .normal, !Self.isRoomTraffic(element),
               let from = message.from ?? (sent ? account : nil), let to = message.to ?? (sent ? nil : account) else { return }
         if let chatState = ChatState(message: element), !sent { incomingChatStates.publish(ChatStateUpdate(from: from, state: chatState)) }
         guard let body = message.body else { return }

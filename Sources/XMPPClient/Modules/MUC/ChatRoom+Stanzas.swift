@@ -52,15 +52,15 @@ extension ChatRoom {
             publish(.exited(exit))
             return
         }
-        let (isNew, continuation) = state.withLock { state -> (Bool, CheckedContinuation<Void, any Error>?) in
+        let (isNew, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, any Error>]) in
             let isNew = state.occupants.updateValue(occupant, forKey: nickname) == nil
-            guard isSelf, case .joining(let continuation, _) = state.phase else { return (isNew, nil) }
+            guard isSelf, case .joining(let waiters, _) = state.phase else { return (isNew, []) }
             state.phase = .joined
             state.wasCreated = codes.contains(201)
-            return (isNew, continuation)
+            return (isNew, waiters)
         }
         publish(isNew ? .occupantJoined(occupant) : .occupantChanged(occupant))
-        continuation?.resume()
+        for waiter in waiters { waiter.resume() }
     }
 
     private static func exit(codes: Set<Int>, x: Element?, item: Element?) -> RoomExit {

@@ -22,7 +22,8 @@ public final class ChatRoom: Sendable {
 
     enum Phase {
         case idle
-        case joining(CheckedContinuation<Void, any Error>, attempt: Int)
+        /// Entering: everyone waiting for the outcome of attempt `attempt`.
+        case joining([CheckedContinuation<Void, any Error>], attempt: Int)
         case joined
     }
 
@@ -51,6 +52,9 @@ public final class ChatRoom: Sendable {
     public var nickname: String { state.withLock { $0.nickname } }
     /// Whether this user is in the room.
     public var isJoined: Bool { state.withLock { if case .joined = $0.phase { true } else { false } } }
+    /// Whether this user is entering the room (a ``join(password:history:timeout:)`` under way, or the automatic one
+    /// after a reconnection).
+    public var isJoining: Bool { state.withLock { if case .joining = $0.phase { true } else { false } } }
     /// Whether the room was created by this user's entry (status 201): configure it, or accept the defaults.
     public var wasCreated: Bool { state.withLock { $0.wasCreated } }
     /// The occupants, this user included, by nickname.
@@ -66,6 +70,8 @@ public final class ChatRoom: Sendable {
     // MARK: Entering and leaving
 
     /// Enters the room (creating it if it does not exist) and returns once the room has confirmed this user's entry.
+    /// Idempotent: in the room already, it returns at once; while an entry is under way (the module's own after a
+    /// reconnection, say), it waits for that one's outcome.
     /// - Throws: ``XMPPClientError/stanzaError(_:)`` with the room's refusal: `conflict` (nickname taken),
     ///   `not-authorized` (password), `registration-required` (members only), `forbidden` (banned),
     ///   `service-unavailable` (full), `item-not-found` (locked); `.timeout`.
@@ -79,17 +85,25 @@ public final class ChatRoom: Sendable {
         presence.element.append(x)
         let element = presence.element
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let attempt = state.withLock { state -> Int? in
-                guard case .idle = state.phase else { return nil }
-                state.attempts += 1
-                state.phase = .joining(continuation, attempt: state.attempts)
-                state.removedByShutdown = false
-                state.password = password
-                state.occupants = [:]
-                return state.attempts
+            enum Start { case new(Int), waiting, alreadyIn }
+            let start = state.withLock { state -> Start in
+                switch state.phase {
+                case .joined:
+                    return .alreadyIn
+                case .joining(let waiters, let attempt):
+                    state.phase = .joining(waiters + [continuation], attempt: attempt)
+                    return .waiting
+                case .idle:
+                    state.attempts += 1
+                    state.phase = .joining([continuation], attempt: state.attempts)
+                    state.removedByShutdown = false
+                    state.password = password
+                    state.occupants = [:]
+                    return .new(state.attempts)
+                }
             }
-            guard let attempt else {
-                continuation.resume(throwing: XMPPClientError.unexpectedResponse("already in or entering \(jid)"))
+            guard case .new(let attempt) = start else {
+                if case .alreadyIn = start { continuation.resume() }
                 return
             }
             Task {
@@ -196,12 +210,12 @@ public final class ChatRoom: Sendable {
 
     /// Ends a join attempt with `error`, if it is still under way (`attempt` nil: whichever is).
     func failJoin(_ error: any Error, attempt: Int? = nil) {
-        let continuation = state.withLock { state -> CheckedContinuation<Void, any Error>? in
-            guard case .joining(let continuation, let current) = state.phase, attempt == nil || attempt == current else { return nil }
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+            guard case .joining(let waiters, let current) = state.phase, attempt == nil || attempt == current else { return [] }
             state.phase = .idle
-            return continuation
+            return waiters
         }
-        continuation?.resume(throwing: error)
+        for waiter in waiters { waiter.resume(throwing: error) }
     }
 
     func publish(_ event: RoomEvent) {
@@ -230,17 +244,17 @@ public final class ChatRoom: Sendable {
     /// Whether this user was in the room when the connection ended, or was removed by a shutdown just before, with
     /// the date of the last message seen; forgets the occupants.
     func connectionEnded() -> Date?? {
-        typealias Ending = (wasJoined: Bool, rejoin: Bool, continuation: CheckedContinuation<Void, any Error>?, last: Date?)
+        typealias Ending = (wasJoined: Bool, rejoin: Bool, waiters: [CheckedContinuation<Void, any Error>], last: Date?)
         let ending = state.withLock { state -> Ending in
             defer { state.phase = .idle; state.occupants = [:]; state.removedByShutdown = false }
             switch state.phase {
-            case .joined: return (true, true, nil, state.lastMessageDate)
-            case .joining(let continuation, _): return (false, false, continuation, nil)
+            case .joined: return (true, true, [], state.lastMessageDate)
+            case .joining(let waiters, _): return (false, false, waiters, nil)
             // A shutdown already announced the exit; enter again like a room the connection dropped.
-            case .idle: return (false, state.removedByShutdown, nil, state.lastMessageDate)
+            case .idle: return (false, state.removedByShutdown, [], state.lastMessageDate)
             }
         }
-        ending.continuation?.resume(throwing: XMPPClientError.notConnected)
+        for waiter in ending.waiters { waiter.resume(throwing: XMPPClientError.notConnected) }
         if ending.wasJoined { publish(.exited(.disconnected)) }
         return ending.rejoin ? .some(ending.last) : nil
     }

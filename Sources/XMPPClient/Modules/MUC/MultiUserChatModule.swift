@@ -17,7 +17,8 @@ import XMPPCore
 public final class MultiUserChatModule: XMPPClientModule {
     private let client = ClientReference()
     private let rooms = Mutex<[JID: ChatRoom]>([:])
-    private let incomingInvitations = Broadcast<RoomInvitation>()
+    // Invitations that arrive before anyone listens (offline, during connect()) wait for the first subscriber.
+    private let incomingInvitations = Broadcast<RoomInvitation>(keepingWhileUnsubscribed: 100)
     private let rejoinsAfterReconnection: Bool
     private let roomsToRejoin = Mutex<[JID: Date?]>([:])
 
@@ -27,7 +28,8 @@ public final class MultiUserChatModule: XMPPClientModule {
         self.rejoinsAfterReconnection = rejoinsAfterReconnection
     }
 
-    /// Invitations to rooms, mediated or direct.
+    /// Invitations to rooms, mediated or direct; those that arrive while nobody is subscribed (during `connect()`)
+    /// are handed to the first subscriber, up to 100.
     public var invitations: AsyncStream<RoomInvitation> { incomingInvitations.subscribe() }
 
     public var discoFeatures: [String] { [MUCNamespace.muc, MUCNamespace.directInvitation] }
@@ -118,7 +120,26 @@ public final class MultiUserChatModule: XMPPClientModule {
         for (jid, last) in pending {
             guard let room = rooms.withLock({ $0[jid] }) else { continue }
             // Entering needs initial presence to be out first: do it beside the session start.
-            Task { try? await room.join(history: RoomHistoryRequest(since: last.map { $0.addingTimeInterval(0.001) })) }
+            Task { await Self.rejoin(room, since: last.map { $0.addingTimeInterval(0.001) }) }
+        }
+    }
+
+    /// Enters `room` again after a reconnection and reports how it went as a room event. A temporary room that
+    /// ended with the server is re-created by the first occupant back, who accepts the default settings so that the
+    /// others can enter; until then the room answers `item-not-found` (locked), so that is tried again a few times.
+    static func rejoin(_ room: ChatRoom, since: Date?, attempts: Int = 4, pause: Duration = .milliseconds(500)) async {
+        for attempt in 1...attempts {
+            do {
+                try await room.join(password: room.state.withLock { $0.password }, history: RoomHistoryRequest(since: since))
+                if room.wasCreated { try await room.acceptDefaultConfiguration() }
+                room.publish(.rejoined)
+                return
+            } catch XMPPClientError.stanzaError(let error) where error.condition == .itemNotFound && attempt < attempts {
+                try? await Task.sleep(for: pause * attempt)
+            } catch {
+                room.publish(.rejoinFailed(error as? XMPPClientError ?? .unexpectedResponse("\(error)")))
+                return
+            }
         }
     }
 

@@ -86,6 +86,11 @@ public enum RoomEvent: Sendable, Hashable {
     case messageRefused(StanzaError)
     /// This user is no longer in the room.
     case exited(RoomExit)
+    /// The module entered the room again after a reconnection (re-creating it, with the default settings, when it
+    /// had ended meanwhile: a temporary room after a server restart).
+    case rejoined
+    /// Entering the room again after a reconnection failed; the room stays left until ``ChatRoom/join(password:history:timeout:)``.
+    case rejoinFailed(XMPPClientError)
 }
 
 /// How much discussion history to ask for on entry (XEP-0045 §7.2.14). With no limits, the room decides.

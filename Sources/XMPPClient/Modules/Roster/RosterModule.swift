@@ -47,7 +47,8 @@ public final class RosterModule: XMPPClientModule {
     private let storage: any RosterStorage
     private let fetchesOnLogin: Bool
     private let events = Broadcast<RosterEvent>()
-    private let requests = Broadcast<SubscriptionRequest>()
+    // Requests the server delivers at login, before the app can listen, wait for the first subscriber.
+    private let requests = Broadcast<SubscriptionRequest>(keepingWhileUnsubscribed: 100)
 
     /// Creates the module.
     /// - Parameters:
@@ -74,7 +75,8 @@ public final class RosterModule: XMPPClientModule {
     /// Changes to the roster, from loads and pushes.
     public var updates: AsyncStream<RosterEvent> { events.subscribe() }
 
-    /// Contacts asking to see the user's presence.
+    /// Contacts asking to see the user's presence. Those that arrive while nobody is subscribed (the server delivers
+    /// pending ones at login) are handed to the first subscriber, up to 100.
     public var subscriptionRequests: AsyncStream<SubscriptionRequest> { requests.subscribe() }
 
     public func attached(to client: XMPPClient) {
