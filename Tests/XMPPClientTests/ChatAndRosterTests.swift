@@ -130,3 +130,60 @@ struct ChatAndRosterTests {
         await bob.disconnect()
     }
 }
+
+/// The roster an app keeps between launches (SQLite), and what happens when its storage fails.
+@Suite("Persistent roster")
+struct PersistentRosterTests {
+    @Test("the roster and its version survive a relaunch: contacts show before connecting, the login asks only for changes")
+    func rosterSurvivesRelaunch() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let path = server.directory + "/client-roster.sqlite"
+        let bob = try fixture.jid("bob")
+        do {
+            let alice = try fixture.client("alice")
+            let roster = alice.add(RosterModule(storage: try SQLiteRosterStorage(path: path)))
+            try await alice.connect(registering: true)
+            let updates = roster.updates
+            try await roster.add(bob, name: "Bob", groups: ["Friends"])
+            #expect(await first(updates) { if case .updated(let item) = $0 { item.jid == bob } else { false } } != nil)
+            await roster.flushStorage()
+            await alice.disconnect()
+        }
+        // A relaunch: new objects over the same file.
+        let alice = try fixture.client("alice")
+        let roster = alice.add(RosterModule(storage: try SQLiteRosterStorage(path: path)))
+        #expect(roster.item(for: bob)?.name == "Bob" && roster.version != nil, "shown before connecting")
+        let version = roster.version
+        let loads = roster.updates
+        try await alice.connect()
+        #expect(await first(loads) { if case .loaded = $0 { true } else { false } } == .loaded(roster.items))
+        #expect(roster.item(for: bob)?.groups == ["Friends"] && roster.version == version, "unchanged: nothing new was sent")
+        await alice.disconnect()
+    }
+
+    @Test("a storage that cannot save is reported on storageFailures, and the roster in memory stays right")
+    func failingStorageIsReported() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let alice = try fixture.client("alice")
+        let roster = alice.add(RosterModule(storage: RefusingRosterStorage()))
+        let failures = roster.storageFailures
+        try await alice.connect(registering: true)
+        let failure = await first(failures) { _ in true }
+        #expect(failure?.store == "roster" && failure?.reason.contains("disk full") == true, "\(String(describing: failure))")
+        let bob = try fixture.jid("bob")
+        try await roster.add(bob, name: "Bob")
+        #expect(await eventually { roster.item(for: bob)?.name == "Bob" })
+        await alice.disconnect()
+    }
+}
+
+/// A roster storage whose disk is full.
+final class RefusingRosterStorage: RosterStorage {
+    struct DiskFull: Error, CustomStringConvertible { var description: String { "disk full" } }
+    func load(account: JID) throws -> (version: String, items: [RosterItem])? { nil }
+    func save(account: JID, version: String?, items: [RosterItem]) throws { throw DiskFull() }
+}

@@ -28,6 +28,7 @@ public final class MessageArchiveModule: XMPPClientModule {
     /// Results of queries under way, by query id, filled as the result messages arrive.
     private let collecting = Mutex<[String: [ServerArchivedMessage]]>([:])
     private let synchronized = Broadcast<Int>()
+    private let writer = StorageWriter(store: "archive")
 
     /// Creates the module over `storage` (in memory by default).
     public init(storage: any MessageArchiveStorage = InMemoryMessageArchive(), synchronizesWithServer: Bool = true, pageSize: Int = 100) {
@@ -42,6 +43,15 @@ public final class MessageArchiveModule: XMPPClientModule {
 
     /// How many new messages each synchronization with the server stored, as it finishes.
     public var synchronizations: AsyncStream<Int> { synchronized.subscribe() }
+
+    /// Live messages the storage could not keep (they were shown; they will be missing from the local history).
+    public var storageFailures: AsyncStream<StorageFailure> { writer.failures }
+
+    /// Returns once the live messages received so far are in the storage. Live messages are stored off the event
+    /// loops, in order, a moment after they arrive.
+    public func flushStorage() async {
+        await writer.flush()
+    }
 
     /// The conversation with `peer`, oldest first: the newest `limit` messages when given, before `before`
     /// when given (to page backwards).
@@ -131,7 +141,7 @@ public final class MessageArchiveModule: XMPPClientModule {
     public func didSend(_ stanza: Element, client: XMPPClient) {
         guard let entry = Self.entry(for: stanza, account: client.configuration.jid.bare, timestamp: Date(), archiveID: nil,
                                      outgoing: true) else { return }
-        _ = try? storage.append(entry)
+        append(entry)
     }
 
     public func handle(_ stanza: Element, client: XMPPClient) -> Bool {
@@ -143,15 +153,20 @@ public final class MessageArchiveModule: XMPPClientModule {
         if let carbon = ChatModule.unwrapCarbon(stanza, account: account) {
             let archiveID = StanzaIdentifier.stanzaID(in: carbon.message, by: account)?.id
             if let entry = Self.entry(for: carbon.message, account: account, timestamp: Date(), archiveID: archiveID, outgoing: carbon.sent) {
-                _ = try? storage.append(entry)
+                append(entry)
             }
             return false
         }
         // An offline message keeps the time it was sent (XEP-0203).
         let stamp = Delay(in: stanza)?.stamp ?? Date()
         let archiveID = StanzaIdentifier.stanzaID(in: stanza, by: account)?.id
-        if let entry = Self.entry(for: stanza, account: account, timestamp: stamp, archiveID: archiveID) { _ = try? storage.append(entry) }
+        if let entry = Self.entry(for: stanza, account: account, timestamp: stamp, archiveID: archiveID) { append(entry) }
         return false
+    }
+
+    /// Stores a live message off the event loop, after those before it.
+    private func append(_ entry: ArchivedMessage) {
+        writer.write { [storage] in _ = try storage.append(entry) }
     }
 
     /// A result of one of our queries: only from the account itself (no `from`, or its bare JID), only for a query

@@ -45,6 +45,7 @@ public final class RosterModule: XMPPClientModule {
     private let state = Mutex(State())
     private let client = ClientReference()
     private let storage: any RosterStorage
+    private let writer = StorageWriter(store: "roster")
     private let fetchesOnLogin: Bool
     private let events = Broadcast<RosterEvent>()
     // Requests the server delivers at login, before the app can listen, wait for the first subscriber.
@@ -75,12 +76,28 @@ public final class RosterModule: XMPPClientModule {
     /// Changes to the roster, from loads and pushes.
     public var updates: AsyncStream<RosterEvent> { events.subscribe() }
 
+    /// Saves of the roster that failed (the roster in memory is right; the next launch may start from an older one).
+    public var storageFailures: AsyncStream<StorageFailure> { writer.failures }
+
+    /// Returns once the roster changes received so far are in the storage.
+    public func flushStorage() async {
+        await writer.flush()
+    }
+
     /// Contacts asking to see the user's presence. Those that arrive while nobody is subscribed (the server delivers
     /// pending ones at login) are handed to the first subscriber, up to 100.
     public var subscriptionRequests: AsyncStream<SubscriptionRequest> { requests.subscribe() }
 
+    /// Loads what the storage kept for the configured account, so the contacts are there before the connection is.
     public func attached(to client: XMPPClient) {
         self.client.set(client)
+        let account = client.configuration.jid.bare
+        let loaded = loadStored(account: account)
+        state.withLock { state in
+            state.account = account
+            state.items = Dictionary((loaded?.items ?? []).map { ($0.jid, $0) }, uniquingKeysWith: { $1 })
+            state.version = loaded?.version
+        }
     }
 
     public func sessionStarted(client: XMPPClient) async {
@@ -97,15 +114,14 @@ public final class RosterModule: XMPPClientModule {
         guard let account = client.jid?.bare else { throw XMPPClientError.notConnected }
         var query = Element("query", namespace: Self.namespace)
         let versioning = client.serverFeatures.feature("ver", "urn:xmpp:features:rosterver") != nil
+        // A new account (or the first session since launch) starts from what the storage kept, with its version.
+        let needsLoad = state.withLock { $0.account != account }
+        let loaded = needsLoad ? loadStored(account: account) : nil
         let stored = state.withLock { state -> (version: String, items: [RosterItem])? in
             if state.account != account {
                 state.account = account
-                state.items = [:]
-                state.version = nil
-                if let stored = storage.load(account: account) {
-                    state.items = Dictionary(stored.items.map { ($0.jid, $0) }, uniquingKeysWith: { $1 })
-                    state.version = stored.version
-                }
+                state.items = Dictionary((loaded?.items ?? []).map { ($0.jid, $0) }, uniquingKeysWith: { $1 })
+                state.version = loaded?.version
             }
             return state.version.map { ($0, Array(state.items.values)) }
         }
@@ -122,8 +138,22 @@ public final class RosterModule: XMPPClientModule {
             state.items = Dictionary(items.map { ($0.jid, $0) }, uniquingKeysWith: { $1 })
             state.version = version
         }
-        storage.save(account: account, version: version, items: items)
+        save(account: account, version: version, items: items)
         events.publish(.loaded(self.items))
+    }
+
+    /// What the storage kept for `account`; a storage that cannot be read is reported and the roster starts empty.
+    private func loadStored(account: JID) -> (version: String, items: [RosterItem])? {
+        do {
+            return try storage.load(account: account)
+        } catch {
+            writer.write { throw error }   // reported on storageFailures like a failed save
+            return nil
+        }
+    }
+
+    private func save(account: JID, version: String?, items: [RosterItem]) {
+        writer.write { [storage] in try storage.save(account: account, version: version, items: items) }
     }
 
     /// Adds a contact, or changes its name and groups (RFC 6121 §2.3). The change arrives as a push.
@@ -205,7 +235,7 @@ public final class RosterModule: XMPPClientModule {
         } else {
             return
         }
-        if let (account, version, items) = snapshot { storage.save(account: account, version: version, items: items) }
+        if let (account, version, items) = snapshot { save(account: account, version: version, items: items) }
         if let event { events.publish(event) }
     }
 }

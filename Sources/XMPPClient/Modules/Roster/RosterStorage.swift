@@ -4,9 +4,9 @@ import XMPPCore
 /// Where a roster is kept between sessions, with its version (XEP-0237), so a login only receives changes.
 public protocol RosterStorage: Sendable {
     /// The stored version and items, or `nil` when nothing is stored for `account`.
-    func load(account: JID) -> (version: String, items: [RosterItem])?
-    /// Replaces everything stored for `account`.
-    func save(account: JID, version: String?, items: [RosterItem])
+    func load(account: JID) throws -> (version: String, items: [RosterItem])?
+    /// Replaces everything stored for `account`. Called off the event loops, one save at a time.
+    func save(account: JID, version: String?, items: [RosterItem]) throws
 }
 
 /// A roster kept in memory for the process's lifetime.
