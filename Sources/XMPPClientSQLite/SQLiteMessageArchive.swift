@@ -4,12 +4,15 @@ import XMPPClient
 import XMPPCore
 
 /// A message archive in an SQLite file (through GRDB), for ``MessageArchiveModule``: kept across launches,
-/// indexed per conversation and time.
+/// indexed per conversation and time. It is also an outbox for ``ChatModule``: messages sent while offline wait in
+/// the same file, and go out at the next session even after a relaunch.
 ///
 /// ```swift
-/// let archive = client.add(MessageArchiveModule(storage: try SQLiteMessageArchive(path: "archive.sqlite")))
+/// let store = try SQLiteMessageArchive(path: "archive.sqlite")
+/// let archive = client.add(MessageArchiveModule(storage: store))
+/// let chat = client.add(ChatModule(outbox: store))
 /// ```
-public final class SQLiteMessageArchive: MessageArchiveStorage {
+public final class SQLiteMessageArchive: MessageArchiveStorage, OutboxStorage {
     private let database: DatabaseQueue
 
     /// Opens (creating if needed) the archive at `path`; `nil` keeps it in memory.
@@ -34,6 +37,17 @@ public final class SQLiteMessageArchive: MessageArchiveStorage {
             try db.create(index: "message_archive_id", on: "message", columns: ["account", "archiveID"])
             try db.create(index: "message_stanza_id", on: "message", columns: ["account", "peer", "stanzaID"])
         }
+        migrator.registerMigration("delivery status and outbox") { db in
+            try db.alter(table: "message") { table in table.add(column: "status", .text) }
+            try db.create(table: "outbox") { table in
+                table.autoIncrementedPrimaryKey("seq")
+                table.column("account", .text).notNull()
+                table.column("id", .text).notNull()
+                table.column("stanza", .text).notNull()
+                table.column("queuedAt", .double).notNull()
+            }
+            try db.create(index: "outbox_account", on: "outbox", columns: ["account", "seq"])
+        }
         try migrator.migrate(database)
     }
 
@@ -53,9 +67,11 @@ public final class SQLiteMessageArchive: MessageArchiveStorage {
                 return false
             }
             try db.execute(sql: """
-                INSERT INTO message (account, peer, outgoing, body, thread, stanzaID, timestamp, archiveID) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO message (account, peer, outgoing, body, thread, stanzaID, timestamp, archiveID, status)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [account, message.peer.description, message.direction == .outgoing,
-                                 message.body, message.thread, message.stanzaID, message.timestamp.timeIntervalSince1970, message.archiveID])
+                                 message.body, message.thread, message.stanzaID, message.timestamp.timeIntervalSince1970, message.archiveID,
+                                 message.deliveryStatus?.word])
             return true
         }
     }
@@ -88,7 +104,8 @@ public final class SQLiteMessageArchive: MessageArchiveStorage {
                 guard let account = JID(validating: row["account"]), let peer = JID(validating: row["peer"]) else { return nil }
                 return ArchivedMessage(account: account, peer: peer, direction: row["outgoing"] ? .outgoing : .incoming,
                                        body: row["body"], thread: row["thread"], stanzaID: row["stanzaID"],
-                                       timestamp: Date(timeIntervalSince1970: row["timestamp"]), archiveID: row["archiveID"])
+                                       timestamp: Date(timeIntervalSince1970: row["timestamp"]), archiveID: row["archiveID"],
+                                       deliveryStatus: (row["status"] as String?).flatMap(DeliveryStatus.init(word:)))
             }
         }
     }
@@ -98,6 +115,39 @@ public final class SQLiteMessageArchive: MessageArchiveStorage {
             try String.fetchAll(db, sql: """
                 SELECT peer FROM message WHERE account = ? GROUP BY peer ORDER BY MAX(timestamp) DESC
                 """, arguments: [account.bare.description]).compactMap(JID.init(validating:))
+        }
+    }
+
+    public func updateDeliveryStatus(account: JID, peer: JID, stanzaID: String, status: DeliveryStatus) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE message SET status = ? WHERE account = ? AND peer = ? AND stanzaID = ? AND outgoing = 1",
+                           arguments: [status.word, account.bare.description, peer.bare.description, stanzaID])
+        }
+    }
+
+    // MARK: OutboxStorage
+
+    public func enqueue(_ message: QueuedMessage) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO outbox (account, id, stanza, queuedAt) VALUES (?, ?, ?, ?)",
+                           arguments: [message.account.description, message.id, message.stanza.xmlString,
+                                       message.queuedAt.timeIntervalSince1970])
+        }
+    }
+
+    public func queued(account: JID) throws -> [QueuedMessage] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, stanza, queuedAt FROM outbox WHERE account = ? ORDER BY seq",
+                             arguments: [account.bare.description]).compactMap { row in
+                guard let stanza = try? Element(xml: row["stanza"]) else { return nil }
+                return QueuedMessage(account: account, id: row["id"], stanza: stanza, queuedAt: Date(timeIntervalSince1970: row["queuedAt"]))
+            }
+        }
+    }
+
+    public func remove(id: String, account: JID) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM outbox WHERE account = ? AND id = ?", arguments: [account.bare.description, id])
         }
     }
 }

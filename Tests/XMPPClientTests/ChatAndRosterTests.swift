@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import XMPPClient
 import XMPPClientSQLite
@@ -186,4 +187,97 @@ final class RefusingRosterStorage: RosterStorage {
     struct DiskFull: Error, CustomStringConvertible { var description: String { "disk full" } }
     func load(account: JID) throws -> (version: String, items: [RosterItem])? { nil }
     func save(account: JID, version: String?, items: [RosterItem]) throws { throw DiskFull() }
+}
+
+/// Messages written while offline, and the ticks beside a sent message (XEP-0198 acks, XEP-0184 receipts,
+/// XEP-0333 markers), against xmppd.
+@Suite("Outbox and delivery status")
+struct OutboxTests {
+    /// The statuses of message `id` as they arrive, until `last` (or a timeout).
+    static func statuses(of id: String, in updates: AsyncStream<DeliveryUpdate>, until last: DeliveryStatus) async -> [DeliveryStatus] {
+        let collected = Mutex<[DeliveryStatus]>([])
+        _ = await first(updates, timeout: .seconds(10)) { update in
+            guard update.messageID == id else { return false }
+            collected.withLock { $0.append(update.status) }
+            return update.status == last
+        }
+        return collected.withLock { $0 }
+    }
+
+    @Test("sent while offline: queued in order, out at the next login; then acknowledged, delivered and read")
+    func offlineMessagesGoOutInOrderWithTheirTicks() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let bob = try fixture.client("bob")
+        let bobChat = bob.add(ChatModule())
+        try await bob.connect(registering: true)
+        let alice = try fixture.client("alice")
+        try await alice.connect(registering: true)
+        await alice.disconnect()
+
+        let store = try SQLiteMessageArchive()
+        let chat = alice.add(ChatModule(outbox: store))
+        let archive = alice.add(MessageArchiveModule(storage: store, synchronizesWithServer: false))
+        let updates = chat.deliveryUpdates
+        let bobJID = try fixture.jid("bob")
+        let first = try await chat.send("one", to: bobJID)
+        let second = try await chat.send("two", to: bobJID)
+        #expect(chat.status(of: first) == .queued && chat.status(of: second) == .queued)
+        await archive.flushStorage()
+        #expect(try archive.messages(with: bobJID).map(\.deliveryStatus) == [.queued, .queued], "the conversation shows them waiting")
+
+        let incoming = bobChat.messages
+        try await alice.connect()
+        let received = Mutex<[String]>([])
+        _ = await XMPPClientTests.first(incoming) { message in received.withLock { $0.append(message.body) }; return message.body == "two" }
+        #expect(received.withLock { $0 } == ["one", "two"], "in the order written")
+        #expect(await eventually { (try? store.queued(account: alice.configuration.jid).isEmpty) == true })
+        // Only forward; on loopback the receipt may even overtake the write's completion, skipping `sent`.
+        let ticks = await Self.statuses(of: second, in: updates, until: .delivered)
+        #expect(ticks.first == .queued && ticks.last == .delivered && ticks == ticks.sorted(), "\(ticks)")
+
+        // Bob reads it: the marker turns alice's tick to read.
+        let bobIncoming = bobChat.messages
+        let live = try await chat.send("three", to: bobJID)
+        let three = try #require(await XMPPClientTests.first(bobIncoming) { $0.body == "three" })
+        try await bobChat.markDisplayed(three)
+        let liveTicks = await Self.statuses(of: live, in: updates, until: .read)
+        #expect(liveTicks.last == .read && liveTicks == liveTicks.sorted(), "\(liveTicks)")
+        await archive.flushStorage()
+        #expect(try archive.messages(with: bobJID).last?.deliveryStatus == .read)
+        await alice.disconnect()
+        await bob.disconnect()
+    }
+
+    @Test("the outbox survives a relaunch; a message to nobody fails with the server's condition")
+    func outboxSurvivesRelaunch() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let bob = try fixture.client("bob")
+        let bobChat = bob.add(ChatModule())
+        try await bob.connect(registering: true)
+        let setup = try fixture.client("alice")
+        try await setup.connect(registering: true)
+        await setup.disconnect()
+        let path = server.directory + "/alice-archive.sqlite"
+        do {
+            let alice = try fixture.client("alice")
+            let chat = alice.add(ChatModule(outbox: try SQLiteMessageArchive(path: path)))
+            _ = try await chat.send("written on the train", to: try fixture.jid("bob"))
+        }
+        let alice = try fixture.client("alice")
+        let chat = alice.add(ChatModule(outbox: try SQLiteMessageArchive(path: path)))
+        let incoming = bobChat.messages
+        try await alice.connect()
+        #expect(await first(incoming) { _ in true }?.body == "written on the train")
+
+        let updates = chat.deliveryUpdates
+        let lost = try await chat.send("hello?", to: try JID("nobody@localhost"))
+        let ticks = await Self.statuses(of: lost, in: updates, until: .failed(condition: "service-unavailable"))
+        #expect(ticks.last == .failed(condition: "service-unavailable"), "\(ticks)")
+        await alice.disconnect()
+        await bob.disconnect()
+    }
 }

@@ -30,6 +30,9 @@ public protocol XMPPClientModule: AnyObject, Sendable {
     func decorate(presence: inout Presence)
     /// A stanza the client has just sent.
     func didSend(_ stanza: Element, client: XMPPClient)
+    /// A message this client sent moved to a new delivery status (``ChatModule`` tracks them); `stanza` is the
+    /// message itself when the update comes with it (queued, sent).
+    func deliveryStatusChanged(_ update: DeliveryUpdate, stanza: Element?, client: XMPPClient)
     /// Features this module answers for, announced in service discovery (XEP-0030) and capabilities.
     var discoFeatures: [String] { get }
 }
@@ -42,5 +45,6 @@ extension XMPPClientModule {
     public func sessionEnded(client: XMPPClient, error: XMPPClientError?) {}
     public func decorate(presence: inout Presence) {}
     public func didSend(_ stanza: Element, client: XMPPClient) {}
+    public func deliveryStatusChanged(_ update: DeliveryUpdate, stanza: Element?, client: XMPPClient) {}
     public var discoFeatures: [String] { [] }
 }

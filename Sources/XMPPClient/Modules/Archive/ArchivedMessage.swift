@@ -28,10 +28,13 @@ public struct ArchivedMessage: Sendable, Hashable, Codable {
     public var timestamp: Date
     /// The id the server's archive gave it (XEP-0313/XEP-0359), once known: what synchronization pages from.
     public var archiveID: String?
+    /// For a message this client sent: how far it got (queued in the outbox, sent, acknowledged, delivered, read,
+    /// failed). `nil` for incoming messages and for what other clients of the account sent.
+    public var deliveryStatus: DeliveryStatus?
 
     /// Creates an entry.
     public init(account: JID, peer: JID, direction: Direction, body: String, thread: String? = nil, stanzaID: String? = nil,
-                timestamp: Date = Date(), archiveID: String? = nil) {
+                timestamp: Date = Date(), archiveID: String? = nil, deliveryStatus: DeliveryStatus? = nil) {
         self.account = account.bare
         self.peer = peer.bare
         self.direction = direction
@@ -40,6 +43,7 @@ public struct ArchivedMessage: Sendable, Hashable, Codable {
         self.stanzaID = stanzaID
         self.timestamp = timestamp
         self.archiveID = archiveID
+        self.deliveryStatus = deliveryStatus
     }
 
     /// Whether `other` is the same message (the same archive id, or the same conversation, direction and stanza id).
@@ -67,6 +71,8 @@ public protocol MessageArchiveStorage: Sendable {
     func messages(account: JID, peer: JID, before: Date?, limit: Int?) throws -> [ArchivedMessage]
     /// The peers `account` has conversations with, most recent first.
     func conversations(account: JID) throws -> [JID]
+    /// Records how far an outgoing message (by its stanza id) to `peer` got.
+    func updateDeliveryStatus(account: JID, peer: JID, stanzaID: String, status: DeliveryStatus) throws
 }
 
 /// An archive kept in memory for the process's lifetime.
@@ -112,6 +118,15 @@ public final class InMemoryMessageArchive: MessageArchiveStorage {
             .map { $0.element }
         guard let limit else { return sorted }
         return Array(sorted.suffix(limit))
+    }
+
+    public func updateDeliveryStatus(account: JID, peer: JID, stanzaID: String, status: DeliveryStatus) {
+        stored.withLock { stored in
+            for index in stored.indices where stored[index].account == account.bare && stored[index].peer == peer.bare
+                && stored[index].stanzaID == stanzaID && stored[index].direction == .outgoing {
+                stored[index].deliveryStatus = status
+            }
+        }
     }
 
     public func conversations(account: JID) -> [JID] {

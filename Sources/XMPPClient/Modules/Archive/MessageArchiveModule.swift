@@ -164,6 +164,21 @@ public final class MessageArchiveModule: XMPPClientModule {
         return false
     }
 
+    /// Keeps the outgoing message's status: a queued one is stored at once (the conversation shows it waiting), later
+    /// statuses update the stored message.
+    public func deliveryStatusChanged(_ update: DeliveryUpdate, stanza: Element?, client: XMPPClient) {
+        let account = client.configuration.jid.bare
+        if update.status == .queued, let stanza,
+           var entry = Self.entry(for: stanza, account: account, timestamp: Date(), archiveID: nil, outgoing: true) {
+            entry.deliveryStatus = .queued
+            append(entry)
+            return
+        }
+        writer.write { [storage] in
+            try storage.updateDeliveryStatus(account: account, peer: update.to.bare, stanzaID: update.messageID, status: update.status)
+        }
+    }
+
     /// Stores a live message off the event loop, after those before it.
     private func append(_ entry: ArchivedMessage) {
         writer.write { [storage] in _ = try storage.append(entry) }

@@ -1,3 +1,5 @@
+import Foundation
+import Synchronization
 import XMPPCore
 
 /// One-to-one chat (RFC 6121 §5): send and receive `chat` messages, with delivery receipts (XEP-0184),
@@ -18,6 +20,13 @@ public final class ChatModule: XMPPClientModule {
 
     private let client = ClientReference()
     private let answersReceiptRequests: Bool
+    /// Where messages sent while offline wait.
+    public let outbox: any OutboxStorage
+    /// The most messages the outbox holds; ``send(_:to:thread:requestReceipt:chatState:)`` refuses more.
+    public let outboxLimit: Int
+    private let queuesWhileOffline: Bool
+    private let tracking = Mutex(Tracking())
+    private let statusUpdates = Broadcast<DeliveryUpdate>()
     // Messages and failures that arrive while nobody listens (offline messages during connect()) wait for the first
     // subscriber, up to a bound; receipts and chat states matter only live.
     private let incomingMessages = Broadcast<ChatMessage>(keepingWhileUnsubscribed: ChatModule.keptWhileUnsubscribed)
@@ -30,10 +39,31 @@ public final class ChatModule: XMPPClientModule {
     public static let keptWhileUnsubscribed = 500
 
     /// Creates the module.
-    /// - Parameter answersReceiptRequests: Whether to confirm received messages that ask for a receipt.
-    public init(answersReceiptRequests: Bool = true) {
+    /// - Parameters:
+    ///   - answersReceiptRequests: Whether to confirm received messages that ask for a receipt.
+    ///   - queuesWhileOffline: Whether a message sent without a session waits in the outbox for the next one
+    ///     (otherwise sending throws ``XMPPClientError/notConnected``).
+    ///   - outbox: Where those messages wait; `SQLiteMessageArchive` keeps them across launches.
+    ///   - outboxLimit: The most messages that may wait.
+    public init(answersReceiptRequests: Bool = true, queuesWhileOffline: Bool = true, outbox: any OutboxStorage = InMemoryOutbox(),
+                outboxLimit: Int = 1000) {
         self.answersReceiptRequests = answersReceiptRequests
+        self.queuesWhileOffline = queuesWhileOffline
+        self.outbox = outbox
+        self.outboxLimit = outboxLimit
     }
+
+    /// Delivery statuses of the messages this client sent, as they move (queued, sent, acknowledged, delivered,
+    /// read, failed).
+    public var deliveryUpdates: AsyncStream<DeliveryUpdate> { statusUpdates.subscribe() }
+
+    /// The latest status of a message sent in this process (the most recent ``trackedLimit`` are remembered).
+    public func status(of messageID: String) -> DeliveryStatus? {
+        tracking.withLock { $0.sent[messageID]?.status }
+    }
+
+    /// How many sent messages' statuses are remembered in memory (the archive keeps them all).
+    public static let trackedLimit = 2000
 
     /// Messages with a body (`chat` and `normal` types): incoming ones, and carbon copies of what the account's
     /// other clients sent (``ChatMessage/isOutgoing``). Room traffic is not here: room messages, private messages
@@ -53,9 +83,18 @@ public final class ChatModule: XMPPClientModule {
 
     public func attached(to client: XMPPClient) {
         self.client.set(client)
+        // The server's acknowledgements (XEP-0198) move sent messages to `acknowledged`.
+        let acknowledged = client.acknowledgedStanzas
+        Task { [weak self] in
+            for await stanza in acknowledged {
+                guard stanza.name == "message", let id = stanza.attribute("id") else { continue }
+                self?.advance(id, to: .acknowledged)
+            }
+        }
     }
 
-    /// Sends a chat message and returns its id once it has been written.
+    /// Sends a chat message and returns its id: once written when online, at once when it waits in the outbox for
+    /// the next session (status ``DeliveryStatus/queued``; queued messages go out in order when a session starts).
     /// - Parameters:
     ///   - body: The text.
     ///   - to: The recipient: a bare JID, or a full one to reach one resource.
@@ -70,9 +109,111 @@ public final class ChatModule: XMPPClientModule {
         if let thread { message.thread = thread }
         message.element.append(StanzaIdentifier(id: id).element)
         if requestReceipt { message.element.append(Element("request", namespace: Self.receiptsNamespace)) }
+        message.element.append(Element("markable", namespace: ChatMarkers.namespace))
         if let chatState { message.element.append(Element(chatState.rawValue, namespace: ChatState.namespace)) }
-        try await client.require().send(message)
+        try await deliver(message.element, id: id, to: to)
         return id
+    }
+
+    /// Tells `message`'s sender that the user has seen it (XEP-0333 `displayed`), if the sender asked for markers.
+    public func markDisplayed(_ message: ChatMessage) async throws {
+        guard let id = message.id, !message.isOutgoing, message.stanza.element.child("markable", namespace: ChatMarkers.namespace) != nil else { return }
+        var marker = Message(type: .chat, to: message.from)
+        marker.element.append(Element("displayed", namespace: ChatMarkers.namespace, attributes: ["id": id]))
+        marker.element.append(Element("store", namespace: "urn:xmpp:hints"))
+        try await client.require().send(marker)
+    }
+
+    // MARK: Outbox and delivery status
+
+    /// What is known of the messages sent in this process.
+    struct Tracking {
+        var sent: [String: (to: JID, status: DeliveryStatus)] = [:]
+        var order: [String] = []
+        var flushing: Task<Void, Never>?
+    }
+
+    /// Writes `element` (a message with id `id`) when online, otherwise puts it in the outbox.
+    private func deliver(_ element: Element, id: String, to: JID) async throws {
+        let client = try self.client.require()
+        let account = client.configuration.jid.bare
+        let (online, flushing) = (client.connectionState.isOnline, tracking.withLock { $0.flushing != nil })
+        if online && !flushing {
+            do {
+                track(id, to: to)
+                try await client.send(element)
+                advance(id, to: .sent, stanza: element)
+                return
+            } catch XMPPClientError.notConnected where queuesWhileOffline {
+                // The session ended in between: the outbox takes it.
+            }
+        }
+        guard queuesWhileOffline else { throw XMPPClientError.notConnected }
+        guard try outbox.queued(account: account).count < outboxLimit else {
+            throw XMPPClientError.unexpectedResponse("the outbox is full (\(outboxLimit) messages wait for a connection)")
+        }
+        try outbox.enqueue(QueuedMessage(account: account, id: id, stanza: element))
+        track(id, to: to)
+        advance(id, to: .queued, stanza: element)
+        // Online but emptying the outbox: this one goes after the older ones.
+        if online { await flushOutbox() }
+    }
+
+    /// Sends what waits in the outbox, oldest first; one pass at a time, again until nothing is left that a session
+    /// could take.
+    public func flushOutbox() async {
+        for _ in 0..<2 {
+            let pass = tracking.withLock { tracking -> Task<Void, Never> in
+                if let running = tracking.flushing { return running }
+                let task = Task { [weak self] in
+                    await self?.drainOutbox()
+                    self?.tracking.withLock { $0.flushing = nil }
+                }
+                tracking.flushing = task
+                return task
+            }
+            await pass.value
+        }
+    }
+
+    private func drainOutbox() async {
+        guard let client = client.value else { return }
+        let account = client.configuration.jid.bare
+        // Runs from the session start, before the client reports itself online: sending is what tells.
+        var sent: Set<String> = []
+        while let next = (try? outbox.queued(account: account))?.first, !sent.contains(next.id) {
+            sent.insert(next.id)   // an outbox that cannot remove must not make this send it again and again
+            do {
+                try await client.send(next.stanza)
+            } catch {
+                return   // the session ended: the message stays queued for the next one
+            }
+            try? outbox.remove(id: next.id, account: account)
+            if let to = next.stanza.attribute("to").flatMap({ JID(validating: $0) }) { track(next.id, to: to) }
+            advance(next.id, to: .sent, stanza: next.stanza)
+        }
+    }
+
+    private func track(_ id: String, to: JID) {
+        tracking.withLock { tracking in
+            guard tracking.sent[id] == nil else { return }
+            tracking.sent[id] = (to, .queued)
+            tracking.order.append(id)
+            while tracking.order.count > Self.trackedLimit { tracking.sent[tracking.order.removeFirst()] = nil }
+        }
+    }
+
+    /// Moves message `id` forward to `status` (never back; a failure ends it), and tells the app and the modules.
+    private func advance(_ id: String, to status: DeliveryStatus, stanza: Element? = nil) {
+        let update = tracking.withLock { tracking -> DeliveryUpdate? in
+            guard let known = tracking.sent[id], known.status < status || (status == .queued && known.status == .queued),
+                  known.status.rank < DeliveryStatus.failed(condition: "").rank else { return nil }
+            tracking.sent[id] = (known.to, status)
+            return DeliveryUpdate(messageID: id, to: known.to, status: status)
+        }
+        guard let update, let client = client.value else { return }
+        statusUpdates.publish(update)
+        for module in client.modules { module.deliveryStatusChanged(update, stanza: stanza, client: client) }
     }
 
     /// Sends a standalone chat state notification (XEP-0085 §5.5), e.g. `composing` while the user types.
@@ -83,10 +224,19 @@ public final class ChatModule: XMPPClientModule {
         try await client.require().send(message)
     }
 
-    /// Asks the server for carbons (XEP-0280), when the configuration wants them; a server without gets to say no.
+    /// Asks the server for carbons (XEP-0280), when the configuration wants them (a server without gets to say no),
+    /// then sends what waited in the outbox.
     public func sessionStarted(client: XMPPClient) async {
-        guard client.configuration.carbons else { return }
-        _ = try? await client.query(Element("enable", namespace: Self.carbonsNamespace), type: .set)
+        if client.configuration.carbons {
+            _ = try? await client.query(Element("enable", namespace: Self.carbonsNamespace), type: .set)
+        }
+        // Beside the session start: the outbox may be long, and initial presence should not wait for it.
+        Task { await self.flushOutbox() }
+    }
+
+    /// A resumed session (XEP-0198) takes the outbox too.
+    public func sessionResumed(client: XMPPClient) async {
+        Task { await self.flushOutbox() }
     }
 
     /// The message carbons namespace (XEP-0280).
@@ -125,12 +275,11 @@ public final class ChatModule: XMPPClientModule {
         if message.type == .error {
             let error = stanza.child("error", namespace: stanza.namespace).flatMap(StanzaError.init(element:)) ?? StanzaError(.undefinedCondition)
             incomingFailures.publish(DeliveryFailure(to: from, messageID: message.id, error: error))
+            if let id = message.id { advance(id, to: .failed(condition: error.condition.rawValue)) }
             return false
         }
         guard message.type == .chat || message.type == .normal else { return false }
-        if let received = stanza.child("received", namespace: Self.receiptsNamespace), let id = received.attribute("id") {
-            incomingReceipts.publish(DeliveryReceipt(from: from, messageID: id))
-        }
+        noteConfirmations(in: stanza, from: from)
         let chatState = ChatState(message: stanza)
         if let chatState { incomingChatStates.publish(ChatStateUpdate(from: from, state: chatState)) }
         guard let body = message.body else { return false }
@@ -149,12 +298,29 @@ public final class ChatModule: XMPPClientModule {
         return false
     }
 
+    /// Receipts (XEP-0184) and chat markers (XEP-0333) for messages this client sent move them to delivered or read.
+    private func noteConfirmations(in stanza: Element, from: JID) {
+        if let received = stanza.child("received", namespace: Self.receiptsNamespace), let id = received.attribute("id") {
+            incomingReceipts.publish(DeliveryReceipt(from: from, messageID: id))
+            advance(id, to: .delivered)
+        }
+        if let marker = stanza.child(namespace: ChatMarkers.namespace), let id = marker.attribute("id") {
+            switch marker.name {
+            case "received": advance(id, to: .delivered)
+            case "displayed", "acknowledged": advance(id, to: .read)
+            default: break
+            }
+        }
+    }
+
     /// A carbon copy's message, as outgoing (sent by another client of the account) or incoming; its receipt
     /// request is the addressed client's to answer.
     private func publishCarbon(_ element: Element, sent: Bool, account: JID) {
         guard let message = Message(element: element), message.type == .chat || message.type == .normal, !Self.isRoomTraffic(element),
               let from = message.from ?? (sent ? account : nil), let to = message.to ?? (sent ? nil : account) else { return }
         if let chatState = ChatState(message: element), !sent { incomingChatStates.publish(ChatStateUpdate(from: from, state: chatState)) }
+        // A confirmation that reached another client of the account may be for a message this one sent.
+        if !sent { noteConfirmations(in: element, from: from) }
         guard let body = message.body else { return }
         var chat = ChatMessage(from: from, to: to, id: message.id, body: body, thread: message.thread,
                                requestsReceipt: false, chatState: ChatState(message: element), stanza: message)
