@@ -48,6 +48,20 @@ public final class SQLiteMessageArchive: MessageArchiveStorage, OutboxStorage {
             }
             try db.create(index: "outbox_account", on: "outbox", columns: ["account", "seq"])
         }
+        migrator.registerMigration("conversation model") { db in
+            try db.alter(table: "message") { table in
+                table.add(column: "replyTo", .text)
+                table.add(column: "reactions", .text)
+                table.add(column: "edited", .boolean).notNull().defaults(to: false)
+                table.add(column: "retracted", .boolean).notNull().defaults(to: false)
+            }
+            try db.create(table: "readpoint") { table in
+                table.column("account", .text).notNull()
+                table.column("peer", .text).notNull()
+                table.column("readUpTo", .double).notNull()
+                table.primaryKey(["account", "peer"])
+            }
+        }
         try migrator.migrate(database)
     }
 
@@ -67,11 +81,13 @@ public final class SQLiteMessageArchive: MessageArchiveStorage, OutboxStorage {
                 return false
             }
             try db.execute(sql: """
-                INSERT INTO message (account, peer, outgoing, body, thread, stanzaID, timestamp, archiveID, status)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO message (account, peer, outgoing, body, thread, stanzaID, timestamp, archiveID, status, replyTo, reactions,
+                                     edited, retracted)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [account, message.peer.description, message.direction == .outgoing,
                                  message.body, message.thread, message.stanzaID, message.timestamp.timeIntervalSince1970, message.archiveID,
-                                 message.deliveryStatus?.word])
+                                 message.deliveryStatus?.word, message.replyTo, Self.encode(message.reactions),
+                                 message.isEdited, message.isRetracted])
             return true
         }
     }
@@ -100,13 +116,7 @@ public final class SQLiteMessageArchive: MessageArchiveStorage, OutboxStorage {
                 ORDER BY timestamp DESC, id DESC LIMIT ?
                 """, arguments: [account.bare.description, peer.bare.description,
                                  before?.timeIntervalSince1970 ?? Double.greatestFiniteMagnitude, limit ?? -1])
-            return rows.reversed().compactMap { row in
-                guard let account = JID(validating: row["account"]), let peer = JID(validating: row["peer"]) else { return nil }
-                return ArchivedMessage(account: account, peer: peer, direction: row["outgoing"] ? .outgoing : .incoming,
-                                       body: row["body"], thread: row["thread"], stanzaID: row["stanzaID"],
-                                       timestamp: Date(timeIntervalSince1970: row["timestamp"]), archiveID: row["archiveID"],
-                                       deliveryStatus: (row["status"] as String?).flatMap(DeliveryStatus.init(word:)))
-            }
+            return rows.reversed().compactMap(Self.message(from:))
         }
     }
 
@@ -148,6 +158,72 @@ public final class SQLiteMessageArchive: MessageArchiveStorage, OutboxStorage {
     public func remove(id: String, account: JID) throws {
         try database.write { db in
             try db.execute(sql: "DELETE FROM outbox WHERE account = ? AND id = ?", arguments: [account.bare.description, id])
+        }
+    }
+
+    // MARK: The conversation model
+
+    /// The message a row holds.
+    private static func message(from row: Row) -> ArchivedMessage? {
+        guard let account = JID(validating: row["account"]), let peer = JID(validating: row["peer"]) else { return nil }
+        var message = ArchivedMessage(account: account, peer: peer, direction: row["outgoing"] ? .outgoing : .incoming,
+                                      body: row["body"], thread: row["thread"], stanzaID: row["stanzaID"],
+                                      timestamp: Date(timeIntervalSince1970: row["timestamp"]), archiveID: row["archiveID"],
+                                      deliveryStatus: (row["status"] as String?).flatMap(DeliveryStatus.init(word:)))
+        message.replyTo = row["replyTo"]
+        message.reactions = decode(row["reactions"])
+        message.isEdited = row["edited"]
+        message.isRetracted = row["retracted"]
+        return message
+    }
+
+    private static func encode(_ reactions: [String: [String]]) -> String? {
+        guard !reactions.isEmpty, let data = try? JSONEncoder().encode(reactions) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private static func decode(_ text: String?) -> [String: [String]] {
+        guard let text else { return [:] }
+        return (try? JSONDecoder().decode([String: [String]].self, from: Data(text.utf8))) ?? [:]
+    }
+
+    @discardableResult
+    public func apply(_ change: MessageChange, toStanzaID stanzaID: String, direction: ArchivedMessage.Direction,
+                      account: JID, peer: JID) throws -> Bool {
+        try database.write { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT * FROM message WHERE account = ? AND peer = ? AND stanzaID = ? ORDER BY id DESC LIMIT 1
+                """, arguments: [account.bare.description, peer.bare.description, stanzaID]),
+                  var message = Self.message(from: row) else { return false }
+            guard message.apply(change, direction: direction) else { return false }
+            try db.execute(sql: "UPDATE message SET body = ?, reactions = ?, edited = ?, retracted = ? WHERE id = ?",
+                           arguments: [message.body, Self.encode(message.reactions), message.isEdited, message.isRetracted,
+                                       row["id"] as Int64])
+            return true
+        }
+    }
+
+    public func markRead(account: JID, peer: JID, upTo date: Date) throws {
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT INTO readpoint (account, peer, readUpTo) VALUES (?, ?, ?)
+                ON CONFLICT (account, peer) DO UPDATE SET readUpTo = MAX(readUpTo, excluded.readUpTo)
+                """, arguments: [account.bare.description, peer.bare.description, date.timeIntervalSince1970])
+        }
+    }
+
+    public func conversationSummaries(account: JID) throws -> [Conversation] {
+        try conversations(account: account).map { peer in
+            let last = try messages(account: account, peer: peer, before: nil, limit: 1).last
+            return try database.read { db in
+                let readUpTo = try Double.fetchOne(db, sql: "SELECT readUpTo FROM readpoint WHERE account = ? AND peer = ?",
+                                                   arguments: [account.bare.description, peer.bare.description])
+                let unread = try Int.fetchOne(db, sql: """
+                    SELECT COUNT(*) FROM message WHERE account = ? AND peer = ? AND outgoing = 0 AND retracted = 0 AND timestamp > ?
+                    """, arguments: [account.bare.description, peer.bare.description, readUpTo ?? -Double.greatestFiniteMagnitude]) ?? 0
+                return Conversation(peer: peer, lastMessage: last, unreadCount: unread,
+                                    readUpTo: readUpTo.map(Date.init(timeIntervalSince1970:)))
+            }
         }
     }
 }

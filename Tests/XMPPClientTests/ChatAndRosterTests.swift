@@ -281,3 +281,66 @@ struct OutboxTests {
         await bob.disconnect()
     }
 }
+
+/// The conversation model over the local archive, with two clients of one account (carbons) against xmppd.
+@Suite("Conversations")
+struct ConversationTests {
+    @Test("unread counts and read marks across two devices; corrections, retractions, reactions and replies applied; a relaunch keeps it all")
+    func conversationModel() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let bob = try fixture.client("bob")
+        let bobChat = bob.add(ChatModule())
+        try await bob.connect(registering: true)
+        let setup = try fixture.client("alice")
+        try await setup.connect(registering: true)
+        await setup.disconnect()
+
+        let path = server.directory + "/alice-phone.sqlite"
+        let phone = XMPPClient(configuration: try fixture.configuration("alice", resource: "phone"))
+        let phoneStore = try SQLiteMessageArchive(path: path)
+        let phoneChat = phone.add(ChatModule(outbox: phoneStore))
+        let phoneArchive = phone.add(MessageArchiveModule(storage: phoneStore, synchronizesWithServer: false))
+        let laptop = XMPPClient(configuration: try fixture.configuration("alice", resource: "laptop"))
+        let laptopChat = laptop.add(ChatModule())
+        let laptopMessages = laptopChat.messages
+        let snapshots = phoneArchive.conversationUpdates
+        for client in [phone, laptop] { try await client.connect() }
+        let bobJID = try fixture.jid("bob"), alice = try fixture.jid("alice")
+
+        let ids = [try await bobChat.send("m1", to: alice), try await bobChat.send("m2", to: alice), try await bobChat.send("m3", to: alice)]
+        let three = await first(snapshots, timeout: .seconds(10)) { $0.first?.unreadCount == 3 }
+        #expect(three?.first?.peer == bobJID && three?.first?.lastMessage?.body == "m3", "\(String(describing: three))")
+
+        try await bobChat.correct(ids[2], to: alice, with: "m3, corrected")
+        try await bobChat.retract(ids[1], to: alice)
+        let m1 = try #require(await first(laptopMessages) { $0.body == "m1" })
+        try await phoneChat.react(to: ids[0], with: bobJID, reactions: ["👍"])
+        let bobIncoming = bobChat.messages
+        try await phoneChat.reply("about m1", to: m1)
+        let reply = await first(bobIncoming) { $0.body == "about m1" }
+        #expect(reply?.replyTo == ids[0], "the reply names m1")
+        let m3 = try #require(await first(laptopMessages) { $0.body == "m3" })
+        try await laptopChat.markDisplayed(m3)   // read on the laptop: the phone hears of it through a carbon copy
+
+        let settled = await first(snapshots, timeout: .seconds(10)) { $0.first?.unreadCount == 0 && $0.first?.lastMessage?.body == "about m1" }
+        #expect(settled != nil, "read on the other device, and the reply is the newest message")
+        await phoneArchive.flushStorage()
+        let history = try phoneArchive.messages(with: bobJID)
+        #expect(history.map(\.body) == ["m1", "", "m3, corrected", "about m1"], "\(history.map(\.body))")
+        #expect(history[0].reactions == [alice.description: ["👍"]])
+        #expect(history[1].isRetracted && history[2].isEdited && history[3].replyTo == ids[0])
+
+        // A relaunch of the phone's app: the same file, the same conversations.
+        await phone.disconnect()
+        let relaunched = MessageArchiveModule(storage: try SQLiteMessageArchive(path: path), synchronizesWithServer: false)
+        let relaunchedClient = XMPPClient(configuration: try fixture.configuration("alice", resource: "phone"))
+        relaunchedClient.add(relaunched)
+        let list = try relaunched.conversationList()
+        #expect(list.count == 1 && list[0].unreadCount == 0 && list[0].lastMessage?.body == "about m1", "\(list)")
+        #expect(try relaunched.messages(with: bobJID).map(\.isEdited) == [false, false, true, false])
+        await laptop.disconnect()
+        await bob.disconnect()
+    }
+}

@@ -31,6 +31,14 @@ public struct ArchivedMessage: Sendable, Hashable, Codable {
     /// For a message this client sent: how far it got (queued in the outbox, sent, acknowledged, delivered, read,
     /// failed). `nil` for incoming messages and for what other clients of the account sent.
     public var deliveryStatus: DeliveryStatus?
+    /// The id of the message this one answers (XEP-0461), if any.
+    public var replyTo: String?
+    /// Reactions (XEP-0444): each reactor's bare JID with their emoji.
+    public var reactions: [String: [String]] = [:]
+    /// Whether the sender corrected the text (XEP-0308); ``body`` is the corrected one.
+    public var isEdited = false
+    /// Whether the sender retracted it (XEP-0424); the body is then empty.
+    public var isRetracted = false
 
     /// Creates an entry.
     public init(account: JID, peer: JID, direction: Direction, body: String, thread: String? = nil, stanzaID: String? = nil,
@@ -73,11 +81,21 @@ public protocol MessageArchiveStorage: Sendable {
     func conversations(account: JID) throws -> [JID]
     /// Records how far an outgoing message (by its stanza id) to `peer` got.
     func updateDeliveryStatus(account: JID, peer: JID, stanzaID: String, status: DeliveryStatus) throws
+    /// Applies a correction, retraction or reactions to the message with stanza id `stanzaID` in the conversation
+    /// with `peer`. A correction or retraction applies only to a message in `direction` (its sender's own); returns
+    /// whether a message changed.
+    @discardableResult
+    func apply(_ change: MessageChange, toStanzaID stanzaID: String, direction: ArchivedMessage.Direction, account: JID, peer: JID) throws -> Bool
+    /// Records that the user has seen the conversation with `peer` up to `date` (later marks only move it forward).
+    func markRead(account: JID, peer: JID, upTo date: Date) throws
+    /// Every conversation with its newest message and unread count, most recent first.
+    func conversationSummaries(account: JID) throws -> [Conversation]
 }
 
 /// An archive kept in memory for the process's lifetime.
 public final class InMemoryMessageArchive: MessageArchiveStorage {
     private let stored = Mutex<[ArchivedMessage]>([])
+    private let readPoints = Mutex<[String: Date]>([:])
 
     /// Creates an empty archive.
     public init() {}
@@ -129,10 +147,61 @@ public final class InMemoryMessageArchive: MessageArchiveStorage {
         }
     }
 
+    @discardableResult
+    public func apply(_ change: MessageChange, toStanzaID stanzaID: String, direction: ArchivedMessage.Direction, account: JID, peer: JID) -> Bool {
+        stored.withLock { stored in
+            guard let index = stored.lastIndex(where: {
+                $0.account == account.bare && $0.peer == peer.bare && $0.stanzaID == stanzaID
+            }) else { return false }
+            return stored[index].apply(change, direction: direction)
+        }
+    }
+
+    public func markRead(account: JID, peer: JID, upTo date: Date) {
+        readPoints.withLock { points in
+            let key = "\(account.bare) \(peer.bare)"
+            points[key] = max(points[key] ?? date, date)
+        }
+    }
+
+    public func conversationSummaries(account: JID) -> [Conversation] {
+        conversations(account: account).map { peer in
+            let messages = messages(account: account, peer: peer, before: nil, limit: nil)
+            let readUpTo = readPoints.withLock { $0["\(account.bare) \(peer.bare)"] }
+            let unread = messages.filter { message in
+                message.direction == .incoming && !message.isRetracted && readUpTo.map { message.timestamp > $0 } ?? true
+            }
+            return Conversation(peer: peer, lastMessage: messages.last, unreadCount: unread.count, readUpTo: readUpTo)
+        }
+    }
+
     public func conversations(account: JID) -> [JID] {
         let messages = stored.withLock { $0.filter { $0.account == account.bare } }
         var latest: [JID: Date] = [:]
         for message in messages { latest[message.peer] = max(latest[message.peer] ?? message.timestamp, message.timestamp) }
         return latest.sorted { $0.value > $1.value }.map(\.key)
+    }
+}
+
+extension ArchivedMessage {
+    /// Applies `change`, sent in direction `changer`: a correction or retraction only by the message's own sender,
+    /// nothing to a retracted message. Returns whether anything changed. Storages use it to implement
+    /// ``MessageArchiveStorage/apply(_:toStanzaID:direction:account:peer:)``.
+    public mutating func apply(_ change: MessageChange, direction changer: Direction) -> Bool {
+        switch change {
+        case .correction(let body):
+            guard direction == changer, !isRetracted else { return false }
+            self.body = body
+            isEdited = true
+        case .retraction:
+            guard direction == changer, !isRetracted else { return false }
+            body = ""
+            isRetracted = true
+            reactions = [:]
+        case .reactions(let reactor, let emoji):
+            guard !isRetracted else { return false }
+            reactions[reactor.bare.description] = emoji.isEmpty ? nil : emoji
+        }
+        return true
     }
 }

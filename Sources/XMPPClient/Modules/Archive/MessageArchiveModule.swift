@@ -29,6 +29,7 @@ public final class MessageArchiveModule: XMPPClientModule {
     private let collecting = Mutex<[String: [ServerArchivedMessage]]>([:])
     private let synchronized = Broadcast<Int>()
     private let writer = StorageWriter(store: "archive")
+    private let conversationChanges = Broadcast<[Conversation]>()
 
     /// Creates the module over `storage` (in memory by default).
     public init(storage: any MessageArchiveStorage = InMemoryMessageArchive(), synchronizesWithServer: Bool = true, pageSize: Int = 100) {
@@ -125,9 +126,11 @@ public final class MessageArchiveModule: XMPPClientModule {
     private func store(_ messages: [ServerArchivedMessage], account: JID) throws -> Int {
         var added = 0
         for message in messages {
-            guard let entry = Self.entry(for: message.stanza, account: account, timestamp: message.timestamp, archiveID: message.id) else { continue }
-            if try storage.append(entry) { added += 1 }
+            guard let action = Self.action(for: message.stanza, account: account, timestamp: message.timestamp,
+                                           archiveID: message.id) else { continue }
+            if try perform(action, account: account) { added += 1 }
         }
+        if !messages.isEmpty { publishConversations(account: account) }
         return added
     }
 
@@ -139,9 +142,9 @@ public final class MessageArchiveModule: XMPPClientModule {
     // MARK: Live messages
 
     public func didSend(_ stanza: Element, client: XMPPClient) {
-        guard let entry = Self.entry(for: stanza, account: client.configuration.jid.bare, timestamp: Date(), archiveID: nil,
-                                     outgoing: true) else { return }
-        append(entry)
+        let account = client.configuration.jid.bare
+        guard let action = Self.action(for: stanza, account: account, timestamp: Date(), archiveID: nil, outgoing: true) else { return }
+        record(action, account: account)
     }
 
     public func handle(_ stanza: Element, client: XMPPClient) -> Bool {
@@ -152,15 +155,15 @@ public final class MessageArchiveModule: XMPPClientModule {
         }
         if let carbon = ChatModule.unwrapCarbon(stanza, account: account) {
             let archiveID = StanzaIdentifier.stanzaID(in: carbon.message, by: account)?.id
-            if let entry = Self.entry(for: carbon.message, account: account, timestamp: Date(), archiveID: archiveID, outgoing: carbon.sent) {
-                append(entry)
+            if let action = Self.action(for: carbon.message, account: account, timestamp: Date(), archiveID: archiveID, outgoing: carbon.sent) {
+                record(action, account: account)
             }
             return false
         }
         // An offline message keeps the time it was sent (XEP-0203).
         let stamp = Delay(in: stanza)?.stamp ?? Date()
         let archiveID = StanzaIdentifier.stanzaID(in: stanza, by: account)?.id
-        if let entry = Self.entry(for: stanza, account: account, timestamp: stamp, archiveID: archiveID) { append(entry) }
+        if let action = Self.action(for: stanza, account: account, timestamp: stamp, archiveID: archiveID) { record(action, account: account) }
         return false
     }
 
@@ -169,19 +172,103 @@ public final class MessageArchiveModule: XMPPClientModule {
     public func deliveryStatusChanged(_ update: DeliveryUpdate, stanza: Element?, client: XMPPClient) {
         let account = client.configuration.jid.bare
         if update.status == .queued, let stanza,
-           var entry = Self.entry(for: stanza, account: account, timestamp: Date(), archiveID: nil, outgoing: true) {
-            entry.deliveryStatus = .queued
-            append(entry)
+           let action = Self.action(for: stanza, account: account, timestamp: Date(), archiveID: nil, outgoing: true) {
+            // A correction or reaction shows at once too; sending it later applies it again, which changes nothing.
+            if case .add(var entry) = action {
+                entry.deliveryStatus = .queued
+                record(.add(entry), account: account)
+            } else {
+                record(action, account: account)
+            }
             return
         }
         writer.write { [storage] in
             try storage.updateDeliveryStatus(account: account, peer: update.to.bare, stanzaID: update.messageID, status: update.status)
         }
+        publishConversations(account: account)
     }
 
-    /// Stores a live message off the event loop, after those before it.
-    private func append(_ entry: ArchivedMessage) {
-        writer.write { [storage] in _ = try storage.append(entry) }
+    // MARK: The conversation model
+
+    /// The conversations, newest first, each with its newest message and unread count: now, then after every change
+    /// (a message, a correction, a status, a read mark).
+    public var conversationUpdates: AsyncStream<[Conversation]> {
+        let updates = conversationChanges.subscribe()
+        let current = try? conversationList()
+        return AsyncStream { continuation in
+            if let current { continuation.yield(current) }
+            let relay = Task {
+                for await list in updates { continuation.yield(list) }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in relay.cancel() }
+        }
+    }
+
+    /// The conversations now, newest first.
+    public func conversationList() throws -> [Conversation] {
+        guard let account = client.value?.configuration.jid.bare else { return [] }
+        return try storage.conversationSummaries(account: account)
+    }
+
+    /// Marks the conversation with `peer` as seen up to `date` (unread count 0 for what came before). Sending a
+    /// displayed marker (``ChatModule/markDisplayed(_:)``) does this too, on every client of the account that sees
+    /// the marker's carbon copy.
+    public func markRead(_ peer: JID, upTo date: Date = Date()) {
+        guard let account = client.value?.configuration.jid.bare else { return }
+        record(.read(peer: peer.bare, at: date), account: account)
+    }
+
+    /// What a message stanza does to the archive.
+    enum Action {
+        /// A message to add.
+        case add(ArchivedMessage)
+        /// A correction, retraction or reactions for the message with `targetID`, sent in `direction`.
+        case change(MessageChange, targetID: String, direction: ArchivedMessage.Direction, peer: JID)
+        /// The user saw the conversation with `peer` (a displayed marker this account sent).
+        case read(peer: JID, at: Date)
+    }
+
+    /// What `stanza` (a message of this account, in or out) does to the archive, or nil when nothing.
+    static func action(for stanza: Element, account: JID, timestamp: Date, archiveID: String?, outgoing: Bool? = nil) -> Action? {
+        guard stanza.name == "message", let message = Message(element: stanza), message.type == .chat || message.type == .normal,
+              !ChatModule.isRoomTraffic(stanza) else { return nil }
+        let isOutgoing = outgoing ?? (message.from?.bare == account)
+        guard let peer = (isOutgoing ? message.to : message.from)?.bare else { return nil }
+        if isOutgoing, stanza.child("displayed", namespace: ChatMarkers.namespace) != nil {
+            return .read(peer: peer, at: timestamp)
+        }
+        if let (targetID, change) = MessageChange.parse(stanza, sender: isOutgoing ? account : peer) {
+            return .change(change, targetID: targetID, direction: isOutgoing ? .outgoing : .incoming, peer: peer)
+        }
+        return entry(for: stanza, account: account, timestamp: timestamp, archiveID: archiveID, outgoing: isOutgoing).map(Action.add)
+    }
+
+    /// Performs `action` on the storage; returns whether a message was added.
+    private func perform(_ action: Action, account: JID) throws -> Bool {
+        switch action {
+        case .add(let entry):
+            return try storage.append(entry)
+        case .change(let change, let targetID, let direction, let peer):
+            try storage.apply(change, toStanzaID: targetID, direction: direction, account: account, peer: peer)
+            return false
+        case .read(let peer, let date):
+            try storage.markRead(account: account, peer: peer, upTo: date)
+            return false
+        }
+    }
+
+    /// Performs a live action off the event loop, after those before it, and publishes the conversations.
+    private func record(_ action: Action, account: JID) {
+        writer.write { [self] in _ = try perform(action, account: account) }
+        publishConversations(account: account)
+    }
+
+    /// Publishes the conversation list once the writes queued so far are done, when anyone listens.
+    private func publishConversations(account: JID) {
+        writer.write { [storage, conversationChanges] in
+            conversationChanges.publish(try storage.conversationSummaries(account: account))
+        }
     }
 
     /// A result of one of our queries: only from the account itself (no `from`, or its bare JID), only for a query
@@ -205,8 +292,10 @@ public final class MessageArchiveModule: XMPPClientModule {
         let isOutgoing = outgoing ?? (message.from?.bare == account)
         guard let peer = isOutgoing ? message.to : message.from else { return nil }
         let stanzaID = StanzaIdentifier.originID(in: stanza)?.id ?? message.id
-        return ArchivedMessage(account: account, peer: peer, direction: isOutgoing ? .outgoing : .incoming, body: body,
-                               thread: message.thread, stanzaID: stanzaID, timestamp: timestamp, archiveID: archiveID)
+        var entry = ArchivedMessage(account: account, peer: peer, direction: isOutgoing ? .outgoing : .incoming, body: body,
+                                    thread: message.thread, stanzaID: stanzaID, timestamp: timestamp, archiveID: archiveID)
+        entry.replyTo = stanza.child("reply", namespace: MessageChange.replyNamespace)?.attribute("id")
+        return entry
     }
 }
 

@@ -30,6 +30,20 @@ public struct ChatMessage: Sendable, Hashable {
     public var timestamp = Date()
     /// Whether it waited on the server before arriving (it carries a delay stamp).
     public var isDelayed = false
+    /// The id of the message it answers (XEP-0461), if any.
+    public var replyTo: String?
+}
+
+/// A correction, retraction or reactions someone sent for an earlier message (see ``MessageChange``).
+public struct MessageChangeEvent: Sendable, Hashable {
+    /// Who changed it (the reactor, or the message's sender).
+    public var from: JID
+    /// The id of the message changed.
+    public var targetID: String
+    /// What changed.
+    public var change: MessageChange
+    /// Whether this account made the change (on another of its clients: a carbon copy).
+    public var isOutgoing: Bool
 }
 
 /// A message this client sent came back as an error (RFC 6120 §8.3): the recipient does not exist, blocks the

@@ -31,6 +31,7 @@ public final class ChatModule: XMPPClientModule {
     // subscriber, up to a bound; receipts and chat states matter only live.
     private let incomingMessages = Broadcast<ChatMessage>(keepingWhileUnsubscribed: ChatModule.keptWhileUnsubscribed)
     private let incomingFailures = Broadcast<DeliveryFailure>(keepingWhileUnsubscribed: ChatModule.keptWhileUnsubscribed)
+    private let incomingChanges = Broadcast<MessageChangeEvent>(keepingWhileUnsubscribed: ChatModule.keptWhileUnsubscribed)
     private let incomingReceipts = Broadcast<DeliveryReceipt>()
     private let incomingChatStates = Broadcast<ChatStateUpdate>()
 
@@ -70,6 +71,9 @@ public final class ChatModule: XMPPClientModule {
     /// from occupants and invitations are ``MultiUserChatModule``'s. Messages that arrive while nobody is subscribed
     /// (the offline ones, during `connect()`) are handed to the first subscriber, up to ``keptWhileUnsubscribed``.
     public var messages: AsyncStream<ChatMessage> { incomingMessages.subscribe() }
+    /// Corrections (XEP-0308), retractions (XEP-0424) and reactions (XEP-0444) of earlier messages, by the peer or by
+    /// the account's other clients; they are not in ``messages``. The archive applies them by itself.
+    public var changes: AsyncStream<MessageChangeEvent> { incomingChanges.subscribe() }
     /// Messages this client sent that came back as errors, with the same keeping as ``messages``.
     public var failures: AsyncStream<DeliveryFailure> { incomingFailures.subscribe() }
     /// Delivery receipts for messages sent.
@@ -112,6 +116,55 @@ public final class ChatModule: XMPPClientModule {
         message.element.append(Element("markable", namespace: ChatMarkers.namespace))
         if let chatState { message.element.append(Element(chatState.rawValue, namespace: ChatState.namespace)) }
         try await deliver(message.element, id: id, to: to)
+        return id
+    }
+
+    /// Sends a reply to `original` (XEP-0461): the text, with a reference to the message it answers.
+    @discardableResult
+    public func reply(_ body: String, to original: ChatMessage) async throws -> String {
+        guard let originalID = StanzaIdentifier.originID(in: original.stanza.element)?.id ?? original.id else {
+            throw XMPPClientError.unexpectedResponse("the message has no id to refer to")
+        }
+        let peer = original.isOutgoing ? original.to : original.from
+        return try await sendChange(to: peer, body: body, payload: Element("reply", namespace: MessageChange.replyNamespace,
+                                                                          attributes: ["to": original.from.description, "id": originalID]))
+    }
+
+    /// Replaces the text of a message this account sent (XEP-0308); `messageID` is what ``send(_:to:thread:requestReceipt:chatState:)`` returned.
+    @discardableResult
+    public func correct(_ messageID: String, to peer: JID, with body: String) async throws -> String {
+        try await sendChange(to: peer, body: body, payload: Element("replace", namespace: MessageChange.correctionNamespace, attributes: ["id": messageID]))
+    }
+
+    /// Takes back a message this account sent (XEP-0424). Clients without retraction show the fallback text.
+    @discardableResult
+    public func retract(_ messageID: String, to peer: JID) async throws -> String {
+        let fallback = Element("fallback", namespace: "urn:xmpp:fallback:0", attributes: ["for": MessageChange.retractionNamespace])
+        return try await sendChange(to: peer, body: "This person attempted to retract a previous message, but it's unsupported by your client.",
+                                    payload: Element("retract", namespace: MessageChange.retractionNamespace, attributes: ["id": messageID]),
+                                    fallback)
+    }
+
+    /// Sets this account's reactions to message `messageID` of the conversation with `peer` (XEP-0444): the emoji
+    /// given replace the earlier ones; none takes them away.
+    @discardableResult
+    public func react(to messageID: String, with peer: JID, reactions: [String]) async throws -> String {
+        var element = Element("reactions", namespace: MessageChange.reactionsNamespace, attributes: ["id": messageID])
+        for reaction in reactions.prefix(MessageChange.maxReactions) {
+            element.append(Element("reaction", namespace: MessageChange.reactionsNamespace, text: reaction))
+        }
+        return try await sendChange(to: peer, body: nil, payload: element)
+    }
+
+    /// Sends a message carrying `payload` (and `extra`), through the outbox like any message; returns its id.
+    private func sendChange(to peer: JID, body: String?, payload: Element, _ extra: Element...) async throws -> String {
+        let id = StanzaID.make()
+        var message = Message(type: .chat, to: peer, id: id, body: body)
+        message.element.append(StanzaIdentifier(id: id).element)
+        message.element.append(payload)
+        for element in extra { message.element.append(element) }
+        message.element.append(Element("store", namespace: "urn:xmpp:hints"))
+        try await deliver(message.element, id: id, to: peer)
         return id
     }
 
@@ -282,6 +335,10 @@ public final class ChatModule: XMPPClientModule {
         noteConfirmations(in: stanza, from: from)
         let chatState = ChatState(message: stanza)
         if let chatState { incomingChatStates.publish(ChatStateUpdate(from: from, state: chatState)) }
+        if let (targetID, change) = MessageChange.parse(stanza, sender: from) {
+            incomingChanges.publish(MessageChangeEvent(from: from, targetID: targetID, change: change, isOutgoing: false))
+            return false
+        }
         guard let body = message.body else { return false }
         let requestsReceipt = stanza.child("request", namespace: Self.receiptsNamespace) != nil
         if requestsReceipt, answersReceiptRequests, let id = message.id {
@@ -293,6 +350,7 @@ public final class ChatModule: XMPPClientModule {
         var chat = ChatMessage(from: from, to: message.to ?? client.jid ?? from, id: message.id, body: body,
                                thread: message.thread, requestsReceipt: requestsReceipt, chatState: chatState, stanza: message)
         chat.archiveID = StanzaIdentifier.stanzaID(in: stanza, by: account)?.id
+        chat.replyTo = stanza.child("reply", namespace: MessageChange.replyNamespace)?.attribute("id")
         if let stamp = Delay(in: stanza)?.stamp { (chat.timestamp, chat.isDelayed) = (stamp, true) }
         incomingMessages.publish(chat)
         return false
@@ -321,6 +379,10 @@ public final class ChatModule: XMPPClientModule {
         if let chatState = ChatState(message: element), !sent { incomingChatStates.publish(ChatStateUpdate(from: from, state: chatState)) }
         // A confirmation that reached another client of the account may be for a message this one sent.
         if !sent { noteConfirmations(in: element, from: from) }
+        if let (targetID, change) = MessageChange.parse(element, sender: from) {
+            incomingChanges.publish(MessageChangeEvent(from: from, targetID: targetID, change: change, isOutgoing: sent))
+            return
+        }
         guard let body = message.body else { return }
         var chat = ChatMessage(from: from, to: to, id: message.id, body: body, thread: message.thread,
                                requestsReceipt: false, chatState: ChatState(message: element), stanza: message)
