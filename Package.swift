@@ -154,7 +154,8 @@ let package = Package(
         // The command-line client, built only on XMPPClient.
         .executableTarget(
             name: "xmpp",
-            dependencies: ["XMPPClient", "XMPPCore", "CommandLineSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["XMPPClient", "XMPPClientSQLite", "XMPPCore", "CommandLineSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strictSettings
         ),
         // Load generator: real XMPP over loopback, JSON figures (docs/BENCHMARKS.md).

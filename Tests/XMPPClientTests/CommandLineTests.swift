@@ -164,4 +164,33 @@ struct CommandLineTests {
         #expect(Set(shownLines).count == shownLines.count, "none twice: \(session.output)")
         await bob.disconnect()
     }
+
+    @Test("conversations lists unread counts from the local store; chat marks what it shows read and marks what it sends")
+    func conversationsAndMarks() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let bob = try fixture.client("bob")
+        let bobChat = bob.add(ChatModule())
+        try await bob.connect(registering: true)
+        let registered = try await xmpp(["register"], server: server, jid: "carol@localhost", password: "pw")
+        #expect(registered.status == 0)
+        let store = ["--store", server.directory + "/carol.sqlite"]
+        let empty = try await xmpp(["conversations"] + store, server: server, jid: "carol@localhost", password: "pw")
+        #expect(empty.status == 0 && empty.output.contains("no conversations"), "\(empty.output)")
+
+        let carol = try JID("carol@localhost")
+        for text in ["hi", "are you there?"] { _ = try await bobChat.send(text, to: carol) }
+        let unread = try await xmpp(["conversations"] + store, server: server, jid: "carol@localhost", password: "pw")
+        #expect(unread.status == 0 && unread.output.contains("bob@localhost\t2\tare you there?"), "\(unread.output)")
+
+        let bobIncoming = bobChat.messages
+        let session = try await xmpp(["chat", "bob@localhost"] + store, server: server, jid: "carol@localhost", password: "pw",
+                                     input: "yes, here\n")
+        #expect(session.status == 0 && session.output.contains("[delivered] yes, here"), "the receipt marks the line: \(session.output)")
+        #expect(await first(bobIncoming) { $0.body == "yes, here" } != nil)
+        let read = try await xmpp(["conversations"] + store, server: server, jid: "carol@localhost", password: "pw")
+        #expect(read.output.contains("bob@localhost\t0\tyou: yes, here"), "shown in chat, so read: \(read.output)")
+        await bob.disconnect()
+    }
 }
