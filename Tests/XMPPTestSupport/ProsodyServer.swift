@@ -123,7 +123,7 @@ public final class ProsodyServer: Sendable {
     }
 
     /// Polls `condition` every 50 ms until it holds or `seconds` pass; whether it held.
-    private static func waitUntil(seconds: Double, _ condition: () -> Bool) async -> Bool {
+    static func waitUntil(seconds: Double, _ condition: () -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if condition() { return true }

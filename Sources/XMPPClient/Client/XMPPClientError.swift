@@ -34,8 +34,9 @@ public enum XMPPClientError: Error, Sendable, Hashable, CustomStringConvertible 
         switch self {
         case .timeout, .connectionFailed, .connectionLost: return true
         case .streamError(let error): return ![.conflict, .notAuthorized, .policyViolation, .hostUnknown].contains(error.condition)
-        case .tlsFailed, .authenticationFailed, .registrationFailed, .negotiationFailed, .stanzaError, .notConnected,
-             .unexpectedResponse:
+        // A handshake cut short is the network's doing; an untrusted certificate or a bad CA file needs a person.
+        case .tlsFailed(let cause): return cause.kind == .handshake
+        case .authenticationFailed, .registrationFailed, .negotiationFailed, .stanzaError, .notConnected, .unexpectedResponse:
             return false
         }
     }

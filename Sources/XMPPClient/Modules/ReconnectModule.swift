@@ -9,13 +9,17 @@ public enum ReconnectEvent: Sendable, Hashable {
     case failed(attempt: Int, XMPPClientError)
     /// The client is online again.
     case reconnected(attempt: Int)
+    /// The network is gone: no attempt until it returns (then one starts at once).
+    case waitingForNetwork
     /// Reconnection stopped: the error cannot be cured by retrying (wrong password, session replaced, ...).
     case gaveUp(XMPPClientError)
 }
 
 /// Automatic reconnection (XMPPFramework's reconnect module): after the connection is lost or ends with a
-/// transient stream error, it reconnects with exponential backoff and jitter; never after
-/// ``XMPPClient/disconnect()`` or an authentication failure.
+/// transient error, it reconnects with exponential backoff and jitter; never after ``XMPPClient/disconnect()`` or a
+/// permanent failure (``XMPPClientError/isTransient``: wrong password, untrusted certificate, session replaced).
+/// With a ``NetworkMonitor`` it waits while there is no network (``ReconnectEvent/waitingForNetwork``) and tries at
+/// once when the network returns.
 public final class ReconnectModule: XMPPClientModule {
     private let client = ClientReference()
     private let task = Mutex<Task<Void, Never>?>(nil)
@@ -26,12 +30,18 @@ public final class ReconnectModule: XMPPClientModule {
     public let maximumDelay: Duration
     /// How many attempts before giving up; `nil` never gives up.
     public let maximumAttempts: Int?
+    /// Where the network's comings and goings are learned, if anywhere.
+    public let network: (any NetworkMonitor)?
+    private let wake = Mutex<CheckedContinuation<Void, Never>?>(nil)
 
     /// Creates the module.
-    public init(initialDelay: Duration = .seconds(1), maximumDelay: Duration = .seconds(60), maximumAttempts: Int? = nil) {
+    /// - Parameter network: A source of network availability (``PathNetworkMonitor`` on Apple platforms).
+    public init(initialDelay: Duration = .seconds(1), maximumDelay: Duration = .seconds(60), maximumAttempts: Int? = nil,
+                network: (any NetworkMonitor)? = nil) {
         self.initialDelay = initialDelay
         self.maximumDelay = maximumDelay
         self.maximumAttempts = maximumAttempts
+        self.network = network
     }
 
     /// What the module does, as it happens.
@@ -43,10 +53,60 @@ public final class ReconnectModule: XMPPClientModule {
     /// Stops reconnecting until the next loss.
     public func stop() {
         task.withLock { $0?.cancel(); $0 = nil }
+        wakeUp()
     }
 
     public func attached(to client: XMPPClient) {
         self.client.set(client)
+        guard let changes = network?.changes else { return }
+        // The network's return cuts a backoff short.
+        Task { [weak self] in
+            for await availability in changes where availability == .available {
+                self?.wakeUp()
+            }
+        }
+    }
+
+    /// Whether the module is waiting for the network to come back.
+    public var isWaitingForNetwork: Bool {
+        network?.availability == .unavailable && isReconnecting
+    }
+
+    private func wakeUp() {
+        wake.withLock { waiting in
+            waiting?.resume()
+            waiting = nil
+        }
+    }
+
+    /// Sleeps `delay`, or less if the network returns meanwhile; while there is no network, until it returns.
+    private func pause(_ delay: Duration) async {
+        let offline = network?.availability == .unavailable
+        if offline { events.publish(.waitingForNetwork) }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                if offline {
+                    // Until the network returns (or a long while, should the monitor fall silent).
+                    try? await Task.sleep(for: .seconds(3600))
+                } else {
+                    try? await Task.sleep(for: delay)
+                }
+            }
+            group.addTask { [weak self] in
+                await withCheckedContinuation { continuation in
+                    guard let self else { return continuation.resume() }
+                    self.wake.withLock { waiting in
+                        waiting?.resume()
+                        waiting = continuation
+                    }
+                    // The network may have returned before this waiter was in place.
+                    if offline && self.network?.availability == .available { self.wakeUp() }
+                }
+            }
+            await group.next()
+            group.cancelAll()
+            wakeUp()
+        }
     }
 
     public func sessionEnded(client: XMPPClient, error: XMPPClientError?) {
@@ -79,7 +139,7 @@ public final class ReconnectModule: XMPPClientModule {
             }
             let delay = delay(before: attempt)
             events.publish(.scheduled(attempt: attempt, delay: delay))
-            try? await Task.sleep(for: delay)
+            await pause(delay)
             guard !Task.isCancelled, client.connectionState.isDisconnected else { return }
             do {
                 try await client.connect()

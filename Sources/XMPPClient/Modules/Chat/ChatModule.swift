@@ -265,8 +265,9 @@ public final class ChatModule: XMPPClientModule {
             return DeliveryUpdate(messageID: id, to: known.to, status: status)
         }
         guard let update, let client = client.value else { return }
-        statusUpdates.publish(update)
+        // The modules first (the archive queues its write), so an app that hears of it can find it stored.
         for module in client.modules { module.deliveryStatusChanged(update, stanza: stanza, client: client) }
+        statusUpdates.publish(update)
     }
 
     /// Sends a standalone chat state notification (XEP-0085 §5.5), e.g. `composing` while the user types.
