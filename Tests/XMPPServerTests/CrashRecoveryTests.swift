@@ -7,28 +7,13 @@ import XMPPTestSupport
 /// `kill -9` of a real xmppd process while a client sends under stream management: every message the server
 /// acknowledged (`<a h/>`) to a recipient without a session is in offline storage after the restart.
 @Suite struct CrashRecoveryTests {
-    /// Starts xmppd on `port` over `directory`, plain TCP allowed; returns once it listens.
-    static func startServer(directory: String, port: Int) async throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: builtExecutable("xmppd"))
-        process.arguments = ["--data-dir", directory, "--bind", "127.0.0.1", "--c2s-port", String(port), "--c2s-tls-port", "off",
-                             "--log-level", "error", "--set", "require_tls=false"]
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        for _ in 0..<200 {
-            if (try? Socket(port: port)) != nil { return process }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        process.terminate()
-        throw TestSetupError("xmppd did not listen on \(port)")
-    }
-
     @Test func everyAcknowledgedMessageSurvivesKillNine() async throws {
-        let directory = NSTemporaryDirectory() + "xmppd-crash-" + UUID().uuidString
-        let port = Int.random(in: 20_000...29_000)
-        var server = try await Self.startServer(directory: directory, port: port)
-        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
+        let probe = try await TestServer.start(storage: "memory")
+        let port = probe.port
+        await probe.stop()
+        let server = try await XMPPDProcess.start(port: port, extraArguments: ["--set", "require_tls=false"])
+        defer { Task { await server.stop() } }
+        let directory = server.directory
         let created = try await runProcess([builtExecutable("xmppctl"), "addusers", "2", "--data-dir", directory], timeout: 60)
         #expect(created.status == 0, "\(created.output)")
 
@@ -36,7 +21,7 @@ import XMPPTestSupport
         sender.send("<enable xmlns='urn:xmpp:sm:3'/>")
         _ = await sender.collect { $0.isStreamManagement("enabled") }
         // bench2 is offline: each message goes to storage. The server is killed while they stream in.
-        let pid = server.processIdentifier
+        let pid = try #require(server.pid)
         let killer = Task {
             try await Task.sleep(for: .milliseconds(150))
             kill(pid, SIGKILL)
@@ -65,7 +50,8 @@ import XMPPTestSupport
         }
         #expect(acknowledged > 0 && acknowledged < 3000, "killed midway: \(acknowledged) acknowledged")
 
-        server = try await Self.startServer(directory: directory, port: port)
+        await server.kill9()   // reaped, and its port free
+        try await server.start()
         let recipient = try await RawStreamClient.connect(port: port, user: "bench2", password: "secret2")
         recipient.send("<presence xmlns='jabber:client'/>")
         var bodies: Set<String> = []
@@ -75,8 +61,5 @@ import XMPPTestSupport
         print("crash recovery: \(acknowledged) acknowledged before kill -9, \(bodies.count) delivered after the restart")
         let missing = (1...Int(acknowledged)).map { "n\($0)" }.filter { !bodies.contains($0) }
         #expect(missing.isEmpty, "acknowledged \(acknowledged), missing after the restart: \(missing.prefix(10))")
-        kill(server.processIdentifier, SIGTERM)
-        server.waitUntilExit()
-        try? FileManager.default.removeItem(atPath: directory)
     }
 }

@@ -9,19 +9,25 @@ public final class XMPPDProcess: @unchecked Sendable {
     public let directory: String
     /// The certificate clients must trust.
     public var certificatePath: String { "\(directory)/localhost.crt" }
+    private let extraArguments: [String]
     private var process: Process?
 
-    /// Starts xmppd on `port` (open registration, no direct-TLS listener) over a new data directory.
-    public static func start(port: Int) async throws -> XMPPDProcess {
+    /// The running process's id, for a test that signals it itself.
+    public var pid: Int32? { process?.processIdentifier }
+
+    /// Starts xmppd on `port` (open registration, no direct-TLS listener, and `extraArguments`) over a new data
+    /// directory.
+    public static func start(port: Int, extraArguments: [String] = []) async throws -> XMPPDProcess {
         let directory = NSTemporaryDirectory() + "xmppd-process-" + UUID().uuidString
-        let server = XMPPDProcess(port: port, directory: directory)
+        let server = XMPPDProcess(port: port, directory: directory, extraArguments: extraArguments)
         try await server.start()
         return server
     }
 
-    private init(port: Int, directory: String) {
+    private init(port: Int, directory: String, extraArguments: [String]) {
         self.port = port
         self.directory = directory
+        self.extraArguments = extraArguments
     }
 
     /// Starts (again) on the same port and data; returns once it listens.
@@ -29,7 +35,7 @@ public final class XMPPDProcess: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: builtExecutable("xmppd"))
         process.arguments = ["--data-dir", directory, "--bind", "127.0.0.1", "--c2s-port", String(port), "--c2s-tls-port", "off",
-                             "--registration", "open", "--log-level", "error"]
+                             "--registration", "open", "--log-level", "error"] + extraArguments
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()

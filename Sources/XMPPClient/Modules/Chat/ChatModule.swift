@@ -95,6 +95,11 @@ public final class ChatModule: XMPPClientModule {
                 self?.advance(id, to: .acknowledged)
             }
         }
+        // Online again: what waits goes out (also when the flush at the session's start could not write yet).
+        let states = client.states
+        Task { [weak self] in
+            for await state in states where state.isOnline { await self?.flushOutbox() }
+        }
     }
 
     /// Sends a chat message and returns its id: once written when online, at once when it waits in the outbox for
