@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import NIOCore
 import NIOPosix
 import Testing
@@ -184,6 +185,26 @@ struct AccountAndServiceTests {
             guard case .tlsFailed(let cause) = error else { Issue.record("expected tlsFailed, got \(error)"); return }
             #expect(cause.kind == .untrustedCertificate && cause.underlying?.contains("CERTIFICATE_VERIFY_FAILED") == true, "\(cause)")
         }
+        // The app's evaluator sees the chain and the usual checks' verdict (untrusted: self-signed), and decides.
+        let seen = Mutex<ServerCertificateChain?>(nil)
+        var evaluated = try fixture.configuration("alice")
+        evaluated.trust = .evaluate(TrustEvaluator { chain in
+            seen.withLock { $0 = chain }
+            return chain.fingerprint == server.certificateFingerprint   // trust on first use
+        })
+        let trusting = XMPPClient(configuration: evaluated)
+        try await trusting.connect()
+        await trusting.disconnect()
+        let chain = try #require(seen.withLock { $0 })
+        #expect(!chain.isTrustedBySystem && chain.domain == "localhost" && chain.certificates.count == 1)
+        evaluated.trust = .evaluate(TrustEvaluator { _ in false })
+        do {
+            try await XMPPClient(configuration: evaluated).connect()
+            Issue.record("connected though the evaluator said no")
+        } catch XMPPClientError.tlsFailed(let cause) {
+            #expect(cause.kind == .untrustedCertificate, "\(cause)")
+        }
+
         var missingCA = try fixture.configuration("alice")
         missingCA.trust = .caFile("/nonexistent/ca.pem")
         do {

@@ -37,6 +37,9 @@ extension XMPPClient {
             /// Any certificate, unverified. For local development and tests only: it gives up protection
             /// against anyone on the path.
             case acceptAnyCertificate
+            /// The app decides, seeing the chain and what the usual checks say of it (XMPPFramework's
+            /// `didReceiveTrust`): for trust on first use, or asking the user.
+            case evaluate(TrustEvaluator)
         }
 
         /// The account's JID. A resourcepart, if present, is requested at bind time; otherwise the server

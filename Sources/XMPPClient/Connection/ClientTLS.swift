@@ -22,8 +22,8 @@ struct ClientTLS: Sendable {
             configuration.trustRoots = .file(path)
         case .caCertificates(let pems):
             configuration.trustRoots = .certificates(try pems.flatMap { try NIOSSLCertificate.fromPEMBytes(Array($0.utf8)) })
-        case .pinned:
-            // The pin replaces chain validation; the callback below checks it.
+        case .pinned, .evaluate:
+            // The pin, or the app's evaluator, replaces chain validation; the callback below decides.
             configuration.certificateVerification = .noHostnameVerification
         case .acceptAnyCertificate:
             configuration.certificateVerification = .none
@@ -49,6 +49,16 @@ struct ClientTLS: Sendable {
     /// A handler for one connection. The server name is sent (SNI) and verified unless it is an IP literal.
     func makeHandler() throws -> NIOSSLClientHandler {
         let hostname = domain.isIPLiteral ? nil : domain
+        if case .evaluate(let evaluator) = trust {
+            let domain = self.domain
+            return try NIOSSLClientHandler(context: context, serverHostname: hostname) { certificates, promise in
+                let chain = certificates.compactMap { try? $0.toDERBytes() }
+                Task {
+                    let accepted = await evaluator.decide(await TrustEvaluator.chain(chain, domain: domain))
+                    promise.succeed(accepted ? .certificateVerified : .failed)
+                }
+            }
+        }
         guard case .pinned(let pin) = trust else {
             return try NIOSSLClientHandler(context: context, serverHostname: hostname)
         }
