@@ -21,6 +21,9 @@ struct ConnectionTests {
         #expect(client.connectionState == .disconnected(nil))
         try await client.connect()
         #expect(client.connectionState.isOnline)
+        let jid = client.jid
+        try await client.connect()   // online already: nothing to do, the same session
+        #expect(client.connectionState.isOnline && client.jid == jid)
         await client.disconnect()
     }
 }
