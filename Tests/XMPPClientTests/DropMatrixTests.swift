@@ -103,4 +103,39 @@ struct DropMatrixTests {
         #expect(ContinuousClock.now - back < .seconds(10), "at once, not after the 30 s backoff")
         await client.disconnect()
     }
+
+    @Test("a connection reset and a silent stall: the client notices, reconnects and is in its room again", arguments: ServerPeer.allCases)
+    func resetAndStall(peer: ServerPeer) async throws {
+        try await peer.run { fixture in
+            let setup = try fixture.client("alice")
+            try await setup.connect(registering: true)
+            await setup.disconnect()
+            let proxy = try await TCPProxy.start(to: fixture.port)
+            let phone = XMPPClient(configuration: try ClientFixture(host: fixture.host, port: proxy.port, domain: fixture.domain,
+                                                                     trust: fixture.trust).configuration("alice", resource: "phone"))
+            phone.add(PingModule(interval: .seconds(1), timeout: .seconds(1)))   // a stall is noticed in about 2 s
+            let reconnect = phone.add(ReconnectModule(initialDelay: .milliseconds(200), maximumDelay: .seconds(1)))
+            let muc = phone.add(MultiUserChatModule())
+            try await phone.connect()
+            let room = muc.room(try JID("drops@conference.\(fixture.domain)"), nickname: "Alice")
+            try await room.join()
+            if room.wasCreated { try await room.acceptDefaultConfiguration() }
+
+            for cut in ["reset", "stall"] {
+                let events = reconnect.updates
+                if cut == "reset" { proxy.dropAll() } else { proxy.stallAll() }
+                #expect(await first(events, timeout: .seconds(20)) { if case .reconnected = $0 { true } else { false } } != nil,
+                        "\(cut): reconnected")
+                #expect(await eventually(timeout: .seconds(10)) { room.isJoined }, "\(cut): in the room again")
+                let messages = room.events
+                try await room.send("after the \(cut)")
+                #expect(await first(messages, timeout: .seconds(10)) {
+                    if case .message(let message) = $0 { message.body == "after the \(cut)" } else { false }
+                } != nil, "\(cut): the room reflects a message")
+            }
+            reconnect.stop()
+            await phone.disconnect()
+            await proxy.stop()
+        }
+    }
 }

@@ -45,9 +45,19 @@ public final class TCPProxy: Sendable {
         }
     }
 
-    /// Stops accepting and drops every connection.
+    /// Stops relaying on every connection through the proxy without closing any, as a broken NAT or a dead radio
+    /// link would: both ends keep an open socket on which nothing arrives. New connections are relayed as usual.
+    public func stallAll() {
+        for channel in connections.takeAll() {
+            connections.keepStalled(channel)
+            channel.setOption(.autoRead, value: false).whenComplete { _ in }
+        }
+    }
+
+    /// Stops accepting and drops every connection, the stalled ones too.
     public func stop() async {
         dropAll()
+        for channel in connections.takeStalled() { try? await channel.close() }
         try? await channel.close()
     }
 
@@ -62,6 +72,19 @@ public final class TCPProxy: Sendable {
             channels.withLock { channels in
                 defer { channels = [] }
                 return channels
+            }
+        }
+
+        private let stalled = Mutex<[any Channel]>([])
+
+        func keepStalled(_ channel: any Channel) {
+            stalled.withLock { $0.append(channel) }
+        }
+
+        func takeStalled() -> [any Channel] {
+            stalled.withLock { stalled in
+                defer { stalled = [] }
+                return stalled
             }
         }
     }
