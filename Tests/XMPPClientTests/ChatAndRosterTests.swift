@@ -99,6 +99,26 @@ struct ChatAndRosterTests {
         await bob.disconnect()
     }
 
+    @Test("a copy sent again with the same origin id (a session that could not resume) is confirmed again and shown once")
+    func repeatedCopiesAreShownOnce() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let (alice, bob) = (try fixture.client("alice"), try fixture.client("bob"))
+        let aliceChat = alice.add(ChatModule())
+        for client in [alice, bob] { try await client.connect(registering: true) }
+        let incoming = aliceChat.messages
+        let copy = "<message xmlns='jabber:client' to='alice@localhost' type='chat' id='m1'><body>once</body>"
+            + "<origin-id xmlns='urn:xmpp:sid:0' id='m1'/></message>"
+        for _ in 0..<2 { try await bob.send(try Element(xml: copy)) }
+        try await bob.send(Message(type: .chat, to: try fixture.jid("alice"), body: "next"))
+        let received = Mutex<[String]>([])
+        _ = await first(incoming) { message in received.withLock { $0.append(message.body) }; return message.body == "next" }
+        #expect(received.withLock { $0 } == ["once", "next"])
+        await alice.disconnect()
+        await bob.disconnect()
+    }
+
     @Test("a message to an offline user is stored and delivered at the next login")
     func offlineDelivery() async throws {
         let server = try await TestServer.start()

@@ -42,6 +42,23 @@ import XMPPTestSupport
         elements.filter { $0.name == "message" }.compactMap { $0.child("body")?.text }
     }
 
+    /// XEP-0198 §4: a server that ends a managed stream first says what it handled, so the client does not send it
+    /// again on its next session.
+    @Test func theServerAcknowledgesBeforeEndingAManagedStream() async throws {
+        let server = try await Self.server()
+        defer { Task { await server.stop() } }
+        let alice = try await Self.online(server.port, "alice")
+        _ = try await Self.enable(alice)
+        for index in 1...2 { alice.send(Self.chat("bob@localhost", "n\(index)")) }
+        alice.send("<iq xmlns='jabber:client' type='get' id='sync'><ping xmlns='urn:xmpp:ping'/></iq>")
+        _ = await alice.collect { $0.attribute("id") == "sync" }
+        server.dropSessions(of: "alice")
+        let ending = await alice.collect(until: { $0.name == "error" }, timeout: .seconds(5))
+        let acknowledgement = ending.last { $0.isStreamManagement("a") }
+        #expect(acknowledgement.flatMap(StreamManagementVocabulary.handledCount(in:)) == 3, "two messages and the ping: \(ending)")
+        #expect(ending.last?.child("system-shutdown") != nil, "then the stream error")
+    }
+
     @Test func aResetConnectionResumesAndReplaysExactlyTheUnacknowledgedStanzas() async throws {
         let server = try await Self.server()
         defer { Task { await server.stop() } }

@@ -375,6 +375,9 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         isClosing = true
         if let error { log(.info, "closing stream", metadata: ["condition": "\(error.condition.rawValue)"]) }
         if let header { context.write(wrapOutboundOut(.header(header)), promise: nil) }
+        // A stream-managed client learns what was handled before the stream ends (XEP-0198 §4), so it does not send
+        // it again on its next session.
+        if let managed = session?.streamManagement { context.write(wrapOutboundOut(.element(StreamManagementVocabulary.answer(managed.handled))), promise: nil) }
         if let error { context.write(wrapOutboundOut(.element(error.element)), promise: nil) }
         let closed = context.writeAndFlush(wrapOutboundOut(.close))
         releaseSession(reason: error.map { .closedByServer($0.condition) } ?? .disconnected, mayResume: mayResume)

@@ -184,11 +184,30 @@ public final class ChatModule: XMPPClientModule {
 
     // MARK: Outbox and delivery status
 
-    /// What is known of the messages sent in this process.
+    /// What is known of the messages sent in this process, and of the ones received.
     struct Tracking {
         var sent: [String: (to: JID, status: DeliveryStatus)] = [:]
         var order: [String] = []
         var flushing: Task<Void, Never>?
+        /// Origin ids (XEP-0359) of recent incoming messages, by sender: a copy sent again after a lost session is
+        /// recognized and dropped.
+        var seen: Set<String> = []
+        var seenOrder: [String] = []
+    }
+
+    /// How many incoming origin ids are remembered to drop copies sent again.
+    static let seenLimit = 2000
+
+    /// Whether `stanza` from `from` is a message seen already (the same sender and origin id); remembers it if not.
+    private func isRepeat(_ stanza: Element, from: JID) -> Bool {
+        guard let origin = StanzaIdentifier.originID(in: stanza)?.id else { return false }
+        let key = "\(from.bare) \(origin)"
+        return tracking.withLock { tracking in
+            guard tracking.seen.insert(key).inserted else { return true }
+            tracking.seenOrder.append(key)
+            while tracking.seenOrder.count > Self.seenLimit { tracking.seen.remove(tracking.seenOrder.removeFirst()) }
+            return false
+        }
     }
 
     /// Writes `element` (a message with id `id`) when online, otherwise puts it in the outbox.
@@ -347,12 +366,15 @@ public final class ChatModule: XMPPClientModule {
         }
         guard let body = message.body else { return false }
         let requestsReceipt = stanza.child("request", namespace: Self.receiptsNamespace) != nil
+        // A copy the sender sent again (its session could not be resumed): confirmed again, shown once.
+        let repeated = isRepeat(stanza, from: from)
         if requestsReceipt, answersReceiptRequests, let id = message.id {
             // XEP-0184 §5.1: the receipt goes to the full JID that sent the message, and carries its id.
             var receipt = Message(type: message.type, to: from, id: StanzaID.make())
             receipt.element.append(Element("received", namespace: Self.receiptsNamespace, attributes: ["id": id]))
             client.enqueue(receipt.element)
         }
+        if repeated { return false }
         var chat = ChatMessage(from: from, to: message.to ?? client.jid ?? from, id: message.id, body: body,
                                thread: message.thread, requestsReceipt: requestsReceipt, chatState: chatState, stanza: message)
         chat.archiveID = StanzaIdentifier.stanzaID(in: stanza, by: account)?.id
@@ -389,7 +411,7 @@ public final class ChatModule: XMPPClientModule {
             incomingChanges.publish(MessageChangeEvent(from: from, targetID: targetID, change: change, isOutgoing: sent))
             return
         }
-        guard let body = message.body else { return }
+        guard let body = message.body, !isRepeat(element, from: from) else { return }
         var chat = ChatMessage(from: from, to: to, id: message.id, body: body, thread: message.thread,
                                requestsReceipt: false, chatState: ChatState(message: element), stanza: message)
         chat.isOutgoing = sent
