@@ -159,8 +159,13 @@ public final class MUCService: HostedService {
             return deliver(effects, kernel: kernel, eventLoop: eventLoop)
         }
         let room = to.bare
+        let writer = archiveWriter
         return eventLoop.makeFutureWithTask {
             do {
+                // The archive of a room of that name that was thrown away must be gone before anyone reads.
+                guard await writer.awaitRemoval(of: room.description) else {
+                    throw StanzaError(.resourceConstraint, text: "the room's archive is being cleared; try again")
+                }
                 let payload = try await ArchiveQueryHandler.answer(
                     query, isSet: type == .set, archive: room.description, in: kernel.storage.archives, maxPage: 100,
                     requester: sender, resultsFrom: room) { kernel.deliverFromService($0, to: sender, eventLoop: eventLoop) }

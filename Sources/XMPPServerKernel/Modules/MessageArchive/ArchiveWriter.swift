@@ -42,6 +42,8 @@ public final class ArchiveWriter: Sendable {
         /// Entries taken for the write under way: still behind, as far as senders are concerned.
         var inFlight = 0
         var isDraining = false
+        /// Archives with a removal queued and not yet done, with how many.
+        var removing: [String: Int] = [:]
         var peakDepth = 0
         /// Senders waiting for the queue to shrink.
         var waiting: [EventLoopPromise<Void>] = []
@@ -137,6 +139,10 @@ public final class ArchiveWriter: Sendable {
                 do { try await kernel.storage.archives.removeArchive(archive) } catch {
                     kernel.logger.error("archive removal failed", metadata: ["archive": "\(archive)", "error": "\(error)"])
                 }
+                state.withLock { state in
+                    state.removing[archive, default: 1] -= 1
+                    if state.removing[archive] == 0 { state.removing[archive] = nil }
+                }
             }
         }
     }
@@ -146,11 +152,28 @@ public final class ArchiveWriter: Sendable {
     public func removeArchive(_ archive: String, kernel: ServerKernel) {
         let startDrain = state.withLock { state -> Bool in
             state.queue.append(.remove(archive))
+            state.removing[archive, default: 0] += 1
             guard !state.isDraining else { return false }
             state.isDraining = true
             return true
         }
         if startDrain { kernel.startBackgroundTask { await self.drain(kernel: kernel) } }
+    }
+
+    /// Whether a removal of `archive` is queued and not done yet: until it is, a query of that archive could read what
+    /// is being thrown away.
+    public func isRemoving(_ archive: String) -> Bool {
+        state.withLock { $0.removing[archive] != nil }
+    }
+
+    /// Returns once no removal of `archive` is pending (at most `timeout`; `false` if it still is).
+    public func awaitRemoval(of archive: String, timeout: Duration = .seconds(10)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while isRemoving(archive) {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return true
     }
 
     /// Drops the entries whose user archives only roster contacts and whose party is not one (each roster read once).
