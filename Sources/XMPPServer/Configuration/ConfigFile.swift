@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import XMPPCore
 import XMPPServerKernel
 
 /// The `xmppd.conf` format: one `key = value` per line, `#` starts a comment, values may be quoted.
@@ -92,6 +93,15 @@ public enum ConfigFile {
         }
         switch key {
         case "domain": configuration.domain = value.lowercased()
+        case "admins":
+            var admins: Set<JID> = []
+            for text in value.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !text.isEmpty {
+                guard let jid = JID(validating: text), jid.localpart != nil, jid.resourcepart == nil else {
+                    throw ParseError(line: 0, message: "admins lists bare JIDs (user@domain), not \(text)")
+                }
+                admins.insert(jid)
+            }
+            configuration.kernel.admins = admins
         case "data_dir": configuration.dataDirectory = value
         case "bind": configuration.bindAddresses = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         case "c2s_port": configuration.c2sPort = try int()

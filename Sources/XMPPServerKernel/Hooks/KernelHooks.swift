@@ -18,4 +18,6 @@ struct KernelHooks: Sendable {
     var nonzaHandlers: [String: NonzaHandler] = [:]
     var senderThrottles = HookList<SenderThrottle>()
     var statistics: [String: StatisticReader] = [:]
+    var discoNodes: [DiscoNodeProvider] = []
+    var commands: [String: AdHocCommand] = [:]
 }

@@ -1,3 +1,5 @@
+import XMPPCore
+
 /// Who may create accounts with in-band registration (XEP-0077).
 public enum RegistrationPolicy: Sendable, Hashable {
     /// Nobody: accounts are made by the administrator (`xmppctl adduser`).
@@ -35,6 +37,14 @@ public struct KernelConfiguration: Sendable {
     public var secret: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
     /// Values of the modules' options by key, as written in the config file; a key not here has its default.
     public var moduleSettings: [String: String] = [:]
+    /// The server's administrators (bare JIDs, config key `admins`): who may run the administration commands over
+    /// XMPP (and log in to the web console).
+    public var admins: Set<JID> = []
+
+    /// Whether `jid` (any resource) is one of ``admins``.
+    public func isAdmin(_ jid: JID) -> Bool {
+        admins.contains(jid.bare)
+    }
 
     /// Creates a configuration; every parameter but the domain has a documented default (docs/CONFIG.md).
     public init(domain: String, maxSessionsPerAccount: Int = 10, registration: RegistrationPolicy = .closed,

@@ -24,6 +24,10 @@ public struct DiscoModule: ServerModule {
         host.handleIQ(Self.infoNamespace, for: [.server, .ownAccount, .otherAccount]) { request in
             guard request.iq.type == .get else { throw StanzaError(.notAllowed) }
             let kernel = request.kernel
+            if let node = request.payload.attribute("node"), request.to.localpart == nil, let provider = kernel.discoNodeProvider(for: node) {
+                guard let children = try await provider.info(node, request) else { throw StanzaError(.itemNotFound) }
+                return IQReply(Element("query", namespace: Self.infoNamespace, attributes: ["node": node], children: children.map { .element($0) }))
+            }
             if request.payload.attribute("node") != nil,
                request.payload.attribute("node") != Self.capsNode + "#" + Self.capsVerification(identities: kernel.serverIdentities, features: kernel.serverFeatures) {
                 throw StanzaError(.itemNotFound)
@@ -32,7 +36,11 @@ public struct DiscoModule: ServerModule {
         }
         host.handleIQ(Self.itemsNamespace, for: [.server, .ownAccount, .otherAccount]) { request in
             guard request.iq.type == .get else { throw StanzaError(.notAllowed) }
-            guard request.payload.attribute("node") == nil else { throw StanzaError(.itemNotFound) }
+            if let node = request.payload.attribute("node") {
+                guard request.to.localpart == nil, let provider = request.kernel.discoNodeProvider(for: node),
+                      let children = try await provider.items(node, request) else { throw StanzaError(.itemNotFound) }
+                return IQReply(Element("query", namespace: Self.itemsNamespace, attributes: ["node": node], children: children.map { .element($0) }))
+            }
             var items = Element("query", namespace: Self.itemsNamespace)
             if request.to.localpart == nil {
                 // The server's services (XEP-0045 §6.1: clients find the chat service this way).
