@@ -51,6 +51,12 @@ import X509
         #expect(throws: ConfigurationError.self) { try ServerKernel(configuration: unknown, storage: .inMemory(), modules: StandardModules.all) }
         #expect(throws: ConfigFile.ParseError.self) { try ConfigFile.apply("\n\nno_such_option = 1", to: &configuration) }
         #expect(throws: ConfigFile.ParseError.self) { try ConfigFile.apply("c2s_port = many", to: &configuration) }
+        // Administrators are bare JIDs.
+        try ConfigFile.apply("admins = Root@Chat.Example.com, ops@chat.example.com", to: &configuration)
+        #expect(configuration.kernel.isAdmin(try JID("root@chat.example.com/laptop")) && configuration.kernel.admins.count == 2)
+        #expect { try ConfigFile.apply("admins = root@chat.example.com/phone", to: &configuration) } throws: { error in
+            "\(error)".contains("admins lists bare JIDs")
+        }
     }
 
     @Test func adminCommandsReportAndKick() async throws {

@@ -4,15 +4,15 @@ import XMPPCore
 /// command nodes, pubsub nodes, ... `matches` picks the nodes; `info` gives the `<identity/>`/`<feature/>` children
 /// for one, `items` its `<item/>` children, both for the requester of `request`.
 public struct DiscoNodeProvider: Sendable {
-    /// Whether this provider answers for a node.
-    public var matches: @Sendable (String) -> Bool
+    /// Whether this provider answers for a node (of the server `ServerKernel` runs).
+    public var matches: @Sendable (String, ServerKernel) -> Bool
     /// The identities and features of a node (nil: no such node for this requester).
     public var info: @Sendable (String, IQRequest) async throws -> [Element]?
     /// The items of a node (nil: no such node for this requester).
     public var items: @Sendable (String, IQRequest) async throws -> [Element]?
 
     /// Creates a provider.
-    public init(matches: @escaping @Sendable (String) -> Bool,
+    public init(matches: @escaping @Sendable (String, ServerKernel) -> Bool,
                 info: @escaping @Sendable (String, IQRequest) async throws -> [Element]?,
                 items: @escaping @Sendable (String, IQRequest) async throws -> [Element]?) {
         self.matches = matches
@@ -31,6 +31,6 @@ extension ModuleHost {
 extension ServerKernel {
     /// The provider answering for `node`, if any.
     func discoNodeProvider(for node: String) -> DiscoNodeProvider? {
-        hooks.discoNodes.first { $0.matches(node) }
+        hooks.discoNodes.first { $0.matches(node, self) }
     }
 }

@@ -136,6 +136,7 @@ public enum CoreModules {
     /// Every IM module of the kernel target.
     public static var all: [any ServerModule] {
         [BlockingModule(), RosterModule(), RegistrationModule(), VCardModule(), DiscoModule(), PingModule(), VersionModule(),
-         TimeModule(), LastActivityModule(), OfflineModule(), CarbonsModule(), MessageArchiveModule()]
+         TimeModule(), LastActivityModule(), OfflineModule(), CarbonsModule(), MessageArchiveModule(), AdHocCommandsModule(),
+         ServiceAdministrationModule()]
     }
 }

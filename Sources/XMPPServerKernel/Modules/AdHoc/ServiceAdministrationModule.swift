@@ -1,0 +1,182 @@
+import Foundation
+import Logging
+import XMPPCore
+
+/// Service administration (XEP-0133) as ad-hoc commands for the server's administrators: add, delete and change
+/// the password of users, end sessions, count and list users, announce to everyone online, and the message of the
+/// day shown at login. Each is the kernel's own operation (the one `xmppctl` uses), so the account hooks of every
+/// module run. Also a `ping` command for everyone, as other servers offer.
+public struct ServiceAdministrationModule: ServerModule {
+    public let name = "admin"
+    public let specifications = ["XEP-0133 1.3.1"]
+
+    /// `http://jabber.org/protocol/admin`, the commands' node prefix and FORM_TYPE.
+    public static let namespace = "http://jabber.org/protocol/admin"
+
+    /// Where the message of the day is kept (``ServiceRecordStore``).
+    static let recordService = "admin"
+
+    /// Creates the module.
+    public init() {}
+
+    public func activate(in host: ModuleHost) {
+        for command in Self.commands { host.addCommand(command) }
+        host.onInitialPresence { session, kernel in
+            guard let motd = try? await Self.messageOfTheDay(kernel), !motd.isEmpty else { return }
+            var message = Message(type: .normal, to: session.jid, body: motd)
+            message.from = kernel.domainJID
+            message.element.append(Element("subject", namespace: XMLNamespace.client, text: "Message of the day"))
+            session.deliver(message.element)
+        }
+    }
+
+    // MARK: The commands
+
+    static var commands: [AdHocCommand] {
+        [
+            admin("add-user", "Add a User", fields: [
+                jid("accountjid", "The Jabber ID for the account to be added"),
+                field("password", .textPrivate, "The password for this account"),
+                field("password-verify", .textPrivate, "Retype password"),
+            ]) { step in
+                let user = try localUser(step.value("accountjid"), step.kernel)
+                guard let password = step.value("password"), !password.isEmpty else { return failed("give a password") }
+                guard step.value("password-verify").map({ $0 == password }) ?? true else { return failed("the passwords differ") }
+                guard try await step.kernel.createAccount(user, password: password) else { return failed("\(user) exists already") }
+                return done("created \(user)")
+            },
+            admin("delete-user", "Delete a User", fields: [jids("accountjids", "The Jabber ID(s) to delete")]) { step in
+                var deleted: [String] = []
+                for text in step.values["accountjids"] ?? [] {
+                    let user = try localUser(text, step.kernel)
+                    guard try await step.kernel.deleteAccount(user) else { return failed("no account \(user)") }
+                    step.kernel.closeSessions(of: try JID(localpart: user, domainpart: step.kernel.configuration.domain),
+                                              with: StreamError(.notAuthorized, text: "the account was removed"))
+                    deleted.append(user)
+                }
+                return done("deleted \(deleted.joined(separator: ", "))")
+            },
+            admin("change-user-password", "Change User Password", fields: [
+                jid("accountjid", "The Jabber ID for this account"),
+                field("password", .textPrivate, "The password for this account"),
+            ]) { step in
+                let user = try localUser(step.value("accountjid"), step.kernel)
+                guard let password = step.value("password"), !password.isEmpty else { return failed("give a password") }
+                guard try await step.kernel.changePassword(of: user, to: password) else { return failed("no account \(user)") }
+                return done("password changed for \(user)")
+            },
+            admin("end-user-session", "End User Session", fields: [jids("accountjids", "The Jabber ID(s) whose sessions end")]) { step in
+                var ended = 0
+                for text in step.values["accountjids"] ?? [] {
+                    guard let jid = JID(validating: text), jid.domainpart == step.kernel.configuration.domain else {
+                        return failed("not a user of this server: \(text)")
+                    }
+                    let sessions = step.kernel.registry.entries(of: jid.bare).map(\.session).filter { jid.isBare || $0.jid == jid }
+                    for session in sessions { session.close(with: StreamError(.policyViolation, text: "disconnected by the administrator")) }
+                    ended += sessions.count
+                }
+                return done("ended \(ended) session\(ended == 1 ? "" : "s")")
+            },
+            admin("get-registered-users-num", "Get Number of Registered Users", fields: []) { step in
+                let count = try await step.kernel.storage.accounts.usernames().count
+                return .completed(note: nil, results: result([field("registeredusersnum", .textSingle, "The number of all users", values: [String(count)])]))
+            },
+            admin("get-online-users-num", "Get Number of Online Users", fields: []) { step in
+                let online = Set(step.kernel.registry.allSessions().map(\.jid.bare)).count
+                return .completed(note: nil, results: result([field("onlineusersnum", .textSingle, "The number of online users", values: [String(online)])]))
+            },
+            admin("get-online-users-list", "Get List of Online Users", fields: []) { step in
+                let online = Set(step.kernel.registry.allSessions().map(\.jid.bare.description)).sorted()
+                return .completed(note: nil, results: result([field("onlineuserjids", .jidMulti, "The list of all online users", values: online)]))
+            },
+            admin("announce", "Send Announcement to Online Users", fields: [
+                field("subject", .textSingle, "Subject"),
+                field("announcement", .textMulti, "Announcement", required: true),
+            ]) { step in
+                let text = (step.values["announcement"] ?? []).joined(separator: "\n")
+                guard !text.isEmpty else { return failed("the announcement is empty") }
+                let sessions = step.kernel.registry.allSessions()
+                for session in sessions {
+                    var message = Message(type: .normal, to: session.jid, body: text)
+                    message.from = step.kernel.domainJID
+                    if let subject = step.value("subject"), !subject.isEmpty {
+                        message.element.append(Element("subject", namespace: XMLNamespace.client, text: subject))
+                    }
+                    session.deliver(message.element)
+                }
+                return done("sent to \(sessions.count) session\(sessions.count == 1 ? "" : "s")")
+            },
+            admin("set-motd", "Set Message of the Day", fields: [field("motd", .textMulti, "Message of the Day", required: true)]) { step in
+                try await setMessageOfTheDay((step.values["motd"] ?? []).joined(separator: "\n"), step.kernel)
+                return done("the message of the day is set")
+            },
+            AdHocCommand(node: namespace + "#edit-motd", name: "Edit Message of the Day", audience: .admins) { step in
+                guard step.stage == 0 else {
+                    try await setMessageOfTheDay((step.values["motd"] ?? []).joined(separator: "\n"), step.kernel)
+                    return done("the message of the day is set")
+                }
+                let current = try await messageOfTheDay(step.kernel) ?? ""
+                return .form(form("Edit Message of the Day", [field("motd", .textMulti, "Message of the Day", required: true,
+                                                                     values: current.isEmpty ? [] : current.components(separatedBy: "\n"))]), isLast: true)
+            },
+            admin("delete-motd", "Delete Message of the Day", fields: []) { step in
+                try await step.kernel.storage.serviceRecords.delete(id: "motd", of: recordService)
+                return done("the message of the day is deleted")
+            },
+            AdHocCommand(node: "ping", name: "Ping", audience: .users) { _ in done("Pong") },
+        ]
+    }
+
+    // MARK: The message of the day
+
+    static func messageOfTheDay(_ kernel: ServerKernel) async throws -> String? {
+        try await kernel.storage.serviceRecords.records(of: recordService).first { $0.id == "motd" }.map { String(decoding: $0.data, as: UTF8.self) }
+    }
+
+    static func setMessageOfTheDay(_ text: String, _ kernel: ServerKernel) async throws {
+        guard text.utf8.count <= 4096 else { throw StanzaError(.notAcceptable, text: "the message of the day is at most 4096 bytes") }
+        try await kernel.storage.serviceRecords.save(Array(text.utf8), id: "motd", of: recordService)
+    }
+
+    // MARK: Building blocks
+
+    /// An administrators' command that shows one form (with `fields`; none: it runs at once) and then acts.
+    static func admin(_ name: String, _ title: String, fields: [DataForm.Field],
+                      act: @escaping @Sendable (AdHocStep) async throws -> AdHocStage) -> AdHocCommand {
+        AdHocCommand(node: namespace + "#" + name, name: title, audience: .admins) { step in
+            if step.stage == 0 && !fields.isEmpty { return .form(form(title, fields), isLast: true) }
+            return try await act(step)
+        }
+    }
+
+    static func form(_ title: String, _ fields: [DataForm.Field]) -> DataForm {
+        var form = DataForm(type: .form, title: title, fields: fields)
+        form.fields.insert(DataForm.Field(variable: "FORM_TYPE", type: .hidden, values: [namespace]), at: 0)
+        return form
+    }
+
+    static func result(_ fields: [DataForm.Field]) -> DataForm {
+        var form = DataForm(type: .result, fields: fields)
+        form.fields.insert(DataForm.Field(variable: "FORM_TYPE", type: .hidden, values: [namespace]), at: 0)
+        return form
+    }
+
+    static func field(_ variable: String, _ type: DataForm.Field.FieldType, _ label: String, required: Bool = false,
+                      values: [String] = []) -> DataForm.Field {
+        DataForm.Field(variable: variable, type: type, label: label, isRequired: required, values: values)
+    }
+
+    static func jid(_ variable: String, _ label: String) -> DataForm.Field { field(variable, .jidSingle, label, required: true) }
+    static func jids(_ variable: String, _ label: String) -> DataForm.Field { field(variable, .jidMulti, label, required: true) }
+
+    static func done(_ text: String) -> AdHocStage { .completed(note: AdHocNote(.info, text), results: nil) }
+    static func failed(_ text: String) -> AdHocStage { .completed(note: AdHocNote(.error, text), results: nil) }
+
+    /// The username of `text`, a JID on this server.
+    static func localUser(_ text: String?, _ kernel: ServerKernel) throws -> String {
+        guard let text, let jid = JID(validating: text), let user = jid.localpart, jid.domainpart == kernel.configuration.domain else {
+            throw StanzaError(.badRequest, text: "not a user of this server: \(text ?? "(none)")")
+        }
+        return user
+    }
+}

@@ -1,0 +1,168 @@
+import Testing
+import XMPPCore
+import XMPPKernelTestSupport
+@testable import XMPPServerKernel
+
+/// XEP-0050 ad-hoc commands and the XEP-0133 administration commands on the kernel.
+@Suite struct AdHocCommandsTests {
+    static let commands = "http://jabber.org/protocol/commands"
+    static let admin = "http://jabber.org/protocol/admin"
+
+    static func scenario() async throws -> (KernelScenario, TestClient, TestClient) {
+        let scenario = try KernelScenario { configuration in
+            configuration.admins = [try! JID("root@example.com")]
+        }
+        try await scenario.account("root"); try await scenario.account("alice")
+        let root = try await scenario.login("root"), alice = try await scenario.login("alice")
+        _ = (root.received(), alice.received())
+        return (scenario, root, alice)
+    }
+
+    /// Sends a command request and returns the answer (the `<command/>`, or the error).
+    static func command(_ client: TestClient, node: String, action: String? = nil, session: String? = nil,
+                        form: [String: [String]]? = nil, id: String = "c") async throws -> Element {
+        var attributes = "node='\(node)'"
+        if let action { attributes += " action='\(action)'" }
+        if let session { attributes += " sessionid='\(session)'" }
+        var x = ""
+        if let form {
+            x = "<x xmlns='jabber:x:data' type='submit'>" + form.map { variable, values in
+                "<field var='\(variable)'>" + values.map { "<value>\($0)</value>" }.joined() + "</field>"
+            }.joined() + "</x>"
+        }
+        try await client.send("<iq xmlns='jabber:client' type='set' id='\(id)' to='example.com'><command xmlns='\(Self.commands)' \(attributes)>\(x)</command></iq>")
+        return try #require(client.received("iq").first { $0.attribute("id") == id })
+    }
+
+    static func condition(_ iq: Element) -> String? {
+        iq.child("error")?.elements.first { $0.namespace == "urn:ietf:params:xml:ns:xmpp-stanzas" }?.name
+    }
+
+    @Test func theListShowsEachRequesterWhatItMayRun() async throws {
+        let (_, root, alice) = try await Self.scenario()
+        for (client, expectAdmin) in [(root, true), (alice, false)] {
+            try await client.send("<iq xmlns='jabber:client' type='get' id='l' to='example.com'><query xmlns='http://jabber.org/protocol/disco#items' node='\(Self.commands)'/></iq>")
+            let items = try #require(client.received("iq").first?.child("query")).children("item").compactMap { $0.attribute("node") }
+            #expect(items.contains("ping"))
+            #expect(items.contains("\(Self.admin)#add-user") == expectAdmin, "\(items)")
+        }
+        try await alice.send("<iq xmlns='jabber:client' type='get' id='i' to='example.com'><query xmlns='http://jabber.org/protocol/disco#info' node='ping'/></iq>")
+        let info = try #require(alice.received("iq").first?.child("query"))
+        #expect(info.child("identity")?.attribute("type") == "command-node")
+        try await alice.send("<iq xmlns='jabber:client' type='get' id='i2' to='example.com'><query xmlns='http://jabber.org/protocol/disco#info' node='\(Self.admin)#add-user'/></iq>")
+        #expect(Self.condition(try #require(alice.received("iq").first)) == "item-not-found", "not even described to a non-admin")
+    }
+
+    @Test func anAdminAddsAUserThroughTheFormAndANonAdminIsRefused() async throws {
+        let (scenario, root, alice) = try await Self.scenario()
+        let refused = try await Self.command(alice, node: "\(Self.admin)#add-user")
+        #expect(refused.attribute("type") == "error" && Self.condition(refused) == "forbidden")
+
+        let first = try #require(try await Self.command(root, node: "\(Self.admin)#add-user").child("command"))
+        #expect(first.attribute("status") == "executing")
+        #expect(first.child("actions")?.attribute("execute") == "complete")
+        let session = try #require(first.attribute("sessionid"))
+        let fields = first.child("x")?.children("field").compactMap { $0.attribute("var") } ?? []
+        #expect(fields.contains("accountjid") && fields.contains("password"))
+        let done = try #require(try await Self.command(root, node: "\(Self.admin)#add-user", action: "complete", session: session,
+                                                       form: ["accountjid": ["carol@example.com"], "password": ["s3cret"], "password-verify": ["s3cret"]]).child("command"))
+        #expect(done.attribute("status") == "completed" && done.child("note")?.attribute("type") == "info", "\(done)")
+        #expect(try await scenario.kernel.storage.accounts.accountExists("carol"))
+        // The session is over: using it again is a bad session id.
+        let again = try await Self.command(root, node: "\(Self.admin)#add-user", action: "complete", session: session, form: [:])
+        #expect(Self.condition(again) == "bad-request" && again.child("error")?.child("bad-sessionid") != nil)
+    }
+
+    @Test func sessionsCancelAreBoundAndBelongToTheirRequester() async throws {
+        let (scenario, root, alice) = try await Self.scenario()
+        let session = try #require(try await Self.command(root, node: "\(Self.admin)#change-user-password").child("command")?.attribute("sessionid"))
+        // Another client cannot continue it, even knowing the id.
+        let stolen = try await Self.command(alice, node: "ping", action: "complete", session: session, form: [:])
+        #expect(Self.condition(stolen) == "bad-request")
+        let canceled = try #require(try await Self.command(root, node: "\(Self.admin)#change-user-password", action: "cancel", session: session).child("command"))
+        #expect(canceled.attribute("status") == "canceled")
+        let badAction = try await Self.command(root, node: "ping", action: "jump")
+        #expect(badAction.child("error")?.child("bad-action") != nil)
+        // At most adhoc_max_sessions (5) under way per client.
+        for index in 0..<5 { _ = try await Self.command(root, node: "\(Self.admin)#add-user", id: "s\(index)") }
+        let sixth = try await Self.command(root, node: "\(Self.admin)#add-user", id: "s5")
+        #expect(Self.condition(sixth) == "resource-constraint")
+        _ = scenario
+    }
+
+    @Test func countsListsAnnouncementsAndTheMessageOfTheDay() async throws {
+        let (scenario, root, alice) = try await Self.scenario()
+        let registered = try #require(try await Self.command(root, node: "\(Self.admin)#get-registered-users-num").child("command"))
+        #expect(registered.child("x")?.children("field").first { $0.attribute("var") == "registeredusersnum" }?.child("value")?.text == "2")
+        let online = try #require(try await Self.command(root, node: "\(Self.admin)#get-online-users-list").child("command"))
+        let jids = online.child("x")?.children("field").first { $0.attribute("var") == "onlineuserjids" }?.children("value").map(\.text)
+        #expect(jids == ["alice@example.com", "root@example.com"])
+
+        let form = try #require(try await Self.command(root, node: "\(Self.admin)#announce").child("command")?.attribute("sessionid"))
+        _ = try await Self.command(root, node: "\(Self.admin)#announce", action: "complete", session: form,
+                                   form: ["subject": ["Maintenance"], "announcement": ["Back at 8", "tonight"]])
+        let announced = try #require(alice.received("message").first)
+        #expect(announced.attribute("from") == "example.com" && announced.child("body")?.text == "Back at 8\ntonight")
+
+        let motd = try #require(try await Self.command(root, node: "\(Self.admin)#set-motd").child("command")?.attribute("sessionid"))
+        _ = try await Self.command(root, node: "\(Self.admin)#set-motd", action: "complete", session: motd, form: ["motd": ["Welcome back"]])
+        let later = try await scenario.login("alice", "laptop")
+        #expect(later.received("message").contains { $0.child("body")?.text == "Welcome back" }, "shown at login")
+        let edit = try #require(try await Self.command(root, node: "\(Self.admin)#edit-motd").child("command"))
+        #expect(edit.child("x")?.children("field").first { $0.attribute("var") == "motd" }?.child("value")?.text == "Welcome back")
+        _ = try await Self.command(root, node: "\(Self.admin)#delete-motd")
+        let quiet = try await scenario.login("alice", "tablet")
+        #expect(!quiet.received("message").contains { $0.child("body")?.text == "Welcome back" })
+
+        let ping = try #require(try await Self.command(alice, node: "ping").child("command"))
+        #expect(ping.attribute("status") == "completed" && ping.child("note")?.text == "Pong")
+    }
+
+    @Test func anExpiredSessionSaysSo() async throws {
+        let scenario = try KernelScenario { configuration in
+            configuration.admins = [try! JID("root@example.com")]
+            configuration.moduleSettings["adhoc_session_timeout"] = "10"
+        }
+        try await scenario.account("root")
+        let root = try await scenario.login("root")
+        _ = root.received()
+        let sessions = AdHocSessions(timeout: .milliseconds(50), maxPerRequester: 5)
+        let id = try sessions.start(node: "ping", requester: root.jid)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(throws: AdHocSessions.Refusal.expired) { try sessions.session(id, of: root.jid) }
+        #expect(throws: AdHocSessions.Refusal.unknown) { try sessions.session(id, of: root.jid) }
+    }
+
+    /// A module of a test offering a two-step command (any module can).
+    struct WizardModule: ServerModule {
+        let name = "wizard"
+        let specifications: [String] = []
+        func activate(in host: ModuleHost) {
+            host.addCommand(AdHocCommand(node: "wizard", name: "Two steps", audience: .users) { step in
+                switch step.stage {
+                case 0: return .form(DataForm(type: .form, fields: [.init(variable: "first", type: .textSingle)]), isLast: false)
+                case 1: return .form(DataForm(type: .form, fields: [.init(variable: "second", type: .textSingle)]), isLast: true)
+                default: return .completed(note: AdHocNote(.info, "\(step.value("first") ?? "") then \(step.value("second") ?? "")"), results: nil)
+                }
+            })
+        }
+    }
+
+    @Test func aMultiStepCommandGoesNextBackAndCompletes() async throws {
+        let scenario = try KernelScenario(extraModules: [WizardModule()])
+        try await scenario.account("alice")
+        let alice = try await scenario.login("alice")
+        _ = alice.received()
+        let start = try #require(try await Self.command(alice, node: "wizard").child("command"))
+        #expect(start.child("actions")?.attribute("execute") == "next" && start.child("actions")?.child("prev") == nil)
+        let session = try #require(start.attribute("sessionid"))
+        let second = try #require(try await Self.command(alice, node: "wizard", action: "next", session: session, form: ["first": ["one"]]).child("command"))
+        #expect(second.child("actions")?.attribute("execute") == "complete" && second.child("actions")?.child("prev") != nil)
+        #expect(second.child("x")?.child("field")?.attribute("var") == "second")
+        let back = try #require(try await Self.command(alice, node: "wizard", action: "prev", session: session).child("command"))
+        #expect(back.child("x")?.child("field")?.attribute("var") == "first")
+        _ = try await Self.command(alice, node: "wizard", action: "next", session: session, form: ["first": ["uno"]])
+        let done = try #require(try await Self.command(alice, node: "wizard", action: "complete", session: session, form: ["second": ["dos"]]).child("command"))
+        #expect(done.attribute("status") == "completed" && done.child("note")?.text == "uno then dos")
+    }
+}
