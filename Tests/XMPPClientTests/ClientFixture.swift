@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import XMPPClient
 import XMPPCore
+import XMPPServer
+import XMPPServerKernel
 import XMPPTestSupport
 
 /// Makes clients for accounts on a test server; every client trusts the server's generated certificate.
@@ -70,7 +72,7 @@ func eventually(timeout: Duration = .seconds(5), _ condition: () throws -> Bool)
 
 
 /// The server a client test runs against: ours or Prosody from Debian; both serve `localhost` and
-/// `conference.localhost`.
+/// `conference.localhost`, with `admin@localhost` as administrator.
 enum ServerPeer: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case xmppd
     case prosody
@@ -81,7 +83,7 @@ enum ServerPeer: String, CaseIterable, Sendable, CustomTestStringConvertible {
     func run(_ body: (ClientFixture) async throws -> Void) async throws {
         switch self {
         case .xmppd:
-            let server = try await TestServer.start()
+            let server = try await TestServer.start { $0.kernel.admins = [try! JID("admin@localhost")] }
             do { try await body(ClientFixture(server: server)) } catch { await server.stop(); throw error }
             await server.stop()
         case .prosody:

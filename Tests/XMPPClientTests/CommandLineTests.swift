@@ -194,3 +194,43 @@ struct CommandLineTests {
         await bob.disconnect()
     }
 }
+
+/// `xmpp admin` and `xmpp commands` (XEP-0050/XEP-0133) against xmppd and Prosody's mod_admin_adhoc.
+@Suite("xmpp admin", .serialized)
+struct AdminCommandLineTests {
+    func xmpp(_ arguments: [String], _ fixture: ClientFixture, jid: String, password: String) async throws -> (status: Int32, output: String) {
+        guard case .caFile(let certificate) = fixture.trust else { throw TestSetupError("the fixture trusts no file") }
+        return try await runProcess([builtExecutable("xmpp")] + arguments + [
+            "--jid", jid, "--password", password, "--server", "127.0.0.1:\(fixture.port)", "--ca-file", certificate,
+        ], timeout: 30)
+    }
+
+    @Test("an administrator adds a user, lists who is online and announces; anyone else is refused", arguments: ServerPeer.allCases)
+    func administration(peer: ServerPeer) async throws {
+        try await peer.run { fixture in
+            let admin = try fixture.client("admin", password: "root-pw")
+            try await admin.connect(registering: true)
+            await admin.disconnect()
+            let bob = try fixture.client("bob")
+            try await bob.connect(registering: true)
+            let announcements = bob.stanzas   // a normal message from xmppd, a headline from Prosody
+
+            let listed = try await xmpp(["commands"], fixture, jid: "admin@localhost", password: "root-pw")
+            #expect(listed.status == 0 && listed.output.contains("http://jabber.org/protocol/admin#add-user"), "\(listed.output)")
+            let added = try await xmpp(["admin", "users", "add", "carol@localhost", "c4rol"], fixture, jid: "admin@localhost", password: "root-pw")
+            #expect(added.status == 0, "\(added.output)")
+            let carol = try await xmpp(["status"], fixture, jid: "carol@localhost", password: "c4rol")
+            #expect(carol.status == 0, "the new account logs in: \(carol.output)")
+
+            let online = try await xmpp(["admin", "online"], fixture, jid: "admin@localhost", password: "root-pw")
+            #expect(online.status == 0 && online.output.contains("bob@localhost"), "\(online.output)")
+            let announced = try await xmpp(["admin", "announce", "maintenance at 8"], fixture, jid: "admin@localhost", password: "root-pw")
+            #expect(announced.status == 0, "\(announced.output)")
+            #expect(await first(announcements) { $0.child("body")?.text == "maintenance at 8" } != nil, "bob got the announcement")
+
+            let refused = try await xmpp(["admin", "users", "add", "eve@localhost", "x"], fixture, jid: "bob@localhost", password: "bob-secret")
+            #expect(refused.status == 4 && refused.output.contains("refused"), "\(refused.output)")
+            await bob.disconnect()
+        }
+    }
+}

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
+import XMPPCore
 import XMPPServer
+import XMPPServerKernel
 import XMPPTestSupport
 
 /// Real clients against a real server: slixmpp (PyPI) drives xmppd over loopback sockets through
@@ -9,9 +11,10 @@ import XMPPTestSupport
 /// (Interop/slixmpp_scenario.py); and through what mobile clients use (Interop/slixmpp_mobile_scenario.py).
 @Suite struct SlixmppInteropTests {
     /// Runs `Interop/<name>.py` against a fresh server; its output and the `ok`/`FAIL` step lines, once it has passed.
-    static func run(_ name: String, storage: String) async throws -> (output: String, steps: [Substring]) {
+    static func run(_ name: String, storage: String,
+                    configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> (output: String, steps: [Substring]) {
         let script = try #require(Bundle.module.url(forResource: name, withExtension: "py", subdirectory: "Interop"))
-        let server = try await TestServer.start(storage: storage)
+        let server = try await TestServer.start(storage: storage, configure: configure)
         let result = try? await runProcess(
             ["python3", "-u", script.path, "127.0.0.1", String(server.port), String(server.tlsPort), "localhost", server.certificatePath],
             timeout: 120)
@@ -27,6 +30,14 @@ import XMPPTestSupport
         let steps = try await Self.run("slixmpp_scenario", storage: storage).steps
         #expect(steps.count >= 18, "steps: \(steps)")
         #expect(steps.filter { $0.hasPrefix("ok blocking") }.count == 3, "steps: \(steps)")
+    }
+
+    /// slixmpp's XEP-0050 plugin runs xmppd's commands: the administration ones as an administrator, ping as anyone.
+    @Test func adHocCommandsScenario() async throws {
+        let steps = try await Self.run("slixmpp_adhoc_scenario", storage: "memory") { configuration in
+            configuration.kernel.admins = [try! JID("adhoc-admin@localhost")]
+        }.steps
+        #expect(steps.count == 6, "steps: \(steps)")
     }
 
     /// slixmpp's XEP-0198, XEP-0280, XEP-0313 and XEP-0352 plugins.

@@ -51,8 +51,9 @@ public final class ProsodyServer: Sendable {
             https_ports = { }
             modules_enabled = {
               "roster"; "saslauth"; "tls"; "disco"; "ping"; "presence"; "message"; "iq"; "register"; "vcard_legacy";
-              "offline"; "posix"; "blocklist"; "smacks"; "carbons"; "mam"; "csi_simple";
+              "offline"; "posix"; "blocklist"; "smacks"; "carbons"; "mam"; "csi_simple"; "admin_adhoc"; "announce";
             }
+            admins = { "admin@localhost" }
             modules_disabled = { "s2s"; "dialback"; "limits"; "http"; "bosh"; "websocket" }
             default_archive_policy = true
             authentication = "internal_hashed"
