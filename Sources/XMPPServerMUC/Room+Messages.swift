@@ -10,9 +10,11 @@ extension Room {
         var effects = RoomEffects()
         let type = Message(element: element)?.type ?? .normal
         if type == .error {
-            // A bounce from an occupant's client: it is gone (§7.14 lets the service remove it).
+            // A bounce from an occupant's client: it is gone (§7.14 lets the service remove it), with 333 for the
+            // technical reason (and 307 for clients that know only kicks).
             if let current = occupant(of: sender) {
-                remove(current.nickname, status: .kicked, actor: nil, reason: "your client returned an error", effects: &effects)
+                remove(current.nickname, status: .kicked, also: .technicalProblem, actor: nil, reason: "your client returned an error",
+                       effects: &effects)
             }
             return effects
         }

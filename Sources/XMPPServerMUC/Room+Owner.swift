@@ -157,6 +157,8 @@ extension Room {
             configuration.password != nil ? "muc_passwordprotected" : "muc_unsecured",
             configuration.realJIDsVisibleToAnyone ? "muc_nonanonymous" : "muc_semianonymous",
         ] + (limits.archivesMessages ? [MessageArchiveModule.namespace] : [])
+            // A visitor of a moderated room may ask for voice with a muc#request form (§7.13).
+            + (configuration.isModerated ? [Self.voiceRequestFormType] : [])
         for feature in features.sorted() { query.append(Element("feature", namespace: namespace, attributes: ["var": feature])) }
         var fields: [DataForm.Field] = [.init(variable: "muc#roominfo_description", label: "Description", values: [configuration.description])]
         if !(isPrivate && isOutsider) {

@@ -203,16 +203,18 @@ extension Room {
     }
 
     /// Removes an occupant after a kick, ban or affiliation change, telling everyone why (§8.2, §9.1, §9.4).
-    mutating func remove(_ nickname: String, status: MUCStatus, actor: String?, reason: String?, effects: inout RoomEffects) {
+    mutating func remove(_ nickname: String, status: MUCStatus, also extra: MUCStatus? = nil, actor: String?, reason: String?,
+                         effects: inout RoomEffects) {
         guard var removed = occupants[nickname] else { return }
         removed.role = .none
         occupants[nickname] = nil
         for session in removed.sessions { nicknames[session] = nil }
-        var notice = presence(of: removed, for: removed, statuses: [.selfPresence, status], unavailable: true)
+        let statuses = [status] + (extra.map { [$0] } ?? [])
+        var notice = presence(of: removed, for: removed, statuses: [.selfPresence] + statuses, unavailable: true)
         Self.addActorAndReason(&notice, actor: actor, reason: reason)
         for session in removed.sessions { effects.send(notice, to: session) }
         for other in occupants.values {
-            var gone = presence(of: removed, for: other, statuses: [status], unavailable: true)
+            var gone = presence(of: removed, for: other, statuses: statuses, unavailable: true)
             Self.addActorAndReason(&gone, actor: actor, reason: reason)
             for session in other.sessions { effects.send(gone, to: session) }
         }

@@ -218,8 +218,11 @@ import XMPPServerKernel
         let entered = phone.received("presence")
         #expect(entered.last.map(Self.statuses) == ["110"] && entered.last?.attribute("from") == "three@conference.example.com/Bob")
 
-        // So does a bounce from the client, which the room takes as the client being gone.
+        // So does a bounce from the client, which the room takes as the client being gone: 333 (and 307) to it.
+        _ = phone.received()
         try await phone.send("<message xmlns='jabber:client' type='error' to='three@conference.example.com'><error type='cancel'><gone xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
+        let removal = phone.received("presence").first { $0.attribute("type") == "unavailable" }
+        #expect(removal.map(Self.statuses) == ["110", "307", "333"], "\(String(describing: removal))")
         try await Self.join(phone, as: "Bob", room: "four@conference.example.com")
         let created = phone.received("presence").last
         #expect(created?.attribute("from") == "four@conference.example.com/Bob" && created.map(Self.statuses) == ["110", "201"])
@@ -456,6 +459,15 @@ import XMPPServerKernel
         let features = Set(info.children("feature", namespace: DiscoModule.infoNamespace).compactMap { $0.attribute("var") })
         #expect(features.isSuperset(of: ["http://jabber.org/protocol/muc", "muc_public", "muc_temporary", "muc_open", "muc_unmoderated", "muc_unsecured", "muc_nonanonymous"]))
         #expect(info.child("identity", namespace: DiscoModule.infoNamespace)?.attribute("name") == "Tea Room")
+        #expect(!features.contains("http://jabber.org/protocol/muc#request"), "nobody asks for voice in an unmoderated room")
+        try await Self.configure(alice, ["muc#roomconfig_moderatedroom": "1"])
+        _ = alice.received()
+        try await bob.send("<iq xmlns='jabber:client' type='get' id='i2' to='\(Self.room)'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+        let moderated = Set(try #require(bob.received().last?.child("query", namespace: DiscoModule.infoNamespace))
+            .children("feature", namespace: DiscoModule.infoNamespace).compactMap { $0.attribute("var") })
+        #expect(moderated.isSuperset(of: ["muc_moderated", "http://jabber.org/protocol/muc#request"]), "voice requests are possible (§7.13)")
+        try await Self.configure(alice, ["muc#roomconfig_moderatedroom": "0"])
+        _ = alice.received()
         try await bob.send("<iq xmlns='jabber:client' type='get' id='r' to='conference.example.com'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
         let rooms = bob.received().last?.child("query", namespace: DiscoModule.itemsNamespace)?.children("item", namespace: DiscoModule.itemsNamespace)
         #expect(rooms?.map { $0.attribute("name") } == ["Tea Room"])

@@ -82,4 +82,6 @@ public enum MUCStatus: Int, Sendable {
     case removedMembersOnly = 322
     /// Removed because the service is shutting down.
     case shutdown = 332
+    /// Removed because of a technical problem: its client answered a stanza of the room with an error.
+    case technicalProblem = 333
 }
