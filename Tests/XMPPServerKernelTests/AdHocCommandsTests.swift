@@ -166,3 +166,29 @@ import XMPPKernelTestSupport
         #expect(done.attribute("status") == "completed" && done.child("note")?.text == "uno then dos")
     }
 }
+
+/// XEP-0157 contact addresses in the server's disco#info, counted in its capabilities hash.
+@Suite struct ContactAddressesTests {
+    @Test func addressesAppearInDiscoInfoAndTheCapsHashCoversThem() async throws {
+        let scenario = try KernelScenario { configuration in
+            configuration.moduleSettings["contact_abuse"] = "mailto:abuse@example.com, xmpp:abuse@example.com"
+            configuration.moduleSettings["contact_support"] = "https://example.com/help"
+        }
+        try await scenario.account("alice")
+        let alice = try await scenario.login("alice")
+        _ = alice.received()
+        try await alice.send("<iq xmlns='jabber:client' type='get' id='d' to='example.com'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+        let query = try #require(alice.received("iq").first?.child("query"))
+        let form = try #require(query.children("x", namespace: DataForm.namespace).compactMap(DataForm.init(element:)).first)
+        #expect(form.formType == ContactAddressesModule.formType)
+        #expect(form.field("abuse-addresses")?.values == ["mailto:abuse@example.com", "xmpp:abuse@example.com"])
+        #expect(form.field("support-addresses")?.values == ["https://example.com/help"] && form.field("admin-addresses") == nil)
+        // A client verifying the server's caps from this answer gets the hash the server advertises.
+        let identities = query.children("identity").map {
+            DiscoIdentity(category: $0.attribute("category") ?? "", type: $0.attribute("type") ?? "", name: $0.attribute("name"))
+        }
+        let features = query.children("feature").compactMap { $0.attribute("var") }
+        let advertised = scenario.kernel.postAuthenticationFeatures.first { $0.name == "c" }?.attribute("ver")
+        #expect(EntityCapabilities.verification(identities: identities, features: features, forms: [form]) == advertised)
+    }
+}

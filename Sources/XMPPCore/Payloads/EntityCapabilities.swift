@@ -46,9 +46,9 @@ public enum EntityCapabilities {
     public static let namespace = "http://jabber.org/protocol/caps"
 
     /// The XEP-0115 §5.1 verification string with SHA-1: identities sorted by category, type and language, then
-    /// features, each compared octet by octet (i;octet), joined with `<`, hashed and base64-encoded. Extended
-    /// information forms (XEP-0128) are not included: callers that attach them must not use this.
-    public static func verification(identities: [DiscoIdentity], features: some Sequence<String>) -> String {
+    /// features, then the extended information forms (XEP-0128) by FORM_TYPE with their fields by name and values
+    /// sorted, each compared octet by octet (i;octet), joined with `<`, hashed and base64-encoded.
+    public static func verification(identities: [DiscoIdentity], features: some Sequence<String>, forms: [DataForm] = []) -> String {
         func precedes(_ a: String, _ b: String) -> Bool { Array(a.utf8).lexicographicallyPrecedes(Array(b.utf8)) }
         let sortedIdentities = identities.sorted { a, b in
             if a.category != b.category { return precedes(a.category, b.category) }
@@ -61,6 +61,14 @@ public enum EntityCapabilities {
             input += "\(identity.category)/\(identity.type)/\(identity.language ?? "")/\(identity.name ?? "")<"
         }
         for feature in Set(features).sorted(by: precedes) { input += feature + "<" }
+        for form in forms.sorted(by: { precedes($0.formType ?? "", $1.formType ?? "") }) {
+            input += (form.formType ?? "") + "<"
+            let fields = form.fields.filter { $0.variable != "FORM_TYPE" && $0.variable != nil }
+            for field in fields.sorted(by: { precedes($0.variable!, $1.variable!) }) {
+                input += field.variable! + "<"
+                for value in field.values.sorted(by: precedes) { input += value + "<" }
+            }
+        }
         return Base64.encode(SCRAMHash.sha1.hash(Array(input.utf8)))
     }
 }

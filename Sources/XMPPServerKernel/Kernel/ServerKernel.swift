@@ -36,6 +36,8 @@ public final class ServerKernel: Sendable {
     public let serverIdentities: [DiscoIdentity]
     /// Disco features of the server, sorted.
     public let serverFeatures: [String]
+    /// The extended information forms of the server's disco#info (XEP-0128).
+    public let serverInfoForms: [DataForm]
     /// Disco features of accounts, sorted.
     public let accountFeatures: [String]
     /// Stream features offered before authentication.
@@ -76,11 +78,12 @@ public final class ServerKernel: Sendable {
         services = host.services
         serverIdentities = host.serverIdentities
         serverFeatures = host.serverFeatures.sorted()
+        serverInfoForms = host.serverInfoForms
         accountFeatures = host.accountFeatures.sorted()
         preAuthenticationFeatures = host.preAuthenticationFeatures
         var postAuthentication = host.postAuthenticationFeatures
         if host.serverFeatures.contains(DiscoModule.infoNamespace) {
-            postAuthentication.append(DiscoModule.capsFeature(identities: serverIdentities, features: serverFeatures))
+            postAuthentication.append(DiscoModule.capsFeature(identities: serverIdentities, features: serverFeatures, forms: serverInfoForms))
         }
         postAuthenticationFeatures = postAuthentication
         self.modules = modules.map { ($0.name, $0.specifications) }

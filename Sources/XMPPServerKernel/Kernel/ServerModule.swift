@@ -108,6 +108,7 @@ public final class ModuleHost {
     /// The module being activated, for error messages.
     var activeModule = ""
     var serverFeatures: Set<String> = []
+    var serverInfoForms: [DataForm] = []
     var accountFeatures: Set<String> = []
     var preAuthenticationFeatures: [Element] = []
     var postAuthenticationFeatures: [Element] = []
@@ -149,6 +150,12 @@ public final class ModuleHost {
     }
 
     /// Advertises a disco feature for the server (XEP-0030 `disco#info` to the domain).
+    /// Adds an extended information form (XEP-0128) to the server's disco#info (contact addresses, XEP-0157), counted
+    /// in its capabilities hash.
+    public func addServerInfoForm(_ form: DataForm) {
+        serverInfoForms.append(form)
+    }
+
     public func addServerFeature(_ feature: String) {
         serverFeatures.insert(feature)
     }

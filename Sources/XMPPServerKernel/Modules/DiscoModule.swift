@@ -29,7 +29,8 @@ public struct DiscoModule: ServerModule {
                 return IQReply(Element("query", namespace: Self.infoNamespace, attributes: ["node": node], children: children.map { .element($0) }))
             }
             if request.payload.attribute("node") != nil,
-               request.payload.attribute("node") != Self.capsNode + "#" + Self.capsVerification(identities: kernel.serverIdentities, features: kernel.serverFeatures) {
+               request.payload.attribute("node") != Self.capsNode + "#" + Self.capsVerification(identities: kernel.serverIdentities, features: kernel.serverFeatures,
+                                                                                                forms: kernel.serverInfoForms) {
                 throw StanzaError(.itemNotFound)
             }
             return IQReply(Self.info(for: request))
@@ -67,17 +68,18 @@ public struct DiscoModule: ServerModule {
             features = request.kernel.accountFeatures
         }
         for feature in features { query.append(Element("feature", namespace: infoNamespace, attributes: ["var": feature])) }
+        if request.to.localpart == nil { for form in request.kernel.serverInfoForms { query.append(form.element) } }
         return query
     }
 
     /// The XEP-0115 §5.1 verification string of the server's identities and features (SHA-1, base64).
-    public static func capsVerification(identities: [DiscoIdentity] = [serverIdentity], features: [String]) -> String {
-        EntityCapabilities.verification(identities: identities, features: features)
+    public static func capsVerification(identities: [DiscoIdentity] = [serverIdentity], features: [String], forms: [DataForm] = []) -> String {
+        EntityCapabilities.verification(identities: identities, features: features, forms: forms)
     }
 
     /// The `<c/>` stream feature carrying the server's capabilities.
-    public static func capsFeature(identities: [DiscoIdentity], features: [String]) -> Element {
+    public static func capsFeature(identities: [DiscoIdentity], features: [String], forms: [DataForm] = []) -> Element {
         Element("c", namespace: EntityCapabilities.namespace,
-                attributes: ["hash": "sha-1", "node": capsNode, "ver": capsVerification(identities: identities, features: features)])
+                attributes: ["hash": "sha-1", "node": capsNode, "ver": capsVerification(identities: identities, features: features, forms: forms)])
     }
 }

@@ -12,6 +12,22 @@ import XMPPCore
         #expect(EntityCapabilities.verification(identities: identities, features: features.reversed()) == "QgayPKawpkPSDYmwT/WM94uAlu0=")
     }
 
+    @Test func capsVerificationMatchesXEP0115ComplexExampleWithAForm() {
+        // XEP-0115 §5.3: two identities in two languages, and an extended information form (XEP-0128).
+        let identities = [DiscoIdentity(category: "client", type: "pc", name: "Psi 0.11", language: "en"),
+                          DiscoIdentity(category: "client", type: "pc", name: "Ψ 0.11", language: "el")]
+        let features = ["http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info",
+                        "http://jabber.org/protocol/disco#items", "http://jabber.org/protocol/muc"]
+        var form = DataForm(type: .result)
+        form.setValues(["urn:xmpp:dataforms:softwareinfo"], for: "FORM_TYPE", type: .hidden)
+        form.setValues(["ipv6", "ipv4"], for: "ip_version")
+        form.setValues(["Mac"], for: "os")
+        form.setValues(["10.5.1"], for: "os_version")
+        form.setValues(["Psi"], for: "software")
+        form.setValues(["0.11"], for: "software_version")
+        #expect(EntityCapabilities.verification(identities: identities, features: features, forms: [form]) == "q07IKJEyjvHSyhy//CH0CxmKi8w=")
+    }
+
     @Test func capsSortsFieldByFieldAndOctetByOctet() {
         // "a-b" sorts after "a" as a category, even though "a-b/..." sorts before "a/..." as a whole string.
         let one = EntityCapabilities.verification(identities: [DiscoIdentity(category: "a", type: "x"), DiscoIdentity(category: "a-b", type: "x")], features: ["B", "a"])
