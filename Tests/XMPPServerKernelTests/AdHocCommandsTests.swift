@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import XMPPCore
 import XMPPKernelTestSupport
@@ -190,5 +191,52 @@ import XMPPKernelTestSupport
         let features = query.children("feature").compactMap { $0.attribute("var") }
         let advertised = scenario.kernel.postAuthenticationFeatures.first { $0.name == "c" }?.attribute("ver")
         #expect(EntityCapabilities.verification(identities: identities, features: features, forms: [form]) == advertised)
+    }
+}
+
+/// XEP-0215 external services: STUN and TURN, with TURN credentials coturn accepts.
+@Suite struct ExternalServicesTests {
+    /// The output of a shell command, run off the test's threads.
+    static func shell(_ command: String) async -> String {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/bin/sh")
+                process.arguments = ["-c", command]
+                let pipe = Pipe()
+                process.standardOutput = pipe
+                try? process.run()
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                continuation.resume(returning: String(decoding: data, as: UTF8.self))
+            }
+        }
+    }
+
+    @Test func servicesAndTurnCredentialsThatCoturnWouldCheck() async throws {
+        let scenario = try KernelScenario { configuration in
+            configuration.moduleSettings["stun_servers"] = "stun.example.com:3478"
+            configuration.moduleSettings["turn_servers"] = "turn.example.com:3478, bad-entry"
+            configuration.moduleSettings["turn_secret"] = "s3cret"
+            configuration.moduleSettings["turn_credential_ttl"] = "3600"
+        }
+        try await scenario.account("alice")
+        let alice = try await scenario.login("alice")
+        _ = alice.received()
+        try await alice.send("<iq xmlns='jabber:client' type='get' id='s' to='example.com'><services xmlns='urn:xmpp:extdisco:2'/></iq>")
+        let services = try #require(alice.received("iq").first?.child("services")).children("service")
+        #expect(services.map { $0.attribute("type") } == ["stun", "turn"], "the malformed entry is left out")
+        let turn = try #require(services.last)
+        let username = try #require(turn.attribute("username"))
+        let expiry = try #require(Int(username.split(separator: ":").first ?? ""))
+        #expect(username.hasSuffix(":alice@example.com") && abs(Double(expiry) - Date().timeIntervalSince1970 - 3600) < 60)
+        // The password is what coturn computes from the shared secret: base64(HMAC-SHA1(secret, username)).
+        let expected = await Self.shell("printf %s '\(username)' | openssl dgst -sha1 -hmac s3cret -binary | base64")
+        #expect(turn.attribute("password") == expected.trimmingCharacters(in: .whitespacesAndNewlines), "\(expected)")
+
+        try await alice.send("<iq xmlns='jabber:client' type='get' id='t' to='example.com'><services xmlns='urn:xmpp:extdisco:2' type='stun'/></iq>")
+        #expect(try #require(alice.received("iq").first?.child("services")).children("service").map { $0.attribute("host") } == ["stun.example.com"])
+        try await alice.send("<iq xmlns='jabber:client' type='get' id='c' to='example.com'><credentials xmlns='urn:xmpp:extdisco:2'><service host='turn.example.com' type='turn'/></credentials></iq>")
+        #expect(try #require(alice.received("iq").first?.child("credentials")).child("service")?.attribute("password") != nil)
     }
 }
