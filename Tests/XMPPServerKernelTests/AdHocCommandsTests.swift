@@ -119,6 +119,28 @@ import XMPPKernelTestSupport
         #expect(ping.attribute("status") == "completed" && ping.child("note")?.text == "Pong")
     }
 
+    @Test func aNewAccountFindsTheWelcomeMessage() async throws {
+        let (scenario, root, _) = try await Self.scenario()
+        let edit = try #require(try await Self.command(root, node: "\(Self.admin)#edit-welcome").child("command")?.attribute("sessionid"))
+        _ = try await Self.command(root, node: "\(Self.admin)#edit-welcome", action: "complete", session: edit, form: ["welcome": ["Hello newcomer"]])
+        let add = try #require(try await Self.command(root, node: "\(Self.admin)#add-user").child("command")?.attribute("sessionid"))
+        _ = try await Self.command(root, node: "\(Self.admin)#add-user", action: "complete", session: add,
+                                   form: ["accountjid": ["dave@example.com"], "password": ["pw"], "password-verify": ["pw"]])
+        let dave = try await scenario.login("dave")
+        let welcome = await dave.receivedEventually().first { $0.name == "message" }
+        #expect(welcome?.child("body")?.text == "Hello newcomer" && welcome?.attribute("from") == "example.com")
+        // Emptied, there is none for the next one.
+        let clear = try #require(try await Self.command(root, node: "\(Self.admin)#edit-welcome").child("command"))
+        #expect(clear.child("x")?.children("field").first { $0.attribute("var") == "welcome" }?.child("value")?.text == "Hello newcomer")
+        _ = try await Self.command(root, node: "\(Self.admin)#edit-welcome", action: "complete", session: clear.attribute("sessionid"), form: ["welcome": []])
+        let again = try #require(try await Self.command(root, node: "\(Self.admin)#add-user").child("command")?.attribute("sessionid"))
+        _ = try await Self.command(root, node: "\(Self.admin)#add-user", action: "complete", session: again,
+                                   form: ["accountjid": ["erin@example.com"], "password": ["pw"], "password-verify": ["pw"]])
+        let erin = try await scenario.login("erin")
+        try await erin.send("<iq xmlns='jabber:client' type='get' id='sync' to='example.com'><ping xmlns='urn:xmpp:ping'/></iq>")
+        #expect(!erin.received().contains { $0.child("body")?.text == "Hello newcomer" })
+    }
+
     @Test func anExpiredSessionSaysSo() async throws {
         let scenario = try KernelScenario { configuration in
             configuration.admins = [try! JID("root@example.com")]

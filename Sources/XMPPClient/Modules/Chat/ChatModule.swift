@@ -305,11 +305,11 @@ public final class ChatModule: XMPPClientModule {
     /// Asks the server for carbons (XEP-0280), when the configuration wants them (a server without gets to say no),
     /// then sends what waited in the outbox.
     public func sessionStarted(client: XMPPClient) async {
+        // Beside the session start: the outbox may be long, and initial presence should not wait for it.
+        Task { await self.flushOutbox() }
         if client.configuration.carbons {
             _ = try? await client.query(Element("enable", namespace: Self.carbonsNamespace), type: .set)
         }
-        // Beside the session start: the outbox may be long, and initial presence should not wait for it.
-        Task { await self.flushOutbox() }
     }
 
     /// A resumed session (XEP-0198) takes the outbox too.

@@ -3,8 +3,8 @@ import Logging
 import XMPPCore
 
 /// Service administration (XEP-0133) as ad-hoc commands for the server's administrators: add, delete and change
-/// the password of users, end sessions, count and list users, announce to everyone online, and the message of the
-/// day shown at login. Each is the kernel's own operation (the one `xmppctl` uses), so the account hooks of every
+/// the password of users, end sessions, count and list users, announce to everyone online, the message of the
+/// day shown at login, and the welcome message every new account finds waiting. Each is the kernel's own operation (the one `xmppctl` uses), so the account hooks of every
 /// module run. Also a `ping` command for everyone, as other servers offer.
 public struct ServiceAdministrationModule: ServerModule {
     public let name = "admin"
@@ -21,6 +21,14 @@ public struct ServiceAdministrationModule: ServerModule {
 
     public func activate(in host: ModuleHost) {
         for command in Self.commands { host.addCommand(command) }
+        host.onAccountCreated { username, kernel in
+            guard let welcome = try await Self.record("welcome", kernel), !welcome.isEmpty else { return }
+            var message = Message(type: .normal, to: try JID(localpart: username, domainpart: kernel.configuration.domain), body: welcome)
+            message.from = kernel.domainJID
+            message.element.append(Element("subject", namespace: XMLNamespace.client, text: "Welcome"))
+            // A new account has no session yet: the message waits with its offline messages.
+            _ = try await kernel.storage.offline.store(message.element, for: username, limit: 1000, byteLimit: .max)
+        }
         host.onInitialPresence { session, kernel in
             guard let motd = try? await Self.messageOfTheDay(kernel), !motd.isEmpty else { return }
             var message = Message(type: .normal, to: session.jid, body: motd)
@@ -123,6 +131,21 @@ public struct ServiceAdministrationModule: ServerModule {
                 try await step.kernel.storage.serviceRecords.delete(id: "motd", of: recordService)
                 return done("the message of the day is deleted")
             },
+            AdHocCommand(node: namespace + "#edit-welcome", name: "Edit Welcome Message", audience: .admins) { step in
+                guard step.stage == 0 else {
+                    let text = (step.values["welcome"] ?? []).joined(separator: "\n")
+                    guard text.utf8.count <= 4096 else { return failed("the welcome message is at most 4096 bytes") }
+                    if text.isEmpty {
+                        try await step.kernel.storage.serviceRecords.delete(id: "welcome", of: recordService)
+                        return done("no welcome message")
+                    }
+                    try await step.kernel.storage.serviceRecords.save(Array(text.utf8), id: "welcome", of: recordService)
+                    return done("the welcome message is set")
+                }
+                let current = try await record("welcome", step.kernel) ?? ""
+                return .form(form("Edit Welcome Message", [field("welcome", .textMulti, "Welcome message for new accounts (empty: none)",
+                                                                values: current.isEmpty ? [] : current.components(separatedBy: "\n"))]), isLast: true)
+            },
             AdHocCommand(node: "ping", name: "Ping", audience: .users) { _ in done("Pong") },
         ]
     }
@@ -130,7 +153,12 @@ public struct ServiceAdministrationModule: ServerModule {
     // MARK: The message of the day
 
     static func messageOfTheDay(_ kernel: ServerKernel) async throws -> String? {
-        try await kernel.storage.serviceRecords.records(of: recordService).first { $0.id == "motd" }.map { String(decoding: $0.data, as: UTF8.self) }
+        try await record("motd", kernel)
+    }
+
+    /// A text the module keeps (`motd`, `welcome`).
+    static func record(_ id: String, _ kernel: ServerKernel) async throws -> String? {
+        try await kernel.storage.serviceRecords.records(of: recordService).first { $0.id == id }.map { String(decoding: $0.data, as: UTF8.self) }
     }
 
     static func setMessageOfTheDay(_ text: String, _ kernel: ServerKernel) async throws {
