@@ -13,8 +13,28 @@ struct AdminCommand: AsyncParsableCommand {
         subcommands: [Users.self, Online.self, Announce.self, MessageOfTheDay.self])
 
     struct Users: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add, delete, or set the password of accounts.",
-                                                        subcommands: [Add.self, Delete.self, Passwd.self])
+        static let configuration = CommandConfiguration(abstract: "Add, delete, disable, enable, or set the password of accounts.",
+                                                        subcommands: [Add.self, Delete.self, Disable.self, Enable.self, Passwd.self])
+
+        struct Disable: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Disable accounts: their sessions end and logins are refused.")
+            @OptionGroup var options: ConnectionOptions
+            @Argument(help: "The accounts' JIDs.") var accounts: [String]
+
+            func run() async throws {
+                try await runAdmin(options, AdminCommands.disableUser, ["accountjids": try accounts.map { try parseJID($0).bare.description }])
+            }
+        }
+
+        struct Enable: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Enable disabled accounts again.")
+            @OptionGroup var options: ConnectionOptions
+            @Argument(help: "The accounts' JIDs.") var accounts: [String]
+
+            func run() async throws {
+                try await runAdmin(options, AdminCommands.reenableUser, ["accountjids": try accounts.map { try parseJID($0).bare.description }])
+            }
+        }
 
         struct Add: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Create an account.")

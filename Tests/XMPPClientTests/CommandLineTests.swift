@@ -228,6 +228,16 @@ struct AdminCommandLineTests {
             #expect(announced.status == 0, "\(announced.output)")
             #expect(await first(announcements) { $0.child("body")?.text == "maintenance at 8" } != nil, "bob got the announcement")
 
+            if peer == .xmppd {
+                // Disabled: the right password no longer gets in (account-disabled, exit 2); enabled again, it does.
+                let disabled = try await xmpp(["admin", "users", "disable", "carol@localhost"], fixture, jid: "admin@localhost", password: "root-pw")
+                #expect(disabled.status == 0, "\(disabled.output)")
+                let locked = try await xmpp(["status"], fixture, jid: "carol@localhost", password: "c4rol")
+                #expect(locked.status == 2 && locked.output.contains("the account is disabled"), "\(locked.output)")
+                let enabled = try await xmpp(["admin", "users", "enable", "carol@localhost"], fixture, jid: "admin@localhost", password: "root-pw")
+                #expect(enabled.status == 0, "\(enabled.output)")
+                #expect(try await xmpp(["status"], fixture, jid: "carol@localhost", password: "c4rol").status == 0)
+            }
             let refused = try await xmpp(["admin", "users", "add", "eve@localhost", "x"], fixture, jid: "bob@localhost", password: "bob-secret")
             #expect(refused.status == 4 && refused.output.contains("refused"), "\(refused.output)")
             await bob.disconnect()

@@ -141,6 +141,20 @@ import XMPPKernelTestSupport
         #expect(!erin.received().contains { $0.child("body")?.text == "Hello newcomer" })
     }
 
+    @Test func disablingEndsTheSessionsAndReenablingClearsTheMark() async throws {
+        let (scenario, root, alice) = try await Self.scenario()
+        let form = try #require(try await Self.command(root, node: "\(Self.admin)#disable-user").child("command")?.attribute("sessionid"))
+        let done = try #require(try await Self.command(root, node: "\(Self.admin)#disable-user", action: "complete", session: form,
+                                                       form: ["accountjids": ["alice@example.com"]]).child("command"))
+        #expect(done.child("note")?.text == "disabled alice")
+        #expect(alice.session.closedWith??.condition == .notAuthorized, "its session ended")
+        #expect(await scenario.kernel.isDisabled("alice"))
+        let again = try #require(try await Self.command(root, node: "\(Self.admin)#reenable-user").child("command")?.attribute("sessionid"))
+        _ = try await Self.command(root, node: "\(Self.admin)#reenable-user", action: "complete", session: again, form: ["accountjids": ["alice@example.com"]])
+        #expect(await !scenario.kernel.isDisabled("alice"))
+        #expect(try await !scenario.kernel.setDisabled("nobody", true), "no such account")
+    }
+
     @Test func anExpiredSessionSaysSo() async throws {
         let scenario = try KernelScenario { configuration in
             configuration.admins = [try! JID("root@example.com")]

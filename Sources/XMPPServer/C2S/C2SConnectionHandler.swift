@@ -192,11 +192,20 @@ final class C2SConnectionHandler: ChannelInboundHandler {
                 handler.perform(handler.machine.plainPasswordChecked(matches: matches), context: context)
             }
         case .authenticated(let username, let success):
-            shared.throttle.recordSuccess(address: addressKey, username: username)
-            authenticatedUser = username
-            log(.info, "authenticated", metadata: ["user": "\(username)"])
-            write(.element(success), context: context)
-            restartStream()
+            // The right password for a disabled account still does not get in (RFC 6120 §6.5.1 account-disabled).
+            let kernel = shared.kernel
+            wait(for: context.eventLoop.makeFutureWithTask { await kernel.isDisabled(username) }, context: context) { handler, disabled, context in
+                guard !disabled else {
+                    handler.log(.notice, "login to a disabled account", metadata: ["user": "\(username)"])
+                    handler.write(.element(SASLError(.accountDisabled, text: "this account is disabled").element), context: context)
+                    return handler.closeStream(with: nil, header: nil, context: context)
+                }
+                handler.shared.throttle.recordSuccess(address: handler.addressKey, username: username)
+                handler.authenticatedUser = username
+                handler.log(.info, "authenticated", metadata: ["user": "\(username)"])
+                handler.write(.element(success), context: context)
+                handler.restartStream()
+            }
         case .bindResource(let username, let requested):
             bind(username: username, requested: requested, context: context)
         case .established(_, let reply):

@@ -152,6 +152,10 @@ public enum AdminCommands {
     public static let addUser = namespace + "#add-user"
     /// Delete users: `accountjids`.
     public static let deleteUser = namespace + "#delete-user"
+    /// Disable accounts (logins refused with `account-disabled`): `accountjids`.
+    public static let disableUser = namespace + "#disable-user"
+    /// Enable disabled accounts again: `accountjids`.
+    public static let reenableUser = namespace + "#reenable-user"
     /// Change a user's password: `accountjid`, `password`.
     public static let changeUserPassword = namespace + "#change-user-password"
     /// End the sessions of users: `accountjids`.

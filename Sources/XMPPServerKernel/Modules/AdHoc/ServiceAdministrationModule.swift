@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import XMPPCore
 
-/// Service administration (XEP-0133) as ad-hoc commands for the server's administrators: add, delete and change
-/// the password of users, end sessions, count and list users, announce to everyone online, the message of the
+/// Service administration (XEP-0133) as ad-hoc commands for the server's administrators: add, delete, disable,
+/// re-enable and change the password of users, end sessions, count and list users, announce to everyone online, the message of the
 /// day shown at login, and the welcome message every new account finds waiting. Each is the kernel's own operation (the one `xmppctl` uses), so the account hooks of every
 /// module run. Also a `ping` command for everyone, as other servers offer.
 public struct ServiceAdministrationModule: ServerModule {
@@ -63,6 +63,24 @@ public struct ServiceAdministrationModule: ServerModule {
                     deleted.append(user)
                 }
                 return done("deleted \(deleted.joined(separator: ", "))")
+            },
+            admin("disable-user", "Disable a User", fields: [jids("accountjids", "The Jabber ID(s) to disable")]) { step in
+                var disabled: [String] = []
+                for text in step.values["accountjids"] ?? [] {
+                    let user = try localUser(text, step.kernel)
+                    guard try await step.kernel.setDisabled(user, true, reason: "by \(step.requester.bare)") else { return failed("no account \(user)") }
+                    disabled.append(user)
+                }
+                return done("disabled \(disabled.joined(separator: ", "))")
+            },
+            admin("reenable-user", "Re-Enable a User", fields: [jids("accountjids", "The Jabber ID(s) to re-enable")]) { step in
+                var enabled: [String] = []
+                for text in step.values["accountjids"] ?? [] {
+                    let user = try localUser(text, step.kernel)
+                    guard try await step.kernel.setDisabled(user, false) else { return failed("no account \(user)") }
+                    enabled.append(user)
+                }
+                return done("re-enabled \(enabled.joined(separator: ", "))")
             },
             admin("change-user-password", "Change User Password", fields: [
                 jid("accountjid", "The Jabber ID for this account"),

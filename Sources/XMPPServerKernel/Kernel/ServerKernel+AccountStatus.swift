@@ -1,0 +1,31 @@
+import Foundation
+import Logging
+import XMPPCore
+
+// Disabled accounts (XEP-0133 disable-user): the account and its data stay, but nobody logs in to it (SASL
+// `account-disabled`, RFC 6120 §6.5.1) until an administrator enables it again.
+extension ServerKernel {
+    /// The per-user document that marks a disabled account (its value is the reason, possibly empty).
+    static let disabledKey = "account.disabled"
+
+    /// Whether `username`'s account is disabled. A storage failure counts as not disabled (and is logged): the
+    /// login path must not lock everybody out when storage has a hiccup.
+    public func isDisabled(_ username: String) async -> Bool {
+        do {
+            return try await storage.userData.value(Self.disabledKey, of: username) != nil
+        } catch {
+            logger.error("disabled-account lookup failed", metadata: ["user": "\(username)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Disables or enables `username`'s account; disabling ends its sessions. `false` when there is no such account.
+    public func setDisabled(_ username: String, _ disabled: Bool, reason: String? = nil) async throws -> Bool {
+        guard try await storage.accounts.accountExists(username) else { return false }
+        try await storage.userData.setValue(disabled ? Array((reason ?? "").utf8) : nil, for: Self.disabledKey, of: username)
+        if disabled, let jid = try? JID(localpart: username, domainpart: configuration.domain) {
+            closeSessions(of: jid, with: StreamError(.notAuthorized, text: "the account was disabled"))
+        }
+        return true
+    }
+}
