@@ -64,24 +64,8 @@ public struct ServiceAdministrationModule: ServerModule {
                 }
                 return done("deleted \(deleted.joined(separator: ", "))")
             },
-            admin("disable-user", "Disable a User", fields: [jids("accountjids", "The Jabber ID(s) to disable")]) { step in
-                var disabled: [String] = []
-                for text in step.values["accountjids"] ?? [] {
-                    let user = try localUser(text, step.kernel)
-                    guard try await step.kernel.setDisabled(user, true, reason: "by \(step.requester.bare)") else { return failed("no account \(user)") }
-                    disabled.append(user)
-                }
-                return done("disabled \(disabled.joined(separator: ", "))")
-            },
-            admin("reenable-user", "Re-Enable a User", fields: [jids("accountjids", "The Jabber ID(s) to re-enable")]) { step in
-                var enabled: [String] = []
-                for text in step.values["accountjids"] ?? [] {
-                    let user = try localUser(text, step.kernel)
-                    guard try await step.kernel.setDisabled(user, false) else { return failed("no account \(user)") }
-                    enabled.append(user)
-                }
-                return done("re-enabled \(enabled.joined(separator: ", "))")
-            },
+            accountStatus("disable-user", "Disable a User", disable: true),
+            accountStatus("reenable-user", "Re-Enable a User", disable: false),
             admin("change-user-password", "Change User Password", fields: [
                 jid("accountjid", "The Jabber ID for this account"),
                 field("password", .textPrivate, "The password for this account"),
@@ -166,6 +150,19 @@ public struct ServiceAdministrationModule: ServerModule {
             },
             AdHocCommand(node: "ping", name: "Ping", audience: .users) { _ in done("Pong") },
         ]
+    }
+
+    /// disable-user or reenable-user: the same operation, both ways.
+    static func accountStatus(_ name: String, _ title: String, disable: Bool) -> AdHocCommand {
+        admin(name, title, fields: [jids("accountjids", "The Jabber ID(s)")]) { step in
+            var changed: [String] = []
+            for text in step.values["accountjids"] ?? [] {
+                let user = try localUser(text, step.kernel)
+                guard try await step.kernel.setDisabled(user, disable, reason: "by \(step.requester.bare)") else { return failed("no account \(user)") }
+                changed.append(user)
+            }
+            return done("\(disable ? "disabled" : "re-enabled") \(changed.joined(separator: ", "))")
+        }
     }
 
     // MARK: The message of the day
