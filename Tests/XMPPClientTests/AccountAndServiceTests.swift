@@ -239,3 +239,45 @@ struct AccountAndServiceTests {
         #expect(ContinuousClock.now - start < .seconds(5))
     }
 }
+
+/// Commands an app offers (XEP-0050), here to the account's other clients.
+@Suite("Offered commands")
+struct OfferedCommandsTests {
+    @Test("a client offers a two-step command to the account's other clients; a stranger is refused")
+    func offeredCommand() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let setup = try fixture.client("alice")
+        try await setup.connect(registering: true)
+        await setup.disconnect()
+        let phone = XMPPClient(configuration: try fixture.configuration("alice", resource: "phone"))
+        let phoneCommands = phone.add(AdHocCommandsModule())
+        phone.add(DiscoModule())
+        phoneCommands.offer("device-status", name: "Device status") { request in
+            guard request.stage > 0 else {
+                return .form(DataForm(type: .form, fields: [.init(variable: "detail", type: .listSingle, values: ["short"])]), isLast: true)
+            }
+            return .completed(note: "battery 80% (\(request.values["detail"]?.first ?? ""))", results: nil)
+        }
+        let laptop = XMPPClient(configuration: try fixture.configuration("alice", resource: "laptop"))
+        let laptopCommands = laptop.add(AdHocCommandsModule())
+        for client in [phone, laptop] { try await client.connect() }
+        let phoneJID = try #require(phone.jid)
+
+        let listed = try await laptopCommands.list(at: phoneJID)
+        #expect(listed.map(\.node) == ["device-status"] && listed.first?.jid == phoneJID)
+        let stage = try await laptopCommands.run("device-status", at: phoneJID, values: ["detail": ["full"]])
+        #expect(stage.status == .completed && stage.notes.first?.text == "battery 80% (full)", "\(stage)")
+        // The disco module leaves the command's node to the commands module.
+        let info = try await laptop.query(Element("query", namespace: DiscoNamespace.info, attributes: ["node": "device-status"]), to: phoneJID)
+        #expect(info?.child("identity")?.attribute("type") == "command-node")
+
+        let bob = try fixture.client("bob")
+        let bobCommands = bob.add(AdHocCommandsModule())
+        try await bob.connect(registering: true)
+        #expect(try await bobCommands.list(at: phoneJID).isEmpty, "a stranger sees nothing")
+        await #expect(throws: XMPPClientError.self) { _ = try await bobCommands.execute("device-status", at: phoneJID) }
+        for client in [phone, laptop, bob] { await client.disconnect() }
+    }
+}

@@ -136,7 +136,9 @@ extension XMPPClient {
             break
         }
         if !handled, element.name == "iq", let iq = IQ(element: element), iq.type?.isRequest == true {
-            enqueue(iq.errorReply(StanzaError(.serviceUnavailable)))
+            // A disco node nobody here knows is item-not-found (XEP-0030 §3.2); anything else nobody serves.
+            let isDiscoNode = iq.payload.map { $0.namespace.hasPrefix("http://jabber.org/protocol/disco#") && $0.attribute("node") != nil } ?? false
+            enqueue(iq.errorReply(StanzaError(isDiscoNode ? .itemNotFound : .serviceUnavailable)))
         }
         incoming.publish(element)
     }

@@ -144,10 +144,8 @@ public final class DiscoModule: XMPPClientModule {
         case Self.infoNamespace:
             let info = ownInfo
             let node = query.attribute("node")
-            if let node, node != "\(capsNode)#\(info.capsVerification)" {
-                client.enqueue(iq.errorReply(StanzaError(.itemNotFound)))
-                return true
-            }
+            // Another node may be another module's (the commands an app offers): it answers, or the client does.
+            if let node, node != "\(capsNode)#\(info.capsVerification)" { return false }
             var answer = Element("query", namespace: Self.infoNamespace)
             answer.setAttribute("node", to: node)
             for identity in info.identities { answer.append(identity.element) }
@@ -157,6 +155,7 @@ public final class DiscoModule: XMPPClientModule {
             client.enqueue(iq.result(payload: answer).element)
             return true
         case Self.itemsNamespace:
+            guard query.attribute("node") == nil else { return false }
             client.enqueue(iq.result(payload: Element("query", namespace: Self.itemsNamespace)).element)
             return true
         default:

@@ -65,12 +65,61 @@ public final class AdHocCommandsModule: XMPPClientModule {
     /// `http://jabber.org/protocol/commands`.
     public static let namespace = "http://jabber.org/protocol/commands"
     private let client = ClientReference()
+    private let offered = OfferedCommands()
 
     /// Creates the module.
     public init() {}
 
     public func attached(to client: XMPPClient) {
         self.client.set(client)
+    }
+
+    /// Offers a command to other entities: by default only to the account's own other clients (`allows` widens it).
+    /// Each step gets what was submitted so far and answers with a form or the outcome.
+    public func offer(_ node: String, name: String, allows: (@Sendable (JID) -> Bool)? = nil,
+                      _ step: @escaping @Sendable (CommandRequest) async throws -> CommandReply) {
+        let client = self.client
+        offered.offer(OfferedCommand(node: node, name: name, allows: allows ?? { $0.bare == client.value?.configuration.jid.bare },
+                                     step: step))
+    }
+
+    public var discoFeatures: [String] { [Self.namespace] }
+
+    /// Answers the disco requests for the offered commands and runs them.
+    public func handle(_ stanza: Element, client: XMPPClient) -> Bool {
+        guard stanza.name == "iq", let iq = IQ(element: stanza), let query = iq.payload, let requester = iq.from else { return false }
+        let own = client.jid ?? client.configuration.jid
+        switch (iq.type, query.namespace) {
+        case (.get?, DiscoNamespace.items) where query.attribute("node") == Self.namespace:
+            var items = Element("query", namespace: DiscoNamespace.items, attributes: ["node": Self.namespace])
+            for command in offered.list(for: requester) {
+                items.append(Element("item", namespace: DiscoNamespace.items, attributes: ["jid": own.description, "node": command.node, "name": command.name]))
+            }
+            client.enqueue(iq.result(payload: items).element)
+            return true
+        case (.get?, DiscoNamespace.info):
+            guard let node = query.attribute("node"), let command = offered.list(for: requester).first(where: { $0.node == node }) else { return false }
+            let info = Element("query", namespace: DiscoNamespace.info, attributes: ["node": node], children: [
+                .element(DiscoIdentity(category: "automation", type: "command-node", name: command.name).element),
+                .element(Element("feature", namespace: DiscoNamespace.info, attributes: ["var": Self.namespace])),
+                .element(Element("feature", namespace: DiscoNamespace.info, attributes: ["var": DataForm.namespace])),
+            ])
+            client.enqueue(iq.result(payload: info).element)
+            return true
+        case (.set?, Self.namespace) where query.name == "command":
+            let offered = self.offered
+            Task {
+                do {
+                    let answer = try await offered.answer(query, from: requester)
+                    client.enqueue(iq.result(payload: answer).element)
+                } catch {
+                    client.enqueue(iq.errorReply(error as? StanzaError ?? StanzaError(.internalServerError)))
+                }
+            }
+            return true
+        default:
+            return false
+        }
     }
 
     /// The commands `entity` (the own server by default) offers this account.
