@@ -119,6 +119,36 @@ import XMPPKernelTestSupport
         #expect(ping.attribute("status") == "completed" && ping.child("note")?.text == "Pong")
     }
 
+    /// Runs an administration command through its one form.
+    static func runForm(_ client: TestClient, _ name: String, _ values: [String: [String]]) async throws -> Element {
+        try #require(try await runFormAnswer(client, name, values).child("command"))
+    }
+
+    /// The same, returning the whole answer (an error, when the command refuses).
+    static func runFormAnswer(_ client: TestClient, _ name: String, _ values: [String: [String]]) async throws -> Element {
+        let session = try #require(try await command(client, node: "\(admin)#\(name)").child("command")?.attribute("sessionid"))
+        return try await command(client, node: "\(admin)#\(name)", action: "complete", session: session, form: values)
+    }
+
+    @Test func passwordsSessionsCountsAndDeletion() async throws {
+        let (scenario, root, alice) = try await Self.scenario()
+        let changed = try await Self.runForm(root, "change-user-password", ["accountjid": ["alice@example.com"], "password": ["n3w"]])
+        #expect(changed.child("note")?.text == "password changed for alice")
+        let credentials = try #require(try await scenario.kernel.storage.accounts.credentials(of: "alice", hash: .sha256))
+        #expect(credentials == SCRAMCredentials.derive(password: "n3w", hash: .sha256, iterations: credentials.iterations, salt: credentials.salt))
+        let online = try #require(try await Self.command(root, node: "\(Self.admin)#get-online-users-num").child("command"))
+        #expect(online.child("x")?.children("field").first { $0.attribute("var") == "onlineusersnum" }?.child("value")?.text == "2")
+        let ended = try await Self.runForm(root, "end-user-session", ["accountjids": ["alice@example.com"]])
+        #expect(ended.child("note")?.text == "ended 1 session" && alice.session.closedWith??.condition == .policyViolation)
+        let foreign = try await Self.runFormAnswer(root, "delete-user", ["accountjids": ["alice@elsewhere.example"]])
+        #expect(Self.condition(foreign) == "bad-request", "a JID of another server is refused")
+        let deleted = try await Self.runForm(root, "delete-user", ["accountjids": ["alice@example.com"]])
+        #expect(deleted.child("note")?.text == "deleted alice")
+        #expect(try await !scenario.kernel.storage.accounts.accountExists("alice"))
+        let again = try await Self.runForm(root, "delete-user", ["accountjids": ["alice@example.com"]])
+        #expect(again.child("note")?.attribute("type") == "error", "no account any more")
+    }
+
     @Test func aNewAccountFindsTheWelcomeMessage() async throws {
         let (scenario, root, _) = try await Self.scenario()
         let edit = try #require(try await Self.command(root, node: "\(Self.admin)#edit-welcome").child("command")?.attribute("sessionid"))
