@@ -149,6 +149,25 @@ import XMPPKernelTestSupport
         #expect(again.child("note")?.attribute("type") == "error", "no account any more")
     }
 
+    @Test func aUsersRosterAndLastLogin() async throws {
+        let (_, root, alice) = try await Self.scenario()
+        try await alice.send("<iq xmlns='jabber:client' type='set' id='r'><query xmlns='jabber:iq:roster'><item jid='bob@example.com' name='Bob'/></query></iq>")
+        let roster = try await Self.runForm(root, "get-user-roster", ["accountjid": ["alice@example.com"]])
+        let items = roster.child("x")?.child("query", namespace: "jabber:iq:roster")?.children("item")
+        #expect(items?.map { $0.attribute("jid") } == ["bob@example.com"] && items?.first?.attribute("name") == "Bob", "\(roster)")
+        // Recorded off the login path: it appears a moment after the login.
+        var lastLogin: String?
+        for _ in 0..<100 where lastLogin == nil {
+            let answer = try await Self.runForm(root, "get-user-lastlogin", ["accountjid": ["alice@example.com"]])
+            lastLogin = answer.child("x")?.children("field").first { $0.attribute("var") == "lastlogin" }?.child("value")?.text
+            if lastLogin == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        let stamp = try #require(lastLogin.flatMap(Delay.parse))
+        #expect(abs(stamp.timeIntervalSinceNow) < 60)
+        let missing = try await Self.runForm(root, "get-user-roster", ["accountjid": ["ghost@example.com"]])
+        #expect(missing.child("note")?.attribute("type") == "error")
+    }
+
     @Test func aNewAccountFindsTheWelcomeMessage() async throws {
         let (scenario, root, _) = try await Self.scenario()
         let edit = try #require(try await Self.command(root, node: "\(Self.admin)#edit-welcome").child("command")?.attribute("sessionid"))

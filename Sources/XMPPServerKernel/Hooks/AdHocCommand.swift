@@ -61,6 +61,8 @@ public enum AdHocStage: Sendable {
     case form(DataForm, isLast: Bool)
     /// The command is done: a note to show, and a form of results (type `result`) if any.
     case completed(note: AdHocNote?, results: DataForm?)
+    /// The command is done, with a results form that carries more than fields (XEP-0133's roster inside the form).
+    case completedWithElement(note: AdHocNote?, results: Element)
 }
 
 /// A note a command shows (XEP-0050 §4.4).

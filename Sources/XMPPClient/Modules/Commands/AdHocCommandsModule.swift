@@ -207,6 +207,10 @@ public enum AdminCommands {
     public static let reenableUser = namespace + "#reenable-user"
     /// Change a user's password: `accountjid`, `password`.
     public static let changeUserPassword = namespace + "#change-user-password"
+    /// A user's roster: `accountjid`; the `jabber:iq:roster` query comes inside the results form.
+    public static let userRoster = namespace + "#get-user-roster"
+    /// When a user last logged in: `accountjid`; `lastlogin` in the results.
+    public static let userLastLogin = namespace + "#get-user-lastlogin"
     /// End the sessions of users: `accountjids`.
     public static let endUserSession = namespace + "#end-user-session"
     /// The online users: `onlineuserjids` in the results.

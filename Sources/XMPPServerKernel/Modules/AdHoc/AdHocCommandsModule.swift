@@ -126,14 +126,23 @@ public struct AdHocCommandsModule: ServerModule {
                 sessions.update(id, session)
                 return answer(node: node, id: id, status: "executing", form: form, isLast: isLast, canGoBack: session.shown.count > 1)
             case .completed(let note, let results):
-                sessions.end(id)
-                if command.audience == .admins {
-                    kernel.logger.notice("admin command", metadata: ["admin": "\(request.from.bare)", "command": "\(node)",
-                                                                    "outcome": "\(note?.text ?? "done")"])
-                }
+                finish(id, command: command, note: note, request: request, sessions: sessions)
                 return answer(node: node, id: id, status: "completed", form: results, note: note)
+            case .completedWithElement(let note, let results):
+                finish(id, command: command, note: note, request: request, sessions: sessions)
+                var answer = answer(node: node, id: id, status: "completed", note: note)
+                answer.append(results)
+                return answer
             }
         }
+    }
+
+    /// Ends a session whose command completed; an administrator's command is logged with who ran it.
+    static func finish(_ id: String, command: AdHocCommand, note: AdHocNote?, request: IQRequest, sessions: AdHocSessions) {
+        sessions.end(id)
+        guard command.audience == .admins else { return }
+        request.kernel.logger.notice("admin command", metadata: ["admin": "\(request.from.bare)", "command": "\(command.node)",
+                                                                "outcome": "\(note?.text ?? "done")"])
     }
 
     /// A `<command/>` answer.

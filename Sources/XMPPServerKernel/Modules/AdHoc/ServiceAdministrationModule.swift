@@ -3,7 +3,7 @@ import Logging
 import XMPPCore
 
 /// Service administration (XEP-0133) as ad-hoc commands for the server's administrators: add, delete, disable,
-/// re-enable and change the password of users, end sessions, count and list users, announce to everyone online, the message of the
+/// re-enable and change the password of users, read their roster and last login, end sessions, count and list users, announce to everyone online, the message of the
 /// day shown at login, and the welcome message every new account finds waiting. Each is the kernel's own operation (the one `xmppctl` uses), so the account hooks of every
 /// module run. Also a `ping` command for everyone, as other servers offer.
 public struct ServiceAdministrationModule: ServerModule {
@@ -19,8 +19,23 @@ public struct ServiceAdministrationModule: ServerModule {
     /// Creates the module.
     public init() {}
 
+    /// `admin_record_last_login`: whether logins are recorded for get-user-lastlogin.
+    public static let recordLastLogin = ConfigOption.boolean(
+        "admin_record_last_login", default: true, "record each account's last login (one small write per login, off the login path) for get-user-lastlogin")
+    public var options: [ConfigOption] { [Self.recordLastLogin] }
+
+    /// The per-user document with the time of the last login (ISO 8601).
+    static let lastLoginKey = "account.lastlogin"
+
     public func activate(in host: ModuleHost) {
         for command in Self.commands { host.addCommand(command) }
+        if host.configuration.value(of: Self.recordLastLogin) as Bool {
+            host.onSessionBound { session, kernel in
+                guard let user = session.jid.localpart else { return }
+                let stamp = Array(Date().formatted(.iso8601).utf8)
+                kernel.startBackgroundTask { try? await kernel.storage.userData.setValue(stamp, for: Self.lastLoginKey, of: user) }
+            }
+        }
         host.onAccountCreated { username, kernel in
             guard let welcome = try await Self.record("welcome", kernel), !welcome.isEmpty else { return }
             var message = Message(type: .normal, to: try JID(localpart: username, domainpart: kernel.configuration.domain), body: welcome)
@@ -74,6 +89,27 @@ public struct ServiceAdministrationModule: ServerModule {
                 guard let password = step.value("password"), !password.isEmpty else { return failed("give a password") }
                 guard try await step.kernel.changePassword(of: user, to: password) else { return failed("no account \(user)") }
                 return done("password changed for \(user)")
+            },
+            admin("get-user-roster", "Get User Roster", fields: [jid("accountjid", "The Jabber ID for which to retrieve roster")]) { step in
+                let user = try localUser(step.value("accountjid"), step.kernel)
+                guard try await step.kernel.storage.accounts.accountExists(user) else { return failed("no account \(user)") }
+                let account = try JID(localpart: user, domainpart: step.kernel.configuration.domain)
+                var query = Element("query", namespace: RosterNamespace.roster)
+                for item in await step.kernel.rosterItems(of: account) where item.isListed { query.append(item.element) }
+                // XEP-0133 §4.18: the roster travels inside the results form.
+                var results = result([field("accountjids", .jidSingle, "The Jabber ID", values: [account.description])]).element
+                results.append(query)
+                return .completedWithElement(note: nil, results: results)
+            },
+            admin("get-user-lastlogin", "Get User Last Login Time", fields: [jid("accountjid", "The Jabber ID")]) { step in
+                let user = try localUser(step.value("accountjid"), step.kernel)
+                guard try await step.kernel.storage.accounts.accountExists(user) else { return failed("no account \(user)") }
+                let online = !step.kernel.registry.entries(of: try JID(localpart: user, domainpart: step.kernel.configuration.domain)).isEmpty
+                let last = try await step.kernel.storage.userData.value(lastLoginKey, of: user).map { String(decoding: $0, as: UTF8.self) }
+                return .completed(note: nil, results: result([
+                    field("accountjid", .jidSingle, "The Jabber ID", values: ["\(user)@\(step.kernel.configuration.domain)"]),
+                    field("lastlogin", .textSingle, online ? "Online now; last login" : "Last login", values: last.map { [$0] } ?? []),
+                ]))
             },
             admin("end-user-session", "End User Session", fields: [jids("accountjids", "The Jabber ID(s) whose sessions end")]) { step in
                 var ended = 0
