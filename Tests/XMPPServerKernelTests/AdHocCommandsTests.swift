@@ -202,6 +202,12 @@ import XMPPKernelTestSupport
         _ = try await Self.command(root, node: "\(Self.admin)#reenable-user", action: "complete", session: again, form: ["accountjids": ["alice@example.com"]])
         #expect(await !scenario.kernel.isDisabled("alice"))
         #expect(try await !scenario.kernel.setDisabled("nobody", true), "no such account")
+        // Disabled, deleted, registered again: the new account is not disabled (memory and storage agree).
+        #expect(try await scenario.kernel.setDisabled("alice", true) && scenario.kernel.isDisabledNow("alice") == true)
+        #expect(try await scenario.kernel.deleteAccount("alice"))
+        #expect(try await scenario.kernel.createAccount("alice", password: "again"))
+        #expect(scenario.kernel.isDisabledNow("alice") == false)
+        #expect(try await scenario.kernel.storage.userData.users(withKey: "account.disabled").isEmpty)
     }
 
     @Test func anExpiredSessionSaysSo() async throws {

@@ -193,8 +193,12 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             }
         case .authenticated(let username, let success):
             // The right password for a disabled account still does not get in (RFC 6120 §6.5.1 account-disabled).
+            // From memory once the disabled accounts were read (the first login reads them).
             let kernel = shared.kernel
-            wait(for: context.eventLoop.makeFutureWithTask { await kernel.isDisabled(username) }, context: context) { handler, disabled, context in
+            let known = kernel.isDisabledNow(username)
+            let check = known.map { context.eventLoop.makeSucceededFuture($0) }
+                ?? context.eventLoop.makeFutureWithTask { await kernel.isDisabled(username) }
+            wait(for: check, context: context) { handler, disabled, context in
                 guard !disabled else {
                     handler.log(.notice, "login to a disabled account", metadata: ["user": "\(username)"])
                     handler.write(.element(SASLError(.accountDisabled, text: "this account is disabled").element), context: context)

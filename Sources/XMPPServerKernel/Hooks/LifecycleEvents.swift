@@ -95,6 +95,7 @@ extension ServerKernel {
         // that is no longer loaded: nothing of the account may reach whoever registers the name next.
         try await storage.offline.removeAll(for: username)
         try await storage.userData.removeAll(of: username)
+        _ = disabledAccounts.withLock { $0?.remove(username) }   // whoever registers the name next is not disabled
         try await storage.rosters.removeRoster(of: username)
         recentlyDeletedAccounts.withLock { _ = $0.insert(username) }
         Task {

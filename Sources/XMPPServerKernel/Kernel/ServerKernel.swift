@@ -28,6 +28,8 @@ public final class ServerKernel: Sendable {
     let accountsBeingDeleted = Mutex<Set<String>>([])
     /// Accounts deleted in the last minute, whose sessions may still be closing: nothing is recorded for them.
     let recentlyDeletedAccounts = Mutex<Set<String>>([])
+    /// The disabled accounts, once read from storage (nil until then): the login path checks them without a read.
+    let disabledAccounts = Mutex<Set<String>?>(nil)
     let iqHandlers: [IQTarget: [String: IQHandler]]
     let preAuthenticationHandlers: [String: PreAuthenticationIQHandler]
     let hooks: KernelHooks
