@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import XMPPCore
 
 /// Service administration (XEP-0133) as ad-hoc commands for the server's administrators: add, delete, disable,
@@ -28,7 +29,8 @@ public struct ServiceAdministrationModule: ServerModule {
     static let lastLoginKey = "account.lastlogin"
 
     public func activate(in host: ModuleHost) {
-        for command in Self.commands { host.addCommand(command) }
+        let texts = StoredTexts()
+        for command in Self.commands(texts: texts) { host.addCommand(command) }
         if host.configuration.value(of: Self.recordLastLogin) as Bool {
             host.onSessionBound { session, kernel in
                 guard let user = session.jid.localpart else { return }
@@ -37,7 +39,7 @@ public struct ServiceAdministrationModule: ServerModule {
             }
         }
         host.onAccountCreated { username, kernel in
-            guard let welcome = try await Self.record("welcome", kernel), !welcome.isEmpty else { return }
+            guard let welcome = try await texts.value("welcome", kernel: kernel), !welcome.isEmpty else { return }
             var message = Message(type: .normal, to: try JID(localpart: username, domainpart: kernel.configuration.domain), body: welcome)
             message.from = kernel.domainJID
             message.element.append(Element("subject", namespace: XMLNamespace.client, text: "Welcome"))
@@ -45,7 +47,7 @@ public struct ServiceAdministrationModule: ServerModule {
             _ = try await kernel.storage.offline.store(message.element, for: username, limit: 1000, byteLimit: .max)
         }
         host.onInitialPresence { session, kernel in
-            guard let motd = try? await Self.messageOfTheDay(kernel), !motd.isEmpty else { return }
+            guard let motd = try? await texts.value("motd", kernel: kernel), !motd.isEmpty else { return }
             var message = Message(type: .normal, to: session.jid, body: motd)
             message.from = kernel.domainJID
             message.element.append(Element("subject", namespace: XMLNamespace.client, text: "Message of the day"))
@@ -55,7 +57,7 @@ public struct ServiceAdministrationModule: ServerModule {
 
     // MARK: The commands
 
-    static var commands: [AdHocCommand] {
+    static func commands(texts: StoredTexts) -> [AdHocCommand] {
         [
             admin("add-user", "Add a User", fields: [
                 jid("accountjid", "The Jabber ID for the account to be added"),
@@ -153,20 +155,20 @@ public struct ServiceAdministrationModule: ServerModule {
                 return done("sent to \(sessions.count) session\(sessions.count == 1 ? "" : "s")")
             },
             admin("set-motd", "Set Message of the Day", fields: [field("motd", .textMulti, "Message of the Day", required: true)]) { step in
-                try await setMessageOfTheDay((step.values["motd"] ?? []).joined(separator: "\n"), step.kernel)
+                try await setMessageOfTheDay((step.values["motd"] ?? []).joined(separator: "\n"), texts, step.kernel)
                 return done("the message of the day is set")
             },
             AdHocCommand(node: namespace + "#edit-motd", name: "Edit Message of the Day", audience: .admins) { step in
                 guard step.stage == 0 else {
-                    try await setMessageOfTheDay((step.values["motd"] ?? []).joined(separator: "\n"), step.kernel)
+                    try await setMessageOfTheDay((step.values["motd"] ?? []).joined(separator: "\n"), texts, step.kernel)
                     return done("the message of the day is set")
                 }
-                let current = try await messageOfTheDay(step.kernel) ?? ""
+                let current = try await texts.value("motd", kernel: step.kernel) ?? ""
                 return .form(form("Edit Message of the Day", [field("motd", .textMulti, "Message of the Day", required: true,
                                                                      values: current.isEmpty ? [] : current.components(separatedBy: "\n"))]), isLast: true)
             },
             admin("delete-motd", "Delete Message of the Day", fields: []) { step in
-                try await step.kernel.storage.serviceRecords.delete(id: "motd", of: recordService)
+                try await texts.set("motd", to: nil, kernel: step.kernel)
                 return done("the message of the day is deleted")
             },
             AdHocCommand(node: namespace + "#edit-welcome", name: "Edit Welcome Message", audience: .admins) { step in
@@ -174,13 +176,13 @@ public struct ServiceAdministrationModule: ServerModule {
                     let text = (step.values["welcome"] ?? []).joined(separator: "\n")
                     guard text.utf8.count <= 4096 else { return failed("the welcome message is at most 4096 bytes") }
                     if text.isEmpty {
-                        try await step.kernel.storage.serviceRecords.delete(id: "welcome", of: recordService)
+                        try await texts.set("welcome", to: nil, kernel: step.kernel)
                         return done("no welcome message")
                     }
-                    try await step.kernel.storage.serviceRecords.save(Array(text.utf8), id: "welcome", of: recordService)
+                    try await texts.set("welcome", to: text, kernel: step.kernel)
                     return done("the welcome message is set")
                 }
-                let current = try await record("welcome", step.kernel) ?? ""
+                let current = try await texts.value("welcome", kernel: step.kernel) ?? ""
                 return .form(form("Edit Welcome Message", [field("welcome", .textMulti, "Welcome message for new accounts (empty: none)",
                                                                 values: current.isEmpty ? [] : current.components(separatedBy: "\n"))]), isLast: true)
             },
@@ -203,18 +205,9 @@ public struct ServiceAdministrationModule: ServerModule {
 
     // MARK: The message of the day
 
-    static func messageOfTheDay(_ kernel: ServerKernel) async throws -> String? {
-        try await record("motd", kernel)
-    }
-
-    /// A text the module keeps (`motd`, `welcome`).
-    static func record(_ id: String, _ kernel: ServerKernel) async throws -> String? {
-        try await kernel.storage.serviceRecords.records(of: recordService).first { $0.id == id }.map { String(decoding: $0.data, as: UTF8.self) }
-    }
-
-    static func setMessageOfTheDay(_ text: String, _ kernel: ServerKernel) async throws {
+    static func setMessageOfTheDay(_ text: String, _ texts: StoredTexts, _ kernel: ServerKernel) async throws {
         guard text.utf8.count <= 4096 else { throw StanzaError(.notAcceptable, text: "the message of the day is at most 4096 bytes") }
-        try await kernel.storage.serviceRecords.save(Array(text.utf8), id: "motd", of: recordService)
+        try await texts.set("motd", to: text, kernel: kernel)
     }
 
     // MARK: Building blocks
@@ -257,5 +250,33 @@ public struct ServiceAdministrationModule: ServerModule {
             throw StanzaError(.badRequest, text: "not a user of this server: \(text ?? "(none)")")
         }
         return user
+    }
+}
+
+/// The module's texts (the message of the day, the welcome message): kept in the service records, and in memory
+/// after the first read, so a login does not read storage for them.
+final class StoredTexts: Sendable {
+    private let cache = Mutex<[String: String]?>(nil)
+
+    /// The text `id`, if set.
+    func value(_ id: String, kernel: ServerKernel) async throws -> String? {
+        if let cached = cache.withLock({ $0 }) { return cached[id] }
+        let records = try await kernel.storage.serviceRecords.records(of: ServiceAdministrationModule.recordService)
+        let texts = Dictionary(records.map { ($0.id, String(decoding: $0.data, as: UTF8.self)) }, uniquingKeysWith: { $1 })
+        return cache.withLock { cache in
+            cache = cache ?? texts
+            return cache?[id]
+        }
+    }
+
+    /// Sets (or, with nil, removes) the text `id`, in storage and in memory.
+    func set(_ id: String, to text: String?, kernel: ServerKernel) async throws {
+        _ = try await value(id, kernel: kernel)   // in memory before it changes
+        if let text {
+            try await kernel.storage.serviceRecords.save(Array(text.utf8), id: id, of: ServiceAdministrationModule.recordService)
+        } else {
+            try await kernel.storage.serviceRecords.delete(id: id, of: ServiceAdministrationModule.recordService)
+        }
+        cache.withLock { $0?[id] = text }
     }
 }
