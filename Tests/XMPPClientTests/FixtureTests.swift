@@ -20,6 +20,22 @@ struct FixtureTests {
         #expect(ContinuousClock.now - start >= .milliseconds(100))
     }
 
+    @Test("XMPPDProcess starts a real xmppd, kill -9 takes it down, it starts again on the same data, stop removes it")
+    func xmppdProcessHelper() async throws {
+        let probe = try await TestServer.start(storage: "memory")
+        let port = probe.port
+        await probe.stop()
+        let server = try await XMPPDProcess.start(port: port)
+        #expect(ProsodyServer.isListening(port: port) && server.pid != nil)
+        #expect(FileManager.default.fileExists(atPath: server.certificatePath), "it made its certificate")
+        await server.kill9()
+        #expect(!ProsodyServer.isListening(port: port) && server.pid == nil)
+        try await server.start()
+        #expect(ProsodyServer.isListening(port: port))
+        await server.stop()
+        #expect(!ProsodyServer.isListening(port: port) && !FileManager.default.fileExists(atPath: server.directory))
+    }
+
     @Test("ToolOutput finds a wrong status, a missing phrase and a leaked library error, and passes a plain report")
     func toolOutputJudgesFailures() {
         let plain = ToolOutput((status: 3, output: "xmpp status: cannot connect: nothing accepts connections\nhint: is xmppd running?\n"))
