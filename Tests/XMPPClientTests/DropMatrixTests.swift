@@ -29,17 +29,9 @@ struct DropMatrixTests {
         }
     }
 
-    /// A free loopback port.
-    static func freePort() async throws -> Int {
-        let probe = try await TestServer.start(storage: "memory")
-        let port = probe.port
-        await probe.stop()
-        return port
-    }
-
     @Test("kill -9 and SIGTERM of the server: both clients reconnect, re-enter a temporary and a persistent room, and a message written while it was down arrives once")
     func serverKilledAndStopped() async throws {
-        let server = try await XMPPDProcess.start(port: try await Self.freePort())
+        let server = try await XMPPDProcess.start(port: try LoopbackPort.free())
         defer { Task { await server.stop() } }
         let (alice, bob) = (try Device("alice", server: server), try Device("bob", server: server))
         for device in [alice, bob] { try await device.client.connect(registering: true) }

@@ -26,14 +26,14 @@ struct FixtureTests {
         let port = probe.port
         await probe.stop()
         let server = try await XMPPDProcess.start(port: port)
-        #expect(ProsodyServer.isListening(port: port) && server.pid != nil)
+        #expect(LoopbackPort.isListening(port: port) && server.pid != nil)
         #expect(FileManager.default.fileExists(atPath: server.certificatePath), "it made its certificate")
         await server.kill9()
-        #expect(!ProsodyServer.isListening(port: port) && server.pid == nil)
+        #expect(!LoopbackPort.isListening(port: port) && server.pid == nil)
         try await server.start()
-        #expect(ProsodyServer.isListening(port: port))
+        #expect(LoopbackPort.isListening(port: port))
         await server.stop()
-        #expect(!ProsodyServer.isListening(port: port) && !FileManager.default.fileExists(atPath: server.directory))
+        #expect(!LoopbackPort.isListening(port: port) && !FileManager.default.fileExists(atPath: server.directory))
     }
 
     @Test("ToolOutput finds a wrong status, a missing phrase and a leaked library error, and passes a plain report")
@@ -57,7 +57,8 @@ struct FixtureTests {
     func testServer() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.stop() } }
-        #expect(ProsodyServer.isListening(port: server.port) && ProsodyServer.isListening(port: server.tlsPort))
+        #expect(LoopbackPort.isListening(port: server.port) && LoopbackPort.isListening(port: server.tlsPort))
+        #expect(LoopbackPort.isListening(port: server.port, byProcess: getpid()), "this process owns its listener")
         #expect(FileManager.default.fileExists(atPath: server.certificatePath))
         #expect(server.certificateFingerprint.split(separator: ":").count == 32)
 
@@ -74,7 +75,7 @@ struct FixtureTests {
         let server = try await TestServer.start(storage: "memory")
         defer { Task { await server.stop() } }
         let proxy = try await TCPProxy.start(to: server.port)
-        #expect(proxy.port != server.port && ProsodyServer.isListening(port: proxy.port))
+        #expect(proxy.port != server.port && LoopbackPort.isListening(port: proxy.port))
         let configuration = try ClientFixture(host: "127.0.0.1", port: proxy.port, domain: "localhost",
                                               trust: .caFile(server.certificatePath)).configuration("erin")
         let client = XMPPClient(configuration: configuration)
@@ -88,7 +89,7 @@ struct FixtureTests {
             return
         }
         await proxy.stop()
-        #expect(!ProsodyServer.isListening(port: proxy.port), "stopped")
+        #expect(!LoopbackPort.isListening(port: proxy.port), "stopped")
     }
 
     @Test("runProcess reports status and output, feeds standard input, and stops a process at its deadline")
@@ -102,20 +103,23 @@ struct FixtureTests {
         #expect(stopped.status != 0 && Date().timeIntervalSince(started) < 10)
     }
 
-    @Test("freePort gives a port nobody listens on")
+    @Test("LoopbackPort.free gives a port nobody listens on, below the ephemeral range, never the same twice")
     func freePort() throws {
-        let port = try ProsodyServer.freePort()
-        #expect(port > 0 && port < 65536)
-        #expect(!ProsodyServer.isListening(port: port))
+        let ports = try (0..<50).map { _ in try LoopbackPort.free() }
+        #expect(Set(ports).count == ports.count)
+        #expect(ports.allSatisfy { LoopbackPort.candidateRange().contains($0) })
+        #expect(!ports.contains { LoopbackPort.isListening(port: $0) })
     }
 
     @Test("ProsodyServer comes up on its port and is gone after stop()")
     func prosodyLifecycle() async throws {
         let prosody = try await ProsodyServer.start()
-        #expect(ProsodyServer.isListening(port: prosody.port))
+        #expect(LoopbackPort.isListening(port: prosody.port))
+        #expect(LoopbackPort.isListening(port: prosody.port, byProcess: try prosody.pid))
+        #expect(!LoopbackPort.isListening(port: prosody.port, byProcess: getpid()), "the owner, not just anyone")
         #expect(FileManager.default.fileExists(atPath: prosody.certificatePath))
         await prosody.stop()
-        #expect(!ProsodyServer.isListening(port: prosody.port))
+        #expect(!LoopbackPort.isListening(port: prosody.port))
         #expect(!FileManager.default.fileExists(atPath: prosody.directory))
     }
 
@@ -130,7 +134,7 @@ struct FixtureTests {
             }
         }
         let (port, directory) = try #require(seen.withLock { $0 })
-        #expect(!ProsodyServer.isListening(port: port))
+        #expect(!LoopbackPort.isListening(port: port))
         #expect(!FileManager.default.fileExists(atPath: directory))
     }
 }

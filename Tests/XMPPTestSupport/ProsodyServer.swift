@@ -13,6 +13,9 @@ public final class ProsodyServer: Sendable {
     public var certificatePath: String { "\(directory)/localhost.crt" }
     private let process: Process
 
+    /// Prosody's process id.
+    public var pid: Int32 { process.processIdentifier }
+
     private init(port: Int, directory: String, process: Process) {
         self.port = port
         self.directory = directory
@@ -35,7 +38,7 @@ public final class ProsodyServer: Sendable {
             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=digitalSignature,keyCertSign",
         ], timeout: 30)
         guard certificate.status == 0 else { throw TestSetupError("openssl: \(certificate.output)") }
-        let port = try freePort()
+        let port = try LoopbackPort.free()
         let configuration = """
             run_as_root = true
             daemonize = false
@@ -79,7 +82,8 @@ public final class ProsodyServer: Sendable {
         let server = ProsodyServer(port: port, directory: directory, process: process)
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
-            if isListening(port: port) { return server }
+            // Its own listener, not whatever else may answer on the port.
+            if LoopbackPort.isListening(port: port, byProcess: process.processIdentifier) { return server }
             if !isAlive(pid: process.processIdentifier) { break }
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -110,7 +114,7 @@ public final class ProsodyServer: Sendable {
         let pid = process.processIdentifier
         kill(pid, SIGTERM)
         if await !Self.waitUntil(seconds: 3, { !Self.isAlive(pid: pid) }) { kill(pid, SIGKILL) }
-        _ = await Self.waitUntil(seconds: 10) { !Self.isAlive(pid: pid) && !Self.isListening(port: self.port) }
+        _ = await Self.waitUntil(seconds: 10) { !Self.isAlive(pid: pid) && !LoopbackPort.isListening(port: self.port) }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -131,33 +135,5 @@ public final class ProsodyServer: Sendable {
             try? await Task.sleep(for: .milliseconds(50))
         }
         return condition()
-    }
-
-    /// A port nobody listens on now: bound, read and released.
-    public static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw TestSetupError("no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    /// Whether something on 127.0.0.1 accepts TCP connections on `port`.
-    public static func isListening(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
     }
 }

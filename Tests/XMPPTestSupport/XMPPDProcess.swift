@@ -41,8 +41,8 @@ public final class XMPPDProcess: @unchecked Sendable {
         try process.run()
         self.process = process
         let pid = process.processIdentifier
-        guard await ProsodyServer.waitUntil(seconds: 20, { ProsodyServer.isListening(port: self.port) || !ProsodyServer.isAlive(pid: pid) }),
-              ProsodyServer.isAlive(pid: pid) else {
+        guard await ProsodyServer.waitUntil(seconds: 20, { LoopbackPort.isListening(port: self.port, byProcess: pid) || !ProsodyServer.isAlive(pid: pid) }),
+              LoopbackPort.isListening(port: self.port, byProcess: pid) else {
             throw TestSetupError("xmppd did not listen on \(port)")
         }
     }
@@ -67,7 +67,7 @@ public final class XMPPDProcess: @unchecked Sendable {
         guard let pid = process?.processIdentifier else { return }
         kill(pid, signal)
         if await !ProsodyServer.waitUntil(seconds: 10, { !ProsodyServer.isAlive(pid: pid) }) { kill(pid, SIGKILL) }
-        _ = await ProsodyServer.waitUntil(seconds: 10) { !ProsodyServer.isAlive(pid: pid) && !ProsodyServer.isListening(port: self.port) }
+        _ = await ProsodyServer.waitUntil(seconds: 10) { !ProsodyServer.isAlive(pid: pid) && !LoopbackPort.isListening(port: self.port) }
         process = nil
     }
 }
