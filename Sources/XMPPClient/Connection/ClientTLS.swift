@@ -80,13 +80,3 @@ extension String {
         (try? SocketAddress(ipAddress: self, port: 0)) != nil
     }
 }
-
-extension Sequence<UInt8> {
-    /// Lowercase hexadecimal digits, two per byte.
-    var hexString: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var bytes: [UInt8] = []
-        for byte in self { bytes += [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]] }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-}
