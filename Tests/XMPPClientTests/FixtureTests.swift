@@ -111,6 +111,27 @@ struct FixtureTests {
         #expect(!ports.contains { LoopbackPort.isListening(port: $0) })
     }
 
+    @Test("LoopbackPort finds this process's listeners even when /proc/net/tcp runs to many pages")
+    func ownershipCheckReadsTheWholeSocketTable() throws {
+        // 120 listeners make the table ~18 KB, several pages: a reader that stops at the first page misses most.
+        var sockets: [(fd: Int32, port: Int)] = []
+        defer { for socket in sockets { close(socket.fd) } }
+        for _ in 0..<120 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let ok = withUnsafeMutablePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            } && listen(fd, 1) == 0
+            try #require(ok)
+            sockets.append((fd, Int(UInt16(bigEndian: address.sin_port))))
+        }
+        let missed = sockets.filter { !LoopbackPort.isListening(port: $0.port, byProcess: getpid()) }.map(\.port)
+        #expect(missed.isEmpty, "listeners not found: \(missed.count)")
+    }
+
     @Test("ProsodyServer comes up on its port and is gone after stop()")
     func prosodyLifecycle() async throws {
         let prosody = try await ProsodyServer.start()

@@ -54,7 +54,7 @@ public enum LoopbackPort {
         let wantedPort = String(format: "%04X", port)
         var inodes: Set<String> = []
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            guard let text = readWhole(table) else { continue }
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
                 // sl, local_address, rem_address, st, tx:rx, tr:when, retrnsmt, uid, timeout, inode
@@ -63,6 +63,22 @@ public enum LoopbackPort {
             }
         }
         return inodes
+    }
+
+    /// The whole of a `/proc` file. (Foundation's readers trust the size `stat` reports, 0 for these, and can stop
+    /// after the first page: with many sockets open, the listener sought may be further down.)
+    static func readWhole(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard count > 0 else { break }
+            bytes += chunk[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Where ``free()`` looks: from 10000 up to the start of the ephemeral range (32768 when it cannot be read).
