@@ -30,6 +30,14 @@ public final class RecordingSession: ClientSession {
         inbox.withLock { $0.removeAll(where: predicate) }
     }
 
+    /// Removes and returns the first delivered element that matches, leaving the others.
+    public func takeFirst(where predicate: (Element) -> Bool) -> Element? {
+        inbox.withLock { inbox in
+            guard let index = inbox.firstIndex(where: predicate) else { return nil }
+            return inbox.remove(at: index)
+        }
+    }
+
     /// Everything delivered since the last call.
     public func take() -> [Element] {
         inbox.withLock { inbox in

@@ -20,4 +20,5 @@ struct KernelHooks: Sendable {
     var statistics: [String: StatisticReader] = [:]
     var discoNodes: [DiscoNodeProvider] = []
     var commands: [String: AdHocCommand] = [:]
+    var iqObservers: [String: [IQObserver]] = [:]
 }

@@ -25,7 +25,11 @@ extension ServerKernel {
             }
             return nil
         }
-        // Replies addressed to the server or an account (answers to server pings, for instance) end here.
+        // Replies addressed to the server or an account end here, after answering the server's own requests.
+        if !type.isRequest {
+            if addressee == domainJID { _ = serverRequests.complete(with: element, from: session.jid) }
+            return nil
+        }
         guard type.isRequest, let namespace = iq.payload?.namespace else { return nil }
         let target: IQTarget = addressee.localpart == nil ? .server : addressee == session.jid.bare ? .ownAccount : .otherAccount
         var handler = iqHandlers[target]?[namespace]
@@ -66,6 +70,9 @@ extension ServerKernel {
                 }
             }
             let answer = try await handler(request)
+            if let observers = hooks.iqObservers[request.payload.namespace] {
+                for observer in observers { await observer(request, answer) }
+            }
             return (request.iq.result(payload: answer.payload).element, answer.afterReply)
         } catch let error as StanzaError {
             return (errorReply(to: request.iq.element, error), nil)

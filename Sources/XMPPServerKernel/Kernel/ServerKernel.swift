@@ -30,6 +30,8 @@ public final class ServerKernel: Sendable {
     let recentlyDeletedAccounts = Mutex<Set<String>>([])
     /// The disabled accounts, once read from storage (nil until then): the login path checks them without a read.
     let disabledAccounts = Mutex<Set<String>?>(nil)
+    /// IQ requests the server sent to clients, waiting for their answers (``request(_:type:to:timeout:)``).
+    let serverRequests = ServerRequests(limit: 1024)
     let iqHandlers: [IQTarget: [String: IQHandler]]
     let preAuthenticationHandlers: [String: PreAuthenticationIQHandler]
     let hooks: KernelHooks
@@ -42,6 +44,8 @@ public final class ServerKernel: Sendable {
     public let serverInfoForms: [DataForm]
     /// Disco features of accounts, sorted.
     public let accountFeatures: [String]
+    /// Disco identities of accounts besides `account/registered` (`pubsub/pep`).
+    public let accountIdentities: [DiscoIdentity]
     /// Stream features offered before authentication.
     public let preAuthenticationFeatures: [Element]
     /// Stream features offered after authentication.
@@ -82,6 +86,7 @@ public final class ServerKernel: Sendable {
         serverFeatures = host.serverFeatures.sorted()
         serverInfoForms = host.serverInfoForms
         accountFeatures = host.accountFeatures.sorted()
+        accountIdentities = host.accountIdentities
         preAuthenticationFeatures = host.preAuthenticationFeatures
         var postAuthentication = host.postAuthenticationFeatures
         if host.serverFeatures.contains(DiscoModule.infoNamespace) {

@@ -110,6 +110,7 @@ public final class ModuleHost {
     var serverFeatures: Set<String> = []
     var serverInfoForms: [DataForm] = []
     var accountFeatures: Set<String> = []
+    var accountIdentities: [DiscoIdentity] = []
     var preAuthenticationFeatures: [Element] = []
     var postAuthenticationFeatures: [Element] = []
     /// The kernel's configuration, for modules that read options.
@@ -149,13 +150,13 @@ public final class ModuleHost {
         serverIdentities.append(identity)
     }
 
-    /// Advertises a disco feature for the server (XEP-0030 `disco#info` to the domain).
     /// Adds an extended information form (XEP-0128) to the server's disco#info (contact addresses, XEP-0157), counted
     /// in its capabilities hash.
     public func addServerInfoForm(_ form: DataForm) {
         serverInfoForms.append(form)
     }
 
+    /// Advertises a disco feature for the server (XEP-0030 `disco#info` to the domain).
     public func addServerFeature(_ feature: String) {
         serverFeatures.insert(feature)
     }

@@ -65,6 +65,7 @@ public struct DiscoModule: ServerModule {
             features = request.kernel.serverFeatures
         } else {
             query.append(Element("identity", namespace: infoNamespace, attributes: ["category": "account", "type": "registered"]))
+            for identity in request.kernel.accountIdentities { query.append(identity.element) }
             features = request.kernel.accountFeatures
         }
         for feature in features { query.append(Element("feature", namespace: infoNamespace, attributes: ["var": feature])) }

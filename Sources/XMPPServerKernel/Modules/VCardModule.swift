@@ -14,7 +14,7 @@ public struct VCardModule: ServerModule {
         "largest vCard accepted, in bytes of XML; a larger one gets not-acceptable")
     public var options: [ConfigOption] { [Self.maxBytes] }
     /// The per-user document the vCard is stored under.
-    static let storageKey = "vcard"
+    public static let storageKey = "vcard"
 
     /// Creates the module.
     public init() {}

@@ -1,0 +1,74 @@
+import Synchronization
+import XMPPCore
+
+/// IQ requests the server itself sends to a client session (a disco#info query about entity capabilities it has
+/// not seen), waiting for the answer. Bounded: when `limit` requests wait, the next one fails at once.
+final class ServerRequests: Sendable {
+    private struct Waiting {
+        let to: JID
+        let continuation: CheckedContinuation<Element, any Error>
+    }
+
+    private let waiting = Mutex<[String: Waiting]>([:])
+    private let limit: Int
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Registers a request under `id`; false when too many wait.
+    func register(_ id: String, to: JID, _ continuation: CheckedContinuation<Element, any Error>) -> Bool {
+        waiting.withLock { waiting in
+            guard waiting.count < limit else { return false }
+            waiting[id] = Waiting(to: to, continuation: continuation)
+            return true
+        }
+    }
+
+    /// Completes the request a reply answers, if it answers one of ours (same id, from the JID we asked).
+    func complete(with reply: Element, from sender: JID) -> Bool {
+        guard let id = reply.attribute("id") else { return false }
+        let found = waiting.withLock { waiting -> Waiting? in
+            guard let entry = waiting[id], entry.to == sender else { return nil }
+            return waiting.removeValue(forKey: id)
+        }
+        guard let found else { return false }
+        if reply.attribute("type") == "error" {
+            found.continuation.resume(throwing: StanzaError(element: reply.child("error") ?? Element("error", namespace: ""))
+                                                    ?? StanzaError(.undefinedCondition))
+        } else {
+            found.continuation.resume(returning: reply)
+        }
+        return true
+    }
+
+    /// Fails a request that waited too long (or whose session went away).
+    func fail(_ id: String, with error: StanzaError) {
+        waiting.withLock { $0.removeValue(forKey: id) }?.continuation.resume(throwing: error)
+    }
+}
+
+extension ServerKernel {
+    /// Sends an IQ request from the server (its domain) to a local client session and returns the reply.
+    /// - Throws: the ``StanzaError`` of an error reply; `recipient-unavailable` when the session is gone;
+    ///   `remote-server-timeout` after `timeout`; `resource-constraint` when too many requests wait already.
+    public func request(_ payload: Element, type: IQ.IQType = .get, to: JID, timeout: Duration = .seconds(10)) async throws -> Element {
+        guard let entry = registry.entry(to) else { throw StanzaError(.recipientUnavailable) }
+        let id = "server-" + StanzaID.make()
+        var iq = Element("iq", namespace: "jabber:client", attributes: ["type": type.rawValue, "id": id, "to": to.description,
+                                                                           "from": domainJID.description])
+        iq.append(payload)
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            self.serverRequests.fail(id, with: StanzaError(.remoteServerTimeout, text: "no answer from \(to)"))
+        }
+        defer { timer.cancel() }
+        return try await withCheckedThrowingContinuation { continuation in
+            guard serverRequests.register(id, to: to, continuation) else {
+                continuation.resume(throwing: StanzaError(.resourceConstraint, text: "too many server requests wait"))
+                return
+            }
+            entry.session.deliver(iq)
+        }
+    }
+}
