@@ -137,6 +137,6 @@ public enum CoreModules {
     public static var all: [any ServerModule] {
         [BlockingModule(), RosterModule(), RegistrationModule(), VCardModule(), DiscoModule(), PingModule(), VersionModule(),
          TimeModule(), LastActivityModule(), OfflineModule(), CarbonsModule(), MessageArchiveModule(), AdHocCommandsModule(),
-         ServiceAdministrationModule(), ContactAddressesModule(), ExternalServicesModule()]
+         ServiceAdministrationModule(), ContactAddressesModule(), ExternalServicesModule(), PrivateStorageModule()]
     }
 }
