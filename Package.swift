@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "XMPPTransport", targets: ["XMPPTransport"]),
         .library(name: "XMPPServerKernel", targets: ["XMPPServerKernel"]),
         .library(name: "XMPPServerMUC", targets: ["XMPPServerMUC"]),
+        .library(name: "XMPPServerPubSub", targets: ["XMPPServerPubSub"]),
         .library(name: "XMPPServer", targets: ["XMPPServer"]),
         .library(name: "XMPPClient", targets: ["XMPPClient"]),
         .library(name: "XMPPClientSQLite", targets: ["XMPPClientSQLite"]),
@@ -82,6 +83,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Publish-subscribe (XEP-0060): the node engine, PEP on every account (XEP-0163) and the pubsub service,
+        // avatars (XEP-0084, XEP-0398), bookmarks (XEP-0402, XEP-0048), on the kernel's public API only.
+        .target(
+            name: "XMPPServerPubSub",
+            dependencies: [
+                "XMPPServerKernel", "XMPPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The embedded storage backend: SQLite through GRDB (WAL, migrations).
         .target(
             name: "XMPPServerSQLite",
@@ -93,7 +105,7 @@ let package = Package(
         .target(
             name: "XMPPServer",
             dependencies: [
-                "XMPPServerKernel", "XMPPServerMUC", "XMPPServerSQLite", "XMPPTransport",
+                "XMPPServerKernel", "XMPPServerMUC", "XMPPServerPubSub", "XMPPServerSQLite", "XMPPTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -212,6 +224,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "XMPPServerPubSubTests",
+            dependencies: ["XMPPServerPubSub", "XMPPServerKernel", "XMPPKernelTestSupport", "XMPPCore"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -40,6 +40,12 @@ import XMPPTestSupport
         #expect(steps.count == 6, "steps: \(steps)")
     }
 
+    /// slixmpp's XEP-0060, XEP-0163, XEP-0084, XEP-0153, XEP-0172, XEP-0049, XEP-0048 and XEP-0402 plugins.
+    @Test func pepScenario() async throws {
+        let steps = try await Self.run("slixmpp_pep_scenario", storage: "sqlite").steps
+        #expect(steps.count == 8, "steps: \(steps)")
+    }
+
     /// slixmpp's XEP-0198, XEP-0280, XEP-0313 and XEP-0352 plugins.
     @Test func mobileScenario() async throws {
         let steps = try await Self.run("slixmpp_mobile_scenario", storage: "sqlite").steps

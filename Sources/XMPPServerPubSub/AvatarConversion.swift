@@ -1,0 +1,117 @@
+import Logging
+import Synchronization
+import XMPPCore
+import XMPPServerKernel
+
+/// XEP-0398: PEP avatars (XEP-0084) and vCard avatars (XEP-0153) are one avatar. A metadata item the account
+/// publishes puts the image in its vCard; a vCard with a photo publishes the image and its metadata in PEP; and the
+/// server puts the avatar's hash in the account's available presence when the client left it out.
+enum AvatarConversion {
+    /// `urn:xmpp:pep-vcard-conversion:0`.
+    static let feature = "urn:xmpp:pep-vcard-conversion:0"
+    static let updateNamespace = "vcard-temp:x:update"
+
+    static func activate(in host: ModuleHost, pep: PersonalEventing) {
+        let hashes = AvatarHashes()
+        host.addAccountFeature(feature)
+        pep.ownChangeObservers.withLock { observers in
+            observers.append { owner, event, kernel in
+                guard event.node.name == PEPNode.avatarMetadata, case .published(let items) = event.kind, let item = items.last else { return }
+                await copyToVCard(item, owner: owner, pep: pep, hashes: hashes, kernel: kernel)
+            }
+        }
+        host.observeIQ(VCardModule.namespace) { request, _ in
+            guard request.iq.type == .set, request.isFromOwner else { return }
+            await copyToPEP(request.payload, owner: request.to, pep: pep, hashes: hashes, kernel: request.kernel)
+        }
+        host.onSessionBound { session, kernel in
+            guard let user = session.jid.localpart, hashes.hash(of: user) == nil else { return }
+            let vCard = try? await kernel.storage.userData.value(VCardModule.storageKey, of: user)
+            hashes.set(photo(inVCard: vCard).map { AvatarInfo.hash(of: $0.image) } ?? "", for: user)
+        }
+        host.onSessionEnded { session, _, remaining, _ in
+            if remaining == 0, let user = session.jid.localpart { hashes.set(nil, for: user) }
+        }
+        host.filterOutbound { stanza in
+            guard stanza.element.name == "presence", stanza.element.attribute("type") == nil,
+                  let user = stanza.from.localpart, let hash = hashes.hash(of: user) else { return .pass }
+            // An <x/> with a <photo/> (even empty: "not ready") is the client's to decide; an <x/> without one, or none, gets ours.
+            if stanza.element.child("x", namespace: updateNamespace)?.child("photo", namespace: updateNamespace) != nil { return .pass }
+            stanza.element.removeChildren("x", namespace: updateNamespace)
+            stanza.element.append(Element("x", namespace: updateNamespace).appending(Element("photo", namespace: updateNamespace, text: hash)))
+            return .pass
+        }
+    }
+
+    /// The photo of a stored vCard: its bytes and type.
+    static func photo(inVCard bytes: [UInt8]?) -> (image: [UInt8], type: String)? {
+        guard let bytes, let vCard = try? Element(xml: String(decoding: bytes, as: UTF8.self)),
+              let photo = vCard.child("PHOTO"), let binval = photo.child("BINVAL")?.text else { return nil }
+        let compact = binval.filter { !$0.isWhitespace }
+        guard let image = Base64.decode(compact), !image.isEmpty else { return nil }
+        return (image, photo.child("TYPE")?.text ?? "image/png")
+    }
+
+    /// PEP → vCard (XEP-0398 §3.1): the data item the metadata names, checked against its id, becomes the PHOTO.
+    static func copyToVCard(_ metadataItem: PubSubItem, owner: JID, pep: PersonalEventing, hashes: AvatarHashes, kernel: ServerKernel) async {
+        guard let user = owner.localpart, let payload = metadataItem.payload, let metadata = try? Element(xml: payload) else { return }
+        let store = kernel.storage.userData
+        let stored = try? await store.value(VCardModule.storageKey, of: user)
+        var vCard = stored.flatMap { try? Element(xml: String(decoding: $0, as: UTF8.self)) } ?? Element("vCard", namespace: VCardModule.namespace)
+        vCard.removeChildren("PHOTO")
+        var hash = ""
+        // The info without a url is the one served from the data node.
+        if let info = metadata.children("info").first(where: { $0.attribute("url") == nil }), let id = info.attribute("id") {
+            guard let dataNode = try? await pep.node(PEPNode.avatarData, of: owner, kernel: kernel),
+                  let dataPayload = dataNode.items.first(where: { $0.id == id })?.payload,
+                  let data = try? Element(xml: dataPayload), let image = Base64.decode(data.text.filter { !$0.isWhitespace }),
+                  AvatarInfo.hash(of: image) == id.lowercased() else { return }
+            var photo = Element("PHOTO", namespace: VCardModule.namespace)
+            photo.append(Element("TYPE", namespace: VCardModule.namespace, text: info.attribute("type") ?? "image/png"))
+            photo.append(Element("BINVAL", namespace: VCardModule.namespace, text: Base64.encode(image)))
+            vCard.append(photo)
+            hash = id.lowercased()
+        }
+        try? await store.setValue(Array(vCard.xmlString.utf8), for: VCardModule.storageKey, of: user)
+        hashes.update(hash, for: user)
+    }
+
+    /// vCard → PEP (XEP-0398 §3.2): a new photo is published as data, then as metadata; no photo removes the avatar.
+    static func copyToPEP(_ vCard: Element, owner: JID, pep: PersonalEventing, hashes: AvatarHashes, kernel: ServerKernel) async {
+        guard let user = owner.localpart else { return }
+        let photo = photo(inVCard: Array(vCard.xmlString.utf8))
+        let current = try? await pep.node(PEPNode.avatarMetadata, of: owner, kernel: kernel)
+        let currentInfo = current?.lastItem?.payload.flatMap { try? Element(xml: $0) }.flatMap(AvatarInfo.init(metadata:))
+        guard let photo else {
+            hashes.update("", for: user)
+            if currentInfo != nil {
+                try? await pep.publish(AvatarInfo.noAvatar, itemID: "current", node: PEPNode.avatarMetadata, options: nil, owner: owner, kernel: kernel)
+            }
+            return
+        }
+        let info = AvatarInfo(image: photo.image, type: photo.type)
+        hashes.update(info.id, for: user)
+        guard currentInfo?.id != info.id else { return }
+        do {
+            try await pep.publish(AvatarInfo.data(photo.image), itemID: info.id, node: PEPNode.avatarData, options: nil, owner: owner, kernel: kernel)
+            try await pep.publish(info.metadata, itemID: info.id, node: PEPNode.avatarMetadata, options: nil, owner: owner, kernel: kernel)
+        } catch {
+            kernel.logger.warning("could not publish the vCard photo as a PEP avatar", metadata: ["user": "\(user)", "error": "\(error)"])
+        }
+    }
+}
+
+/// The avatar hash of each account with a session online ("" for none), for the presence the server completes.
+final class AvatarHashes: Sendable {
+    private let hashes = Mutex<[String: String]>([:])
+
+    func hash(of user: String) -> String? { hashes.withLock { $0[user] } }
+
+    /// Sets (or, with nil, forgets) the hash of an account.
+    func set(_ hash: String?, for user: String) { hashes.withLock { $0[user] = hash } }
+
+    /// Changes the hash of an account that is online (one that is not learns it at its next login).
+    func update(_ hash: String, for user: String) {
+        hashes.withLock { if $0[user] != nil { $0[user] = hash } }
+    }
+}

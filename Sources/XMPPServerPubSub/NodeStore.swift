@@ -1,0 +1,94 @@
+import Foundation
+import Synchronization
+import XMPPCore
+import XMPPServerKernel
+
+/// The nodes of every owner of one kind (every account's PEP, or the pubsub service), kept in the server's
+/// per-service records (one record per node, JSON) and cached in memory for the most recently used owners.
+/// Every change of one owner's nodes runs alone (``SerialQueues``) and is stored before its reply goes out.
+public final class NodeStore: Sendable {
+    private let records: any ServiceRecordStore
+    private let recordPrefix: String
+    private let defaults: NodeConfiguration
+    private let limits: PubSubLimits
+    private let isPersonal: Bool
+    private let maxCachedOwners: Int
+    private let cache = Mutex<(nodes: [String: PubSubNodes], order: [String])>(([:], []))
+    private let queues = SerialQueues()
+
+    /// A store whose records are named `recordPrefix` + owner (`pep:alice`, or the service's domain).
+    public init(records: any ServiceRecordStore, recordPrefix: String, defaults: NodeConfiguration, limits: PubSubLimits,
+                isPersonal: Bool, maxCachedOwners: Int) {
+        self.records = records
+        self.recordPrefix = recordPrefix
+        self.defaults = defaults
+        self.limits = limits
+        self.isPersonal = isPersonal
+        self.maxCachedOwners = max(1, maxCachedOwners)
+    }
+
+    /// Runs `change` on `owner`'s nodes, alone, then stores what it changed; returns its outcome.
+    public func change(_ owner: String, _ change: @escaping @Sendable (inout PubSubNodes) throws(StanzaError) -> PubSubOutcome) async throws -> PubSubOutcome {
+        try await queues.run(owner) {
+            var nodes = try await self.load(owner)
+            let before = nodes
+            let outcome: PubSubOutcome
+            do {
+                outcome = try change(&nodes)
+            } catch {
+                self.remember(before, of: owner)
+                throw error
+            }
+            let service = self.recordPrefix + owner
+            let encoder = JSONEncoder()
+            for name in outcome.changed.subtracting(outcome.deleted) {
+                guard let node = nodes.nodes[name] else { continue }
+                try await self.records.save(Array(try encoder.encode(node)), id: name, of: service)
+            }
+            for name in outcome.deleted { try await self.records.delete(id: name, of: service) }
+            self.remember(nodes, of: owner)
+            return outcome
+        }
+    }
+
+    /// `owner`'s nodes as they are now (after any change already asked for).
+    public func nodes(of owner: String) async throws -> PubSubNodes {
+        try await queues.run(owner) {
+            let nodes = try await self.load(owner)
+            self.remember(nodes, of: owner)
+            return nodes
+        }
+    }
+
+    /// Removes every node of `owner` (account deletion).
+    public func removeAll(of owner: String) async throws {
+        try await queues.run(owner) {
+            let service = self.recordPrefix + owner
+            for record in try await self.records.records(of: service) { try await self.records.delete(id: record.id, of: service) }
+            self.cache.withLock { cache in
+                cache.nodes[owner] = nil
+                cache.order.removeAll { $0 == owner }
+            }
+        }
+    }
+
+    private func load(_ owner: String) async throws -> PubSubNodes {
+        if let cached = cache.withLock({ $0.nodes[owner] }) { return cached }
+        let decoder = JSONDecoder()
+        var nodes: [String: PubSubNode] = [:]
+        for record in try await records.records(of: recordPrefix + owner) {
+            guard let node = try? decoder.decode(PubSubNode.self, from: Data(record.data)) else { continue }
+            nodes[node.name] = node
+        }
+        return PubSubNodes(nodes: nodes, defaults: defaults, limits: limits, isPersonal: isPersonal)
+    }
+
+    private func remember(_ nodes: PubSubNodes, of owner: String) {
+        cache.withLock { cache in
+            if cache.nodes.updateValue(nodes, forKey: owner) == nil { cache.order.append(owner) }
+            while cache.order.count > maxCachedOwners {
+                cache.nodes[cache.order.removeFirst()] = nil
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import XMPPCore
+import XMPPServerKernel
+
+/// Personal eventing (XEP-0163) on every account, with the publish-subscribe engine of XEP-0060: avatars
+/// (XEP-0084), nicknames (XEP-0172), bookmarks (XEP-0402) and private nodes (XEP-0223) are PEP nodes like any other.
+public struct PEPModule: ServerModule {
+    public let name = "pep"
+    public let specifications = ["XEP-0060 1.26.0", "XEP-0163 1.2.2", "XEP-0084 1.1.4", "XEP-0172 1.1", "XEP-0223 1.1.1"]
+
+    /// `pep_max_nodes`: nodes per account.
+    public static let maxNodes = ConfigOption.integer(
+        "pep_max_nodes", default: 64, range: 1...10_000, "most PEP nodes one account may have; one more gets resource-constraint")
+    /// `pep_max_items`: items per PEP node.
+    public static let maxItems = ConfigOption.integer(
+        "pep_max_items", default: 256, range: 1...100_000, "most items one PEP node keeps (max_items=max means this many); the oldest go")
+    /// `pep_max_item_bytes`: the largest PEP item.
+    public static let maxItemBytes = ConfigOption.integer(
+        "pep_max_item_bytes", default: 196_608, range: 256...16_777_216,
+        "largest PEP item payload in bytes of XML (avatar data included; below the stanza size limit); a larger one gets not-acceptable with payload-too-big")
+    /// `pep_max_subscriptions`: explicit subscriptions per PEP node.
+    public static let maxSubscriptions = ConfigOption.integer(
+        "pep_max_subscriptions", default: 1000, range: 1...1_000_000,
+        "most explicit subscriptions (and affiliations) one PEP node keeps; one more gets resource-constraint")
+    /// `pep_cached_accounts`: accounts whose nodes stay in memory.
+    public static let cachedAccounts = ConfigOption.integer(
+        "pep_cached_accounts", default: 10_000, range: 1...10_000_000,
+        "accounts whose PEP nodes stay in memory after use; the least recently loaded are read from storage again when needed")
+    /// `caps_cache_size`: entity capabilities remembered.
+    public static let capsCacheSize = ConfigOption.integer(
+        "caps_cache_size", default: 4096, range: 16...1_000_000,
+        "client capability hashes (XEP-0115) the server remembers the features of; the oldest are asked again when seen")
+    public var options: [ConfigOption] {
+        [Self.maxNodes, Self.maxItems, Self.maxItemBytes, Self.maxSubscriptions, Self.cachedAccounts, Self.capsCacheSize]
+    }
+
+    /// The pubsub features PEP offers (XEP-0060 §10), as account disco#info lists them.
+    public static let features: [String] = [
+        "access-open", "access-presence", "access-roster", "access-whitelist", "auto-create", "auto-subscribe", "config-node",
+        "create-nodes", "delete-items", "delete-nodes", "filtered-notifications", "item-ids", "last-published",
+        "manage-subscriptions", "modify-affiliations", "multi-items", "persistent-items", "presence-notifications", "publish",
+        "publish-options", "purge-nodes", "retract-items", "retrieve-affiliations", "retrieve-default", "retrieve-items",
+        "retrieve-subscriptions", "subscribe",
+    ].map(PubSubNamespace.feature) + [PubSubNamespace.pubsub]
+
+    /// Creates the module.
+    public init() {}
+
+    public func activate(in host: ModuleHost) {
+        let limits = PubSubLimits(maxNodes: host.option(Self.maxNodes), maxItems: host.option(Self.maxItems),
+                                  maxItemBytes: host.option(Self.maxItemBytes), maxSubscriptions: host.option(Self.maxSubscriptions))
+        let pep = PersonalEventing(defaults: .personalDefault, limits: limits, maxCachedOwners: host.option(Self.cachedAccounts),
+                                   capsCacheSize: host.option(Self.capsCacheSize))
+        host.addAccountIdentity(DiscoIdentity(category: "pubsub", type: "pep"))
+        for feature in Self.features { host.addAccountFeature(feature) }
+        host.handleIQ(PubSubNamespace.pubsub, for: .anyAccount) { try await pep.handle($0) }
+        host.handleIQ(PubSubNamespace.owner, for: .anyAccount) { try await pep.handle($0) }
+        host.onPresenceBroadcast { event in
+            guard event.kind == .initial else { return }
+            let (session, presence, kernel) = (event.session, event.element, event.kernel)
+            kernel.startBackgroundTask { await pep.sendLastItems(to: session, presence: presence, kernel: kernel) }
+        }
+        host.onRosterChanged { account, item, _, kernel in
+            // A new presence subscription (to or both) brings the contact's last items (XEP-0163 §4.3.2).
+            guard let subscription = item.attribute("subscription"), subscription == "to" || subscription == "both",
+                  let contact = item.attribute("jid").flatMap(JID.init(validating:)), contact.localpart != nil, kernel.isLocal(contact) else { return }
+            for entry in kernel.registry.entries(of: account) where entry.isAvailable {
+                let wanted = Set((pep.caps.knownFeatures(of: entry.presence) ?? []).compactMap { feature -> String? in
+                    feature.hasSuffix("+notify") ? String(feature.dropLast("+notify".count)) : nil
+                })
+                guard !wanted.isEmpty else { continue }
+                let target = entry.session.jid
+                kernel.startBackgroundTask { await pep.sendLastItems(of: contact, nodes: wanted, to: target, kernel: kernel) }
+            }
+        }
+        host.onAccountDeleted { user, kernel in try await pep.store(kernel).removeAll(of: user) }
+        AvatarConversion.activate(in: host, pep: pep)
+        BookmarksCompatibility.activate(in: host, pep: pep)
+    }
+}

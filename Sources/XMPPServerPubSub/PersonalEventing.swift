@@ -1,0 +1,105 @@
+import NIOCore
+import Synchronization
+import XMPPCore
+import XMPPServerKernel
+
+/// PEP (XEP-0163): a pubsub service on every account's bare JID. The account owns its nodes; its contacts read them
+/// as the access model allows and get notifications when their clients ask for them with `+notify` caps features,
+/// and the last item when they come online or subscribe to the account's presence.
+final class PersonalEventing: Sendable {
+    let caps: CapsCache
+    private let defaults: NodeConfiguration
+    private let limits: PubSubLimits
+    private let maxCachedOwners: Int
+    private let lazyStore = Mutex<NodeStore?>(nil)
+    /// Run after the account itself changed one of its nodes, before the reply: XEP-0398 puts a new avatar in the
+    /// vCard, bookmarks keep their XEP-0048 view. Added while modules activate.
+    let ownChangeObservers = Mutex<[@Sendable (_ owner: JID, PubSubEvent, ServerKernel) async -> Void]>([])
+
+    init(defaults: NodeConfiguration, limits: PubSubLimits, maxCachedOwners: Int, capsCacheSize: Int) {
+        self.defaults = defaults
+        self.limits = limits
+        self.maxCachedOwners = maxCachedOwners
+        caps = CapsCache(capacity: capsCacheSize)
+    }
+
+    /// Every account's nodes, in the kernel's per-service records under `pep:<account>`.
+    func store(_ kernel: ServerKernel) -> NodeStore {
+        lazyStore.withLock { store in
+            if let store { return store }
+            let created = NodeStore(records: kernel.storage.serviceRecords, recordPrefix: "pep:", defaults: defaults, limits: limits,
+                                    isPersonal: true, maxCachedOwners: maxCachedOwners)
+            store = created
+            return created
+        }
+    }
+
+    /// Answers a pubsub request to an account's bare JID.
+    func handle(_ request: IQRequest) async throws -> IQReply {
+        guard let owner = request.to.localpart else { throw StanzaError(.serviceUnavailable) }
+        let kernel = request.kernel
+        let requester = await relation(of: request.from, to: request.to, kernel: kernel)
+        let payload = request.payload, isSet = request.iq.type == .set
+        let outcome = try await store(kernel).change(owner) { nodes throws(StanzaError) in
+            try nodes.handle(payload, isSet: isSet, from: requester)
+        }
+        if requester.isOwnerAccount {
+            let observers = ownChangeObservers.withLock { $0 }
+            for event in outcome.events { for observer in observers { await observer(request.to, event, kernel) } }
+        }
+        await notify(outcome.events, owner: request.to, kernel: kernel)
+        return IQReply(outcome.reply)
+    }
+
+    /// Publishes on the account's behalf (the server keeping two views in step), with the owner's rights.
+    func publish(_ payload: Element, itemID: String, node: String, options: DataForm?, owner: JID, kernel: ServerKernel) async throws {
+        guard let account = owner.localpart else { return }
+        var publish = Element("publish", namespace: PubSubNamespace.pubsub, attributes: ["node": node])
+        publish.append(Element("item", namespace: PubSubNamespace.pubsub, attributes: ["id": itemID]).appending(payload))
+        var built = Element("pubsub", namespace: PubSubNamespace.pubsub).appending(publish)
+        if let options { built.append(Element("publish-options", namespace: PubSubNamespace.pubsub).appending(options.element)) }
+        let request = built
+        let requester = Requester(jid: owner, isOwnerAccount: true, mayCreateNodes: true)
+        let outcome = try await store(kernel).change(account) { nodes throws(StanzaError) in
+            try nodes.handle(request, isSet: true, from: requester)
+        }
+        await notify(outcome.events, owner: owner, kernel: kernel)
+    }
+
+    /// Retracts items on the account's behalf.
+    func retract(_ itemIDs: [String], node: String, owner: JID, kernel: ServerKernel) async throws {
+        guard let account = owner.localpart, !itemIDs.isEmpty else { return }
+        var retract = Element("retract", namespace: PubSubNamespace.pubsub, attributes: ["node": node])
+        for id in itemIDs { retract.append(Element("item", namespace: PubSubNamespace.pubsub, attributes: ["id": id])) }
+        let request = Element("pubsub", namespace: PubSubNamespace.pubsub).appending(retract)
+        let requester = Requester(jid: owner, isOwnerAccount: true, mayCreateNodes: true)
+        let outcome = try await store(kernel).change(account) { nodes throws(StanzaError) in
+            try nodes.handle(request, isSet: true, from: requester)
+        }
+        await notify(outcome.events, owner: owner, kernel: kernel)
+    }
+
+    /// A node of the account as it is now, if it exists.
+    func node(_ name: String, of owner: JID, kernel: ServerKernel) async throws -> PubSubNode? {
+        guard let account = owner.localpart else { return nil }
+        return try await store(kernel).nodes(of: account).nodes[name]
+    }
+
+    /// How `jid` stands with `owner`: the account itself, or a contact as the owner's roster says.
+    func relation(of jid: JID, to owner: JID, kernel: ServerKernel, roster: [RosterEntry]? = nil) async -> Requester {
+        if jid.bare == owner { return Requester(jid: jid, isOwnerAccount: true, mayCreateNodes: true) }
+        let entries: [RosterEntry]
+        if let roster { entries = roster } else { entries = await kernel.rosterItems(of: owner) }
+        return Self.relation(of: jid, in: entries)
+    }
+
+    static func relation(of jid: JID, in roster: [RosterEntry]) -> Requester {
+        let entry = roster.first { $0.jid == jid.bare }
+        return Requester(jid: jid, isPresenceSubscriber: entry?.contactReceivesPresence ?? false, rosterGroups: entry?.groups)
+    }
+
+    /// Whether a session's announced capabilities ask for notifications of `node`.
+    func wantsNotifications(_ entry: SessionRegistry.Entry, of node: String) -> Bool {
+        caps.knownFeatures(of: entry.presence)?.contains(PubSubNamespace.notifyFeature(node)) ?? false
+    }
+}

@@ -1,0 +1,44 @@
+import XMPPCore
+import XMPPServerKernel
+
+/// Runs the publish-subscribe service (XEP-0060) at `pubsub_domain` (`pubsub.<domain>` by default), or nothing
+/// when it is `off`.
+public struct PubSubServiceModule: ServerModule {
+    public let name = "pubsub"
+    public let specifications = ["XEP-0060 1.26.0", "XEP-0248 0.3.0 partial"]
+
+    /// `pubsub_domain`: where the service runs.
+    public static let domain = ConfigOption.string(
+        "pubsub_domain", default: "", "the pubsub service's domain; empty means pubsub.DOMAIN, off turns the service off")
+    /// `pubsub_creators`: who may create nodes.
+    public static let creators = ConfigOption.string(
+        "pubsub_creators", default: "local", "who may create nodes on the pubsub service: local (every account) or admins")
+    /// `pubsub_max_nodes`: nodes of the whole service.
+    public static let maxNodes = ConfigOption.integer(
+        "pubsub_max_nodes", default: 10_000, range: 1...10_000_000, "most nodes on the pubsub service; one more gets resource-constraint")
+    /// `pubsub_max_items`: items per node.
+    public static let maxItems = ConfigOption.integer(
+        "pubsub_max_items", default: 1000, range: 1...1_000_000, "most items one pubsub node keeps (max_items=max means this many)")
+    /// `pubsub_max_item_bytes`: the largest item.
+    public static let maxItemBytes = ConfigOption.integer(
+        "pubsub_max_item_bytes", default: 65_536, range: 256...16_777_216, "largest pubsub item payload in bytes of XML")
+    /// `pubsub_max_subscriptions`: subscriptions per node.
+    public static let maxSubscriptions = ConfigOption.integer(
+        "pubsub_max_subscriptions", default: 10_000, range: 1...10_000_000,
+        "most subscriptions (and affiliations) one pubsub node keeps; one more gets resource-constraint")
+    public var options: [ConfigOption] { [Self.domain, Self.creators, Self.maxNodes, Self.maxItems, Self.maxItemBytes, Self.maxSubscriptions] }
+
+    /// Creates the module.
+    public init() {}
+
+    public func activate(in host: ModuleHost) {
+        let configured: String = host.option(Self.domain)
+        guard configured != "off" else { return }
+        let domain = configured.isEmpty ? "pubsub.\(host.configuration.domain)" : configured.lowercased()
+        guard domain != host.configuration.domain, JID(validating: domain) != nil else { return }
+        let creators = PubSubService.NodeCreators(rawValue: host.option(Self.creators)) ?? .local
+        let limits = PubSubLimits(maxNodes: host.option(Self.maxNodes), maxItems: host.option(Self.maxItems),
+                                  maxItemBytes: host.option(Self.maxItemBytes), maxSubscriptions: host.option(Self.maxSubscriptions))
+        host.addService(PubSubService(domain: domain, creators: creators, limits: limits))
+    }
+}
