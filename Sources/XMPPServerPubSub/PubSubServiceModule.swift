@@ -11,8 +11,9 @@ public struct PubSubServiceModule: ServerModule {
     public static let domain = ConfigOption.string(
         "pubsub_domain", default: "", "the pubsub service's domain; empty means pubsub.DOMAIN, off turns the service off")
     /// `pubsub_creators`: who may create nodes.
-    public static let creators = ConfigOption.string(
-        "pubsub_creators", default: "local", "who may create nodes on the pubsub service: local (every account) or admins")
+    public static let creators = ConfigOption.choice(
+        "pubsub_creators", default: "local", PubSubService.NodeCreators.allCases.map(\.rawValue),
+        "who may create nodes on the pubsub service: local (every account) or admins")
     /// `pubsub_max_nodes`: nodes of the whole service.
     public static let maxNodes = ConfigOption.integer(
         "pubsub_max_nodes", default: 10_000, range: 1...10_000_000, "most nodes on the pubsub service; one more gets resource-constraint")
