@@ -76,21 +76,18 @@ enum AvatarConversion {
         hashes.update(hash, for: user)
     }
 
-    /// vCard → PEP (XEP-0398 §3.2): a new photo is published as data, then as metadata; no photo removes the avatar.
+    /// vCard → PEP (XEP-0398 §3.2): a new photo is published as data, then as metadata. A vCard without a photo
+    /// leaves the PEP avatar alone (a client that edits only its name must not erase the avatar).
     static func copyToPEP(_ vCard: Element, owner: JID, pep: PersonalEventing, hashes: AvatarHashes, kernel: ServerKernel) async {
         guard let user = owner.localpart else { return }
-        let photo = photo(inVCard: Array(vCard.xmlString.utf8))
-        let current = try? await pep.node(PEPNode.avatarMetadata, of: owner, kernel: kernel)
-        let currentInfo = current?.lastItem?.payload.flatMap { try? Element(xml: $0) }.flatMap(AvatarInfo.init(metadata:))
-        guard let photo else {
+        guard let photo = photo(inVCard: Array(vCard.xmlString.utf8)) else {
             hashes.update("", for: user)
-            if currentInfo != nil {
-                try? await pep.publish(AvatarInfo.noAvatar, itemID: "current", node: PEPNode.avatarMetadata, options: nil, owner: owner, kernel: kernel)
-            }
             return
         }
         let info = AvatarInfo(image: photo.image, type: photo.type)
         hashes.update(info.id, for: user)
+        let current = try? await pep.node(PEPNode.avatarMetadata, of: owner, kernel: kernel)
+        let currentInfo = current?.lastItem?.payload.flatMap { try? Element(xml: $0) }.flatMap(AvatarInfo.init(metadata:))
         guard currentInfo?.id != info.id else { return }
         do {
             try await pep.publish(AvatarInfo.data(photo.image), itemID: info.id, node: PEPNode.avatarData, options: nil, owner: owner, kernel: kernel)

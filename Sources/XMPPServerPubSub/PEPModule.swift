@@ -51,11 +51,13 @@ public struct PEPModule: ServerModule {
         let pep = PersonalEventing(defaults: .personalDefault, limits: limits, maxCachedOwners: host.option(Self.cachedAccounts),
                                    capsCacheSize: host.option(Self.capsCacheSize))
         host.addAccountIdentity(DiscoIdentity(category: "pubsub", type: "pep"))
+        host.answerAccountDisco(pep.discoProvider)
         for feature in Self.features { host.addAccountFeature(feature) }
         host.handleIQ(PubSubNamespace.pubsub, for: .anyAccount) { try await pep.handle($0) }
         host.handleIQ(PubSubNamespace.owner, for: .anyAccount) { try await pep.handle($0) }
         host.onPresenceBroadcast { event in
-            guard event.kind == .initial else { return }
+            // Only clients that announce capabilities can ask for notifications: the others cost nothing here.
+            guard event.kind == .initial, CapsCache.announcement(in: event.element) != nil else { return }
             let (session, presence, kernel) = (event.session, event.element, event.kernel)
             kernel.startBackgroundTask { await pep.sendLastItems(to: session, presence: presence, kernel: kernel) }
         }

@@ -103,3 +103,34 @@ final class PersonalEventing: Sendable {
         caps.knownFeatures(of: entry.presence)?.contains(PubSubNamespace.notifyFeature(node)) ?? false
     }
 }
+
+extension PersonalEventing {
+    /// Disco of an account's PEP nodes (XEP-0060 §5.2, §5.3, §5.5): the nodes the requester may read, a node's
+    /// identity and metadata, and its item ids.
+    var discoProvider: AccountDiscoProvider {
+        AccountDiscoProvider(
+            items: { node, request in
+                guard let account = request.to.localpart else { return nil }
+                let nodes = try await self.store(request.kernel).nodes(of: account).nodes
+                let requester = await self.relation(of: request.from, to: request.to, kernel: request.kernel)
+                guard let node else {
+                    return nodes.values.filter { $0.allows(requester) }.map(\.name).sorted().map {
+                        Element("item", namespace: DiscoNamespace.items, attributes: ["jid": request.to.description, "node": $0])
+                    }
+                }
+                guard let found = nodes[node], found.allows(requester) else { return nil }
+                return found.items.map { Element("item", namespace: DiscoNamespace.items, attributes: ["jid": request.to.description, "name": $0.id]) }
+            },
+            info: { node, request in
+                guard let account = request.to.localpart,
+                      let found = try await self.store(request.kernel).nodes(of: account).nodes[node] else { return nil }
+                let requester = await self.relation(of: request.from, to: request.to, kernel: request.kernel)
+                guard found.allows(requester) else { return nil }
+                var metadata = DataForm(type: .result, formType: PubSubNamespace.metaData)
+                metadata.setValues([found.configuration.accessModel.rawValue], for: "pubsub#access_model")
+                metadata.setValues([request.to.description], for: "pubsub#owner", type: .jidMulti)
+                return [DiscoIdentity(category: "pubsub", type: "leaf").element,
+                        Element("feature", namespace: DiscoNamespace.info, attributes: ["var": PubSubNamespace.pubsub]), metadata.element]
+            })
+    }
+}

@@ -35,6 +35,12 @@ import XMPPServerPubSub
         try await alice.send("<presence xmlns='jabber:client'><x xmlns='vcard-temp:x:update'><photo/></x></presence>")
         let untouched = bob.received("presence").last { $0.attribute("from") == "alice@example.com/phone" }
         #expect(untouched?.child("x", namespace: "vcard-temp:x:update")?.child("photo")?.text == "")
+
+        // A vCard written without a photo (a client editing the name) leaves the PEP avatar alone.
+        _ = try await S.ask(alice, "v2", "set", "<vCard xmlns='vcard-temp'><FN>Alice A.</FN></vCard>")
+        let kept = try await S.ask(bob, "m1", "get", to: "alice@example.com", S.pubsub("<items node='\(PEPNode.avatarMetadata)'/>"))
+        let keptMetadata = kept.child("pubsub")?.child("items")?.child("item")?.child("metadata", namespace: AvatarInfo.metadataNamespace)
+        #expect(keptMetadata.flatMap(AvatarInfo.init(metadata:))?.id == id)
     }
 
     @Test func aPEPAvatarBecomesTheVCardPhoto() async throws {

@@ -169,4 +169,19 @@ import XMPPServerPubSub
         #expect(features.isSuperset(of: [PubSubNamespace.feature("publish-options"), "urn:xmpp:pep-vcard-conversion:0",
                                          "urn:xmpp:bookmarks:1#compat"]))
     }
+
+    @Test func discoListsTheNodesAndItemsARequesterMayRead() async throws {
+        let (_, alice, _, bob, carol) = try await Self.friends()
+        _ = try await Self.publishTune(alice, "p1", title: "Listed")
+        let nodes = try await S.ask(bob, "d1", "get", to: "alice@example.com", "<query xmlns='\(DiscoNamespace.items)'/>")
+        #expect(nodes.child("query")?.children("item").compactMap { $0.attribute("node") } == [Self.tune])
+        let hidden = try await S.ask(carol, "d2", "get", to: "alice@example.com", "<query xmlns='\(DiscoNamespace.items)'/>")
+        #expect(hidden.child("query")?.children("item").isEmpty == true, "carol may read none of alice's nodes")
+        let items = try await S.ask(bob, "d3", "get", to: "alice@example.com", "<query xmlns='\(DiscoNamespace.items)' node='\(Self.tune)'/>")
+        #expect(items.child("query")?.children("item").compactMap { $0.attribute("name") } == ["current"])
+        let info = try await S.ask(bob, "d4", "get", to: "alice@example.com", "<query xmlns='\(DiscoNamespace.info)' node='\(Self.tune)'/>")
+        #expect(info.child("query")?.child("identity")?.attribute("type") == "leaf")
+        let unknown = try await S.ask(bob, "d5", "get", to: "alice@example.com", "<query xmlns='\(DiscoNamespace.info)' node='nope'/>")
+        #expect(S.error(unknown)?.0 == .itemNotFound)
+    }
 }

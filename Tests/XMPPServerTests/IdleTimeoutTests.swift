@@ -11,19 +11,19 @@ import XMPPTestSupport
         let server = try await TestServer.start(storage: "memory") { configuration in
             configuration.requireTLS = false
             // Long enough that a login on a loaded two-core machine never looks idle.
-            configuration.limits.idleTimeoutSeconds = 4
+            configuration.limits.idleTimeoutSeconds = 6
         }
         defer { Task { await server.stop() } }
         let kernel = server.server.kernel
         for user in ["talkative", "silent"] { #expect(try await kernel.createAccount(user, password: "pw")) }
         let (talkative, _, talkativeJID) = try await SlowReaderTests.login(port: server.port, user: "talkative", password: "pw", receiveBuffer: 65_536)
         let (silent, _, silentJID) = try await SlowReaderTests.login(port: server.port, user: "silent", password: "pw", receiveBuffer: 65_536)
-        for _ in 0..<16 {
+        for _ in 0..<20 {
             _ = try await blocking { talkative.send(" ") }
             try await Task.sleep(for: .milliseconds(500))
         }
-        #expect(kernel.registry.entry(talkativeJID) != nil, "eight seconds of whitespace keepalives, and closed")
-        #expect(kernel.registry.entry(silentJID) == nil, "eight seconds of silence, and still open")
+        #expect(kernel.registry.entry(talkativeJID) != nil, "ten seconds of whitespace keepalives, and closed")
+        #expect(kernel.registry.entry(silentJID) == nil, "ten seconds of silence, and still open")
         _ = silent
     }
 }

@@ -34,3 +34,48 @@ extension ServerKernel {
         hooks.discoNodes.first { $0.matches(node, self) }
     }
 }
+
+/// A module's answer for service discovery of accounts (a bare JID): the items it lists for the account (PEP nodes),
+/// and the items and information of the account's nodes. `nil` means "not mine": the next provider is asked, and
+/// `item-not-found` answers a node no provider knows.
+public struct AccountDiscoProvider: Sendable {
+    /// The `<item/>`s of the account (`node` nil) or of one of its nodes, for the requester of `request`.
+    public var items: @Sendable (_ node: String?, IQRequest) async throws -> [Element]?
+    /// The `<identity/>` and `<feature/>` children (and forms) of one node of the account.
+    public var info: @Sendable (_ node: String, IQRequest) async throws -> [Element]?
+
+    /// Creates a provider.
+    public init(items: @escaping @Sendable (_ node: String?, IQRequest) async throws -> [Element]?,
+                info: @escaping @Sendable (_ node: String, IQRequest) async throws -> [Element]?) {
+        self.items = items
+        self.info = info
+    }
+}
+
+extension ModuleHost {
+    /// Answers disco#items to accounts, and disco#info and disco#items about their nodes, with `provider`.
+    public func answerAccountDisco(_ provider: AccountDiscoProvider) {
+        hooks.accountDisco.append(provider)
+    }
+}
+
+extension ServerKernel {
+    /// What the account-disco providers say of a node (or, for `node` nil, every item they list).
+    func accountDiscoItems(_ node: String?, _ request: IQRequest) async throws -> [Element]? {
+        var all: [Element]?
+        for provider in hooks.accountDisco {
+            guard let items = try await provider.items(node, request) else { continue }
+            if node != nil { return items }
+            all = (all ?? []) + items
+        }
+        return node == nil ? (all ?? []) : nil
+    }
+
+    /// The first account-disco provider's information about a node of an account.
+    func accountDiscoInfo(_ node: String, _ request: IQRequest) async throws -> [Element]? {
+        for provider in hooks.accountDisco {
+            if let info = try await provider.info(node, request) { return info }
+        }
+        return nil
+    }
+}

@@ -19,6 +19,7 @@ struct KernelHooks: Sendable {
     var senderThrottles = HookList<SenderThrottle>()
     var statistics: [String: StatisticReader] = [:]
     var discoNodes: [DiscoNodeProvider] = []
+    var accountDisco: [AccountDiscoProvider] = []
     var commands: [String: AdHocCommand] = [:]
     var iqObservers: [String: [IQObserver]] = [:]
 }

@@ -28,6 +28,10 @@ public struct DiscoModule: ServerModule {
                 guard let children = try await provider.info(node, request) else { throw StanzaError(.itemNotFound) }
                 return IQReply(Element("query", namespace: Self.infoNamespace, attributes: ["node": node], children: children.map { .element($0) }))
             }
+            if let node = request.payload.attribute("node"), request.to.localpart != nil {
+                guard let children = try await kernel.accountDiscoInfo(node, request) else { throw StanzaError(.itemNotFound) }
+                return IQReply(Element("query", namespace: Self.infoNamespace, attributes: ["node": node], children: children.map { .element($0) }))
+            }
             if request.payload.attribute("node") != nil,
                request.payload.attribute("node") != Self.capsNode + "#" + Self.capsVerification(identities: kernel.serverIdentities, features: kernel.serverFeatures,
                                                                                                 forms: kernel.serverInfoForms) {
@@ -37,17 +41,22 @@ public struct DiscoModule: ServerModule {
         }
         host.handleIQ(Self.itemsNamespace, for: [.server, .ownAccount, .otherAccount]) { request in
             guard request.iq.type == .get else { throw StanzaError(.notAllowed) }
+            if request.to.localpart != nil {
+                let node = request.payload.attribute("node")
+                guard let children = try await request.kernel.accountDiscoItems(node, request) else { throw StanzaError(.itemNotFound) }
+                var query = Element("query", namespace: Self.itemsNamespace, children: children.map { .element($0) })
+                query.setAttribute("node", to: node)
+                return IQReply(query)
+            }
             if let node = request.payload.attribute("node") {
-                guard request.to.localpart == nil, let provider = request.kernel.discoNodeProvider(for: node),
+                guard let provider = request.kernel.discoNodeProvider(for: node),
                       let children = try await provider.items(node, request) else { throw StanzaError(.itemNotFound) }
                 return IQReply(Element("query", namespace: Self.itemsNamespace, attributes: ["node": node], children: children.map { .element($0) }))
             }
+            // The server's services (XEP-0045 §6.1: clients find the chat service this way).
             var items = Element("query", namespace: Self.itemsNamespace)
-            if request.to.localpart == nil {
-                // The server's services (XEP-0045 §6.1: clients find the chat service this way).
-                for service in request.kernel.hostedServices {
-                    items.append(Element("item", namespace: Self.itemsNamespace, attributes: ["jid": service.domain, "name": service.displayName]))
-                }
+            for service in request.kernel.hostedServices {
+                items.append(Element("item", namespace: Self.itemsNamespace, attributes: ["jid": service.domain, "name": service.displayName]))
             }
             return IQReply(items)
         }
