@@ -91,10 +91,11 @@ public final class AvatarModule: XMPPClientModule {
 
     /// Publishes `avatar` as the user's own (or removes it when `nil`): in the vCard, telling contacts through presence,
     /// and/or in PEP, where contacts with `+notify` hear of it.
-    /// - Parameter methods: Where to publish; the vCard by default.
+    /// - Parameter methods: Where to publish; the vCard by default. With both, the vCard goes first: a server that
+    ///   converts vCard avatars to PEP (XEP-0398) then creates the PEP nodes as open as the vCard.
     public func publish(_ avatar: Avatar?, via methods: Set<Method> = [.vCard]) async throws {
-        if methods.contains(.pep) { try await publishPEP(avatar) }
         if methods.contains(.vCard) { try await publishVCard(avatar) }
+        if methods.contains(.pep) { try await publishPEP(avatar) }
     }
 
     private func publishVCard(_ avatar: Avatar?) async throws {
