@@ -86,7 +86,8 @@ struct PubSubCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard wait >= 0 else { throw ValidationError("--wait takes a count of notifications, 0 or more") }
-            try await withPubSub(options) { pubsub in
+            // Notifications go to the bare JID's available resources: a waiting session must be available.
+            try await withPubSub(options, presence: wait > 0) { pubsub in
                 let events = pubsub.events
                 let subscription = try await pubsub.subscribe(to: target.node, on: try target.serviceJID())
                 print("subscribed \(target.node) (\(subscription.state.rawValue))")
@@ -129,7 +130,8 @@ private func fieldValues(_ pairs: [String], option: String) throws -> [String: S
 }
 
 /// Logs in with a pubsub module, runs `body`.
-private func withPubSub(_ options: ConnectionOptions, _ body: @escaping (PubSubModule) async throws -> Void) async throws {
+private func withPubSub(_ options: ConnectionOptions, presence: Bool = false,
+                        _ body: @escaping (PubSubModule) async throws -> Void) async throws {
     let pubsub = PubSubModule()
-    try await withClient(options, setUp: { $0.add(pubsub) }) { _ in try await body(pubsub) }
+    try await withClient(options, presence: presence, setUp: { $0.add(pubsub) }) { _ in try await body(pubsub) }
 }
