@@ -77,6 +77,21 @@ struct PubSubTests {
         #expect(try await reader.items(of: "news", on: service, max: 5).map(\.id) == [id])
         #expect(try await reader.items(of: "news", on: service, ids: [id]).first?.payload == entry)
 
+        // Configuration, affiliations, purge and unsubscribe.
+        try await owner.configure(node: "news", on: service, values: ["pubsub#max_items": "5"])
+        #expect(try await owner.configuration(of: "news", on: service).value(of: "pubsub#max_items") == "5")
+        await #expect { try await reader.publish(entry, to: "news", on: service) } throws: { ($0 as? PubSubError)?.reason == .forbidden }
+        try await owner.setAffiliations([bobJID: .publisher], of: "news", on: service)
+        #expect(try await owner.affiliations(of: "news", on: service).contains { $0.jid == bobJID && $0.role == .publisher })
+        #expect(try await !reader.publish(entry, to: "news", on: service, itemID: "by-bob").isEmpty)
+        let purges = reader.events
+        try await owner.purge(node: "news", on: service)
+        #expect(await first(purges, timeout: .seconds(20)) { $0.node == "news" && $0.kind == .purged } != nil)
+        #expect(try await reader.items(of: "news", on: service).isEmpty)
+        try await reader.unsubscribe(from: "news", on: service)
+        #expect(try await !reader.subscriptions(on: service).contains { $0.node == "news" && $0.state == .subscribed })
+        try await reader.subscribe(to: "news", on: service)
+
         // Only the owner deletes; the subscriber hears of it; the node is gone.
         await #expect { try await reader.delete(node: "news", on: service) } throws: { ($0 as? PubSubError)?.reason == .forbidden }
         let deletions = reader.events
