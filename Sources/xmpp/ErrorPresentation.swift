@@ -22,6 +22,7 @@ enum ExitStatus {
 /// a likely fix, and the exit status.
 enum ErrorPresentation {
     static func failure(for error: any Error) -> ToolFailure? {
+        if let error = error as? PubSubError { return pubSubFailure(error) }
         guard let error = error as? XMPPClientError else { return nil }
         let detail = "\(error)"
         switch error {
@@ -53,6 +54,26 @@ enum ErrorPresentation {
         case .timeout:
             return ToolFailure("no answer in time", hint: "the server may be overloaded or unreachable; give more seconds with --timeout",
                                status: ExitStatus.timeout)
+        }
+    }
+
+    private static func pubSubFailure(_ error: PubSubError) -> ToolFailure {
+        let detail = "\(error.stanzaError)"
+        switch error.reason {
+        case .itemNotFound:
+            return ToolFailure("the server refused: no such node or item", status: ExitStatus.refused, detail: detail)
+        case .conflict:
+            return ToolFailure("the server refused: the node exists already", status: ExitStatus.refused, detail: detail)
+        case .preconditionNotMet:
+            return ToolFailure("the server refused: the node's configuration does not match the publish options",
+                               hint: "publish without --option, or change the node's configuration", status: ExitStatus.refused, detail: detail)
+        case .unsupported(let feature):
+            return ToolFailure("the server refused: not supported" + (feature.map { " (\($0))" } ?? ""),
+                               hint: "check --service: is it a pubsub service?", status: ExitStatus.refused, detail: detail)
+        case .forbidden, .notAuthorized, .badRequest, .other:
+            let condition = error.condition.map { " (\(words($0.rawValue)))" } ?? ""
+            return ToolFailure("the server refused: \(words(error.stanzaError.condition.rawValue))\(condition)",
+                               status: ExitStatus.refused, detail: detail)
         }
     }
 

@@ -3,7 +3,8 @@ import Foundation
 /// Prosody from Debian, started for a test on a free loopback port with its own configuration, certificate
 /// (self-signed, CA:TRUE so TLS clients can trust it as a root) and data directory; stopped by PID.
 /// Open registration is on, so clients create their own accounts; its multi-user chat service is
-/// `conference.localhost`, as xmppd's is.
+/// `conference.localhost`, as xmppd's is; accounts have PEP (with XEP-0402/XEP-0048 bookmarks kept in step, and
+/// XEP-0398 vCard/PEP avatar conversion), and `pubsub.localhost` is a publish-subscribe service.
 public final class ProsodyServer: Sendable {
     /// The c2s (STARTTLS) port.
     public let port: Int
@@ -55,6 +56,7 @@ public final class ProsodyServer: Sendable {
             modules_enabled = {
               "roster"; "saslauth"; "tls"; "disco"; "ping"; "presence"; "message"; "iq"; "register"; "vcard_legacy";
               "offline"; "posix"; "blocklist"; "smacks"; "carbons"; "mam"; "csi_simple"; "admin_adhoc"; "announce";
+              "pep"; "private"; "bookmarks";
             }
             admins = { "admin@localhost" }
             modules_disabled = { "s2s"; "dialback"; "limits"; "http"; "bosh"; "websocket" }
@@ -71,6 +73,7 @@ public final class ProsodyServer: Sendable {
             Component "conference.localhost" "muc"
               modules_enabled = { "muc_mam" }
               muc_room_default_history_length = 20
+            Component "pubsub.localhost" "pubsub"
             """
         try configuration.write(toFile: "\(directory)/prosody.cfg.lua", atomically: true, encoding: .utf8)
         let process = Process()

@@ -27,14 +27,25 @@ public struct Avatar: Sendable, Hashable {
     public var hash: String { Insecure.SHA1.hash(data: data).hexString }
 }
 
-/// vCard-based avatars (XEP-0153): publishes the user's avatar in the vCard and its hash in every presence,
-/// notices contacts' avatar changes in their presence, and fetches (and caches by hash) their images.
-/// Needs a ``VCardModule`` on the same client.
+/// Avatars, both kinds: vCard-based (XEP-0153: the image in the vCard, its hash in every presence) and user avatars
+/// in PEP (XEP-0084: the image in `urn:xmpp:avatar:data`, its description in `urn:xmpp:avatar:metadata`, both named by
+/// the image's SHA-1). Publishes the user's avatar either way or both, notices contacts' avatar changes in their
+/// presence and in PEP notifications, and fetches their images — from PEP first, from the vCard when a contact has
+/// no PEP avatar — caching them by hash. Needs a ``VCardModule`` on the same client for vCards, and a
+/// ``DiscoModule`` for PEP notifications.
 public final class AvatarModule: XMPPClientModule {
+    /// Where an avatar is published.
+    public enum Method: Sendable, Hashable, CaseIterable {
+        /// In the vCard, with the hash in presence (XEP-0153).
+        case vCard
+        /// In PEP (XEP-0084).
+        case pep
+    }
+
     /// The `vcard-temp:x:update` namespace of the presence hash.
     public static let updateNamespace = "vcard-temp:x:update"
 
-    private struct State {
+    struct State {
         /// The own avatar's hash: `nil` until known, "" for none.
         var ownHash: String?
         /// By contact bare JID and by occupant room JID.
@@ -44,12 +55,19 @@ public final class AvatarModule: XMPPClientModule {
         var images: [String: Avatar] = [:]
     }
 
-    private let client = ClientReference()
-    private let state = Mutex(State())
-    private let changes = Broadcast<AvatarUpdate>()
+    let client = ClientReference()
+    let state = Mutex(State())
+    let changes = Broadcast<AvatarUpdate>()
+    let pubsub = PubSubModule()
+    /// Whether the capabilities ask for contacts' PEP avatar metadata.
+    let notifiesOfPEPAvatars: Bool
 
     /// Creates the module.
-    public init() {}
+    /// - Parameter notifiesOfPEPAvatars: Whether to ask for contacts' XEP-0084 avatar changes
+    ///   (`urn:xmpp:avatar:metadata+notify`), besides the hashes in their presence.
+    public init(notifiesOfPEPAvatars: Bool = true) {
+        self.notifiesOfPEPAvatars = notifiesOfPEPAvatars
+    }
 
     /// Contacts whose avatar changed.
     public var updates: AsyncStream<AvatarUpdate> { changes.subscribe() }
@@ -61,6 +79,7 @@ public final class AvatarModule: XMPPClientModule {
 
     public func attached(to client: XMPPClient) {
         self.client.set(client)
+        pubsub.attached(to: client)
     }
 
     public func sessionStarted(client: XMPPClient) async {
@@ -70,8 +89,16 @@ public final class AvatarModule: XMPPClientModule {
         state.withLock { $0.ownHash = hash }
     }
 
-    /// Publishes `avatar` as the user's own (or removes it when `nil`) and tells contacts through presence.
-    public func publish(_ avatar: Avatar?) async throws {
+    /// Publishes `avatar` as the user's own (or removes it when `nil`): in the vCard, telling contacts through presence,
+    /// and/or in PEP, where contacts with `+notify` hear of it.
+    /// - Parameter methods: Where to publish; the vCard by default. With both, the vCard goes first: a server that
+    ///   converts vCard avatars to PEP (XEP-0398) then creates the PEP nodes as open as the vCard.
+    public func publish(_ avatar: Avatar?, via methods: Set<Method> = [.vCard]) async throws {
+        if methods.contains(.vCard) { try await publishVCard(avatar) }
+        if methods.contains(.pep) { try await publishPEP(avatar) }
+    }
+
+    private func publishVCard(_ avatar: Avatar?) async throws {
         let client = try self.client.require()
         guard let vcards = client.module(VCardModule.self) else { throw XMPPClientError.unexpectedResponse("AvatarModule needs a VCardModule") }
         var vcard = try await vcards.fetch()
@@ -85,10 +112,16 @@ public final class AvatarModule: XMPPClientModule {
     }
 
     /// The avatar of a contact or of a room occupant seen in the room (its room JID), from the cache when its
-    /// advertised hash is known there, else from its vCard.
+    /// advertised hash is known there, else from the contact's PEP (XEP-0084), else from its vCard.
     public func avatar(of jid: JID) async throws -> Avatar? {
         let client = try self.client.require()
         if let hash = hash(of: jid), let cached = state.withLock({ $0.images[hash] }) { return cached }
+        if !state.withLock({ $0.occupants.contains(jid) }), let avatar = try await pepAvatar(of: jid) { return avatar }
+        return try await vCardAvatar(of: jid, client: client)
+    }
+
+    /// The avatar in the vCard of a contact or an occupant.
+    func vCardAvatar(of jid: JID, client: XMPPClient) async throws -> Avatar? {
         guard let vcards = client.module(VCardModule.self) else { throw XMPPClientError.unexpectedResponse("AvatarModule needs a VCardModule") }
         let isOccupant = state.withLock { $0.occupants.contains(jid) }
         let vcard = isOccupant ? try await vcards.fetch(occupant: jid) : try await vcards.fetch(jid)
@@ -107,6 +140,10 @@ public final class AvatarModule: XMPPClientModule {
     }
 
     public func handle(_ stanza: Element, client: XMPPClient) -> Bool {
+        if stanza.name == "message" {
+            handlePEPEvents(stanza, client: client)
+            return false
+        }
         guard stanza.name == "presence", let presence = Presence(element: stanza), presence.type == .available,
               let sender = presence.from,
               let photo = stanza.child("x", namespace: Self.updateNamespace)?.child("photo", namespace: Self.updateNamespace) else { return false }
@@ -115,13 +152,18 @@ public final class AvatarModule: XMPPClientModule {
         let from = isOccupant ? sender : sender.bare
         guard isOccupant || from != client.jid?.bare else { return false }
         let hash = photo.text.isEmpty ? nil : photo.text.lowercased()
+        if isOccupant { state.withLock { _ = $0.occupants.insert(from) } }
+        record(hash, of: from)
+        return false
+    }
+
+    /// Records the hash `jid` advertises, telling subscribers when it changed.
+    func record(_ hash: String?, of jid: JID) {
         let changed = state.withLock { state -> Bool in
-            if isOccupant { state.occupants.insert(from) }
-            guard state.contactHashes[from] != hash else { return false }
-            state.contactHashes[from] = hash
+            guard state.contactHashes[jid] != hash else { return false }
+            state.contactHashes[jid] = hash
             return true
         }
-        if changed { changes.publish(AvatarUpdate(jid: from, hash: hash)) }
-        return false
+        if changed { changes.publish(AvatarUpdate(jid: jid, hash: hash)) }
     }
 }
