@@ -42,6 +42,9 @@ public struct PEPModule: ServerModule {
         "retrieve-subscriptions", "subscribe",
     ].map(PubSubNamespace.feature) + [PubSubNamespace.pubsub]
 
+    /// The caps verification string a session announced last.
+    static let announcedCaps = SessionKey<String>("pep.announcedCaps")
+
     /// Creates the module.
     public init() {}
 
@@ -56,9 +59,12 @@ public struct PEPModule: ServerModule {
         host.handleIQ(PubSubNamespace.pubsub, for: .anyAccount) { try await pep.handle($0) }
         host.handleIQ(PubSubNamespace.owner, for: .anyAccount) { try await pep.handle($0) }
         host.onPresenceBroadcast { event in
-            // Only clients that announce capabilities can ask for notifications: the others cost nothing here.
-            guard event.kind == .initial, CapsCache.announcement(in: event.element) != nil else { return }
+            // Only clients that announce capabilities can ask for notifications: the others cost nothing here. A
+            // session's first caps, and each change of them (interest registered later), bring the last items.
+            guard event.kind != .unavailable, let (_, ver) = CapsCache.announcement(in: event.element),
+                  event.kernel.state(Self.announcedCaps, of: event.session) != ver else { return }
             let (session, presence, kernel) = (event.session, event.element, event.kernel)
+            kernel.setState(ver, for: Self.announcedCaps, of: session)
             kernel.startBackgroundTask { await pep.sendLastItems(to: session, presence: presence, kernel: kernel) }
         }
         host.onRosterChanged { account, item, _, kernel in

@@ -11,7 +11,7 @@ struct PEPFeatureTests {
     static let blue = Avatar(type: "image/png", data: Array("not really a PNG, but blue".utf8))
 
     @Test("an XEP-0084 avatar reaches a contact (notification, fetch), and the vCard of the other kind agrees",
-          arguments: [ServerPeer.prosody])
+          arguments: ServerPeer.allCases)
     func avatars(peer: ServerPeer) async throws { try await peer.run { fixture in
         let pair = try await ContactPair.make(fixture, ("alice", "bob")) { $0.add(VCardModule()); $0.add(AvatarModule()) }
         let (aliceAvatars, bobAvatars) = (try #require(pair.one.module(AvatarModule.self)), try #require(pair.two.module(AvatarModule.self)))
@@ -36,7 +36,7 @@ struct PEPFeatureTests {
         await pair.disconnect()
     } }
 
-    @Test("a vCard avatar is found by a client that asks PEP first; no avatar anywhere reads as none", arguments: [ServerPeer.prosody])
+    @Test("a vCard avatar is found by a client that asks PEP first; no avatar anywhere reads as none", arguments: ServerPeer.allCases)
     func vCardFallback(peer: ServerPeer) async throws { try await peer.run { fixture in
         let carol = try fixture.client("carol")
         carol.add(VCardModule())
@@ -60,7 +60,7 @@ struct PEPFeatureTests {
     } }
 
     @Test("bookmarks: add, list, remove, with the second device of the account notified; XEP-0048 storage",
-          arguments: [ServerPeer.prosody])
+          arguments: ServerPeer.allCases)
     func bookmarks(peer: ServerPeer) async throws { try await peer.run { fixture in
         let phone = try fixture.client("alice")
         phone.add(DiscoModule())
@@ -102,7 +102,7 @@ struct PEPFeatureTests {
         for client in [phone, laptop, legacy] { await client.disconnect() }
     } }
 
-    @Test("nicknames: published, heard by a contact, fetched, cleared", arguments: [ServerPeer.prosody])
+    @Test("nicknames: published, heard by a contact, fetched, cleared", arguments: ServerPeer.allCases)
     func nicknames(peer: ServerPeer) async throws { try await peer.run { fixture in
         let pair = try await ContactPair.make(fixture, ("alice", "bob")) { $0.add(NicknameModule()) }
         let (aliceNicknames, bobNicknames) = (try #require(pair.one.module(NicknameModule.self)), try #require(pair.two.module(NicknameModule.self)))

@@ -10,7 +10,7 @@ struct PubSubTests {
     static let mood = "urn:example:mood"
 
     @Test("PEP: a contact with +notify hears what is published; interest registered after login; precondition-not-met",
-          arguments: [ServerPeer.prosody])
+          arguments: ServerPeer.allCases)
     func pepNotifications(peer: ServerPeer) async throws { try await peer.run { fixture in
         let pair = try await ContactPair.make(fixture, ("alice", "bob")) { $0.add(PEPModule()) }
         let (alicePEP, bobPEP) = (try #require(pair.one.module(PEPModule.self)), try #require(pair.two.module(PEPModule.self)))
@@ -44,7 +44,7 @@ struct PubSubTests {
     } }
 
     @Test("pubsub service: create, conflict, subscribe, publish notifies, items, forbidden delete, delete notifies, item-not-found",
-          arguments: [ServerPeer.prosody])
+          arguments: ServerPeer.allCases)
     func pubsubService(peer: ServerPeer) async throws { try await peer.run { fixture in
         let service = try JID("pubsub.localhost")
         let admin = try fixture.client("admin")

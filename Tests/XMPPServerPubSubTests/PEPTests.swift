@@ -91,6 +91,28 @@ import XMPPServerPubSub
         #expect(await S.noEvent(plain, node: Self.tune), "no interest announced, no item")
     }
 
+    @Test func interestAnnouncedLaterBringsTheLastItemAndTheNextNotifications() async throws {
+        let (scenario, alice, _, _, _) = try await Self.friends()
+        _ = try await Self.publishTune(alice, "p1", title: "Before")
+        let late = try await S.loginWithCaps(scenario, "bob", "late", notify: [])
+        #expect(await S.noEvent(late, node: Self.tune))
+        // The same session announces new capabilities: the server learns them and sends what it now asks for.
+        let (ver, features) = S.capsVer(notify: [Self.tune, "urn:other"])
+        try await late.send("<presence xmlns='jabber:client'><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='urn:test' ver='\(ver)'/></presence>")
+        var query: Element?
+        for _ in 0..<250 where query == nil {
+            query = late.session.takeFirst { $0.name == "iq" && $0.child("query", namespace: DiscoNamespace.info) != nil }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let asked = try #require(query, "the server asks about capabilities it has not seen")
+        let answer = features.map { "<feature var='\($0)'/>" }.joined()
+        let info = "<query xmlns='\(DiscoNamespace.info)'><identity category='client' type='pc'/>\(answer)</query>"
+        try await late.send("<iq xmlns='jabber:client' type='result' id='\(asked.attribute("id") ?? "")' to='example.com'>\(info)</iq>")
+        #expect(await S.event(late, node: Self.tune) != nil, "the last item")
+        _ = try await Self.publishTune(alice, "p2", title: "After")
+        #expect(await S.event(late, node: Self.tune) != nil, "and what comes next")
+    }
+
     @Test func aNewPresenceSubscriptionBringsTheLastItems() async throws {
         let scenario = try S.make()
         for user in ["alice", "dave"] { try await scenario.account(user) }
