@@ -203,6 +203,19 @@ final class Socket: @unchecked Sendable {
         return count > 0 ? Array(buffer[0..<count]) : []
     }
 
+    /// Reads what comes within `limit`, through as many receive timeouts as fit; empty when the peer closed (or
+    /// nothing came at all). For logins, which a loaded machine can slow past one receive timeout.
+    func readSome(waitingUpTo limit: Duration) -> [UInt8] {
+        let deadline = ContinuousClock.now + limit
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count > 0 { return Array(buffer[0..<count]) }
+            let timedOut = count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
+            guard timedOut, ContinuousClock.now < deadline else { return [] }
+        }
+    }
+
     /// Reads until `marker` appears, the peer closes, or the timeout passes, on a thread of its own (see ``blocking``).
     func read(until marker: String? = nil) async -> String {
         (try? await blocking { self.readNow(until: marker) }) ?? ""

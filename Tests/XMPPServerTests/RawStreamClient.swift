@@ -68,8 +68,8 @@ final class RawStreamClient: @unchecked Sendable {
                         case .streamClosed: machine.receivedStreamClose()
                         }
                     } else {
-                        let bytes = socket.readSome()
-                        guard !bytes.isEmpty else { throw TestSetupError("the server closed during login") }
+                        let bytes = socket.readSome(waitingUpTo: .seconds(30))
+                        guard !bytes.isEmpty else { throw TestSetupError("the server closed during login (or said nothing for 30 s)") }
                         parser.append(contentsOf: bytes)
                     }
                 }
