@@ -79,8 +79,13 @@ enum ServerPeer: String, CaseIterable, Sendable, CustomTestStringConvertible {
 
     var testDescription: String { rawValue }
 
-    /// Starts the server, runs `body` with clients for it, and stops the server.
+    /// Starts the server, runs `body` with clients for it, and stops the server; at most four at once
+    /// (``TestGate/servers``).
     func run(_ body: (ClientFixture) async throws -> Void) async throws {
+        try await TestGate.servers.run { try await runNow(body) }
+    }
+
+    private func runNow(_ body: (ClientFixture) async throws -> Void) async throws {
         switch self {
         case .xmppd:
             let server = try await TestServer.start { $0.kernel.admins = [try! JID("admin@localhost")] }

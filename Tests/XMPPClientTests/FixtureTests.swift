@@ -111,6 +111,29 @@ struct FixtureTests {
         #expect(!ports.contains { LoopbackPort.isListening(port: $0) })
     }
 
+    @Test("TestGate lets `limit` bodies run at once, queues the rest, and lets a body in again without a second place")
+    func testGateBoundsConcurrency() async throws {
+        let gate = TestGate(limit: 2)
+        final class Counts: Sendable { let value = Mutex((now: 0, most: 0)) }
+        let counts = Counts()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<6 {
+                group.addTask {
+                    try await gate.run {
+                        counts.value.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+                        try await Task.sleep(for: .milliseconds(50))
+                        counts.value.withLock { $0.now -= 1 }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(counts.value.withLock { $0.most } == 2 && gate.freePlaces == 2)
+        let single = TestGate(limit: 1)
+        let nested = try await single.run { try await single.run { "inside" } }
+        #expect(nested == "inside" && single.freePlaces == 1, "a body inside the gate does not wait for itself")
+    }
+
     @Test("LoopbackPort finds this process's listeners even when /proc/net/tcp runs to many pages")
     func ownershipCheckReadsTheWholeSocketTable() throws {
         // 120 listeners make the table ~18 KB, several pages: a reader that stops at the first page misses most.

@@ -96,7 +96,12 @@ public final class ProsodyServer: Sendable {
     }
 
     /// Starts Prosody, runs `body` with it, and stops it whether `body` returns or throws.
+    /// Waits for a place in ``TestGate/servers`` first (none is taken twice by one test).
     public static func with<Result>(_ body: (ProsodyServer) async throws -> Result) async throws -> Result {
+        try await TestGate.servers.run { try await withNow(body) }
+    }
+
+    private static func withNow<Result>(_ body: (ProsodyServer) async throws -> Result) async throws -> Result {
         let prosody = try await start()
         do {
             let result = try await body(prosody)
