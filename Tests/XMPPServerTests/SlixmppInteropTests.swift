@@ -14,11 +14,15 @@ import XMPPTestSupport
     static func run(_ name: String, storage: String,
                     configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> (output: String, steps: [Substring]) {
         let script = try #require(Bundle.module.url(forResource: name, withExtension: "py", subdirectory: "Interop"))
-        let server = try await TestServer.start(storage: storage, configure: configure)
-        let result = try? await runProcess(
-            ["python3", "-u", script.path, "127.0.0.1", String(server.port), String(server.tlsPort), "localhost", server.certificatePath],
-            timeout: 120)
-        await server.stop()
+        // A place among the whole-server scenarios: a server, several clients and a Python process are heavy.
+        let result: (status: Int32, output: String)? = try await TestGate.servers.run {
+            let server = try await TestServer.start(storage: storage, configure: configure)
+            let result = try? await runProcess(
+                ["python3", "-u", script.path, "127.0.0.1", String(server.port), String(server.tlsPort), "localhost", server.certificatePath],
+                timeout: 180)
+            await server.stop()
+            return result
+        }
         let (status, output) = try #require(result)
         #expect(status == 0, "\(name) failed:\n\(output)")
         #expect(output.contains("scenario complete"), "\(output)")
