@@ -12,19 +12,39 @@ public final class NodeStore: Sendable {
     private let defaults: NodeConfiguration
     private let limits: PubSubLimits
     private let isPersonal: Bool
-    private let maxCachedOwners: Int
-    private let cache = Mutex<(nodes: [String: PubSubNodes], order: [String])>(([:], []))
+    private let bounds: CacheBounds
+    private let cache = Mutex<Cache>(Cache())
+
+    /// How much of the nodes stays in memory: owners, and bytes of item payloads.
+    public struct CacheBounds: Sendable {
+        /// Owners whose nodes are kept.
+        public var owners: Int
+        /// Bytes of item payloads kept in all.
+        public var bytes: Int
+
+        /// Creates bounds.
+        public init(owners: Int, bytes: Int) {
+            self.owners = max(1, owners)
+            self.bytes = bytes
+        }
+    }
+
+    private struct Cache {
+        var nodes: [String: (nodes: PubSubNodes, bytes: Int)] = [:]
+        var order: [String] = []
+        var bytes = 0
+    }
     private let queues = SerialQueues()
 
     /// A store whose records are named `recordPrefix` + owner (`pep:alice`, or the service's domain).
     public init(records: any ServiceRecordStore, recordPrefix: String, defaults: NodeConfiguration, limits: PubSubLimits,
-                isPersonal: Bool, maxCachedOwners: Int) {
+                isPersonal: Bool, cache bounds: CacheBounds) {
         self.records = records
         self.recordPrefix = recordPrefix
         self.defaults = defaults
         self.limits = limits
         self.isPersonal = isPersonal
-        self.maxCachedOwners = max(1, maxCachedOwners)
+        self.bounds = bounds
     }
 
     /// Runs `change` on `owner`'s nodes, alone, then stores what it changed; returns its outcome.
@@ -51,6 +71,11 @@ public final class NodeStore: Sendable {
         }
     }
 
+    /// The owners and bytes held in memory now (for tests of the bounds).
+    public var cachedFootprint: (owners: Int, bytes: Int) {
+        cache.withLock { ($0.order.count, $0.bytes) }
+    }
+
     /// `owner`'s nodes as they are now (after any change already asked for).
     public func nodes(of owner: String) async throws -> PubSubNodes {
         try await queues.run(owner) {
@@ -66,14 +91,14 @@ public final class NodeStore: Sendable {
             let service = self.recordPrefix + owner
             for record in try await self.records.records(of: service) { try await self.records.delete(id: record.id, of: service) }
             self.cache.withLock { cache in
-                cache.nodes[owner] = nil
+                if let removed = cache.nodes.removeValue(forKey: owner) { cache.bytes -= removed.bytes }
                 cache.order.removeAll { $0 == owner }
             }
         }
     }
 
     private func load(_ owner: String) async throws -> PubSubNodes {
-        if let cached = cache.withLock({ $0.nodes[owner] }) { return cached }
+        if let cached = cache.withLock({ $0.nodes[owner]?.nodes }) { return cached }
         let decoder = JSONDecoder()
         var nodes: [String: PubSubNode] = [:]
         for record in try await records.records(of: recordPrefix + owner) {
@@ -83,11 +108,21 @@ public final class NodeStore: Sendable {
         return PubSubNodes(nodes: nodes, defaults: defaults, limits: limits, isPersonal: isPersonal)
     }
 
+    /// Keeps `owner`'s nodes in memory, then drops the least recently loaded owners while the cache holds too many
+    /// owners or bytes (the one just kept stays, however large).
     private func remember(_ nodes: PubSubNodes, of owner: String) {
+        let bytes = nodes.nodes.values.reduce(0) { $0 + $1.payloadBytes }
         cache.withLock { cache in
-            if cache.nodes.updateValue(nodes, forKey: owner) == nil { cache.order.append(owner) }
-            while cache.order.count > maxCachedOwners {
-                cache.nodes[cache.order.removeFirst()] = nil
+            if let previous = cache.nodes.updateValue((nodes, bytes), forKey: owner) {
+                cache.bytes -= previous.bytes
+            } else {
+                cache.order.append(owner)
+            }
+            cache.bytes += bytes
+            while cache.order.count > 1 && (cache.order.count > bounds.owners || cache.bytes > bounds.bytes) {
+                guard let index = cache.order.firstIndex(where: { $0 != owner }) else { break }
+                let evicted = cache.order.remove(at: index)
+                if let removed = cache.nodes.removeValue(forKey: evicted) { cache.bytes -= removed.bytes }
             }
         }
     }

@@ -21,6 +21,14 @@ public struct PEPModule: ServerModule {
     public static let maxSubscriptions = ConfigOption.integer(
         "pep_max_subscriptions", default: 1000, range: 1...1_000_000,
         "most explicit subscriptions (and affiliations) one PEP node keeps; one more gets resource-constraint")
+    /// `pep_max_bytes`: the bytes of all of one account's PEP items.
+    public static let maxBytes = ConfigOption.integer(
+        "pep_max_bytes", default: 4_194_304, range: 1024...1_073_741_824,
+        "most bytes of item payloads one account keeps in all its PEP nodes; a publish beyond gets resource-constraint")
+    /// `pep_cache_bytes`: the memory the cached PEP nodes may take.
+    public static let cacheBytes = ConfigOption.integer(
+        "pep_cache_bytes", default: 134_217_728, range: 1_048_576...68_719_476_736,
+        "most bytes of item payloads the PEP nodes kept in memory may hold; the least recently loaded accounts are dropped first")
     /// `pep_cached_accounts`: accounts whose nodes stay in memory.
     public static let cachedAccounts = ConfigOption.integer(
         "pep_cached_accounts", default: 10_000, range: 1...10_000_000,
@@ -30,7 +38,8 @@ public struct PEPModule: ServerModule {
         "caps_cache_size", default: 4096, range: 16...1_000_000,
         "client capability hashes (XEP-0115) the server remembers the features of; the oldest are asked again when seen")
     public var options: [ConfigOption] {
-        [Self.maxNodes, Self.maxItems, Self.maxItemBytes, Self.maxSubscriptions, Self.cachedAccounts, Self.capsCacheSize]
+        [Self.maxNodes, Self.maxItems, Self.maxItemBytes, Self.maxSubscriptions, Self.maxBytes, Self.cachedAccounts, Self.cacheBytes,
+         Self.capsCacheSize]
     }
 
     /// The pubsub features PEP offers (XEP-0060 §10), as account disco#info lists them.
@@ -50,8 +59,10 @@ public struct PEPModule: ServerModule {
 
     public func activate(in host: ModuleHost) {
         let limits = PubSubLimits(maxNodes: host.option(Self.maxNodes), maxItems: host.option(Self.maxItems),
-                                  maxItemBytes: host.option(Self.maxItemBytes), maxSubscriptions: host.option(Self.maxSubscriptions))
-        let pep = PersonalEventing(defaults: .personalDefault, limits: limits, maxCachedOwners: host.option(Self.cachedAccounts),
+                                  maxItemBytes: host.option(Self.maxItemBytes), maxSubscriptions: host.option(Self.maxSubscriptions),
+                                  maxOwnerBytes: host.option(Self.maxBytes))
+        let pep = PersonalEventing(defaults: .personalDefault, limits: limits,
+                                   cache: NodeStore.CacheBounds(owners: host.option(Self.cachedAccounts), bytes: host.option(Self.cacheBytes)),
                                    capsCacheSize: host.option(Self.capsCacheSize))
         host.addAccountIdentity(DiscoIdentity(category: "pubsub", type: "pep"))
         host.answerAccountDisco(pep.discoProvider)

@@ -10,16 +10,16 @@ final class PersonalEventing: Sendable {
     let caps: CapsCache
     private let defaults: NodeConfiguration
     private let limits: PubSubLimits
-    private let maxCachedOwners: Int
+    private let cacheBounds: NodeStore.CacheBounds
     private let lazyStore = Mutex<NodeStore?>(nil)
     /// Run after the account itself changed one of its nodes, before the reply: XEP-0398 puts a new avatar in the
     /// vCard, bookmarks keep their XEP-0048 view. Added while modules activate.
     let ownChangeObservers = Mutex<[@Sendable (_ owner: JID, PubSubEvent, ServerKernel) async -> Void]>([])
 
-    init(defaults: NodeConfiguration, limits: PubSubLimits, maxCachedOwners: Int, capsCacheSize: Int) {
+    init(defaults: NodeConfiguration, limits: PubSubLimits, cache: NodeStore.CacheBounds, capsCacheSize: Int) {
         self.defaults = defaults
         self.limits = limits
-        self.maxCachedOwners = maxCachedOwners
+        self.cacheBounds = cache
         caps = CapsCache(capacity: capsCacheSize)
     }
 
@@ -28,7 +28,7 @@ final class PersonalEventing: Sendable {
         lazyStore.withLock { store in
             if let store { return store }
             let created = NodeStore(records: kernel.storage.serviceRecords, recordPrefix: "pep:", defaults: defaults, limits: limits,
-                                    isPersonal: true, maxCachedOwners: maxCachedOwners)
+                                    isPersonal: true, cache: cacheBounds)
             store = created
             return created
         }

@@ -24,6 +24,11 @@ public struct PubSubNode: Sendable, Codable, Hashable {
         affiliations.filter { $0.value == .owner }.keys.sorted()
     }
 
+    /// The bytes of the items' payloads, as stored.
+    public var payloadBytes: Int {
+        items.reduce(0) { $0 + ($1.payload?.utf8.count ?? 0) }
+    }
+
     /// The most recent item.
     public var lastItem: PubSubItem? { items.last }
 

@@ -50,6 +50,7 @@ extension PubSubNodes {
         let id = itemElement.attribute("id").flatMap { $0.isEmpty ? nil : $0 } ?? UUID().uuidString.lowercased()
         let item = PubSubItem(id: id, payload: payload, publisher: requester.bare, published: now)
         node.store(item, limit: limits.maxItems)
+        try checkOwnerQuota(with: node)
         nodes[name] = node
         outcome.changed.insert(name)
         outcome.events.append(PubSubEvent(node: node, kind: .published([item])))
@@ -76,6 +77,17 @@ extension PubSubNodes {
         let notify = action.attribute("notify").map { $0 == "true" || $0 == "1" } ?? node.configuration.notifyRetract
         if notify { outcome.events.append(PubSubEvent(node: node, kind: .retracted(ids))) }
         return outcome
+    }
+
+    /// Throws `resource-constraint` when `changed` would take its owner past ``PubSubLimits/maxOwnerBytes``: all the
+    /// nodes of a PEP account, or on the service all the nodes whose first owner is the same.
+    func checkOwnerQuota(with changed: PubSubNode) throws(StanzaError) {
+        let owner = changed.owners.first
+        let others = nodes.values.filter { $0.name != changed.name && (isPersonal || $0.owners.first == owner) }
+        let total = others.reduce(changed.payloadBytes) { $0 + $1.payloadBytes }
+        guard total <= limits.maxOwnerBytes else {
+            throw StanzaError(.resourceConstraint, text: "the items of this owner's nodes may take at most \(limits.maxOwnerBytes) bytes")
+        }
     }
 
     /// Throws unless the requester may publish to the node under its publish model.

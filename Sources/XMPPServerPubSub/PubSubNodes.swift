@@ -75,6 +75,9 @@ public struct PubSubNodes: Sendable {
         guard nodes.count < limits.maxNodes else {
             throw StanzaError(.resourceConstraint, text: "at most \(limits.maxNodes) nodes")
         }
+        guard isPersonal || nodes.values.count(where: { $0.owners.first == requester.bare }) < limits.maxNodesPerOwner else {
+            throw StanzaError(.resourceConstraint, text: "at most \(limits.maxNodesPerOwner) nodes per account")
+        }
         return PubSubNode(name: name, configuration: configuration, affiliations: [requester.bare: .owner])
     }
 

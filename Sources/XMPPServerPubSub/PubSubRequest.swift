@@ -78,12 +78,19 @@ public struct PubSubLimits: Sendable {
     public var maxItemBytes: Int
     /// Subscriptions one node may have.
     public var maxSubscriptions: Int
+    /// Bytes of item payloads one owner keeps in all its nodes: a PEP account's, or on the service the nodes of one
+    /// first owner (their creator), whoever published to them.
+    public var maxOwnerBytes: Int
+    /// Nodes one account may create on the service (a PEP account is bounded by ``maxNodes``).
+    public var maxNodesPerOwner: Int
 
     /// Creates limits.
-    public init(maxNodes: Int, maxItems: Int, maxItemBytes: Int, maxSubscriptions: Int) {
+    public init(maxNodes: Int, maxItems: Int, maxItemBytes: Int, maxSubscriptions: Int, maxOwnerBytes: Int, maxNodesPerOwner: Int? = nil) {
         self.maxNodes = maxNodes
+        self.maxNodesPerOwner = maxNodesPerOwner ?? maxNodes
         self.maxItems = maxItems
         self.maxItemBytes = maxItemBytes
         self.maxSubscriptions = maxSubscriptions
+        self.maxOwnerBytes = maxOwnerBytes
     }
 }

@@ -37,7 +37,7 @@ public final class PubSubService: HostedService {
         lazyStore.withLock { store in
             if let store { return store }
             let created = NodeStore(records: kernel.storage.serviceRecords, recordPrefix: "pubsub:", defaults: defaults, limits: limits,
-                                    isPersonal: false, maxCachedOwners: 1)
+                                    isPersonal: false, cache: NodeStore.CacheBounds(owners: 1, bytes: Int.max))
             store = created
             return created
         }

@@ -27,7 +27,17 @@ public struct PubSubServiceModule: ServerModule {
     public static let maxSubscriptions = ConfigOption.integer(
         "pubsub_max_subscriptions", default: 10_000, range: 1...10_000_000,
         "most subscriptions (and affiliations) one pubsub node keeps; one more gets resource-constraint")
-    public var options: [ConfigOption] { [Self.domain, Self.creators, Self.maxNodes, Self.maxItems, Self.maxItemBytes, Self.maxSubscriptions] }
+    /// `pubsub_max_bytes_per_owner`: the bytes of the items of one owner's nodes.
+    public static let maxOwnerBytes = ConfigOption.integer(
+        "pubsub_max_bytes_per_owner", default: 67_108_864, range: 1024...68_719_476_736,
+        "most bytes of item payloads in the nodes one account created on the pubsub service; a publish beyond gets resource-constraint")
+    /// `pubsub_max_nodes_per_owner`: nodes one account may create.
+    public static let maxNodesPerOwner = ConfigOption.integer(
+        "pubsub_max_nodes_per_owner", default: 100, range: 1...10_000_000, "most nodes one account may create on the pubsub service")
+    public var options: [ConfigOption] {
+        [Self.domain, Self.creators, Self.maxNodes, Self.maxItems, Self.maxItemBytes, Self.maxSubscriptions, Self.maxOwnerBytes,
+         Self.maxNodesPerOwner]
+    }
 
     /// Creates the module.
     public init() {}
@@ -39,7 +49,8 @@ public struct PubSubServiceModule: ServerModule {
         guard domain != host.configuration.domain, JID(validating: domain) != nil else { return }
         let creators = PubSubService.NodeCreators(rawValue: host.option(Self.creators)) ?? .local
         let limits = PubSubLimits(maxNodes: host.option(Self.maxNodes), maxItems: host.option(Self.maxItems),
-                                  maxItemBytes: host.option(Self.maxItemBytes), maxSubscriptions: host.option(Self.maxSubscriptions))
+                                  maxItemBytes: host.option(Self.maxItemBytes), maxSubscriptions: host.option(Self.maxSubscriptions),
+                                  maxOwnerBytes: host.option(Self.maxOwnerBytes), maxNodesPerOwner: host.option(Self.maxNodesPerOwner))
         host.addService(PubSubService(domain: domain, creators: creators, limits: limits))
     }
 }
