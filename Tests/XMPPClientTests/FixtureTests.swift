@@ -98,9 +98,12 @@ struct FixtureTests {
         #expect(echoed.status == 0 && echoed.output == "fed through stdin\n")
         let failed = try await runProcess(["sh", "-c", "echo oops; exit 3"], timeout: 10)
         #expect(failed.status == 3 && failed.output == "oops\n")
-        let started = Date()
-        let stopped = try await runProcess(["sleep", "30"], timeout: 1)
-        #expect(stopped.status != 0 && Date().timeIntervalSince(started) < 10)
+        // Timed from inside the gate's place, so a queue for a place does not count.
+        try await TestGate.servers.run {
+            let started = Date()
+            let stopped = try await runProcess(["sleep", "30"], timeout: 1)
+            #expect(stopped.status != 0 && Date().timeIntervalSince(started) < 10)
+        }
     }
 
     @Test("LoopbackPort.free gives a port nobody listens on, below the ephemeral range, never the same twice")

@@ -132,12 +132,12 @@ import XMPPTestSupport
 
     @Test func aSilentConnectionIsDetachedByTheIdleTimeoutAndResumes() async throws {
         // Long enough that a login on a loaded two-core machine never looks idle.
-        let server = try await Self.server(idleTimeout: 4)
+        let server = try await Self.server(idleTimeout: 6)
         defer { Task { await server.stop() } }
         let alice = try await Self.online(server.port, "alice")
         let id = try await Self.enable(alice)
         // Alice's phone stops answering; the server gives up on the connection, not the session.
-        let closed = await alice.collect(until: { $0.name == "error" }, timeout: .seconds(8))
+        let closed = await alice.collect(until: { $0.name == "error" }, timeout: .seconds(12))
         #expect(closed.last?.child("connection-timeout") != nil, "the server closed the silent connection")
         #expect(server.server.kernel.registry.entry(alice.jid)?.isAvailable == true, "but kept the session")
         let bob = try await Self.online(server.port, "bob")

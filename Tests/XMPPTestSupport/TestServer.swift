@@ -79,9 +79,13 @@ public func builtExecutable(_ name: String) -> String {
 /// standard input (then end of file). The wait happens on a
 /// Dispatch thread: blocking the cooperative pool would starve the in-process server's tasks.
 public func runProcess(_ arguments: [String], input: String? = nil, timeout: TimeInterval) async throws -> (status: Int32, output: String) {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result { try runProcessBlocking(arguments, input: input, timeout: timeout) })
+    // A process (a client tool, Prosody's openssl) is as heavy as a scenario: it takes a place in the gate, unless
+    // the scenario that runs it holds one already.
+    try await TestGate.servers.run {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try runProcessBlocking(arguments, input: input, timeout: timeout) })
+            }
         }
     }
 }
