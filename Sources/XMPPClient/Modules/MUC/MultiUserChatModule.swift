@@ -57,6 +57,12 @@ public final class MultiUserChatModule: XMPPClientModule {
     /// The rooms handed out, joined or not.
     public var knownRooms: [ChatRoom] { rooms.withLock { Array($0.values) } }
 
+    /// The room `jid` when this user is in it or entering it.
+    func activeRoom(_ jid: JID) -> ChatRoom? {
+        guard let room = rooms.withLock({ $0[jid.bare] }), room.isJoined || room.isJoining else { return nil }
+        return room
+    }
+
     /// Forgets a room this user left; its stanzas are no longer routed.
     public func forget(_ room: ChatRoom) {
         _ = rooms.withLock { $0.removeValue(forKey: room.jid) }
