@@ -45,6 +45,14 @@ struct RoomConversationTests {
         #expect(history.map { "\($0.nickname ?? "?"): \($0.body)" } == ["Bob: r1", "Bob: r2", "Alice: r3 from alice"], "\(history)")
         #expect(history.map(\.direction) == [.incoming, .incoming, .outgoing] && history.allSatisfy { $0.kind == .room })
 
+        // Entering again brings the same messages as discussion history: they are stored once.
+        try await aliceRoom.leave()
+        let historyEvents = aliceRoom.events
+        try await aliceRoom.join(history: .init(maxStanzas: 20))
+        _ = try #require(await first(historyEvents, timeout: .seconds(15)) { if case .message(let m) = $0 { m.isHistory && m.body == "r3 from alice" } else { false } })
+        await archive.flushStorage()
+        #expect(try archive.messages(with: roomJID).map(\.body) == ["r1", "r2", "r3 from alice"])
+
         // Read in the app; then a relaunch with the same file keeps both conversations apart.
         archive.markRead(roomJID, upTo: history[0].timestamp)
         await archive.flushStorage()
