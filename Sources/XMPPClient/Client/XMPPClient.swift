@@ -1,6 +1,5 @@
 import NIOCore
 import NIOPosix
-import Synchronization
 import XMPPCore
 import XMPPTransport
 
@@ -39,7 +38,7 @@ public final class XMPPClient: Sendable {
         var isInactive = false
     }
 
-    let state: Mutex<State>
+    let state: Locked<State>
     let group: any EventLoopGroup
     let keyCache = SCRAMKeyCache()
     let stateChanges = Broadcast<ConnectionState>()
@@ -53,7 +52,7 @@ public final class XMPPClient: Sendable {
     ///     (`NIOTSEventLoopGroup.singleton`, Network.framework, on Apple platforms; `MultiThreadedEventLoopGroup.singleton`
     ///     elsewhere). A NIOPosix group on an Apple platform makes the client use BSD sockets there too.
     public init(configuration: Configuration, eventLoopGroup: any EventLoopGroup = ConnectionBootstrap.defaultGroup) {
-        self.state = Mutex(State(configuration: configuration))
+        self.state = Locked(State(configuration: configuration))
         self.group = eventLoopGroup
     }
 

@@ -1,7 +1,6 @@
 import NIOCore
 import NIOPosix
 import NIOSSL
-import Synchronization
 import XMPPCore
 import XMPPTransport
 
@@ -18,7 +17,7 @@ final class ClientConnection: ClientStreamDelegate, Sendable {
 
     private weak let client: XMPPClient?
     let generation: Int
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(client: XMPPClient, generation: Int) {
         self.client = client

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import XMPPCore
 
 /// A message in the local archive.
@@ -99,8 +98,8 @@ public protocol MessageArchiveStorage: Sendable {
 
 /// An archive kept in memory for the process's lifetime.
 public final class InMemoryMessageArchive: MessageArchiveStorage {
-    private let stored = Mutex<[ArchivedMessage]>([])
-    private let readPoints = Mutex<[String: Date]>([:])
+    private let stored = Locked<[ArchivedMessage]>([])
+    private let readPoints = Locked<[String: Date]>([:])
 
     /// Creates an empty archive.
     public init() {}

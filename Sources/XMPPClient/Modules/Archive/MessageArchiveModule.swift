@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import XMPPCore
 
 /// A local archive of one-to-one messages sent and received (XMPPFramework's message archiving), kept in sync
@@ -27,7 +26,7 @@ public final class MessageArchiveModule: XMPPClientModule {
     public let pageSize: Int
     private let client = ClientReference()
     /// Results of queries under way, by query id, filled as the result messages arrive.
-    private let collecting = Mutex<[String: [ServerArchivedMessage]]>([:])
+    private let collecting = Locked<[String: [ServerArchivedMessage]]>([:])
     private let synchronized = Broadcast<Int>()
     private let writer = StorageWriter(store: "archive")
     private let conversationChanges = Broadcast<[Conversation]>()

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import XMPPCore
 
 // The outbox and delivery statuses: a message goes out at once when online, waits in the outbox otherwise (sent in

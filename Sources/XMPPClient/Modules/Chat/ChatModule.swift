@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import XMPPCore
 
 /// One-to-one chat (RFC 6121 §5): send and receive `chat` messages, with delivery receipts (XEP-0184),
@@ -25,7 +24,7 @@ public final class ChatModule: XMPPClientModule {
     /// The most messages the outbox holds; ``send(_:to:thread:requestReceipt:chatState:)`` refuses more.
     public let outboxLimit: Int
     let queuesWhileOffline: Bool
-    let tracking = Mutex(Tracking())
+    let tracking = Locked(Tracking())
     let statusUpdates = Broadcast<DeliveryUpdate>()
     // Messages and failures that arrive while nobody listens (offline messages during connect()) wait for the first
     // subscriber, up to a bound; receipts and chat states matter only live.

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import XMPPCore
 
 // What the room sends: occupant presence with status codes (XEP-0045 §15.6.2), groupchat and private

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import XMPPCore
 
 /// Multi-user chat (XEP-0045): finds chat services and their rooms, hands out ``ChatRoom``s, routes each room's
@@ -17,12 +16,12 @@ import XMPPCore
 /// ```
 public final class MultiUserChatModule: XMPPClientModule {
     private let client = ClientReference()
-    private let rooms = Mutex<[JID: ChatRoom]>([:])
+    private let rooms = Locked<[JID: ChatRoom]>([:])
     // Invitations that arrive before anyone listens (offline, during connect()) wait for the first subscriber.
     private let incomingInvitations = Broadcast<RoomInvitation>(keepingWhileUnsubscribed: 100)
     private let rejoinsAfterReconnection: Bool
     private let rejoinsAfterTechnicalRemoval: Bool
-    private let roomsToRejoin = Mutex<[JID: Date?]>([:])
+    private let roomsToRejoin = Locked<[JID: Date?]>([:])
 
     /// Creates the module.
     /// - Parameters:
