@@ -62,6 +62,12 @@ public final class SQLiteMessageArchive: MessageArchiveStorage, OutboxStorage {
                 table.primaryKey(["account", "peer"])
             }
         }
+        migrator.registerMigration("rooms") { db in
+            try db.alter(table: "message") { table in
+                table.add(column: "kind", .text).notNull().defaults(to: ConversationKind.chat.rawValue)
+                table.add(column: "nickname", .text)
+            }
+        }
         try migrator.migrate(database)
     }
 
@@ -82,12 +88,12 @@ public final class SQLiteMessageArchive: MessageArchiveStorage, OutboxStorage {
             }
             try db.execute(sql: """
                 INSERT INTO message (account, peer, outgoing, body, thread, stanzaID, timestamp, archiveID, status, replyTo, reactions,
-                                     edited, retracted)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                     edited, retracted, kind, nickname)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [account, message.peer.description, message.direction == .outgoing,
                                  message.body, message.thread, message.stanzaID, message.timestamp.timeIntervalSince1970, message.archiveID,
                                  message.deliveryStatus?.word, message.replyTo, Self.encode(message.reactions),
-                                 message.isEdited, message.isRetracted])
+                                 message.isEdited, message.isRetracted, message.kind.rawValue, message.nickname])
             return true
         }
     }
@@ -95,7 +101,8 @@ public final class SQLiteMessageArchive: MessageArchiveStorage, OutboxStorage {
     public func latestArchiveID(account: JID) throws -> String? {
         try database.read { db in
             try String.fetchOne(db, sql: """
-                SELECT archiveID FROM message WHERE account = ? AND archiveID IS NOT NULL ORDER BY timestamp DESC, id DESC LIMIT 1
+                SELECT archiveID FROM message WHERE account = ? AND kind = 'chat' AND archiveID IS NOT NULL
+                ORDER BY timestamp DESC, id DESC LIMIT 1
                 """, arguments: [account.bare.description])
         }
     }
@@ -174,6 +181,8 @@ public final class SQLiteMessageArchive: MessageArchiveStorage, OutboxStorage {
         message.reactions = decode(row["reactions"])
         message.isEdited = row["edited"]
         message.isRetracted = row["retracted"]
+        message.kind = (row["kind"] as String?).flatMap(ConversationKind.init(rawValue:)) ?? .chat
+        message.nickname = row["nickname"]
         return message
     }
 
@@ -221,7 +230,7 @@ public final class SQLiteMessageArchive: MessageArchiveStorage, OutboxStorage {
                 let unread = try Int.fetchOne(db, sql: """
                     SELECT COUNT(*) FROM message WHERE account = ? AND peer = ? AND outgoing = 0 AND retracted = 0 AND timestamp > ?
                     """, arguments: [account.bare.description, peer.bare.description, readUpTo ?? -Double.greatestFiniteMagnitude]) ?? 0
-                return Conversation(peer: peer, lastMessage: last, unreadCount: unread,
+                return Conversation(peer: peer, kind: last?.kind ?? .chat, lastMessage: last, unreadCount: unread,
                                     readUpTo: readUpTo.map(Date.init(timeIntervalSince1970:)))
             }
         }

@@ -47,6 +47,33 @@ struct AccountAndServiceTests {
         await #expect(throws: XMPPClientError.self) { try await alice.connect() }
     }
 
+    @Test("a refused account removal leaves the account and automatic reconnection as they were")
+    func refusedAccountRemoval() async throws {
+        // A server without in-band account management (XEP-0077 not offered, as where registration is off) refuses
+        // the removal with service-unavailable.
+        let server = try await TestServer.start(modules: TestServer.modules(except: ["register"]))
+        defer { Task { await server.stop() } }
+        try await server.createAccount("alice", password: "alice-secret")
+        let alice = try ClientFixture(server: server).client("alice")
+        let registration = alice.add(RegistrationModule())
+        alice.add(ReconnectModule(initialDelay: .milliseconds(100)))
+        try await alice.connect()
+        do {
+            try await registration.cancelAccount()
+            Issue.record("the server removed the account")
+        } catch XMPPClientError.stanzaError(let error) {
+            #expect(error.condition == .serviceUnavailable)
+        }
+        #expect(alice.connectionState.isOnline, "the refusal ends nothing")
+
+        // A later drop is a loss again: the client reconnects.
+        let states = alice.states
+        server.dropSessions(of: "alice")
+        #expect(await first(states, timeout: .seconds(15)) { $0.isDisconnected } != nil)
+        #expect(await eventually(timeout: .seconds(20)) { alice.connectionState.isOnline }, "\(alice.connectionState)")
+        await alice.disconnect()
+    }
+
     @Test("vCard publish and fetch; an avatar's hash travels in presence and the image is fetched by a contact")
     func vcardAndAvatar() async throws {
         let server = try await TestServer.start()

@@ -312,4 +312,33 @@ struct MultiUserChatTests {
         await alice.disconnect()
         await bob.disconnect()
     }
+
+    @Test("removed for a technical reason (333, with 307): its own exit, and the module enters the room again at once")
+    func technicalRemovalRejoins() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let (alice, bob) = (try fixture.client("alice"), try fixture.client("bob"))
+        let (aliceMUC, bobMUC) = (alice.add(MultiUserChatModule()), bob.add(MultiUserChatModule()))
+        for client in [alice, bob] { try await client.connect(registering: true) }
+        let room = aliceMUC.room(try JID("bounces@conference.localhost"), nickname: "Alice")
+        try await room.join()
+        try await room.acceptDefaultConfiguration()
+        let bobRoom = bobMUC.room(room.jid, nickname: "Bob")
+        try await bobRoom.join()
+        let (bobEvents, bobRejoins) = (bobRoom.events, bobRoom.events)
+
+        // Bob's client bounces a message of the room (as a client does with a stanza it cannot take): the room
+        // takes Bob for gone and removes him with 333 and 307 (XEP-0045 §7.14, XEP-0410).
+        let bounce = Element("message", namespace: XMLNamespace.client, attributes: ["type": "error", "to": room.jid.description],
+                             children: [.element(StanzaError(.serviceUnavailable).element())])
+        try await bob.send(bounce)
+        let exit = await first(bobEvents, timeout: .seconds(15)) { if case .exited = $0 { true } else { false } }
+        #expect(exit == .exited(.technicalRemoval(reason: "your client returned an error")), "\(String(describing: exit))")
+        #expect(await first(bobRejoins, timeout: .seconds(15)) { $0 == .rejoined } != nil, "entered again at once")
+        #expect(bobRoom.isJoined)
+        #expect(await eventually(timeout: .seconds(10)) { room.occupants.contains { $0.nickname == "Bob" } })
+        await alice.disconnect()
+        await bob.disconnect()
+    }
 }

@@ -16,6 +16,8 @@ public struct TestServer: Sendable {
     public let directory: String
     /// What it was started with, for ``restarted()``.
     public let configuration: ServerConfiguration
+    /// The modules it runs (``StandardModules/all`` unless the test chose fewer).
+    public let modules: [any ServerModule]
 
     /// The STARTTLS port.
     public var port: Int { server.boundPorts[0] }
@@ -24,7 +26,8 @@ public struct TestServer: Sendable {
     /// The generated certificate, for clients to trust.
     public var certificatePath: String { "\(directory)/localhost.crt" }
 
-    public static func start(storage: String = "sqlite", configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
+    public static func start(storage: String = "sqlite", modules: [any ServerModule] = StandardModules.all,
+                             configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
         let directory = NSTemporaryDirectory() + "xmppd-test-" + UUID().uuidString
         var configuration = ServerConfiguration()
         configuration.dataDirectory = directory
@@ -34,19 +37,19 @@ public struct TestServer: Sendable {
         configuration.storage = storage
         configuration.kernel.registration = .open
         configure(&configuration)
-        return try await start(configuration)
+        return try await start(configuration, modules: modules)
     }
 
-    private static func start(_ configuration: ServerConfiguration) async throws -> TestServer {
+    private static func start(_ configuration: ServerConfiguration, modules: [any ServerModule]) async throws -> TestServer {
         var logger = Logger(label: "xmppd-test")
         logger.logLevel = .warning
-        let server = try XMPPServer(configuration: configuration, logger: logger)
+        let server = try XMPPServer(configuration: configuration, logger: logger, modules: modules)
         try await server.start()
         // One STARTTLS and one direct-TLS listener on 127.0.0.1, and the certificate clients must trust.
         guard server.boundPorts.count == 2 else { throw TestSetupError("listeners: \(server.boundPorts)") }
         let directory = configuration.dataDirectory
         guard FileManager.default.fileExists(atPath: "\(directory)/localhost.crt") else { throw TestSetupError("no certificate") }
-        return TestServer(server: server, directory: directory, configuration: configuration)
+        return TestServer(server: server, directory: directory, configuration: configuration, modules: modules)
     }
 
     /// Shuts the server down as SIGTERM would and starts it again on the same ports, data and certificate.
@@ -55,7 +58,17 @@ public struct TestServer: Sendable {
         configuration.c2sPort = port
         configuration.c2sTLSPort = tlsPort
         await server.shutdown()
-        return try await Self.start(configuration)
+        return try await Self.start(configuration, modules: modules)
+    }
+
+    /// The standard modules but those named (``ServerModule/name``): a server without those features.
+    public static func modules(except names: Set<String>) -> [any ServerModule] {
+        StandardModules.all.filter { !names.contains($0.name) }
+    }
+
+    /// Creates an account straight in the server's storage (for a server that does not register accounts in-band).
+    public func createAccount(_ user: String, password: String) async throws {
+        _ = try await server.kernel.createAccount(user, password: password)
     }
 
     /// The SHA-256 fingerprint of the server's certificate, colon-separated hex.

@@ -1,4 +1,4 @@
-import Synchronization
+import XMPPCore
 
 /// Hands each value to every current subscriber, each through its own `AsyncStream`, in order. A subscriber
 /// that stops iterating is forgotten. Values published before a subscription are not replayed, except that a
@@ -13,7 +13,7 @@ final class Broadcast<Value: Sendable>: Sendable {
         var kept: [Value] = []
     }
 
-    private let subscribers = Mutex(State())
+    private let subscribers = Locked(State())
     private let keepLimit: Int
 
     /// Creates a broadcast that keeps up to `keepingWhileUnsubscribed` values for a first subscriber (0: none).

@@ -1,6 +1,5 @@
 import NIOCore
 import NIOPosix
-import Synchronization
 import XMPPCore
 import XMPPTransport
 
@@ -39,7 +38,7 @@ public final class XMPPClient: Sendable {
         var isInactive = false
     }
 
-    let state: Mutex<State>
+    let state: Locked<State>
     let group: any EventLoopGroup
     let keyCache = SCRAMKeyCache()
     let stateChanges = Broadcast<ConnectionState>()
@@ -49,9 +48,11 @@ public final class XMPPClient: Sendable {
     /// Creates a client. Nothing happens on the network until ``connect()``.
     /// - Parameters:
     ///   - configuration: The account and how to reach its server.
-    ///   - eventLoopGroup: Where connections run; the process-wide NIO group by default.
-    public init(configuration: Configuration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
-        self.state = Mutex(State(configuration: configuration))
+    ///   - eventLoopGroup: Where connections run: by default the process-wide group of the platform's transport
+    ///     (`NIOTSEventLoopGroup.singleton`, Network.framework, on Apple platforms; `MultiThreadedEventLoopGroup.singleton`
+    ///     elsewhere). A NIOPosix group on an Apple platform makes the client use BSD sockets there too.
+    public init(configuration: Configuration, eventLoopGroup: any EventLoopGroup = ConnectionBootstrap.defaultGroup) {
+        self.state = Locked(State(configuration: configuration))
         self.group = eventLoopGroup
     }
 

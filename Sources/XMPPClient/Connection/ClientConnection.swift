@@ -1,7 +1,6 @@
 import NIOCore
 import NIOPosix
 import NIOSSL
-import Synchronization
 import XMPPCore
 import XMPPTransport
 
@@ -18,7 +17,7 @@ final class ClientConnection: ClientStreamDelegate, Sendable {
 
     private weak let client: XMPPClient?
     let generation: Int
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(client: XMPPClient, generation: Int) {
         self.client = client
@@ -93,19 +92,16 @@ final class ClientConnection: ClientStreamDelegate, Sendable {
         let directTLS = endpoint.directTLS
         var makeTLSHandler: (@Sendable () throws -> NIOSSLClientHandler)?
         if let tls { makeTLSHandler = { try tls.makeHandler() } }
-        let bootstrap = ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.nanoseconds(timeout.nanoseconds))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let operations = channel.pipeline.syncOperations
-                    if directTLS, let makeTLSHandler { try operations.addHandler(try makeTLSHandler()) }
-                    let decoder = XMPPStreamDecoder()
-                    let handler = ClientStreamHandler(configuration: negotiation, decoder: decoder, directTLS: directTLS,
-                                                      makeTLSHandler: makeTLSHandler, delegate: self)
-                    try operations.addHandlers([decoder, XMPPStreamEncoder(), handler])
-                }
+        let bootstrap = ConnectionBootstrap.make(group: group, connectTimeout: .nanoseconds(timeout.nanoseconds)) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let operations = channel.pipeline.syncOperations
+                if directTLS, let makeTLSHandler { try operations.addHandler(try makeTLSHandler()) }
+                let decoder = XMPPStreamDecoder()
+                let handler = ClientStreamHandler(configuration: negotiation, decoder: decoder, directTLS: directTLS,
+                                                  makeTLSHandler: makeTLSHandler, delegate: self)
+                try operations.addHandlers([decoder, XMPPStreamEncoder(), handler])
             }
+        }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             state.withLock { $0.waiter = continuation }
             bootstrap.connect(host: endpoint.host, port: endpoint.port).whenComplete { result in

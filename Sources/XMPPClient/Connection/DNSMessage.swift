@@ -65,14 +65,20 @@ struct DNSMessage {
                   let length = reader.uint16() else { return nil }
             let end = reader.offset + Int(length)
             if type == srvType {
-                guard let priority = reader.uint16(), let weight = reader.uint16(), let port = reader.uint16(),
-                      let target = reader.name() else { return nil }
-                records.append(SRVRecord(priority: priority, weight: weight, port: port, target: target))
+                guard let record = reader.srvRecord() else { return nil }
+                records.append(record)
             }
             guard end <= bytes.count else { return nil }
             reader.offset = end
         }
         return .records(records)
+    }
+
+    /// Reads the data of one SRV record (priority, weight, port, target), as the system resolver hands it over on
+    /// Apple platforms; `nil` when malformed.
+    static func parseSRVData(_ bytes: [UInt8]) -> SRVRecord? {
+        var reader = Reader(bytes: bytes)
+        return reader.srvRecord()
     }
 
     private struct Reader {
@@ -89,6 +95,12 @@ struct DNSMessage {
             guard offset + count <= bytes.count else { return false }
             offset += count
             return true
+        }
+
+        /// The data of an SRV record.
+        mutating func srvRecord() -> SRVRecord? {
+            guard let priority = uint16(), let weight = uint16(), let port = uint16(), let target = name() else { return nil }
+            return SRVRecord(priority: priority, weight: weight, port: port, target: target)
         }
 
         /// A possibly compressed name; the offset moves past its in-place part only.

@@ -17,7 +17,8 @@ struct ServiceEndpoint: Sendable, Hashable {
 /// `_xmpps-client._tcp` (direct TLS) and `_xmpp-client._tcp` (STARTTLS), merged in priority order, then
 /// the domain itself on port 5222 when there are none.
 struct ServiceLocator: Sendable {
-    /// Name servers as `address` or `address:port`; empty means those of `/etc/resolv.conf`.
+    /// Name servers as `address` or `address:port`; empty means the system's: those of `/etc/resolv.conf`, or the
+    /// system resolver on Apple platforms.
     var nameServers: [String]
     var group: any EventLoopGroup
     var timeout: TimeAmount = .seconds(3)
@@ -41,8 +42,12 @@ struct ServiceLocator: Sendable {
         }
     }
 
-    /// The SRV records of `name`, or none when no name server answers.
+    /// The SRV records of `name`, or none when no name server answers. On Apple platforms, without configured name
+    /// servers, the system's resolver answers (dnssd), which knows the device's DNS settings.
     func lookup(_ name: String) async -> [DNSMessage.SRVRecord] {
+        #if canImport(Network)
+        if nameServers.isEmpty { return await SystemSRVResolver.records(of: name, timeout: timeout) }
+        #endif
         for server in servers() {
             let id = UInt16.random(in: 0...UInt16.max)
             guard let answer = try? await exchange(DNSMessage.query(id: id, name: name), with: server),
@@ -66,7 +71,7 @@ struct ServiceLocator: Sendable {
         }
     }
 
-    /// The `nameserver` lines of `/etc/resolv.conf`.
+    /// The `nameserver` lines of `/etc/resolv.conf` (not read on Apple platforms, where the system's resolver is asked).
     static func systemNameServers() -> [String] {
         guard let file = fopen("/etc/resolv.conf", "r") else { return [] }
         defer { fclose(file) }
@@ -83,9 +88,11 @@ struct ServiceLocator: Sendable {
 
     /// Sends one UDP query and returns the first datagram that comes back from that server.
     private func exchange(_ query: [UInt8], with server: SocketAddress) async throws -> [UInt8] {
-        let answer = group.next().makePromise(of: [UInt8].self)
+        // UDP needs NIOPosix event loops: the client's, or the process-wide ones when it runs on Network.framework.
+        let posixGroup: any EventLoopGroup = DatagramBootstrap(validatingGroup: group) != nil ? group : MultiThreadedEventLoopGroup.singleton
+        let answer = posixGroup.next().makePromise(of: [UInt8].self)
         let bindHost = server.protocol == .inet6 ? "::" : "0.0.0.0"
-        let channel = try await DatagramBootstrap(group: group)
+        let channel = try await DatagramBootstrap(group: posixGroup)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(DNSReplyHandler(server: server, answer: answer))

@@ -1,8 +1,8 @@
-import Synchronization
+import XMPPCore
 
 /// The client a module is attached to, held weakly: the client owns its modules.
 final class ClientReference: Sendable {
-    private let reference = Mutex(Weak())
+    private let reference = Locked(Weak())
 
     private struct Weak {
         weak var client: XMPPClient?

@@ -1,4 +1,3 @@
-import Synchronization
 import XMPPCore
 
 /// What an entity says about itself in service discovery (XEP-0030 §3).
@@ -60,7 +59,7 @@ public final class DiscoModule: XMPPClientModule {
     }
 
     private let client = ClientReference()
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// The client's identity in its own disco#info answers.
     public let identity: DiscoInfo.Identity
     /// The node of the client's capabilities: a URL naming the software.

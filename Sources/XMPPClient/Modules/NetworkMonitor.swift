@@ -1,4 +1,4 @@
-import Synchronization
+import XMPPCore
 
 /// Whether the device has a usable network, as the platform reports it.
 public enum NetworkAvailability: Sendable, Hashable {
@@ -21,12 +21,12 @@ public protocol NetworkMonitor: Sendable {
 /// A network monitor the app feeds: call ``report(_:)`` from whatever the platform offers (a netlink watcher,
 /// a connectivity plugin, a test).
 public final class ManualNetworkMonitor: NetworkMonitor {
-    private let current: Mutex<NetworkAvailability>
+    private let current: Locked<NetworkAvailability>
     private let updates = Broadcast<NetworkAvailability>()
 
     /// Creates a monitor starting at `availability`.
     public init(_ availability: NetworkAvailability = .available) {
-        current = Mutex(availability)
+        current = Locked(availability)
     }
 
     public var availability: NetworkAvailability { current.withLock { $0 } }

@@ -1,4 +1,3 @@
-import Synchronization
 import XMPPCore
 
 /// XMPP ping (XEP-0199): answers pings, pings on demand, and keeps the connection alive — when nothing has
@@ -9,7 +8,7 @@ public final class PingModule: XMPPClientModule {
     public static let namespace = "urn:xmpp:ping"
 
     private let client = ClientReference()
-    private let keepAlive = Mutex<Task<Void, Never>?>(nil)
+    private let keepAlive = Locked<Task<Void, Never>?>(nil)
     /// How long the connection may be silent before a keep-alive ping; `nil` turns keep-alive off.
     public let interval: Duration?
     /// How long a keep-alive ping may go unanswered before the connection counts as dead.

@@ -1,4 +1,3 @@
-import Synchronization
 import XMPPCore
 
 /// A contact resource's presence changed.
@@ -27,7 +26,7 @@ public final class PresenceModule: XMPPClientModule {
         var suspended: [JID: [JID: Presence]]?
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let client = ClientReference()
     private let changes = Broadcast<PresenceUpdate>()
 

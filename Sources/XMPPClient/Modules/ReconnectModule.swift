@@ -1,4 +1,3 @@
-import Synchronization
 import XMPPCore
 
 /// What the reconnect module is doing.
@@ -22,7 +21,7 @@ public enum ReconnectEvent: Sendable, Hashable {
 /// once when the network returns.
 public final class ReconnectModule: XMPPClientModule {
     private let client = ClientReference()
-    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let task = Locked<Task<Void, Never>?>(nil)
     private let events = Broadcast<ReconnectEvent>()
     /// The delay before the first attempt.
     public let initialDelay: Duration
@@ -32,7 +31,7 @@ public final class ReconnectModule: XMPPClientModule {
     public let maximumAttempts: Int?
     /// Where the network's comings and goings are learned, if anywhere.
     public let network: (any NetworkMonitor)?
-    private let wake = Mutex<CheckedContinuation<Void, Never>?>(nil)
+    private let wake = Locked<CheckedContinuation<Void, Never>?>(nil)
 
     /// Creates the module.
     /// - Parameter network: A source of network availability (``PathNetworkMonitor`` on Apple platforms).

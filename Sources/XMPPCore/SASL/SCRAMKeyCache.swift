@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Remembers the keys a SCRAM client derived from a password, salt and iteration count, so that logging in
 /// again to the same account skips the deliberately slow PBKDF2 step (RFC 5802 §5.1 lets a client cache them).
 ///
@@ -18,7 +16,7 @@ public final class SCRAMKeyCache: Sendable {
 
     /// The most entries kept at once.
     public let capacity: Int
-    private let entries = Mutex<[Key: Keys]>([:])
+    private let entries = Locked<[Key: Keys]>([:])
 
     /// Creates an empty cache holding up to `capacity` entries.
     public init(capacity: Int = 100_000) {

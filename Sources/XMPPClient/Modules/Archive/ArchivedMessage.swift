@@ -1,12 +1,11 @@
 import Foundation
-import Synchronization
 import XMPPCore
 
 /// A message in the local archive.
 public struct ArchivedMessage: Sendable, Hashable, Codable {
     /// Which way it went.
     public enum Direction: String, Sendable, Hashable, Codable {
-        /// Sent by this account.
+        /// Sent by this account (in a room: under this user's nickname, as the room reflected it).
         case outgoing
         /// Received by this account.
         case incoming
@@ -14,8 +13,12 @@ public struct ArchivedMessage: Sendable, Hashable, Codable {
 
     /// The account's bare JID.
     public var account: JID
-    /// The other party's bare JID: the conversation.
+    /// The other party's bare JID: the conversation (a contact, or a room).
     public var peer: JID
+    /// Whether the conversation is one-to-one or a room's.
+    public var kind: ConversationKind = .chat
+    /// For a room message: the sender's nickname in the room.
+    public var nickname: String?
     /// Which way it went.
     public var direction: Direction
     /// The text.
@@ -70,7 +73,8 @@ public protocol MessageArchiveStorage: Sendable {
     /// stanza id: a live copy and the server archive's copy of one message); a copy that brings the archive id the
     /// stored one lacked fills it in. Returns whether the message was new.
     @discardableResult func append(_ message: ArchivedMessage) throws -> Bool
-    /// The archive id of the newest stored message that has one: where synchronization with the server resumes.
+    /// The archive id of the newest stored one-to-one message that has one: where synchronization with the account's
+    /// archive on the server resumes (room messages carry the room's archive ids, not the account's).
     func latestArchiveID(account: JID) throws -> String?
     /// The archive id of the oldest stored message with `peer` that has one: where paging backwards continues.
     func oldestArchiveID(account: JID, peer: JID) throws -> String?
@@ -94,8 +98,8 @@ public protocol MessageArchiveStorage: Sendable {
 
 /// An archive kept in memory for the process's lifetime.
 public final class InMemoryMessageArchive: MessageArchiveStorage {
-    private let stored = Mutex<[ArchivedMessage]>([])
-    private let readPoints = Mutex<[String: Date]>([:])
+    private let stored = Locked<[ArchivedMessage]>([])
+    private let readPoints = Locked<[String: Date]>([:])
 
     /// Creates an empty archive.
     public init() {}
@@ -113,7 +117,7 @@ public final class InMemoryMessageArchive: MessageArchiveStorage {
 
     public func latestArchiveID(account: JID) -> String? {
         stored.withLock { stored in
-            stored.filter { $0.account == account.bare && $0.archiveID != nil }.max { $0.timestamp < $1.timestamp }?.archiveID
+            stored.filter { $0.account == account.bare && $0.kind == .chat && $0.archiveID != nil }.max { $0.timestamp < $1.timestamp }?.archiveID
         }
     }
 
@@ -171,7 +175,8 @@ public final class InMemoryMessageArchive: MessageArchiveStorage {
             let unread = messages.filter { message in
                 message.direction == .incoming && !message.isRetracted && readUpTo.map { message.timestamp > $0 } ?? true
             }
-            return Conversation(peer: peer, lastMessage: messages.last, unreadCount: unread.count, readUpTo: readUpTo)
+            return Conversation(peer: peer, kind: messages.last?.kind ?? .chat, lastMessage: messages.last, unreadCount: unread.count,
+                                readUpTo: readUpTo)
         }
     }
 

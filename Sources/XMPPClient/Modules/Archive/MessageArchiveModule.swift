@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import XMPPCore
 
 /// A local archive of one-to-one messages sent and received (XMPPFramework's message archiving), kept in sync
@@ -7,7 +6,8 @@ import XMPPCore
 /// newest message it holds, and ``loadEarlier(with:limit:)`` pages further back on demand. Every `chat` or `normal`
 /// message with a body is stored once — a live copy, a carbon copy and the server archive's copy of one message are
 /// recognized by the archive's stanza id (XEP-0359) or the sender's origin id — and a conversation reads back in
-/// time order.
+/// time order. With a ``MultiUserChatModule`` beside it, the groupchat messages of the rooms this user is in are
+/// stored too, each room as a conversation of kind ``ConversationKind/room``.
 ///
 /// ```swift
 /// let archive = client.add(MessageArchiveModule(storage: try SQLiteMessageArchive(path: "archive.sqlite")))
@@ -26,7 +26,7 @@ public final class MessageArchiveModule: XMPPClientModule {
     public let pageSize: Int
     private let client = ClientReference()
     /// Results of queries under way, by query id, filled as the result messages arrive.
-    private let collecting = Mutex<[String: [ServerArchivedMessage]]>([:])
+    private let collecting = Locked<[String: [ServerArchivedMessage]]>([:])
     private let synchronized = Broadcast<Int>()
     private let writer = StorageWriter(store: "archive")
     private let conversationChanges = Broadcast<[Conversation]>()
@@ -123,13 +123,21 @@ public final class MessageArchiveModule: XMPPClientModule {
         return try messages(with: peer)
     }
 
+    /// Stores messages from the server's archive and applies the unread rule for history (see
+    /// ``Conversation/unreadCount``): what the account answered is read up to its answer, and displayed markers it
+    /// sent (stored with the archive, XEP-0333 with the `store` hint) are read marks as they are live.
     private func store(_ messages: [ServerArchivedMessage], account: JID) throws -> Int {
         var added = 0
+        var answered: [JID: Date] = [:]
         for message in messages {
             guard let action = Self.action(for: message.stanza, account: account, timestamp: message.timestamp,
                                            archiveID: message.id) else { continue }
+            if case .add(let entry) = action, entry.direction == .outgoing {
+                answered[entry.peer] = max(answered[entry.peer] ?? entry.timestamp, entry.timestamp)
+            }
             if try perform(action, account: account) { added += 1 }
         }
+        for (peer, answer) in answered { try storage.markRead(account: account, peer: peer, upTo: answer) }
         if !messages.isEmpty { publishConversations(account: account) }
         return added
     }
@@ -151,6 +159,10 @@ public final class MessageArchiveModule: XMPPClientModule {
         let account = client.configuration.jid.bare
         if stanza.name == "message", let result = stanza.child("result", namespace: Self.namespace) {
             collect(result, from: stanza, account: account)
+            return false
+        }
+        if let room = Self.room(sending: stanza, client: client) {
+            if let entry = Self.roomEntry(for: stanza, in: room, account: account) { record(.add(entry), account: account) }
             return false
         }
         if let carbon = ChatModule.unwrapCarbon(stanza, account: account) {

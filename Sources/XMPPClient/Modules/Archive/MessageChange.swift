@@ -44,20 +44,39 @@ public enum MessageChange: Sendable, Hashable {
     }
 }
 
+/// Whether a conversation is with one contact or in a room.
+public enum ConversationKind: String, Sendable, Hashable, Codable {
+    /// One-to-one messages with a contact.
+    case chat
+    /// The group chat of a multi-user chat room (XEP-0045) this user is in.
+    case room
+}
+
 /// One conversation of the local archive, for a conversation list.
 public struct Conversation: Sendable, Hashable {
-    /// The other party.
+    /// The other party: a contact's bare JID, or a room's.
     public var peer: JID
+    /// Whether it is a one-to-one conversation or a room's.
+    public var kind: ConversationKind
     /// The newest message.
     public var lastMessage: ArchivedMessage?
-    /// Incoming messages newer than the last one the user has seen (displayed, on any of the account's clients).
+    /// Incoming messages newer than the last one the user has seen (displayed, on any of the account's clients). In a
+    /// room, this user's own messages (reflected by the room) are never unread.
+    ///
+    /// History fetched from the server's archive (XEP-0313) — all of it on a fresh install — follows the same rule,
+    /// with two kinds of read marks found in that history: a displayed marker the account sent (XEP-0333, archived
+    /// with the `store` hint), and a message the account sent (from any of its clients): whoever answered has read
+    /// what came before. So a fresh install shows as unread only what came after the account's last answer or
+    /// displayed marker in each conversation; a conversation with neither stays all unread. Archive time stamps have
+    /// a resolution of one second: a message in the same second as the read mark counts as read.
     public var unreadCount: Int
     /// The time of the newest message the user has seen, if any.
     public var readUpTo: Date?
 
     /// Creates a summary.
-    public init(peer: JID, lastMessage: ArchivedMessage?, unreadCount: Int, readUpTo: Date?) {
+    public init(peer: JID, kind: ConversationKind = .chat, lastMessage: ArchivedMessage?, unreadCount: Int, readUpTo: Date?) {
         self.peer = peer
+        self.kind = kind
         self.lastMessage = lastMessage
         self.unreadCount = unreadCount
         self.readUpTo = readUpTo

@@ -1,4 +1,3 @@
-import Synchronization
 import XMPPCore
 
 /// What changed on the blocklist, from the user's own requests or another of their resources.
@@ -33,7 +32,7 @@ public final class BlockingModule: XMPPClientModule {
     public static let errorsNamespace = "urn:xmpp:blocking:errors"
 
     private let client = ClientReference()
-    private let list = Mutex<Set<JID>>([])
+    private let list = Locked<Set<JID>>([])
     private let events = Broadcast<BlocklistEvent>()
     private let fetchesOnLogin: Bool
 

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import XMPPCore
 
 /// One-to-one chat (RFC 6121 §5): send and receive `chat` messages, with delivery receipts (XEP-0184),
@@ -18,15 +17,15 @@ public final class ChatModule: XMPPClientModule {
     /// The delivery receipts namespace.
     public static let receiptsNamespace = "urn:xmpp:receipts"
 
-    private let client = ClientReference()
+    let client = ClientReference()
     private let answersReceiptRequests: Bool
     /// Where messages sent while offline wait.
     public let outbox: any OutboxStorage
     /// The most messages the outbox holds; ``send(_:to:thread:requestReceipt:chatState:)`` refuses more.
     public let outboxLimit: Int
-    private let queuesWhileOffline: Bool
-    private let tracking = Mutex(Tracking())
-    private let statusUpdates = Broadcast<DeliveryUpdate>()
+    let queuesWhileOffline: Bool
+    let tracking = Locked(Tracking())
+    let statusUpdates = Broadcast<DeliveryUpdate>()
     // Messages and failures that arrive while nobody listens (offline messages during connect()) wait for the first
     // subscriber, up to a bound; receipts and chat states matter only live.
     private let incomingMessages = Broadcast<ChatMessage>(keepingWhileUnsubscribed: ChatModule.keptWhileUnsubscribed)
@@ -182,118 +181,6 @@ public final class ChatModule: XMPPClientModule {
         try await client.require().send(marker)
     }
 
-    // MARK: Outbox and delivery status
-
-    /// What is known of the messages sent in this process, and of the ones received.
-    struct Tracking {
-        var sent: [String: (to: JID, status: DeliveryStatus)] = [:]
-        var order: [String] = []
-        var flushing: Task<Void, Never>?
-        /// Origin ids (XEP-0359) of recent incoming messages, by sender: a copy sent again after a lost session is
-        /// recognized and dropped.
-        var seen: Set<String> = []
-        var seenOrder: [String] = []
-    }
-
-    /// How many incoming origin ids are remembered to drop copies sent again.
-    static let seenLimit = 2000
-
-    /// Whether `stanza` from `from` is a message seen already (the same sender and origin id); remembers it if not.
-    private func isRepeat(_ stanza: Element, from: JID) -> Bool {
-        guard let origin = StanzaIdentifier.originID(in: stanza)?.id else { return false }
-        let key = "\(from.bare) \(origin)"
-        return tracking.withLock { tracking in
-            guard tracking.seen.insert(key).inserted else { return true }
-            tracking.seenOrder.append(key)
-            while tracking.seenOrder.count > Self.seenLimit { tracking.seen.remove(tracking.seenOrder.removeFirst()) }
-            return false
-        }
-    }
-
-    /// Writes `element` (a message with id `id`) when online, otherwise puts it in the outbox.
-    private func deliver(_ element: Element, id: String, to: JID) async throws {
-        let client = try self.client.require()
-        let account = client.configuration.jid.bare
-        let (online, flushing) = (client.connectionState.isOnline, tracking.withLock { $0.flushing != nil })
-        if online && !flushing {
-            do {
-                track(id, to: to)
-                try await client.send(element)
-                advance(id, to: .sent, stanza: element)
-                return
-            } catch XMPPClientError.notConnected where queuesWhileOffline {
-                // The session ended in between: the outbox takes it.
-            }
-        }
-        guard queuesWhileOffline else { throw XMPPClientError.notConnected }
-        guard try outbox.queued(account: account).count < outboxLimit else {
-            throw XMPPClientError.unexpectedResponse("the outbox is full (\(outboxLimit) messages wait for a connection)")
-        }
-        try outbox.enqueue(QueuedMessage(account: account, id: id, stanza: element))
-        track(id, to: to)
-        advance(id, to: .queued, stanza: element)
-        // Online but emptying the outbox: this one goes after the older ones.
-        if online { await flushOutbox() }
-    }
-
-    /// Sends what waits in the outbox, oldest first; one pass at a time, again until nothing is left that a session
-    /// could take.
-    public func flushOutbox() async {
-        for _ in 0..<2 {
-            let pass = tracking.withLock { tracking -> Task<Void, Never> in
-                if let running = tracking.flushing { return running }
-                let task = Task { [weak self] in
-                    await self?.drainOutbox()
-                    self?.tracking.withLock { $0.flushing = nil }
-                }
-                tracking.flushing = task
-                return task
-            }
-            await pass.value
-        }
-    }
-
-    private func drainOutbox() async {
-        guard let client = client.value else { return }
-        let account = client.configuration.jid.bare
-        // Runs from the session start, before the client reports itself online: sending is what tells.
-        var sent: Set<String> = []
-        while let next = (try? outbox.queued(account: account))?.first, !sent.contains(next.id) {
-            sent.insert(next.id)   // an outbox that cannot remove must not make this send it again and again
-            do {
-                try await client.send(next.stanza)
-            } catch {
-                return   // the session ended: the message stays queued for the next one
-            }
-            try? outbox.remove(id: next.id, account: account)
-            if let to = next.stanza.attribute("to").flatMap({ JID(validating: $0) }) { track(next.id, to: to) }
-            advance(next.id, to: .sent, stanza: next.stanza)
-        }
-    }
-
-    private func track(_ id: String, to: JID) {
-        tracking.withLock { tracking in
-            guard tracking.sent[id] == nil else { return }
-            tracking.sent[id] = (to, .queued)
-            tracking.order.append(id)
-            while tracking.order.count > Self.trackedLimit { tracking.sent[tracking.order.removeFirst()] = nil }
-        }
-    }
-
-    /// Moves message `id` forward to `status` (never back; a failure ends it), and tells the app and the modules.
-    private func advance(_ id: String, to status: DeliveryStatus, stanza: Element? = nil) {
-        let update = tracking.withLock { tracking -> DeliveryUpdate? in
-            guard let known = tracking.sent[id], known.status < status || (status == .queued && known.status == .queued),
-                  known.status.rank < DeliveryStatus.failed(condition: "").rank else { return nil }
-            tracking.sent[id] = (known.to, status)
-            return DeliveryUpdate(messageID: id, to: known.to, status: status)
-        }
-        guard let update, let client = client.value else { return }
-        // The modules first (the archive queues its write), so an app that hears of it can find it stored.
-        for module in client.modules { module.deliveryStatusChanged(update, stanza: stanza, client: client) }
-        statusUpdates.publish(update)
-    }
-
     /// Sends a standalone chat state notification (XEP-0085 §5.5), e.g. `composing` while the user types.
     public func send(_ chatState: ChatState, to: JID) async throws {
         var message = Message(type: .chat, to: to)
@@ -382,6 +269,21 @@ public final class ChatModule: XMPPClientModule {
         if let stamp = Delay(in: stanza)?.stamp { (chat.timestamp, chat.isDelayed) = (stamp, true) }
         incomingMessages.publish(chat)
         return false
+    }
+
+    /// How many incoming origin ids are remembered to drop copies sent again.
+    static let seenLimit = 2000
+
+    /// Whether `stanza` from `from` is a message seen already (the same sender and origin id); remembers it if not.
+    private func isRepeat(_ stanza: Element, from: JID) -> Bool {
+        guard let origin = StanzaIdentifier.originID(in: stanza)?.id else { return false }
+        let key = "\(from.bare) \(origin)"
+        return tracking.withLock { tracking in
+            guard tracking.seen.insert(key).inserted else { return true }
+            tracking.seenOrder.append(key)
+            while tracking.seenOrder.count > Self.seenLimit { tracking.seen.remove(tracking.seenOrder.removeFirst()) }
+            return false
+        }
     }
 
     /// Receipts (XEP-0184) and chat markers (XEP-0333) for messages this client sent move them to delivered or read.

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import XMPPCore
 
 /// A message waiting for a connection, as the outbox keeps it.
@@ -35,7 +34,7 @@ public protocol OutboxStorage: Sendable {
 
 /// An outbox in memory for the process's lifetime.
 public final class InMemoryOutbox: OutboxStorage {
-    private let messages = Mutex<[QueuedMessage]>([])
+    private let messages = Locked<[QueuedMessage]>([])
 
     /// Creates an empty outbox.
     public init() {}

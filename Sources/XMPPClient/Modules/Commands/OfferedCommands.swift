@@ -1,4 +1,3 @@
-import Synchronization
 import XMPPCore
 
 /// One step of a command this client offers, as the requester's client sent it.
@@ -37,8 +36,8 @@ final class OfferedCommands: Sendable {
         var started: ContinuousClock.Instant
     }
 
-    private let commands = Mutex<[String: OfferedCommand]>([:])
-    private let sessions = Mutex<[String: Session]>([:])
+    private let commands = Locked<[String: OfferedCommand]>([:])
+    private let sessions = Locked<[String: Session]>([:])
 
     func offer(_ command: OfferedCommand) {
         commands.withLock { $0[command.node] = command }

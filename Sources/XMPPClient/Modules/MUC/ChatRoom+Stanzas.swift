@@ -1,27 +1,29 @@
 import Foundation
-import Synchronization
 import XMPPCore
 
 // What the room sends: occupant presence with status codes (XEP-0045 §15.6.2), groupchat and private
 // messages, the subject, configuration notices and errors.
 extension ChatRoom {
-    /// Handles a stanza from the room or one of its occupants.
-    func handle(_ stanza: Element) {
+    /// Handles a stanza from the room or one of its occupants; returns why this user is out of the room, when the
+    /// stanza says so.
+    @discardableResult
+    func handle(_ stanza: Element) -> RoomExit? {
         switch stanza.name {
-        case "presence": handlePresence(stanza)
+        case "presence": return handlePresence(stanza)
         case "message": handleMessage(stanza)
         default: break
         }
+        return nil
     }
 
-    private func handlePresence(_ stanza: Element) {
-        guard let from = stanza.attribute("from").flatMap({ JID(validating: $0) }), let nickname = from.resourcepart else { return }
+    private func handlePresence(_ stanza: Element) -> RoomExit? {
+        guard let from = stanza.attribute("from").flatMap({ JID(validating: $0) }), let nickname = from.resourcepart else { return nil }
         let type = stanza.attribute("type")
         if type == "error" {
             let error = StanzaError(element: stanza.child("error", namespace: stanza.namespace) ?? stanza) ?? StanzaError(.undefinedCondition)
             let wasJoining = state.withLock { if case .joining = $0.phase { true } else { false } }
             if wasJoining { failJoin(XMPPClientError.stanzaError(error)) } else { publish(.messageRefused(error)) }
-            return
+            return nil
         }
         let x = stanza.child("x", namespace: MUCNamespace.user)
         let item = x?.child("item", namespace: MUCNamespace.user)
@@ -42,15 +44,15 @@ extension ChatRoom {
                 return known
             }
             publish(.occupantLeft(known ?? occupant, exit))
-            guard isSelf else { return }
-            if case .nicknameChanged = exit { return }
+            guard isSelf else { return nil }
+            if case .nicknameChanged = exit { return nil }
             state.withLock { state in
                 state.phase = .idle
                 state.occupants = [:]
                 state.removedByShutdown = exit == .serviceShutdown
             }
             publish(.exited(exit))
-            return
+            return exit
         }
         let (isNew, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, any Error>]) in
             let isNew = state.occupants.updateValue(occupant, forKey: nickname) == nil
@@ -61,6 +63,7 @@ extension ChatRoom {
         }
         publish(isNew ? .occupantJoined(occupant) : .occupantChanged(occupant))
         for waiter in waiters { waiter.resume() }
+        return nil
     }
 
     private static func exit(codes: Set<Int>, x: Element?, item: Element?) -> RoomExit {
@@ -71,6 +74,8 @@ extension ChatRoom {
                                   alternate: destroy.attribute("jid").flatMap { JID(validating: $0) })
         }
         if codes.contains(303), let nickname = item?.attribute("nick") { return .nicknameChanged(to: nickname) }
+        // Before 307: a technical removal comes with a kick's code for clients that do not know 333.
+        if codes.contains(333) { return .technicalRemoval(reason: reason) }
         if codes.contains(301) { return .banned(by: actor, reason: reason) }
         if codes.contains(307) { return .kicked(by: actor, reason: reason) }
         if codes.contains(332) { return .serviceShutdown }

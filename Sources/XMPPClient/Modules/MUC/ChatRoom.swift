@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import XMPPCore
 
 /// One multi-user chat room (XEP-0045) as this user sees it: the counterpart of XMPPFramework's `XMPPRoom`.
@@ -17,7 +16,7 @@ public final class ChatRoom: Sendable {
     /// The room's bare JID.
     public let jid: JID
     let client: ClientReference
-    let state: Mutex<State>
+    let state: Locked<State>
     private let broadcast = Broadcast<RoomEvent>()
 
     enum Phase {
@@ -43,7 +42,7 @@ public final class ChatRoom: Sendable {
     init(jid: JID, nickname: String, client: ClientReference) {
         self.jid = jid
         self.client = client
-        state = Mutex(State(nickname: nickname))
+        state = Locked(State(nickname: nickname))
     }
 
     /// What happens in the room, from the moment of subscription.

@@ -1,10 +1,10 @@
 import Foundation
-import Synchronization
 import XMPPCore
 
 /// Multi-user chat (XEP-0045): finds chat services and their rooms, hands out ``ChatRoom``s, routes each room's
-/// stanzas to it, and publishes invitations (mediated, and direct per XEP-0249). After a reconnection it enters
-/// again the rooms this user was in, asking for the history missed meanwhile.
+/// stanzas to it, and publishes invitations (mediated, and direct per XEP-0249). After a reconnection, or a removal
+/// for a technical reason (status 333), it enters again the rooms this user was in, asking for the history missed
+/// meanwhile.
 ///
 /// ```swift
 /// let muc = client.add(MultiUserChatModule())
@@ -16,16 +16,21 @@ import XMPPCore
 /// ```
 public final class MultiUserChatModule: XMPPClientModule {
     private let client = ClientReference()
-    private let rooms = Mutex<[JID: ChatRoom]>([:])
+    private let rooms = Locked<[JID: ChatRoom]>([:])
     // Invitations that arrive before anyone listens (offline, during connect()) wait for the first subscriber.
     private let incomingInvitations = Broadcast<RoomInvitation>(keepingWhileUnsubscribed: 100)
     private let rejoinsAfterReconnection: Bool
-    private let roomsToRejoin = Mutex<[JID: Date?]>([:])
+    private let rejoinsAfterTechnicalRemoval: Bool
+    private let roomsToRejoin = Locked<[JID: Date?]>([:])
 
     /// Creates the module.
-    /// - Parameter rejoinsAfterReconnection: Whether to enter the joined rooms again when a new session starts.
-    public init(rejoinsAfterReconnection: Bool = true) {
+    /// - Parameters:
+    ///   - rejoinsAfterReconnection: Whether to enter the joined rooms again when a new session starts.
+    ///   - rejoinsAfterTechnicalRemoval: Whether to enter a room again at once when it removed this user for a
+    ///     technical reason (``RoomExit/technicalRemoval(reason:)``, status 333).
+    public init(rejoinsAfterReconnection: Bool = true, rejoinsAfterTechnicalRemoval: Bool = true) {
         self.rejoinsAfterReconnection = rejoinsAfterReconnection
+        self.rejoinsAfterTechnicalRemoval = rejoinsAfterTechnicalRemoval
     }
 
     /// Invitations to rooms, mediated or direct; those that arrive while nobody is subscribed (during `connect()`)
@@ -50,6 +55,12 @@ public final class MultiUserChatModule: XMPPClientModule {
 
     /// The rooms handed out, joined or not.
     public var knownRooms: [ChatRoom] { rooms.withLock { Array($0.values) } }
+
+    /// The room `jid` when this user is in it or entering it.
+    func activeRoom(_ jid: JID) -> ChatRoom? {
+        guard let room = rooms.withLock({ $0[jid.bare] }), room.isJoined || room.isJoining else { return nil }
+        return room
+    }
 
     /// Forgets a room this user left; its stanzas are no longer routed.
     public func forget(_ room: ChatRoom) {
@@ -97,7 +108,12 @@ public final class MultiUserChatModule: XMPPClientModule {
             incomingInvitations.publish(invitation)
             return false
         }
-        rooms.withLock { $0[from.bare] }?.handle(stanza)
+        guard let room = rooms.withLock({ $0[from.bare] }) else { return false }
+        if case .technicalRemoval? = room.handle(stanza), rejoinsAfterTechnicalRemoval {
+            // This client is still here; the room only thought it gone.
+            let since = room.state.withLock { $0.lastMessageDate }
+            Task { await Self.rejoin(room, since: since.map { $0.addingTimeInterval(0.001) }) }
+        }
         return false
     }
 

@@ -37,6 +37,11 @@ public enum RoomExit: Sendable, Hashable {
     case banned(by: String?, reason: String?)
     /// Removed by an affiliation change or because the room became members-only (321, 322).
     case removed(reason: String?)
+    /// The room removed this user for a technical reason (status 333, XEP-0045 §7.14, XEP-0410): a message from the
+    /// room bounced, so the room took this user for gone (servers add 307 for clients that know only kicks).
+    /// ``MultiUserChatModule`` enters the room again at once, as this client is still there; ``RoomEvent/rejoined``
+    /// or ``RoomEvent/rejoinFailed(_:)`` tells how it went.
+    case technicalRemoval(reason: String?)
     /// The chat service is shutting down (status 332). ``MultiUserChatModule`` enters the room again once the
     /// client has reconnected, as after ``disconnected``.
     case serviceShutdown
@@ -86,10 +91,10 @@ public enum RoomEvent: Sendable, Hashable {
     case messageRefused(StanzaError)
     /// This user is no longer in the room.
     case exited(RoomExit)
-    /// The module entered the room again after a reconnection (re-creating it, with the default settings, when it
+    /// The module entered the room again after a reconnection or a technical removal (re-creating it, with the default settings, when it
     /// had ended meanwhile: a temporary room after a server restart).
     case rejoined
-    /// Entering the room again after a reconnection failed; the room stays left until ``ChatRoom/join(password:history:timeout:)``.
+    /// Entering the room again (after a reconnection or a technical removal) failed; the room stays left until ``ChatRoom/join(password:history:timeout:)``.
     case rejoinFailed(XMPPClientError)
 }
 

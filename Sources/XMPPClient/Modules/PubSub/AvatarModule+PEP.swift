@@ -1,4 +1,3 @@
-import Synchronization
 import XMPPCore
 
 /// User avatars in PEP (XEP-0084): the image in `urn:xmpp:avatar:data`, then its description in

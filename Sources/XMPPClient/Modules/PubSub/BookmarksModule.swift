@@ -1,4 +1,3 @@
-import Synchronization
 import XMPPCore
 
 /// A change to the user's bookmarks, made by this client or by another of the account's clients.
@@ -45,8 +44,8 @@ public final class BookmarksModule: XMPPClientModule {
     private let client = ClientReference()
     private let pubsub = PubSubModule()
     private let requested: Storage
-    private let resolved = Mutex<Storage?>(nil)
-    private let current = Mutex<[JID: Bookmark]>([:])
+    private let resolved = Locked<Storage?>(nil)
+    private let current = Locked<[JID: Bookmark]>([:])
     private let changes = Broadcast<BookmarkEvent>()
 
     /// Creates the module.

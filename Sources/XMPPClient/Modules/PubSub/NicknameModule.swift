@@ -1,4 +1,3 @@
-import Synchronization
 import XMPPCore
 
 /// A contact's nickname changed (XEP-0172); `nil` when it was removed.
@@ -21,7 +20,7 @@ public struct NicknameUpdate: Sendable, Hashable {
 /// ```
 public final class NicknameModule: XMPPClientModule {
     private let pubsub = PubSubModule()
-    private let known = Mutex<[JID: String]>([:])
+    private let known = Locked<[JID: String]>([:])
     private let changes = Broadcast<NicknameUpdate>()
     private let notifies: Bool
 

@@ -1,4 +1,3 @@
-import Synchronization
 import XMPPCore
 
 /// Personal eventing (XEP-0163): the user's own pubsub service at the account's bare JID, and notifications from
@@ -17,13 +16,13 @@ import XMPPCore
 public final class PEPModule: XMPPClientModule {
     private let client = ClientReference()
     private let pubsub = PubSubModule()
-    private let interests: Mutex<Set<String>>
+    private let interests: Locked<Set<String>>
     private let notifications = Broadcast<PubSubEvent>()
 
     /// Creates the module.
     /// - Parameter interests: Nodes to hear of from the first presence on; ``notifications(node:)`` adds more.
     public init(interests: Set<String> = []) {
-        self.interests = Mutex(interests)
+        self.interests = Locked(interests)
     }
 
     public func attached(to client: XMPPClient) {

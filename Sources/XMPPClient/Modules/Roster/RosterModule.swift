@@ -1,4 +1,3 @@
-import Synchronization
 import XMPPCore
 
 /// What changed on the roster.
@@ -42,7 +41,7 @@ public final class RosterModule: XMPPClientModule {
         var account: JID?
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let client = ClientReference()
     private let storage: any RosterStorage
     private let writer = StorageWriter(store: "roster")

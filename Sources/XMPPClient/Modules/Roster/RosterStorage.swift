@@ -1,4 +1,3 @@
-import Synchronization
 import XMPPCore
 
 /// Where a roster is kept between sessions, with its version (XEP-0237), so a login only receives changes.
@@ -11,7 +10,7 @@ public protocol RosterStorage: Sendable {
 
 /// A roster kept in memory for the process's lifetime.
 public final class InMemoryRosterStorage: RosterStorage {
-    private let rosters = Mutex<[JID: (version: String?, items: [RosterItem])]>([:])
+    private let rosters = Locked<[JID: (version: String?, items: [RosterItem])]>([:])
 
     /// Creates an empty storage.
     public init() {}

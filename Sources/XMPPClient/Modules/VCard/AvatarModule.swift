@@ -1,5 +1,4 @@
 import Crypto
-import Synchronization
 import XMPPCore
 
 /// A contact's or a room occupant's avatar changed (XEP-0153): the hash is of the new image, `nil` when it was
@@ -56,7 +55,7 @@ public final class AvatarModule: XMPPClientModule {
     }
 
     let client = ClientReference()
-    let state = Mutex(State())
+    let state = Locked(State())
     let changes = Broadcast<AvatarUpdate>()
     let pubsub = PubSubModule()
     /// Whether the capabilities ask for contacts' PEP avatar metadata.
