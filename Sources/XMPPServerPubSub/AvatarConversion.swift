@@ -22,13 +22,17 @@ enum AvatarConversion {
         }
         host.observeIQ(VCardModule.namespace) { request, _ in
             guard request.iq.type == .set, request.isFromOwner else { return }
+            hashes.noteVCard(of: request.to.localpart ?? "")
             await copyToPEP(request.payload, owner: request.to, pep: pep, hashes: hashes, kernel: request.kernel)
         }
         host.onSessionBound { session, kernel in
             guard let user = session.jid.localpart, hashes.hash(of: user) == nil else { return }
+            // Most accounts have no vCard: they log in without a read (the set of those that do is read once).
+            guard await hashes.mayHaveVCard(user, kernel: kernel) else { return hashes.set("", for: user) }
             let vCard = try? await kernel.storage.userData.value(VCardModule.storageKey, of: user)
             hashes.set(photo(inVCard: vCard).map { AvatarInfo.hash(of: $0.image) } ?? "", for: user)
         }
+        host.onAccountDeleted { user, _ in hashes.forgetVCard(of: user) }
         host.onSessionEnded { session, _, remaining, _ in
             if remaining == 0, let user = session.jid.localpart { hashes.set(nil, for: user) }
         }
@@ -73,6 +77,7 @@ enum AvatarConversion {
             hash = id.lowercased()
         }
         try? await store.setValue(Array(vCard.xmlString.utf8), for: VCardModule.storageKey, of: user)
+        hashes.noteVCard(of: user)
         hashes.update(hash, for: user)
     }
 
@@ -98,9 +103,38 @@ enum AvatarConversion {
     }
 }
 
-/// The avatar hash of each account with a session online ("" for none), for the presence the server completes.
+/// The avatar hash of each account with a session online ("" for none), for the presence the server completes, and
+/// which accounts have a vCard at all (read once from storage, then kept up to date), so the others cost no read.
 final class AvatarHashes: Sendable {
     private let hashes = Mutex<[String: String]>([:])
+    /// The accounts with a vCard once read (nil before), and those written since the server started (kept apart so a
+    /// write that races the first read is not lost).
+    private let withVCard = Mutex<(read: Set<String>?, written: Set<String>)>((nil, []))
+
+    /// Whether `user` has a stored vCard (false for certain, true when it has or the list could not be read).
+    func mayHaveVCard(_ user: String, kernel: ServerKernel) async -> Bool {
+        if let known = withVCard.withLock({ state in state.read.map { $0.contains(user) || state.written.contains(user) } }) {
+            return known
+        }
+        guard let users = try? await kernel.storage.userData.users(withKey: VCardModule.storageKey) else { return true }
+        return withVCard.withLock { state in
+            if state.read == nil { state.read = Set(users) }
+            return state.read!.contains(user) || state.written.contains(user)
+        }
+    }
+
+    /// Records that `user` now has a vCard.
+    func noteVCard(of user: String) {
+        withVCard.withLock { _ = $0.written.insert(user) }
+    }
+
+    /// Forgets `user`'s vCard (account deleted).
+    func forgetVCard(of user: String) {
+        withVCard.withLock { state in
+            state.written.remove(user)
+            state.read?.remove(user)
+        }
+    }
 
     func hash(of user: String) -> String? { hashes.withLock { $0[user] } }
 

@@ -43,6 +43,28 @@ import XMPPServerPubSub
         #expect(keptMetadata.flatMap(AvatarInfo.init(metadata:))?.id == id)
     }
 
+    @Test func aStoredVCardPhotoIsInThePresenceAfterARestartAndNoVCardMeansAnEmptyPhoto() async throws {
+        let storage = ServerStorage.inMemory()
+        let first = try S.make(storage: storage)
+        for user in ["alice", "bob", "carol"] { try await first.account(user) }
+        let alice = try await first.login("alice")
+        let vCard = "<vCard xmlns='vcard-temp'><PHOTO><TYPE>image/png</TYPE><BINVAL>\(Base64.encode(Self.image))</BINVAL></PHOTO></vCard>"
+        _ = try await S.ask(alice, "v1", "set", vCard)
+        let bob = try await first.login("bob")
+        try await PEPTests.befriend(bob, try await first.login("alice", "two"))
+        try await PEPTests.befriend(bob, try await first.login("carol"))
+
+        let second = try S.make(storage: storage)
+        let watcher = try await second.login("bob", "watcher")
+        _ = try await second.login("alice", "later")
+        _ = try await second.login("carol", "later")
+        let presences = watcher.received("presence")
+        let alicePhoto = presences.last { $0.attribute("from") == "alice@example.com/later" }?.child("x", namespace: "vcard-temp:x:update")?.child("photo")
+        #expect(alicePhoto?.text == AvatarInfo.hash(of: Self.image), "read from the stored vCard at login")
+        let carolPhoto = presences.last { $0.attribute("from") == "carol@example.com/later" }?.child("x", namespace: "vcard-temp:x:update")?.child("photo")
+        #expect(carolPhoto != nil && carolPhoto?.text == "", "no vCard: an empty photo, no avatar")
+    }
+
     @Test func aPEPAvatarBecomesTheVCardPhoto() async throws {
         let scenario = try S.make()
         try await scenario.account("alice"); try await scenario.account("bob")
