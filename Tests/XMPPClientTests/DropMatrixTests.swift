@@ -18,7 +18,7 @@ struct DropMatrixTests {
         let muc: MultiUserChatModule
         let reconnect: ReconnectModule
 
-        init(_ user: String, server: XMPPDProcess) throws {
+        init(_ user: String, server: any ServerProcess) throws {
             let configuration = XMPPClient.Configuration(
                 jid: try JID("\(user)@localhost"), password: "\(user)-secret", server: .host("127.0.0.1", port: server.port),
                 trust: .caFile(server.certificatePath), connectTimeout: .seconds(5), requestTimeout: .seconds(10))
@@ -29,10 +29,20 @@ struct DropMatrixTests {
         }
     }
 
-    @Test("kill -9 and SIGTERM of the server: both clients reconnect, re-enter a temporary and a persistent room, and a message written while it was down arrives once")
-    func serverKilledAndStopped() async throws {
-        let server = try await XMPPDProcess.start(port: try LoopbackPort.free())
-        defer { Task { await server.stop() } }
+    @Test("kill -9 and SIGTERM of the server: both clients reconnect, re-enter a temporary and a persistent room, and a message written while it was down arrives once",
+          arguments: ServerPeer.allCases)
+    func serverKilledAndStopped(peer: ServerPeer) async throws {
+        switch peer {
+        case .xmppd:
+            let server = try await XMPPDProcess.start(port: try LoopbackPort.free())
+            do { try await Self.killAndStop(server) } catch { await server.stop(); throw error }
+            await server.stop()
+        case .prosody:
+            try await ProsodyServer.with { try await Self.killAndStop($0) }
+        }
+    }
+
+    static func killAndStop(_ server: any ServerProcess) async throws {
         let (alice, bob) = (try Device("alice", server: server), try Device("bob", server: server))
         for device in [alice, bob] { try await device.client.connect(registering: true) }
         let (temporary, persistent) = (try JID("pop-up@conference.localhost"), try JID("hall@conference.localhost"))
@@ -56,7 +66,7 @@ struct DropMatrixTests {
             #expect(await eventually(timeout: .seconds(10)) { !alice.client.connectionState.isOnline }, "\(round): alice saw the loss")
             let written = try await alice.chat.send("written while down (\(round))", to: try JID("bob@localhost"))
             #expect(alice.chat.status(of: written) == .queued, "\(round)")
-            try await server.start()
+            try await server.restart()
             #expect(await eventually(timeout: .seconds(20)) { alice.client.connectionState.isOnline && bob.client.connectionState.isOnline },
                     "\(round): both online again")
             for events in rejoins {
@@ -132,3 +142,23 @@ struct DropMatrixTests {
         }
     }
 }
+
+/// A server run as a process of its own that a test can kill, stop and start again on the same port and data.
+protocol ServerProcess: Sendable {
+    /// The STARTTLS port.
+    var port: Int { get }
+    /// The certificate clients must trust.
+    var certificatePath: String { get }
+    /// `kill -9`, and wait until it is gone.
+    func kill9() async
+    /// SIGTERM, and wait until it is gone.
+    func terminate() async
+    /// Start again on the same port and data.
+    func restart() async throws
+}
+
+extension XMPPDProcess: ServerProcess {
+    func restart() async throws { try await start() }
+}
+
+extension ProsodyServer: ServerProcess {}

@@ -22,9 +22,7 @@ struct FixtureTests {
 
     @Test("XMPPDProcess starts a real xmppd, kill -9 takes it down, it starts again on the same data, stop removes it")
     func xmppdProcessHelper() async throws {
-        let probe = try await TestServer.start(storage: "memory")
-        let port = probe.port
-        await probe.stop()
+        let port = try LoopbackPort.free()
         let server = try await XMPPDProcess.start(port: port)
         #expect(LoopbackPort.isListening(port: port) && server.pid != nil)
         #expect(FileManager.default.fileExists(atPath: server.certificatePath), "it made its certificate")
@@ -34,6 +32,26 @@ struct FixtureTests {
         #expect(LoopbackPort.isListening(port: port))
         await server.stop()
         #expect(!LoopbackPort.isListening(port: port) && !FileManager.default.fileExists(atPath: server.directory))
+    }
+
+    @Test("ProsodyServer is killed, started again on its data (an account survives), terminated, and started again")
+    func prosodyRestarts() async throws {
+        try await ProsodyServer.with { prosody in
+            let fixture = ClientFixture(host: "127.0.0.1", port: prosody.port, domain: "localhost", trust: .caFile(prosody.certificatePath))
+            let first = prosody.pid
+            try await fixture.client("kept").connect(registering: true)
+            await prosody.kill9()
+            #expect(!LoopbackPort.isListening(port: prosody.port))
+            try await prosody.restart()
+            #expect(prosody.pid != first && LoopbackPort.isListening(port: prosody.port, byProcess: prosody.pid))
+            let again = try fixture.client("kept")
+            try await again.connect()
+            await again.disconnect()
+            await prosody.terminate()
+            #expect(!LoopbackPort.isListening(port: prosody.port))
+            try await prosody.restart()
+            #expect(LoopbackPort.isListening(port: prosody.port, byProcess: prosody.pid))
+        }
     }
 
     @Test("ToolOutput finds a wrong status, a missing phrase and a leaked library error, and passes a plain report")

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Prosody from Debian, started for a test on a free loopback port with its own configuration, certificate
 /// (self-signed, CA:TRUE so TLS clients can trust it as a root) and data directory; stopped by PID.
@@ -12,15 +13,64 @@ public final class ProsodyServer: Sendable {
     public let directory: String
     /// The certificate clients must trust.
     public var certificatePath: String { "\(directory)/localhost.crt" }
-    private let process: Process
+    private let running: Mutex<Process>
 
     /// Prosody's process id.
-    public var pid: Int32 { process.processIdentifier }
+    public var pid: Int32 { running.withLock { $0.processIdentifier } }
 
     private init(port: Int, directory: String, process: Process) {
         self.port = port
         self.directory = directory
-        self.process = process
+        self.running = Mutex(process)
+    }
+
+    /// Runs Prosody on the configuration in `directory`.
+    private static func launch(_ directory: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/prosody")
+        process.arguments = ["--config", "\(directory)/prosody.cfg.lua", "-F"]
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        return process
+    }
+
+    /// Whether the running process listens on the port within 20 s (false when it exited first).
+    private func comesUp() async throws -> Bool {
+        let process = running.withLock { $0 }
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            // Its own listener, not whatever else may answer on the port.
+            if LoopbackPort.isListening(port: port, byProcess: process.processIdentifier) { return true }
+            if !Self.isAlive(pid: process.processIdentifier) { return false }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    /// Kills Prosody at once (`kill -9`: no stream is closed, no TLS close_notify) and waits until it is gone.
+    public func kill9() async {
+        await signal(SIGKILL)
+    }
+
+    /// Stops Prosody as an operator would (SIGTERM: streams end with `system-shutdown`) and waits until it is gone;
+    /// its data stays for ``restart()``.
+    public func terminate() async {
+        await signal(SIGTERM)
+    }
+
+    /// Starts Prosody again on the same port, configuration and data; returns once it listens.
+    public func restart() async throws {
+        let process = try Self.launch(directory)
+        running.withLock { $0 = process }
+        guard try await comesUp() else { throw TestSetupError("prosody did not come back on port \(port)") }
+    }
+
+    private func signal(_ signal: Int32) async {
+        let pid = self.pid
+        kill(pid, signal)
+        if await !Self.waitUntil(seconds: 10, { !Self.isAlive(pid: pid) }) { kill(pid, SIGKILL) }
+        _ = await Self.waitUntil(seconds: 10) { !Self.isAlive(pid: pid) && !LoopbackPort.isListening(port: self.port) }
     }
 
     /// Starts Prosody and waits until it accepts connections.
@@ -76,20 +126,8 @@ public final class ProsodyServer: Sendable {
             Component "pubsub.localhost" "pubsub"
             """
         try configuration.write(toFile: "\(directory)/prosody.cfg.lua", atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/prosody")
-        process.arguments = ["--config", "\(directory)/prosody.cfg.lua", "-F"]
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        let server = ProsodyServer(port: port, directory: directory, process: process)
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            // Its own listener, not whatever else may answer on the port.
-            if LoopbackPort.isListening(port: port, byProcess: process.processIdentifier) { return server }
-            if !isAlive(pid: process.processIdentifier) { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        let server = ProsodyServer(port: port, directory: directory, process: try launch(directory))
+        if try await server.comesUp() { return server }
         let log = (try? String(contentsOfFile: "\(directory)/prosody.log", encoding: .utf8)) ?? ""
         await server.stop()
         throw TestSetupError("prosody did not come up on port \(port): \(log)")
@@ -119,7 +157,7 @@ public final class ProsodyServer: Sendable {
     /// It signals the pid itself: Foundation's `isRunning`/`terminate()` did not stop processes in time on Linux.
     /// It waits with `Task.sleep`, so it never holds one of the few cooperative threads.
     public func stop() async {
-        let pid = process.processIdentifier
+        let pid = self.pid
         kill(pid, SIGTERM)
         if await !Self.waitUntil(seconds: 3, { !Self.isAlive(pid: pid) }) { kill(pid, SIGKILL) }
         _ = await Self.waitUntil(seconds: 10) { !Self.isAlive(pid: pid) && !LoopbackPort.isListening(port: self.port) }
