@@ -13,6 +13,9 @@ final class CapsCache: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Features one caps entry may list, and their bytes in all; clients announce a few dozen.
+    static let maxFeatures = 512
+    static let maxFeatureBytes = 32_768
     private let capacity: Int
 
     init(capacity: Int) {
@@ -55,6 +58,8 @@ final class CapsCache: Sendable {
               let info = reply.child("query", namespace: DiscoNamespace.info) else { return [] }
         let identities = info.children("identity").map(DiscoIdentity.init(element:))
         let features = info.children("feature").compactMap { $0.attribute("var") }
+        // A made-up list of any length would hash right too: an oversized one is neither cached nor used.
+        guard features.count <= Self.maxFeatures, features.reduce(0, { $0 + $1.utf8.count }) <= Self.maxFeatureBytes else { return [] }
         let forms = info.children("x", namespace: DataForm.namespace).compactMap(DataForm.init(element:))
         // A lying or broken client does not poison the cache for everyone announcing the same string.
         guard EntityCapabilities.verification(identities: identities, features: features, forms: forms) == ver else { return Set(features) }

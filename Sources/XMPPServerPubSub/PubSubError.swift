@@ -14,7 +14,7 @@ enum PubSubError {
     }
 
     static let nodeNotFound = StanzaError(.itemNotFound, text: "no such node")
-    static let nodeIDRequired = make(.notAcceptable, "nodeid-required")
+    static let nodeIDRequired = make(.badRequest, "nodeid-required")
     static let itemRequired = make(.badRequest, "item-required")
     static let invalidPayload = make(.badRequest, "invalid-payload")
     static let payloadRequired = make(.badRequest, "payload-required")

@@ -13,6 +13,8 @@ public struct PubSubNode: Sendable, Codable, Hashable {
     public var affiliations: [String: PubSubAffiliation] = [:]
     /// Subscriptions, in the order they were made.
     public var subscriptions: [PubSubSubscription] = []
+    /// The bare JID that created the node: whose quotas it counts against, whatever the affiliations become.
+    public var creator: String?
 
     /// The affiliation of a bare JID.
     public func affiliation(of bare: String) -> PubSubAffiliation {
@@ -24,10 +26,13 @@ public struct PubSubNode: Sendable, Codable, Hashable {
         affiliations.filter { $0.value == .owner }.keys.sorted()
     }
 
-    /// The bytes of the items' payloads, as stored.
+    /// The bytes the items take, as stored (payloads and ids).
     public var payloadBytes: Int {
-        items.reduce(0) { $0 + ($1.payload?.utf8.count ?? 0) }
+        items.reduce(0) { $0 + ($1.payload?.utf8.count ?? 0) + $1.id.utf8.count }
     }
+
+    /// Whose quotas the node counts against: its creator (older records: its first owner).
+    var quotaOwner: String? { creator ?? owners.first }
 
     /// The most recent item.
     public var lastItem: PubSubItem? { items.last }

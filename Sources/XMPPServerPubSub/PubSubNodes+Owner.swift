@@ -98,7 +98,7 @@ extension PubSubNodes {
         }
         // A node keeps an owner; in PEP the account stays its owner.
         guard changed.values.contains(.owner) else { throw StanzaError(.notAcceptable, text: "a node needs an owner") }
-        if isPersonal, let account = node.owners.first, changed[account] != .owner {
+        if isPersonal, let account = node.quotaOwner, changed[account] != .owner {
             throw StanzaError(.notAcceptable, text: "the account owns its PEP nodes")
         }
         node.affiliations = changed

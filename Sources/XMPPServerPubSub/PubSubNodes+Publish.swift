@@ -48,6 +48,7 @@ extension PubSubNodes {
         let payload = payloads.first?.xmlString
         if let payload, payload.utf8.count > limits.maxItemBytes { throw PubSubError.payloadTooBig(limits.maxItemBytes) }
         let id = itemElement.attribute("id").flatMap { $0.isEmpty ? nil : $0 } ?? UUID().uuidString.lowercased()
+        guard id.utf8.count <= Self.maxNameBytes else { throw StanzaError(.notAcceptable, text: "item ids are at most \(Self.maxNameBytes) bytes") }
         let item = PubSubItem(id: id, payload: payload, publisher: requester.bare, published: now)
         node.store(item, limit: limits.maxItems)
         try checkOwnerQuota(with: node)
@@ -79,14 +80,19 @@ extension PubSubNodes {
         return outcome
     }
 
-    /// Throws `resource-constraint` when `changed` would take its owner past ``PubSubLimits/maxOwnerBytes``: all the
-    /// nodes of a PEP account, or on the service all the nodes whose first owner is the same.
+    /// Throws `resource-constraint` when `changed` would take its owner past ``PubSubLimits/maxOwnerBytes`` (all the
+    /// nodes of a PEP account, or on the service all the nodes one account created), or the service past
+    /// ``PubSubLimits/maxTotalBytes``.
     func checkOwnerQuota(with changed: PubSubNode) throws(StanzaError) {
-        let owner = changed.owners.first
-        let others = nodes.values.filter { $0.name != changed.name && (isPersonal || $0.owners.first == owner) }
-        let total = others.reduce(changed.payloadBytes) { $0 + $1.payloadBytes }
-        guard total <= limits.maxOwnerBytes else {
+        let owner = changed.quotaOwner
+        let others = nodes.values.filter { $0.name != changed.name }
+        let ownerTotal = others.filter { isPersonal || $0.quotaOwner == owner }.reduce(changed.payloadBytes) { $0 + $1.payloadBytes }
+        guard ownerTotal <= limits.maxOwnerBytes else {
             throw StanzaError(.resourceConstraint, text: "the items of this owner's nodes may take at most \(limits.maxOwnerBytes) bytes")
+        }
+        if limits.maxTotalBytes != .max {
+            let total = others.reduce(changed.payloadBytes) { $0 + $1.payloadBytes }
+            guard total <= limits.maxTotalBytes else { throw StanzaError(.resourceConstraint, text: "the service is full") }
         }
     }
 

@@ -16,6 +16,10 @@ extension PubSubNodes {
             guard node.subscriptions.count < limits.maxSubscriptions else {
                 throw StanzaError(.resourceConstraint, text: "the node has as many subscribers as it may")
             }
+            let ofAccount = node.subscriptions.count { JID(validating: $0.jid)?.bare == jid.bare }
+            guard ofAccount < Self.maxSubscriptionsPerAccount else {
+                throw StanzaError(.resourceConstraint, text: "at most \(Self.maxSubscriptionsPerAccount) subscriptions per account and node")
+            }
             subscription = PubSubSubscription(jid: jid.description, id: UUID().uuidString.lowercased())
             node.subscriptions.append(subscription)
             nodes[node.name] = node

@@ -11,6 +11,10 @@ public struct PubSubNodes: Sendable {
     let defaults: NodeConfiguration
     /// The bounds.
     let limits: PubSubLimits
+    /// The longest node name or item id, in bytes.
+    static let maxNameBytes = 1024
+    /// Subscriptions one account (its bare JID and resources together) may hold on one node.
+    static let maxSubscriptionsPerAccount = 8
     /// Whether this is a PEP service (auto-create on publish, only the account creates).
     let isPersonal: Bool
 
@@ -75,10 +79,11 @@ public struct PubSubNodes: Sendable {
         guard nodes.count < limits.maxNodes else {
             throw StanzaError(.resourceConstraint, text: "at most \(limits.maxNodes) nodes")
         }
-        guard isPersonal || nodes.values.count(where: { $0.owners.first == requester.bare }) < limits.maxNodesPerOwner else {
+        guard isPersonal || nodes.values.count(where: { $0.quotaOwner == requester.bare }) < limits.maxNodesPerOwner else {
             throw StanzaError(.resourceConstraint, text: "at most \(limits.maxNodesPerOwner) nodes per account")
         }
-        return PubSubNode(name: name, configuration: configuration, affiliations: [requester.bare: .owner])
+        guard name.utf8.count <= Self.maxNameBytes else { throw StanzaError(.notAcceptable, text: "node names are at most \(Self.maxNameBytes) bytes") }
+        return PubSubNode(name: name, configuration: configuration, affiliations: [requester.bare: .owner], creator: requester.bare)
     }
 
     /// The configuration a submitted `<x/>` form in `container` gives, starting from `base`.

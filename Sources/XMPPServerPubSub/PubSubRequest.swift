@@ -83,10 +83,14 @@ public struct PubSubLimits: Sendable {
     public var maxOwnerBytes: Int
     /// Nodes one account may create on the service (a PEP account is bounded by ``maxNodes``).
     public var maxNodesPerOwner: Int
+    /// Bytes of items the whole service keeps (`.max` for PEP, bounded per account instead).
+    public var maxTotalBytes: Int
 
     /// Creates limits.
-    public init(maxNodes: Int, maxItems: Int, maxItemBytes: Int, maxSubscriptions: Int, maxOwnerBytes: Int, maxNodesPerOwner: Int? = nil) {
+    public init(maxNodes: Int, maxItems: Int, maxItemBytes: Int, maxSubscriptions: Int, maxOwnerBytes: Int, maxNodesPerOwner: Int? = nil,
+                maxTotalBytes: Int = .max) {
         self.maxNodes = maxNodes
+        self.maxTotalBytes = maxTotalBytes
         self.maxNodesPerOwner = maxNodesPerOwner ?? maxNodes
         self.maxItems = maxItems
         self.maxItemBytes = maxItemBytes

@@ -34,9 +34,13 @@ public struct PubSubServiceModule: ServerModule {
     /// `pubsub_max_nodes_per_owner`: nodes one account may create.
     public static let maxNodesPerOwner = ConfigOption.integer(
         "pubsub_max_nodes_per_owner", default: 100, range: 1...10_000_000, "most nodes one account may create on the pubsub service")
+    /// `pubsub_max_bytes`: the bytes of all the service's items (they are kept in memory).
+    public static let maxTotalBytes = ConfigOption.integer(
+        "pubsub_max_bytes", default: 268_435_456, range: 1024...68_719_476_736,
+        "most bytes of items the whole pubsub service keeps (all in memory); a publish beyond gets resource-constraint")
     public var options: [ConfigOption] {
         [Self.domain, Self.creators, Self.maxNodes, Self.maxItems, Self.maxItemBytes, Self.maxSubscriptions, Self.maxOwnerBytes,
-         Self.maxNodesPerOwner]
+         Self.maxNodesPerOwner, Self.maxTotalBytes]
     }
 
     /// Creates the module.
@@ -50,7 +54,8 @@ public struct PubSubServiceModule: ServerModule {
         let creators = PubSubService.NodeCreators(rawValue: host.option(Self.creators)) ?? .local
         let limits = PubSubLimits(maxNodes: host.option(Self.maxNodes), maxItems: host.option(Self.maxItems),
                                   maxItemBytes: host.option(Self.maxItemBytes), maxSubscriptions: host.option(Self.maxSubscriptions),
-                                  maxOwnerBytes: host.option(Self.maxOwnerBytes), maxNodesPerOwner: host.option(Self.maxNodesPerOwner))
+                                  maxOwnerBytes: host.option(Self.maxOwnerBytes), maxNodesPerOwner: host.option(Self.maxNodesPerOwner),
+                                  maxTotalBytes: host.option(Self.maxTotalBytes))
         host.addService(PubSubService(domain: domain, creators: creators, limits: limits))
     }
 }

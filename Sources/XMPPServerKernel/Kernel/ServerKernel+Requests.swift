@@ -2,7 +2,8 @@ import Synchronization
 import XMPPCore
 
 /// IQ requests the server itself sends to a client session (a disco#info query about entity capabilities it has
-/// not seen), waiting for the answer. Bounded: when `limit` requests wait, the next one fails at once.
+/// not seen), waiting for the answer. Bounded: one waits per session (a client that never answers cannot fill the
+/// table), and when `limit` wait in all, the next one fails at once.
 final class ServerRequests: Sendable {
     private struct Waiting {
         let to: JID
@@ -19,7 +20,7 @@ final class ServerRequests: Sendable {
     /// Registers a request under `id`; false when too many wait.
     func register(_ id: String, to: JID, _ continuation: CheckedContinuation<Element, any Error>) -> Bool {
         waiting.withLock { waiting in
-            guard waiting.count < limit else { return false }
+            guard waiting.count < limit, !waiting.values.contains(where: { $0.to == to }) else { return false }
             waiting[id] = Waiting(to: to, continuation: continuation)
             return true
         }
@@ -51,7 +52,8 @@ final class ServerRequests: Sendable {
 extension ServerKernel {
     /// Sends an IQ request from the server (its domain) to a local client session and returns the reply.
     /// - Throws: the ``StanzaError`` of an error reply; `recipient-unavailable` when the session is gone;
-    ///   `remote-server-timeout` after `timeout`; `resource-constraint` when too many requests wait already.
+    ///   `remote-server-timeout` after `timeout`; `resource-constraint` when one waits for this session already, or
+    ///   too many wait in all.
     public func request(_ payload: Element, type: IQ.IQType = .get, to: JID, timeout: Duration = .seconds(10)) async throws -> Element {
         guard let entry = registry.entry(to) else { throw StanzaError(.recipientUnavailable) }
         let id = "server-" + StanzaID.make()
@@ -65,7 +67,7 @@ extension ServerKernel {
         defer { timer.cancel() }
         return try await withCheckedThrowingContinuation { continuation in
             guard serverRequests.register(id, to: to, continuation) else {
-                continuation.resume(throwing: StanzaError(.resourceConstraint, text: "too many server requests wait"))
+                continuation.resume(throwing: StanzaError(.resourceConstraint, text: "a server request to \(to) waits already, or too many wait"))
                 return
             }
             entry.session.deliver(iq)

@@ -62,7 +62,7 @@ extension BlockingModule {
         Element("item", namespace: namespace, attributes: ["jid": jid.description])
     }
 
-    /// The stored list. Changes run one at a time (``BlocklistEditor``) and read it from storage, not the cache.
+    /// The stored list. Changes run one at a time (``SerialEditor``) and read it from storage, not the cache.
     static func stored(_ user: String, kernel: ServerKernel) async throws -> Blocklist {
         try await kernel.storage.userData.value(storageKey, of: user).map(Blocklist.init(document:)) ?? Blocklist()
     }

@@ -39,7 +39,7 @@ public struct BlockingModule: ServerModule {
 
     public func activate(in host: ModuleHost) {
         let cache = BlocklistCache(capacity: host.option(Self.cacheAccounts))
-        let editor = BlocklistEditor()
+        let editor = SerialEditor()
         let maxItems: Int = host.option(Self.maxItems)
         host.addServerFeature(Self.namespace)
         host.addAccountFeature(Self.namespace)
@@ -124,25 +124,5 @@ public struct BlockingModule: ServerModule {
         default:
             return .drop
         }
-    }
-}
-
-/// Runs blocklist changes one at a time, so two resources editing at once never lose an update (each change
-/// reads the stored list, changes it and writes it back). Edits are rare; one queue for all accounts is plenty.
-/// (An actor would not do: it lets the next edit in while the current one awaits storage.)
-final class BlocklistEditor: Sendable {
-    private let tail = Mutex<Task<Void, Never>?>(nil)
-
-    func edit<Result: Sendable>(_ change: @escaping @Sendable () async throws -> Result) async throws -> Result {
-        let task = tail.withLock { tail -> Task<Result, any Error> in
-            let previous = tail
-            let task = Task {
-                await previous?.value
-                return try await change()
-            }
-            tail = Task { _ = try? await task.value }
-            return task
-        }
-        return try await task.value
     }
 }

@@ -27,6 +27,7 @@ public struct PrivateStorageModule: ServerModule {
     public func activate(in host: ModuleHost) {
         let maxBytes: Int = host.option(Self.maxBytes)
         let maxNamespaces: Int = host.option(Self.maxNamespaces)
+        let editor = SerialEditor()
         host.addAccountFeature(Self.namespace)
         host.handleIQ(Self.namespace, for: [.ownAccount]) { request in
             let store = request.kernel.storage.userData
@@ -34,7 +35,7 @@ public struct PrivateStorageModule: ServerModule {
             let documents = Array(request.payload.elements)
             // Exactly one child, in a namespace of its own (XEP-0049 §3: never jabber:* ones).
             guard documents.count == 1, let document = documents.first, !document.namespace.isEmpty,
-                  !document.namespace.hasPrefix("jabber:") else {
+                  !document.namespace.hasPrefix("jabber:"), !document.namespace.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
                 throw StanzaError(.notAcceptable, text: "one element, in a namespace of its own")
             }
             let key = Self.storageKey(for: document.namespace)
@@ -49,13 +50,16 @@ public struct PrivateStorageModule: ServerModule {
             guard serialized.utf8.count <= maxBytes else {
                 throw StanzaError(.notAcceptable, text: "private documents are at most \(maxBytes) bytes")
             }
-            var index = try await Self.storedNamespaces(of: user, in: store)
-            if !index.contains(document.namespace) {
-                guard index.count < maxNamespaces else { throw StanzaError(.resourceConstraint, text: "at most \(maxNamespaces) private documents") }
-                index.append(document.namespace)
-                try await store.setValue(Array(index.joined(separator: "\n").utf8), for: Self.indexKey, of: user)
+            // One edit at a time: two sessions adding namespaces at once must both be counted.
+            try await editor.edit {
+                var index = try await Self.storedNamespaces(of: user, in: store)
+                if !index.contains(document.namespace) {
+                    guard index.count < maxNamespaces else { throw StanzaError(.resourceConstraint, text: "at most \(maxNamespaces) private documents") }
+                    index.append(document.namespace)
+                    try await store.setValue(Array(index.joined(separator: "\n").utf8), for: Self.indexKey, of: user)
+                }
+                try await store.setValue(Array(serialized.utf8), for: key, of: user)
             }
-            try await store.setValue(Array(serialized.utf8), for: key, of: user)
             return IQReply()
         }
     }
