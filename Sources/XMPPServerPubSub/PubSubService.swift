@@ -6,7 +6,7 @@ import XMPPServerKernel
 
 /// The publish-subscribe service at `pubsub.<domain>` (XEP-0060): nodes anyone permitted creates, owned through
 /// affiliations, read as each node's access model allows (presence and roster access follow the roster of the
-/// node's first owner), notifications to explicit subscribers.
+/// node's creator), notifications to explicit subscribers.
 public final class PubSubService: HostedService {
     public let domain: String
     public var displayName: String { "Publish-Subscribe" }
@@ -82,35 +82,38 @@ public final class PubSubService: HostedService {
     }
 
     /// The requester's standing: node creation as configured, and for presence or roster access the roster of the
-    /// named node's first owner.
+    /// named node's creator.
     private func relation(of jid: JID, forNodeIn payload: Element, kernel: ServerKernel) async -> Requester {
         let mayCreate = kernel.isLocal(jid) && (creators == .local || kernel.configuration.isAdmin(jid.bare))
         var requester = Requester(jid: jid, mayCreateNodes: mayCreate)
         guard let name = payload.firstChild?.attribute("node"),
               let node = try? await store(kernel).nodes(of: domain).nodes[name],
               node.configuration.accessModel == .presence || node.configuration.accessModel == .roster,
-              let owner = node.owners.first.flatMap(JID.init(validating:)), kernel.isLocal(owner) else { return requester }
+              let owner = node.quotaOwner.flatMap(JID.init(validating:)), kernel.isLocal(owner) else { return requester }
         let standing = PersonalEventing.relation(of: jid, in: await kernel.rosterItems(of: owner))
         requester.isPresenceSubscriber = standing.isPresenceSubscriber
         requester.rosterGroups = standing.rosterGroups
         return requester
     }
 
+    /// Sends each event to the node's subscribers that may still read it (all of them hear of a deletion); the
+    /// creator's roster is read once per event, and only for presence or roster access.
     private func notify(_ events: [PubSubEvent], kernel: ServerKernel) async {
         for event in events where event.node.configuration.deliverNotifications {
-            let targets: [JID]
+            var targets: [JID] = []
             if let only = event.onlyFor {
                 targets = [only]
             } else {
-                var allowed: [JID] = []
-                for subscription in event.node.subscriptions {
-                    guard let jid = JID(validating: subscription.jid) else { continue }
-                    if event.node.allows(await relation(of: jid, forNodeIn: Element("x", namespace: "", attributes: ["node": event.node.name]).wrapped,
-                                                        kernel: kernel)) || event.kind.isDeletion {
-                        allowed.append(jid)
-                    }
+                let node = event.node
+                var roster: [RosterEntry] = []
+                if node.configuration.accessModel == .presence || node.configuration.accessModel == .roster,
+                   let owner = node.quotaOwner.flatMap(JID.init(validating:)), kernel.isLocal(owner) {
+                    roster = await kernel.rosterItems(of: owner)
                 }
-                targets = allowed
+                for subscription in node.subscriptions {
+                    guard let jid = JID(validating: subscription.jid) else { continue }
+                    if event.kind.isDeletion || node.allows(PersonalEventing.relation(of: jid, in: roster)) { targets.append(jid) }
+                }
             }
             for target in targets { PersonalEventing.deliver(event.message(from: serviceJID, to: target), to: target, kernel: kernel) }
         }

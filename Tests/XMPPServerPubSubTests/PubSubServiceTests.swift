@@ -99,6 +99,23 @@ import XMPPServerPubSub
         #expect(mine.child("pubsub")?.child("affiliations")?.child("affiliation")?.attribute("affiliation") == "member")
     }
 
+    @Test func aPresenceAccessNodeFollowsItsCreatorsRoster() async throws {
+        let (_, alice, bob, carol) = try await Self.people()
+        try await PEPTests.befriend(alice, bob)
+        let create = """
+            <create node='friends'/><configure><x xmlns='jabber:x:data' type='submit'>\
+            <field var='pubsub#access_model'><value>presence</value></field></x></configure>
+            """
+        _ = try await S.ask(alice, "c1", "set", to: Self.service, S.pubsub(create))
+        #expect(try await S.ask(bob, "s1", "set", to: Self.service, S.pubsub("<subscribe node='friends' jid='bob@example.com/phone'/>"))
+            .attribute("type") == "result")
+        let stranger = try await S.ask(carol, "s2", "set", to: Self.service, S.pubsub("<subscribe node='friends' jid='carol@example.com'/>"))
+        #expect(S.error(stranger)?.1 == "presence-subscription-required")
+        _ = bob.received()
+        _ = try await S.ask(alice, "p1", "set", to: Self.service, S.pubsub("<publish node='friends'><item id='1'><x xmlns='urn:x'/></item></publish>"))
+        #expect(await S.event(bob, node: "friends") != nil)
+    }
+
     @Test func discoListsTheServiceItsNodesAndTheirItems() async throws {
         let (_, alice, bob, _) = try await Self.people()
         let server = try await S.ask(bob, "d0", "get", to: "example.com", "<query xmlns='\(DiscoNamespace.items)'/>")
