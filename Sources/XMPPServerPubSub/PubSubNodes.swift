@@ -50,6 +50,12 @@ public struct PubSubNodes: Sendable {
         case (PubSubNamespace.owner, "purge", true): return try purge(action, by: requester)
         case (PubSubNamespace.owner, "subscriptions", _): return try ownerSubscriptions(action, isSet: isSet, by: requester)
         case (PubSubNamespace.owner, "affiliations", _): return try ownerAffiliations(action, isSet: isSet, by: requester)
+        case (PubSubNamespace.pubsub, "publish", false), (PubSubNamespace.pubsub, "retract", false), (PubSubNamespace.pubsub, "create", false),
+             (PubSubNamespace.pubsub, "subscribe", false), (PubSubNamespace.pubsub, "unsubscribe", false),
+             (PubSubNamespace.pubsub, "items", true), (PubSubNamespace.pubsub, "subscriptions", true),
+             (PubSubNamespace.pubsub, "affiliations", true), (PubSubNamespace.owner, "default", true),
+             (PubSubNamespace.owner, "delete", false), (PubSubNamespace.owner, "purge", false):
+            throw StanzaError(.badRequest, text: "\(action.name) does not go with this iq type")
         default:
             throw StanzaError(.featureNotImplemented, text: "\(action.name) is not supported here")
         }

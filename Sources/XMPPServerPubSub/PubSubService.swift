@@ -146,8 +146,11 @@ public final class PubSubService: HostedService {
         var query = Element("query", namespace: DiscoNamespace.items)
         let nodes = try await store(kernel).nodes(of: domain)
         guard let node else {
-            for name in nodes.nodes.keys.sorted() {
-                query.append(Element("item", namespace: DiscoNamespace.items, attributes: ["jid": domain, "node": name]))
+            // A whitelist node is listed only to those on its list (the others could not read it anyway).
+            let requester = Requester(jid: from)
+            for found in nodes.nodes.values.sorted(by: { $0.name < $1.name })
+            where found.configuration.accessModel != .whitelist || found.allows(requester) {
+                query.append(Element("item", namespace: DiscoNamespace.items, attributes: ["jid": domain, "node": found.name]))
             }
             return query
         }

@@ -90,6 +90,12 @@ import XMPPServerPubSub
         #expect(open.attribute("type") == "result")
         let stillClosed = try await S.ask(carol, "s3", "get", to: Self.service, S.pubsub("<items node='team'/>"))
         #expect(S.error(stillClosed)?.1 == "closed-node")
+        let listedToBob = try await S.ask(bob, "d1", "get", to: Self.service, "<query xmlns='\(DiscoNamespace.items)'/>")
+        #expect(listedToBob.child("query")?.children("item").compactMap { $0.attribute("node") } == ["team"], "a member sees it")
+        let listedToCarol = try await S.ask(carol, "d2", "get", to: Self.service, "<query xmlns='\(DiscoNamespace.items)'/>")
+        #expect(listedToCarol.child("query")?.children("item").isEmpty == true, "an outsider does not")
+        let wrongType = try await S.ask(bob, "w1", "set", to: Self.service, S.pubsub("<items node='team'/>"))
+        #expect(S.error(wrongType)?.0 == .badRequest)
         let list = try await S.ask(alice, "a2", "get", to: Self.service, S.pubsub("<affiliations node='team'/>", owner: true))
         let affiliations = list.child("pubsub")?.child("affiliations")?.children("affiliation").map { ($0.attribute("jid") ?? "", $0.attribute("affiliation") ?? "") }
         #expect(affiliations?.map(\.0) == ["alice@example.com", "bob@example.com"])
