@@ -127,3 +127,24 @@ public final class NodeStore: Sendable {
         }
     }
 }
+
+/// A ``NodeStore`` made on first use, over the kernel's per-service records: modules activate before the kernel (and
+/// so its storage) exists.
+final class LazyNodeStore: Sendable {
+    private let make: @Sendable (any ServiceRecordStore) -> NodeStore
+    private let made = Mutex<NodeStore?>(nil)
+
+    init(_ make: @escaping @Sendable (any ServiceRecordStore) -> NodeStore) {
+        self.make = make
+    }
+
+    /// The store, made the first time over `kernel`'s records.
+    func store(_ kernel: ServerKernel) -> NodeStore {
+        made.withLock { made in
+            if let made { return made }
+            let store = make(kernel.storage.serviceRecords)
+            made = store
+            return store
+        }
+    }
+}

@@ -8,30 +8,21 @@ import XMPPServerKernel
 /// and the last item when they come online or subscribe to the account's presence.
 final class PersonalEventing: Sendable {
     let caps: CapsCache
-    private let defaults: NodeConfiguration
-    private let limits: PubSubLimits
-    private let cacheBounds: NodeStore.CacheBounds
-    private let lazyStore = Mutex<NodeStore?>(nil)
+    private let nodeStore: LazyNodeStore
     /// Run after the account itself changed one of its nodes, before the reply: XEP-0398 puts a new avatar in the
     /// vCard, bookmarks keep their XEP-0048 view. Added while modules activate.
     let ownChangeObservers = Mutex<[@Sendable (_ owner: JID, PubSubEvent, ServerKernel) async -> Void]>([])
 
     init(defaults: NodeConfiguration, limits: PubSubLimits, cache: NodeStore.CacheBounds, capsCacheSize: Int) {
-        self.defaults = defaults
-        self.limits = limits
-        self.cacheBounds = cache
+        nodeStore = LazyNodeStore { records in
+            NodeStore(records: records, recordPrefix: "pep:", defaults: defaults, limits: limits, isPersonal: true, cache: cache)
+        }
         caps = CapsCache(capacity: capsCacheSize)
     }
 
     /// Every account's nodes, in the kernel's per-service records under `pep:<account>`.
     func store(_ kernel: ServerKernel) -> NodeStore {
-        lazyStore.withLock { store in
-            if let store { return store }
-            let created = NodeStore(records: kernel.storage.serviceRecords, recordPrefix: "pep:", defaults: defaults, limits: limits,
-                                    isPersonal: true, cache: cacheBounds)
-            store = created
-            return created
-        }
+        nodeStore.store(kernel)
     }
 
     /// Answers a pubsub request to an account's bare JID.

@@ -28,7 +28,7 @@ public struct PubSubNodes: Sendable {
 
     /// Handles a `<pubsub/>` or `<pubsub xmlns='…#owner'/>` request of type `get` (`isSet == false`) or `set`.
     public mutating func handle(_ payload: Element, isSet: Bool, from requester: Requester, now: Date = Date()) throws(StanzaError) -> PubSubOutcome {
-        guard let action = payload.firstChild else { throw StanzaError(.badRequest, text: "the request names no action") }
+        guard let action = payload.firstChildElement else { throw StanzaError(.badRequest, text: "the request names no action") }
         switch (payload.namespace, action.name, isSet) {
         case (PubSubNamespace.pubsub, "publish", true):
             return try publish(action, options: payload.child("publish-options"), by: requester, now: now)
@@ -100,13 +100,5 @@ public struct PubSubNodes: Sendable {
             throw StanzaError(.badRequest, text: "unexpected FORM_TYPE \(type)")
         }
         return try base.applying(form, maxItemsLimit: limits.maxItems)
-    }
-}
-
-extension Element {
-    /// The first child element: a pubsub request's action.
-    var firstChild: Element? {
-        var children = elements.makeIterator()
-        return children.next()
     }
 }

@@ -1,6 +1,5 @@
 import Logging
 import NIOCore
-import Synchronization
 import XMPPCore
 import XMPPServerKernel
 
@@ -11,9 +10,7 @@ public final class PubSubService: HostedService {
     public let domain: String
     public var displayName: String { "Publish-Subscribe" }
     private let creators: NodeCreators
-    private let defaults: NodeConfiguration
-    private let limits: PubSubLimits
-    private let lazyStore = Mutex<NodeStore?>(nil)
+    private let nodeStore: LazyNodeStore
 
     /// Who may create nodes on the service.
     public enum NodeCreators: String, Sendable, CaseIterable {
@@ -27,20 +24,17 @@ public final class PubSubService: HostedService {
     public init(domain: String, creators: NodeCreators, limits: PubSubLimits, defaults: NodeConfiguration = .serviceDefault) {
         self.domain = domain
         self.creators = creators
-        self.limits = limits
-        self.defaults = defaults
+        // Every node of the service, in records under `pubsub:<domain>`, kept in memory (bounded by pubsub_max_bytes).
+        nodeStore = LazyNodeStore { records in
+            NodeStore(records: records, recordPrefix: "pubsub:", defaults: defaults, limits: limits, isPersonal: false,
+                      cache: NodeStore.CacheBounds(owners: 1, bytes: Int.max))
+        }
     }
 
     private var serviceJID: JID { JID(validating: domain)! }
 
     func store(_ kernel: ServerKernel) -> NodeStore {
-        lazyStore.withLock { store in
-            if let store { return store }
-            let created = NodeStore(records: kernel.storage.serviceRecords, recordPrefix: "pubsub:", defaults: defaults, limits: limits,
-                                    isPersonal: false, cache: NodeStore.CacheBounds(owners: 1, bytes: Int.max))
-            store = created
-            return created
-        }
+        nodeStore.store(kernel)
     }
 
     public func receive(_ stanza: Element, to: JID, kernel: ServerKernel, eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
@@ -86,7 +80,7 @@ public final class PubSubService: HostedService {
     private func relation(of jid: JID, forNodeIn payload: Element, kernel: ServerKernel) async -> Requester {
         let mayCreate = kernel.isLocal(jid) && (creators == .local || kernel.configuration.isAdmin(jid.bare))
         var requester = Requester(jid: jid, mayCreateNodes: mayCreate)
-        guard let name = payload.firstChild?.attribute("node"),
+        guard let name = payload.firstChildElement?.attribute("node"),
               let node = try? await store(kernel).nodes(of: domain).nodes[name],
               node.configuration.accessModel == .presence || node.configuration.accessModel == .roster,
               let owner = node.quotaOwner.flatMap(JID.init(validating:)), kernel.isLocal(owner) else { return requester }

@@ -80,10 +80,3 @@ enum PubSubScenario {
         return client.session.takeFirst(where: { $0.name == "message" && $0.child("event", namespace: PubSubNamespace.event) != nil }) == nil
     }
 }
-
-extension Element {
-    var firstChildElement: Element? {
-        var iterator = elements.makeIterator()
-        return iterator.next()
-    }
-}

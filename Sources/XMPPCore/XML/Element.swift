@@ -140,6 +140,11 @@ extension Element {
         elements.filter { $0.name == name && (namespace == nil || $0.namespace == namespace) }
     }
 
+    /// The first child element (a pubsub request's action, an event's kind), if any.
+    public var firstChildElement: Element? {
+        elements.first { _ in true }
+    }
+
     /// The concatenated character data of the direct text children.
     public var text: String {
         get {
