@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
-import Synchronization
+import Atomics
 import XMPPCore
 import XMPPServerKernel
 
@@ -13,18 +13,18 @@ public final class MUCService: HostedService {
     public let displayName = "Chatrooms"
     /// What every room is allowed.
     public let limits: MUCLimits
-    private let rooms = Mutex<[String: RoomBox]>([:])
-    private let loading = Mutex<Task<Void, Never>?>(nil)
-    private let loaded = Atomic<Bool>(false)
+    private let rooms = Locked<[String: RoomBox]>([:])
+    private let loading = Locked<Task<Void, Never>?>(nil)
+    private let loaded = ManagedAtomic<Bool>(false)
     /// Why the persistent rooms could not be read at start, if they could not.
-    private let loadFailure = Mutex<String?>(nil)
+    private let loadFailure = Locked<String?>(nil)
     private let writer = RoomWriter()
     /// Versions of room writes, from one counter for the whole service: a room created again under a destroyed
     /// room's name must not reuse the numbers the writer has already seen for that JID.
-    private let writeVersions = Atomic<Int>(0)
+    private let writeVersions = ManagedAtomic<Int>(0)
     /// How many rooms each account is in, for ``MUCLimits/maxRoomsPerUser``. Taken only inside a room's lock,
     /// never the other way round.
-    private let roomsPerAccount = Mutex<[JID: Int]>([:])
+    private let roomsPerAccount = Locked<[JID: Int]>([:])
     /// Persistent rooms and their owners, for ``MUCLimits/maxOwnedRooms`` and ``MUCLimits/maxPersistentRooms``.
     private let ledger = PersistentRoomLedger()
     /// Stores rooms' messages in their archives (XEP-0313), in each room's order, off the rooms' locks.
@@ -124,7 +124,7 @@ public final class MUCService: HostedService {
                 } else if effects.storedStateChanged && slot.room.configuration.isPersistent && !slot.room.isLocked {
                     action = .save(slot.room.stored)
                 }
-                if action != nil { slot.version = writeVersions.add(1, ordering: .relaxed).newValue }
+                if action != nil { slot.version = writeVersions.wrappingIncrementThenLoad(ordering: .relaxed) }
                 let disposable = effects.destroyed || slot.room.isDisposable
                 if disposable { slot.isClosed = true }
                 return (action, slot.version, disposable, effects.archive, effects.destroyed)
@@ -218,7 +218,7 @@ public final class MUCService: HostedService {
                 guard slot.room.affiliations.removeValue(forKey: account.bare) != nil else { return nil }
                 _ = ledger.replace(share, with: PersistentRoomLedger.Share(slot.room), within: nil)
                 guard slot.room.configuration.isPersistent, !slot.room.isLocked else { return nil }
-                slot.version = writeVersions.add(1, ordering: .relaxed).newValue
+                slot.version = writeVersions.wrappingIncrementThenLoad(ordering: .relaxed)
                 return (.save(slot.room.stored), slot.version)
             }
             if let write { try await writer.write(write.action, version: write.version, store: store) }
@@ -377,10 +377,10 @@ private final class RoomBox: Sendable {
         var version = 0
     }
 
-    let state: Mutex<Slot>
+    let state: Locked<Slot>
 
     init(room: Room, isNew: Bool) {
-        state = Mutex(Slot(room: room, isNew: isNew))
+        state = Locked(Slot(room: room, isNew: isNew))
     }
 }
 

@@ -1,4 +1,3 @@
-import Synchronization
 import XMPPCore
 
 /// How many persistent rooms the service holds and how many each account owns: the counts behind
@@ -35,7 +34,7 @@ final class PersistentRoomLedger: Sendable {
         var owned: [JID: Int] = [:]
     }
 
-    private let counts = Mutex(Counts())
+    private let counts = Locked(Counts())
 
     /// How many persistent rooms `account` (a bare JID) owns.
     func rooms(ownedBy account: JID) -> Int {

@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 import XMPPCore
 import XMPPServerKernel
 
@@ -106,10 +105,10 @@ enum AvatarConversion {
 /// The avatar hash of each account with a session online ("" for none), for the presence the server completes, and
 /// which accounts have a vCard at all (read once from storage, then kept up to date), so the others cost no read.
 final class AvatarHashes: Sendable {
-    private let hashes = Mutex<[String: String]>([:])
+    private let hashes = Locked<[String: String]>([:])
     /// The accounts with a vCard once read (nil before), and those written since the server started (kept apart so a
     /// write that races the first read is not lost).
-    private let withVCard = Mutex<(read: Set<String>?, written: Set<String>)>((nil, []))
+    private let withVCard = Locked<(read: Set<String>?, written: Set<String>)>((nil, []))
 
     /// Whether `user` has a stored vCard (false for certain, true when it has or the list could not be read).
     func mayHaveVCard(_ user: String, kernel: ServerKernel) async -> Bool {

@@ -1,4 +1,3 @@
-import Synchronization
 import Logging
 import XMPPCore
 import XMPPServerKernel

@@ -1,4 +1,3 @@
-import Synchronization
 import XMPPCore
 import XMPPServerKernel
 
@@ -12,7 +11,7 @@ final class CapsCache: Sendable {
         var asking: Set<String> = []
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Features one caps entry may list, and their bytes in all; clients announce a few dozen.
     static let maxFeatures = 512
     static let maxFeatureBytes = 32_768

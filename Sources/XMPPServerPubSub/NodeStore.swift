@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import XMPPCore
 import XMPPServerKernel
 
@@ -13,7 +12,7 @@ public final class NodeStore: Sendable {
     private let limits: PubSubLimits
     private let isPersonal: Bool
     private let bounds: CacheBounds
-    private let cache = Mutex<Cache>(Cache())
+    private let cache = Locked<Cache>(Cache())
 
     /// How much of the nodes stays in memory: owners, and bytes of item payloads.
     public struct CacheBounds: Sendable {
@@ -132,7 +131,7 @@ public final class NodeStore: Sendable {
 /// so its storage) exists.
 final class LazyNodeStore: Sendable {
     private let make: @Sendable (any ServiceRecordStore) -> NodeStore
-    private let made = Mutex<NodeStore?>(nil)
+    private let made = Locked<NodeStore?>(nil)
 
     init(_ make: @escaping @Sendable (any ServiceRecordStore) -> NodeStore) {
         self.make = make

@@ -1,5 +1,4 @@
 import NIOCore
-import Synchronization
 import XMPPCore
 import XMPPServerKernel
 
@@ -11,7 +10,7 @@ final class PersonalEventing: Sendable {
     private let nodeStore: LazyNodeStore
     /// Run after the account itself changed one of its nodes, before the reply: XEP-0398 puts a new avatar in the
     /// vCard, bookmarks keep their XEP-0048 view. Added while modules activate.
-    let ownChangeObservers = Mutex<[@Sendable (_ owner: JID, PubSubEvent, ServerKernel) async -> Void]>([])
+    let ownChangeObservers = Locked<[@Sendable (_ owner: JID, PubSubEvent, ServerKernel) async -> Void]>([])
 
     init(defaults: NodeConfiguration, limits: PubSubLimits, cache: NodeStore.CacheBounds, capsCacheSize: Int) {
         nodeStore = LazyNodeStore { records in

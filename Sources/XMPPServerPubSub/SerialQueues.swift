@@ -1,11 +1,11 @@
-import Synchronization
+import XMPPCore
 
 /// Runs work one at a time per key (a PEP account, a service), in the order it was asked for, while different keys
 /// run side by side. Each piece of work reads, changes and writes back what it owns, so two requests for the same
 /// owner never lose each other's change. (An actor would not do: it lets the next request in while one awaits
 /// storage.) Keys are forgotten when their queue empties.
 final class SerialQueues: Sendable {
-    private let tails = Mutex<[String: Task<Void, Never>]>([:])
+    private let tails = Locked<[String: Task<Void, Never>]>([:])
 
     func run<Result: Sendable>(_ key: String, _ work: @escaping @Sendable () async throws -> Result) async throws -> Result {
         let (task, tail) = tails.withLock { tails -> (Task<Result, any Error>, Task<Void, Never>) in

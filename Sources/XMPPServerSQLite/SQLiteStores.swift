@@ -1,4 +1,3 @@
-import Synchronization
 import Foundation
 import GRDB
 import Logging
@@ -235,10 +234,10 @@ struct SQLiteUserDataStore: UserDataStore {
 /// missing. Only the server
 /// stores offline messages; other processes on the same database (xmppctl) only delete them.
 final class OfflineRecipients: Sendable {
-    private let users: Mutex<Set<String>>
+    private let users: Locked<Set<String>>
 
     init(_ users: [String]) {
-        self.users = Mutex(Set(users))
+        self.users = Locked(Set(users))
     }
 
     func insert(_ user: String) {

@@ -1,7 +1,6 @@
 import ArgumentParser
 import CommandLineSupport
 import Foundation
-import Synchronization
 import XMPPClient
 import XMPPCore
 
@@ -98,7 +97,7 @@ final class SentLines: Sendable {
         var early: [String: [DeliveryStatus]] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Remembers line `id`; returns the statuses that came for it already.
     func add(_ id: String, text: String) -> [DeliveryStatus] {

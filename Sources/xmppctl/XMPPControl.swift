@@ -6,7 +6,6 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
 import XMPPCore
 import XMPPServer
 import XMPPServerKernel
@@ -139,7 +138,7 @@ struct Common: ParsableArguments {
 /// Collects everything the admin socket answers.
 final class LineCollector: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
-    let text = Mutex("")
+    let text = Locked("")
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let chunk = String(buffer: unwrapInboundIn(data))

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import NIOCore
 import NIOPosix
 import Testing
@@ -213,7 +212,7 @@ struct AccountAndServiceTests {
             #expect(cause.kind == .untrustedCertificate && cause.underlying?.contains("CERTIFICATE_VERIFY_FAILED") == true, "\(cause)")
         }
         // The app's evaluator sees the chain and the usual checks' verdict (untrusted: self-signed), and decides.
-        let seen = Mutex<ServerCertificateChain?>(nil)
+        let seen = Locked<ServerCertificateChain?>(nil)
         var evaluated = try fixture.configuration("alice")
         evaluated.trust = .evaluate(TrustEvaluator { chain in
             seen.withLock { $0 = chain }

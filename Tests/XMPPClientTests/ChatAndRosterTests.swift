@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 import XMPPClient
 import XMPPClientSQLite
@@ -112,7 +111,7 @@ struct ChatAndRosterTests {
             + "<origin-id xmlns='urn:xmpp:sid:0' id='m1'/></message>"
         for _ in 0..<2 { try await bob.send(try Element(xml: copy)) }
         try await bob.send(Message(type: .chat, to: try fixture.jid("alice"), body: "next"))
-        let received = Mutex<[String]>([])
+        let received = Locked<[String]>([])
         _ = await first(incoming) { message in received.withLock { $0.append(message.body) }; return message.body == "next" }
         #expect(received.withLock { $0 } == ["once", "next"])
         await alice.disconnect()
@@ -215,7 +214,7 @@ final class RefusingRosterStorage: RosterStorage {
 struct OutboxTests {
     /// The statuses of message `id` as they arrive, until `last` (or a timeout).
     static func statuses(of id: String, in updates: AsyncStream<DeliveryUpdate>, until last: DeliveryStatus) async -> [DeliveryStatus] {
-        let collected = Mutex<[DeliveryStatus]>([])
+        let collected = Locked<[DeliveryStatus]>([])
         _ = await first(updates, timeout: .seconds(10)) { update in
             guard update.messageID == id else { return false }
             collected.withLock { $0.append(update.status) }
@@ -249,7 +248,7 @@ struct OutboxTests {
 
         let incoming = bobChat.messages
         try await alice.connect()
-        let received = Mutex<[String]>([])
+        let received = Locked<[String]>([])
         _ = await XMPPClientTests.first(incoming) { message in received.withLock { $0.append(message.body) }; return message.body == "two" }
         #expect(received.withLock { $0 } == ["one", "two"], "in the order written")
         #expect(await eventually { (try? store.queued(account: alice.configuration.jid).isEmpty) == true })

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 import XMPPClient
 import XMPPClientSQLite
@@ -57,7 +56,7 @@ struct DropMatrixTests {
         }
         let bobMessages = bob.chat.messages
         let everything = bob.chat.messages
-        let received = Mutex<[String]>([])
+        let received = Locked<[String]>([])
         let recorder = Task { for await message in everything { received.withLock { $0.append(message.body) } } }
 
         for round in ["kill -9", "SIGTERM"] {

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 import XMPPClient
 import XMPPCore
@@ -135,7 +134,7 @@ struct FixtureTests {
     @Test("TestGate lets `limit` bodies run at once, queues the rest, and lets a body in again without a second place")
     func testGateBoundsConcurrency() async throws {
         let gate = TestGate(limit: 2)
-        final class Counts: Sendable { let value = Mutex((now: 0, most: 0)) }
+        final class Counts: Sendable { let value = Locked((now: 0, most: 0)) }
         let counts = Counts()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<6 {
@@ -191,7 +190,7 @@ struct FixtureTests {
     @Test("ProsodyServer.with stops Prosody when its body throws, and passes the error on")
     func prosodyWithStopsOnThrow() async throws {
         struct Planned: Error {}
-        let seen = Mutex<(port: Int, directory: String)?>(nil)
+        let seen = Locked<(port: Int, directory: String)?>(nil)
         await #expect(throws: Planned.self) {
             try await ProsodyServer.with { prosody in
                 seen.withLock { $0 = (prosody.port, prosody.directory) }

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 import XMPPClient
 import XMPPClientSQLite
@@ -205,7 +204,7 @@ struct MobileMessagingTests {
 
 /// Values collected from a stream by a task, read by the test.
 final class Collected<Value: Sendable>: Sendable {
-    private let stored = Mutex<[Value]>([])
+    private let stored = Locked<[Value]>([])
     func append(_ value: Value) { stored.withLock { $0.append(value) } }
     var values: [Value] { stored.withLock { $0 } }
 }

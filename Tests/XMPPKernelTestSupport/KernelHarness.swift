@@ -1,7 +1,6 @@
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
 import Testing
 import XMPPCore
 import XMPPServerKernel
@@ -10,8 +9,8 @@ import XMPPServerKernel
 public final class RecordingSession: ClientSession {
     public let jid: JID
     public let eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
-    private let inbox = Mutex<[Element]>([])
-    private let closure = Mutex<(closed: Bool, error: StreamError?)>((false, nil))
+    private let inbox = Locked<[Element]>([])
+    private let closure = Locked<(closed: Bool, error: StreamError?)>((false, nil))
 
     public init(jid: JID) {
         self.jid = jid

@@ -1,4 +1,3 @@
-import Synchronization
 import Testing
 import XMPPCore
 @testable import XMPPServerKernel
@@ -9,7 +8,7 @@ import XMPPKernelTestSupport
 @Suite struct HookTests {
     /// Records what its hooks saw; its filters drop or reject stanzas whose body says so.
     final class Probe: Sendable {
-        let seen = Mutex<[String]>([])
+        let seen = Locked<[String]>([])
         func note(_ line: String) { seen.withLock { $0.append(line) } }
         var lines: [String] { seen.withLock { $0 } }
     }

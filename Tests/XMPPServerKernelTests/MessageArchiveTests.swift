@@ -1,6 +1,5 @@
 import Foundation
 import NIOCore
-import Synchronization
 import Testing
 import XMPPCore
 @testable import XMPPServerKernel
@@ -197,7 +196,7 @@ import XMPPKernelTestSupport
 /// An archive store whose writes wait until ``open()``: storage that has fallen behind.
 final class GatedArchiveStore: ArchiveStore {
     private let inner = InMemoryArchiveStore()
-    private let gate = Mutex<(isOpen: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+    private let gate = Locked<(isOpen: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
 
     func open() {
         let waiting = gate.withLock { gate in

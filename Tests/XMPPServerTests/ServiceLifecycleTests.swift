@@ -5,7 +5,6 @@ import Testing
 import XMPPCore
 import NIOCore
 import NIOPosix
-import Synchronization
 import XMPPServer
 import XMPPServerKernel
 
@@ -50,7 +49,7 @@ final class EndingSession: ClientSession {
     let jid: JID
     let eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
     private let kernel: ServerKernel
-    private let closure = Mutex<StreamError?>(nil)
+    private let closure = Locked<StreamError?>(nil)
 
     init(jid: JID, kernel: ServerKernel) {
         self.jid = jid

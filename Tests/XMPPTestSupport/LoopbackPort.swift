@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import XMPPCore
 
 /// Loopback ports for servers a test starts as separate processes (Prosody, xmppd), which must be told their port
 /// before they bind it.
@@ -11,7 +11,7 @@ import Synchronization
 /// to a client that expected XML.
 public enum LoopbackPort {
     /// Ports handed out so far by this process, as an offset into the range.
-    private static let handedOut = Mutex<Int>(Int.random(in: 0..<4096))
+    private static let handedOut = Locked<Int>(Int.random(in: 0..<4096))
 
     /// A port nobody listens on now, below the ephemeral range, never handed out before by this process.
     public static func free() throws -> Int {

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import XMPPCore
 
 /// Prosody from Debian, started for a test on a free loopback port with its own configuration, certificate
 /// (self-signed, CA:TRUE so TLS clients can trust it as a root) and data directory; stopped by PID.
@@ -13,7 +13,7 @@ public final class ProsodyServer: Sendable {
     public let directory: String
     /// The certificate clients must trust.
     public var certificatePath: String { "\(directory)/localhost.crt" }
-    private let running: Mutex<Process>
+    private let running: Locked<Process>
 
     /// Prosody's process id.
     public var pid: Int32 { running.withLock { $0.processIdentifier } }
@@ -21,7 +21,7 @@ public final class ProsodyServer: Sendable {
     private init(port: Int, directory: String, process: Process) {
         self.port = port
         self.directory = directory
-        self.running = Mutex(process)
+        self.running = Locked(process)
     }
 
     /// Runs Prosody on the configuration in `directory`.

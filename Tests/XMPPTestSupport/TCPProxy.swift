@@ -1,6 +1,6 @@
 import NIOCore
 import NIOPosix
-import Synchronization
+import XMPPCore
 
 /// A TCP proxy on a loopback port in front of a server, for tests that need the network to fail under a client:
 /// ``dropAll()`` resets every connection through it at once, as a phone losing its network would, while the
@@ -62,7 +62,7 @@ public final class TCPProxy: Sendable {
     }
 
     private final class Connections: Sendable {
-        private let channels = Mutex<[any Channel]>([])
+        private let channels = Locked<[any Channel]>([])
 
         func add(_ first: any Channel, _ second: any Channel) {
             channels.withLock { $0 += [first, second] }
@@ -75,7 +75,7 @@ public final class TCPProxy: Sendable {
             }
         }
 
-        private let stalled = Mutex<[any Channel]>([])
+        private let stalled = Locked<[any Channel]>([])
 
         func keepStalled(_ channel: any Channel) {
             stalled.withLock { $0.append(channel) }

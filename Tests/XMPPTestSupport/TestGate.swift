@@ -1,4 +1,4 @@
-import Synchronization
+import XMPPCore
 
 /// Lets at most `limit` whole-server scenarios (a server, several clients, maybe helper processes) run at once.
 /// Swift Testing starts every test together; on a two-core machine the first seconds of the full suite then starve
@@ -9,11 +9,11 @@ public final class TestGate: Sendable {
     public static let servers = TestGate(limit: 4)
 
     @TaskLocal private static var isInside = false
-    private let state: Mutex<(free: Int, waiting: [CheckedContinuation<Void, Never>])>
+    private let state: Locked<(free: Int, waiting: [CheckedContinuation<Void, Never>])>
 
     /// A gate with `limit` places.
     public init(limit: Int) {
-        state = Mutex((max(1, limit), []))
+        state = Locked((max(1, limit), []))
     }
 
     /// Runs `body` once a place is free (at once when the task already holds one).

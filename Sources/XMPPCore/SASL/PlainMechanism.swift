@@ -21,9 +21,9 @@ public enum PlainMechanism {
     public static func parse(_ message: [UInt8]) throws(SASLError) -> Credentials {
         let parts = message.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[1].isEmpty, !parts[2].isEmpty, !parts[2].contains(0),
-              let authzid = String(validating: parts[0], as: UTF8.self),
-              let username = String(validating: parts[1], as: UTF8.self),
-              let password = String(validating: parts[2], as: UTF8.self) else {
+              let authzid = String(validUTF8: parts[0]),
+              let username = String(validUTF8: parts[1]),
+              let password = String(validUTF8: parts[2]) else {
             throw SASLError(.malformedRequest, text: "malformed PLAIN message")
         }
         return Credentials(authorizationIdentity: authzid.isEmpty ? nil : authzid, username: username, password: password)

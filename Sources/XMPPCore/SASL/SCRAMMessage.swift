@@ -57,7 +57,7 @@ enum SCRAMMessage {
     }
 
     static func text(_ bytes: [UInt8]) throws(SASLError) -> String {
-        guard let text = String(validating: bytes, as: UTF8.self) else {
+        guard let text = String(validUTF8: bytes) else {
             throw SASLError(.malformedRequest, text: "SCRAM message is not UTF-8")
         }
         return text

@@ -1,7 +1,7 @@
 import NIOConcurrencyHelpers
 
-/// A value that threads share, guarded by a lock: the same `withLock` as the standard library's `Mutex`, which the
-/// client-side libraries do not use because it needs macOS 15 and iOS 18. A reference type, so it is kept in a `let`
+/// A value that threads share, guarded by a lock: the same `withLock` as the standard library's `Mutex`, which this
+/// package does not use because it needs macOS 15 and iOS 18. A reference type, so it is kept in a `let`
 /// and shared like `Mutex` is.
 ///
 /// ```swift
@@ -21,7 +21,9 @@ public final class Locked<Value>: @unchecked Sendable {
     /// Runs `body` with exclusive access to the value, and returns what it returns. Do not call `withLock` on the same
     /// `Locked` from inside `body`: the lock is not recursive.
     @inlinable
-    public func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
-        try lock.withLock { try body(&value) }
+    public func withLock<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure) -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
     }
 }

@@ -1,6 +1,6 @@
 import Logging
 import NIOCore
-import Synchronization
+import Atomics
 import XMPPCore
 import XMPPServerKernel
 import XMPPTransport
@@ -16,7 +16,7 @@ final class C2SSession: ClientSession {
     private let batcher: DeliveryBatcher?
     /// Stream management and client state, read by every delivery under one lock, so no stanza slips between
     /// enabling stream management and `<enabled/>`, or between going active and the flush.
-    private let delivery: Mutex<Delivery>
+    private let delivery: Locked<Delivery>
 
     private struct Delivery {
         /// Stream management, once the client enabled it: then every stanza goes through it (counted, kept until
@@ -33,7 +33,7 @@ final class C2SSession: ClientSession {
         self.channel = channel
         self.batcher = batcher
         self.logger = logger
-        self.delivery = Mutex(Delivery(management: streamManagement))
+        self.delivery = Locked(Delivery(management: streamManagement))
     }
 
     /// The session's stream management, if enabled.
@@ -143,7 +143,7 @@ struct C2SCloseRequest: Sendable {
 
 /// True for the first caller only.
 private final class Once: Sendable {
-    private let done = Atomic<Bool>(false)
+    private let done = ManagedAtomic<Bool>(false)
 
     func claim() -> Bool { !done.exchange(true, ordering: .acquiringAndReleasing) }
 }

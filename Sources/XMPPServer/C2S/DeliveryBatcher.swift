@@ -1,5 +1,4 @@
 import NIOCore
-import Synchronization
 import XMPPCore
 import XMPPTransport
 
@@ -19,7 +18,7 @@ final class DeliveryBatcher: Sendable {
     let eventLoop: any EventLoop
     /// Bytes a connection may have waiting to be sent before it is closed (``ConnectionLimits/maxOutboundBytes``).
     let maxOutboundBytes: Int
-    private let inbox = Mutex<[Delivery]>([])
+    private let inbox = Locked<[Delivery]>([])
     // Touched only on `eventLoop`, inside `drain`: the spare array and the set of channels to flush, both
     // kept with their capacity so a steady state allocates nothing.
     private let scratch: NIOLoopBoundBox<Scratch>

@@ -2,11 +2,11 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
+import XMPPCore
 
 /// Counts open connections per IP address.
 final class ConnectionCounter: Sendable {
-    private let counts = Mutex<[String: Int]>([:])
+    private let counts = Locked<[String: Int]>([:])
 
     /// Records a new connection; returns `false` (and records nothing) when the address is at `limit`.
     func open(_ address: String, limit: Int) -> Bool {
@@ -33,7 +33,7 @@ final class ConnectionCounter: Sendable {
 /// - for an account with many failures from everywhere (distributed guessing): a delay before the answer that grows
 ///   with the failures, so guessing crawls while the rightful owner still gets in.
 final class AuthenticationThrottle: Sendable {
-    private let failures = Mutex<[String: [Date]]>([:])
+    private let failures = Locked<[String: [Date]]>([:])
     let window: TimeInterval
     let perAddress: Int
     let perAccount: Int

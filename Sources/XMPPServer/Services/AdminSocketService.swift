@@ -1,6 +1,6 @@
 import Foundation
 import NIOCore
-import Synchronization
+import XMPPCore
 import XMPPServerKernel
 
 /// The administration socket `xmppctl` talks to (``AdminSocket``), as a service.
@@ -10,7 +10,7 @@ public final class AdminSocketService: ServerService, Sendable {
     private let dataDirectory: String
     private let group: any EventLoopGroup
     private let started = Date()
-    private let channel = Mutex<(any Channel)?>(nil)
+    private let channel = Locked<(any Channel)?>(nil)
 
     init(kernel: ServerKernel, dataDirectory: String, group: any EventLoopGroup) {
         self.kernel = kernel

@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
 import XMPPCore
 import XMPPServerKernel
 
@@ -15,7 +14,7 @@ public final class C2SService: ServerService, Sendable {
     private let tls: ServerTLS
     private let group: any EventLoopGroup
     private let logger: Logger
-    private let listeners = Mutex<[any Channel]?>(nil)
+    private let listeners = Locked<[any Channel]?>(nil)
 
     init(configuration: ServerConfiguration, kernel: ServerKernel, tls: ServerTLS, group: any EventLoopGroup, logger: Logger) {
         self.configuration = configuration

@@ -1,5 +1,5 @@
 import Logging
-import Synchronization
+import Atomics
 import XMPPCore
 import XMPPServerKernel
 import XMPPServerSQLite
@@ -12,7 +12,7 @@ public final class SessionsService: ServerService, Sendable {
     private let kernel: ServerKernel
     private let database: SQLiteDatabase?
     private let logger: Logger
-    private let stopped = Atomic<Bool>(false)
+    private let stopped = ManagedAtomic<Bool>(false)
 
     init(kernel: ServerKernel, database: SQLiteDatabase?, logger: Logger) {
         self.kernel = kernel

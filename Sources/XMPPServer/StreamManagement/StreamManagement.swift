@@ -1,5 +1,4 @@
 import NIOCore
-import Synchronization
 import XMPPCore
 import XMPPServerKernel
 
@@ -59,7 +58,7 @@ final class StreamManagement: Sendable {
     let settings: Settings
     private let kernel: ServerKernel
     private let table: ResumptionTable
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     var isResumable: Bool { !id.isEmpty }
 
@@ -69,7 +68,7 @@ final class StreamManagement: Sendable {
         self.settings = settings
         self.kernel = kernel
         self.table = table
-        self.state = Mutex(State(current: session))
+        self.state = Locked(State(current: session))
     }
 
     /// The `<enabled/>` answer (§3).

@@ -1,5 +1,4 @@
 import NIOCore
-import Synchronization
 import XMPPCore
 
 /// Why a session ended.

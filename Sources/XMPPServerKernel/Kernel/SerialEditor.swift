@@ -1,10 +1,10 @@
-import Synchronization
+import XMPPCore
 
 /// Runs read-change-write edits of stored per-user documents one at a time, so two resources editing at once never
 /// lose an update (a blocklist, the private storage index). Such edits are rare; one queue per module is plenty.
 /// (An actor would not do: it lets the next edit in while the current one awaits storage.)
 final class SerialEditor: Sendable {
-    private let tail = Mutex<Task<Void, Never>?>(nil)
+    private let tail = Locked<Task<Void, Never>?>(nil)
 
     func edit<Result: Sendable>(_ change: @escaping @Sendable () async throws -> Result) async throws -> Result {
         let task = tail.withLock { tail -> Task<Result, any Error> in

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 import XMPPCore
 
 // Disabled accounts (XEP-0133 disable-user): the account and its data stay, but nobody logs in to it (SASL

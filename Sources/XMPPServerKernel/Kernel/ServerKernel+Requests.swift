@@ -1,4 +1,3 @@
-import Synchronization
 import XMPPCore
 
 /// IQ requests the server itself sends to a client session (a disco#info query about entity capabilities it has
@@ -10,7 +9,7 @@ final class ServerRequests: Sendable {
         let continuation: CheckedContinuation<Element, any Error>
     }
 
-    private let waiting = Mutex<[String: Waiting]>([:])
+    private let waiting = Locked<[String: Waiting]>([:])
     private let limit: Int
 
     init(limit: Int) {

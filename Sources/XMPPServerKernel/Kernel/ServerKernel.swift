@@ -1,6 +1,6 @@
 import Logging
 import NIOCore
-import Synchronization
+import Atomics
 import XMPPCore
 
 /// The heart of the server: the session registry, the router for messages, presence and IQs, and the
@@ -23,13 +23,13 @@ public final class ServerKernel: Sendable {
     public let domainJID: JID
 
     /// Asynchronous work under way (``run(on:_:)``), for shutdown.
-    let inFlight = Atomic<Int>(0)
+    let inFlight = ManagedAtomic<Int>(0)
     /// Accounts whose deletion is under way: they may not bind, and messages to them bounce.
-    let accountsBeingDeleted = Mutex<Set<String>>([])
+    let accountsBeingDeleted = Locked<Set<String>>([])
     /// Accounts deleted in the last minute, whose sessions may still be closing: nothing is recorded for them.
-    let recentlyDeletedAccounts = Mutex<Set<String>>([])
+    let recentlyDeletedAccounts = Locked<Set<String>>([])
     /// The disabled accounts, once read from storage (nil until then): the login path checks them without a read.
-    let disabledAccounts = Mutex<Set<String>?>(nil)
+    let disabledAccounts = Locked<Set<String>?>(nil)
     /// IQ requests the server sent to clients, waiting for their answers (``request(_:type:to:timeout:)``).
     let serverRequests = ServerRequests(limit: 1024)
     let iqHandlers: [IQTarget: [String: IQHandler]]
@@ -107,20 +107,20 @@ public final class ServerKernel: Sendable {
 
     /// Runs `work` as a task and completes the returned future on `eventLoop`; counted, so shutdown can wait for it.
     func run(on eventLoop: any EventLoop, _ work: @escaping @Sendable () async -> Void) -> EventLoopFuture<Void> {
-        inFlight.add(1, ordering: .relaxed)
+        inFlight.wrappingIncrement(ordering: .relaxed)
         return eventLoop.makeFutureWithTask {
             await work()
-            self.inFlight.subtract(1, ordering: .relaxed)
+            self.inFlight.wrappingDecrement(ordering: .relaxed)
         }
     }
 
     /// Starts background work a module does outside any stanza (an archive write); counted like ``run(on:_:)``, so
     /// shutdown waits for it.
     public func startBackgroundTask(_ work: @escaping @Sendable () async -> Void) {
-        inFlight.add(1, ordering: .relaxed)
+        inFlight.wrappingIncrement(ordering: .relaxed)
         Task {
             await work()
-            self.inFlight.subtract(1, ordering: .relaxed)
+            self.inFlight.wrappingDecrement(ordering: .relaxed)
         }
     }
 

@@ -1,6 +1,5 @@
 import Logging
 import Foundation
-import Synchronization
 import XMPPCore
 
 /// In-band registration (XEP-0077): creating an account before authentication (when the policy allows),
@@ -104,7 +103,7 @@ public struct RegistrationModule: ServerModule {
 
 /// Counts registrations per IP address over a sliding window.
 final class RegistrationLimiter: Sendable {
-    private let history = Mutex<[String: [Date]]>([:])
+    private let history = Locked<[String: [Date]]>([:])
 
     /// Records a registration from `address` if fewer than `count` happened within the window.
     func admit(_ address: String, count: Int, within seconds: TimeInterval) -> Bool {

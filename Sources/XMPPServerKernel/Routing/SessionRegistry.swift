@@ -1,4 +1,3 @@
-import Synchronization
 import XMPPCore
 
 /// Every online resource of every local account, with the presence state the router needs.
@@ -25,7 +24,7 @@ public final class SessionRegistry: Sendable {
     }
 
     private final class Shard: Sendable {
-        let accounts = Mutex<[JID: [String: Entry]]>([:])
+        let accounts = Locked<[JID: [String: Entry]]>([:])
     }
 
     private let shards: [Shard]

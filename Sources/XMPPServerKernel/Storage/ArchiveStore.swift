@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import XMPPCore
 
 /// One stanza kept in an archive (a user's message archive, a room's history).
@@ -140,7 +139,7 @@ public final class InMemoryArchiveStore: ArchiveStore {
         var next = 0
     }
 
-    private let archives = Mutex<[String: Archive]>([:])
+    private let archives = Locked<[String: Archive]>([:])
 
     /// Creates an empty store.
     public init() {}

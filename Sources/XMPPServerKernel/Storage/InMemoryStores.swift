@@ -1,9 +1,8 @@
-import Synchronization
 import XMPPCore
 
 /// ``AccountStore`` in memory.
 public final class InMemoryAccountStore: AccountStore {
-    private let accounts = Mutex<[String: [SCRAMHash: SCRAMCredentials]]>([:])
+    private let accounts = Locked<[String: [SCRAMHash: SCRAMCredentials]]>([:])
 
     /// Creates an empty store.
     public init() {}
@@ -43,7 +42,7 @@ public final class InMemoryAccountStore: AccountStore {
 
 /// ``RosterStore`` in memory.
 public final class InMemoryRosterStore: RosterStore {
-    private let rosters = Mutex<[String: StoredRoster]>([:])
+    private let rosters = Locked<[String: StoredRoster]>([:])
 
     /// Creates an empty store.
     public init() {}
@@ -92,8 +91,8 @@ public final class InMemoryOfflineStore: OfflineStore {
         var bytes = 0
     }
 
-    private let queues = Mutex<[String: Queue]>([:])
-    private let nextID = Mutex<Int64>(1)
+    private let queues = Locked<[String: Queue]>([:])
+    private let nextID = Locked<Int64>(1)
 
     /// Creates an empty store.
     public init() {}
@@ -139,7 +138,7 @@ public final class InMemoryOfflineStore: OfflineStore {
 
 /// ``UserDataStore`` in memory.
 public final class InMemoryUserDataStore: UserDataStore {
-    private let values = Mutex<[String: [String: [UInt8]]]>([:])
+    private let values = Locked<[String: [String: [UInt8]]]>([:])
 
     /// Creates an empty store.
     public init() {}

@@ -1,4 +1,4 @@
-import Synchronization
+import XMPPCore
 
 /// Records a hosted service or module keeps for itself (chat rooms, pubsub nodes), by service and id: the
 /// "per-service records" storage shape. The kernel stores bytes; the service chooses the encoding.
@@ -13,7 +13,7 @@ public protocol ServiceRecordStore: Sendable {
 
 /// ``ServiceRecordStore`` in memory.
 public final class InMemoryServiceRecordStore: ServiceRecordStore {
-    private let services = Mutex<[String: [String: [UInt8]]]>([:])
+    private let services = Locked<[String: [String: [UInt8]]]>([:])
 
     /// Creates an empty store.
     public init() {}

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import XMPPCore
 
 /// The command executions under way (XEP-0050 §4.3 sessions), bounded per requester and expiring.
@@ -19,7 +18,7 @@ final class AdHocSessions: Sendable {
         case unknown, expired, tooMany
     }
 
-    private let sessions = Mutex<[String: Session]>([:])
+    private let sessions = Locked<[String: Session]>([:])
     private let timeout: Duration
     private let maxPerRequester: Int
 

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 import XMPPCore
 
 /// Service administration (XEP-0133) as ad-hoc commands for the server's administrators: add, delete, disable,
@@ -256,7 +255,7 @@ public struct ServiceAdministrationModule: ServerModule {
 /// The module's texts (the message of the day, the welcome message): kept in the service records, and in memory
 /// after the first read, so a login does not read storage for them.
 final class StoredTexts: Sendable {
-    private let cache = Mutex<[String: String]?>(nil)
+    private let cache = Locked<[String: String]?>(nil)
 
     /// The text `id`, if set.
     func value(_ id: String, kernel: ServerKernel) async throws -> String? {

@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 import XMPPCore
 
 /// Blocking Command (XEP-0191): a user keeps a list of JIDs they never want to hear from or talk to. Blocked

@@ -1,4 +1,4 @@
-import Synchronization
+import Atomics
 import XMPPCore
 
 /// What the filters consult on the routing path: the non-empty blocklists of online accounts (and of some
@@ -18,14 +18,14 @@ final class BlocklistCache: Sendable {
     }
 
     private final class Shard: Sendable {
-        let entries = Mutex<[String: Entry]>([:])
+        let entries = Locked<[String: Entry]>([:])
     }
 
     private let shards: [Shard] = (0..<16).map { _ in Shard() }
-    private let count = Atomic<Int>(0)
+    private let count = ManagedAtomic<Int>(0)
     /// Accounts with a stored non-empty list; `nil` until read from storage (or when it could not be).
-    private let index = Mutex<Set<String>?>(nil)
-    private let indexLoading = Mutex<Task<Void, Never>?>(nil)
+    private let index = Locked<Set<String>?>(nil)
+    private let indexLoading = Locked<Task<Void, Never>?>(nil)
     /// How many lists of offline accounts may stay.
     let capacity: Int
     /// How long a freshly loaded list is kept whatever happens (the session that loaded it is about to bind).
@@ -99,7 +99,7 @@ final class BlocklistCache: Sendable {
             entries[user] = Entry(list: list, loadedAt: now)
             return true
         }
-        if added { count.add(1, ordering: .relaxed) }
+        if added { count.wrappingIncrement(ordering: .relaxed) }
     }
 
     /// Forgets the account entirely (account deleted).
@@ -109,7 +109,7 @@ final class BlocklistCache: Sendable {
     }
 
     private func forgetCached(_ user: String) {
-        if shard(user).entries.withLock({ $0.removeValue(forKey: user) }) != nil { count.subtract(1, ordering: .relaxed) }
+        if shard(user).entries.withLock({ $0.removeValue(forKey: user) }) != nil { count.wrappingDecrement(ordering: .relaxed) }
     }
 
     /// Evicts the oldest lists of offline accounts (as `isOnline` says) loaded longer than ``grace`` ago, until at most

@@ -1,15 +1,15 @@
 import Logging
-import Synchronization
+import Atomics
 import XMPPCore
 
 /// The archiving preferences of the accounts that set any, in memory for the routing path. Few users change the
 /// default, so all their preferences are read once, at the first login or offline delivery, and kept (as many
 /// entries as accounts that set preferences, each with at most `mam_max_preference_jids` JIDs).
 final class ArchivePreferencesStore: Sendable {
-    private let preferences = Mutex<[String: ArchivePreferences]>([:])
+    private let preferences = Locked<[String: ArchivePreferences]>([:])
     /// Whether any account has preferences: until one does, the routing path reads no lock.
-    private let hasAny = Atomic<Bool>(false)
-    private let loading = Mutex<Task<Void, Never>?>(nil)
+    private let hasAny = ManagedAtomic<Bool>(false)
+    private let loading = Locked<Task<Void, Never>?>(nil)
     /// The server's default (`mam_default`).
     let serverDefault: ArchivePreferences.Default
 

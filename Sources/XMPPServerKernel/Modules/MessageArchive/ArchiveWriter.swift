@@ -1,7 +1,7 @@
 import Logging
 import Foundation
 import NIOCore
-import Synchronization
+import Atomics
 import XMPPCore
 
 /// Writes archive entries off the routing path: the filters queue them, and one task at a time stores them in
@@ -49,12 +49,12 @@ public final class ArchiveWriter: Sendable {
         var waiting: [EventLoopPromise<Void>] = []
     }
 
-    private let state = Mutex(State())
-    private let capacity = Atomic<Int>(50_000)
+    private let state = Locked(State())
+    private let capacity = ManagedAtomic<Int>(50_000)
     /// The most entries stored in one transaction.
     static let batchSize = 2048
     /// Whether senders are being slowed (read without the lock on every stanza).
-    private let isBehind = Atomic<Bool>(false)
+    private let isBehind = ManagedAtomic<Bool>(false)
 
     /// Sets the most entries that may wait (`mam_write_queue`).
     public func setCapacity(_ value: Int) { capacity.store(value, ordering: .relaxed) }

@@ -1,6 +1,5 @@
 import Logging
 import Foundation
-import Synchronization
 import XMPPCore
 
 /// Message Archive Management (XEP-0313, `urn:xmpp:mam:2`) for accounts: the server keeps each user's one-to-one
@@ -178,7 +177,7 @@ public struct MessageArchiveModule: ServerModule {
 /// Which archives had their retention applied today: each is swept at most once a day (a user's at login, a room's
 /// when it next archives a message).
 public final class RetentionSweeps: Sendable {
-    private let swept = Mutex<(day: Int, users: Set<String>)>((0, []))
+    private let swept = Locked<(day: Int, users: Set<String>)>((0, []))
 
     /// No archive swept yet.
     public init() {}

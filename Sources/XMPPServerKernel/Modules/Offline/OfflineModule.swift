@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 import XMPPCore
 
 /// Offline messages (XEP-0160): a chat or normal message to an account with no available resource is stored with a
@@ -115,7 +114,7 @@ func chunks(of messages: [OfflineMessage], bytes: Int) -> [[OfflineMessage]] {
 
 /// A set of account names behind a lock.
 final class AccountSet: Sendable {
-    private let names = Mutex<Set<String>>([])
+    private let names = Locked<Set<String>>([])
 
     /// Adds `name`; `false` when it was there already.
     func insert(_ name: String) -> Bool { names.withLock { $0.insert(name).inserted } }
