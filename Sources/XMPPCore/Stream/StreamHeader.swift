@@ -47,15 +47,20 @@ public struct StreamHeader: Sendable, Hashable {
     /// Writes the XML declaration and the opening tag, with the `stream` prefix bound.
     public func write(to buffer: inout ByteBuffer) {
         buffer.writeStaticString("<?xml version='1.0'?><stream:stream")
+        writeAttributes(to: &buffer)
+        buffer.writeStaticString(" xmlns='")
+        XMLEscaping.writeEscaped(contentNamespace, to: &buffer, inAttribute: true)
+        buffer.writeStaticString("' xmlns:stream='http://etherx.jabber.org/streams'>")
+    }
+
+    /// Writes ` from='…' to='…' id='…' version='…' xml:lang='…'` for the attributes that are set.
+    func writeAttributes(to buffer: inout ByteBuffer) {
         for (name, value) in [("from", from), ("to", to), ("id", id), ("version", version), ("xml:lang", language)] {
             guard let value else { continue }
             buffer.writeString(" \(name)='")
             XMLEscaping.writeEscaped(value, to: &buffer, inAttribute: true)
             buffer.writeInteger(UInt8(ascii: "'"))
         }
-        buffer.writeStaticString(" xmlns='")
-        XMLEscaping.writeEscaped(contentNamespace, to: &buffer, inAttribute: true)
-        buffer.writeStaticString("' xmlns:stream='http://etherx.jabber.org/streams'>")
     }
 
     /// The closing tag of a stream.

@@ -8,6 +8,8 @@ public enum XMLNamespace {
     public static let xmlns = "http://www.w3.org/2000/xmlns/"
     /// The stream namespace, bound to the `stream` prefix (RFC 6120 §4.8.1).
     public static let streams = "http://etherx.jabber.org/streams"
+    /// `urn:ietf:params:xml:ns:xmpp-framing`: `<open/>` and `<close/>` of XMPP over WebSocket (RFC 7395).
+    public static let framing = "urn:ietf:params:xml:ns:xmpp-framing"
     /// Default content namespace of client-to-server streams (RFC 6120 §4.8.3).
     public static let client = "jabber:client"
     /// Default content namespace of server-to-server streams (RFC 6120 §4.8.3).

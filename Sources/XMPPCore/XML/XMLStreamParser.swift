@@ -81,6 +81,13 @@ public struct XMLStreamParser: Sendable {
     /// The number of received bytes not yet consumed: the start of an unfinished token.
     public var bufferedByteCount: Int { input.readableBytes }
 
+    /// Whether everything received so far has been consumed and nothing is open below the stream's root: the input
+    /// ended exactly between two top-level elements. A framed transport (XMPP over WebSocket, RFC 7395) checks this
+    /// after each frame, since a frame must hold whole elements.
+    public var isBetweenTopLevelElements: Bool {
+        core.phase == .inStream && core.depth == 1 && input.readableBytes == 0
+    }
+
     /// Whether the stream's root element has been closed.
     public var isStreamClosed: Bool { core.phase == .closed }
 

@@ -1,0 +1,93 @@
+import NIOCore
+import NIOWebSocket
+import XMPPCore
+
+/// Turns the WebSocket frames of an XMPP-over-WebSocket stream (RFC 7395) into the same ``XMLStreamEvent``s a TCP
+/// stream gives, so one session handler serves both: `<open/>` becomes the stream header, `<close/>` the end of the
+/// stream, every other element a stanza or nonza.
+///
+/// Place it after `NIOWebSocketFrameAggregator` (which joins fragments within a size limit). Each text frame must hold
+/// exactly one complete element (RFC 7395 §3.3.3); anything else — two elements, half of one, a binary frame, an
+/// unmasked frame from a client — is fired as an ``XMLStreamError`` through `errorCaught`, after which input is
+/// dropped, as ``XMPPStreamDecoder`` does. It answers pings and the peer's WebSocket close itself.
+public final class XMPPWebSocketDecoder: ChannelInboundHandler, RemovableChannelHandler, StreamRestarting {
+    public typealias InboundIn = WebSocketFrame
+    public typealias InboundOut = XMLStreamEvent
+    public typealias OutboundOut = WebSocketFrame
+
+    /// One parser for the whole connection, inside a stream root it never sees: frames are parsed as top-level
+    /// elements of that root, with the parser's limits and restrictions, without a new parser per frame.
+    private var parser: XMLStreamParser
+    private var failed = false
+    private var closeAnswered = false
+
+    /// Creates a decoder enforcing `limits` on every element.
+    public init(limits: XMLParserLimits = .default) {
+        parser = XMLStreamParser(limits: limits)
+        parser.append(contentsOf: "<stream:stream xmlns='\(XMLNamespace.client)' xmlns:stream='\(XMLNamespace.streams)'>".utf8)
+        _ = try? parser.nextEvent()
+    }
+
+    /// A restarted stream begins with the client's next `<open/>`; nothing is buffered between frames, so there is
+    /// nothing to drop here (the session drops what it had queued).
+    public func resetStream() {}
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text:
+            guard !failed else { return }
+            guard frame.maskKey != nil else { return fail(XMLStreamError(.policyViolation, "client frames must be masked"), context: context) }
+            do throws(XMLStreamError) {
+                let event = try decode(frame.unmaskedData)
+                context.fireChannelRead(wrapInboundOut(event))
+            } catch {
+                fail(error, context: context)
+            }
+        case .binary:
+            fail(XMLStreamError(.badFormat, "XMPP over WebSocket uses text frames"), context: context)
+        case .ping:
+            var pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
+            pong.maskKey = nil
+            context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
+        case .connectionClose:
+            answerClose(context: context)
+        default:
+            break
+        }
+    }
+
+    /// Parses one frame's payload into its single event.
+    private func decode(_ payload: ByteBuffer) throws(XMLStreamError) -> XMLStreamEvent {
+        parser.append(payload)
+        guard case .element(let element)? = try parser.nextEvent() else {
+            throw XMLStreamError(.notWellFormed, "a frame must hold one complete element")
+        }
+        guard try parser.nextEvent() == nil, parser.isBetweenTopLevelElements else {
+            throw XMLStreamError(.notWellFormed, "a frame must hold exactly one element")
+        }
+        parser.releaseConsumedInput()
+        if let header = XMPPFraming.header(from: element) { return header }
+        if XMPPFraming.isClose(element) { return .streamClosed }
+        if element.name == "stream", element.namespace == XMLNamespace.streams {
+            throw XMLStreamError(.notWellFormed, "a framed stream opens with <open/>, not <stream:stream>")
+        }
+        return .element(element)
+    }
+
+    private func fail(_ error: XMLStreamError, context: ChannelHandlerContext) {
+        failed = true
+        context.fireErrorCaught(error)
+    }
+
+    /// The peer closed the WebSocket: answer with a close frame (RFC 6455 §5.5.1) and close the connection.
+    private func answerClose(context: ChannelHandlerContext) {
+        guard !closeAnswered else { return }
+        closeAnswered = true
+        var data = context.channel.allocator.buffer(capacity: 2)
+        data.write(webSocketErrorCode: .normalClosure)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)))
+            .whenComplete { _ in channel.close(promise: nil) }
+    }
+}
