@@ -17,6 +17,7 @@ enum StartupSummary {
         return [
             "domain": "\(settings.domain)",
             "ports": "\(ports.map(String.init).joined(separator: ", ")) on \(settings.bindAddresses.joined(separator: ", "))",
+            "web": "\(webSummary(server))",
             "services": "\(server.kernel.hostedServiceDomains.joined(separator: ", "))",
             "storage": "\(settings.storage == "memory" ? "memory (nothing kept after a stop)" : "sqlite \(settings.dataDirectory)/xmppd.sqlite")",
             "registration": "\(registration)",
@@ -25,5 +26,14 @@ enum StartupSummary {
             "config": "\(configFile ?? "none (defaults and options)")",
             "admin_socket": "\(server.adminSocketPath)",
         ]
+    }
+
+    /// The web listener's ports and where XMPP over WebSocket is, or "off".
+    private static func webSummary(_ server: XMPPServer) -> String {
+        var seen: Set<Int> = []
+        let http = server.web.httpPorts.filter { seen.insert($0).inserted }.map { "http \($0)" }
+        let https = server.web.httpsPorts.filter { seen.insert($0).inserted }.map { "https \($0)" }
+        let ports = http + https
+        return ports.isEmpty ? "off" : "\(ports.joined(separator: ", ")) (WebSocket at /xmpp-websocket)"
     }
 }

@@ -45,6 +45,12 @@ struct XMPPDaemon: AsyncParsableCommand {
     @Option(name: .long, help: "Direct-TLS client port, or 'off' (default 5223).")
     var c2sTlsPort: String?
 
+    @Option(name: .long, help: "Plain HTTP port of the web listener (WebSocket, discovery, health), or 'off' (default 5280).")
+    var httpPort: String?
+
+    @Option(name: .long, help: "HTTPS port of the web listener, or 'off' (default 5281).")
+    var httpsPort: String?
+
     @Flag(name: .long, help: "Let anyone create an account with in-band registration (XEP-0077).")
     var allowRegistration = false
 
@@ -79,6 +85,8 @@ struct XMPPDaemon: AsyncParsableCommand {
         if !bind.isEmpty { overrides.append(("bind", bind.joined(separator: ","))) }
         if let c2sPort { overrides.append(("c2s_port", String(c2sPort))) }
         if let c2sTlsPort { overrides.append(("c2s_tls_port", c2sTlsPort)) }
+        if let httpPort { overrides.append(("http_port", httpPort)) }
+        if let httpsPort { overrides.append(("https_port", httpsPort)) }
         if allowRegistration { overrides.append(("allow_registration", "open")) }
         if let registration { overrides.append(("allow_registration", registration)) }
         if let storage { overrides.append(("storage", storage)) }

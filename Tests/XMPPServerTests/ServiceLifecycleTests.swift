@@ -17,12 +17,14 @@ import XMPPServerKernel
         configuration.bindAddresses = ["127.0.0.1"]
         configuration.c2sPort = 0
         configuration.c2sTLSPort = 0
+        configuration.httpPort = 0
+        configuration.httpsPort = 0
         configuration.storage = "memory"
         defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
         var logger = Logger(label: "services-test")
         logger.logLevel = .warning
         let server = try XMPPServer(configuration: configuration, logger: logger)
-        #expect(server.services.map(\.name) == ["sessions", "c2s", "admin socket"])
+        #expect(server.services.map(\.name) == ["sessions", "c2s", "web", "admin socket"])
         try await server.start()
         let port = try #require(server.boundPorts.first)
         #expect(FileManager.default.fileExists(atPath: server.adminSocketPath))
@@ -38,6 +40,7 @@ import XMPPServerKernel
         try await running.value
 
         #expect(server.boundPorts.isEmpty)
+        #expect(server.web.httpPorts.isEmpty && server.web.httpsPorts.isEmpty, "the web listeners stopped too")
         #expect(throws: (any Error).self) { try Socket(port: port) }
         #expect(session.closedWith?.condition == .systemShutdown)
         #expect(server.kernel.registry.count == 0, "shutdown waited for the session to end")

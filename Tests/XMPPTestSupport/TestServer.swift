@@ -23,6 +23,10 @@ public struct TestServer: Sendable {
     public var port: Int { server.boundPorts[0] }
     /// The direct-TLS port.
     public var tlsPort: Int { server.boundPorts[1] }
+    /// The plain HTTP port of the web listener (XMPP over WebSocket), when it is on.
+    public var httpPort: Int? { server.web.httpPorts.first }
+    /// The HTTPS port of the web listener, when a test turned it on.
+    public var httpsPort: Int? { server.web.httpsPorts.first }
     /// The generated certificate, for clients to trust.
     public var certificatePath: String { "\(directory)/localhost.crt" }
 
@@ -34,6 +38,8 @@ public struct TestServer: Sendable {
         configuration.bindAddresses = ["127.0.0.1"]
         configuration.c2sPort = 0
         configuration.c2sTLSPort = 0
+        configuration.httpPort = 0
+        configuration.httpsPort = nil
         configuration.storage = storage
         configuration.kernel.registration = .open
         configure(&configuration)
@@ -57,6 +63,8 @@ public struct TestServer: Sendable {
         var configuration = configuration
         configuration.c2sPort = port
         configuration.c2sTLSPort = tlsPort
+        if configuration.httpPort != nil { configuration.httpPort = server.web.httpPorts.first }
+        if configuration.httpsPort != nil { configuration.httpsPort = server.web.httpsPorts.first }
         await server.shutdown()
         return try await Self.start(configuration, modules: modules)
     }

@@ -38,7 +38,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     }
 
     let shared: Shared
-    private let decoder: XMPPStreamDecoder
+    private let decoder: any StreamRestarting
     private let gate: ReadGate
     private let remoteAddress: String
     /// The address as per-address limits count it (an IPv6 /64 as one).
@@ -61,14 +61,17 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     private var idleTimer: RepeatedTask?
     private var stallTimer: Scheduled<Void>?
 
-    init(shared: Shared, decoder: XMPPStreamDecoder, remoteAddress: String, addressKey: String, directTLS: Bool, gate: ReadGate) {
+    /// Creates the handler of one connection. `isSecured` says the stream is already encrypted (direct TLS, or
+    /// a WebSocket whose HTTP listener is trusted), so STARTTLS is not offered; `channelBinding` is the TLS
+    /// connection's binding data when SCRAM-PLUS may use it.
+    init(shared: Shared, decoder: any StreamRestarting, remoteAddress: String, addressKey: String, isSecured: Bool,
+         channelBinding: ChannelBinding?, gate: ReadGate) {
         self.addressKey = addressKey
         self.shared = shared
         self.decoder = decoder
         self.gate = gate
         self.remoteAddress = remoteAddress
-        let binding = directTLS ? shared.channelBindingData : nil
-        self.machine = ServerNegotiationStateMachine(configuration: shared.negotiation, isSecured: directTLS, channelBinding: binding)
+        self.machine = ServerNegotiationStateMachine(configuration: shared.negotiation, isSecured: isSecured, channelBinding: channelBinding)
     }
 
     // MARK: - Channel events

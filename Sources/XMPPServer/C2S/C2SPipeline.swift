@@ -29,7 +29,7 @@ enum C2SPipeline {
             decoder,
             encoder,
             C2SConnectionHandler(shared: shared, decoder: decoder, remoteAddress: address, addressKey: addressKey,
-                                 directTLS: directTLS, gate: gate),
+                                 isSecured: directTLS, channelBinding: directTLS ? shared.channelBindingData : nil, gate: gate),
         ])
     }
 }

@@ -106,6 +106,15 @@ public enum ConfigFile {
         case "bind": configuration.bindAddresses = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         case "c2s_port": configuration.c2sPort = try int()
         case "c2s_tls_port": configuration.c2sTLSPort = value == "off" ? nil : try int()
+        case "http_port": configuration.httpPort = value == "off" ? nil : try int()
+        case "https_port": configuration.httpsPort = value == "off" ? nil : try int()
+        case "websocket_origins":
+            configuration.webSocketOrigins = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        case "websocket_url":
+            guard value.hasPrefix("ws://") || value.hasPrefix("wss://"), !value.contains(where: { "<>&\"' ".contains($0) }) else {
+                throw ParseError(line: 0, message: "websocket_url is a ws:// or wss:// URL")
+            }
+            configuration.webSocketURL = value
         case "require_tls": configuration.requireTLS = try bool()
         case "certificate": configuration.certificatePath = value
         case "private_key": configuration.privateKeyPath = value

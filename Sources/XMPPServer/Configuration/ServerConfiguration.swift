@@ -14,6 +14,15 @@ public struct ServerConfiguration: Sendable {
     public var c2sPort = 5222
     /// The direct-TLS c2s port (XEP-0368), or `nil` to disable it.
     public var c2sTLSPort: Int? = 5223
+    /// The plain HTTP port of the web listener (XMPP over WebSocket, XEP-0156 discovery, `/health`), or `nil` to
+    /// disable it. WebSocket streams on it count as secured only from loopback (a TLS-terminating proxy).
+    public var httpPort: Int? = 5280
+    /// The HTTPS port of the web listener (the server's certificate), or `nil` to disable it.
+    public var httpsPort: Int? = 5281
+    /// `Origin` values allowed to open XMPP WebSockets; empty allows every origin.
+    public var webSocketOrigins: [String] = []
+    /// The WebSocket URL the discovery documents give (behind a proxy); by default built from the request's host.
+    public var webSocketURL: String?
     /// Whether STARTTLS is required before authentication.
     public var requireTLS = true
     /// PEM certificate chain file; a self-signed certificate is generated in the data directory when unset.

@@ -46,7 +46,7 @@ final class ReadRateLimiter: ChannelInboundHandler, RemovableChannelHandler {
 
     private let bytesPerSecond: Double
     private let burst: Double
-    private let gate: ReadGate
+    let gate: ReadGate
     private var tokens: Double
     private var lastRefill: NIODeadline = .now()
 

@@ -15,6 +15,10 @@ public final class C2SService: ServerService, Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let listeners = Locked<[any Channel]?>(nil)
+    /// What every client connection shares (limits, login throttle, per-address counts, delivery queues, the
+    /// sessions that may resume): the WebSocket endpoint (``WebService``) uses the same, so a user's streams count
+    /// alike whichever way they came.
+    let shared: C2SConnectionHandler.Shared
 
     init(configuration: ServerConfiguration, kernel: ServerKernel, tls: ServerTLS, group: any EventLoopGroup, logger: Logger) {
         self.configuration = configuration
@@ -22,6 +26,21 @@ public final class C2SService: ServerService, Sendable {
         self.tls = tls
         self.group = group
         self.logger = logger
+        let limits = configuration.limits
+        let negotiation = ServerNegotiationStateMachine.Configuration(
+            domains: [configuration.domain], tls: configuration.requireTLS ? .required : .optional,
+            preAuthenticationFeatures: kernel.preAuthenticationFeatures,
+            postAuthenticationFeatures: kernel.postAuthenticationFeatures,
+            allowsPreAuthenticationIQ: configuration.kernel.registration != .closed)
+        shared = C2SConnectionHandler.Shared(
+            kernel: kernel, tls: tls, limits: limits,
+            throttle: AuthenticationThrottle(window: TimeInterval(limits.authFailureWindowSeconds),
+                                             perAddress: limits.authFailuresPerIP, perAccount: limits.authFailuresPerAccount),
+            connections: ConnectionCounter(), negotiation: negotiation, logger: logger,
+            channelBinding: configuration.channelBinding,
+            batchers: DeliveryBatchers(group: group, maxOutboundBytes: limits.maxOutboundBytes),
+            streamManagement: StreamManagementModule.settings(of: kernel), resumption: ResumptionTable(),
+            maxHeldWhileInactive: ClientStateModule.maxHeld(of: kernel))
     }
 
     /// The ports bound, STARTTLS first (useful with port 0).
@@ -34,41 +53,17 @@ public final class C2SService: ServerService, Sendable {
     public func start() async throws {
         guard listeners.withLock({ $0 == nil }) else { return }
         listeners.withLock { $0 = [] }
-        let limits = configuration.limits
-        let negotiation = ServerNegotiationStateMachine.Configuration(
-            domains: [configuration.domain], tls: configuration.requireTLS ? .required : .optional,
-            preAuthenticationFeatures: kernel.preAuthenticationFeatures,
-            postAuthenticationFeatures: kernel.postAuthenticationFeatures,
-            allowsPreAuthenticationIQ: configuration.kernel.registration != .closed)
-        let shared = C2SConnectionHandler.Shared(
-            kernel: kernel, tls: tls, limits: limits,
-            throttle: AuthenticationThrottle(window: TimeInterval(limits.authFailureWindowSeconds),
-                                             perAddress: limits.authFailuresPerIP, perAccount: limits.authFailuresPerAccount),
-            connections: ConnectionCounter(), negotiation: negotiation, logger: logger,
-            channelBinding: configuration.channelBinding,
-            batchers: DeliveryBatchers(group: group, maxOutboundBytes: limits.maxOutboundBytes),
-            streamManagement: StreamManagementModule.settings(of: kernel), resumption: ResumptionTable(),
-            maxHeldWhileInactive: ClientStateModule.maxHeld(of: kernel))
         var ports: [(Int, Bool)] = [(configuration.c2sPort, false)]
         if let tlsPort = configuration.c2sTLSPort { ports.append((tlsPort, true)) }
         for (port, directTLS) in ports {
-            var bound = 0
-            var failure = "no bind address is configured"
-            for address in configuration.bindAddresses {
-                do {
-                    let channel = try await bootstrap(shared: shared, directTLS: directTLS).bind(host: address, port: port).get()
-                    listeners.withLock { $0?.append(channel) }
-                    bound += 1
-                    logger.notice("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? address)",
-                                                          "kind": "\(directTLS ? "c2s direct TLS" : "c2s STARTTLS")"])
-                } catch {
-                    failure = ServerStartError.reason(error)
-                    logger.warning("cannot listen", metadata: ["address": "\(address)", "port": "\(port)", "reason": "\(failure)"])
-                }
-            }
-            guard bound > 0 else {
+            do {
+                let channels = try await ListenerBinding.bind(
+                    bootstrap(shared: shared, directTLS: directTLS), port: port, addresses: configuration.bindAddresses,
+                    kind: directTLS ? "c2s direct TLS" : "c2s STARTTLS", logger: logger)
+                listeners.withLock { $0?.append(contentsOf: channels) }
+            } catch {
                 await stop()
-                throw ServerStartError.noListener(port: port, reason: failure)
+                throw error
             }
         }
     }

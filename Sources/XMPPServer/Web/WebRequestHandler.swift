@@ -1,0 +1,77 @@
+import NIOCore
+import NIOHTTP1
+
+/// Answers the plain HTTP requests of the web listener (everything that is not a WebSocket upgrade): the XEP-0156
+/// discovery documents, `/health` for load balancers, and clear errors for the rest. Request bodies are not
+/// accepted: a request that sends more than ``maxBodyBytes`` is answered 413 and the connection closed.
+final class WebRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// The largest request body read (and ignored) before the request is refused.
+    static let maxBodyBytes = 16_384
+
+    let site: WebSite
+    private var head: HTTPRequestHead?
+    private var bodyBytes = 0
+    private var refused = false
+
+    init(site: WebSite) {
+        self.site = site
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let request):
+            head = request
+            bodyBytes = 0
+            refused = false
+        case .body(let chunk):
+            guard !refused, let head else { return }
+            bodyBytes += chunk.readableBytes
+            if bodyBytes > Self.maxBodyBytes {
+                refused = true
+                respond(WebResponse.text(.payloadTooLarge, "request bodies are limited to \(Self.maxBodyBytes) bytes"),
+                        to: head, close: true, context: context)
+            }
+        case .end:
+            guard !refused, let head else { return }
+            self.head = nil
+            respond(site.response(to: head), to: head, close: !head.isKeepAlive, context: context)
+        }
+    }
+
+    private func respond(_ response: WebResponse, to request: HTTPRequestHead, close: Bool, context: ChannelHandlerContext) {
+        var headers = response.headers
+        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
+        if close { headers.replaceOrAdd(name: "Connection", value: "close") }
+        let head = HTTPResponseHead(version: request.version, status: response.status, headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if request.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil) }
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if close {
+            let channel = context.channel
+            done.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
+
+/// One HTTP response: status, headers and a body held in memory (the pages served are small).
+struct WebResponse {
+    var status: HTTPResponseStatus
+    var headers: HTTPHeaders
+    var body: ByteBuffer
+
+    /// A response of `contentType`.
+    static func document(_ text: String, status: HTTPResponseStatus = .ok, contentType: String) -> WebResponse {
+        var headers = HTTPHeaders([("Content-Type", contentType)])
+        headers.add(name: "Cache-Control", value: "no-store")
+        headers.add(name: "X-Content-Type-Options", value: "nosniff")
+        return WebResponse(status: status, headers: headers, body: ByteBuffer(string: text))
+    }
+
+    /// A plain-text response, for errors and `/health`.
+    static func text(_ status: HTTPResponseStatus, _ text: String) -> WebResponse {
+        document(text + "\n", status: status, contentType: "text/plain; charset=utf-8")
+    }
+}

@@ -1,0 +1,140 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import XMPPCore
+import XMPPServerKernel
+
+/// The web listeners: plain HTTP on ``ServerConfiguration/httpPort`` and HTTPS (the server's certificate) on
+/// ``ServerConfiguration/httpsPort``, on every bind address. They serve XMPP over WebSocket (RFC 7395) at
+/// `/xmpp-websocket`, the XEP-0156 discovery documents and `/health`.
+///
+/// A WebSocket stream on the plain listener counts as secured (no STARTTLS, SASL allowed) only from a loopback
+/// address: that is a reverse proxy on the same host which terminated TLS, or a local client. From elsewhere
+/// the upgrade is refused with 403 unless `require_tls` is off.
+public final class WebService: ServerService, Sendable {
+    public let name = "web"
+    private let configuration: ServerConfiguration
+    private let shared: C2SConnectionHandler.Shared
+    private let tls: ServerTLS
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let listeners = Locked<[(channel: any Channel, secure: Bool)]?>(nil)
+    private let running = Locked(false)
+
+    init(configuration: ServerConfiguration, c2s: C2SService, tls: ServerTLS, group: any EventLoopGroup, logger: Logger) {
+        self.configuration = configuration
+        self.shared = c2s.shared
+        self.tls = tls
+        self.group = group
+        self.logger = logger
+    }
+
+    /// The plain HTTP ports bound (useful with port 0).
+    public var httpPorts: [Int] { ports(secure: false) }
+    /// The HTTPS ports bound.
+    public var httpsPorts: [Int] { ports(secure: true) }
+
+    private func ports(secure: Bool) -> [Int] {
+        listeners.withLock { $0 ?? [] }.filter { $0.secure == secure }.compactMap { $0.channel.localAddress?.port }
+    }
+
+    public func start() async throws {
+        guard listeners.withLock({ $0 == nil }) else { return }
+        listeners.withLock { $0 = [] }
+        var ports: [(Int, Bool)] = []
+        if let port = configuration.httpPort { ports.append((port, false)) }
+        if let port = configuration.httpsPort { ports.append((port, true)) }
+        for (port, secure) in ports {
+            do {
+                let channels = try await ListenerBinding.bind(bootstrap(secure: secure), port: port, addresses: configuration.bindAddresses,
+                                                              kind: secure ? "HTTPS" : "HTTP", logger: logger)
+                listeners.withLock { $0?.append(contentsOf: channels.map { ($0, secure) }) }
+            } catch {
+                await stop()
+                throw error
+            }
+        }
+        running.withLock { $0 = true }
+    }
+
+    public func stop() async {
+        running.withLock { $0 = false }
+        let channels = listeners.withLock { listeners in
+            defer { listeners = [] }
+            return (listeners ?? []).map(\.channel)
+        }
+        for channel in channels { try? await channel.close() }
+    }
+
+    private func bootstrap(secure: Bool) -> ServerBootstrap {
+        let webSocket = WebSocketEndpoint(shared: shared, allowedOrigins: configuration.webSocketOrigins)
+        let running = self.running
+        let site = WebSite(secure: secure, publicWebSocketURL: configuration.webSocketURL, webSocket: webSocket,
+                           isHealthy: { running.withLock { $0 } })
+        let tlsContext = secure ? tls.context : nil
+        let plainNeedsLoopback = configuration.requireTLS
+        let limits = configuration.limits
+        return ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.writeBufferWaterMark, value: C2SService.waterMark(for: limits.maxOutboundBytes))
+            .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 256, initial: 1024, maximum: 8192))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let fromLoopback = channel.remoteAddress.map(WebService.isLoopback) ?? false
+                    var site = site
+                    site.webSocketNeedsTLS = tlsContext == nil && plainNeedsLoopback && !fromLoopback
+                    try WebPipeline.configure(channel, tls: tlsContext, site: site,
+                                              webSocket: site.webSocketNeedsTLS ? nil : webSocket, limits: limits)
+                }
+            }
+    }
+
+    static func isLoopback(_ address: SocketAddress) -> Bool {
+        guard let ip = address.ipAddress else { return false }
+        return ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
+    }
+}
+
+/// Builds the pipeline of one web connection:
+/// `[TLS] → read-rate limiter → HTTP decoder/encoder → [WebSocket upgrade] → idle timeout → request handler`.
+enum WebPipeline {
+    /// Seconds an HTTP connection may sit without a request before it is closed.
+    static let idleSeconds: Int64 = 60
+
+    static func configure(_ channel: any Channel, tls: NIOSSLContext?, site: WebSite, webSocket: WebSocketEndpoint?,
+                          limits: ConnectionLimits) throws {
+        let operations = channel.pipeline.syncOperations
+        if let tls { try operations.addHandler(NIOSSLServerHandler(context: tls)) }
+        try operations.addHandler(ReadRateLimiter(bytesPerSecond: limits.readBytesPerSecond, burst: limits.readBurstBytes, gate: ReadGate()))
+        let upgrade: NIOHTTPServerUpgradeConfiguration? = webSocket.map { endpoint in
+            (upgraders: [endpoint.upgrader()], completionHandler: { context in
+                // The HTTP exchange is over: the XMPP session keeps its own timers from here.
+                let operations = context.pipeline.syncOperations
+                if let handler = try? operations.handler(type: IdleStateHandler.self) { _ = operations.removeHandler(handler) }
+                if let handler = try? operations.handler(type: IdleConnectionCloser.self) { _ = operations.removeHandler(handler) }
+                if let handler = try? operations.handler(type: WebRequestHandler.self) { _ = operations.removeHandler(handler) }
+            })
+        }
+        try operations.configureHTTPServerPipeline(withServerUpgrade: upgrade, withErrorHandling: true)
+        try operations.addHandlers([IdleStateHandler(readTimeout: .seconds(idleSeconds)), IdleConnectionCloser(),
+                                    WebRequestHandler(site: site)])
+    }
+}
+
+/// Closes an HTTP connection that the ``IdleStateHandler`` before it reports idle.
+final class IdleConnectionCloser: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}
