@@ -59,7 +59,8 @@ public final class ClientStreamHandler: ChannelDuplexHandler {
     public typealias OutboundOut = XMPPOutbound
 
     private var machine: ClientNegotiationStateMachine
-    private let decoder: XMPPStreamDecoder
+    private let decoder: any StreamRestarting
+    private let startsWhenAdded: Bool
     private let makeTLSHandler: (@Sendable () throws -> NIOSSLClientHandler)?
     private let directTLS: Bool
     private let usesChannelBinding: Bool
@@ -76,15 +77,25 @@ public final class ClientStreamHandler: ChannelDuplexHandler {
     ///   - makeTLSHandler: Makes the TLS handler STARTTLS inserts; `nil` when TLS is off.
     ///   - usesChannelBinding: Whether to offer the server certificate's hash for SCRAM -PLUS (tls-server-end-point).
     ///   - delegate: Receives the events; held until the channel closes.
-    public init(configuration: ClientNegotiationStateMachine.Configuration, decoder: XMPPStreamDecoder, directTLS: Bool,
+    ///   - startsWhenAdded: The connection is open already, secured as it will stay (XMPP over WebSocket after the
+    ///     upgrade, RFC 7395: `directTLS` then says whether it is `wss://`); negotiation starts when the handler is added.
+    public init(configuration: ClientNegotiationStateMachine.Configuration, decoder: any StreamRestarting, directTLS: Bool,
                 makeTLSHandler: (@Sendable () throws -> NIOSSLClientHandler)?, usesChannelBinding: Bool = true,
-                delegate: any ClientStreamDelegate) {
+                delegate: any ClientStreamDelegate, startsWhenAdded: Bool = false) {
+        self.startsWhenAdded = startsWhenAdded
         self.machine = ClientNegotiationStateMachine(configuration: configuration, isSecured: directTLS)
         self.decoder = decoder
         self.makeTLSHandler = makeTLSHandler
         self.directTLS = directTLS
         self.usesChannelBinding = usesChannelBinding
         self.delegate = delegate
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        guard startsWhenAdded, context.channel.isActive else { return }
+        let binding = directTLS && usesChannelBinding ? serverEndPointBinding(context: context) : nil
+        machine = ClientNegotiationStateMachine(configuration: machine.configuration, isSecured: directTLS, channelBinding: binding)
+        perform(machine.start(), context: context)
     }
 
     public func channelActive(context: ChannelHandlerContext) {

@@ -18,6 +18,9 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .long, help: "HOST[:PORT] to connect to instead of looking up SRV records of the JID's domain.")
     var server: String?
 
+    @Option(name: .long, help: "Connect over XMPP over WebSocket (RFC 7395) to this wss:// (or, unencrypted, ws://) URL.")
+    var websocket: String?
+
     @Flag(name: .long, help: "Start TLS at once (XEP-0368) instead of STARTTLS; the port defaults to 5223.")
     var directTLS = false
 
@@ -85,6 +88,13 @@ struct ConnectionOptions: ParsableArguments {
         if let server = server ?? filed["server"] {
             let (host, port) = try Self.hostAndPort(server, defaultPort: directTLS ? 5223 : 5222)
             configuration.server = .host(host, port: port, directTLS: directTLS)
+        }
+        if let text = websocket ?? filed["websocket"] {
+            guard let url = URL(string: text), ["ws", "wss"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {
+                throw ValidationError("--websocket needs a ws:// or wss:// URL, got \(text)")
+            }
+            configuration.server = .webSocket(url)
+            if url.scheme?.lowercased() == "ws" { configuration.tls = .disabled }
         }
         if insecure {
             configuration.trust = .acceptAnyCertificate

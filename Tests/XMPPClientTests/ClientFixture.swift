@@ -12,16 +12,20 @@ struct ClientFixture {
     let port: Int
     let domain: String
     let trust: XMPPClient.Configuration.CertificateTrust
+    /// The server's XMPP over WebSocket endpoint (plain `ws://` on loopback), when it has one.
+    let webSocketURL: URL?
 
     init(server: TestServer) {
-        self.init(host: "127.0.0.1", port: server.port, domain: "localhost", trust: .caFile(server.certificatePath))
+        self.init(host: "127.0.0.1", port: server.port, domain: "localhost", trust: .caFile(server.certificatePath),
+                  webSocketURL: server.httpPort.flatMap { URL(string: "ws://127.0.0.1:\($0)/xmpp-websocket") })
     }
 
-    init(host: String, port: Int, domain: String, trust: XMPPClient.Configuration.CertificateTrust) {
+    init(host: String, port: Int, domain: String, trust: XMPPClient.Configuration.CertificateTrust, webSocketURL: URL? = nil) {
         self.host = host
         self.port = port
         self.domain = domain
         self.trust = trust
+        self.webSocketURL = webSocketURL
     }
 
     func configuration(_ user: String, password: String? = nil, resource: String? = nil) throws -> XMPPClient.Configuration {
@@ -94,7 +98,7 @@ enum ServerPeer: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case .prosody:
             try await ProsodyServer.with { prosody in
                 try await body(ClientFixture(host: "127.0.0.1", port: prosody.port, domain: "localhost",
-                                             trust: .caFile(prosody.certificatePath)))
+                                             trust: .caFile(prosody.certificatePath), webSocketURL: prosody.webSocketURL))
             }
         }
     }

@@ -9,6 +9,10 @@ import XMPPCore
 public final class ProsodyServer: Sendable {
     /// The c2s (STARTTLS) port.
     public let port: Int
+    /// The plain HTTP port, where mod_websocket serves XMPP over WebSocket (counted as secure: loopback only).
+    public let httpPort: Int
+    /// Prosody's XMPP over WebSocket endpoint (RFC 7395).
+    public var webSocketURL: URL { URL(string: "ws://127.0.0.1:\(httpPort)/xmpp-websocket")! }
     /// The working directory.
     public let directory: String
     /// The certificate clients must trust.
@@ -18,8 +22,9 @@ public final class ProsodyServer: Sendable {
     /// Prosody's process id.
     public var pid: Int32 { running.withLock { $0.processIdentifier } }
 
-    private init(port: Int, directory: String, process: Process) {
+    private init(port: Int, httpPort: Int, directory: String, process: Process) {
         self.port = port
+        self.httpPort = httpPort
         self.directory = directory
         self.running = Locked(process)
     }
@@ -90,6 +95,7 @@ public final class ProsodyServer: Sendable {
         ], timeout: 30)
         guard certificate.status == 0 else { throw TestSetupError("openssl: \(certificate.output)") }
         let port = try LoopbackPort.free()
+        let httpPort = try LoopbackPort.free()
         let configuration = """
             run_as_root = true
             daemonize = false
@@ -101,15 +107,17 @@ public final class ProsodyServer: Sendable {
             c2s_direct_tls_ports = { }
             s2s_ports = { }
             component_ports = { }
-            http_ports = { }
+            http_ports = { \(httpPort) }
+            http_interfaces = { "127.0.0.1" }
             https_ports = { }
+            consider_websocket_secure = true
             modules_enabled = {
               "roster"; "saslauth"; "tls"; "disco"; "ping"; "presence"; "message"; "iq"; "register"; "vcard_legacy";
               "offline"; "posix"; "blocklist"; "smacks"; "carbons"; "mam"; "csi_simple"; "admin_adhoc"; "announce";
-              "pep"; "private"; "bookmarks";
+              "pep"; "private"; "bookmarks"; "websocket";
             }
             admins = { "admin@localhost" }
-            modules_disabled = { "s2s"; "dialback"; "limits"; "http"; "bosh"; "websocket" }
+            modules_disabled = { "s2s"; "dialback"; "limits"; "bosh" }
             default_archive_policy = true
             authentication = "internal_hashed"
             storage = "internal"
@@ -126,7 +134,7 @@ public final class ProsodyServer: Sendable {
             Component "pubsub.localhost" "pubsub"
             """
         try configuration.write(toFile: "\(directory)/prosody.cfg.lua", atomically: true, encoding: .utf8)
-        let server = ProsodyServer(port: port, directory: directory, process: try launch(directory))
+        let server = ProsodyServer(port: port, httpPort: httpPort, directory: directory, process: try launch(directory))
         if try await server.comesUp() { return server }
         let log = (try? String(contentsOfFile: "\(directory)/prosody.log", encoding: .utf8)) ?? ""
         await server.stop()

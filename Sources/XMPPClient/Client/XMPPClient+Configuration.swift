@@ -1,3 +1,4 @@
+import Foundation
 import XMPPCore
 
 extension XMPPClient {
@@ -11,6 +12,11 @@ extension XMPPClient {
             /// Connect to this host and port; `directTLS` starts TLS at once (XEP-0368, usually port 5223)
             /// instead of STARTTLS.
             case host(String, port: Int = 5222, directTLS: Bool = false)
+            /// XMPP over WebSocket (RFC 7395) at this `ws://` or `wss://` URL, such as
+            /// `wss://example.com/xmpp-websocket` (XEP-0156 host-meta documents name it). A `wss://` certificate is
+            /// checked against the JID's domain, as on the other transports. `ws://` is not encrypted: it needs
+            /// `tls: .disabled` (a server on this machine, or behind a TLS-terminating proxy on its loopback).
+            case webSocket(URL)
         }
 
         /// Whether and how the stream is encrypted.

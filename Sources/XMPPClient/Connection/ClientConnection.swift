@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -55,6 +56,10 @@ final class ClientConnection: ClientStreamDelegate, Sendable {
     private func establish(configuration: XMPPClient.Configuration, registering: Bool, resumption: StreamResumption?,
                            keyCache: SCRAMKeyCache, group: any EventLoopGroup) async throws {
         let domain = configuration.jid.domainpart
+        if case .webSocket(let url) = configuration.server, url.scheme?.lowercased() == "ws", configuration.tls != .disabled {
+            throw XMPPClientError.connectionFailed(FailureCause(
+                .localConfiguration, "ws:// is not encrypted: use wss://, or set tls to .disabled for a local or proxied server"))
+        }
         let tls = configuration.tls == .disabled ? nil : try ClientTLS(trust: configuration.trust, domain: domain)
         var negotiation = ClientNegotiationStateMachine.Configuration(
             jid: configuration.jid, password: configuration.password, mechanisms: configuration.mechanisms, scramKeyCache: keyCache)
@@ -94,6 +99,15 @@ final class ClientConnection: ClientStreamDelegate, Sendable {
         if let tls { makeTLSHandler = { try tls.makeHandler() } }
         let bootstrap = ConnectionBootstrap.make(group: group, connectTimeout: .nanoseconds(timeout.nanoseconds)) { channel in
             channel.eventLoop.makeCompletedFuture {
+                if let target = endpoint.webSocketTarget {
+                    return try WebSocketClientPipeline.configure(
+                        channel, endpoint: endpoint, target: target, domain: negotiation.jid.domainpart, makeTLSHandler: makeTLSHandler,
+                        makeStreamHandler: { decoder in
+                            ClientStreamHandler(configuration: negotiation, decoder: decoder, directTLS: directTLS,
+                                                makeTLSHandler: nil, delegate: self, startsWhenAdded: true)
+                        },
+                        failed: { cause in self.finish(.failure(.connectionFailed(cause))) })
+                }
                 let operations = channel.pipeline.syncOperations
                 if directTLS, let makeTLSHandler { try operations.addHandler(try makeTLSHandler()) }
                 let decoder = XMPPStreamDecoder()

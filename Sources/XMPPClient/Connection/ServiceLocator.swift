@@ -1,5 +1,7 @@
+import Foundation
 import NIOCore
 import NIOPosix
+import XMPPCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -10,7 +12,10 @@ import Darwin
 struct ServiceEndpoint: Sendable, Hashable {
     var host: String
     var port: Int
+    /// TLS from the start (XEP-0368; for a WebSocket, `wss://`).
     var directTLS: Bool
+    /// For XMPP over WebSocket (RFC 7395): the request target (path and query) to upgrade.
+    var webSocketTarget: String?
 }
 
 /// Finds where a domain's XMPP service is (RFC 6120 §3.2, XEP-0368): the SRV records of
@@ -27,6 +32,14 @@ struct ServiceLocator: Sendable {
         switch server {
         case .host(let host, let port, let directTLS):
             return [ServiceEndpoint(host: host, port: port, directTLS: directTLS)]
+        case .webSocket(let url):
+            let secure = url.scheme?.lowercased() == "wss"
+            guard secure || url.scheme?.lowercased() == "ws", let host = url.host else {
+                throw XMPPClientError.connectionFailed(FailureCause(.localConfiguration, "not a ws:// or wss:// URL: \(url)"))
+            }
+            let path = url.path.isEmpty ? "/" : url.path
+            let target = url.query.map { "\(path)?\($0)" } ?? path
+            return [ServiceEndpoint(host: host, port: url.port ?? (secure ? 443 : 80), directTLS: secure, webSocketTarget: target)]
         case .automatic:
             let fallback = ServiceEndpoint(host: domain, port: 5222, directTLS: false)
             if domain.isIPLiteral || domain == "localhost" { return [fallback] }

@@ -20,9 +20,13 @@ public final class XMPPWebSocketDecoder: ChannelInboundHandler, RemovableChannel
     private var parser: XMLStreamParser
     private var failed = false
     private var closeAnswered = false
+    /// Set on the server side: frames from a client must be masked (RFC 6455 §5.1).
+    private let requiresMaskedFrames: Bool
 
-    /// Creates a decoder enforcing `limits` on every element.
-    public init(limits: XMLParserLimits = .default) {
+    /// Creates a decoder enforcing `limits` on every element; `requiresMaskedFrames` on the server's side of the
+    /// connection (a client's frames are masked, a server's are not).
+    public init(limits: XMLParserLimits = .default, requiresMaskedFrames: Bool = true) {
+        self.requiresMaskedFrames = requiresMaskedFrames
         parser = XMLStreamParser(limits: limits)
         parser.append(contentsOf: "<stream:stream xmlns='\(XMLNamespace.client)' xmlns:stream='\(XMLNamespace.streams)'>".utf8)
         _ = try? parser.nextEvent()
@@ -37,7 +41,7 @@ public final class XMPPWebSocketDecoder: ChannelInboundHandler, RemovableChannel
         switch frame.opcode {
         case .text:
             guard !failed else { return }
-            guard frame.maskKey != nil else { return fail(XMLStreamError(.policyViolation, "client frames must be masked"), context: context) }
+            guard frame.maskKey != nil || !requiresMaskedFrames else { return fail(XMLStreamError(.policyViolation, "client frames must be masked"), context: context) }
             do throws(XMLStreamError) {
                 let event = try decode(frame.unmaskedData)
                 context.fireChannelRead(wrapInboundOut(event))
@@ -47,8 +51,7 @@ public final class XMPPWebSocketDecoder: ChannelInboundHandler, RemovableChannel
         case .binary:
             fail(XMLStreamError(.badFormat, "XMPP over WebSocket uses text frames"), context: context)
         case .ping:
-            var pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
-            pong.maskKey = nil
+            let pong = WebSocketFrame(fin: true, opcode: .pong, maskKey: requiresMaskedFrames ? nil : .random(), data: frame.unmaskedData)
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
         case .connectionClose:
             answerClose(context: context)
@@ -87,7 +90,8 @@ public final class XMPPWebSocketDecoder: ChannelInboundHandler, RemovableChannel
         var data = context.channel.allocator.buffer(capacity: 2)
         data.write(webSocketErrorCode: .normalClosure)
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)))
+        let maskKey: WebSocketMaskingKey? = requiresMaskedFrames ? nil : .random()
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: maskKey, data: data)))
             .whenComplete { _ in channel.close(promise: nil) }
     }
 }

@@ -10,9 +10,17 @@ public final class XMPPWebSocketEncoder: ChannelOutboundHandler, RemovableChanne
     public typealias OutboundOut = WebSocketFrame
 
     private var isClosed = false
+    /// Set on the client's side: a client masks every frame it sends (RFC 6455 §5.3).
+    private let masksFrames: Bool
 
-    /// Creates an encoder.
-    public init() {}
+    /// Creates an encoder; `masksFrames` on the client's side of the connection.
+    public init(masksFrames: Bool = false) {
+        self.masksFrames = masksFrames
+    }
+
+    private func frame(_ opcode: WebSocketOpcode, _ data: ByteBuffer) -> WebSocketFrame {
+        WebSocketFrame(fin: true, opcode: opcode, maskKey: masksFrames ? .random() : nil, data: data)
+    }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         guard !isClosed else {
@@ -28,17 +36,17 @@ public final class XMPPWebSocketEncoder: ChannelOutboundHandler, RemovableChanne
         case .serialized(let bytes):
             buffer = bytes
         case .keepalive:
-            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: buffer)), promise: promise)
+            context.write(wrapOutboundOut(frame(.ping, buffer)), promise: promise)
             return
         case .close:
             isClosed = true
             buffer.writeStaticString(XMPPFraming.closeElement)
-            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
+            context.write(wrapOutboundOut(frame(.text, buffer)), promise: nil)
             var code = context.channel.allocator.buffer(capacity: 2)
             code.write(webSocketErrorCode: .normalClosure)
-            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: code)), promise: promise)
+            context.write(wrapOutboundOut(frame(.connectionClose, code)), promise: promise)
             return
         }
-        context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: promise)
+        context.write(wrapOutboundOut(frame(.text, buffer)), promise: promise)
     }
 }
