@@ -162,7 +162,7 @@ public final class MessageArchiveModule: XMPPClientModule {
             return false
         }
         if let room = Self.room(sending: stanza, client: client) {
-            if let entry = Self.roomEntry(for: stanza, in: room, account: account) { record(.add(entry), account: account) }
+            if let action = Self.roomAction(for: stanza, in: room, account: account) { record(action, account: account) }
             return false
         }
         if let carbon = ChatModule.unwrapCarbon(stanza, account: account) {
@@ -237,6 +237,8 @@ public final class MessageArchiveModule: XMPPClientModule {
         case add(ArchivedMessage)
         /// A correction, retraction or reactions for the message with `targetID`, sent in `direction`.
         case change(MessageChange, targetID: String, direction: ArchivedMessage.Direction, peer: JID)
+        /// A correction, retraction or reactions that `sender` sent in `room` for the message `targetID` names.
+        case roomChange(MessageChange, targetID: String, sender: RoomSender, room: JID)
         /// The user saw the conversation with `peer` (a displayed marker this account sent).
         case read(peer: JID, at: Date)
     }
@@ -263,6 +265,9 @@ public final class MessageArchiveModule: XMPPClientModule {
             return try storage.append(entry)
         case .change(let change, let targetID, let direction, let peer):
             try storage.apply(change, toStanzaID: targetID, direction: direction, account: account, peer: peer)
+            return false
+        case .roomChange(let change, let targetID, let sender, let room):
+            try storage.apply(change, toRoomMessage: targetID, by: sender, account: account, room: room)
             return false
         case .read(let peer, let date):
             try storage.markRead(account: account, peer: peer, upTo: date)

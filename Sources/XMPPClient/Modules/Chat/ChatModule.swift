@@ -147,7 +147,7 @@ public final class ChatModule: XMPPClientModule {
     }
 
     /// Sets this account's reactions to message `messageID` of the conversation with `peer` (XEP-0444): the emoji
-    /// given replace the earlier ones; none takes them away.
+    /// given replace the earlier ones; none takes them away. In a room, ``ChatRoom/react(to:with:)`` does this.
     @discardableResult
     public func react(to messageID: String, with peer: JID, reactions: [String]) async throws -> String {
         try await sendChange(to: peer, body: nil, payloads: [MessageChange.reactionsPayload(to: messageID, reactions)])

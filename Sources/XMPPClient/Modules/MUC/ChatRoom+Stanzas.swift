@@ -105,6 +105,14 @@ extension ChatRoom {
             publish(.voiceRequested(nickname: nickname, jid: form.value(of: "muc#jid").flatMap { JID(validating: $0) }))
             return
         }
+        if message.type == .groupchat, let nickname = from.resourcepart, let (targetID, parsed) = MessageChange.parse(stanza, sender: from) {
+            var change = parsed
+            // In a room the reactor is the occupant.
+            if case .reactions(_, let emoji) = change { change = .reactions(reactor: from, emoji) }
+            let isOwn = state.withLock { $0.nickname == nickname }
+            publish(.messageChanged(MessageChangeEvent(from: from, targetID: targetID, change: change, isOutgoing: isOwn)))
+            return
+        }
         guard let body = message.body else { return }
         let delay = Delay(in: stanza)
         let isHistory = message.type == .groupchat && delay?.from == jid
