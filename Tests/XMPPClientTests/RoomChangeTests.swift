@@ -15,9 +15,10 @@ struct RoomChangeTests {
         let path = NSTemporaryDirectory() + "room-changes-" + UUID().uuidString + ".sqlite"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let (alice, bob, carol) = (try fixture.client("alice"), try fixture.client("bob"), try fixture.client("carol"))
-        let (aliceMUC, bobMUC, carolMUC) = (alice.add(MultiUserChatModule()), bob.add(MultiUserChatModule()), carol.add(MultiUserChatModule()))
+        // The archives come first: they queue each stanza's write before the room module reports it.
         let aliceArchive = alice.add(MessageArchiveModule(storage: try SQLiteMessageArchive(path: path), synchronizesWithServer: false))
         let bobArchive = bob.add(MessageArchiveModule(storage: InMemoryMessageArchive(), synchronizesWithServer: false))
+        let (aliceMUC, bobMUC, carolMUC) = (alice.add(MultiUserChatModule()), bob.add(MultiUserChatModule()), carol.add(MultiUserChatModule()))
         for client in [alice, bob, carol] { try await client.connect(registering: true) }
         let roomJID = try JID("edits@conference.localhost")
         let aliceRoom = aliceMUC.room(roomJID, nickname: "Alice")
@@ -71,8 +72,9 @@ struct RoomChangeTests {
     @Test("with occupant ids (Prosody gives them), whoever takes a departed occupant's nickname cannot retract or correct their messages; the occupant can, back in the room")
     func occupantIDsDecideAuthorship() async throws { try await ServerPeer.prosody.run { fixture in
         let (alice, bob, mallory) = (try fixture.client("alice"), try fixture.client("bob"), try fixture.client("mallory"))
-        let (aliceMUC, bobMUC, malloryMUC) = (alice.add(MultiUserChatModule()), bob.add(MultiUserChatModule()), mallory.add(MultiUserChatModule()))
+        // The archive comes first: it queues each stanza's write before the room module reports it.
         let archive = alice.add(MessageArchiveModule(synchronizesWithServer: false))
+        let (aliceMUC, bobMUC, malloryMUC) = (alice.add(MultiUserChatModule()), bob.add(MultiUserChatModule()), mallory.add(MultiUserChatModule()))
         for client in [alice, bob, mallory] { try await client.connect(registering: true) }
         let roomJID = try JID("ids@conference.localhost")
         let aliceRoom = aliceMUC.room(roomJID, nickname: "Alice")
