@@ -112,9 +112,19 @@ public final class SQLiteMessageArchive: MessageArchiveStorage, OutboxStorage {
     }
 
     public func oldestArchiveID(account: JID, peer: JID) throws -> String? {
+        try archiveID(account: account, peer: peer, order: "ASC")
+    }
+
+    public func newestArchiveID(account: JID, peer: JID) throws -> String? {
+        try archiveID(account: account, peer: peer, order: "DESC")
+    }
+
+    /// The archive id of the first stored message with `peer` that has one, in time `order` (`ASC` or `DESC`).
+    private func archiveID(account: JID, peer: JID, order: String) throws -> String? {
         try database.read { db in
             try String.fetchOne(db, sql: """
-                SELECT archiveID FROM message WHERE account = ? AND peer = ? AND archiveID IS NOT NULL ORDER BY timestamp ASC, id ASC LIMIT 1
+                SELECT archiveID FROM message WHERE account = ? AND peer = ? AND archiveID IS NOT NULL
+                ORDER BY timestamp \(order), id \(order) LIMIT 1
                 """, arguments: [account.bare.description, peer.bare.description])
         }
     }

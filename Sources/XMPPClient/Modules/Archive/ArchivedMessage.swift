@@ -80,6 +80,9 @@ public protocol MessageArchiveStorage: Sendable {
     func latestArchiveID(account: JID) throws -> String?
     /// The archive id of the oldest stored message with `peer` that has one: where paging backwards continues.
     func oldestArchiveID(account: JID, peer: JID) throws -> String?
+    /// The archive id of the newest stored message with `peer` that has one: where synchronization with a room's own
+    /// archive resumes.
+    func newestArchiveID(account: JID, peer: JID) throws -> String?
     /// The messages between `account` and `peer` (bare JIDs), oldest first; at most the newest `limit`
     /// when given, and only those before `before` when given.
     func messages(account: JID, peer: JID, before: Date?, limit: Int?) throws -> [ArchivedMessage]
@@ -133,6 +136,13 @@ public final class InMemoryMessageArchive: MessageArchiveStorage {
         stored.withLock { stored in
             stored.filter { $0.account == account.bare && $0.peer == peer.bare && $0.archiveID != nil }
                 .min { $0.timestamp < $1.timestamp }?.archiveID
+        }
+    }
+
+    public func newestArchiveID(account: JID, peer: JID) -> String? {
+        stored.withLock { stored in
+            stored.filter { $0.account == account.bare && $0.peer == peer.bare && $0.archiveID != nil }
+                .max { $0.timestamp < $1.timestamp }?.archiveID
         }
     }
 

@@ -7,14 +7,18 @@ import XMPPCore
 extension MessageArchiveModule {
     /// What a groupchat message of `room` does to the archive: an occupant's message with a body is added; a
     /// correction (XEP-0308), retraction (XEP-0424) or reactions (XEP-0444) change the message they name (see
-    /// ``MessageArchiveStorage/apply(_:toRoomMessage:by:account:room:)``); anything else, nothing.
-    static func roomAction(for stanza: Element, in room: ChatRoom, account: JID) -> Action? {
+    /// ``MessageArchiveStorage/apply(_:toRoomMessage:by:account:room:)``); anything else, nothing. A message from the
+    /// room's archive comes with the time and id the archive gave it.
+    static func roomAction(for stanza: Element, in room: ChatRoom, account: JID, timestamp: Date? = nil, archiveID: String? = nil) -> Action? {
         guard stanza.name == "message", let message = Message(element: stanza), message.type == .groupchat,
               let from = message.from, from.bare == room.jid, let sender = RoomSender(of: stanza, from: from) else { return nil }
         if let (targetID, change) = MessageChange.parse(stanza, sender: from) {
             return .roomChange(change, targetID: targetID, sender: sender, room: room.jid)
         }
-        return roomEntry(for: stanza, message: message, sender: sender, in: room, account: account).map(Action.add)
+        var entry = roomEntry(for: stanza, message: message, sender: sender, in: room, account: account)
+        if let timestamp { entry?.timestamp = timestamp }
+        if let archiveID { entry?.archiveID = archiveID }
+        return entry.map(Action.add)
     }
 
     /// The archive entry for an occupant's groupchat message with a body. What this user sent comes back reflected by

@@ -7,7 +7,8 @@ import XMPPCore
 /// message with a body is stored once — a live copy, a carbon copy and the server archive's copy of one message are
 /// recognized by the archive's stanza id (XEP-0359) or the sender's origin id — and a conversation reads back in
 /// time order. With a ``MultiUserChatModule`` beside it, the groupchat messages of the rooms this user is in are
-/// stored too, each room as a conversation of kind ``ConversationKind/room``.
+/// stored too, each room as a conversation of kind ``ConversationKind/room``, and on every entry into a room what
+/// the room's own archive holds since the room's newest stored message is fetched (``synchronize(room:)``).
 ///
 /// ```swift
 /// let archive = client.add(MessageArchiveModule(storage: try SQLiteMessageArchive(path: "archive.sqlite")))
@@ -20,15 +21,16 @@ public final class MessageArchiveModule: XMPPClientModule {
 
     /// Where messages are kept.
     public let storage: any MessageArchiveStorage
-    /// Whether each new session fetches what the server archived since the newest stored message.
+    /// Whether each new session fetches what the server archived since the newest stored message (and each entry into
+    /// a room what the room archived).
     public let synchronizesWithServer: Bool
     /// The most messages fetched per page, and on a first synchronization (the newest ones).
     public let pageSize: Int
-    private let client = ClientReference()
-    /// Results of queries under way, by query id, filled as the result messages arrive.
-    private let collecting = Locked<[String: [ServerArchivedMessage]]>([:])
-    private let synchronized = Broadcast<Int>()
-    private let writer = StorageWriter(store: "archive")
+    let client = ClientReference()
+    /// Results of queries under way, by query id, filled as the result messages arrive from the archive queried.
+    private let collecting = Locked<[String: (archive: JID, messages: [ServerArchivedMessage])]>([:])
+    let synchronized = Broadcast<Int>()
+    let writer = StorageWriter(store: "archive")
     private let conversationChanges = Broadcast<[Conversation]>()
 
     /// Creates the module over `storage` (in memory by default).
@@ -42,7 +44,8 @@ public final class MessageArchiveModule: XMPPClientModule {
         self.client.set(client)
     }
 
-    /// How many new messages each synchronization with the server stored, as it finishes.
+    /// How many new messages each synchronization with the server (the account's archive on each session, a room's
+    /// on each entry) stored, as it finishes.
     public var synchronizations: AsyncStream<Int> { synchronized.subscribe() }
 
     /// Live messages the storage could not keep (they were shown; they will be missing from the local history).
@@ -69,11 +72,12 @@ public final class MessageArchiveModule: XMPPClientModule {
 
     // MARK: The server's archive
 
-    /// One page of the server's archive of this account (XEP-0313), oldest first. Without `after` or `before` the
-    /// first page; `before: ""` asks for the last one.
-    public func queryServer(with peer: JID? = nil, start: Date? = nil, end: Date? = nil, after: String? = nil,
+    /// One page of the server's archive of this account (XEP-0313), or of a room's own archive when `archive` is the
+    /// room's JID; oldest first. Without `after` or `before` the first page; `before: ""` asks for the last one.
+    public func queryServer(archive: JID? = nil, with peer: JID? = nil, start: Date? = nil, end: Date? = nil, after: String? = nil,
                             before: String? = nil, max: Int? = nil) async throws -> ServerArchivePage {
         let client = try client.require()
+        let archive = archive?.bare ?? client.configuration.jid.bare
         let queryID = StanzaID.make()
         var form = DataForm(type: .submit, formType: Self.namespace)
         if let peer { form.setValues([peer.description], for: "with") }
@@ -82,10 +86,10 @@ public final class MessageArchiveModule: XMPPClientModule {
         var query = Element("query", namespace: Self.namespace, attributes: ["queryid": queryID])
         query.append(form.element)
         query.append(ResultSetPage(max: max ?? pageSize, after: after, before: before).element)
-        collecting.withLock { $0[queryID] = [] }
+        collecting.withLock { $0[queryID] = (archive, []) }
         defer { _ = collecting.withLock { $0.removeValue(forKey: queryID) } }
-        let fin = try await client.query(query, type: .set)
-        let messages = collecting.withLock { $0[queryID] } ?? []
+        let fin = try await client.query(query, type: .set, to: archive == client.configuration.jid.bare ? nil : archive)
+        let messages = collecting.withLock { $0[queryID]?.messages } ?? []
         let set = fin?.child("set", namespace: ResultSetPage.namespace).flatMap(ResultSetPage.init(element:))
         return ServerArchivePage(messages: messages, isComplete: fin?.attribute("complete") == "true",
                                  first: set?.first, last: set?.last, count: set?.count)
@@ -96,16 +100,20 @@ public final class MessageArchiveModule: XMPPClientModule {
     @discardableResult
     public func synchronize() async throws -> Int {
         let account = try client.require().configuration.jid.bare
-        var after = try storage.latestArchiveID(account: account)
-        var added = 0
-        if after == nil {
-            let page = try await queryServer(before: "")
-            return try store(page.messages, account: account)
+        return try await catchUp(room: nil, after: try storage.latestArchiveID(account: account))
+    }
+
+    /// Fetches what the account's archive (with `room`, the room's own) holds after the archive id `start`, page by page
+    /// (at most 50 pages), or its newest page when `start` is nil; stores it and returns how many messages were new.
+    func catchUp(room: ChatRoom?, after start: String?) async throws -> Int {
+        let account = try client.require().configuration.jid.bare
+        guard var after = start else {
+            return try store(try await queryServer(archive: room?.jid, before: "").messages, account: account, room: room)
         }
-        // Forward from the newest known id, page by page, at most 50 pages a session.
+        var added = 0
         for _ in 0..<50 {
-            let page = try await queryServer(after: after)
-            added += try store(page.messages, account: account)
+            let page = try await queryServer(archive: room?.jid, after: after)
+            added += try store(page.messages, account: account, room: room)
             guard !page.isComplete, let last = page.last else { break }
             after = last
         }
@@ -116,22 +124,33 @@ public final class MessageArchiveModule: XMPPClientModule {
     /// stores it, and returns the conversation's messages from the store (oldest first).
     @discardableResult
     public func loadEarlier(with peer: JID, limit: Int? = nil) async throws -> [ArchivedMessage] {
+        try await pageBack(peer: peer.bare, room: nil, limit: limit)
+    }
+
+    /// Fetches the page before the oldest stored message of the conversation with `peer` that has an archive id, from
+    /// the account's archive (with `room`, the room's own), stores it, and returns the conversation from the store.
+    func pageBack(peer: JID, room: ChatRoom?, limit: Int?) async throws -> [ArchivedMessage] {
         let account = try client.require().configuration.jid.bare
         let oldest = try storage.oldestArchiveID(account: account, peer: peer)
-        let page = try await queryServer(with: peer.bare, before: oldest ?? "", max: limit)
-        _ = try store(page.messages, account: account)
+        let page = try await queryServer(archive: room?.jid, with: room == nil ? peer : nil, before: oldest ?? "", max: limit)
+        _ = try store(page.messages, account: account, room: room)
         return try messages(with: peer)
     }
 
-    /// Stores messages from the server's archive and applies the unread rule for history (see
-    /// ``Conversation/unreadCount``): what the account answered is read up to its answer, and displayed markers it
-    /// sent (stored with the archive, XEP-0333 with the `store` hint) are read marks as they are live.
-    private func store(_ messages: [ServerArchivedMessage], account: JID) throws -> Int {
+    /// Stores messages from the server's archive (or, with `room`, from that room's archive) and applies the unread
+    /// rule for history (see ``Conversation/unreadCount``): what the account answered is read up to its answer, and
+    /// displayed markers it sent (stored with the archive, XEP-0333 with the `store` hint) are read marks as they are
+    /// live.
+    func store(_ messages: [ServerArchivedMessage], account: JID, room: ChatRoom? = nil) throws -> Int {
         var added = 0
         var answered: [JID: Date] = [:]
         for message in messages {
-            guard let action = Self.action(for: message.stanza, account: account, timestamp: message.timestamp,
-                                           archiveID: message.id) else { continue }
+            let action = if let room {
+                Self.roomAction(for: message.stanza, in: room, account: account, timestamp: message.timestamp, archiveID: message.id)
+            } else {
+                Self.action(for: message.stanza, account: account, timestamp: message.timestamp, archiveID: message.id)
+            }
+            guard let action else { continue }
             if case .add(let entry) = action, entry.direction == .outgoing {
                 answered[entry.peer] = max(answered[entry.peer] ?? entry.timestamp, entry.timestamp)
             }
@@ -288,16 +307,16 @@ public final class MessageArchiveModule: XMPPClientModule {
         }
     }
 
-    /// A result of one of our queries: only from the account itself (no `from`, or its bare JID), only for a query
-    /// under way.
+    /// A result of one of our queries: only from the archive queried (for the account's, no `from` or its bare JID),
+    /// only for a query under way.
     private func collect(_ result: Element, from stanza: Element, account: JID) {
         guard let queryID = result.attribute("queryid"), let id = result.attribute("id"),
-              stanza.attribute("from").map({ JID(validating: $0) == account }) ?? true,
+              let sender = stanza.attribute("from").map({ JID(validating: $0) }) ?? account,
               let forwarded = result.child("forwarded", namespace: Forwarded.namespace).flatMap(Forwarded.init(element:)) else { return }
         let message = ServerArchivedMessage(id: id, timestamp: forwarded.delay?.stamp ?? Date(), stanza: forwarded.stanza)
         collecting.withLock { collecting in
-            guard collecting[queryID] != nil else { return }
-            collecting[queryID]!.append(message)
+            guard collecting[queryID]?.archive == sender else { return }
+            collecting[queryID]!.messages.append(message)
         }
     }
 

@@ -54,15 +54,18 @@ extension ChatRoom {
             publish(.exited(exit))
             return exit
         }
-        let (isNew, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, any Error>]) in
+        let (isNew, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, any Error>]?) in
             let isNew = state.occupants.updateValue(occupant, forKey: nickname) == nil
-            guard isSelf, case .joining(let waiters, _) = state.phase else { return (isNew, []) }
+            guard isSelf, case .joining(let waiters, _) = state.phase else { return (isNew, nil) }
             state.phase = .joined
             state.wasCreated = codes.contains(201)
             return (isNew, waiters)
         }
+        // Entered: an archive beside the room reads the room's own archive from where the store is now, before the
+        // discussion history that follows is stored (a room this entry created has none yet).
+        if waiters != nil, !codes.contains(201) { client.value?.module(MessageArchiveModule.self)?.roomEntered(self) }
         publish(isNew ? .occupantJoined(occupant) : .occupantChanged(occupant))
-        for waiter in waiters { waiter.resume() }
+        for waiter in waiters ?? [] { waiter.resume() }
         return nil
     }
 
