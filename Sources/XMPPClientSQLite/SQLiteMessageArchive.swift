@@ -68,6 +68,9 @@ public final class SQLiteMessageArchive: MessageArchiveStorage, OutboxStorage {
                 table.add(column: "nickname", .text)
             }
         }
+        migrator.registerMigration("occupant ids") { db in
+            try db.alter(table: "message") { table in table.add(column: "occupantID", .text) }
+        }
         try migrator.migrate(database)
     }
 
@@ -88,12 +91,13 @@ public final class SQLiteMessageArchive: MessageArchiveStorage, OutboxStorage {
             }
             try db.execute(sql: """
                 INSERT INTO message (account, peer, outgoing, body, thread, stanzaID, timestamp, archiveID, status, replyTo, reactions,
-                                     edited, retracted, kind, nickname)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                     edited, retracted, kind, nickname, occupantID)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [account, message.peer.description, message.direction == .outgoing,
                                  message.body, message.thread, message.stanzaID, message.timestamp.timeIntervalSince1970, message.archiveID,
                                  message.deliveryStatus?.word, message.replyTo, Self.encode(message.reactions),
-                                 message.isEdited, message.isRetracted, message.kind.rawValue, message.nickname])
+                                 message.isEdited, message.isRetracted, message.kind.rawValue, message.nickname,
+                                 message.occupantID])
             return true
         }
     }
@@ -108,9 +112,19 @@ public final class SQLiteMessageArchive: MessageArchiveStorage, OutboxStorage {
     }
 
     public func oldestArchiveID(account: JID, peer: JID) throws -> String? {
+        try archiveID(account: account, peer: peer, order: "ASC")
+    }
+
+    public func newestArchiveID(account: JID, peer: JID) throws -> String? {
+        try archiveID(account: account, peer: peer, order: "DESC")
+    }
+
+    /// The archive id of the first stored message with `peer` that has one, in time `order` (`ASC` or `DESC`).
+    private func archiveID(account: JID, peer: JID, order: String) throws -> String? {
         try database.read { db in
             try String.fetchOne(db, sql: """
-                SELECT archiveID FROM message WHERE account = ? AND peer = ? AND archiveID IS NOT NULL ORDER BY timestamp ASC, id ASC LIMIT 1
+                SELECT archiveID FROM message WHERE account = ? AND peer = ? AND archiveID IS NOT NULL
+                ORDER BY timestamp \(order), id \(order) LIMIT 1
                 """, arguments: [account.bare.description, peer.bare.description])
         }
     }
@@ -183,6 +197,7 @@ public final class SQLiteMessageArchive: MessageArchiveStorage, OutboxStorage {
         message.isRetracted = row["retracted"]
         message.kind = (row["kind"] as String?).flatMap(ConversationKind.init(rawValue:)) ?? .chat
         message.nickname = row["nickname"]
+        message.occupantID = row["occupantID"]
         return message
     }
 
@@ -205,11 +220,29 @@ public final class SQLiteMessageArchive: MessageArchiveStorage, OutboxStorage {
                 """, arguments: [account.bare.description, peer.bare.description, stanzaID]),
                   var message = Self.message(from: row) else { return false }
             guard message.apply(change, direction: direction) else { return false }
-            try db.execute(sql: "UPDATE message SET body = ?, reactions = ?, edited = ?, retracted = ? WHERE id = ?",
-                           arguments: [message.body, Self.encode(message.reactions), message.isEdited, message.isRetracted,
-                                       row["id"] as Int64])
+            try Self.update(message, row: row["id"], in: db)
             return true
         }
+    }
+
+    @discardableResult
+    public func apply(_ change: MessageChange, toRoomMessage id: String, by sender: RoomSender, account: JID, room: JID) throws -> Bool {
+        try database.write { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM message WHERE account = ? AND peer = ? AND kind = 'room' AND (archiveID = ? OR stanzaID = ?) ORDER BY id DESC
+                """, arguments: [account.bare.description, room.bare.description, id, id])
+            let stored = rows.compactMap { row in Self.message(from: row).map { (id: row["id"] as Int64, message: $0) } }
+            var candidates = stored.map(\.message)
+            guard let changed = ArchivedMessage.apply(change, by: sender, toFirstOf: &candidates, named: id) else { return false }
+            try Self.update(candidates[changed], row: stored[changed].id, in: db)
+            return true
+        }
+    }
+
+    /// Writes what a change alters (body, reactions, flags) of `message` back to its row.
+    private static func update(_ message: ArchivedMessage, row id: Int64, in db: Database) throws {
+        try db.execute(sql: "UPDATE message SET body = ?, reactions = ?, edited = ?, retracted = ? WHERE id = ?",
+                       arguments: [message.body, encode(message.reactions), message.isEdited, message.isRetracted, id])
     }
 
     public func markRead(account: JID, peer: JID, upTo date: Date) throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import XMPPClient
+import XMPPClientSQLite
 import XMPPCore
 import XMPPTestSupport
 
@@ -182,7 +183,7 @@ struct CommandLineTests {
         let carol = try JID("carol@localhost")
         for text in ["hi", "are you there?"] { _ = try await bobChat.send(text, to: carol) }
         let unread = try await xmpp(["conversations"] + store, server: server, jid: "carol@localhost", password: "pw")
-        #expect(unread.status == 0 && unread.output.contains("bob@localhost\t2\tare you there?"), "\(unread.output)")
+        #expect(unread.status == 0 && unread.output.contains("bob@localhost\tchat\t2\tare you there?"), "\(unread.output)")
 
         let bobIncoming = bobChat.messages
         let session = try await xmpp(["chat", "bob@localhost"] + store, server: server, jid: "carol@localhost", password: "pw",
@@ -190,7 +191,40 @@ struct CommandLineTests {
         #expect(session.status == 0 && session.output.contains("[delivered] yes, here"), "the receipt marks the line: \(session.output)")
         #expect(await first(bobIncoming) { $0.body == "yes, here" } != nil)
         let read = try await xmpp(["conversations"] + store, server: server, jid: "carol@localhost", password: "pw")
-        #expect(read.output.contains("bob@localhost\t0\tyou: yes, here"), "shown in chat, so read: \(read.output)")
+        #expect(read.output.contains("bob@localhost\tchat\t0\tyou: yes, here"), "shown in chat, so read: \(read.output)")
+        await bob.disconnect()
+    }
+
+    @Test("conversations says which are rooms: a room an app stored in the same store is listed as a room, its last message with the nickname")
+    func conversationKinds() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let fixture = ClientFixture(server: server)
+        let path = server.directory + "/carol-rooms.sqlite"
+        // An app of carol's, sharing the store, was in a room where bob spoke, and got a message from bob.
+        let (carol, bob) = (try fixture.client("carol", password: "pw"), try fixture.client("bob"))
+        let carolMUC = carol.add(MultiUserChatModule())
+        let archive = carol.add(MessageArchiveModule(storage: try SQLiteMessageArchive(path: path), synchronizesWithServer: false))
+        let (bobMUC, bobChat) = (bob.add(MultiUserChatModule()), bob.add(ChatModule()))
+        for client in [carol, bob] { try await client.connect(registering: true) }
+        let roomJID = try JID("garden@conference.localhost")
+        let carolRoom = carolMUC.room(roomJID, nickname: "Carol")
+        try await carolRoom.join()
+        if carolRoom.wasCreated { try await carolRoom.acceptDefaultConfiguration() }
+        let bobRoom = bobMUC.room(roomJID, nickname: "Bob")
+        try await bobRoom.join()
+        let events = carolRoom.events
+        let said = try await bobRoom.send("hi all")
+        _ = try #require(await first(events, timeout: .seconds(15)) { if case .message(let m) = $0 { m.id == said } else { false } })
+        _ = try await bobChat.send("just you", to: try fixture.jid("carol"))
+        _ = try #require(await first(archive.conversationUpdates, timeout: .seconds(15)) { $0.count == 2 })
+        await archive.flushStorage()
+        await carol.disconnect()
+
+        let listed = try await xmpp(["conversations", "--store", path], server: server, jid: "carol@localhost", password: "pw")
+        #expect(listed.status == 0, "\(listed.output)")
+        #expect(listed.output.contains("bob@localhost\tchat\t1\tjust you"), "\(listed.output)")
+        #expect(listed.output.contains("garden@conference.localhost\troom\t1\tBob: hi all"), "\(listed.output)")
         await bob.disconnect()
     }
 }

@@ -19,6 +19,8 @@ public struct ArchivedMessage: Sendable, Hashable, Codable {
     public var kind: ConversationKind = .chat
     /// For a room message: the sender's nickname in the room.
     public var nickname: String?
+    /// For a room message: the sender's occupant id (XEP-0421), when the room gives them.
+    public var occupantID: String?
     /// Which way it went.
     public var direction: Direction
     /// The text.
@@ -36,7 +38,7 @@ public struct ArchivedMessage: Sendable, Hashable, Codable {
     public var deliveryStatus: DeliveryStatus?
     /// The id of the message this one answers (XEP-0461), if any.
     public var replyTo: String?
-    /// Reactions (XEP-0444): each reactor's bare JID with their emoji.
+    /// Reactions (XEP-0444): each reactor's bare JID (in a room, their nickname) with their emoji.
     public var reactions: [String: [String]] = [:]
     /// Whether the sender corrected the text (XEP-0308); ``body`` is the corrected one.
     public var isEdited = false
@@ -78,6 +80,9 @@ public protocol MessageArchiveStorage: Sendable {
     func latestArchiveID(account: JID) throws -> String?
     /// The archive id of the oldest stored message with `peer` that has one: where paging backwards continues.
     func oldestArchiveID(account: JID, peer: JID) throws -> String?
+    /// The archive id of the newest stored message with `peer` that has one: where synchronization with a room's own
+    /// archive resumes.
+    func newestArchiveID(account: JID, peer: JID) throws -> String?
     /// The messages between `account` and `peer` (bare JIDs), oldest first; at most the newest `limit`
     /// when given, and only those before `before` when given.
     func messages(account: JID, peer: JID, before: Date?, limit: Int?) throws -> [ArchivedMessage]
@@ -90,6 +95,12 @@ public protocol MessageArchiveStorage: Sendable {
     /// whether a message changed.
     @discardableResult
     func apply(_ change: MessageChange, toStanzaID stanzaID: String, direction: ArchivedMessage.Direction, account: JID, peer: JID) throws -> Bool
+    /// Applies a correction, retraction or reactions that `sender` sent in `room` to the room message named `id`: by the
+    /// room's stanza id (XEP-0359; what retractions and reactions name) or by its sender's id (what corrections name).
+    /// A correction or retraction applies only to the sender's own message (see ``ArchivedMessage/apply(_:by:)``);
+    /// returns whether a message changed.
+    @discardableResult
+    func apply(_ change: MessageChange, toRoomMessage id: String, by sender: RoomSender, account: JID, room: JID) throws -> Bool
     /// Records that the user has seen the conversation with `peer` up to `date` (later marks only move it forward).
     func markRead(account: JID, peer: JID, upTo date: Date) throws
     /// Every conversation with its newest message and unread count, most recent first.
@@ -128,6 +139,13 @@ public final class InMemoryMessageArchive: MessageArchiveStorage {
         }
     }
 
+    public func newestArchiveID(account: JID, peer: JID) -> String? {
+        stored.withLock { stored in
+            stored.filter { $0.account == account.bare && $0.peer == peer.bare && $0.archiveID != nil }
+                .max { $0.timestamp < $1.timestamp }?.archiveID
+        }
+    }
+
     public func messages(account: JID, peer: JID, before: Date?, limit: Int?) -> [ArchivedMessage] {
         let matching = stored.withLock { messages in
             messages.filter { message in
@@ -158,6 +176,19 @@ public final class InMemoryMessageArchive: MessageArchiveStorage {
                 $0.account == account.bare && $0.peer == peer.bare && $0.stanzaID == stanzaID
             }) else { return false }
             return stored[index].apply(change, direction: direction)
+        }
+    }
+
+    @discardableResult
+    public func apply(_ change: MessageChange, toRoomMessage id: String, by sender: RoomSender, account: JID, room: JID) -> Bool {
+        stored.withLock { stored in
+            let named = stored.indices.reversed().filter {
+                stored[$0].account == account.bare && stored[$0].peer == room.bare && stored[$0].kind == .room && stored[$0].isNamed(by: id)
+            }
+            var candidates = named.map { stored[$0] }
+            guard let changed = ArchivedMessage.apply(change, by: sender, toFirstOf: &candidates, named: id) else { return false }
+            stored[named[changed]] = candidates[changed]
+            return true
         }
     }
 

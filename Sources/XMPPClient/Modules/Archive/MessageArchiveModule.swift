@@ -7,7 +7,8 @@ import XMPPCore
 /// message with a body is stored once — a live copy, a carbon copy and the server archive's copy of one message are
 /// recognized by the archive's stanza id (XEP-0359) or the sender's origin id — and a conversation reads back in
 /// time order. With a ``MultiUserChatModule`` beside it, the groupchat messages of the rooms this user is in are
-/// stored too, each room as a conversation of kind ``ConversationKind/room``.
+/// stored too, each room as a conversation of kind ``ConversationKind/room``, and on every entry into a room what
+/// the room's own archive holds since the room's newest stored message is fetched (``synchronize(room:)``).
 ///
 /// ```swift
 /// let archive = client.add(MessageArchiveModule(storage: try SQLiteMessageArchive(path: "archive.sqlite")))
@@ -20,15 +21,16 @@ public final class MessageArchiveModule: XMPPClientModule {
 
     /// Where messages are kept.
     public let storage: any MessageArchiveStorage
-    /// Whether each new session fetches what the server archived since the newest stored message.
+    /// Whether each new session fetches what the server archived since the newest stored message (and each entry into
+    /// a room what the room archived).
     public let synchronizesWithServer: Bool
     /// The most messages fetched per page, and on a first synchronization (the newest ones).
     public let pageSize: Int
-    private let client = ClientReference()
-    /// Results of queries under way, by query id, filled as the result messages arrive.
-    private let collecting = Locked<[String: [ServerArchivedMessage]]>([:])
-    private let synchronized = Broadcast<Int>()
-    private let writer = StorageWriter(store: "archive")
+    let client = ClientReference()
+    /// Results of queries under way, by query id, filled as the result messages arrive from the archive queried.
+    let collecting = Locked<[String: (archive: JID, messages: [ServerArchivedMessage])]>([:])
+    let synchronized = Broadcast<Int>()
+    let writer = StorageWriter(store: "archive")
     private let conversationChanges = Broadcast<[Conversation]>()
 
     /// Creates the module over `storage` (in memory by default).
@@ -42,7 +44,8 @@ public final class MessageArchiveModule: XMPPClientModule {
         self.client.set(client)
     }
 
-    /// How many new messages each synchronization with the server stored, as it finishes.
+    /// How many new messages each synchronization with the server (the account's archive on each session, a room's
+    /// on each entry) stored, as it finishes.
     public var synchronizations: AsyncStream<Int> { synchronized.subscribe() }
 
     /// Live messages the storage could not keep (they were shown; they will be missing from the local history).
@@ -67,81 +70,6 @@ public final class MessageArchiveModule: XMPPClientModule {
         return try storage.conversations(account: account)
     }
 
-    // MARK: The server's archive
-
-    /// One page of the server's archive of this account (XEP-0313), oldest first. Without `after` or `before` the
-    /// first page; `before: ""` asks for the last one.
-    public func queryServer(with peer: JID? = nil, start: Date? = nil, end: Date? = nil, after: String? = nil,
-                            before: String? = nil, max: Int? = nil) async throws -> ServerArchivePage {
-        let client = try client.require()
-        let queryID = StanzaID.make()
-        var form = DataForm(type: .submit, formType: Self.namespace)
-        if let peer { form.setValues([peer.description], for: "with") }
-        if let start { form.setValues([start.formatted(.iso8601)], for: "start") }
-        if let end { form.setValues([end.formatted(.iso8601)], for: "end") }
-        var query = Element("query", namespace: Self.namespace, attributes: ["queryid": queryID])
-        query.append(form.element)
-        query.append(ResultSetPage(max: max ?? pageSize, after: after, before: before).element)
-        collecting.withLock { $0[queryID] = [] }
-        defer { _ = collecting.withLock { $0.removeValue(forKey: queryID) } }
-        let fin = try await client.query(query, type: .set)
-        let messages = collecting.withLock { $0[queryID] } ?? []
-        let set = fin?.child("set", namespace: ResultSetPage.namespace).flatMap(ResultSetPage.init(element:))
-        return ServerArchivePage(messages: messages, isComplete: fin?.attribute("complete") == "true",
-                                 first: set?.first, last: set?.last, count: set?.count)
-    }
-
-    /// Fetches what the server archived since the newest stored message (or, the first time, the newest page),
-    /// stores it, and returns how many messages were new.
-    @discardableResult
-    public func synchronize() async throws -> Int {
-        let account = try client.require().configuration.jid.bare
-        var after = try storage.latestArchiveID(account: account)
-        var added = 0
-        if after == nil {
-            let page = try await queryServer(before: "")
-            return try store(page.messages, account: account)
-        }
-        // Forward from the newest known id, page by page, at most 50 pages a session.
-        for _ in 0..<50 {
-            let page = try await queryServer(after: after)
-            added += try store(page.messages, account: account)
-            guard !page.isComplete, let last = page.last else { break }
-            after = last
-        }
-        return added
-    }
-
-    /// Fetches the page of the conversation with `peer` before the oldest stored message the server archived,
-    /// stores it, and returns the conversation's messages from the store (oldest first).
-    @discardableResult
-    public func loadEarlier(with peer: JID, limit: Int? = nil) async throws -> [ArchivedMessage] {
-        let account = try client.require().configuration.jid.bare
-        let oldest = try storage.oldestArchiveID(account: account, peer: peer)
-        let page = try await queryServer(with: peer.bare, before: oldest ?? "", max: limit)
-        _ = try store(page.messages, account: account)
-        return try messages(with: peer)
-    }
-
-    /// Stores messages from the server's archive and applies the unread rule for history (see
-    /// ``Conversation/unreadCount``): what the account answered is read up to its answer, and displayed markers it
-    /// sent (stored with the archive, XEP-0333 with the `store` hint) are read marks as they are live.
-    private func store(_ messages: [ServerArchivedMessage], account: JID) throws -> Int {
-        var added = 0
-        var answered: [JID: Date] = [:]
-        for message in messages {
-            guard let action = Self.action(for: message.stanza, account: account, timestamp: message.timestamp,
-                                           archiveID: message.id) else { continue }
-            if case .add(let entry) = action, entry.direction == .outgoing {
-                answered[entry.peer] = max(answered[entry.peer] ?? entry.timestamp, entry.timestamp)
-            }
-            if try perform(action, account: account) { added += 1 }
-        }
-        for (peer, answer) in answered { try storage.markRead(account: account, peer: peer, upTo: answer) }
-        if !messages.isEmpty { publishConversations(account: account) }
-        return added
-    }
-
     public func sessionStarted(client: XMPPClient) async {
         guard synchronizesWithServer else { return }
         if let added = try? await synchronize() { synchronized.publish(added) }
@@ -162,7 +90,7 @@ public final class MessageArchiveModule: XMPPClientModule {
             return false
         }
         if let room = Self.room(sending: stanza, client: client) {
-            if let entry = Self.roomEntry(for: stanza, in: room, account: account) { record(.add(entry), account: account) }
+            if let action = Self.roomAction(for: stanza, in: room, account: account) { record(action, account: account) }
             return false
         }
         if let carbon = ChatModule.unwrapCarbon(stanza, account: account) {
@@ -237,6 +165,8 @@ public final class MessageArchiveModule: XMPPClientModule {
         case add(ArchivedMessage)
         /// A correction, retraction or reactions for the message with `targetID`, sent in `direction`.
         case change(MessageChange, targetID: String, direction: ArchivedMessage.Direction, peer: JID)
+        /// A correction, retraction or reactions that `sender` sent in `room` for the message `targetID` names.
+        case roomChange(MessageChange, targetID: String, sender: RoomSender, room: JID)
         /// The user saw the conversation with `peer` (a displayed marker this account sent).
         case read(peer: JID, at: Date)
     }
@@ -257,12 +187,15 @@ public final class MessageArchiveModule: XMPPClientModule {
     }
 
     /// Performs `action` on the storage; returns whether a message was added.
-    private func perform(_ action: Action, account: JID) throws -> Bool {
+    func perform(_ action: Action, account: JID) throws -> Bool {
         switch action {
         case .add(let entry):
             return try storage.append(entry)
         case .change(let change, let targetID, let direction, let peer):
             try storage.apply(change, toStanzaID: targetID, direction: direction, account: account, peer: peer)
+            return false
+        case .roomChange(let change, let targetID, let sender, let room):
+            try storage.apply(change, toRoomMessage: targetID, by: sender, account: account, room: room)
             return false
         case .read(let peer, let date):
             try storage.markRead(account: account, peer: peer, upTo: date)
@@ -277,22 +210,9 @@ public final class MessageArchiveModule: XMPPClientModule {
     }
 
     /// Publishes the conversation list once the writes queued so far are done, when anyone listens.
-    private func publishConversations(account: JID) {
+    func publishConversations(account: JID) {
         writer.write { [storage, conversationChanges] in
             conversationChanges.publish(try storage.conversationSummaries(account: account))
-        }
-    }
-
-    /// A result of one of our queries: only from the account itself (no `from`, or its bare JID), only for a query
-    /// under way.
-    private func collect(_ result: Element, from stanza: Element, account: JID) {
-        guard let queryID = result.attribute("queryid"), let id = result.attribute("id"),
-              stanza.attribute("from").map({ JID(validating: $0) == account }) ?? true,
-              let forwarded = result.child("forwarded", namespace: Forwarded.namespace).flatMap(Forwarded.init(element:)) else { return }
-        let message = ServerArchivedMessage(id: id, timestamp: forwarded.delay?.stamp ?? Date(), stanza: forwarded.stanza)
-        collecting.withLock { collecting in
-            guard collecting[queryID] != nil else { return }
-            collecting[queryID]!.append(message)
         }
     }
 
@@ -309,28 +229,4 @@ public final class MessageArchiveModule: XMPPClientModule {
         entry.replyTo = stanza.child("reply", namespace: MessageChange.replyNamespace)?.attribute("id")
         return entry
     }
-}
-
-/// A message from the server's archive (XEP-0313).
-public struct ServerArchivedMessage: Sendable, Hashable {
-    /// The archive's id for it.
-    public var id: String
-    /// When the server archived it.
-    public var timestamp: Date
-    /// The message as archived.
-    public var stanza: Element
-}
-
-/// One page of the server's archive.
-public struct ServerArchivePage: Sendable, Hashable {
-    /// The messages, oldest first.
-    public var messages: [ServerArchivedMessage]
-    /// Whether the page reaches the end of the results in the direction asked.
-    public var isComplete: Bool
-    /// The archive id of the first and last message of the page, for the next query.
-    public var first: String?
-    /// The archive id of the last message of the page.
-    public var last: String?
-    /// How many messages match the query in all, if the server said.
-    public var count: Int?
 }

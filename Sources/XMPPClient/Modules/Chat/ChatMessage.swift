@@ -36,13 +36,14 @@ public struct ChatMessage: Sendable, Hashable {
 
 /// A correction, retraction or reactions someone sent for an earlier message (see ``MessageChange``).
 public struct MessageChangeEvent: Sendable, Hashable {
-    /// Who changed it (the reactor, or the message's sender).
+    /// Who changed it (the reactor, or the message's sender; in a room, the occupant's room JID).
     public var from: JID
     /// The id of the message changed.
     public var targetID: String
     /// What changed.
     public var change: MessageChange
-    /// Whether this account made the change (on another of its clients: a carbon copy).
+    /// Whether this account made the change (on another of its clients: a carbon copy; in a room, under this user's
+    /// nickname).
     public var isOutgoing: Bool
 }
 

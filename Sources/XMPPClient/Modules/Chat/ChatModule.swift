@@ -130,44 +130,33 @@ public final class ChatModule: XMPPClientModule {
             throw XMPPClientError.unexpectedResponse("the message has no id to refer to")
         }
         let peer = original.isOutgoing ? original.to : original.from
-        return try await sendChange(to: peer, body: body, payload: Element("reply", namespace: MessageChange.replyNamespace,
-                                                                          attributes: ["to": original.from.description, "id": originalID]))
+        return try await sendChange(to: peer, body: body, payloads: [Element("reply", namespace: MessageChange.replyNamespace,
+                                                                               attributes: ["to": original.from.description, "id": originalID])])
     }
 
     /// Replaces the text of a message this account sent (XEP-0308); `messageID` is what ``send(_:to:thread:requestReceipt:chatState:)`` returned.
     @discardableResult
     public func correct(_ messageID: String, to peer: JID, with body: String) async throws -> String {
-        try await sendChange(to: peer, body: body, payload: Element("replace", namespace: MessageChange.correctionNamespace, attributes: ["id": messageID]))
+        try await sendChange(to: peer, body: body, payloads: [MessageChange.correctionPayload(of: messageID)])
     }
 
     /// Takes back a message this account sent (XEP-0424). Clients without retraction show the fallback text.
     @discardableResult
     public func retract(_ messageID: String, to peer: JID) async throws -> String {
-        let fallback = Element("fallback", namespace: "urn:xmpp:fallback:0", attributes: ["for": MessageChange.retractionNamespace])
-        return try await sendChange(to: peer, body: "This person attempted to retract a previous message, but it's unsupported by your client.",
-                                    payload: Element("retract", namespace: MessageChange.retractionNamespace, attributes: ["id": messageID]),
-                                    fallback)
+        try await sendChange(to: peer, body: MessageChange.retractionFallbackBody, payloads: MessageChange.retractionPayload(of: messageID))
     }
 
     /// Sets this account's reactions to message `messageID` of the conversation with `peer` (XEP-0444): the emoji
-    /// given replace the earlier ones; none takes them away.
+    /// given replace the earlier ones; none takes them away. In a room, ``ChatRoom/react(to:with:)`` does this.
     @discardableResult
     public func react(to messageID: String, with peer: JID, reactions: [String]) async throws -> String {
-        var element = Element("reactions", namespace: MessageChange.reactionsNamespace, attributes: ["id": messageID])
-        for reaction in reactions.prefix(MessageChange.maxReactions) {
-            element.append(Element("reaction", namespace: MessageChange.reactionsNamespace, text: reaction))
-        }
-        return try await sendChange(to: peer, body: nil, payload: element)
+        try await sendChange(to: peer, body: nil, payloads: [MessageChange.reactionsPayload(to: messageID, reactions)])
     }
 
-    /// Sends a message carrying `payload` (and `extra`), through the outbox like any message; returns its id.
-    private func sendChange(to peer: JID, body: String?, payload: Element, _ extra: Element...) async throws -> String {
+    /// Sends a message carrying `payloads`, through the outbox like any message; returns its id.
+    private func sendChange(to peer: JID, body: String?, payloads: [Element]) async throws -> String {
         let id = StanzaID.make()
-        var message = Message(type: .chat, to: peer, id: id, body: body)
-        message.element.append(StanzaIdentifier(id: id).element)
-        message.element.append(payload)
-        for element in extra { message.element.append(element) }
-        message.element.append(Element("store", namespace: "urn:xmpp:hints"))
+        let message = MessageChange.message(type: .chat, to: peer, id: id, body: body, payloads: payloads)
         try await deliver(message.element, id: id, to: peer)
         return id
     }

@@ -54,15 +54,18 @@ extension ChatRoom {
             publish(.exited(exit))
             return exit
         }
-        let (isNew, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, any Error>]) in
+        let (isNew, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, any Error>]?) in
             let isNew = state.occupants.updateValue(occupant, forKey: nickname) == nil
-            guard isSelf, case .joining(let waiters, _) = state.phase else { return (isNew, []) }
+            guard isSelf, case .joining(let waiters, _) = state.phase else { return (isNew, nil) }
             state.phase = .joined
             state.wasCreated = codes.contains(201)
             return (isNew, waiters)
         }
+        // Entered: an archive beside the room reads the room's own archive from where the store is now, before the
+        // discussion history that follows is stored (a room this entry created has none yet).
+        if waiters != nil, !codes.contains(201) { client.value?.module(MessageArchiveModule.self)?.roomEntered(self) }
         publish(isNew ? .occupantJoined(occupant) : .occupantChanged(occupant))
-        for waiter in waiters { waiter.resume() }
+        for waiter in waiters ?? [] { waiter.resume() }
         return nil
     }
 
@@ -103,6 +106,14 @@ extension ChatRoom {
         if from.resourcepart == nil, let x = stanza.child("x", namespace: DataForm.namespace), let form = DataForm(element: x),
            form.formType == MUCNamespace.request, let nickname = form.value(of: "muc#roomnick") {
             publish(.voiceRequested(nickname: nickname, jid: form.value(of: "muc#jid").flatMap { JID(validating: $0) }))
+            return
+        }
+        if message.type == .groupchat, let nickname = from.resourcepart, let (targetID, parsed) = MessageChange.parse(stanza, sender: from) {
+            var change = parsed
+            // In a room the reactor is the occupant.
+            if case .reactions(_, let emoji) = change { change = .reactions(reactor: from, emoji) }
+            let isOwn = state.withLock { $0.nickname == nickname }
+            publish(.messageChanged(MessageChangeEvent(from: from, targetID: targetID, change: change, isOutgoing: isOwn)))
             return
         }
         guard let body = message.body else { return }

@@ -150,11 +150,14 @@ public final class ChatRoom: Sendable {
 
     // MARK: Talking
 
-    /// Sends a message to everyone in the room; returns its id. The room reflects it back as a ``RoomEvent/message(_:)``.
+    /// Sends a message to everyone in the room; returns its id (also its origin id, XEP-0359). The room reflects it
+    /// back as a ``RoomEvent/message(_:)``.
     @discardableResult
     public func send(_ body: String) async throws -> String {
         let id = StanzaID.make()
-        try await client.require().send(Message(type: .groupchat, to: jid, id: id, body: body))
+        var message = Message(type: .groupchat, to: jid, id: id, body: body)
+        message.element.append(StanzaIdentifier(id: id).element)
+        try await client.require().send(message)
         return id
     }
 

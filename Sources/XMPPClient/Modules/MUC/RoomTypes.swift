@@ -81,6 +81,11 @@ public enum RoomEvent: Sendable, Hashable {
     case message(RoomMessage)
     /// A private message from an occupant.
     case privateMessage(RoomMessage)
+    /// An occupant corrected (XEP-0308) or retracted (XEP-0424) an earlier message, or reacted to one (XEP-0444):
+    /// `from` is the occupant's room JID (the reactor, for reactions), `targetID` the id the change names (the
+    /// sender's id for a correction, the room's stanza id for the others), `isOutgoing` whether it was this user.
+    /// These are not ``message(_:)`` events.
+    case messageChanged(MessageChangeEvent)
     /// The subject, sent on entry and whenever it changes; `nickname` is who set it.
     case subject(String, nickname: String?)
     /// The room's configuration changed (status codes 104, 172, 173).
