@@ -26,15 +26,20 @@ public struct OfflineModule: ServerModule {
         let limits = (count: host.option(Self.limit) as Int, bytes: host.option(Self.byteLimit) as Int)
         // Accounts whose stored messages are being delivered now: a second session coming online at the same time
         // does not get them twice.
-        let delivering = AccountSet()
+        let deliveries = OfflineDeliveries()
         host.addServerFeature("msgoffline")
         host.onMessageToOfflineAccount(priority: .fallback) { event in
-            await Self.store(event, limits: limits)
+            let outcome = await Self.store(event, limits: limits)
+            // The account may have come online while the message was being stored, after its session read the store:
+            // then it is delivered now rather than at the next login.
+            if let user = event.to.localpart, let session = Self.availableSession(of: event.to.bare, kernel: event.kernel) {
+                await deliveries.run(for: user) { await Self.deliverStored(to: session, kernel: event.kernel) }
+            }
+            return outcome
         }
         host.onInitialPresence { session, kernel in
-            guard let user = session.jid.localpart, delivering.insert(user) else { return }
-            defer { delivering.remove(user) }
-            await Self.deliverStored(to: session, kernel: kernel)
+            guard let user = session.jid.localpart else { return }
+            await deliveries.run(for: user) { await Self.deliverStored(to: session, kernel: kernel) }
         }
         host.onAccountDeleted { user, kernel in
             try await kernel.storage.offline.removeAll(for: user)
@@ -59,6 +64,11 @@ public struct OfflineModule: ServerModule {
             kernel.bounceToSender(event.element, StanzaError(.internalServerError))
         }
         return .handled
+    }
+
+    /// A session of `account` that receives messages to the bare JID: available, with a non-negative priority.
+    static func availableSession(of account: JID, kernel: ServerKernel) -> (any ClientSession)? {
+        kernel.registry.entries(of: account).first { $0.isAvailable && $0.priority >= 0 }?.session
     }
 
     /// Chat-state notifications alone (XEP-0085) are not worth keeping for later; everything else is.
@@ -112,13 +122,34 @@ func chunks(of messages: [OfflineMessage], bytes: Int) -> [[OfflineMessage]] {
     return chunks
 }
 
-/// A set of account names behind a lock.
-final class AccountSet: Sendable {
-    private let names = Locked<Set<String>>([])
+/// One delivery of stored messages at a time per account, and one more pass whenever something asked for a delivery
+/// while one was running: a second session coming online, or a message stored after the running pass read the store,
+/// is never left waiting for the next login.
+final class OfflineDeliveries: Sendable {
+    /// Accounts with a delivery running, and whether another pass was asked for meanwhile.
+    private let running = Locked<[String: Bool]>([:])
 
-    /// Adds `name`; `false` when it was there already.
-    func insert(_ name: String) -> Bool { names.withLock { $0.insert(name).inserted } }
-
-    /// Removes `name`.
-    func remove(_ name: String) { _ = names.withLock { $0.remove(name) } }
+    /// Runs `deliver` for `user` now and again while more passes are asked for; or, when a delivery is already running,
+    /// asks it for one more pass and returns.
+    func run(for user: String, _ deliver: () async -> Void) async {
+        let starts = running.withLock { running -> Bool in
+            guard running[user] == nil else {
+                running[user] = true
+                return false
+            }
+            running[user] = false
+            return true
+        }
+        guard starts else { return }
+        repeat {
+            await deliver()
+        } while running.withLock { running -> Bool in
+            if running[user] == true {
+                running[user] = false
+                return true
+            }
+            running[user] = nil
+            return false
+        }
+    }
 }
