@@ -44,8 +44,8 @@ final class ReadRateLimiter: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    private let bytesPerSecond: Double
-    private let burst: Double
+    private var bytesPerSecond: Double
+    private var burst: Double
     let gate: ReadGate
     private var tokens: Double
     private var lastRefill: NIODeadline = .now()
@@ -71,6 +71,13 @@ final class ReadRateLimiter: ChannelInboundHandler, RemovableChannelHandler {
                 limiter.gate.resume(.rate, context: context)
             }
         }
+    }
+
+    /// Raises (or lowers) the rate from now on: an HTTP upload is read faster than XMPP stanzas are.
+    func setRate(bytesPerSecond rate: Int) {
+        refill()
+        bytesPerSecond = Double(max(1, rate))
+        burst = max(burst, bytesPerSecond)
     }
 
     private func refill() {

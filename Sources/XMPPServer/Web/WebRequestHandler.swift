@@ -12,16 +12,39 @@ final class WebRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     static let maxBodyBytes = 16_384
 
     let site: WebSite
+    private let gate: ReadGate
     private var head: HTTPRequestHead?
     private var bodyBytes = 0
     private var refused = false
+    /// The request under `/upload/` in progress, which takes the request's parts itself.
+    private var upload: UploadExchange?
 
-    init(site: WebSite) {
+    init(site: WebSite, gate: ReadGate) {
         self.site = site
+        self.gate = gate
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        upload?.connectionClosed()
+        upload = nil
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        if case .head(let request) = part, let store = site.upload, request.uri.hasPrefix("/upload/"),
+           let exchange = UploadExchange(head: request, store: store, gate: gate) {
+            upload = exchange
+            return exchange.begin(context: context)
+        }
+        if let upload {
+            switch part {
+            case .head: self.upload = nil  // a new request; the finished exchange is let go
+            case .body(let chunk): return upload.body(chunk, context: context)
+            case .end: return upload.end(context: context)
+            }
+        }
+        switch part {
         case .head(let request):
             head = request
             bodyBytes = 0

@@ -22,10 +22,14 @@ public final class WebService: ServerService, Sendable {
     private let logger: Logger
     private let listeners = Locked<[(channel: any Channel, secure: Bool)]?>(nil)
     private let running = Locked(false)
+    /// The HTTP upload service's store (XEP-0363), when its module runs.
+    private let upload: UploadStore?
+    private let expiryTask = Locked<RepeatedTask?>(nil)
 
     init(configuration: ServerConfiguration, c2s: C2SService, tls: ServerTLS, group: any EventLoopGroup, logger: Logger) {
         self.configuration = configuration
         self.shared = c2s.shared
+        self.upload = HTTPUploadModule.store(of: c2s.shared.kernel)
         self.tls = tls
         self.group = group
         self.logger = logger
@@ -56,11 +60,38 @@ public final class WebService: ServerService, Sendable {
                 throw error
             }
         }
+        try attachUpload()
         running.withLock { $0 = true }
+    }
+
+    /// Lets the upload service hand out slots: its files under the data directory, its URLs on the HTTPS port (or
+    /// `upload_url`); expired files and slots are swept every minute.
+    private func attachUpload() throws {
+        guard let upload else { return }
+        let configured: String = shared.kernel.configuration.value(of: HTTPUploadModule.url)
+        let base: String
+        if !configured.isEmpty {
+            base = configured
+        } else if let port = httpsPorts.first {
+            base = "https://\(configuration.domain):\(port)"
+        } else {
+            logger.warning("HTTP upload needs the HTTPS listener (https_port) or upload_url: slot requests will be refused")
+            return
+        }
+        try upload.attach(directory: "\(configuration.dataDirectory)/uploads", baseURL: base, logger: logger)
+        let task = group.next().scheduleRepeatedTask(initialDelay: .seconds(60), delay: .seconds(60)) { _ in
+            NIOThreadPool.singleton.submit { _ in upload.removeExpired() }
+        }
+        expiryTask.withLock { $0 = task }
     }
 
     public func stop() async {
         running.withLock { $0 = false }
+        expiryTask.withLock { task in
+            task?.cancel()
+            task = nil
+        }
+        upload?.detach()
         let channels = listeners.withLock { listeners in
             defer { listeners = [] }
             return (listeners ?? []).map(\.channel)
@@ -71,7 +102,7 @@ public final class WebService: ServerService, Sendable {
     private func bootstrap(secure: Bool) -> ServerBootstrap {
         let webSocket = WebSocketEndpoint(shared: shared, allowedOrigins: configuration.webSocketOrigins)
         let running = self.running
-        let site = WebSite(secure: secure, publicWebSocketURL: configuration.webSocketURL, webSocket: webSocket,
+        let site = WebSite(secure: secure, publicWebSocketURL: configuration.webSocketURL, webSocket: webSocket, upload: upload,
                            isHealthy: { running.withLock { $0 } })
         let tlsContext = secure ? tls.context : nil
         let plainNeedsLoopback = configuration.requireTLS
@@ -109,7 +140,8 @@ enum WebPipeline {
                           limits: ConnectionLimits) throws {
         let operations = channel.pipeline.syncOperations
         if let tls { try operations.addHandler(NIOSSLServerHandler(context: tls)) }
-        try operations.addHandler(ReadRateLimiter(bytesPerSecond: limits.readBytesPerSecond, burst: limits.readBurstBytes, gate: ReadGate()))
+        let gate = ReadGate()
+        try operations.addHandler(ReadRateLimiter(bytesPerSecond: limits.readBytesPerSecond, burst: limits.readBurstBytes, gate: gate))
         let upgrade: NIOHTTPServerUpgradeConfiguration? = webSocket.map { endpoint in
             (upgraders: [endpoint.upgrader()], completionHandler: { context in
                 // The HTTP exchange is over: the XMPP session keeps its own timers from here.
@@ -121,7 +153,7 @@ enum WebPipeline {
         }
         try operations.configureHTTPServerPipeline(withServerUpgrade: upgrade, withErrorHandling: true)
         try operations.addHandlers([IdleStateHandler(readTimeout: .seconds(idleSeconds)), IdleConnectionCloser(),
-                                    WebRequestHandler(site: site)])
+                                    WebRequestHandler(site: site, gate: gate)])
     }
 }
 

@@ -9,6 +9,8 @@ struct WebSite: Sendable {
     let webSocket: WebSocketEndpoint
     /// Set on a plain-HTTP connection from another host while TLS is required: the WebSocket is refused there.
     var webSocketNeedsTLS = false
+    /// The HTTP upload service's files (XEP-0363), served under `/upload/`, when the module runs.
+    let upload: UploadStore?
     /// Whether the server is up and serving: false while it stops.
     let isHealthy: @Sendable () -> Bool
 
