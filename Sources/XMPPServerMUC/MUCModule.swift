@@ -5,7 +5,7 @@ import XMPPServerKernel
 /// when it is `off`.
 public struct MUCModule: ServerModule {
     public let name = "muc"
-    public let specifications = ["XEP-0045 1.35", "XEP-0249 1.2", "XEP-0313 1.1.3", "XEP-0359 0.7", "XEP-0410 1.1"]
+    public let specifications = ["XEP-0045 1.35", "XEP-0249 1.2", "XEP-0313 1.1.3", "XEP-0359 0.7", "XEP-0410 1.1", "XEP-0421 1.0.1"]
 
     /// `muc_domain`: where the service runs.
     public static let domain = ConfigOption.string(
@@ -61,6 +61,7 @@ public struct MUCModule: ServerModule {
                                maxOwnedRooms: host.option(Self.maxOwnedRooms), maxAffiliations: host.option(Self.maxAffiliations),
                                maxPersistentRooms: host.option(Self.maxPersistentRooms))
         limits.archivesMessages = host.option(Self.archive)
+        limits.occupantIDSecret = host.configuration.secret
         let service = MUCService(domain: domain, limits: limits, archiveRetentionDays: host.option(Self.archiveRetentionDays))
         host.addService(service)
         if limits.archivesMessages { host.throttleSenders { service.archiveRelief(on: $0) } }

@@ -61,6 +61,7 @@ extension Room {
                 child.name == "stanza-id" && child.namespace == StanzaIdentifier.namespace && child.attribute("by") == jid.description
             } else { false }
         }
+        stampOccupantID(&reflected, account: speaker.account)
         let stanzaID = StanzaID.make()
         reflected.append(StanzaIdentifier(id: stanzaID, by: jid).element)
         for occupant in occupants.values {

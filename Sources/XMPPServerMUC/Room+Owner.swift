@@ -150,6 +150,7 @@ extension Room {
         query.append(DiscoIdentity(category: "conference", type: "text", name: name).element)
         let features = [
             MUCNamespace.muc, DiscoModule.infoNamespace, DiscoModule.itemsNamespace, StanzaIdentifier.namespace, "urn:xmpp:ping",
+            Self.occupantIDNamespace,
             configuration.isPublic ? "muc_public" : "muc_hidden",
             configuration.isPersistent ? "muc_persistent" : "muc_temporary",
             configuration.isMembersOnly ? "muc_membersonly" : "muc_open",

@@ -252,6 +252,7 @@ extension Room {
         x.append(item)
         for status in statuses { x.append(Element("status", namespace: MUCNamespace.user, attributes: ["code": String(status.rawValue)])) }
         stanza.append(x)
+        stampOccupantID(&stanza, account: occupant.account)
         return stanza
     }
 

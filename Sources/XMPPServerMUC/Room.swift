@@ -157,6 +157,9 @@ public struct MUCLimits: Sendable, Hashable {
     public var maxAffiliations: Int
     /// Whether rooms keep their messages in an archive their occupants and members can query (XEP-0313).
     public var archivesMessages = true
+    /// Not a limit but carried with them to every room: the key occupant ids (XEP-0421) are derived with, from the
+    /// server's secret, so they stay the same across restarts.
+    public var occupantIDSecret: [UInt8] = []
 
     /// Creates limits.
     public init(maxHistoryLength: Int = 100, maxOccupants: Int = 1000, maxRoomsPerUser: Int = 100,

@@ -69,8 +69,9 @@ struct RoomChangeTests {
         for client in [alice, bob, carol] { await client.disconnect() }
     }}
 
-    @Test("with occupant ids (Prosody gives them), whoever takes a departed occupant's nickname cannot retract or correct their messages; the occupant can, back in the room")
-    func occupantIDsDecideAuthorship() async throws { try await ServerPeer.prosody.run { fixture in
+    @Test("with occupant ids (both servers give them), whoever takes a departed occupant's nickname cannot retract or correct their messages; the occupant can, back in the room",
+          arguments: ServerPeer.allCases)
+    func occupantIDsDecideAuthorship(peer: ServerPeer) async throws { try await peer.run { fixture in
         let (alice, bob, mallory) = (try fixture.client("alice"), try fixture.client("bob"), try fixture.client("mallory"))
         // The archive comes first: it queues each stanza's write before the room module reports it.
         let archive = alice.add(MessageArchiveModule(synchronizesWithServer: false))
