@@ -9,6 +9,19 @@ import XMPPServerKernel
 @Suite struct DocumentationTests {
     static let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs")
 
+    /// deploy/xmppd.conf is a config xmppd accepts as it is, with the paths the systemd unit uses.
+    @Test func sampleDeploymentConfigLoads() throws {
+        let deploy = Self.docs.appendingPathComponent("../deploy")
+        var configuration = ServerConfiguration()
+        try ConfigFile.load(deploy.appendingPathComponent("xmppd.conf").path, into: &configuration)
+        #expect(configuration.dataDirectory == "/var/lib/xmppd")
+        #expect(configuration.httpPort == nil && configuration.httpsPort == 5281)
+        #expect(configuration.bindAddresses == ["0.0.0.0", "::"])
+        let unit = try String(contentsOf: deploy.appendingPathComponent("xmppd.service"), encoding: .utf8)
+        #expect(unit.contains("ExecStart=/usr/local/bin/xmppd --config /etc/xmppd/xmppd.conf"))
+        #expect(unit.contains("StateDirectory=xmppd") && unit.contains("User=xmppd"))
+    }
+
     @Test func configDocumentListsEveryModuleOptionAsDeclared() throws {
         let text = try String(contentsOf: Self.docs.appendingPathComponent("CONFIG.md"), encoding: .utf8)
         let begin = try #require(text.range(of: "<!-- module-options:begin -->\n"))
