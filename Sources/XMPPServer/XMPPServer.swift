@@ -30,8 +30,10 @@ public final class XMPPServer: Service, Sendable {
     public let c2s: C2SService
     /// The administration socket.
     public let admin: AdminSocketService
-    /// The web listeners (XMPP over WebSocket, discovery, health).
+    /// The web listeners (XMPP over WebSocket, discovery, health, metrics, upload).
     public let web: WebService
+    /// What `/metrics` reports.
+    let metrics: ServerMetrics
     /// The services in start order; a `ServiceGroup` stops them in reverse (listeners first, sessions last).
     public let services: [any ServerService]
     private let logger: Logger
@@ -82,8 +84,9 @@ public final class XMPPServer: Service, Sendable {
         }
         logger.notice("TLS certificate", metadata: ["sha256": "\(tls.fingerprint)"])
         kernel = try ServerKernel(configuration: configuration.kernel, storage: storage, modules: modules, logger: logger)
-        c2s = C2SService(configuration: configuration, kernel: kernel, tls: tls, group: group, logger: logger)
-        web = WebService(configuration: configuration, c2s: c2s, tls: tls, group: group, logger: logger)
+        metrics = ServerMetrics(kernel: kernel)
+        c2s = C2SService(configuration: configuration, kernel: kernel, tls: tls, group: group, logger: logger, metrics: metrics)
+        web = WebService(configuration: configuration, c2s: c2s, tls: tls, group: group, logger: logger, metrics: metrics)
         admin = AdminSocketService(kernel: kernel, dataDirectory: configuration.dataDirectory, group: group)
         services = [SessionsService(kernel: kernel, database: database, logger: logger), c2s, web, admin] + extraServices
     }

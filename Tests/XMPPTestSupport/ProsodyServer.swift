@@ -45,8 +45,9 @@ public final class ProsodyServer: Sendable {
         let process = running.withLock { $0 }
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
-            // Its own listener, not whatever else may answer on the port.
-            if LoopbackPort.isListening(port: port, byProcess: process.processIdentifier) { return true }
+            // Its own listeners, not whatever else may answer on the ports: c2s, and HTTP (bound a moment later).
+            let pid = process.processIdentifier
+            if LoopbackPort.isListening(port: port, byProcess: pid) && LoopbackPort.isListening(port: httpPort, byProcess: pid) { return true }
             if !Self.isAlive(pid: process.processIdentifier) { return false }
             try await Task.sleep(for: .milliseconds(100))
         }

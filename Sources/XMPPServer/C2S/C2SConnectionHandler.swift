@@ -33,6 +33,8 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         let resumption: ResumptionTable
         /// How much an inactive client's session holds back, when client state indication is on (XEP-0352).
         let maxHeldWhileInactive: Int?
+        /// What `/metrics` reports; nil for servers assembled without it.
+        var metrics: ServerMetrics? = nil
 
         var channelBindingData: ChannelBinding? { channelBinding ? tls?.serverEndPoint : nil }
     }
@@ -49,6 +51,9 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     private var pending = CircularBuffer<XMLStreamEvent>(initialCapacity: 2)
     private var isWaiting = false
     private var isClosing = false
+    private var isStarted = false
+    /// The listener the connection came through, for the metrics.
+    private let listener: ServerMetrics.Listener
     private var authenticatingUser: String?
     /// The user this stream authenticated as (for stream resumption, which takes the place of binding).
     var authenticatedUser: String?
@@ -65,7 +70,8 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     /// a WebSocket whose HTTP listener is trusted), so STARTTLS is not offered; `channelBinding` is the TLS
     /// connection's binding data when SCRAM-PLUS may use it.
     init(shared: Shared, decoder: any StreamRestarting, remoteAddress: String, addressKey: String, isSecured: Bool,
-         channelBinding: ChannelBinding?, gate: ReadGate) {
+         channelBinding: ChannelBinding?, gate: ReadGate, listener: ServerMetrics.Listener) {
+        self.listener = listener
         self.addressKey = addressKey
         self.shared = shared
         self.decoder = decoder
@@ -76,12 +82,26 @@ final class C2SConnectionHandler: ChannelInboundHandler {
 
     // MARK: - Channel events
 
+    /// A WebSocket stream's handler is added to a connection that is active already (after the HTTP upgrade): it
+    /// starts there, since no `channelActive` follows.
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { started(context: context) }
+    }
+
     func channelActive(context: ChannelHandlerContext) {
-        startTimers(context: context)
+        started(context: context)
         context.fireChannelActive()
     }
 
+    private func started(context: ChannelHandlerContext) {
+        guard !isStarted else { return }
+        isStarted = true
+        shared.metrics?.connectionOpened(listener)
+        startTimers(context: context)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        if isStarted { shared.metrics?.connectionClosed(listener) }
         // Nothing waiting may resume now (a binding whose hooks are still running must not register a dead session).
         isClosing = true
         stallTimer?.cancel()
@@ -158,6 +178,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             session?.deliver(element)
         case .send(let element):
             if Self.isCredentialFailure(element) {
+                shared.metrics?.login(succeeded: false)
                 shared.throttle.recordFailure(address: addressKey, username: authenticatingUser)
                 log(.info, "authentication failed", metadata: ["user": "\(authenticatingUser ?? "?")"])
             }
@@ -210,6 +231,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
                 handler.shared.throttle.recordSuccess(address: handler.addressKey, username: username)
                 handler.authenticatedUser = username
                 handler.log(.info, "authenticated", metadata: ["user": "\(username)"])
+                handler.shared.metrics?.login(succeeded: true)
                 handler.write(.element(success), context: context)
                 handler.restartStream()
             }
@@ -234,12 +256,19 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             // Stream management counts a stanza once the kernel is done with it: an acknowledged message was delivered
             // or stored.
             let managed = session.streamManagement
+            let metrics = shared.metrics
+            metrics?.stanzaReceived(element)
+            let start = NIODeadline.now()
             if let done = shared.kernel.process(element, from: session) {
                 // Counted when done even if the connection closes meanwhile: the stanza takes effect all the same.
-                if let managed { done.whenComplete { _ in managed.stanzaHandled() } }
+                done.whenComplete { _ in
+                    managed?.stanzaHandled()
+                    metrics?.routed(since: start)
+                }
                 wait(for: done, context: context) { _, _, _ in }
             } else {
                 managed?.stanzaHandled()
+                metrics?.routed(since: start)
             }
         case .nonza(let element) where element.namespace == StreamManagementVocabulary.namespace && shared.streamManagement != nil:
             handleStreamManagement(element, context: context)
@@ -260,6 +289,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         case .close(let error, let header):
             // The last failed attempt of a stream closes it instead of answering <failure/>: a guess all the same.
             if error?.condition == .notAuthorized, authenticatingUser != nil, session == nil {
+                shared.metrics?.login(succeeded: false)
                 shared.throttle.recordFailure(address: addressKey, username: authenticatingUser)
             }
             closeStream(with: error, header: header, context: context)
@@ -272,7 +302,8 @@ final class C2SConnectionHandler: ChannelInboundHandler {
                                  resourcepart: requested ?? kernel.generatedResource()) else {
             return perform(machine.resourceBindingFailed(StanzaError(.badRequest)), context: context)
         }
-        let session = C2SSession(jid: jid, channel: context.channel, batcher: shared.batchers.batcher(for: context.eventLoop), logger: shared.logger)
+        let session = C2SSession(jid: jid, channel: context.channel, batcher: shared.batchers.batcher(for: context.eventLoop), logger: shared.logger,
+                                 metrics: shared.metrics)
         guard let preparing = kernel.prepareBinding(of: session) else {
             return register(session, context: context)
         }

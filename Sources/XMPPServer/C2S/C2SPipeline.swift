@@ -25,11 +25,13 @@ enum C2SPipeline {
         let decoder = XMPPStreamDecoder(limits: XMLParserLimits(maxStanzaBytes: shared.limits.maxStanzaBytes))
         let gate = ReadGate()
         try operations.addHandlers([
-            ReadRateLimiter(bytesPerSecond: shared.limits.readBytesPerSecond, burst: shared.limits.readBurstBytes, gate: gate),
+            ReadRateLimiter(bytesPerSecond: shared.limits.readBytesPerSecond, burst: shared.limits.readBurstBytes, gate: gate,
+                            metrics: shared.metrics),
             decoder,
             encoder,
             C2SConnectionHandler(shared: shared, decoder: decoder, remoteAddress: address, addressKey: addressKey,
-                                 isSecured: directTLS, channelBinding: directTLS ? shared.channelBindingData : nil, gate: gate),
+                                 isSecured: directTLS, channelBinding: directTLS ? shared.channelBindingData : nil, gate: gate,
+                                 listener: directTLS ? .directTLS : .startTLS),
         ])
     }
 }

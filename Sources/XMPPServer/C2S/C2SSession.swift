@@ -17,6 +17,7 @@ final class C2SSession: ClientSession {
     /// Stream management and client state, read by every delivery under one lock, so no stanza slips between
     /// enabling stream management and `<enabled/>`, or between going active and the flush.
     private let delivery: Locked<Delivery>
+    private let metrics: ServerMetrics?
 
     private struct Delivery {
         /// Stream management, once the client enabled it: then every stanza goes through it (counted, kept until
@@ -28,7 +29,9 @@ final class C2SSession: ClientSession {
 
     var eventLoop: any EventLoop { channel.eventLoop }
 
-    init(jid: JID, channel: any Channel, batcher: DeliveryBatcher?, logger: Logger, streamManagement: StreamManagement? = nil) {
+    init(jid: JID, channel: any Channel, batcher: DeliveryBatcher?, logger: Logger, metrics: ServerMetrics? = nil,
+         streamManagement: StreamManagement? = nil) {
+        self.metrics = metrics
         self.jid = jid
         self.channel = channel
         self.batcher = batcher
@@ -41,6 +44,7 @@ final class C2SSession: ClientSession {
 
     func deliver(_ element: Element) {
         logger.trace("delivering", metadata: ["to": "\(jid)", "stanza": "\(element)"])
+        metrics?.stanzaSent(element)
         delivery.withLock { delivery in
             if delivery.held != nil {
                 if delivery.held!.hold(element) { return }

@@ -115,6 +115,11 @@ public enum ConfigFile {
                 throw ParseError(line: 0, message: "websocket_url is a ws:// or wss:// URL")
             }
             configuration.webSocketURL = value
+        case "metrics_token":
+            guard value.utf8.count >= 16, value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                throw ParseError(line: 0, message: "metrics_token is at least 16 printable characters without spaces")
+            }
+            configuration.metricsToken = value
         case "require_tls": configuration.requireTLS = try bool()
         case "certificate": configuration.certificatePath = value
         case "private_key": configuration.privateKeyPath = value

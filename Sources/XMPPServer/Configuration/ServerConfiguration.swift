@@ -23,6 +23,8 @@ public struct ServerConfiguration: Sendable {
     public var webSocketOrigins: [String] = []
     /// The WebSocket URL the discovery documents give (behind a proxy); by default built from the request's host.
     public var webSocketURL: String?
+    /// The bearer token `/metrics` requires; without one, only loopback clients may scrape it.
+    public var metricsToken: String?
     /// Whether STARTTLS is required before authentication.
     public var requireTLS = true
     /// PEM certificate chain file; a self-signed certificate is generated in the data directory when unset.

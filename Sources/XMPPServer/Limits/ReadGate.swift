@@ -50,7 +50,10 @@ final class ReadRateLimiter: ChannelInboundHandler, RemovableChannelHandler {
     private var tokens: Double
     private var lastRefill: NIODeadline = .now()
 
-    init(bytesPerSecond: Int, burst: Int, gate: ReadGate) {
+    private let metrics: ServerMetrics?
+
+    init(bytesPerSecond: Int, burst: Int, gate: ReadGate, metrics: ServerMetrics? = nil) {
+        self.metrics = metrics
         self.bytesPerSecond = Double(max(1, bytesPerSecond))
         self.burst = Double(max(burst, bytesPerSecond))
         self.tokens = self.burst
@@ -59,7 +62,9 @@ final class ReadRateLimiter: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         refill()
-        tokens -= Double(unwrapInboundIn(data).readableBytes)
+        let count = unwrapInboundIn(data).readableBytes
+        metrics?.received(bytes: count)
+        tokens -= Double(count)
         context.fireChannelRead(data)
         if tokens < 0 && !gate.isPaused(by: .rate) {
             gate.pause(.rate, context: context)

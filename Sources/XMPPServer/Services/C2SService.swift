@@ -20,7 +20,8 @@ public final class C2SService: ServerService, Sendable {
     /// alike whichever way they came.
     let shared: C2SConnectionHandler.Shared
 
-    init(configuration: ServerConfiguration, kernel: ServerKernel, tls: ServerTLS, group: any EventLoopGroup, logger: Logger) {
+    init(configuration: ServerConfiguration, kernel: ServerKernel, tls: ServerTLS, group: any EventLoopGroup, logger: Logger,
+         metrics: ServerMetrics? = nil) {
         self.configuration = configuration
         self.kernel = kernel
         self.tls = tls
@@ -40,7 +41,7 @@ public final class C2SService: ServerService, Sendable {
             channelBinding: configuration.channelBinding,
             batchers: DeliveryBatchers(group: group, maxOutboundBytes: limits.maxOutboundBytes),
             streamManagement: StreamManagementModule.settings(of: kernel), resumption: ResumptionTable(),
-            maxHeldWhileInactive: ClientStateModule.maxHeld(of: kernel))
+            maxHeldWhileInactive: ClientStateModule.maxHeld(of: kernel), metrics: metrics)
     }
 
     /// The ports bound, STARTTLS first (useful with port 0).

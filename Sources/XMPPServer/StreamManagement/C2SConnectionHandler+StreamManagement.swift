@@ -58,7 +58,7 @@ extension C2SConnectionHandler {
             return write(.element(StreamManagementVocabulary.failed(.itemNotFound)), context: context)
         }
         let successor = C2SSession(jid: managed.jid, channel: context.channel, batcher: shared.batchers.batcher(for: context.eventLoop),
-                                   logger: shared.logger, streamManagement: managed)
+                                   logger: shared.logger, metrics: shared.metrics, streamManagement: managed)
         guard machine.streamResumed(managed.jid) else {
             return write(.element(StreamManagementVocabulary.failed(.unexpectedRequest)), context: context)
         }

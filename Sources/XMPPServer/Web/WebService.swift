@@ -26,7 +26,11 @@ public final class WebService: ServerService, Sendable {
     private let upload: UploadStore?
     private let expiryTask = Locked<RepeatedTask?>(nil)
 
-    init(configuration: ServerConfiguration, c2s: C2SService, tls: ServerTLS, group: any EventLoopGroup, logger: Logger) {
+    private let metrics: ServerMetrics?
+
+    init(configuration: ServerConfiguration, c2s: C2SService, tls: ServerTLS, group: any EventLoopGroup, logger: Logger,
+         metrics: ServerMetrics? = nil) {
+        self.metrics = metrics
         self.configuration = configuration
         self.shared = c2s.shared
         self.upload = HTTPUploadModule.store(of: c2s.shared.kernel)
@@ -102,7 +106,11 @@ public final class WebService: ServerService, Sendable {
     private func bootstrap(secure: Bool) -> ServerBootstrap {
         let webSocket = WebSocketEndpoint(shared: shared, allowedOrigins: configuration.webSocketOrigins)
         let running = self.running
+        let metrics = self.metrics
+        var exposition: (@Sendable () -> ByteBuffer)?
+        if let metrics { exposition = { metrics.exposition() } }
         let site = WebSite(secure: secure, publicWebSocketURL: configuration.webSocketURL, webSocket: webSocket, upload: upload,
+                           metrics: exposition, metricsToken: configuration.metricsToken,
                            isHealthy: { running.withLock { $0 } })
         let tlsContext = secure ? tls.context : nil
         let plainNeedsLoopback = configuration.requireTLS
@@ -118,8 +126,9 @@ public final class WebService: ServerService, Sendable {
                     let fromLoopback = channel.remoteAddress.map(WebService.isLoopback) ?? false
                     var site = site
                     site.webSocketNeedsTLS = tlsContext == nil && plainNeedsLoopback && !fromLoopback
+                    site.clientIsLoopback = fromLoopback
                     try WebPipeline.configure(channel, tls: tlsContext, site: site,
-                                              webSocket: site.webSocketNeedsTLS ? nil : webSocket, limits: limits)
+                                              webSocket: site.webSocketNeedsTLS ? nil : webSocket, limits: limits, metrics: metrics)
                 }
             }
     }
@@ -137,11 +146,12 @@ enum WebPipeline {
     static let idleSeconds: Int64 = 60
 
     static func configure(_ channel: any Channel, tls: NIOSSLContext?, site: WebSite, webSocket: WebSocketEndpoint?,
-                          limits: ConnectionLimits) throws {
+                          limits: ConnectionLimits, metrics: ServerMetrics?) throws {
         let operations = channel.pipeline.syncOperations
         if let tls { try operations.addHandler(NIOSSLServerHandler(context: tls)) }
         let gate = ReadGate()
-        try operations.addHandler(ReadRateLimiter(bytesPerSecond: limits.readBytesPerSecond, burst: limits.readBurstBytes, gate: gate))
+        try operations.addHandler(ReadRateLimiter(bytesPerSecond: limits.readBytesPerSecond, burst: limits.readBurstBytes, gate: gate,
+                                                  metrics: metrics))
         let upgrade: NIOHTTPServerUpgradeConfiguration? = webSocket.map { endpoint in
             (upgraders: [endpoint.upgrader()], completionHandler: { context in
                 // The HTTP exchange is over: the XMPP session keeps its own timers from here.

@@ -1,3 +1,4 @@
+import NIOCore
 import NIOHTTP1
 
 /// What the web listener serves over plain HTTP requests, by path: the routing table in one place.
@@ -11,6 +12,12 @@ struct WebSite: Sendable {
     var webSocketNeedsTLS = false
     /// The HTTP upload service's files (XEP-0363), served under `/upload/`, when the module runs.
     let upload: UploadStore?
+    /// The Prometheus text of `/metrics`, when the server keeps metrics.
+    let metrics: (@Sendable () -> ByteBuffer)?
+    /// The bearer token `/metrics` asks for (`metrics_token`); without one, only loopback clients may scrape.
+    let metricsToken: String?
+    /// Whether this connection comes from this machine.
+    var clientIsLoopback = false
     /// Whether the server is up and serving: false while it stops.
     let isHealthy: @Sendable () -> Bool
 
@@ -37,10 +44,49 @@ struct WebSite: Sendable {
             // XEP-0156 §3: web clients on other origins read these documents.
             response.headers.add(name: "Access-Control-Allow-Origin", value: "*")
             return response
+        case "/metrics":
+            return metricsResponse(head)
         case "/health":
             return isHealthy() ? .text(.ok, "ok") : .text(.serviceUnavailable, "stopping")
         default:
             return .text(.notFound, "nothing is served at \(path)")
         }
+    }
+
+    /// `/metrics` for a scraper that may see it: with `metrics_token`, one that sends it as a bearer token; without, one
+    /// on this machine.
+    private func metricsResponse(_ head: HTTPRequestHead) -> WebResponse {
+        guard let metrics else { return .text(.notFound, "metrics are off") }
+        if let refusal = Self.metricsRefusal(authorization: head.headers.first(name: "authorization"), token: metricsToken,
+                                             fromLoopback: clientIsLoopback) {
+            return refusal
+        }
+        var response = WebResponse.text(.ok, "")
+        response.headers.replaceOrAdd(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
+        response.body = metrics()
+        return response
+    }
+
+    /// Why a scrape is refused, or nil when it may have the metrics.
+    static func metricsRefusal(authorization: String?, token: String?, fromLoopback: Bool) -> WebResponse? {
+        if let token {
+            guard let authorization, constantTimeEquals(authorization, "Bearer \(token)") else {
+                var refusal = WebResponse.text(.unauthorized, "metrics need the bearer token (metrics_token)")
+                refusal.headers.add(name: "WWW-Authenticate", value: "Bearer")
+                return refusal
+            }
+            return nil
+        }
+        return fromLoopback ? nil : .text(.forbidden, "metrics are served to this machine only; set metrics_token to scrape from elsewhere")
+    }
+
+    /// Compares without returning early, so the time taken says nothing about how much of a guess was right.
+    static func constantTimeEquals(_ left: String, _ right: String) -> Bool {
+        let (a, b) = (Array(left.utf8), Array(right.utf8))
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        for index in 0..<max(a.count, b.count) {
+            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+        }
+        return difference == 0
     }
 }

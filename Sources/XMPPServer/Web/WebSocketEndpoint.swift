@@ -79,7 +79,7 @@ struct WebSocketEndpoint: Sendable {
             decoder,
             XMPPWebSocketEncoder(),
             C2SConnectionHandler(shared: shared, decoder: decoder, remoteAddress: address, addressKey: addressKey,
-                                 isSecured: true, channelBinding: nil, gate: gate),
+                                 isSecured: true, channelBinding: nil, gate: gate, listener: .webSocket),
         ])
     }
 

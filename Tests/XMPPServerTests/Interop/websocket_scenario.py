@@ -202,6 +202,39 @@ async def bad_input(alice_name):
     ok("a wrong password over WebSocket fails with not-authorized")
 
 
+def scrape():
+    with urllib.request.urlopen(f"http://{HOST}:{HTTP_PORT}/metrics", timeout=TIMEOUT) as response:
+        if not response.headers.get("Content-Type", "").startswith("text/plain; version=0.0.4"):
+            fail("metrics", f"content type {response.headers.get('Content-Type')}")
+        figures = {}
+        for line in response.read().decode().splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                figures[name] = float(value)
+        return figures
+
+
+async def metrics():
+    """What this scenario did shows in /metrics (Prometheus text, scraped from loopback without a token)."""
+    async with connect(URL, subprotocols=["xmpp"]) as ws:
+        await open_stream(ws, "metrics")
+        during = scrape()
+    after = scrape()
+    expected = {
+        'xmpp_logins_total{result="success"}': 2, 'xmpp_logins_total{result="failure"}': 1,
+        'xmpp_stanzas_total{direction="in",kind="message"}': 2, 'xmpp_stanzas_total{direction="out",kind="message"}': 2,
+        'xmpp_stanzas_total{direction="in",kind="iq"}': 1, "xmpp_received_bytes_total": 1000, "xmpp_routing_seconds_count": 3,
+        "process_resident_memory_bytes": 1_000_000,
+    }
+    for name, least in expected.items():
+        if after.get(name, -1) < least:
+            fail("metrics", f"{name} = {after.get(name)}, expected at least {least}")
+    websocket = 'xmpp_connections{listener="websocket"}'
+    if during.get(websocket, 0) < 1 or after.get(websocket, 1) > during[websocket] - 1 + 0.5 and after[websocket] >= during[websocket]:
+        fail("metrics", f"open WebSocket connections: {during.get(websocket)} while connected, {after.get(websocket)} after")
+    ok("/metrics counts logins (and failures), stanzas by kind and direction, bytes, routing times and open WebSockets")
+
+
 async def main():
     alice_name, bob_name = f"ws-alice-{SUFFIX}", f"ws-bob-{SUFFIX}"
     bob_jid = f"{bob_name}@{DOMAIN}"
@@ -214,6 +247,7 @@ async def main():
     await discovery()
     await chat(alice_name, bob, bob_jid)
     await bad_input(alice_name)
+    await metrics()
     await bob.logout()
     print("scenario complete", flush=True)
 

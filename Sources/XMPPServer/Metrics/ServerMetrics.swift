@@ -1,0 +1,89 @@
+import Foundation
+import Metrics
+import NIOCore
+import Prometheus
+import XMPPCore
+import XMPPServerKernel
+
+/// What an operator scrapes at `/metrics` (Prometheus text format): swift-metrics instruments made by a
+/// swift-prometheus factory on a registry of this server's own (no process-wide bootstrap, so servers in one process
+/// never mix their figures). Counting is an atomic add; the figures that are cheap to read when scraped (sessions,
+/// memory, uptime) are read then.
+final class ServerMetrics: Sendable {
+    /// The listeners connections are counted by.
+    enum Listener: String, Sendable, CaseIterable {
+        case startTLS = "c2s_starttls"
+        case directTLS = "c2s_direct_tls"
+        case webSocket = "websocket"
+    }
+
+    private let registry = PrometheusCollectorRegistry()
+    private let connections: [Listener: Metrics.Meter]
+    private let loginsSucceeded: Metrics.Counter
+    private let loginsFailed: Metrics.Counter
+    private let stanzasIn: [String: Metrics.Counter]
+    private let stanzasOut: [String: Metrics.Counter]
+    private let bytesIn: Metrics.Counter
+    private let routing: Metrics.Timer
+    private let sessions: Metrics.Meter
+    private let residentBytes: Metrics.Meter
+    private let startTime: Metrics.Meter
+    private let kernel: ServerKernel
+
+    init(kernel: ServerKernel) {
+        self.kernel = kernel
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Routing takes microseconds to milliseconds (storage included): buckets from 10 µs to 1 s.
+        factory.durationHistogramBuckets["xmpp_routing_seconds"] = [
+            .microseconds(10), .microseconds(50), .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5),
+            .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1),
+        ]
+        connections = Dictionary(uniqueKeysWithValues: Listener.allCases.map {
+            ($0, Metrics.Meter(label: "xmpp_connections", dimensions: [("listener", $0.rawValue)], factory: factory))
+        })
+        loginsSucceeded = Metrics.Counter(label: "xmpp_logins_total", dimensions: [("result", "success")], factory: factory)
+        loginsFailed = Metrics.Counter(label: "xmpp_logins_total", dimensions: [("result", "failure")], factory: factory)
+        let kinds = ["message", "presence", "iq"]
+        stanzasIn = Dictionary(uniqueKeysWithValues: kinds.map {
+            ($0, Metrics.Counter(label: "xmpp_stanzas_total", dimensions: [("direction", "in"), ("kind", $0)], factory: factory))
+        })
+        stanzasOut = Dictionary(uniqueKeysWithValues: kinds.map {
+            ($0, Metrics.Counter(label: "xmpp_stanzas_total", dimensions: [("direction", "out"), ("kind", $0)], factory: factory))
+        })
+        bytesIn = Metrics.Counter(label: "xmpp_received_bytes_total", factory: factory)
+        routing = Metrics.Timer(label: "xmpp_routing_seconds", factory: factory)
+        sessions = Metrics.Meter(label: "xmpp_sessions", factory: factory)
+        residentBytes = Metrics.Meter(label: "process_resident_memory_bytes", factory: factory)
+        startTime = Metrics.Meter(label: "process_start_time_seconds", factory: factory)
+        startTime.set(Date().timeIntervalSince1970)
+    }
+
+    func connectionOpened(_ listener: Listener) { connections[listener]?.increment() }
+    func connectionClosed(_ listener: Listener) { connections[listener]?.decrement() }
+    func login(succeeded: Bool) { (succeeded ? loginsSucceeded : loginsFailed).increment() }
+    func stanzaReceived(_ element: Element) { stanzasIn[element.name]?.increment() }
+    func stanzaSent(_ element: Element) { stanzasOut[element.name]?.increment() }
+    func received(bytes: Int) { bytesIn.increment(by: bytes) }
+
+    /// Records how long the kernel took with one inbound stanza, from `start`.
+    func routed(since start: NIODeadline) {
+        routing.recordNanoseconds((NIODeadline.now() - start).nanoseconds)
+    }
+
+    /// The text a scrape gets, with the read-when-scraped figures brought up to date first.
+    func exposition() -> ByteBuffer {
+        sessions.set(kernel.registry.count)
+        if let rss = Self.residentMemoryBytes() { residentBytes.set(rss) }
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        return ByteBuffer(bytes: bytes)
+    }
+
+    /// The process's resident memory, from /proc (Linux); nil elsewhere.
+    static func residentMemoryBytes() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}
