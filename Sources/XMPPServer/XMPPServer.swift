@@ -32,6 +32,8 @@ public final class XMPPServer: Service, Sendable {
     public let admin: AdminSocketService
     /// The web listeners (XMPP over WebSocket, discovery, health, metrics, upload).
     public let web: WebService
+    /// The external component listener (XEP-0114).
+    public let components: ComponentListenerService
     /// What `/metrics` reports.
     let metrics: ServerMetrics
     /// The services in start order; a `ServiceGroup` stops them in reverse (listeners first, sessions last).
@@ -83,12 +85,16 @@ public final class XMPPServer: Service, Sendable {
             tls = try ServerTLS.selfSigned(domain: configuration.domain, directory: configuration.dataDirectory, logger: logger)
         }
         logger.notice("TLS certificate", metadata: ["sha256": "\(tls.fingerprint)"])
-        kernel = try ServerKernel(configuration: configuration.kernel, storage: storage, modules: modules, logger: logger)
+        let componentLinks = ComponentLinks()
+        let withComponents = configuration.components.isEmpty
+            ? modules : modules + [ComponentModule(domains: configuration.components.keys.sorted(), links: componentLinks)]
+        kernel = try ServerKernel(configuration: configuration.kernel, storage: storage, modules: withComponents, logger: logger)
         metrics = ServerMetrics(kernel: kernel)
         c2s = C2SService(configuration: configuration, kernel: kernel, tls: tls, group: group, logger: logger, metrics: metrics)
         web = WebService(configuration: configuration, c2s: c2s, tls: tls, group: group, logger: logger, metrics: metrics)
         admin = AdminSocketService(kernel: kernel, dataDirectory: configuration.dataDirectory, group: group)
-        services = [SessionsService(kernel: kernel, database: database, logger: logger), c2s, web, admin] + extraServices
+        components = ComponentListenerService(configuration: configuration, kernel: kernel, links: componentLinks, group: group, logger: logger)
+        services = [SessionsService(kernel: kernel, database: database, logger: logger), c2s, web, components, admin] + extraServices
     }
 
     /// The c2s ports bound, STARTTLS first (useful with port 0).

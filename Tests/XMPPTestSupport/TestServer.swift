@@ -25,6 +25,8 @@ public struct TestServer: Sendable {
     public var tlsPort: Int { server.boundPorts[1] }
     /// The plain HTTP port of the web listener (XMPP over WebSocket), when it is on.
     public var httpPort: Int? { server.web.httpPorts.first }
+    /// The external component port (XEP-0114), when a test configured components.
+    public var componentPort: Int? { server.components.boundPorts.first }
     /// The HTTPS port of the web listener, when a test turned it on.
     public var httpsPort: Int? { server.web.httpsPorts.first }
     /// The generated certificate, for clients to trust.

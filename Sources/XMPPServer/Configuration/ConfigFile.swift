@@ -115,6 +115,20 @@ public enum ConfigFile {
                 throw ParseError(line: 0, message: "websocket_url is a ws:// or wss:// URL")
             }
             configuration.webSocketURL = value
+        case "components":
+            var components: [String: String] = [:]
+            for entry in value.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
+                let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, let domain = JID(validating: parts[0].lowercased()), domain.localpart == nil,
+                      domain.resourcepart == nil, !parts[1].isEmpty else {
+                    throw ParseError(line: 0, message: "components lists DOMAIN=SECRET pairs, not \(entry)")
+                }
+                components[domain.domainpart] = parts[1]
+            }
+            configuration.components = components
+        case "component_port": configuration.componentPort = value == "off" ? nil : try int()
+        case "component_interfaces":
+            configuration.componentInterfaces = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         case "metrics_token":
             guard value.utf8.count >= 16, value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
                 throw ParseError(line: 0, message: "metrics_token is at least 16 printable characters without spaces")

@@ -23,6 +23,12 @@ public struct ServerConfiguration: Sendable {
     public var webSocketOrigins: [String] = []
     /// The WebSocket URL the discovery documents give (behind a proxy); by default built from the request's host.
     public var webSocketURL: String?
+    /// External components (XEP-0114): each component domain and its shared secret.
+    public var components: [String: String] = [:]
+    /// The component port (XEP-0114), or `nil` to disable it; it is opened only when components are configured.
+    public var componentPort: Int? = 5347
+    /// The addresses the component port binds to: loopback, since components run beside the server.
+    public var componentInterfaces = ["127.0.0.1", "::1"]
     /// The bearer token `/metrics` requires; without one, only loopback clients may scrape it.
     public var metricsToken: String?
     /// Whether STARTTLS is required before authentication.

@@ -1,0 +1,43 @@
+import NIOCore
+import XMPPCore
+import XMPPTransport
+
+/// The external components (XEP-0114) that are connected now, by domain: where the kernel's stanzas for a component
+/// domain go. A component connecting again replaces its previous connection.
+final class ComponentLinks: Sendable {
+    private let channels = Locked<[String: any Channel]>([:])
+
+    /// Records `channel` as the connection of `domain`; returns the connection it replaces.
+    func connect(_ domain: String, _ channel: any Channel) -> (any Channel)? {
+        channels.withLock { $0.updateValue(channel, forKey: domain) }
+    }
+
+    /// Forgets `channel` if it is still the connection of `domain`.
+    func disconnect(_ domain: String, _ channel: any Channel) {
+        channels.withLock { channels in
+            if channels[domain] === channel { channels[domain] = nil }
+        }
+    }
+
+    /// Writes `stanza` to `domain`'s component; false when it is not connected.
+    func send(_ stanza: Element, to domain: String) -> Bool {
+        guard let channel = channels.withLock({ $0[domain] }) else { return false }
+        channel.writeAndFlush(XMPPOutbound.element(stanza.replacingNamespace(XMLNamespace.client, with: XMLNamespace.component)),
+                              promise: nil)
+        return true
+    }
+}
+
+extension Element {
+    /// This element with every element in `old` (itself and its descendants) moved to `new`: a component stream's
+    /// stanzas are in `jabber:component:accept`, the kernel's in `jabber:client`.
+    func replacingNamespace(_ old: String, with new: String) -> Element {
+        var copy = self
+        if copy.namespace == old { copy.namespace = new }
+        copy.children = children.map { node in
+            if case .element(let child) = node { return .element(child.replacingNamespace(old, with: new)) }
+            return node
+        }
+        return copy
+    }
+}
