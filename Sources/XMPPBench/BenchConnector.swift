@@ -71,11 +71,25 @@ public final class BenchConnector: Sendable {
         let established = loop.makePromise(of: BenchConnection.self)
         let tlsContext = self.tlsContext
         let mobile = target.mobile
+        let webSocket = target.security == .websocket ? (host: target.host, port: target.port, path: target.webSocketPath) : nil
+        let plain = { var plain = configuration; plain.tls = .disabled; return plain }()
         var bootstrap = ClientBootstrap(group: loop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let webSocket {
+                        return try XMPPWebSocketClientPipeline.configure(
+                            channel, host: webSocket.host, port: webSocket.port, target: webSocket.path, domain: plain.jid.domainpart,
+                            makeTLSHandler: nil,
+                            makeStreamHandler: { decoder in
+                                ClientStreamHandler(configuration: plain, decoder: decoder, directTLS: false, makeTLSHandler: nil,
+                                                    usesChannelBinding: false,
+                                                    delegate: BenchStreamEvents(established: established, mobile: mobile),
+                                                    startsWhenAdded: true)
+                            },
+                            failed: { cause in established.fail(BenchWebSocketFailure(cause: cause)) })
+                    }
                     let operations = channel.pipeline.syncOperations
                     if directTLS {
                         try operations.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: nil))
@@ -98,4 +112,10 @@ public final class BenchConnector: Sendable {
             }
         }
     }
+}
+
+/// A WebSocket connection of the load generator that did not get past the HTTP upgrade.
+struct BenchWebSocketFailure: Error, CustomStringConvertible {
+    var cause: FailureCause
+    var description: String { "WebSocket upgrade failed: \(cause)" }
 }

@@ -9,6 +9,9 @@ public struct BenchTarget: Sendable {
         case starttls
         /// TLS from the first byte (XEP-0368).
         case direct
+        /// XMPP over WebSocket (RFC 7395) on a plain `ws://` endpoint at ``BenchTarget/webSocketPath``: for servers
+        /// that count loopback WebSockets as secured (xmppd; Prosody with `consider_websocket_secure`).
+        case websocket
     }
 
     /// The server's address.
@@ -33,6 +36,8 @@ public struct BenchTarget: Sendable {
     /// Whether each connection behaves like a mobile client: enables message carbons (XEP-0280) and stream
     /// management (XEP-0198), acknowledging what the server sends when it asks.
     public var mobile = false
+    /// The request target of the WebSocket endpoint, with ``Security/websocket``.
+    public var webSocketPath = "/xmpp-websocket"
 
     /// Creates a target.
     public init(host: String = "127.0.0.1", port: Int = 5222, domain: String = "localhost", security: Security = .starttls,

@@ -21,7 +21,7 @@ struct TargetOptions: ParsableArguments {
     var server = "127.0.0.1:5222"
     @Option(help: "The XMPP domain of the accounts.")
     var domain = "localhost"
-    @Option(help: "starttls or direct.")
+    @Option(help: "starttls, direct or websocket (plain ws:// at --websocket-path; --server is then the HTTP port).")
     var tls: BenchTarget.Security = .starttls
     @Option(help: "SASL mechanism: SCRAM-SHA-1, SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN.")
     var mechanism = "SCRAM-SHA-1"
@@ -39,6 +39,8 @@ struct TargetOptions: ParsableArguments {
     var threads = System.coreCount
     @Option(help: "Also write the JSON report to this file.")
     var output: String?
+    @Option(help: "The WebSocket endpoint's path, with --tls websocket.")
+    var websocketPath = "/xmpp-websocket"
     @Flag(help: "Behave like mobile clients: enable carbons (XEP-0280) and stream management (XEP-0198), acknowledging the server's stanzas.")
     var mobile = false
 
@@ -52,6 +54,7 @@ struct TargetOptions: ParsableArguments {
                                  userFormat: userFormat, passwordFormat: passwordFormat, accountCount: users,
                                  sourceAddressCount: sourceAddresses)
         target.mobile = mobile
+        target.webSocketPath = websocketPath
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         return (BenchContext(connector: try BenchConnector(target: target, group: group), serverPID: pid), group)
     }

@@ -25,7 +25,12 @@ import XMPPServerKernel
         }
         try await prepare(server)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        var target = BenchTarget(host: "127.0.0.1", port: security == .direct ? server.tlsPort : server.port,
+        let port = switch security {
+        case .starttls: server.port
+        case .direct: server.tlsPort
+        case .websocket: server.httpPort ?? 0
+        }
+        var target = BenchTarget(host: "127.0.0.1", port: port,
                                  domain: "localhost", security: security, mechanism: mechanism, accountCount: Self.accounts)
         target.mobile = mobile
         let context = BenchContext(connector: try BenchConnector(target: target, group: group), serverPID: getpid())
@@ -80,8 +85,9 @@ import XMPPServerKernel
         }
     }
 
-    @Test func throughputDeliversEveryMessage() async throws {
-        try await withBench { context in
+    @Test(arguments: [BenchTarget.Security.starttls, .websocket])
+    func throughputDeliversEveryMessage(security: BenchTarget.Security) async throws {
+        try await withBench(security) { context in
             let scenario = ThroughputScenario(pairs: 2, load: .window(5), warmupSeconds: 0.2, seconds: 1, drainSeconds: 5)
             let report = await scenario.run(context)
             #expect(report.errors == [])

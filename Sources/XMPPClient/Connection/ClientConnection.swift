@@ -95,13 +95,18 @@ final class ClientConnection: ClientStreamDelegate, Sendable {
     private func attempt(_ endpoint: ServiceEndpoint, negotiation: ClientNegotiationStateMachine.Configuration,
                          tls: ClientTLS?, group: any EventLoopGroup, timeout: Duration) async throws {
         let directTLS = endpoint.directTLS
-        var makeTLSHandler: (@Sendable () throws -> NIOSSLClientHandler)?
-        if let tls { makeTLSHandler = { try tls.makeHandler() } }
+        var tlsHandlerMaker: (@Sendable () throws -> NIOSSLClientHandler)?
+        if let tls { tlsHandlerMaker = { try tls.makeHandler() } }
+        let makeTLSHandler = tlsHandlerMaker
         let bootstrap = ConnectionBootstrap.make(group: group, connectTimeout: .nanoseconds(timeout.nanoseconds)) { channel in
             channel.eventLoop.makeCompletedFuture {
                 if let target = endpoint.webSocketTarget {
-                    return try WebSocketClientPipeline.configure(
-                        channel, endpoint: endpoint, target: target, domain: negotiation.jid.domainpart, makeTLSHandler: makeTLSHandler,
+                    if directTLS && makeTLSHandler == nil {
+                        throw XMPPClientError.connectionFailed(FailureCause(.localConfiguration, "wss:// needs TLS"))
+                    }
+                    return try XMPPWebSocketClientPipeline.configure(
+                        channel, host: endpoint.host, port: endpoint.port, target: target, domain: negotiation.jid.domainpart,
+                        makeTLSHandler: directTLS ? makeTLSHandler : nil,
                         makeStreamHandler: { decoder in
                             ClientStreamHandler(configuration: negotiation, decoder: decoder, directTLS: directTLS,
                                                 makeTLSHandler: nil, delegate: self, startsWhenAdded: true)

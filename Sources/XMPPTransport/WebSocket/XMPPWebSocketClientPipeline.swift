@@ -4,26 +4,25 @@ import NIOSSL
 import NIOTLS
 import NIOWebSocket
 import XMPPCore
-import XMPPTransport
 
-/// The pipeline of a client connection over XMPP over WebSocket (RFC 7395):
-/// `[TLS for wss://] → HTTP client with the WebSocket upgrade → (after 101) frame aggregation → framing → stream
-/// handler`. The stream handler is the one TCP connections use; it starts negotiating once the upgrade is done.
-enum WebSocketClientPipeline {
+/// The pipeline of a client connection over XMPP over WebSocket (RFC 7395), for the client library and the load
+/// generator alike: `[TLS for wss://] → HTTP client with the WebSocket upgrade → (after 101) frame aggregation →
+/// framing → stream handler`. The stream handler is the one TCP connections use; it starts negotiating once the
+/// upgrade is done (``ClientStreamHandler``'s `startsWhenAdded`).
+public enum XMPPWebSocketClientPipeline {
     /// Largest frame (one stanza) accepted from the server.
-    static let maxFrameBytes = 1 << 20
+    public static let maxFrameBytes = 1 << 20
 
-    /// Sets up `channel` for `endpoint`; `failed` is called once if the upgrade does not happen (an HTTP error, a
-    /// closed connection), since no stream handler is there yet to report it.
-    static func configure(_ channel: any Channel, endpoint: ServiceEndpoint, target: String, domain: String,
-                          makeTLSHandler: (@Sendable () throws -> NIOSSLClientHandler)?,
-                          makeStreamHandler: @escaping @Sendable (any StreamRestarting) -> ClientStreamHandler,
-                          failed: @escaping @Sendable (FailureCause) -> Void) throws {
+    /// Sets up a connected-to-be `channel` to `host`:`port`, upgrading `target` (path and query); with
+    /// `makeTLSHandler`, TLS first (`wss://`). `failed` is called once if the upgrade does not happen (an HTTP error,
+    /// a closed connection, TLS), since no stream handler is there yet to report it; `domain` names the certificate's
+    /// expected identity in TLS failures.
+    public static func configure(_ channel: any Channel, host: String, port: Int, target: String, domain: String,
+                                 makeTLSHandler: (@Sendable () throws -> NIOSSLClientHandler)?,
+                                 makeStreamHandler: @escaping @Sendable (any StreamRestarting) -> ClientStreamHandler,
+                                 failed: @escaping @Sendable (FailureCause) -> Void) throws {
         let operations = channel.pipeline.syncOperations
-        if endpoint.directTLS {
-            guard let makeTLSHandler else { throw XMPPClientError.connectionFailed(FailureCause(.localConfiguration, "wss:// needs TLS")) }
-            try operations.addHandler(try makeTLSHandler())
-        }
+        if let makeTLSHandler { try operations.addHandler(try makeTLSHandler()) }
         let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: maxFrameBytes, automaticErrorHandling: true) { channel, response in
             channel.eventLoop.makeCompletedFuture {
                 guard response.headers[canonicalForm: "sec-websocket-protocol"].contains(where: { $0 == XMPPFraming.subprotocol }) else {
@@ -39,7 +38,7 @@ enum WebSocketClientPipeline {
                 ])
             }
         }
-        let request = WebSocketUpgradeRequester(host: endpoint.host, port: endpoint.port, secure: endpoint.directTLS,
+        let request = WebSocketUpgradeRequester(host: host, port: port, secure: makeTLSHandler != nil,
                                                 target: target, domain: domain, failed: failed)
         try operations.addHTTPClientHandlers(withClientUpgrade: (upgraders: [upgrader], completionHandler: { context in
             if let handler = try? context.pipeline.syncOperations.handler(type: WebSocketUpgradeRequester.self) {
@@ -52,10 +51,11 @@ enum WebSocketClientPipeline {
 }
 
 /// Why an upgrade failed on our side.
-enum WebSocketUpgradeError: Error, CustomStringConvertible {
+public enum WebSocketUpgradeError: Error, CustomStringConvertible {
+    /// The server's 101 did not name the `xmpp` subprotocol.
     case noXMPPSubprotocol
 
-    var description: String { "the server did not accept the xmpp WebSocket subprotocol" }
+    public var description: String { "the server did not accept the xmpp WebSocket subprotocol" }
 }
 
 /// Sends the upgrade request once the connection (and TLS) is up, and reports a failed upgrade.
