@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+import XMPPClient
+import XMPPCore
+import XMPPTestSupport
+
+/// HTTPUploadModule (XEP-0363) against xmppd's upload service, over real HTTPS on loopback.
+@Suite("HTTP file upload against xmppd")
+struct HTTPUploadTests {
+    static let maxFileBytes = 1_048_576
+
+    /// A temporary file of `count` random bytes; removed by the caller.
+    static func randomFile(_ count: Int) throws -> (URL, Data) {
+        var generator = SystemRandomNumberGenerator()
+        let data = Data((0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("upload-\(UUID().uuidString).bin")
+        try data.write(to: url)
+        return (url, data)
+    }
+
+    /// Runs `body` against an xmppd with uploads over HTTPS (at most four servers at once).
+    static func withServer(bytesPerSecond: Int? = nil, _ body: (TestServer, ClientFixture) async throws -> Void) async throws {
+        try await TestGate.servers.run {
+            let server = try await UploadServerFixture.start(maxFileBytes: maxFileBytes, bytesPerSecond: bytesPerSecond)
+            do { try await body(server, ClientFixture(server: server)) } catch { await server.stop(); throw error }
+            await server.stop()
+        }
+    }
+
+    @Test("finds the service with its size limit, uploads a file with progress to the total, downloads the same bytes, shares the URL with OOB")
+    func uploadDownloadAndShare() async throws { try await Self.withServer { server, fixture in
+        let alice = try fixture.client("alice")
+        let uploads = alice.add(HTTPUploadModule())
+        try await alice.connect(registering: true)
+        let bob = try fixture.client("bob")
+        let bobChat = bob.add(ChatModule())
+        try await bob.connect(registering: true)
+
+        let service = try await uploads.service()
+        #expect(service.jid == (try JID("upload.localhost")))
+        #expect(service.maxFileSize == Int64(Self.maxFileBytes))
+
+        let (file, content) = try Self.randomFile(300_000)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let transfer = uploads.upload(file: file, filename: "holiday photo.jpg")
+        let steps = Task { await transfer.progress.reduce(into: [TransferProgress]()) { $0.append($1) } }
+        let url = try await transfer.value
+        let progress = await steps.value
+        #expect(url.scheme == "https" && url.host == "localhost" && url.port == server.httpsPort, "\(url)")
+        #expect(url.absoluteString.hasSuffix("/holiday%20photo.jpg"), "\(url)")
+        #expect(progress.first?.completed == 0 && progress.last == TransferProgress(completed: 300_000, total: 300_000), "\(progress.suffix(3))")
+        #expect(progress.map(\.completed) == progress.map(\.completed).sorted(), "progress only grows")
+
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("download-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: copy) }
+        let received = try await uploads.download(url, to: copy).value
+        #expect(received == 300_000)
+        #expect(try Data(contentsOf: copy) == content)
+
+        // From memory too, with the type given.
+        let small = try await uploads.upload(Data("hello".utf8), filename: "note.txt", contentType: "text/plain").value
+        let note = FileManager.default.temporaryDirectory.appendingPathComponent("note-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: note) }
+        _ = try await uploads.download(small, to: note).value
+        #expect(try String(contentsOf: note, encoding: .utf8) == "hello")
+
+        let incoming = bobChat.messages
+        try await uploads.share(url, with: try fixture.jid("bob"))
+        let shared = await first(incoming) { _ in true }
+        #expect(shared?.body == url.absoluteString)
+        #expect(shared?.outOfBandURL == url, "\(String(describing: shared?.stanza.element))")
+        await alice.disconnect()
+        await bob.disconnect()
+    } }
+
+    @Test("a file over the service's limit: a typed error with the limit, from the server's answer and before asking")
+    func fileTooLarge() async throws { try await Self.withServer { _, fixture in
+        let alice = try fixture.client("alice")
+        let uploads = alice.add(HTTPUploadModule())
+        try await alice.connect(registering: true)
+        let size = Int64(Self.maxFileBytes + 1)
+        await #expect(throws: HTTPUploadError.fileTooLarge(size: size, maxFileSize: Int64(Self.maxFileBytes))) {
+            _ = try await uploads.requestSlot(filename: "big.iso", size: size)
+        }
+        await #expect(throws: HTTPUploadError.fileTooLarge(size: size, maxFileSize: Int64(Self.maxFileBytes))) {
+            _ = try await uploads.upload(Data(count: Self.maxFileBytes + 1), filename: "big.iso").value
+        }
+        await alice.disconnect()
+    } }
+
+    @Test("cancelling an upload midway closes its connection; the server serves nothing at the URL")
+    func cancelMidway() async throws { try await Self.withServer(bytesPerSecond: 64 * 1024) { _, fixture in
+        let alice = try fixture.client("alice")
+        let uploads = alice.add(HTTPUploadModule())
+        try await alice.connect(registering: true)
+        // More than loopback's socket buffers hold, read slowly by the server: the upload is still going when cancelled.
+        let (file, _) = try Self.randomFile(Self.maxFileBytes)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let slot = try await uploads.requestSlot(filename: "slow.bin", size: Int64(Self.maxFileBytes), contentType: "application/octet-stream")
+        let transfer = uploads.put(file: file, into: slot, contentType: "application/octet-stream")
+        let started = await first(transfer.progress, timeout: .seconds(10)) { $0.completed > 0 }
+        #expect(started != nil)
+        let waiting = Task { try await transfer.value }
+        try await Task.sleep(for: .milliseconds(200))
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        let check = FileManager.default.temporaryDirectory.appendingPathComponent("cancelled-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: check) }
+        await #expect(throws: HTTPUploadError.httpStatus(404, "no such file (it may have expired)")) {
+            _ = try await uploads.download(slot.getURL, to: check).value
+        }
+        #expect(!FileManager.default.fileExists(atPath: check.path), "a failed download leaves no file")
+        // The slot is gone with the cut-off upload.
+        await #expect(throws: HTTPUploadError.self) { try await uploads.put(file: file, into: slot, contentType: "application/octet-stream").value }
+        await alice.disconnect()
+    } }
+}
