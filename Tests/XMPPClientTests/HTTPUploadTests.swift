@@ -114,4 +114,50 @@ struct HTTPUploadTests {
         await #expect(throws: HTTPUploadError.self) { try await uploads.put(file: file, into: slot, contentType: "application/octet-stream").value }
         await alice.disconnect()
     } }
+
+    @Test("xmpp upload prints the URL, shares it with --to, shows progress only at a terminal, and fails with status 4 over the limit")
+    func commandLine() async throws { try await Self.withServer { server, fixture in
+        let bob = try fixture.client("bob")
+        let bobChat = bob.add(ChatModule())
+        try await bob.connect(registering: true)
+        try await server.createAccount("carol", password: "pw")
+        let (file, content) = try Self.randomFile(200_000)
+        defer { try? FileManager.default.removeItem(at: file) }
+        func xmpp(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+            try await runProcess([builtExecutable("xmpp")] + arguments + [
+                "--jid", "carol@localhost", "--password", "pw", "--server", "127.0.0.1:\(server.port)", "--ca-file", server.certificatePath,
+            ], timeout: 30)
+        }
+        let incoming = bobChat.messages
+        let uploaded = try await xmpp(["upload", file.path, "--to", "bob@localhost"])
+        #expect(uploaded.status == 0, "\(uploaded.output)")
+        // Standard output and error come mixed here: the URL (output) and the note (error, as output is no terminal).
+        let lines = uploaded.output.split(separator: "\n").map(String.init)
+        let url = try #require(lines.first { $0.hasPrefix("https://") }.flatMap { URL(string: $0) }, "\(uploaded.output)")
+        #expect(lines.sorted() == [url.absoluteString, "shared with bob@localhost"], "nothing but the URL and the note: \(uploaded.output)")
+        #expect(url.scheme == "https" && url.lastPathComponent == file.lastPathComponent, "\(url)")
+        let shared = await first(incoming) { _ in true }
+        #expect(shared?.body == url.absoluteString && shared?.outOfBandURL == url)
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: copy) }
+        _ = try await bob.add(HTTPUploadModule()).download(url, to: copy).value
+        #expect(try Data(contentsOf: copy) == content)
+
+        // At a terminal (a pseudo-terminal from script(1), where it exists), a progress line goes to standard error.
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/script") {
+            let command = ([builtExecutable("xmpp"), "upload", file.path, "--jid", "carol@localhost", "--password", "pw",
+                            "--server", "127.0.0.1:\(server.port)", "--ca-file", server.certificatePath]).map { "'\($0)'" }.joined(separator: " ")
+            let terminal = try await runProcess(["/usr/bin/script", "-qec", command, "/dev/null"], timeout: 30)
+            #expect(terminal.status == 0 && terminal.output.contains("upload 100% (200 KB of 200 KB)"), "\(terminal.output)")
+        }
+
+        let (big, _) = try Self.randomFile(Self.maxFileBytes + 1)
+        defer { try? FileManager.default.removeItem(at: big) }
+        let refused = try await xmpp(["upload", big.path])
+        #expect(refused.status == 4, "\(refused.output)")
+        #expect(refused.output.contains("too large") && refused.output.contains("at most \(Self.maxFileBytes) bytes"), "\(refused.output)")
+        let missing = try await xmpp(["upload", "/nonexistent/file"])
+        #expect(missing.status == 1, "\(missing.output)")
+        await bob.disconnect()
+    } }
 }
