@@ -4,8 +4,8 @@ import XMPPClient
 import XMPPCore
 import XMPPTestSupport
 
-/// HTTPUploadModule (XEP-0363) against xmppd's upload service, over real HTTPS on loopback.
-@Suite("HTTP file upload against xmppd")
+/// HTTPUploadModule (XEP-0363) against xmppd's upload service over real HTTPS on loopback, and Prosody's mod_http_file_share.
+@Suite("HTTP file upload against xmppd and Prosody")
 struct HTTPUploadTests {
     static let maxFileBytes = 1_048_576
 
@@ -159,5 +159,31 @@ struct HTTPUploadTests {
         let missing = try await xmpp(["upload", "/nonexistent/file"])
         #expect(missing.status == 1, "\(missing.output)")
         await bob.disconnect()
+    } }
+
+    @Test("against Prosody's mod_http_file_share (plain HTTP here): service and limit, upload, download, a file over the limit")
+    func prosody() async throws { try await ProsodyServer.with { prosody in
+        let fixture = ClientFixture(host: "127.0.0.1", port: prosody.port, domain: "localhost", trust: .caFile(prosody.certificatePath))
+        let alice = try fixture.client("alice")
+        let uploads = alice.add(HTTPUploadModule())
+        try await alice.connect(registering: true)
+        let service = try await uploads.service()
+        #expect(service.jid == (try JID("upload.localhost")) && service.maxFileSize == Int64(ProsodyServer.uploadSizeLimit))
+        let (file, content) = try Self.randomFile(300_000)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let transfer = uploads.upload(file: file, filename: "photo.jpg")
+        let steps = Task { await transfer.progress.reduce(into: [TransferProgress]()) { $0.append($1) } }
+        let url = try await transfer.value
+        #expect(await steps.value.last == TransferProgress(completed: 300_000, total: 300_000))
+        #expect(url.host == "localhost" && url.port == prosody.httpPort && url.lastPathComponent == "photo.jpg", "\(url)")
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("prosody-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: copy) }
+        _ = try await uploads.download(url, to: copy).value
+        #expect(try Data(contentsOf: copy) == content)
+        let size = Int64(ProsodyServer.uploadSizeLimit + 1)
+        await #expect(throws: HTTPUploadError.fileTooLarge(size: size, maxFileSize: Int64(ProsodyServer.uploadSizeLimit))) {
+            _ = try await uploads.requestSlot(filename: "big.iso", size: size)
+        }
+        await alice.disconnect()
     } }
 }
