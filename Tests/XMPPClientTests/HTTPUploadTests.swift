@@ -115,6 +115,38 @@ struct HTTPUploadTests {
         await alice.disconnect()
     } }
 
+    @Test("an upload on which nothing moves (a stalled network) fails after the request timeout, as timed out")
+    func stalledUpload() async throws { try await Self.withServer(bytesPerSecond: 64 * 1024) { server, fixture in
+        let alice = try fixture.client("alice")
+        let uploads = alice.add(HTTPUploadModule())
+        try await alice.connect(registering: true)
+        let (file, _) = try Self.randomFile(Self.maxFileBytes)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let slot = try await uploads.requestSlot(filename: "stalled.bin", size: Int64(Self.maxFileBytes), contentType: "application/octet-stream")
+        // The same slot through a proxy that will stop relaying, still as https://localhost (the certificate's name).
+        let proxy = try await TCPProxy.start(to: try #require(server.httpsPort))
+        var components = try #require(URLComponents(url: slot.putURL, resolvingAgainstBaseURL: false))
+        components.port = proxy.port
+        let proxied = UploadSlot(putURL: try #require(components.url), getURL: slot.getURL, headers: slot.headers)
+        alice.configuration.requestTimeout = .seconds(1)
+        let transfer = uploads.put(file: file, into: proxied, contentType: "application/octet-stream")
+        #expect(await first(transfer.progress, timeout: .seconds(10)) { $0.completed > 0 } != nil)
+        proxy.stallAll()
+        let started = ContinuousClock.now
+        // Without the stall detection the upload would wait forever: cancelled after 10 s, it fails the test.
+        let deadline = Task { try await Task.sleep(for: .seconds(10)); transfer.cancel() }
+        defer { deadline.cancel() }
+        do {
+            try await transfer.value
+            Issue.record("the upload finished through a stalled proxy")
+        } catch HTTPUploadError.transferFailed(let cause) {
+            #expect(cause.kind == .timedOut, "\(cause)")
+            #expect(ContinuousClock.now - started < .seconds(10))
+        }
+        await proxy.stop()
+        await alice.disconnect()
+    } }
+
     @Test("xmpp upload prints the URL, shares it with --to, shows progress only at a terminal, and fails with status 4 over the limit")
     func commandLine() async throws { try await Self.withServer { server, fixture in
         let bob = try fixture.client("bob")

@@ -37,6 +37,8 @@ struct HTTPTransfer: Sendable {
     let trust: XMPPClient.Configuration.CertificateTrust
     let group: any EventLoopGroup
     let connectTimeout: Duration
+    /// How long the connection may go without a byte moving either way before the transfer fails.
+    let idleTimeout: Duration
 
     /// The URL's host, port, whether it is `https`, and the request target (path and query, percent-encoded).
     private func endpoint() throws -> (host: String, port: Int, secure: Bool, target: String) {
@@ -65,9 +67,11 @@ struct HTTPTransfer: Sendable {
         let (host, port, secure, target) = try endpoint()
         let tls = secure ? try ClientTLS(trust: trust, domain: host) : nil
         let wrapped = Locked<NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>?>(nil)
+        let stalled = StallDetector()
+        let idle = TimeAmount.nanoseconds(idleTimeout.nanoseconds)
         let bootstrap = ConnectionBootstrap.make(group: group, connectTimeout: .nanoseconds(connectTimeout.nanoseconds)) { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(SocketCloser())
+                try channel.pipeline.syncOperations.addHandlers([SocketCloser(), IdleStateHandler(allTimeout: idle), stalled])
                 if let tls { try channel.pipeline.syncOperations.addHandler(try tls.makeHandler()) }
                 try channel.pipeline.syncOperations.addHTTPClientHandlers()
                 let asyncChannel = try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
@@ -124,13 +128,13 @@ struct HTTPTransfer: Sendable {
                     }
                     if Task.isCancelled { throw CancellationError() }
                     let cause = writeFailure ?? HTTPTransferClosed()
-                    throw Self.failure(cause, host: host)
+                    throw Self.failure(cause, host: host, stalled: stalled.fired ? idleTimeout : nil)
                 }
             } catch let error as HTTPUploadError {
                 throw error
             } catch {
                 if Task.isCancelled || error is CancellationError { throw CancellationError() }
-                throw Self.failure(error, host: host)
+                throw Self.failure(error, host: host, stalled: stalled.fired ? idleTimeout : nil)
             }
         } onCancel: {
             SocketCloser.close(channel)
@@ -173,7 +177,10 @@ struct HTTPTransfer: Sendable {
     }
 
     /// A transfer failure from a NIO or TLS error.
-    private static func failure(_ error: any Error, host: String) -> HTTPUploadError {
+    private static func failure(_ error: any Error, host: String, stalled: Duration? = nil) -> HTTPUploadError {
+        if let stalled {
+            return .transferFailed(FailureCause(.timedOut, "nothing moved for \(stalled.components.seconds) seconds"))
+        }
         if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
             return .transferFailed(FailureCause.tls(error, domain: host))
         }
@@ -186,6 +193,24 @@ struct HTTPTransfer: Sendable {
 
 /// The connection ended without a complete response.
 private struct HTTPTransferClosed: Error {}
+
+/// Closes a connection on which nothing moved for the idle timeout (``IdleStateHandler``'s event), and remembers it.
+private final class StallDetector: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+
+    private let state = Locked(false)
+    /// Whether the connection was closed for standing still.
+    var fired: Bool { state.withLock { $0 } }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            state.withLock { $0 = true }
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
 
 /// Sits at the socket end of the pipeline so a cancelled transfer can close the socket at once: a close from the
 /// channel would first go through TLS, which sends close_notify and waits (up to its shutdown timeout) for the server's,

@@ -126,15 +126,7 @@ public final class HTTPUploadModule: XMPPClientModule {
         let name = filename ?? file.lastPathComponent
         return FileTransfer { progress in
             let path = file.path
-            let attributes: [FileAttributeKey: Any]
-            do {
-                attributes = try FileManager.default.attributesOfItem(atPath: path)
-            } catch {
-                throw HTTPUploadError.cannotReadFile("\(path): \(error.localizedDescription)")
-            }
-            guard (attributes[.type] as? FileAttributeType) == .typeRegular, let size = (attributes[.size] as? NSNumber)?.int64Value else {
-                throw HTTPUploadError.cannotReadFile("\(path) is not a regular file")
-            }
+            let size = try Self.regularFileSize(path)
             return try await self.perform(.file(path: path, size: size), filename: name,
                                           contentType: contentType ?? Self.mimeType(forFilename: name), progress: progress)
         }
@@ -153,8 +145,8 @@ public final class HTTPUploadModule: XMPPClientModule {
     /// - Throws: ``HTTPUploadError/httpStatus(_:_:)`` for another answer, `.transferFailed`, `.cannotReadFile`.
     public func put(file: URL, into slot: UploadSlot, contentType: String) -> FileTransfer<Void> {
         FileTransfer { progress in
-            let size = try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber
-            try await self.put(.file(path: file.path, size: size?.int64Value ?? 0), into: slot, contentType: contentType, progress: progress)
+            let size = try Self.regularFileSize(file.path)
+            try await self.put(.file(path: file.path, size: size), into: slot, contentType: contentType, progress: progress)
         }
     }
 
@@ -251,7 +243,23 @@ public final class HTTPUploadModule: XMPPClientModule {
     private func transfer(_ url: URL) throws -> HTTPTransfer {
         let client = try client.require()
         let configuration = client.configuration
-        return HTTPTransfer(url: url, trust: configuration.trust, group: client.group, connectTimeout: configuration.connectTimeout)
+        return HTTPTransfer(url: url, trust: configuration.trust, group: client.group, connectTimeout: configuration.connectTimeout,
+                            idleTimeout: configuration.requestTimeout)
+    }
+
+    /// The size of the regular file at `path`.
+    /// - Throws: ``HTTPUploadError/cannotReadFile(_:)`` when there is none.
+    private static func regularFileSize(_ path: String) throws -> Int64 {
+        let attributes: [FileAttributeKey: Any]
+        do {
+            attributes = try FileManager.default.attributesOfItem(atPath: path)
+        } catch {
+            throw HTTPUploadError.cannotReadFile("\(path): \(error.localizedDescription)")
+        }
+        guard (attributes[.type] as? FileAttributeType) == .typeRegular, let size = (attributes[.size] as? NSNumber)?.int64Value else {
+            throw HTTPUploadError.cannotReadFile("\(path) is not a regular file")
+        }
+        return size
     }
 
     /// The first line of an error body, for messages.

@@ -106,8 +106,10 @@ public struct TransferProgress: Sendable, Hashable {
     }
 }
 
-/// A transfer under way: its progress as it happens, and its outcome. Awaiting ``value`` from a task that is then
-/// cancelled cancels the transfer too (its connection closes), as does ``cancel()``.
+/// A transfer under way (it starts when created): its progress as it happens, and its outcome. Awaiting ``value`` from
+/// a task that is then cancelled cancels the transfer too (its connection closes), as does ``cancel()``. A transfer on
+/// which nothing moves for the configuration's ``XMPPClient/Configuration/requestTimeout`` fails with
+/// ``HTTPUploadError/transferFailed(_:)`` (kind ``FailureCause/Kind/timedOut``).
 public final class FileTransfer<Outcome: Sendable>: Sendable {
     /// The progress, from the first chunk to the last; it ends when the transfer does (successfully or not).
     public let progress: AsyncStream<TransferProgress>
