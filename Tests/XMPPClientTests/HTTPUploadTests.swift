@@ -115,6 +115,23 @@ struct HTTPUploadTests {
         await alice.disconnect()
     } }
 
+    @Test("the HTTPS connection checks the upload host's certificate with the configured trust")
+    func untrustedCertificate() async throws { try await Self.withServer { _, fixture in
+        let alice = try fixture.client("alice")
+        let uploads = alice.add(HTTPUploadModule())
+        try await alice.connect(registering: true)
+        _ = try await uploads.service()
+        // The test server's certificate is self-signed: the system's trust store does not know it.
+        alice.configuration.trust = .system
+        do {
+            _ = try await uploads.upload(Data("secret".utf8), filename: "a.txt").value
+            Issue.record("uploaded to an untrusted server")
+        } catch HTTPUploadError.transferFailed(let cause) {
+            #expect(cause.kind == .untrustedCertificate, "\(cause)")
+        }
+        await alice.disconnect()
+    } }
+
     @Test("an upload on which nothing moves (a stalled network) fails after the request timeout, as timed out")
     func stalledUpload() async throws { try await Self.withServer(bytesPerSecond: 64 * 1024) { server, fixture in
         let alice = try fixture.client("alice")

@@ -89,8 +89,8 @@ struct HTTPTransfer: Sendable {
             throw HTTPUploadError.transferFailed(FailureCause(.other, "the connection could not be set up"))
         }
         var headers = HTTPHeaders()
-        headers.add(name: "Host", value: port == (secure ? 443 : 80) ? (host.contains(":") ? "[\(host)]" : host)
-                        : (host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"))
+        let hostname = host.contains(":") ? "[\(host)]" : host
+        headers.add(name: "Host", value: port == (secure ? 443 : 80) ? hostname : "\(hostname):\(port)")
         for (name, value) in extra { headers.add(name: name, value: value) }
         if let body { headers.replaceOrAdd(name: "Content-Length", value: String(body.size)) }
         headers.add(name: "Connection", value: "close")
@@ -105,11 +105,14 @@ struct HTTPTransfer: Sendable {
                         try await outbound.write(.head(request))
                         if let body { try await Self.write(body, to: outbound, sent: sent) }
                         try await outbound.write(.end(nil))
+                    } catch let local as HTTPUploadError {
+                        throw local
                     } catch {
                         if Task.isCancelled { throw CancellationError() }
                         writeFailure = error
                     }
                     var head: Head?
+                    var readFailure: (any Error)?
                     do {
                         for try await part in inbound {
                             switch part {
@@ -124,10 +127,12 @@ struct HTTPTransfer: Sendable {
                             }
                         }
                     } catch where head == nil && writeFailure != nil {
-                        // The write's error is the first cause.
+                        readFailure = error
                     }
                     if Task.isCancelled { throw CancellationError() }
-                    let cause = writeFailure ?? HTTPTransferClosed()
+                    // A failed handshake fails the write with a closed channel, and the read with the TLS error.
+                    let cause = [writeFailure, readFailure].compactMap { $0 }.first(where: Self.isTLSError)
+                        ?? writeFailure ?? HTTPTransferClosed()
                     throw Self.failure(cause, host: host, stalled: stalled.fired ? idleTimeout : nil)
                 }
             } catch let error as HTTPUploadError {
@@ -176,12 +181,16 @@ struct HTTPTransfer: Sendable {
         }
     }
 
+    private static func isTLSError(_ error: any Error) -> Bool {
+        error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError
+    }
+
     /// A transfer failure from a NIO or TLS error.
     private static func failure(_ error: any Error, host: String, stalled: Duration? = nil) -> HTTPUploadError {
         if let stalled {
             return .transferFailed(FailureCause(.timedOut, "nothing moved for \(stalled.components.seconds) seconds"))
         }
-        if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
+        if isTLSError(error) {
             return .transferFailed(FailureCause.tls(error, domain: host))
         }
         if error is HTTPTransferClosed {
