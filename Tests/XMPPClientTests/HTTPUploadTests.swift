@@ -18,6 +18,14 @@ struct HTTPUploadTests {
         return (url, data)
     }
 
+    /// alice, registered and online, with an upload module.
+    static func uploader(_ fixture: ClientFixture) async throws -> (XMPPClient, HTTPUploadModule) {
+        let alice = try fixture.client("alice")
+        let uploads = alice.add(HTTPUploadModule())
+        try await alice.connect(registering: true)
+        return (alice, uploads)
+    }
+
     /// Runs `body` against an xmppd with uploads over HTTPS (at most four servers at once).
     static func withServer(bytesPerSecond: Int? = nil, _ body: (TestServer, ClientFixture) async throws -> Void) async throws {
         try await TestGate.servers.run {
@@ -29,9 +37,7 @@ struct HTTPUploadTests {
 
     @Test("finds the service with its size limit, uploads a file with progress to the total, downloads the same bytes, shares the URL with OOB")
     func uploadDownloadAndShare() async throws { try await Self.withServer { server, fixture in
-        let alice = try fixture.client("alice")
-        let uploads = alice.add(HTTPUploadModule())
-        try await alice.connect(registering: true)
+        let (alice, uploads) = try await Self.uploader(fixture)
         let bob = try fixture.client("bob")
         let bobChat = bob.add(ChatModule())
         try await bob.connect(registering: true)
@@ -75,9 +81,7 @@ struct HTTPUploadTests {
 
     @Test("a file over the service's limit: a typed error with the limit, from the server's answer and before asking")
     func fileTooLarge() async throws { try await Self.withServer { _, fixture in
-        let alice = try fixture.client("alice")
-        let uploads = alice.add(HTTPUploadModule())
-        try await alice.connect(registering: true)
+        let (alice, uploads) = try await Self.uploader(fixture)
         let size = Int64(Self.maxFileBytes + 1)
         await #expect(throws: HTTPUploadError.fileTooLarge(size: size, maxFileSize: Int64(Self.maxFileBytes))) {
             _ = try await uploads.requestSlot(filename: "big.iso", size: size)
@@ -90,9 +94,7 @@ struct HTTPUploadTests {
 
     @Test("cancelling an upload midway closes its connection; the server serves nothing at the URL")
     func cancelMidway() async throws { try await Self.withServer(bytesPerSecond: 64 * 1024) { _, fixture in
-        let alice = try fixture.client("alice")
-        let uploads = alice.add(HTTPUploadModule())
-        try await alice.connect(registering: true)
+        let (alice, uploads) = try await Self.uploader(fixture)
         // More than loopback's socket buffers hold, read slowly by the server: the upload is still going when cancelled.
         let (file, _) = try Self.randomFile(Self.maxFileBytes)
         defer { try? FileManager.default.removeItem(at: file) }
@@ -117,9 +119,7 @@ struct HTTPUploadTests {
 
     @Test("the HTTPS connection checks the upload host's certificate with the configured trust")
     func untrustedCertificate() async throws { try await Self.withServer { _, fixture in
-        let alice = try fixture.client("alice")
-        let uploads = alice.add(HTTPUploadModule())
-        try await alice.connect(registering: true)
+        let (alice, uploads) = try await Self.uploader(fixture)
         _ = try await uploads.service()
         // The test server's certificate is self-signed: the system's trust store does not know it.
         alice.configuration.trust = .system
@@ -134,9 +134,7 @@ struct HTTPUploadTests {
 
     @Test("an upload on which nothing moves (a stalled network) fails after the request timeout, as timed out")
     func stalledUpload() async throws { try await Self.withServer(bytesPerSecond: 64 * 1024) { server, fixture in
-        let alice = try fixture.client("alice")
-        let uploads = alice.add(HTTPUploadModule())
-        try await alice.connect(registering: true)
+        let (alice, uploads) = try await Self.uploader(fixture)
         let (file, _) = try Self.randomFile(Self.maxFileBytes)
         defer { try? FileManager.default.removeItem(at: file) }
         let slot = try await uploads.requestSlot(filename: "stalled.bin", size: Int64(Self.maxFileBytes), contentType: "application/octet-stream")
@@ -213,9 +211,7 @@ struct HTTPUploadTests {
     @Test("against Prosody's mod_http_file_share (plain HTTP here): service and limit, upload, download, a file over the limit")
     func prosody() async throws { try await ProsodyServer.with { prosody in
         let fixture = ClientFixture(host: "127.0.0.1", port: prosody.port, domain: "localhost", trust: .caFile(prosody.certificatePath))
-        let alice = try fixture.client("alice")
-        let uploads = alice.add(HTTPUploadModule())
-        try await alice.connect(registering: true)
+        let (alice, uploads) = try await Self.uploader(fixture)
         let service = try await uploads.service()
         #expect(service.jid == (try JID("upload.localhost")) && service.maxFileSize == Int64(ProsodyServer.uploadSizeLimit))
         let (file, content) = try Self.randomFile(300_000)
