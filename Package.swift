@@ -134,7 +134,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // Client library: connection, negotiation, IQ tracking, event streams, and the client modules (roster,
-        // presence, chat, vCard, avatars, disco and caps, ping, reconnect, message archive, registration).
+        // presence, chat, vCard, avatars, disco and caps, ping, reconnect, message archive, registration, HTTP upload).
         .target(
             name: "XMPPClient",
             dependencies: [
@@ -142,6 +142,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
+                // HTTP file upload's PUT and GET (the WebSocket transport's upgrade request uses it too).
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -23,6 +23,7 @@ enum ExitStatus {
 enum ErrorPresentation {
     static func failure(for error: any Error) -> ToolFailure? {
         if let error = error as? PubSubError { return pubSubFailure(error) }
+        if let error = error as? HTTPUploadError { return uploadFailure(error) }
         guard let error = error as? XMPPClientError else { return nil }
         let detail = "\(error)"
         switch error {
@@ -54,6 +55,35 @@ enum ErrorPresentation {
         case .timeout:
             return ToolFailure("no answer in time", hint: "the server may be overloaded or unreachable; give more seconds with --timeout",
                                status: ExitStatus.timeout)
+        }
+    }
+
+    private static func uploadFailure(_ error: HTTPUploadError) -> ToolFailure {
+        switch error {
+        case .noUploadService:
+            return ToolFailure("the server has no HTTP upload service", hint: "ask its administrator to turn on XEP-0363 uploads",
+                               status: ExitStatus.refused)
+        case .fileTooLarge(let size, let max):
+            return ToolFailure("the file is too large (\(size) bytes)", hint: max.map { "the server takes at most \($0) bytes" },
+                               status: ExitStatus.refused)
+        case .quotaReached(let text):
+            return ToolFailure("the upload service refused for now: " + (text ?? "the account's quota is used up"),
+                               hint: "try again later, or wait for older uploads to expire", status: ExitStatus.refused)
+        case .notAllowed(let text):
+            return ToolFailure("the upload service does not let this account upload", status: ExitStatus.refused, detail: text)
+        case .refused(let stanzaError):
+            return ToolFailure("the upload service refused: \(words(stanzaError.condition.rawValue))" + (stanzaError.text.map { " (\($0))" } ?? ""),
+                               status: ExitStatus.refused, detail: "\(stanzaError)")
+        case .invalidSlot(let what):
+            return ToolFailure("the upload service answered something unexpected: \(what)", status: ExitStatus.refused)
+        case .httpStatus(let status, let text):
+            return ToolFailure("the HTTP server refused the upload with status \(status)" + (text.isEmpty ? "" : " (\(text))"),
+                               status: ExitStatus.refused)
+        case .transferFailed(let cause):
+            return ToolFailure("the upload failed: \(cause.summary)", hint: cause.kind == .untrustedCertificate ? tlsHint(cause.kind) : nil,
+                               status: ExitStatus.connection, detail: cause.underlying)
+        case .cannotReadFile(let what):
+            return ToolFailure("cannot use the file: \(what)", status: ExitStatus.usage)
         }
     }
 

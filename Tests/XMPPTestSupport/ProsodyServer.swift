@@ -82,6 +82,9 @@ public final class ProsodyServer: Sendable {
     /// Starts Prosody and waits until it accepts connections.
     /// - Throws: ``TestSetupError`` when prosody or openssl is missing (`.ci/run` installs them) or it does
     ///   not come up.
+    /// The largest file its HTTP upload service (`upload.localhost`, mod_http_file_share over plain HTTP) takes.
+    public static let uploadSizeLimit = 1_048_576
+
     public static func start() async throws -> ProsodyServer {
         guard FileManager.default.fileExists(atPath: "/usr/bin/prosody") else {
             throw TestSetupError("prosody is not installed: apt-get install prosody (.ci/run does)")
@@ -133,6 +136,9 @@ public final class ProsodyServer: Sendable {
               modules_enabled = { "muc_mam" }
               muc_room_default_history_length = 20
             Component "pubsub.localhost" "pubsub"
+            Component "upload.localhost" "http_file_share"
+              http_host = "localhost"
+              http_file_share_size_limit = \(uploadSizeLimit)
             """
         try configuration.write(toFile: "\(directory)/prosody.cfg.lua", atomically: true, encoding: .utf8)
         let server = ProsodyServer(port: port, httpPort: httpPort, directory: directory, process: try launch(directory))

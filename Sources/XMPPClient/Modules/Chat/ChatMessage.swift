@@ -32,6 +32,14 @@ public struct ChatMessage: Sendable, Hashable {
     public var isDelayed = false
     /// The id of the message it answers (XEP-0461), if any.
     public var replyTo: String?
+
+    /// The URL of a file shared with out-of-band data (XEP-0066 `<x xmlns='jabber:x:oob'>`), as
+    /// ``HTTPUploadModule/share(_:with:)`` and most clients send an uploaded file; `nil` for a plain message.
+    public var outOfBandURL: URL? {
+        let namespace = HTTPUploadModule.outOfBandNamespace
+        guard let text = stanza.element.child("x", namespace: namespace)?.child("url", namespace: namespace)?.text else { return nil }
+        return URL(string: text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
 }
 
 /// A correction, retraction or reactions someone sent for an earlier message (see ``MessageChange``).

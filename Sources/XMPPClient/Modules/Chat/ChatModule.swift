@@ -112,9 +112,17 @@ public final class ChatModule: XMPPClientModule {
     @discardableResult
     public func send(_ body: String, to: JID, thread: String? = nil, requestReceipt: Bool = true,
                      chatState: ChatState? = .active) async throws -> String {
+        try await send(body, to: to, thread: thread, requestReceipt: requestReceipt, chatState: chatState, payloads: [])
+    }
+
+    /// Sends a chat message carrying `payloads` too (a shared file's out-of-band data, ...); see
+    /// ``send(_:to:thread:requestReceipt:chatState:)``.
+    func send(_ body: String, to: JID, thread: String? = nil, requestReceipt: Bool = true, chatState: ChatState? = .active,
+              payloads: [Element]) async throws -> String {
         let id = StanzaID.make()
         var message = Message(type: .chat, to: to, id: id, body: body)
         if let thread { message.thread = thread }
+        for payload in payloads { message.element.append(payload) }
         message.element.append(StanzaIdentifier(id: id).element)
         if requestReceipt { message.element.append(Element("request", namespace: Self.receiptsNamespace)) }
         message.element.append(Element("markable", namespace: ChatMarkers.namespace))
