@@ -151,6 +151,7 @@ extension Room {
         if forwarded.child("x", namespace: MUCNamespace.user) == nil {
             forwarded.append(Element("x", namespace: MUCNamespace.user))
         }
+        stampOccupantID(&forwarded, account: speaker.account)
         for session in recipient.sessions { effects.send(forwarded, to: session) }
     }
 

@@ -21,7 +21,13 @@ import Testing
 
     @Test func fileNamesAndTokens() {
         #expect(UploadFilename.sanitized("très cool.jpg") == "très cool.jpg")
-        #expect(UploadFilename.sanitized("../../etc/passwd") == "_._.._etc_passwd")
+        #expect(UploadFilename.sanitized("../../etc/passwd") == "___.._etc_passwd")
+        // Combining marks after a letter: cutting must not leave a name that starts with a dot (".meta" is ours).
+        let sneaky = "a" + String(repeating: "\u{301}", count: 300) + ".meta"
+        #expect(!UploadFilename.sanitized(sneaky).hasPrefix("."))
+        for name in [sneaky, "../x", ".htaccess", String(repeating: "é", count: 150) + ".png", "plain.txt"] {
+            #expect(UploadFilename.sanitized(UploadFilename.sanitized(name)) == UploadFilename.sanitized(name), "idempotent: \(name)")
+        }
         #expect(UploadFilename.sanitized(".htaccess") == "_htaccess")
         #expect(UploadFilename.sanitized("a\u{0}b\nc\\d") == "a_b_c_d")
         #expect(UploadFilename.sanitized("") == "file")

@@ -24,7 +24,7 @@ import XMPPServerKernel
         var logger = Logger(label: "services-test")
         logger.logLevel = .warning
         let server = try XMPPServer(configuration: configuration, logger: logger)
-        #expect(server.services.map(\.name) == ["sessions", "c2s", "web", "admin socket"])
+        #expect(server.services.map(\.name) == ["sessions", "c2s", "web", "components", "admin socket"])
         try await server.start()
         let port = try #require(server.boundPorts.first)
         #expect(FileManager.default.fileExists(atPath: server.adminSocketPath))

@@ -11,7 +11,7 @@ import XMPPTestSupport
         }, extraArguments: { server in
             [String(server.httpPort ?? 0)]
         }).steps
-        #expect(steps.count == 17, "steps: \(steps)")
+        #expect(steps.count == 18, "steps: \(steps)")
         #expect(!steps.contains { $0.hasPrefix("FAIL") }, "steps: \(steps)")
     }
 }

@@ -105,7 +105,9 @@ final class ComponentConnectionHandler: ChannelInboundHandler {
             return close(with: StreamError(.invalidNamespace, text: "a component stream is in jabber:component:accept"),
                          header: header, context: context)
         }
-        guard secrets[domain] != nil else {
+        // Only a domain that is this component's own service: never the server's domain or another service's, whose
+        // users and rooms the component could then speak for.
+        guard secrets[domain] != nil, let jid = JID(validating: domain), kernel.service(for: jid) is ComponentService else {
             header.from = kernel.configuration.domain
             return close(with: StreamError(.hostUnknown, text: "no component is configured for \(domain)"), header: header, context: context)
         }

@@ -21,7 +21,8 @@ final class ComponentLinks: Sendable {
 
     /// Writes `stanza` to `domain`'s component; false when it is not connected.
     func send(_ stanza: Element, to domain: String) -> Bool {
-        guard let channel = channels.withLock({ $0[domain] }) else { return false }
+        // A component that stopped reading is treated as away: what would pile up in its buffer bounces instead.
+        guard let channel = channels.withLock({ $0[domain] }), channel.isWritable else { return false }
         channel.writeAndFlush(XMPPOutbound.element(stanza.replacingNamespace(XMLNamespace.client, with: XMLNamespace.component)),
                               promise: nil)
         return true

@@ -36,6 +36,8 @@ public final class ComponentListenerService: ServerService, Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            // Unwritable (and so bouncing what is sent to it) only once this much waits for a component that does not read.
+            .childChannelOption(ChannelOptions.writeBufferWaterMark, value: C2SService.waterMark(for: configuration.limits.maxOutboundBytes))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([

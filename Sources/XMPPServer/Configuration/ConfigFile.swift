@@ -125,6 +125,9 @@ public enum ConfigFile {
                 }
                 components[domain.domainpart] = parts[1]
             }
+            if components[configuration.domain] != nil {
+                throw ParseError(line: 0, message: "a component cannot have the server's own domain \(configuration.domain)")
+            }
             configuration.components = components
         case "component_port": configuration.componentPort = value == "off" ? nil : try int()
         case "component_interfaces":

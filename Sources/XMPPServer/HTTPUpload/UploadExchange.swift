@@ -116,6 +116,14 @@ final class UploadExchange {
             let (exchange, context) = bound.value
             switch result {
             case .success(let file):
+                guard !exchange.finished else {
+                    // Discarded while the file was being created (the client went): remove what was just made.
+                    NIOThreadPool.singleton.submit { _ in
+                        file.close()
+                        try? FileManager.default.removeItem(atPath: folder)
+                    }
+                    return
+                }
                 exchange.upload?.file = file
                 exchange.gate.resume(.backlog, context: context)
                 exchange.pump(context: context)

@@ -7,12 +7,15 @@ import Darwin
 private let systemWrite = Darwin.write
 private let systemClose = Darwin.close
 #endif
+import NIOConcurrencyHelpers
 import NIOCore
 
-/// A file descriptor for one upload or download, used only from blocking jobs on the thread pool, one at a time
-/// (each job is chained after the previous one's future), never from an event loop.
+/// A file descriptor for one upload or download, used from blocking jobs on the thread pool, never from an event loop.
+/// Its operations take a lock, so a close cannot overtake a write still running on another thread (and a write after
+/// the close fails instead of reaching whatever the number was given to next).
 final class UploadFile: @unchecked Sendable {
     private let descriptor: CInt
+    private let lock = NIOLock()
     private var isClosed = false
 
     private init(descriptor: CInt) {
@@ -35,6 +38,8 @@ final class UploadFile: @unchecked Sendable {
 
     /// Writes all of `buffer`.
     func write(_ buffer: ByteBuffer) throws {
+        try lock.withLock {
+        guard !isClosed else { throw UploadFileError(operation: "write after close", code: EBADF) }
         try buffer.withUnsafeReadableBytes { bytes in
             var offset = 0
             while offset < bytes.count {
@@ -46,10 +51,13 @@ final class UploadFile: @unchecked Sendable {
                 offset += written
             }
         }
+        }
     }
 
     /// Reads up to `count` bytes at `offset`.
     func read(at offset: Int, count: Int, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        try lock.withLock {
+        guard !isClosed else { throw UploadFileError(operation: "read after close", code: EBADF) }
         var buffer = allocator.buffer(capacity: count)
         let read = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { bytes in
             while true {
@@ -63,17 +71,22 @@ final class UploadFile: @unchecked Sendable {
         }
         guard read > 0 else { throw UploadFileError(operation: "read past the end", code: 0) }
         return buffer
+        }
     }
 
     /// Flushes to disk (before the upload is acknowledged).
     func synchronize() throws {
-        guard fsync(descriptor) == 0 else { throw UploadFileError(operation: "fsync", code: errno) }
+        try lock.withLock {
+            guard !isClosed, fsync(descriptor) == 0 else { throw UploadFileError(operation: "fsync", code: errno) }
+        }
     }
 
     func close() {
-        guard !isClosed else { return }
-        isClosed = true
-        _ = systemClose(descriptor)
+        lock.withLock {
+            guard !isClosed else { return }
+            isClosed = true
+            _ = systemClose(descriptor)
+        }
     }
 
     deinit { close() }

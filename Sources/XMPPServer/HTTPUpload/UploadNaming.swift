@@ -16,13 +16,23 @@ enum UploadToken {
 /// extension especially), path separators, control characters and leading dots replaced, at most 200 bytes.
 enum UploadFilename {
     static func sanitized(_ name: String) -> String {
-        var cleaned = String(name.unicodeScalars.map { scalar -> Character in
-            if scalar == "/" || scalar == "\\" || scalar.value < 0x20 || scalar.value == 0x7F { return "_" }
-            return Character(scalar)
-        })
-        while cleaned.hasPrefix(".") { cleaned = "_" + cleaned.dropFirst() }
-        while cleaned.utf8.count > 200 { cleaned.removeFirst() }
-        return cleaned.isEmpty ? "file" : cleaned
+        // Scalar by scalar, so the steps cannot undo each other (a grapheme cluster could hide a dot): replace, cut to
+        // 200 bytes from the front (keeping the extension), then neutralize leading dots.
+        var scalars = name.unicodeScalars.map { scalar -> Unicode.Scalar in
+            scalar == "/" || scalar == "\\" || scalar.value < 0x20 || scalar.value == 0x7F ? "_" : scalar
+        }
+        var bytes = scalars.reduce(0) { $0 + String($1).utf8.count }
+        while bytes > 200, let first = scalars.first {
+            bytes -= String(first).utf8.count
+            scalars.removeFirst()
+        }
+        for index in scalars.indices {
+            guard scalars[index] == "." else { break }
+            scalars[index] = "_"
+        }
+        var cleaned = String(String.UnicodeScalarView(scalars))
+        if cleaned.isEmpty { cleaned = "file" }
+        return cleaned
     }
 
     /// The name in a URL path: every byte but unreserved characters percent-encoded (RFC 3986).

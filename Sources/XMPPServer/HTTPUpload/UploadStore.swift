@@ -39,13 +39,22 @@ final class UploadStore: Sendable {
         var logger: Logger
     }
 
+    /// What is known of a stored file.
+    private struct StoredEntry {
+        var owner: String
+        var filename: String
+        var size: Int
+        var contentType: String
+        var created: Date
+    }
+
     private struct State {
         var slots: [String: Slot] = [:]
         /// Bytes stored plus bytes promised to open slots, per account.
         var usage: [String: Int] = [:]
         var slotsPerOwner: [String: Int] = [:]
-        /// Owner and size of each stored file, by token (for quota and expiry).
-        var files: [String: (owner: String, size: Int, created: Date)] = [:]
+        /// Each stored file, by token (for quota, expiry and serving: no disk read per download).
+        var files: [String: StoredEntry] = [:]
     }
 
     let limits: UploadLimits
@@ -66,7 +75,7 @@ final class UploadStore: Sendable {
         if !manager.fileExists(atPath: directory) {
             try manager.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
-        var files: [String: (owner: String, size: Int, created: Date)] = [:]
+        var files: [String: StoredEntry] = [:]
         let now = Date()
         for token in (try? manager.contentsOfDirectory(atPath: directory)) ?? [] where UploadToken.isWellFormed(token) {
             let folder = "\(directory)/\(token)"
@@ -74,7 +83,8 @@ final class UploadStore: Sendable {
                 try? manager.removeItem(atPath: folder)
                 continue
             }
-            files[token] = (meta.owner, meta.size, meta.created)
+            files[token] = StoredEntry(owner: meta.owner, filename: meta.filename, size: meta.size, contentType: meta.contentType,
+                                       created: meta.created)
         }
         state.withLock { state in
             state.files = files
@@ -127,7 +137,8 @@ final class UploadStore: Sendable {
             state.slotsPerOwner[slot.owner, default: 1] -= 1
             if state.slotsPerOwner[slot.owner] == 0 { state.slotsPerOwner[slot.owner] = nil }
             if stored {
-                state.files[token] = (slot.owner, slot.size, now)
+                state.files[token] = StoredEntry(owner: slot.owner, filename: slot.filename, size: slot.size,
+                                                 contentType: slot.contentType ?? "application/octet-stream", created: now)
             } else {
                 release(slot.size, of: slot.owner, in: &state)
             }
@@ -138,10 +149,9 @@ final class UploadStore: Sendable {
     func file(token: String, name: String, now: Date = Date()) -> StoredFile? {
         guard UploadToken.isWellFormed(token), let location = attachedLocation,
               let known = state.withLock({ $0.files[token] }), now.timeIntervalSince(known.created) < Double(limits.expirySeconds),
-              name == UploadFilename.sanitized(name) else { return nil }
-        let folder = "\(location.directory)/\(token)"
-        guard let meta = UploadMetadata.read(from: folder), meta.filename == name else { return nil }
-        return StoredFile(path: "\(folder)/\(name)", size: meta.size, contentType: meta.contentType, created: meta.created)
+              known.filename == name else { return nil }
+        return StoredFile(path: "\(location.directory)/\(token)/\(known.filename)", size: known.size, contentType: known.contentType,
+                          created: known.created)
     }
 
     /// Deletes files past expiry and forgets slots past their timeout; run now and then.

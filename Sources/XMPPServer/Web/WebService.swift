@@ -25,6 +25,9 @@ public final class WebService: ServerService, Sendable {
     /// The HTTP upload service's store (XEP-0363), when its module runs.
     private let upload: UploadStore?
     private let expiryTask = Locked<RepeatedTask?>(nil)
+    /// Open HTTP connections per address (an IPv6 /64 as one), under `connections_per_ip` like c2s: a WebSocket stream
+    /// counts here and, once upgraded, among the c2s connections too.
+    private let connections = ConnectionCounter()
 
     private let metrics: ServerMetrics?
 
@@ -121,8 +124,15 @@ public final class WebService: ServerService, Sendable {
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: C2SService.waterMark(for: limits.maxOutboundBytes))
             .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 256, initial: 1024, maximum: 8192))
-            .childChannelInitializer { channel in
+            .childChannelInitializer { [connections] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let address = channel.remoteAddress?.ipAddress ?? "unknown"
+                    let addressKey = AddressGrouping.key(address, ipv6PrefixLength: limits.ipv6PrefixLength)
+                    guard connections.open(addressKey, limit: limits.connectionsPerIP) else {
+                        channel.close(promise: nil)
+                        return
+                    }
+                    channel.closeFuture.whenComplete { _ in connections.close(addressKey) }
                     let fromLoopback = channel.remoteAddress.map(WebService.isLoopback) ?? false
                     var site = site
                     site.webSocketNeedsTLS = tlsContext == nil && plainNeedsLoopback && !fromLoopback
@@ -162,7 +172,7 @@ enum WebPipeline {
             })
         }
         try operations.configureHTTPServerPipeline(withServerUpgrade: upgrade, withErrorHandling: true)
-        try operations.addHandlers([IdleStateHandler(readTimeout: .seconds(idleSeconds)), IdleConnectionCloser(),
+        try operations.addHandlers([IdleStateHandler(allTimeout: .seconds(idleSeconds)), IdleConnectionCloser(),
                                     WebRequestHandler(site: site, gate: gate)])
     }
 }

@@ -57,8 +57,10 @@ struct WebSite: Sendable {
     /// on this machine.
     private func metricsResponse(_ head: HTTPRequestHead) -> WebResponse {
         guard let metrics else { return .text(.notFound, "metrics are off") }
+        // A request a proxy forwarded is not from this machine, whatever address the proxy connects from.
+        let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"].contains { head.headers.contains(name: $0) }
         if let refusal = Self.metricsRefusal(authorization: head.headers.first(name: "authorization"), token: metricsToken,
-                                             fromLoopback: clientIsLoopback) {
+                                             fromLoopback: clientIsLoopback && !forwarded) {
             return refusal
         }
         var response = WebResponse.text(.ok, "")

@@ -74,6 +74,7 @@ struct WebSocketEndpoint: Sendable {
         // as the session does.
         let gate = try operations.handler(type: ReadRateLimiter.self).gate
         try operations.addHandlers([
+            WebSocketMaskCheck(),
             NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,
                                         maxAccumulatedFrameSize: maxFrame),
             decoder,

@@ -6,10 +6,11 @@ import XMPPCore
 /// stream gives, so one session handler serves both: `<open/>` becomes the stream header, `<close/>` the end of the
 /// stream, every other element a stanza or nonza.
 ///
-/// Place it after `NIOWebSocketFrameAggregator` (which joins fragments within a size limit). Each text frame must hold
-/// exactly one complete element (RFC 7395 §3.3.3); anything else — two elements, half of one, a binary frame, an
-/// unmasked frame from a client — is fired as an ``XMLStreamError`` through `errorCaught`, after which input is
-/// dropped, as ``XMPPStreamDecoder`` does. It answers pings and the peer's WebSocket close itself.
+/// Place it after `NIOWebSocketFrameAggregator` (which joins fragments within a size limit), and on the server's side
+/// after ``WebSocketMaskCheck`` (the aggregator drops the mask key of the frames it joins). Each text frame must hold
+/// exactly one complete element (RFC 7395 §3.3.3); anything else — two elements, half of one, a binary frame — is
+/// fired as an ``XMLStreamError`` through `errorCaught`, after which input is dropped, as ``XMPPStreamDecoder`` does.
+/// It answers pings and the peer's WebSocket close itself.
 public final class XMPPWebSocketDecoder: ChannelInboundHandler, RemovableChannelHandler, StreamRestarting {
     public typealias InboundIn = WebSocketFrame
     public typealias InboundOut = XMLStreamEvent
@@ -41,7 +42,6 @@ public final class XMPPWebSocketDecoder: ChannelInboundHandler, RemovableChannel
         switch frame.opcode {
         case .text:
             guard !failed else { return }
-            guard frame.maskKey != nil || !requiresMaskedFrames else { return fail(XMLStreamError(.policyViolation, "client frames must be masked"), context: context) }
             do throws(XMLStreamError) {
                 let event = try decode(frame.unmaskedData)
                 context.fireChannelRead(wrapInboundOut(event))
@@ -93,5 +93,25 @@ public final class XMPPWebSocketDecoder: ChannelInboundHandler, RemovableChannel
         let maskKey: WebSocketMaskingKey? = requiresMaskedFrames ? nil : .random()
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: maskKey, data: data)))
             .whenComplete { _ in channel.close(promise: nil) }
+    }
+}
+
+/// On the server's side, before the frame aggregator: every frame from a client must be masked (RFC 6455 §5.1); an
+/// unmasked one is fired as a `policy-violation` ``XMLStreamError`` and input is dropped.
+public final class WebSocketMaskCheck: ChannelInboundHandler, RemovableChannelHandler {
+    public typealias InboundIn = WebSocketFrame
+    public typealias InboundOut = WebSocketFrame
+    private var failed = false
+
+    /// Creates the check.
+    public init() {}
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !failed else { return }
+        guard unwrapInboundIn(data).maskKey != nil else {
+            failed = true
+            return context.fireErrorCaught(XMLStreamError(.policyViolation, "client frames must be masked"))
+        }
+        context.fireChannelRead(data)
     }
 }

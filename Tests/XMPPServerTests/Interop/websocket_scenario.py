@@ -130,7 +130,10 @@ async def chat(alice_name, bob, bob_jid):
         ok("a message from a slixmpp client on c2s arrives as one frame in jabber:client")
         await ws.send(f"<message xmlns='{CLIENT}' to='{bob_jid}' type='chat'><body>hello tcp</body></message>")
         await next_matching(bob.messages, lambda m: m["body"] == "hello tcp", "bob gets the WebSocket client's message")
-        ok("a message sent over WebSocket reaches the slixmpp client")
+        # The same as one WebSocket message in three fragments (continuation frames, each masked).
+        await ws.send([f"<message xmlns='{CLIENT}' to='{bob_jid}' type='chat'>", "<body>in pieces", "</body></message>"])
+        await next_matching(bob.messages, lambda m: m["body"] == "in pieces", "bob gets the fragmented message")
+        ok("messages sent over WebSocket, whole or in fragments, reach the slixmpp client")
         pong = await ws.ping()
         await asyncio.wait_for(pong, TIMEOUT)
         ok("a WebSocket ping is answered")
@@ -202,6 +205,23 @@ async def bad_input(alice_name):
     ok("a wrong password over WebSocket fails with not-authorized")
 
 
+async def connection_limit():
+    """connections_per_ip (32 by default) bounds plain HTTP connections too: the ones beyond are closed at once."""
+    streams = [await asyncio.open_connection(HOST, HTTP_PORT) for _ in range(40)]
+    async def was_closed(reader):
+        try:
+            return await asyncio.wait_for(reader.read(1), 1.0) == b""
+        except asyncio.TimeoutError:
+            return False
+    closed = sum(await asyncio.gather(*(was_closed(reader) for reader, _ in streams)))
+    for _, writer in streams:
+        writer.close()
+    await asyncio.sleep(0.5)
+    if closed < 8:
+        fail("connection limit", f"only {closed} of 40 idle connections from one address were refused")
+    ok(f"HTTP connections beyond connections_per_ip from one address are closed ({closed} of 40)")
+
+
 def scrape():
     with urllib.request.urlopen(f"http://{HOST}:{HTTP_PORT}/metrics", timeout=TIMEOUT) as response:
         if not response.headers.get("Content-Type", "").startswith("text/plain; version=0.0.4"):
@@ -247,6 +267,7 @@ async def main():
     await discovery()
     await chat(alice_name, bob, bob_jid)
     await bad_input(alice_name)
+    await connection_limit()
     await metrics()
     await bob.logout()
     print("scenario complete", flush=True)

@@ -32,14 +32,24 @@ public struct OfflineModule: ServerModule {
             let outcome = await Self.store(event, limits: limits)
             // The account may have come online while the message was being stored, after its session read the store:
             // then it is delivered now rather than at the next login.
-            if let user = event.to.localpart, let session = Self.availableSession(of: event.to.bare, kernel: event.kernel) {
-                await deliveries.run(for: user) { await Self.deliverStored(to: session, kernel: event.kernel) }
+            if let user = event.to.localpart, Self.availableSession(of: event.to.bare, kernel: event.kernel) != nil {
+                await deliveries.run(for: user) { await Self.deliverStoredToAvailable(event.to.bare, kernel: event.kernel) }
             }
             return outcome
         }
         host.onInitialPresence { session, kernel in
             guard let user = session.jid.localpart else { return }
-            await deliveries.run(for: user) { await Self.deliverStored(to: session, kernel: kernel) }
+            // The first pass to the session that came online; any further pass to whichever session is available then
+            // (this one may have ended, another may have come online and asked).
+            var first = true
+            await deliveries.run(for: user) {
+                if first {
+                    first = false
+                    await Self.deliverStored(to: session, kernel: kernel)
+                } else {
+                    await Self.deliverStoredToAvailable(session.jid.bare, kernel: kernel)
+                }
+            }
         }
         host.onAccountDeleted { user, kernel in
             try await kernel.storage.offline.removeAll(for: user)
@@ -64,6 +74,12 @@ public struct OfflineModule: ServerModule {
             kernel.bounceToSender(event.element, StanzaError(.internalServerError))
         }
         return .handled
+    }
+
+    /// Delivers the stored messages of `account` to one of its available sessions, if it has one.
+    static func deliverStoredToAvailable(_ account: JID, kernel: ServerKernel) async {
+        guard let session = availableSession(of: account, kernel: kernel) else { return }
+        await deliverStored(to: session, kernel: kernel)
     }
 
     /// A session of `account` that receives messages to the bare JID: available, with a non-negative priority.
