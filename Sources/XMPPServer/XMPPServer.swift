@@ -32,6 +32,8 @@ public final class XMPPServer: Service, Sendable {
     public let admin: AdminSocketService
     /// The web listeners (XMPP over WebSocket, discovery, health, metrics, upload).
     public let web: WebService
+    /// The SOCKS5 bytestreams proxy's listener (XEP-0065).
+    public let proxy: ProxyListenerService
     /// The external component listener (XEP-0114).
     public let components: ComponentListenerService
     /// What `/metrics` reports.
@@ -94,7 +96,9 @@ public final class XMPPServer: Service, Sendable {
         web = WebService(configuration: configuration, c2s: c2s, tls: tls, group: group, logger: logger, metrics: metrics)
         admin = AdminSocketService(kernel: kernel, dataDirectory: configuration.dataDirectory, group: group)
         components = ComponentListenerService(configuration: configuration, kernel: kernel, links: componentLinks, group: group, logger: logger)
-        services = [SessionsService(kernel: kernel, database: database, logger: logger), c2s, web, components, admin] + extraServices
+        proxy = ProxyListenerService(configuration: configuration, kernel: kernel, group: group, logger: logger)
+        services = [SessionsService(kernel: kernel, database: database, logger: logger), c2s, web, components, proxy, admin]
+            + extraServices
     }
 
     /// The c2s ports bound, STARTTLS first (useful with port 0).

@@ -34,13 +34,13 @@ import X509
         func serviceDomains() throws -> [String] {
             try ServerKernel(configuration: configuration.kernel, storage: .inMemory(), modules: StandardModules.all).hostedServices.map(\.domain)
         }
-        #expect(try serviceDomains() == ["conference.chat.example.com", "pubsub.chat.example.com", "upload.chat.example.com"])
+        #expect(try serviceDomains() == ["conference.chat.example.com", "proxy.chat.example.com", "pubsub.chat.example.com", "upload.chat.example.com"])
         try ConfigFile.apply("muc_domain = Rooms.Example.com\nmuc_max_history = 5\nmuc_max_rooms_per_user = 9", to: &configuration)
-        #expect(try serviceDomains() == ["pubsub.chat.example.com", "rooms.example.com", "upload.chat.example.com"])
+        #expect(try serviceDomains() == ["proxy.chat.example.com", "pubsub.chat.example.com", "rooms.example.com", "upload.chat.example.com"])
         let services = try ServerKernel(configuration: configuration.kernel, storage: .inMemory(), modules: StandardModules.all).hostedServices
         let service = try #require(services.compactMap { $0 as? MUCService }.first)
         #expect(service.limits.maxHistoryLength == 5 && service.limits.maxRoomsPerUser == 9)
-        try ConfigFile.apply("muc_domain = off\npubsub_domain = off\nupload_domain = off", to: &configuration)
+        try ConfigFile.apply("muc_domain = off\npubsub_domain = off\nupload_domain = off\nproxy_domain = off", to: &configuration)
         #expect(try serviceDomains().isEmpty)
         #expect(throws: (any Error).self, "pubsub_creators is a choice") { try ConfigFile.apply("pubsub_creators = everyone", to: &configuration) }
         // A module's option out of its declared range fails, naming the module.

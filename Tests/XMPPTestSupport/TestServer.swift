@@ -44,6 +44,8 @@ public struct TestServer: Sendable {
         configuration.httpsPort = nil
         configuration.storage = storage
         configuration.kernel.registration = .open
+        // The SOCKS5 proxy on a free port: test servers run side by side.
+        try ConfigFile.set("proxy_port", to: "0", in: &configuration)
         configure(&configuration)
         return try await start(configuration, modules: modules)
     }

@@ -14,7 +14,7 @@ public final class ComponentListenerService: ServerService, Sendable {
     private let links: ComponentLinks
     private let group: any EventLoopGroup
     private let logger: Logger
-    private let listeners = Locked<[any Channel]?>(nil)
+    private let listeners = ListenerSet()
 
     init(configuration: ServerConfiguration, kernel: ServerKernel, links: ComponentLinks, group: any EventLoopGroup, logger: Logger) {
         self.configuration = configuration
@@ -25,11 +25,10 @@ public final class ComponentListenerService: ServerService, Sendable {
     }
 
     /// The ports bound (useful with port 0).
-    public var boundPorts: [Int] { listeners.withLock { $0 ?? [] }.compactMap { $0.localAddress?.port } }
+    public var boundPorts: [Int] { listeners.ports }
 
     public func start() async throws {
-        guard listeners.withLock({ $0 == nil }) else { return }
-        listeners.withLock { $0 = [] }
+        guard listeners.begin() else { return }
         guard let port = configuration.componentPort, !configuration.components.isEmpty else { return }
         let (secrets, links, kernel, logger) = (configuration.components, links, kernel, logger)
         let limits = XMLParserLimits(maxStanzaBytes: configuration.limits.maxStanzaBytes)
@@ -49,7 +48,7 @@ public final class ComponentListenerService: ServerService, Sendable {
         do {
             let channels = try await ListenerBinding.bind(bootstrap, port: port, addresses: configuration.componentInterfaces,
                                                           kind: "components (XEP-0114)", logger: logger)
-            listeners.withLock { $0?.append(contentsOf: channels) }
+            listeners.add(channels)
         } catch {
             await stop()
             throw error
@@ -57,10 +56,6 @@ public final class ComponentListenerService: ServerService, Sendable {
     }
 
     public func stop() async {
-        let channels = listeners.withLock { listeners in
-            defer { listeners = [] }
-            return listeners ?? []
-        }
-        for channel in channels { try? await channel.close() }
+        await listeners.closeAll()
     }
 }

@@ -13,16 +13,9 @@ struct HTTPUploadService: HostedService {
     let store: UploadStore
 
     func receive(_ stanza: Element, to: JID, kernel: ServerKernel, eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
-        guard stanza.name == "iq", let iq = IQ(element: stanza), let type = iq.type, type.isRequest,
-              let from = stanza.attribute("from").flatMap(JID.init(validating:)) else { return nil }
-        var reply: Element
-        do {
-            reply = iq.result(payload: try answer(iq, from: from, to: to, kernel: kernel)).element
-        } catch {
-            reply = kernel.errorReply(to: stanza, error)
+        answerRequest(stanza, to: to, kernel: kernel, eventLoop: eventLoop) { iq, from throws(StanzaError) in
+            try answer(iq, from: from, to: to, kernel: kernel)
         }
-        reply.setAttribute("from", to: to.description)
-        return kernel.deliverFromService(reply, to: from, eventLoop: eventLoop)
     }
 
     private func answer(_ iq: IQ, from: JID, to: JID, kernel: ServerKernel) throws(StanzaError) -> Element? {
