@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import XMPPCore
 import XMPPServerKernel
 
@@ -115,6 +116,12 @@ public enum ConfigFile {
                 throw ParseError(line: 0, message: "websocket_url is a ws:// or wss:// URL")
             }
             configuration.webSocketURL = value
+        case "trusted_proxies":
+            let addresses = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            for address in addresses where (try? SocketAddress(ipAddress: address, port: 0)) == nil {
+                throw ParseError(line: 0, message: "trusted_proxies lists IP addresses, not \(address)")
+            }
+            configuration.trustedProxies = addresses
         case "components":
             var components: [String: String] = [:]
             for entry in value.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {

@@ -23,6 +23,9 @@ public struct ServerConfiguration: Sendable {
     public var webSocketOrigins: [String] = []
     /// The WebSocket URL the discovery documents give (behind a proxy); by default built from the request's host.
     public var webSocketURL: String?
+    /// Reverse proxies in front of the web listener (their IP addresses) whose `X-Forwarded-For` is believed: a
+    /// WebSocket stream through them counts under the client's address for the per-address limits and the throttle.
+    public var trustedProxies: [String] = []
     /// External components (XEP-0114): each component domain and its shared secret.
     public var components: [String: String] = [:]
     /// The component port (XEP-0114), or `nil` to disable it; it is opened only when components are configured.

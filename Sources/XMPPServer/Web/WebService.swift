@@ -107,7 +107,9 @@ public final class WebService: ServerService, Sendable {
     }
 
     private func bootstrap(secure: Bool) -> ServerBootstrap {
-        let webSocket = WebSocketEndpoint(shared: shared, allowedOrigins: configuration.webSocketOrigins)
+        var webSocket = WebSocketEndpoint(shared: shared, allowedOrigins: configuration.webSocketOrigins)
+        webSocket.trustedProxies = configuration.trustedProxies
+        let trustedProxies = configuration.trustedProxies
         let running = self.running
         let metrics = self.metrics
         var exposition: (@Sendable () -> ByteBuffer)?
@@ -128,14 +130,19 @@ public final class WebService: ServerService, Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let address = channel.remoteAddress?.ipAddress ?? "unknown"
                     let addressKey = AddressGrouping.key(address, ipv6PrefixLength: limits.ipv6PrefixLength)
-                    guard connections.open(addressKey, limit: limits.connectionsPerIP) else {
-                        channel.close(promise: nil)
-                        return
+                    // A trusted proxy brings every client's connections: they are counted by their forwarded address
+                    // once they become XMPP streams, not here.
+                    if !trustedProxies.contains(address) {
+                        guard connections.open(addressKey, limit: limits.connectionsPerIP) else {
+                            channel.close(promise: nil)
+                            return
+                        }
+                        channel.closeFuture.whenComplete { _ in connections.close(addressKey) }
                     }
-                    channel.closeFuture.whenComplete { _ in connections.close(addressKey) }
                     let fromLoopback = channel.remoteAddress.map(WebService.isLoopback) ?? false
                     var site = site
-                    site.webSocketNeedsTLS = tlsContext == nil && plainNeedsLoopback && !fromLoopback
+                    // A proxy on this machine, or one trusted by address, terminated TLS for its clients.
+                    site.webSocketNeedsTLS = tlsContext == nil && plainNeedsLoopback && !fromLoopback && !trustedProxies.contains(address)
                     site.clientIsLoopback = fromLoopback
                     try WebPipeline.configure(channel, tls: tlsContext, site: site,
                                               webSocket: site.webSocketNeedsTLS ? nil : webSocket, limits: limits, metrics: metrics)

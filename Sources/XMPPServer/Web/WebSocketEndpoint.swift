@@ -20,6 +20,8 @@ struct WebSocketEndpoint: Sendable {
     let shared: C2SConnectionHandler.Shared
     /// Allowed `Origin` values; empty allows every origin.
     let allowedOrigins: [String]
+    /// Reverse proxies whose `X-Forwarded-For` names the real client (`trusted_proxies`).
+    var trustedProxies: [String] = []
 
     /// The upgrader to give the HTTP pipeline of one listener.
     func upgrader() -> NIOWebSocketServerUpgrader {
@@ -29,8 +31,8 @@ struct WebSocketEndpoint: Sendable {
             shouldUpgrade: { channel, head in
                 channel.eventLoop.makeSucceededFuture(self.responseHeaders(for: head))
             },
-            upgradePipelineHandler: { channel, _ in
-                channel.eventLoop.makeCompletedFuture { try self.configureStream(on: channel, maxFrame: maxFrame) }
+            upgradePipelineHandler: { channel, head in
+                channel.eventLoop.makeCompletedFuture { try self.configureStream(on: channel, head: head, maxFrame: maxFrame) }
             })
     }
 
@@ -56,9 +58,10 @@ struct WebSocketEndpoint: Sendable {
     }
 
     /// Replaces the finished HTTP exchange with the XMPP stream: frame aggregation, framing, the session.
-    private func configureStream(on channel: any Channel, maxFrame: Int) throws {
+    private func configureStream(on channel: any Channel, head: HTTPRequestHead, maxFrame: Int) throws {
         let operations = channel.pipeline.syncOperations
-        let address = channel.remoteAddress?.ipAddress ?? "unknown"
+        let address = Self.clientAddress(peer: channel.remoteAddress?.ipAddress ?? "unknown", headers: head.headers,
+                                         trustedProxies: trustedProxies)
         let addressKey = AddressGrouping.key(address, ipv6PrefixLength: shared.limits.ipv6PrefixLength)
         guard shared.connections.open(addressKey, limit: shared.limits.connectionsPerIP) else {
             shared.logger.notice("WebSocket refused: too many connections from one address", metadata: ["peer": "\(address)"])
@@ -82,6 +85,16 @@ struct WebSocketEndpoint: Sendable {
             C2SConnectionHandler(shared: shared, decoder: decoder, remoteAddress: address, addressKey: addressKey,
                                  isSecured: true, channelBinding: nil, gate: gate, listener: .webSocket),
         ])
+    }
+
+    /// The client's address as the per-address limits and the login throttle count it: the connection's peer, or, when
+    /// the peer is a trusted proxy, the last address its `X-Forwarded-For` adds (the one the proxy itself saw; any
+    /// earlier ones are the client's say-so).
+    static func clientAddress(peer: String, headers: HTTPHeaders, trustedProxies: [String]) -> String {
+        guard trustedProxies.contains(peer), let forwarded = headers[canonicalForm: "x-forwarded-for"].last else { return peer }
+        let candidate = forwarded.trimmingCharacters(in: .whitespaces)
+        guard (try? SocketAddress(ipAddress: candidate, port: 0)) != nil else { return peer }
+        return candidate
     }
 
     /// The path of a request target, without its query.
