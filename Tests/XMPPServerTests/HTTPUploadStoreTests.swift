@@ -55,6 +55,9 @@ import Testing
         _ = try store.requestSlot(owner: "a@x", filename: "three.txt", size: 400, contentType: nil, now: start)
         #expect(throws: UploadStore.Refusal.tooManySlots) { try store.requestSlot(owner: "a@x", filename: "4", size: 1, now: start) }
         #expect(store.usage(of: "a@x") == 2400)
+        // The web listener restarting (the store attached again) keeps the open slots' bytes.
+        try store.attach(directory: directory, baseURL: "https://x:5281/", logger: Logger(label: "test"))
+        #expect(store.usage(of: "a@x") == 2400)
         #expect(try store.requestSlot(owner: "b@x", filename: "b", size: 1000, contentType: nil, now: start).contains("/upload/"),
                 "another account has its own quota")
 

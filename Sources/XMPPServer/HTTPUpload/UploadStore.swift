@@ -90,6 +90,8 @@ final class UploadStore: Sendable {
             state.files = files
             state.usage = [:]
             for file in files.values { state.usage[file.owner, default: 0] += file.size }
+            // Slots handed out before a restart of the web listener still hold their bytes.
+            for slot in state.slots.values { state.usage[slot.owner, default: 0] += slot.size }
         }
         let base = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         location.withLock { $0 = Location(directory: directory, baseURL: base, logger: logger) }
