@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import XMPPCore
 import XMPPServer
+import XMPPServerKernel
 
 /// `xmppctl check`: what would stop xmppd from starting, or clients from connecting, found before they meet it.
 struct Check: AsyncParsableCommand {
@@ -37,8 +38,8 @@ struct Check: AsyncParsableCommand {
         checkCertificate(settings, say: say)
         let running = (try? await Common.request("stats", socket: "\(settings.dataDirectory)/xmppd.sock")) != nil
         if running { say(.note, "xmppd is running with this data directory") }
-        for port in [settings.c2sPort] + (settings.c2sTLSPort.map { [$0] } ?? []) where port > 0 {
-            for address in settings.bindAddresses {
+        for (port, addresses) in Self.listenedPorts(settings) where port > 0 {
+            for address in addresses {
                 await checkPort(port, address: address, serverRunning: running, say: say)
             }
         }
@@ -96,6 +97,19 @@ struct Check: AsyncParsableCommand {
     }
 
     /// Whether xmppd could bind `port` on `address`: free, taken by the running xmppd, or taken by another program.
+    /// Every port xmppd would listen on with `settings`, with its addresses: c2s, the web listener, the SOCKS5 proxy,
+    /// the component port.
+    static func listenedPorts(_ settings: ServerConfiguration) -> [(port: Int, addresses: [String])] {
+        var ports = [settings.c2sPort, settings.c2sTLSPort, settings.httpPort, settings.httpsPort].compactMap { $0 }
+            .map { (port: $0, addresses: settings.bindAddresses) }
+        let proxyDomain: String = settings.kernel.value(of: ProxyModule.domain)
+        if proxyDomain != "off" { ports.append((settings.kernel.value(of: ProxyModule.port), settings.bindAddresses)) }
+        if let componentPort = settings.componentPort, !settings.components.isEmpty {
+            ports.append((componentPort, settings.componentInterfaces))
+        }
+        return ports
+    }
+
     private func checkPort(_ port: Int, address: String, serverRunning: Bool,
                            say: (CertificateFinding.Severity?, String) -> Void) async {
         do {

@@ -115,6 +115,19 @@ import XMPPTestSupport
                 && checked.output.contains("xmppd is running with this data directory"), "\(checked.output)")
     }
 
+    @Test("xmppctl check looks at every port xmppd would listen on: the web listener's too")
+    func checkSeesTheWebPorts() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let other = try await TestServer.start(storage: "memory")
+        defer { Task { await other.stop() } }
+        let configFile = "\(directory)/xmppd.conf"
+        try "data_dir = \(directory)/data\nbind = 127.0.0.1\nc2s_port = 0\nc2s_tls_port = off\nhttp_port = \(other.port)\nhttps_port = off\nproxy_port = 0\n"
+            .write(toFile: configFile, atomically: true, encoding: .utf8)
+        let checked = try await runProcess([builtExecutable("xmppctl"), "check", "--config", configFile], timeout: 30)
+        expectPlain(checked, status: 2, saying: ["port \(other.port) on 127.0.0.1 is in use by another program"])
+    }
+
     @Test("xmppctl check: a key of another certificate and a certificate for another name are problems (exit 2)")
     func checkFindsCertificateProblems() async throws {
         let directory = try temporaryDirectory()
