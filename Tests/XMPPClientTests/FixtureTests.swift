@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import XMPPClient
 import XMPPCore
+import XMPPServer
+import XMPPServerKernel
 import XMPPTestSupport
 
 /// The fixtures the other tests lean on must themselves be able to fail: each helper is checked both ways.
@@ -17,6 +19,16 @@ struct FixtureTests {
         let start = ContinuousClock.now
         #expect(await first(silent, timeout: .milliseconds(100)) { _ in true } == nil)
         #expect(ContinuousClock.now - start >= .milliseconds(100))
+    }
+
+    @Test("TestServer.withUploads opens the HTTPS listener and runs the upload service with the limits asked for")
+    func uploadServer() async throws {
+        let server = try await TestServer.withUploads(maxFileBytes: 4321, bytesPerSecond: 65_536)
+        defer { Task { await server.stop() } }
+        #expect(server.httpsPort != nil)
+        #expect(server.server.kernel.hostedServiceDomains.contains("upload.localhost"))
+        #expect(server.configuration.kernel.moduleSettings["upload_max_file_bytes"] == "4321")
+        #expect(server.configuration.kernel.moduleSettings["upload_bytes_per_second"] == "65536")
     }
 
     @Test("XMPPDProcess starts a real xmppd, kill -9 takes it down, it starts again on the same data, stop removes it")

@@ -29,7 +29,7 @@ struct HTTPUploadTests {
     /// Runs `body` against an xmppd with uploads over HTTPS (at most four servers at once).
     static func withServer(bytesPerSecond: Int? = nil, _ body: (TestServer, ClientFixture) async throws -> Void) async throws {
         try await TestGate.servers.run {
-            let server = try await UploadServerFixture.start(maxFileBytes: maxFileBytes, bytesPerSecond: bytesPerSecond)
+            let server = try await TestServer.withUploads(maxFileBytes: maxFileBytes, bytesPerSecond: bytesPerSecond)
             do { try await body(server, ClientFixture(server: server)) } catch { await server.stop(); throw error }
             await server.stop()
         }
