@@ -132,8 +132,8 @@ enum SCRAMRandom {
     static func nonce() -> String { Base64.encode(bytes(24)) }
 }
 
-/// Compares secrets in time that does not depend on where they differ.
-func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+/// Compares secrets in time that does not depend on where they differ (SCRAM proofs, handshakes, tokens).
+public func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
     guard lhs.count == rhs.count else { return false }
     var difference: UInt8 = 0
     for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }

@@ -120,7 +120,7 @@ final class ComponentConnectionHandler: ChannelInboundHandler {
             return close(with: StreamError(.notAuthorized, text: "handshake first"), context: context)
         }
         let expected = Insecure.SHA1.hash(data: Array((streamID + secret).utf8)).map { String(format: "%02x", $0) }.joined()
-        guard WebSite.constantTimeEquals(element.text.trimmingCharacters(in: .whitespaces).lowercased(), expected) else {
+        guard constantTimeEqual(Array(element.text.trimmingCharacters(in: .whitespaces).lowercased().utf8), Array(expected.utf8)) else {
             logger.notice("component handshake failed", metadata: ["domain": "\(domain)"])
             return close(with: StreamError(.notAuthorized, text: "wrong secret"), context: context)
         }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import XMPPCore
 
 /// What the web listener serves over plain HTTP requests, by path: the routing table in one place.
 struct WebSite: Sendable {
@@ -72,7 +73,7 @@ struct WebSite: Sendable {
     /// Why a scrape is refused, or nil when it may have the metrics.
     static func metricsRefusal(authorization: String?, token: String?, fromLoopback: Bool) -> WebResponse? {
         if let token {
-            guard let authorization, constantTimeEquals(authorization, "Bearer \(token)") else {
+            guard let authorization, constantTimeEqual(Array(authorization.utf8), Array("Bearer \(token)".utf8)) else {
                 var refusal = WebResponse.text(.unauthorized, "metrics need the bearer token (metrics_token)")
                 refusal.headers.add(name: "WWW-Authenticate", value: "Bearer")
                 return refusal
@@ -80,15 +81,5 @@ struct WebSite: Sendable {
             return nil
         }
         return fromLoopback ? nil : .text(.forbidden, "metrics are served to this machine only; set metrics_token to scrape from elsewhere")
-    }
-
-    /// Compares without returning early, so the time taken says nothing about how much of a guess was right.
-    static func constantTimeEquals(_ left: String, _ right: String) -> Bool {
-        let (a, b) = (Array(left.utf8), Array(right.utf8))
-        var difference = UInt8(a.count == b.count ? 0 : 1)
-        for index in 0..<max(a.count, b.count) {
-            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
-        }
-        return difference == 0
     }
 }
