@@ -7,13 +7,13 @@ import NIOPosix
 /// length and type, written to disk as it arrives, reading paused while the disk is behind), or a GET/HEAD of a
 /// stored file (with a single byte range). Confined to the connection's event loop; file work runs on the thread pool.
 final class UploadExchange {
-    private let store: UploadStore
-    private let head: HTTPRequestHead
-    private let gate: ReadGate
-    private let token: String
-    private let name: String
+    let store: UploadStore
+    let head: HTTPRequestHead
+    let gate: ReadGate
+    let token: String
+    let name: String
     private var upload: PendingUpload?
-    private var finished = false
+    var finished = false
 
     /// What a PUT in progress has: its slot, its file, and the chunks waiting for the disk.
     private struct PendingUpload {
@@ -197,119 +197,6 @@ final class UploadExchange {
         NIOThreadPool.singleton.submit { _ in
             file?.close()
             try? FileManager.default.removeItem(atPath: folder)
-        }
-    }
-
-    // MARK: - GET and HEAD
-
-    private func serve(context: ChannelHandlerContext) {
-        guard let file = store.file(token: token, name: name) else {
-            return respond(Self.text(.notFound, "no such file (it may have expired)"), context: context)
-        }
-        var headers = Self.downloadHeaders(contentType: file.contentType)
-        let range = ByteRange(header: head.headers.first(name: "range"), size: file.size)
-        let (status, offset, length): (HTTPResponseStatus, Int, Int)
-        switch range {
-        case .whole: (status, offset, length) = (.ok, 0, file.size)
-        case .partial(let lower, let upper):
-            (status, offset, length) = (.partialContent, lower, upper - lower + 1)
-            headers.add(name: "Content-Range", value: "bytes \(lower)-\(upper)/\(file.size)")
-        case .unsatisfiable:
-            var response = Self.text(.rangeNotSatisfiable, "the range is outside the file (\(file.size) bytes)")
-            response.headers.add(name: "Content-Range", value: "bytes */\(file.size)")
-            return respond(response, context: context)
-        }
-        headers.replaceOrAdd(name: "Content-Length", value: String(length))
-        let keepAlive = head.isKeepAlive
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
-        guard head.method == .GET, length > 0 else {
-            return finishResponse(context: context, close: !keepAlive)
-        }
-        finished = true
-        let eventLoop = context.eventLoop
-        let bound = NIOLoopBound((self, context), eventLoop: eventLoop)
-        let opened = NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) { try UploadFile.openForReading(file.path) }
-        opened.whenComplete { result in
-            let (exchange, context) = bound.value
-            guard case .success(let handle) = result else { return context.close(promise: nil) }
-            exchange.send(handle, from: offset, remaining: length, context: context, close: !keepAlive)
-        }
-    }
-
-    /// Sends the file in chunks, each read after the previous one was written (the client's pace).
-    private func send(_ file: UploadFile, from offset: Int, remaining: Int, context: ChannelHandlerContext, close: Bool) {
-        guard remaining > 0 else {
-            NIOThreadPool.singleton.submit { _ in file.close() }
-            return finishResponse(context: context, close: close)
-        }
-        let count = min(remaining, 65_536)
-        let allocator = context.channel.allocator
-        let read = NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { try file.read(at: offset, count: count, allocator: allocator) }
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        read.whenComplete { result in
-            let (exchange, context) = bound.value
-            guard case .success(let chunk) = result, context.channel.isActive else {
-                NIOThreadPool.singleton.submit { _ in file.close() }
-                return context.close(promise: nil)
-            }
-            context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(chunk)))).whenComplete { written in
-                let (exchange, context) = bound.value
-                guard case .success = written else {
-                    NIOThreadPool.singleton.submit { _ in file.close() }
-                    return
-                }
-                exchange.send(file, from: offset + chunk.readableBytes, remaining: remaining - chunk.readableBytes, context: context, close: close)
-            }
-            _ = exchange
-        }
-    }
-
-    // MARK: - Responses
-
-    /// Headers of a download: the stored type, but never run as a page of this origin (an uploaded HTML file must
-    /// not script the web console), readable by web clients of other origins.
-    static func downloadHeaders(contentType: String) -> HTTPHeaders {
-        HTTPHeaders([
-            ("Content-Type", contentType),
-            ("Accept-Ranges", "bytes"),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Content-Security-Policy", "default-src 'none'; sandbox"),
-            ("Access-Control-Allow-Origin", "*"),
-            ("Cache-Control", "private, max-age=86400"),
-        ])
-    }
-
-    static func text(_ status: HTTPResponseStatus, _ text: String) -> WebResponse {
-        var response = WebResponse.text(status, text)
-        // Web clients upload from their own origin (XEP-0363 §7).
-        response.headers.add(name: "Access-Control-Allow-Origin", value: "*")
-        response.headers.add(name: "Access-Control-Allow-Methods", value: "PUT, GET, HEAD, OPTIONS")
-        response.headers.add(name: "Access-Control-Allow-Headers", value: "Content-Type")
-        return response
-    }
-
-    /// The `type/subtype` of a Content-Type, lowercased, without parameters.
-    static func mediaType(_ value: String?) -> String? {
-        value?.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-    }
-
-    private func respond(_ response: WebResponse, context: ChannelHandlerContext, close: Bool = false) {
-        finished = true
-        var headers = response.headers
-        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
-        let close = close || !head.isKeepAlive
-        if close { headers.replaceOrAdd(name: "Connection", value: "close") }
-        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: response.status, headers: headers))),
-                      promise: nil)
-        if head.method != .HEAD { context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(response.body))), promise: nil) }
-        finishResponse(context: context, close: close)
-    }
-
-    private func finishResponse(context: ChannelHandlerContext, close: Bool) {
-        let channel = context.channel
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
-            if close { channel.close(promise: nil) }
         }
     }
 }
