@@ -27,7 +27,8 @@ WORKTREE=${WORKTREE:-$RUN/worktree-$BEFORE}   # or an existing checkout of it
 BIN_before=$(build "$WORKTREE")
 BIN_after=$(build "$ROOT")
 
-wait_port() { for _ in $(seq 1 240); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.25; done; return 1; }
+# shellcheck source=benchmarks/server-control.sh
+source "$ROOT/benchmarks/server-control.sh"
 PIDFILE=$RUN/before-after.pid
 start() {  # which
   local bin; bin=BIN_$1
@@ -37,15 +38,7 @@ start() {  # which
   wait_port 14222
   sleep 2
 }
-stop() {
-  local pid; pid=$(cat "$PIDFILE" 2>/dev/null || true)
-  [ -n "$pid" ] || return 0
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$PIDFILE"
-  sleep 1
-}
+stop() { stop_pidfile "$PIDFILE"; sleep 1; }
 trap stop EXIT
 
 # The same accounts on both (each build keeps its own data directory, migrated by its own schema).

@@ -62,7 +62,8 @@ open(path, "w").write(text)
 PATCH
 fi
 
-wait_port() { for _ in $(seq 1 240); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.25; done; return 1; }
+# shellcheck source=benchmarks/server-control.sh
+source "$ROOT/benchmarks/server-control.sh"
 
 # xmppd with limits relaxed as the anchors' are: no per-address cap, no read throttle, warning-level logs. Its ports
 # are below the ephemeral range (32768-60999): the load generator's own connections could hold a port above it.
@@ -72,14 +73,6 @@ start_xmppd() {
   setsid bash -c 'echo $$ > "$1"; shift; ulimit -n 20000; exec "$@"' _ "$RUN/xmppd.pid" "$BIN/xmppd" "${XMPPD_ARGS[@]}" \
     >> "$RUN/xmppd.log" 2>&1 < /dev/null &
   wait_port 14222 || { tail "$RUN/xmppd.log"; exit 1; }
-}
-stop_pidfile() {  # pidfile
-  local pid; pid=$(cat "$1" 2>/dev/null || true)
-  [ -n "$pid" ] || return 0
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$1"
 }
 start_prosody() {
   setsid bash -c 'echo $$ > "$1"; ulimit -n 20000; exec prosody --config "$2" -F' _ \

@@ -20,7 +20,8 @@ mkdir -p "$RESULTS"
   && swift build -c release --product xmpp-bench >&2)
 BIN=$(cd "$ROOT" && swift build -c release --show-bin-path)
 
-wait_port() { for _ in $(seq 1 240); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.25; done; return 1; }
+# shellcheck source=benchmarks/server-control.sh
+source "$ROOT/benchmarks/server-control.sh"
 PIDFILE=$RUN/websocket-vs-c2s.pid
 start() {
   setsid bash -c 'echo $$ > "$1"; shift; ulimit -n 20000; exec "$@"' _ "$PIDFILE" "$BIN/xmppd" --domain bench.local \
@@ -31,15 +32,7 @@ start() {
   wait_port 14280
   sleep 2
 }
-stop() {
-  local pid; pid=$(cat "$PIDFILE" 2>/dev/null || true)
-  [ -n "$pid" ] || return 0
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$PIDFILE"
-  sleep 1
-}
+stop() { stop_pidfile "$PIDFILE"; sleep 1; }
 trap stop EXIT
 
 start
