@@ -160,6 +160,8 @@ final class ComponentConnectionHandler: ChannelInboundHandler {
     private func close(with error: StreamError?, header: StreamHeader? = nil, context: ChannelHandlerContext) {
         if case .closed = state { return }
         state = .closed
+        // Nothing more is routed here from now on: stanzas for the domain bounce instead of going into a closing stream.
+        if let domain = connectedDomain { links.disconnect(domain, context.channel) }
         if let header { context.write(wrapOutboundOut(.header(header)), promise: nil) }
         if let error { context.write(wrapOutboundOut(.element(error.element)), promise: nil) }
         let channel = context.channel

@@ -19,12 +19,13 @@ final class ComponentLinks: Sendable {
         }
     }
 
-    /// Writes `stanza` to `domain`'s component; false when it is not connected.
-    func send(_ stanza: Element, to domain: String) -> Bool {
+    /// Writes `stanza` to `domain`'s component; false when it is not connected. `lost` runs when the write fails
+    /// after all (the connection closed meanwhile), so the sender can still be told.
+    func send(_ stanza: Element, to domain: String, lost: @escaping @Sendable () -> Void) -> Bool {
         // A component that stopped reading is treated as away: what would pile up in its buffer bounces instead.
-        guard let channel = channels.withLock({ $0[domain] }), channel.isWritable else { return false }
-        channel.writeAndFlush(XMPPOutbound.element(stanza.replacingNamespace(XMLNamespace.client, with: XMLNamespace.component)),
-                              promise: nil)
+        guard let channel = channels.withLock({ $0[domain] }), channel.isActive, channel.isWritable else { return false }
+        channel.writeAndFlush(XMPPOutbound.element(stanza.replacingNamespace(XMLNamespace.client, with: XMLNamespace.component)))
+            .whenFailure { _ in lost() }
         return true
     }
 }

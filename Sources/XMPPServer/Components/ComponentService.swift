@@ -10,15 +10,23 @@ struct ComponentService: HostedService {
     let links: ComponentLinks
 
     func receive(_ stanza: Element, to: JID, kernel: ServerKernel, eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
-        if !links.send(stanza, to: domain) {
-            var reply = kernel.errorReply(to: stanza, StanzaError(.serviceUnavailable, text: "\(domain) is not connected"))
-            guard stanza.mayBeAnsweredWithError, let from = stanza.attribute("from").flatMap(JID.init(validating:)) else {
-                return nil
-            }
-            reply.setAttribute("from", to: to.description)
-            return kernel.deliverFromService(reply, to: from, eventLoop: eventLoop)
+        let domain = domain
+        let sent = links.send(stanza, to: domain) {
+            _ = Self.bounce(stanza, to: to, domain: domain, kernel: kernel, eventLoop: eventLoop)
         }
-        return nil
+        return sent ? nil : Self.bounce(stanza, to: to, domain: domain, kernel: kernel, eventLoop: eventLoop)
+    }
+
+    /// Answers `stanza` with `service-unavailable`: the component is not connected (or its connection went while the
+    /// stanza was being written).
+    private static func bounce(_ stanza: Element, to: JID, domain: String, kernel: ServerKernel,
+                               eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
+        guard stanza.mayBeAnsweredWithError, let from = stanza.attribute("from").flatMap(JID.init(validating:)) else {
+            return nil
+        }
+        var reply = kernel.errorReply(to: stanza, StanzaError(.serviceUnavailable, text: "\(domain) is not connected"))
+        reply.setAttribute("from", to: to.description)
+        return kernel.deliverFromService(reply, to: from, eventLoop: eventLoop)
     }
 }
 
