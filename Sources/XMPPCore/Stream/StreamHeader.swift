@@ -50,7 +50,10 @@ public struct StreamHeader: Sendable, Hashable {
         writeAttributes(to: &buffer)
         buffer.writeStaticString(" xmlns='")
         XMLEscaping.writeEscaped(contentNamespace, to: &buffer, inAttribute: true)
-        buffer.writeStaticString("' xmlns:stream='http://etherx.jabber.org/streams'>")
+        buffer.writeStaticString("' xmlns:stream='http://etherx.jabber.org/streams'")
+        // Servers declare the dialback prefix (XEP-0220 §2.1); peers such as Prosody offer dialback only then.
+        if contentNamespace == XMLNamespace.server { buffer.writeStaticString(" xmlns:db='jabber:server:dialback'") }
+        buffer.writeStaticString(">")
     }
 
     /// Writes ` from='…' to='…' id='…' version='…' xml:lang='…'` for the attributes that are set.

@@ -43,7 +43,11 @@ extension ServerKernel {
     /// service. Returns a future when storage is involved.
     @discardableResult
     public func deliverFromService(_ element: Element, to: JID, eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
-        guard isLocal(to) else { return nil }
+        guard isLocal(to) else {
+            // A remote user in a room here, say; another hosted service is not remote.
+            if services[to.domainpart] == nil { _ = sendRemote(element, to: to) }
+            return nil
+        }
         switch element.name {
         case "message": return deliverMessage(element, to: to, eventLoop: eventLoop)
         case "presence": deliverPresence(element, to: to)

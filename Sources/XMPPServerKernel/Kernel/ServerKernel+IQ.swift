@@ -13,7 +13,7 @@ extension ServerKernel {
         }
         let addressee = to ?? session.jid.bare
         guard isLocal(addressee) else {
-            bounce(element, StanzaError(.remoteServerNotFound, text: "this server does not federate yet"), to: session)
+            if !sendRemote(element, to: addressee) { bounce(element, Self.noFederation, to: session) }
             return nil
         }
         if addressee.isFull {
@@ -86,17 +86,25 @@ extension ServerKernel {
     /// answers clients (RFC 6120 §10.5.3.3: the server handles requests to bare JIDs), and hands the reply back
     /// to the service. Used when a chat room passes on one occupant's vCard request about another.
     func answerServiceRequest(_ element: Element, to: JID, eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
-        guard let iq = IQ(element: element), iq.isValid, let type = iq.type, type.isRequest,
-              let from = element.attribute("from").flatMap({ JID(validating: $0) }), let service = services[from.domainpart] else { return nil }
+        guard let from = element.attribute("from").flatMap({ JID(validating: $0) }), let service = services[from.domainpart] else { return nil }
+        return answerRequest(element, from: from, to: to, eventLoop: eventLoop) { reply in
+            try? await service.receive(reply, to: from, kernel: self, eventLoop: eventLoop)?.get()
+        }
+    }
+
+    /// Answers an IQ request from an entity without a session here (a hosted service, a remote server's user) to a
+    /// local account's bare JID or to the server, with the handlers clients reach; `replying` sends the answer back.
+    func answerRequest(_ element: Element, from: JID, to: JID, eventLoop: any EventLoop,
+                       replying: @escaping @Sendable (Element) async -> Void) -> EventLoopFuture<Void>? {
+        guard let iq = IQ(element: element), iq.isValid, let type = iq.type, type.isRequest else { return nil }
         let target: IQTarget = to.localpart == nil ? .server : .otherAccount
         let request = IQRequest(iq: iq, from: from, to: to.bare, kernel: self, session: nil)
         let handler = iq.payload.flatMap { iqHandlers[target]?[$0.namespace] }
         // Always later, never on the spot: the service may be sending this under a lock of its own.
         return run(on: eventLoop) {
-            // A request a filter stopped is answered too: the service waits for a reply (and never learns why).
+            // A request a filter stopped is answered too: the sender waits for a reply (and never learns why).
             let answer: Element? = if let handler { await self.reply(to: request, with: handler)?.0 } else { nil }
-            let reply = answer ?? self.errorReply(to: element, StanzaError(.serviceUnavailable))
-            try? await service.receive(reply, to: from, kernel: self, eventLoop: eventLoop)?.get()
+            await replying(answer ?? self.errorReply(to: element, StanzaError(.serviceUnavailable)))
         }
     }
 }

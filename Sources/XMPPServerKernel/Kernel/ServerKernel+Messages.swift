@@ -8,7 +8,9 @@ import XMPPCore
 extension ServerKernel {
     func routeMessage(_ element: Element, to: JID, from session: any ClientSession) -> EventLoopFuture<Void>? {
         guard isLocal(to) else {
-            bounce(element, StanzaError(.remoteServerNotFound, text: "this server does not federate yet"), to: session)
+            var addressed = element
+            addressed.setAttribute("to", to: to.description)
+            if !sendRemote(addressed, to: to) { bounce(element, Self.noFederation, to: session) }
             return nil
         }
         guard to.localpart != nil else {

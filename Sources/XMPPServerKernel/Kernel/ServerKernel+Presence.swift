@@ -26,7 +26,7 @@ extension ServerKernel {
             return
         case .error?:
             // Through the recipient's filters like any presence: an error is no way around a blocklist.
-            if let to, isLocal(to) { deliverPresence(element, to: to) }
+            if let to { deliverPresence(element, to: to) }
         case nil:
             bounce(element, StanzaError(.badRequest, text: "unknown presence type"), to: session)
         }
@@ -81,6 +81,10 @@ extension ServerKernel {
         guard isAvailable && !previous.wasAvailable else { return }
         // Initial presence: probe the contacts the user is subscribed to (answered locally), show the user's
         // other resources, deliver what waited, and re-send pending subscription requests.
+        for item in items where item.userReceivesPresence && !isLocal(item.jid) && services[item.jid.domainpart] == nil {
+            // A remote contact's server answers for it (RFC 6121 §4.3.1: probes go from the user's bare JID).
+            _ = sendRemote(Presence(type: .probe, to: item.jid, from: user).element, to: item.jid)
+        }
         for item in items where item.userReceivesPresence {
             for entry in registry.entries(of: item.jid) {
                 guard var contactPresence = entry.presence else { continue }
@@ -105,7 +109,16 @@ extension ServerKernel {
 
     private func directedPresence(_ element: Element, to: JID, from session: any ClientSession) async {
         guard isLocal(to) else {
-            bounce(element, StanzaError(.remoteServerNotFound, text: "this server does not federate yet"), to: session)
+            guard federates else { return bounce(element, Self.noFederation, to: session) }
+            // Remembered like any directed presence, so the remote entity hears when the session goes.
+            if Presence(element: element)?.type == .available {
+                guard rememberDirectedPresence(to: to, of: session) else {
+                    return bounce(element, StanzaError(.resourceConstraint, text: "directed presence to too many entities"), to: session)
+                }
+            } else {
+                registry.update(session) { $0.directedPresence.remove(to) }
+            }
+            _ = sendRemote(element, to: to)
             return
         }
         guard let user = to.localpart else { return }
@@ -133,7 +146,10 @@ extension ServerKernel {
             _ = service.receive(element, to: to, kernel: self, eventLoop: eventLoop)
             return
         }
-        guard isLocal(to) else { return }
+        guard isLocal(to) else {
+            _ = sendRemote(element, to: to)
+            return
+        }
         if to.isFull {
             guard let entry = registry.entry(to), let element = filterInbound(element, to: to, from: sender) else { return }
             entry.session.deliver(element)
@@ -204,7 +220,14 @@ extension ServerKernel {
     }
 
     func inboundSubscription(_ element: Element, type: Presence.PresenceType, to user: JID, from contact: JID) async {
-        guard isLocal(user), let username = user.localpart else { return }
+        guard isLocal(user) else {
+            // The contact's server applies the rules at its side (RFC 6121 §3.1.3).
+            if !sendRemote(element, to: user), type == .subscribe {
+                bounceToSender(element, Self.noFederation)
+            }
+            return
+        }
+        guard let username = user.localpart else { return }
         do {
             guard try await storage.accounts.accountExists(username) else {
                 // No such account: a request is declined on its behalf (RFC 6121 §3.1.3).

@@ -112,6 +112,10 @@ extension ServerKernel {
     /// Delivers to one full JID if online, else to every available resource of the bare JID. Used for what the
     /// server itself sends (errors, bounces): no filters run.
     func deliverToFullOrBare(_ element: Element, to jid: JID) {
+        guard isLocal(jid) else {
+            _ = sendRemote(element, to: jid)
+            return
+        }
         if jid.isFull, let entry = registry.entry(jid) {
             entry.session.deliver(element)
             return

@@ -36,6 +36,8 @@ public final class ServerKernel: Sendable {
     let preAuthenticationHandlers: [String: PreAuthenticationIQHandler]
     let hooks: KernelHooks
     let services: [String: any HostedService]
+    /// Where stanzas for remote domains go (the federation module's), if anywhere.
+    public let remoteRouter: (any RemoteRouter)?
     /// Disco identities of the server (XEP-0030), in the order the modules added them.
     public let serverIdentities: [DiscoIdentity]
     /// Disco features of the server, sorted.
@@ -82,6 +84,7 @@ public final class ServerKernel: Sendable {
         preAuthenticationHandlers = host.preAuthenticationHandlers
         hooks = host.hooks
         services = host.services
+        remoteRouter = host.remoteRouter
         serverIdentities = host.serverIdentities
         serverFeatures = host.serverFeatures.sorted()
         serverInfoForms = host.serverInfoForms

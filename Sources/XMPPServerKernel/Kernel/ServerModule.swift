@@ -104,6 +104,7 @@ public final class ModuleHost {
     var preAuthenticationHandlers: [String: PreAuthenticationIQHandler] = [:]
     var hooks = KernelHooks()
     var services: [String: any HostedService] = [:]
+    var remoteRouter: (any RemoteRouter)?
     var serverIdentities: [DiscoIdentity] = []
     /// The module being activated, for error messages.
     var activeModule = ""
