@@ -7,6 +7,6 @@ import XMPPServerPubSub
 public enum StandardModules {
     /// Every module of the server.
     public static var all: [any ServerModule] {
-        CoreModules.all + [StreamManagementModule(), ClientStateModule(), MUCModule(), PEPModule(), PubSubServiceModule(), HTTPUploadModule(), ProxyModule()]
+        CoreModules.all + [StreamManagementModule(), ClientStateModule(), MUCModule(), PEPModule(), PubSubServiceModule(), HTTPUploadModule(), ProxyModule(), FederationModule()]
     }
 }

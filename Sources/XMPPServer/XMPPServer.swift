@@ -36,6 +36,8 @@ public final class XMPPServer: Service, Sendable {
     public let proxy: ProxyListenerService
     /// The external component listener (XEP-0114).
     public let components: ComponentListenerService
+    /// The server-to-server listener and outgoing federation.
+    public let federation: FederationListenerService
     /// What `/metrics` reports.
     let metrics: ServerMetrics
     /// The services in start order; a `ServiceGroup` stops them in reverse (listeners first, sessions last).
@@ -97,7 +99,8 @@ public final class XMPPServer: Service, Sendable {
         admin = AdminSocketService(kernel: kernel, dataDirectory: configuration.dataDirectory, group: group)
         components = ComponentListenerService(configuration: configuration, kernel: kernel, links: componentLinks, group: group, logger: logger)
         proxy = ProxyListenerService(configuration: configuration, kernel: kernel, group: group, logger: logger)
-        services = [SessionsService(kernel: kernel, database: database, logger: logger), c2s, web, components, proxy, admin]
+        federation = FederationListenerService(configuration: configuration, kernel: kernel, tls: tls, group: group, logger: logger)
+        services = [SessionsService(kernel: kernel, database: database, logger: logger), c2s, web, components, proxy, federation, admin]
             + extraServices
     }
 

@@ -23,7 +23,7 @@ struct XMPPControl: AsyncParsableCommand {
             or its database is not there or failed, 4 refused (the account exists, or does not). --verbose adds \
             the underlying error to a failure.
             """,
-        subcommands: [AddUser.self, AddUsers.self, AddArchive.self, Passwd.self, DelUser.self, Users.self, Sessions.self, Kick.self,
+        subcommands: [AddUser.self, AddUsers.self, AddArchive.self, Passwd.self, DelUser.self, Users.self, Sessions.self, Kick.self, RemoteDomains.self,
                       Stats.self, Check.self])
 
     static func main() async {
@@ -338,6 +338,18 @@ struct Kick: AsyncParsableCommand {
 
     func run() async throws {
         print(try await common.ask("kick \(jid)"), terminator: "")
+    }
+}
+
+struct RemoteDomains: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remote-domains", abstract: "List the remote servers' domains with a ready stream, and its directions: in, out (server must run).")
+    @OptionGroup var common: Common
+
+    func run() async throws {
+        let domains = try await common.ask("remote-domains").split(separator: "\n")
+        for domain in domains { print(domain) }
+        if domains.isEmpty { Feedback.say("no remote domains") }
     }
 }
 

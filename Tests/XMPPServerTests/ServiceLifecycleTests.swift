@@ -21,11 +21,12 @@ import XMPPServerKernel
         configuration.httpsPort = 0
         configuration.storage = "memory"
         try ConfigFile.set("proxy_port", to: "0", in: &configuration)
+        try ConfigFile.set("s2s_port", to: "0", in: &configuration)
         defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
         var logger = Logger(label: "services-test")
         logger.logLevel = .warning
         let server = try XMPPServer(configuration: configuration, logger: logger)
-        #expect(server.services.map(\.name) == ["sessions", "c2s", "web", "components", "proxy65", "admin socket"])
+        #expect(server.services.map(\.name) == ["sessions", "c2s", "web", "components", "proxy65", "s2s", "admin socket"])
         try await server.start()
         let port = try #require(server.boundPorts.first)
         #expect(FileManager.default.fileExists(atPath: server.adminSocketPath))

@@ -53,7 +53,7 @@ import XMPPTestSupport
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let taken = try await runProcess([builtExecutable("xmppd"), "--data-dir", directory, "--bind", "127.0.0.1",
-                                          "--c2s-port", String(server.port), "--c2s-tls-port", "off", "--http-port", "off", "--https-port", "off", "--set", "proxy_port=0"], timeout: 30)
+                                          "--c2s-port", String(server.port), "--c2s-tls-port", "off", "--http-port", "off", "--https-port", "off", "--set", "proxy_port=0", "--set", "s2s_port=0"], timeout: 30)
         expectPlain(taken, status: 3, saying: ["cannot listen on port \(server.port): the port is in use by another program",
                                                "--c2s-port"])
 
@@ -62,7 +62,7 @@ import XMPPTestSupport
         let (port, tlsPort) = (probe.port, probe.tlsPort)
         await probe.stop()
         let started = try await runProcess(["timeout", "4", builtExecutable("xmppd"), "--data-dir", directory, "--bind", "127.0.0.1",
-                                            "--bind", "127.0.0.2", "--c2s-port", String(port), "--c2s-tls-port", String(tlsPort), "--http-port", "off", "--https-port", "off", "--set", "proxy_port=0"], timeout: 30)
+                                            "--bind", "127.0.0.2", "--c2s-port", String(port), "--c2s-tls-port", String(tlsPort), "--http-port", "off", "--https-port", "off", "--set", "proxy_port=0", "--set", "s2s_port=0"], timeout: 30)
         let summary = try #require(started.output.split(separator: "\n").first { $0.contains("xmppd is serving") }, "\(started.output)")
         for part in ["domain=localhost", "registration=closed", "storage=sqlite \(directory)/xmppd.sqlite",
                      "services=conference.localhost", "config=none", "certificate=\(directory)/localhost.crt (self-signed)"] {
@@ -122,7 +122,7 @@ import XMPPTestSupport
         let other = try await TestServer.start(storage: "memory")
         defer { Task { await other.stop() } }
         let configFile = "\(directory)/xmppd.conf"
-        try "data_dir = \(directory)/data\nbind = 127.0.0.1\nc2s_port = 0\nc2s_tls_port = off\nhttp_port = \(other.port)\nhttps_port = off\nproxy_port = 0\n"
+        try "data_dir = \(directory)/data\nbind = 127.0.0.1\nc2s_port = 0\nc2s_tls_port = off\nhttp_port = \(other.port)\nhttps_port = off\nproxy_port = 0\ns2s_port = 0\n"
             .write(toFile: configFile, atomically: true, encoding: .utf8)
         let checked = try await runProcess([builtExecutable("xmppctl"), "check", "--config", configFile], timeout: 30)
         expectPlain(checked, status: 2, saying: ["port \(other.port) on 127.0.0.1 is in use by another program"])
@@ -135,7 +135,7 @@ import XMPPTestSupport
         let mine = try await certificate(for: "localhost", in: directory, named: "mine")
         let other = try await certificate(for: "other.example", in: directory, named: "other")
         let configFile = "\(directory)/xmppd.conf"
-        try "data_dir = \(directory)/data\nbind = 127.0.0.1\nc2s_port = 0\nc2s_tls_port = off\nhttp_port = off\nhttps_port = off\nproxy_port = 0\ncertificate = \(other.certificate)\nprivate_key = \(mine.key)\n"
+        try "data_dir = \(directory)/data\nbind = 127.0.0.1\nc2s_port = 0\nc2s_tls_port = off\nhttp_port = off\nhttps_port = off\nproxy_port = 0\ns2s_port = 0\ncertificate = \(other.certificate)\nprivate_key = \(mine.key)\n"
             .write(toFile: configFile, atomically: true, encoding: .utf8)
         let checked = try await runProcess([builtExecutable("xmppctl"), "check", "--config", configFile], timeout: 30)
         expectPlain(checked, status: 2, saying: ["error: the private key \(mine.key) does not belong to the certificate \(other.certificate)",

@@ -85,7 +85,39 @@ public final class ProsodyServer: Sendable {
     /// The largest file its HTTP upload service (`upload.localhost`, mod_http_file_share over plain HTTP) takes.
     public static let uploadSizeLimit = 1_048_576
 
-    public static func start() async throws -> ProsodyServer {
+    /// Federation for a test: Prosody listens for servers on `s2sPort` and reaches each domain of `hosts` (and its
+    /// subdomains) at 127.0.0.1 on the given port, through a small module of the fixture's that stands in for DNS.
+    public struct Federation: Sendable {
+        public let s2sPort: Int
+        public let hosts: [String: Int]
+        public init(s2sPort: Int, hosts: [String: Int]) {
+            self.s2sPort = s2sPort
+            self.hosts = hosts
+        }
+    }
+
+    /// The Prosody module that answers `xmpp-server` lookups for the domains in `test_s2s_hosts` (and their
+    /// subdomains) with a loopback port instead of asking DNS. It replaces the service resolver mod_s2s calls.
+    static let resolverOverrideModule = """
+        local manual = require "net.resolvers.manual";
+        local service = require "net.resolvers.service";
+        local hosts = module:get_option("test_s2s_hosts", {});
+        local original = service.new;
+        local function lookup(hostname)
+          while hostname do
+            if hosts[hostname] then return hosts[hostname]; end
+            hostname = hostname:match("^[^.]+%.(.+)$");
+          end
+        end
+        service.new = function (hostname, service_name, conn_type, extra)
+          local port = service_name == "xmpp-server" and lookup(hostname);
+          if port then return manual.new({ { "tcp4", "127.0.0.1", port, extra } }, conn_type, extra); end
+          if service_name == "xmpps-server" and lookup(hostname) then return manual.new({}, conn_type, extra); end
+          return original(hostname, service_name, conn_type, extra);
+        end
+        """
+
+    public static func start(federation: Federation? = nil) async throws -> ProsodyServer {
         guard FileManager.default.fileExists(atPath: "/usr/bin/prosody") else {
             throw TestSetupError("prosody is not installed: apt-get install prosody (.ci/run does)")
         }
@@ -109,7 +141,7 @@ public final class ProsodyServer: Sendable {
             interfaces = { "127.0.0.1" }
             c2s_ports = { \(port) }
             c2s_direct_tls_ports = { }
-            s2s_ports = { }
+            s2s_ports = { \(federation.map { String($0.s2sPort) } ?? "") }
             component_ports = { }
             http_ports = { \(httpPort) }
             http_interfaces = { "127.0.0.1" }
@@ -118,10 +150,14 @@ public final class ProsodyServer: Sendable {
             modules_enabled = {
               "roster"; "saslauth"; "tls"; "disco"; "ping"; "presence"; "message"; "iq"; "register"; "vcard_legacy";
               "offline"; "posix"; "blocklist"; "smacks"; "carbons"; "mam"; "csi_simple"; "admin_adhoc"; "announce";
-              "pep"; "private"; "bookmarks"; "websocket";
+              "pep"; "private"; "bookmarks"; "websocket"; \(federation == nil ? "" : "\"test_s2s_hosts\"; \"dialback\";")
             }
+            plugin_paths = { "\(directory)" }
+            test_s2s_hosts = { \(federation?.hosts.map { "[\"\($0.key)\"] = \($0.value);" }.joined(separator: " ") ?? "") }
+            s2s_require_encryption = true
+            s2s_secure_auth = false
             admins = { "admin@localhost" }
-            modules_disabled = { "s2s"; "dialback"; "limits"; "bosh" }
+            modules_disabled = { \(federation == nil ? "\"s2s\"; \"dialback\"; " : "")"limits"; "bosh" }
             default_archive_policy = true
             authentication = "internal_hashed"
             storage = "internal"
@@ -141,6 +177,7 @@ public final class ProsodyServer: Sendable {
               http_file_share_size_limit = \(uploadSizeLimit)
             """
         try configuration.write(toFile: "\(directory)/prosody.cfg.lua", atomically: true, encoding: .utf8)
+        try resolverOverrideModule.write(toFile: "\(directory)/mod_test_s2s_hosts.lua", atomically: true, encoding: .utf8)
         let server = ProsodyServer(port: port, httpPort: httpPort, directory: directory, process: try launch(directory))
         if try await server.comesUp() { return server }
         let log = (try? String(contentsOfFile: "\(directory)/prosody.log", encoding: .utf8)) ?? ""
@@ -150,12 +187,12 @@ public final class ProsodyServer: Sendable {
 
     /// Starts Prosody, runs `body` with it, and stops it whether `body` returns or throws.
     /// Waits for a place in ``TestGate/servers`` first (none is taken twice by one test).
-    public static func with<Result>(_ body: (ProsodyServer) async throws -> Result) async throws -> Result {
-        try await TestGate.servers.run { try await withNow(body) }
+    public static func with<Result>(federation: Federation? = nil, _ body: (ProsodyServer) async throws -> Result) async throws -> Result {
+        try await TestGate.servers.run { try await withNow(federation: federation, body) }
     }
 
-    private static func withNow<Result>(_ body: (ProsodyServer) async throws -> Result) async throws -> Result {
-        let prosody = try await start()
+    private static func withNow<Result>(federation: Federation?, _ body: (ProsodyServer) async throws -> Result) async throws -> Result {
+        let prosody = try await start(federation: federation)
         do {
             let result = try await body(prosody)
             await prosody.stop()

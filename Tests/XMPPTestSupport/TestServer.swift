@@ -30,7 +30,7 @@ public struct TestServer: Sendable {
     /// The HTTPS port of the web listener, when a test turned it on.
     public var httpsPort: Int? { server.web.httpsPorts.first }
     /// The generated certificate, for clients to trust.
-    public var certificatePath: String { "\(directory)/localhost.crt" }
+    public var certificatePath: String { "\(directory)/\(configuration.domain).crt" }
 
     public static func start(storage: String = "sqlite", modules: [any ServerModule] = StandardModules.all,
                              configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
@@ -46,6 +46,8 @@ public struct TestServer: Sendable {
         configuration.kernel.registration = .open
         // The SOCKS5 proxy on a free port: test servers run side by side.
         try ConfigFile.set("proxy_port", to: "0", in: &configuration)
+        // Federation on a free port too; remote domains are reached only through s2s_hosts a test sets.
+        try ConfigFile.set("s2s_port", to: "0", in: &configuration)
         configure(&configuration)
         return try await start(configuration, modules: modules)
     }
@@ -58,7 +60,7 @@ public struct TestServer: Sendable {
         // One STARTTLS and one direct-TLS listener on 127.0.0.1, and the certificate clients must trust.
         guard server.boundPorts.count == 2 else { throw TestSetupError("listeners: \(server.boundPorts)") }
         let directory = configuration.dataDirectory
-        guard FileManager.default.fileExists(atPath: "\(directory)/localhost.crt") else { throw TestSetupError("no certificate") }
+        guard FileManager.default.fileExists(atPath: "\(directory)/\(configuration.domain).crt") else { throw TestSetupError("no certificate") }
         return TestServer(server: server, directory: directory, configuration: configuration, modules: modules)
     }
 

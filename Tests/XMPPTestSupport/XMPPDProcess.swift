@@ -35,7 +35,7 @@ public final class XMPPDProcess: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: builtExecutable("xmppd"))
         process.arguments = ["--data-dir", directory, "--bind", "127.0.0.1", "--c2s-port", String(port), "--c2s-tls-port", "off",
-                             "--http-port", "off", "--https-port", "off", "--set", "proxy_port=0", "--registration", "open", "--log-level", "error"] + extraArguments
+                             "--http-port", "off", "--https-port", "off", "--set", "proxy_port=0", "--set", "s2s_port=0", "--registration", "open", "--log-level", "error"] + extraArguments
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()

@@ -13,6 +13,7 @@ import XMPPServerKernel
 /// - `deluser USER` – deletes the account (every module's data, contacts told) and ends its sessions; answers
 ///   `deleted USER` or `error: no account USER`
 /// - `stats` – `sessions N accounts N uptime-seconds N`, then the modules' figures as `name N` pairs (`mam_write_queue N ...`)
+/// - `remote-domains` – one line per remote server domain with a ready stream: `domain in out` (the directions it has)
 enum AdminSocket {
     /// The socket's path in a data directory.
     static func path(in dataDirectory: String) -> String { "\(dataDirectory)/xmppd.sock" }
@@ -59,8 +60,11 @@ enum AdminSocket {
             let accounts = (try? await kernel.storage.accounts.usernames().count) ?? -1
             let modules = kernel.statistics.map { " \($0.name) \($0.value)" }.joined()
             return "sessions \(kernel.registry.count) accounts \(accounts) uptime-seconds \(Int(Date().timeIntervalSince(started)))\(modules)"
+        case "remote-domains":
+            guard let links = kernel.remoteRouter as? ServerLinks else { return "" }
+            return links.remoteDomains.map { $0.domain + ($0.incoming ? " in" : "") + ($0.outgoing ? " out" : "") }.joined(separator: "\n")
         default:
-            return "error: unknown command (sessions, kick JID, logout USER, deluser USER, stats)"
+            return "error: unknown command (sessions, kick JID, logout USER, deluser USER, stats, remote-domains)"
         }
     }
 }

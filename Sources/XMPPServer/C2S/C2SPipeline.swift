@@ -36,18 +36,20 @@ enum C2SPipeline {
     }
 }
 
-/// Answers a connection over the per-address limit with a `policy-violation` stream error and closes it.
+/// Answers a connection over a connection limit with a `policy-violation` stream error and closes it.
 final class RefusingHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = XMPPOutbound
     let domain: String
+    let contentNamespace: String
 
-    init(domain: String) {
+    init(domain: String, contentNamespace: String = XMLNamespace.client) {
         self.domain = domain
+        self.contentNamespace = contentNamespace
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let header = StreamHeader(from: domain, id: StanzaID.make(), version: "1.0", contentNamespace: XMLNamespace.client)
+        let header = StreamHeader(from: domain, id: StanzaID.make(), version: "1.0", contentNamespace: contentNamespace)
         context.write(wrapOutboundOut(.header(header)), promise: nil)
         context.write(wrapOutboundOut(.element(StreamError(.policyViolation, text: "too many connections from your address").element)), promise: nil)
         let channel = context.channel

@@ -30,13 +30,15 @@ def ok(step):
 class Client(slixmpp.ClientXMPP):
     """A slixmpp client that records what it receives in queues."""
 
-    def __init__(self, user, password, register=False, resource="interop", direct_tls=False, mechanism="SCRAM-SHA-256"):
-        super().__init__(f"{user}@{DOMAIN}/{resource}", password, sasl_mech=mechanism)
+    def __init__(self, user, password, register=False, resource="interop", direct_tls=False, mechanism="SCRAM-SHA-256",
+                 domain=None, port=None, ca=None):
+        """`domain`, `port` (STARTTLS) and `ca` name another server than the one on the command line."""
+        super().__init__(f"{user}@{domain or DOMAIN}/{resource}", password, sasl_mech=mechanism)
         self.user, self.password = user, password
-        self.ca_certs = CA
+        self.ca_certs = ca or CA
         self.enable_direct_tls = direct_tls
         self.enable_starttls = not direct_tls
-        self.port = TLS_PORT if direct_tls else PORT
+        self.port = port or (TLS_PORT if direct_tls else PORT)
         self.auto_authorize = None
         self.auto_subscribe = False
         self.messages = asyncio.Queue()

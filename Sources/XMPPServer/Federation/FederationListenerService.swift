@@ -1,0 +1,88 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import XMPPCore
+import XMPPServerKernel
+import XMPPTransport
+
+/// The server-to-server listener on `s2s_port` (the `bind` addresses), and the start of outgoing federation: when
+/// it starts, ``ServerLinks`` may open streams to remote servers. Nothing runs when the `s2s` module is off.
+public final class FederationListenerService: ServerService, Sendable {
+    public let name = "s2s"
+    private let configuration: ServerConfiguration
+    private let kernel: ServerKernel
+    private let tls: ServerTLS
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let listeners = ListenerSet()
+    /// Incoming streams now, against `s2s_max_incoming` (one key: the whole listener).
+    private let incoming = ConnectionCounter()
+
+    init(configuration: ServerConfiguration, kernel: ServerKernel, tls: ServerTLS, group: any EventLoopGroup, logger: Logger) {
+        self.configuration = configuration
+        self.kernel = kernel
+        self.tls = tls
+        self.group = group
+        self.logger = logger
+    }
+
+    /// The ports bound (useful with port 0).
+    public var boundPorts: [Int] { listeners.ports }
+
+    private var links: ServerLinks? { kernel.remoteRouter as? ServerLinks }
+
+    public func start() async throws {
+        guard listeners.begin() else { return }
+        guard let links else { return }
+        for entry in FederationSettings.unparsableHosts(kernel.configuration.value(of: FederationModule.hosts)) {
+            logger.warning("s2s_hosts: not DOMAIN=HOST:PORT, left out", metadata: ["entry": "\(entry)"])
+        }
+        var clientConfiguration = TLSConfiguration.makeClientConfiguration()
+        // Dialback authenticates the remote domain; certificates from private CAs and self-signed ones are the norm
+        // between servers, so they are not checked here (SASL EXTERNAL with verified certificates is not done yet).
+        clientConfiguration.certificateVerification = .none
+        links.attach(ServerLinks.Environment(group: group, kernel: kernel, clientTLS: try NIOSSLContext(configuration: clientConfiguration),
+                                             logger: logger, maxStanzaBytes: configuration.limits.maxStanzaBytes))
+        let (settings, kernel, logger, incoming) = (links.settings, kernel, logger, incoming)
+        let serverTLS = tls.context
+        let limits = XMLParserLimits(maxStanzaBytes: configuration.limits.maxStanzaBytes)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let operations = channel.pipeline.syncOperations
+                    let encoder = XMPPStreamEncoder(contentNamespace: XMLNamespace.server)
+                    guard incoming.open("all", limit: settings.maxIncoming) else {
+                        logger.notice("server-to-server connection refused: s2s_max_incoming reached")
+                        try operations.addHandlers([encoder, RefusingHandler(domain: settings.localDomain, contentNamespace: XMLNamespace.server)])
+                        return
+                    }
+                    channel.closeFuture.whenComplete { _ in incoming.close("all") }
+                    let decoder = XMPPStreamDecoder(limits: limits)
+                    let gate = ReadGate()
+                    try operations.addHandlers([
+                        ReadRateLimiter(bytesPerSecond: settings.bytesPerSecond, burst: settings.bytesPerSecond, gate: gate),
+                        decoder, encoder,
+                        IdleStateHandler(allTimeout: .seconds(settings.idleSeconds)),
+                        IncomingServerStream(settings: settings, links: links, kernel: kernel, tls: serverTLS, decoder: decoder,
+                                             gate: gate, logger: logger),
+                    ])
+                }
+            }
+        do {
+            let channels = try await ListenerBinding.bind(bootstrap, port: settings.port, addresses: configuration.bindAddresses,
+                                                          kind: "server-to-server", logger: logger)
+            listeners.add(channels)
+        } catch {
+            await stop()
+            throw error
+        }
+    }
+
+    public func stop() async {
+        links?.closeAll()
+        await listeners.closeAll()
+    }
+}

@@ -1,0 +1,139 @@
+import Crypto
+import Foundation
+import XMPPCore
+import XMPPServerKernel
+
+/// Server-to-server federation (RFC 6120 §13, XEP-0220 dialback): stanzas for other domains leave through
+/// ``ServerLinks`` (one outgoing stream per remote domain), and remote servers connect to `s2s_port`
+/// (``FederationListenerService``). `federation = off` keeps the server an island: remote JIDs bounce.
+public struct FederationModule: ServerModule {
+    public let name = "s2s"
+    public let specifications = ["RFC 6120 §13", "XEP-0220 1.1.1", "XEP-0185 1.0"]
+
+    /// `federation`.
+    public static let enabled = ConfigOption.boolean("federation", default: true, "talk to other XMPP servers (server-to-server)")
+    /// `s2s_port`.
+    public static let port = ConfigOption.integer("s2s_port", default: 5269, range: 0...65535,
+                                                  "the port remote servers connect to, on the bind addresses (0: any free port)")
+    /// `s2s_hosts`.
+    public static let hosts = ConfigOption.string(
+        "s2s_hosts", default: "", "where to reach remote domains instead of DOMAIN:5269: DOMAIN=HOST:PORT, comma-separated")
+    /// `s2s_require_tls`.
+    public static let requireTLS = ConfigOption.boolean(
+        "s2s_require_tls", default: true, "server-to-server streams must be encrypted with STARTTLS, both ways")
+    /// `s2s_allow`.
+    public static let allow = ConfigOption.string(
+        "s2s_allow", default: "", "if set, the only remote domains this server talks to (comma-separated)")
+    /// `s2s_deny`.
+    public static let deny = ConfigOption.string("s2s_deny", default: "", "remote domains this server never talks to (comma-separated)")
+    /// `s2s_queue_limit`.
+    public static let queueLimit = ConfigOption.integer(
+        "s2s_queue_limit", default: 1000, range: 1...100_000,
+        "stanzas waiting for one remote domain while its stream is set up; more bounce with resource-constraint")
+    /// `s2s_setup_seconds`.
+    public static let setupSeconds = ConfigOption.integer(
+        "s2s_setup_seconds", default: 30, range: 1...600,
+        "seconds to connect to and authenticate with a remote server; then what waits bounces with remote-server-timeout")
+    /// `s2s_idle_seconds`.
+    public static let idleSeconds = ConfigOption.integer(
+        "s2s_idle_seconds", default: 600, range: 10...86_400, "a server-to-server stream with no traffic for this long closes")
+    /// `s2s_max_incoming`.
+    public static let maxIncoming = ConfigOption.integer(
+        "s2s_max_incoming", default: 200, range: 1...100_000, "incoming server-to-server streams at once; more are refused")
+    /// `s2s_bytes_per_second`.
+    public static let bytesPerSecond = ConfigOption.integer(
+        "s2s_bytes_per_second", default: 1_048_576, range: 1024...1_073_741_824,
+        "how fast one incoming server-to-server stream is read")
+
+    public var options: [ConfigOption] {
+        [Self.enabled, Self.port, Self.hosts, Self.requireTLS, Self.allow, Self.deny, Self.queueLimit, Self.setupSeconds,
+         Self.idleSeconds, Self.maxIncoming, Self.bytesPerSecond]
+    }
+
+    /// Creates the module.
+    public init() {}
+
+    public func activate(in host: ModuleHost) {
+        guard host.option(Self.enabled) as Bool else { return }
+        host.setRemoteRouter(ServerLinks(settings: FederationSettings(host.configuration)))
+    }
+}
+
+/// The federation options as the streams use them.
+struct FederationSettings: Sendable {
+    let localDomain: String
+    let secret: [UInt8]
+    let port: Int
+    /// `s2s_hosts`: remote domain → host and port.
+    let hosts: [String: (host: String, port: Int)]
+    let requireTLS: Bool
+    let allowed: Set<String>
+    let denied: Set<String>
+    let queueLimit: Int
+    let setupSeconds: Int64
+    let idleSeconds: Int64
+    let maxIncoming: Int
+    let bytesPerSecond: Int
+
+    init(_ configuration: KernelConfiguration) {
+        localDomain = configuration.domain
+        // A secret of its own, derived from the server's: the dialback keys say nothing about the server's other uses.
+        secret = Array(HMAC<SHA256>.authenticationCode(for: Array("s2s dialback".utf8), using: SymmetricKey(data: configuration.secret)))
+        port = configuration.value(of: FederationModule.port)
+        hosts = Self.parseHosts(configuration.value(of: FederationModule.hosts))
+        requireTLS = configuration.value(of: FederationModule.requireTLS)
+        allowed = Self.domains(configuration.value(of: FederationModule.allow))
+        denied = Self.domains(configuration.value(of: FederationModule.deny))
+        queueLimit = configuration.value(of: FederationModule.queueLimit)
+        setupSeconds = Int64(configuration.value(of: FederationModule.setupSeconds) as Int)
+        idleSeconds = Int64(configuration.value(of: FederationModule.idleSeconds) as Int)
+        maxIncoming = configuration.value(of: FederationModule.maxIncoming)
+        bytesPerSecond = configuration.value(of: FederationModule.bytesPerSecond)
+    }
+
+    /// Whether this server talks to `domain` (never to itself).
+    func permits(_ domain: String) -> Bool {
+        domain != localDomain && !denied.contains(domain) && (allowed.isEmpty || allowed.contains(domain))
+    }
+
+    /// Where `domain`'s server listens: the `s2s_hosts` entry for it or, for a service such as
+    /// `conference.example.org`, for the nearest parent domain listed; else the domain itself on 5269. (SRV records,
+    /// `_xmpp-server._tcp`, are not looked up yet.)
+    func address(of domain: String) -> (host: String, port: Int) {
+        var candidate = Substring(domain)
+        while true {
+            if let entry = hosts[String(candidate)] { return entry }
+            guard let dot = candidate.firstIndex(of: ".") else { return (domain, 5269) }
+            candidate = candidate[candidate.index(after: dot)...]
+        }
+    }
+
+    static func domains(_ list: String) -> Set<String> {
+        Set(list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty })
+    }
+
+    /// Parses `DOMAIN=HOST:PORT, ...`; entries that do not parse are left out (see ``unparsableHosts(_:)``).
+    static func parseHosts(_ list: String) -> [String: (host: String, port: Int)] {
+        var hosts: [String: (host: String, port: Int)] = [:]
+        for entry in list.split(separator: ",") {
+            guard let (domain, address) = parseHost(entry) else { continue }
+            hosts[domain] = address
+        }
+        return hosts
+    }
+
+    /// The entries of an `s2s_hosts` list that are not `DOMAIN=HOST:PORT` (logged at start).
+    static func unparsableHosts(_ list: String) -> [String] {
+        list.split(separator: ",").filter { parseHost($0) == nil }.map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    private static func parseHost(_ entry: Substring) -> (String, (host: String, port: Int))? {
+        let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.count == 2, !parts[0].isEmpty, let colon = parts[1].lastIndex(of: ":"),
+              let port = Int(parts[1][parts[1].index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        var host = String(parts[1][..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        return (parts[0].lowercased(), (host, port))
+    }
+}

@@ -1,0 +1,247 @@
+import Logging
+import NIOCore
+import NIOSSL
+import XMPPCore
+import XMPPServerKernel
+import XMPPTransport
+
+/// A stream a remote server opened to us (RFC 6120 §13): we offer STARTTLS (required unless `s2s_require_tls =
+/// off`), then dialback (XEP-0220). A `<db:result/>` is checked with the claimed domain's authoritative server
+/// before any stanza from that domain is accepted; a `<db:verify/>` (the remote checking a key of ours) is answered
+/// from our secret. Stanzas must come from an authenticated domain (else `invalid-from`) and go to this server's
+/// domain or a hosted service's (else `host-unknown`).
+final class IncomingServerStream: ChannelInboundHandler {
+    typealias InboundIn = XMLStreamEvent
+    typealias OutboundOut = XMPPOutbound
+
+    /// Dialback requests checked at once on one stream; more are refused.
+    static let maxPendingVerifications = 8
+    /// Stanzas waiting for storage work on one stream before reading pauses.
+    static let maxBacklog = 64
+
+    private let settings: FederationSettings
+    private let links: ServerLinks
+    private let kernel: ServerKernel
+    private let tls: NIOSSLContext?
+    private let decoder: XMPPStreamDecoder
+    private let gate: ReadGate
+    private let logger: Logger
+    private var streamID = ""
+    /// The domain of ours the remote opened the stream to (the server's, or a hosted service's).
+    private var receivingDomain = ""
+    private var isOpen = false
+    private var isSecured = false
+    private var isClosing = false
+    private var remoteDomains: Set<String> = []
+    private var pendingVerifications = 0
+    private var backlog = 0
+    private var lastInOrder: EventLoopFuture<Void>?
+
+    init(settings: FederationSettings, links: ServerLinks, kernel: ServerKernel, tls: NIOSSLContext?, decoder: XMPPStreamDecoder,
+         gate: ReadGate, logger: Logger) {
+        self.settings = settings
+        self.links = links
+        self.kernel = kernel
+        self.tls = tls
+        self.decoder = decoder
+        self.gate = gate
+        self.logger = logger
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        links.incomingClosed(remoteDomains)
+        remoteDomains = []
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
+            close(with: isOpen ? nil : StreamError(.connectionTimeout), context: context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let parserError = error as? XMLStreamError {
+            close(with: StreamError(parserError), context: context)
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !isClosing else { return }
+        switch unwrapInboundIn(data) {
+        case .streamOpened(let root, let contentNamespace):
+            opened(root, contentNamespace: contentNamespace, context: context)
+        case .element(let element) where isOpen:
+            received(element, context: context)
+        case .element:
+            close(with: StreamError(.notAuthorized), context: context)
+        case .streamClosed:
+            close(with: nil, context: context)
+        }
+    }
+
+    // MARK: Stream
+
+    private func opened(_ root: Element, contentNamespace: String, context: ChannelHandlerContext) {
+        streamID = StanzaID.make()
+        let to = root.attribute("to")?.lowercased() ?? ""
+        receivingDomain = serves(to) ? to : settings.localDomain
+        let header = StreamHeader(from: receivingDomain, to: root.attribute("from"), id: streamID, version: "1.0",
+                                  contentNamespace: XMLNamespace.server)
+        context.write(wrapOutboundOut(.header(header)), promise: nil)
+        guard root.name == "stream", root.namespace == XMLNamespace.streams, contentNamespace == XMLNamespace.server else {
+            return close(with: StreamError(.invalidNamespace, text: "a server-to-server stream is in jabber:server"), context: context)
+        }
+        guard serves(to) else {
+            return close(with: StreamError(.hostUnknown, text: "this server is \(settings.localDomain)"), context: context)
+        }
+        if let from = root.attribute("from")?.lowercased(), !settings.permits(from) {
+            return close(with: StreamError(.policyViolation, text: "this server does not talk to \(from)"), context: context)
+        }
+        isOpen = true
+        var features = Element("features", namespace: XMLNamespace.streams)
+        if !isSecured, tls != nil {
+            var starttls = Element("starttls", namespace: Dialback.tlsNamespace)
+            if settings.requireTLS { starttls.append(Element("required", namespace: Dialback.tlsNamespace)) }
+            features.append(starttls)
+        }
+        if isSecured || !settings.requireTLS {
+            var dialback = Element("dialback", namespace: Dialback.featureNamespace)
+            dialback.append(Element("errors", namespace: Dialback.featureNamespace))
+            features.append(dialback)
+        }
+        context.writeAndFlush(wrapOutboundOut(.element(features)), promise: nil)
+    }
+
+    private func received(_ element: Element, context: ChannelHandlerContext) {
+        switch element.namespace {
+        case Dialback.tlsNamespace where element.name == "starttls":
+            startTLS(context: context)
+        case Dialback.namespace where element.name == "result" && element.attribute("type") == nil:
+            dialbackRequest(element, context: context)
+        case Dialback.namespace where element.name == "verify" && element.attribute("type") == nil:
+            verifyRequest(element, context: context)
+        case XMLNamespace.server where ["message", "presence", "iq"].contains(element.name):
+            stanza(element, context: context)
+        default:
+            close(with: StreamError(.unsupportedStanzaType, text: "\(element.name) is not expected here"), context: context)
+        }
+    }
+
+    private func startTLS(context: ChannelHandlerContext) {
+        guard !isSecured, let tls else { return close(with: StreamError(.policyViolation, text: "TLS is not offered"), context: context) }
+        context.writeAndFlush(wrapOutboundOut(.element(Element("proceed", namespace: Dialback.tlsNamespace))), promise: nil)
+        do {
+            try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), position: .first)
+        } catch {
+            return context.close(promise: nil) as Void
+        }
+        decoder.resetStream()
+        isSecured = true
+        isOpen = false
+    }
+
+    // MARK: Dialback
+
+    /// `<db:result from='remote' to='us'>key</db:result>`: the remote server wants to send stanzas from its domain;
+    /// its authoritative server must confirm the key (XEP-0220 §2.1–2.4).
+    private func dialbackRequest(_ request: Element, context: ChannelHandlerContext) {
+        guard isSecured || !settings.requireTLS else {
+            return close(with: StreamError(.policyViolation, text: "STARTTLS first"), context: context)
+        }
+        guard let from = request.attribute("from").flatMap(JID.init(validating:)), from.localpart == nil, from.resourcepart == nil,
+              let to = request.attribute("to") else {
+            return close(with: StreamError(.improperAddressing, text: "db:result needs from and to domains"), context: context)
+        }
+        let (remote, local) = (from.domainpart, to.lowercased())
+        guard serves(local) else {
+            return write(Dialback.error("result", from: to, to: remote, .itemNotFound), context: context)
+        }
+        guard settings.permits(remote) else {
+            return write(Dialback.error("result", from: local, to: remote, .forbidden), context: context)
+        }
+        guard pendingVerifications < Self.maxPendingVerifications else {
+            return write(Dialback.error("result", from: local, to: remote, .resourceConstraint), context: context)
+        }
+        pendingVerifications += 1
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        links.verify(key: request.text, streamID: streamID, Route(local: local, remote: remote), on: context.eventLoop).whenComplete { outcome in
+            let (stream, context) = loopBound.value
+            stream.pendingVerifications -= 1
+            stream.verified(Route(local: local, remote: remote), valid: (try? outcome.get()) == true, context: context)
+        }
+    }
+
+    private func verified(_ route: Route, valid: Bool, context: ChannelHandlerContext) {
+        guard !isClosing else { return }
+        if valid, remoteDomains.insert(route.remote).inserted { links.incomingAuthenticated(route.remote) }
+        logger.info(valid ? "server-to-server stream ready" : "dialback refused",
+                    metadata: ["domain": "\(route.remote)", "to": "\(route.local)", "direction": "in"])
+        write(Dialback.element("result", from: route.local, to: route.remote, type: valid ? "valid" : "invalid"), context: context)
+        if !valid { close(with: nil, context: context) }
+    }
+
+    /// `<db:verify from='receiving' to='us' id='stream'>key</db:verify>`: a server we opened a stream to asks whether
+    /// the key it got on that stream is ours (XEP-0220 §2.3).
+    private func verifyRequest(_ request: Element, context: ChannelHandlerContext) {
+        guard let receiving = request.attribute("from")?.lowercased(), let to = request.attribute("to"), let id = request.attribute("id") else {
+            return close(with: StreamError(.improperAddressing, text: "db:verify needs from, to and id"), context: context)
+        }
+        let originating = to.lowercased()
+        guard serves(originating) else {
+            return write(Dialback.error("verify", from: to, to: receiving, id: id, .itemNotFound), context: context)
+        }
+        let valid = Dialback.isValid(request.text, secret: settings.secret, receiving: receiving, originating: originating, streamID: id)
+        write(Dialback.element("verify", from: originating, to: receiving, id: id, type: valid ? "valid" : "invalid"), context: context)
+    }
+
+    /// Whether `domain` is ours: the server's or a hosted service's.
+    private func serves(_ domain: String) -> Bool {
+        domain == settings.localDomain || kernel.isHostedService(domain)
+    }
+
+    // MARK: Stanzas
+
+    private func stanza(_ element: Element, context: ChannelHandlerContext) {
+        guard let from = element.attribute("from").flatMap(JID.init(validating:)), remoteDomains.contains(from.domainpart) else {
+            return close(with: StreamError(.invalidFrom, text: "stanzas on this stream come from the domains it authenticated"),
+                         context: context)
+        }
+        guard let to = element.attribute("to").flatMap(JID.init(validating:)),
+              kernel.isLocal(to) || kernel.isHostedService(to.domainpart) else {
+            return close(with: StreamError(.hostUnknown, text: "this server is \(settings.localDomain)"), context: context)
+        }
+        let stanza = element.replacingNamespace(XMLNamespace.server, with: XMLNamespace.client)
+        // In order, like a client's: each waits for the storage work of the one before.
+        let eventLoop = context.eventLoop
+        let kernel = kernel
+        let previous = lastInOrder ?? eventLoop.makeSucceededVoidFuture()
+        let processed = previous.flatMap { kernel.processFromRemote(stanza, from: from, to: to, eventLoop: eventLoop) ?? eventLoop.makeSucceededVoidFuture() }
+        backlog += 1
+        if backlog >= Self.maxBacklog { gate.pause(.backlog, context: context) }
+        lastInOrder = processed
+        let loopBound = NIOLoopBound((self, context), eventLoop: eventLoop)
+        processed.whenComplete { _ in
+            let (stream, context) = loopBound.value
+            stream.backlog -= 1
+            if stream.backlog == 0 { stream.lastInOrder = nil }
+            if stream.backlog < Self.maxBacklog / 2 { stream.gate.resume(.backlog, context: context) }
+        }
+    }
+
+    private func write(_ element: Element, context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(.element(element)), promise: nil)
+    }
+
+    private func close(with error: StreamError?, context: ChannelHandlerContext) {
+        guard !isClosing else { return }
+        isClosing = true
+        if let error { context.write(wrapOutboundOut(.element(error.element)), promise: nil) }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.close)).whenComplete { _ in channel.close(promise: nil) }
+    }
+}

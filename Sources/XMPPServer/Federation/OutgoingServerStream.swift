@@ -1,0 +1,229 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import XMPPCore
+import XMPPServerKernel
+import XMPPTransport
+
+/// A stream this server opens to a remote server (RFC 6120 §13): the header, STARTTLS (required unless
+/// `s2s_require_tls = off`), then dialback (XEP-0220). For routing, `<db:result/>` with our key and, once the remote
+/// says valid, the stanzas ``ServerLinks`` has for it; for verification, one `<db:verify/>` and its answer.
+final class OutgoingServerStream: ChannelInboundHandler {
+    typealias InboundIn = XMLStreamEvent
+    typealias OutboundOut = XMPPOutbound
+
+    enum Purpose {
+        /// Carry stanzas for ``ServerLinks``.
+        case route(ServerLinks)
+        /// Ask whether `key` is the remote's dialback key for the stream `streamID` it opened to us.
+        case verify(key: String, streamID: String, answer: EventLoopPromise<Bool>)
+    }
+
+    private enum State {
+        case awaitingHeader
+        case awaitingFeatures
+        case awaitingProceed
+        case awaitingAnswer
+        case established
+        case done
+    }
+
+    private let local: String
+    private let remote: String
+    private let purpose: Purpose
+    private let settings: FederationSettings
+    private let environment: ServerLinks.Environment
+    private let decoder: XMPPStreamDecoder
+    private var state = State.awaitingHeader
+    private var isSecured = false
+    private var streamID = ""
+    private var setupTimer: Scheduled<Void>?
+    private var isClosing = false
+
+    init(_ route: Route, purpose: Purpose, settings: FederationSettings, environment: ServerLinks.Environment,
+         decoder: XMPPStreamDecoder) {
+        self.local = route.local
+        self.remote = route.remote
+        self.purpose = purpose
+        self.settings = settings
+        self.environment = environment
+        self.decoder = decoder
+    }
+
+    /// Connects to `route.remote`'s server and runs a stream from `route.local` for `purpose`; the future fails when
+    /// the connection does.
+    static func open(_ route: Route, purpose: Purpose, settings: FederationSettings,
+                     environment: ServerLinks.Environment) -> EventLoopFuture<Void> {
+        let (host, port) = settings.address(of: route.remote)
+        let limits = XMLParserLimits(maxStanzaBytes: environment.maxStanzaBytes)
+        return ClientBootstrap(group: environment.group)
+            .connectTimeout(.seconds(settings.setupSeconds))
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let decoder = XMPPStreamDecoder(limits: limits)
+                    try channel.pipeline.syncOperations.addHandlers([
+                        decoder, XMPPStreamEncoder(contentNamespace: XMLNamespace.server),
+                        IdleStateHandler(allTimeout: .seconds(settings.idleSeconds)),
+                        OutgoingServerStream(route, purpose: purpose, settings: settings, environment: environment, decoder: decoder),
+                    ])
+                }
+            }
+            .connect(host: host, port: port)
+            .map { _ in }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let channel = context.channel
+        setupTimer = context.eventLoop.scheduleTask(in: .seconds(settings.setupSeconds)) {
+            channel.pipeline.fireUserInboundEventTriggered(SetupTimedOut())
+        }
+        openStream(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        setupTimer?.cancel()
+        finish(StanzaError(.remoteServerNotFound, text: "the stream to \(remote) closed"), context: context)
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is SetupTimedOut, !isEstablished {
+            finish(StanzaError(.remoteServerTimeout, text: "\(remote) did not answer in time"), context: context)
+            closeStream(context: context)
+        } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
+            closeStream(context: context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        environment.logger.notice("server-to-server stream failed", metadata: ["domain": "\(remote)", "error": "\(error)"])
+        finish(StanzaError(.remoteServerNotFound, text: "the stream to \(remote) failed"), context: context)
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch (unwrapInboundIn(data), state) {
+        case (.streamOpened(let root, _), .awaitingHeader):
+            streamID = root.attribute("id") ?? ""
+            state = .awaitingFeatures
+        case (.element(let features), .awaitingFeatures) where features.name == "features":
+            negotiate(features, context: context)
+        case (.element(let element), .awaitingProceed) where element.namespace == Dialback.tlsNamespace:
+            guard element.name == "proceed" else { return fail("\(remote) refused STARTTLS", context: context) }
+            startTLS(context: context)
+        case (.element(let element), .awaitingAnswer) where element.namespace == Dialback.namespace:
+            answered(element, context: context)
+        case (.streamClosed, _):
+            closeStream(context: context)
+        case (.element(let element), _) where element.name == "error" && element.namespace == XMLNamespace.streams:
+            fail("\(remote) sent a stream error: \(StreamError(element: element)?.condition.rawValue ?? "?")", context: context)
+        default:
+            // Outgoing streams carry our stanzas only (RFC 6120 §13: one direction per stream).
+            break
+        }
+    }
+
+    private var isEstablished: Bool {
+        if case .established = state { true } else { false }
+    }
+
+    private func openStream(context: ChannelHandlerContext) {
+        let header = StreamHeader(from: local, to: remote, version: "1.0", contentNamespace: XMLNamespace.server)
+        context.writeAndFlush(wrapOutboundOut(.header(header)), promise: nil)
+    }
+
+    private func negotiate(_ features: Element, context: ChannelHandlerContext) {
+        if !isSecured, features.child("starttls", namespace: Dialback.tlsNamespace) != nil {
+            state = .awaitingProceed
+            context.writeAndFlush(wrapOutboundOut(.element(Element("starttls", namespace: Dialback.tlsNamespace))), promise: nil)
+            return
+        }
+        if !isSecured && settings.requireTLS {
+            return fail("\(remote) does not offer STARTTLS, and s2s_require_tls is on", context: context)
+        }
+        state = .awaitingAnswer
+        let request: Element
+        switch purpose {
+        case .route:
+            let key = Dialback.key(secret: settings.secret, receiving: remote, originating: local, streamID: streamID)
+            request = Dialback.element("result", from: local, to: remote, key: key)
+        case .verify(let key, let verifiedStream, _):
+            request = Dialback.element("verify", from: local, to: remote, id: verifiedStream, key: key)
+        }
+        context.writeAndFlush(wrapOutboundOut(.element(request)), promise: nil)
+    }
+
+    private func startTLS(context: ChannelHandlerContext) {
+        do {
+            let handler = try NIOSSLClientHandler(context: environment.clientTLS, serverHostname: remote)
+            try context.pipeline.syncOperations.addHandler(handler, position: .first)
+        } catch {
+            return fail("TLS with \(remote): \(error)", context: context)
+        }
+        decoder.resetStream()
+        isSecured = true
+        state = .awaitingHeader
+        openStream(context: context)
+    }
+
+    private func answered(_ answer: Element, context: ChannelHandlerContext) {
+        let valid = answer.attribute("type") == "valid"
+        switch purpose {
+        case .route(let links) where answer.name == "result":
+            guard valid, answer.attribute("from") == remote else {
+                return fail("\(remote) did not accept our dialback key", context: context)
+            }
+            state = .established
+            setupTimer?.cancel()
+            links.established(Route(local: local, remote: remote), channel: context.channel)
+            environment.logger.info("server-to-server stream ready", metadata: ["domain": "\(remote)", "direction": "out"])
+        case .verify(_, let verifiedStream, let promise) where answer.name == "verify" && answer.attribute("id") == verifiedStream:
+            state = .done
+            promise.succeed(valid && answer.attribute("from") == remote)
+            closeStream(context: context)
+        default:
+            break
+        }
+    }
+
+    private func fail(_ reason: String, context: ChannelHandlerContext) {
+        environment.logger.notice("server-to-server stream failed", metadata: ["domain": "\(remote)", "reason": "\(reason)"])
+        finish(StanzaError(.remoteServerNotFound, text: reason), context: context)
+        closeStream(context: context)
+    }
+
+    /// Settles the purpose once: the queued stanzas bounce (or the stream is forgotten), the verification says no.
+    private func finish(_ error: StanzaError, context: ChannelHandlerContext) {
+        let previous = state
+        state = .done
+        switch (purpose, previous) {
+        case (.route(let links), .established): links.closed(Route(local: local, remote: remote), channel: context.channel)
+        case (.route(let links), .awaitingHeader), (.route(let links), .awaitingFeatures), (.route(let links), .awaitingProceed),
+             (.route(let links), .awaitingAnswer):
+            links.failed(Route(local: local, remote: remote), error)
+        case (.verify(_, _, let promise), let state) where !Self.isDone(state):
+            promise.succeed(false)
+        default:
+            break
+        }
+    }
+
+    private static func isDone(_ state: State) -> Bool {
+        if case .done = state { true } else { false }
+    }
+
+    private func closeStream(context: ChannelHandlerContext) {
+        let channel = context.channel
+        guard channel.isActive, !isClosing else { return }
+        isClosing = true
+        context.writeAndFlush(wrapOutboundOut(.close)).whenComplete { _ in channel.close(promise: nil) }
+    }
+}
+
+/// The stream was not ready within `s2s_setup_seconds`.
+private struct SetupTimedOut {}

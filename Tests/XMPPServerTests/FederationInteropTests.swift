@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import XMPPServer
+import XMPPTestSupport
+
+/// Federation (RFC 6120 §13, XEP-0220 dialback over STARTTLS) between two xmppd domains on loopback, each reaching the
+/// other through `s2s_hosts`, driven by slixmpp clients of both (Interop/slixmpp_federation_scenario.py).
+@Suite struct FederationInteropTests {
+    /// Two servers, `alpha.test` and `beta.test`, that know where the other listens; for `alpha.test`,
+    /// `nowhere.test` is a closed port and `stall.test` is `stallPort` (the scenario listens there and never answers),
+    /// and a remote has 3 s to get ready.
+    static func withTwoDomains<T: Sendable>(storage: String = "memory",
+                                            _ body: @Sendable (TestServer, TestServer, _ s2sPortB: Int, _ stallPort: Int) async throws -> T) async throws -> T? {
+        try await TestGate.servers.run {
+            let (portA, portB) = (try LoopbackPort.free(), try LoopbackPort.free())
+            let (closedPort, stallPort) = (try LoopbackPort.free(), try LoopbackPort.free())
+            let alpha = try await TestServer.start(storage: storage) { configuration in
+                configuration.domain = "alpha.test"
+                try? ConfigFile.set("s2s_port", to: String(portA), in: &configuration)
+                try? ConfigFile.set("s2s_setup_seconds", to: "3", in: &configuration)
+                try? ConfigFile.set("s2s_hosts", to: "beta.test=127.0.0.1:\(portB), nowhere.test=127.0.0.1:\(closedPort), "
+                                        + "stall.test=127.0.0.1:\(stallPort)", in: &configuration)
+            }
+            let beta = try await TestServer.start(storage: storage) { configuration in
+                configuration.domain = "beta.test"
+                try? ConfigFile.set("s2s_port", to: String(portB), in: &configuration)
+                try? ConfigFile.set("s2s_hosts", to: "alpha.test=127.0.0.1:\(portA)", in: &configuration)
+            }
+            do {
+                let result = try await body(alpha, beta, portB, stallPort)
+                await alpha.stop()
+                await beta.stop()
+                return result
+            } catch {
+                await alpha.stop()
+                await beta.stop()
+                throw error
+            }
+        }
+    }
+
+    @Test func twoXMPPDDomains() async throws {
+        let result = try await Self.withTwoDomains { alpha, beta, s2sPortB, stallPort in
+            let script = try #require(Bundle.module.url(forResource: "slixmpp_federation_scenario", withExtension: "py", subdirectory: "Interop"))
+            let scenario = try await runProcess(["python3", "-u", script.path, "127.0.0.1",
+                                         String(alpha.port), String(alpha.tlsPort), "alpha.test", alpha.certificatePath,
+                                         String(beta.port), "beta.test", beta.certificatePath, String(s2sPortB), "nowhere.test",
+                                         String(stallPort)],
+                                        timeout: 240)
+            // The streams stay up after the scenario (until s2s_idle_seconds): xmppctl lists them with their directions.
+            let remote = try await runProcess([builtExecutable("xmppctl"), "remote-domains", "--data-dir", alpha.directory], timeout: 30)
+            #expect(remote.status == 0 && remote.output.split(separator: "\n").contains("beta.test in out"), "\(remote.output)")
+            #expect(remote.output.contains("conference.beta.test"), "\(remote.output)")
+            #expect(!remote.output.contains("nowhere.test") && !remote.output.contains("stall.test"), "\(remote.output)")
+            return scenario
+        }
+        let (status, output) = try #require(result)
+        #expect(status == 0, "federation scenario failed:\n\(output)")
+        #expect(output.contains("scenario complete"), "\(output)")
+        let steps = output.split(separator: "\n").filter { $0.hasPrefix("ok ") }
+        #expect(steps.count == 7, "steps: \(steps)")
+    }
+
+    /// xmppd (`alpha.test`) and Prosody (`localhost`) federate both ways: each verifies the other's dialback key by
+    /// calling back, over STARTTLS (Prosody requires it).
+    @Test func xmppdAndProsody() async throws {
+        let (xmppdS2S, prosodyS2S) = (try LoopbackPort.free(), try LoopbackPort.free())
+        let result = try await ProsodyServer.with(federation: .init(s2sPort: prosodyS2S, hosts: ["alpha.test": xmppdS2S])) { prosody in
+            let alpha = try await TestServer.start(storage: "memory") { configuration in
+                configuration.domain = "alpha.test"
+                try? ConfigFile.set("s2s_port", to: String(xmppdS2S), in: &configuration)
+                try? ConfigFile.set("s2s_hosts", to: "localhost=127.0.0.1:\(prosodyS2S)", in: &configuration)
+            }
+            let script = try #require(Bundle.module.url(forResource: "slixmpp_federation_scenario", withExtension: "py", subdirectory: "Interop"))
+            let result = try? await runProcess(["python3", "-u", script.path, "127.0.0.1",
+                                                String(alpha.port), String(alpha.tlsPort), "alpha.test", alpha.certificatePath,
+                                                String(prosody.port), "localhost", prosody.certificatePath, String(prosodyS2S)],
+                                               timeout: 240)
+            await alpha.stop()
+            return result
+        }
+        let (status, output) = try #require(result)
+        #expect(status == 0, "federation scenario with Prosody failed:\n\(output)")
+        #expect(output.contains("scenario complete"), "\(output)")
+        #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 6, "\(output)")
+    }
+}
