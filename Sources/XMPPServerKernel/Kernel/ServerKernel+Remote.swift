@@ -65,11 +65,12 @@ extension ServerKernel {
 
     /// A remote contact's server asks for a local user's presence (RFC 6121 §4.3.2): the current presence of each
     /// available resource when the contact is subscribed to it, unavailable presence when none is; `unsubscribed`
-    /// when the contact is not subscribed, which tells its server to fix its roster.
+    /// when the contact is not subscribed, which tells its server to fix its roster — and the same for an account
+    /// that does not exist, so a probe does not tell which do.
     private func answerProbe(from contact: JID, to user: JID) async {
-        guard let username = user.localpart, (try? await storage.accounts.accountExists(username)) == true else { return }
+        guard let username = user.localpart else { return }
         let item = try? await storage.rosters.item(contact, of: username)
-        guard let item, item.contactReceivesPresence else {
+        guard let item, item.contactReceivesPresence, (try? await storage.accounts.accountExists(username)) == true else {
             _ = sendRemote(Presence(type: .unsubscribed, to: contact, from: user).element, to: contact)
             return
         }

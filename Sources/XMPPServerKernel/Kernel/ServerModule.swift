@@ -57,8 +57,13 @@ public struct IQRequest: Sendable {
     /// Whether the sender addressed their own account.
     public var isFromOwner: Bool { from.bare == to }
 
-    /// The account name of the sender.
-    public var senderUsername: String { from.localpart ?? "" }
+    /// The account name of the sender; empty for a sender on another server or a hosted service, who has no account
+    /// here whatever its localpart says.
+    public var senderUsername: String { kernel.isLocal(from) ? from.localpart ?? "" : "" }
+
+    /// Whether a client of this server sent the request over its own session (not a hosted service, not a remote
+    /// server): what changes the sender's own account requires it.
+    public var isFromLocalSession: Bool { session != nil && kernel.isLocal(from) }
 }
 
 /// What an IQ handler answers: the payload of the `result` (or none), and work to do once the reply is sent.

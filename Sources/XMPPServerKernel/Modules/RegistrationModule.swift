@@ -27,7 +27,9 @@ public struct RegistrationModule: ServerModule {
             }
         }
         host.handleIQ(Self.namespace, for: [.server, .ownAccount, .otherAccount]) { request in
-            guard request.isFromOwner || request.to.localpart == nil else { throw StanzaError(.forbidden) }
+            // Only a logged-in client manages its own account: never a remote server's user or a component, whose
+            // localpart may well be a local account's name.
+            guard request.isFromLocalSession, request.isFromOwner || request.to.localpart == nil else { throw StanzaError(.forbidden) }
             return try await self.manage(request)
         }
     }
