@@ -260,9 +260,10 @@ let package = Package(
         // Fixtures shared by the server and client tests: an in-process xmppd, and running helper processes.
         .target(
             name: "XMPPTestSupport",
-            dependencies: ["XMPPServer", "XMPPServerKernel", "XMPPCore", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["XMPPServer", "XMPPServerKernel", "XMPPCore", "XMPPTransport", .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             path: "Tests/XMPPTestSupport",
+            exclude: ["Prosody"],
             swiftSettings: strictSettings
         ),
         .testTarget(

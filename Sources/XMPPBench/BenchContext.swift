@@ -1,20 +1,37 @@
 import Foundation
 
-/// Where a scenario runs: the connector, and the server process whose memory and CPU it samples.
+/// Where a scenario runs: the connector, and the server process whose memory and CPU it samples. For federation,
+/// a second server where the receivers of `throughput` and `rate` log in: their messages cross a server-to-server
+/// stream, and "the server" in the figures is both processes together.
 public struct BenchContext: Sendable {
     /// Opens connections to the target.
     public var connector: BenchConnector
     /// The server's process id, when known (its tree is sampled from `/proc`).
     public var serverPID: Int32?
+    /// Opens the receivers' connections, when they are on a second server.
+    public var receiverConnector: BenchConnector?
+    /// The second server's process id, when known.
+    public var receiverServerPID: Int32?
 
     /// Creates a context.
-    public init(connector: BenchConnector, serverPID: Int32?) {
+    public init(connector: BenchConnector, serverPID: Int32?, receiverConnector: BenchConnector? = nil, receiverServerPID: Int32? = nil) {
         self.connector = connector
         self.serverPID = serverPID
+        self.receiverConnector = receiverConnector
+        self.receiverServerPID = receiverServerPID
     }
 
-    /// A sample of the server's process tree, if its pid is known and it runs.
-    func serverSample() -> ProcessSample? { serverPID.flatMap(ProcessSample.of(pid:)) }
+    /// A sample of the server's process tree (both servers' added up when there are two), if its pid is known and
+    /// it runs.
+    func serverSample() -> ProcessSample? {
+        guard var sample = serverPID.flatMap(ProcessSample.of(pid:)) else { return nil }
+        guard let receiverServerPID else { return sample }
+        guard let second = ProcessSample.of(pid: receiverServerPID) else { return nil }
+        sample.rssKiB += second.rssKiB
+        sample.cpuSeconds += second.cpuSeconds
+        sample.processCount += second.processCount
+        return sample
+    }
 
     /// Seconds since an arbitrary monotonic origin.
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }

@@ -43,6 +43,12 @@ struct TargetOptions: ParsableArguments {
     var websocketPath = "/xmpp-websocket"
     @Flag(help: "Behave like mobile clients: enable carbons (XEP-0280) and stream management (XEP-0198), acknowledging the server's stanzas.")
     var mobile = false
+    @Option(help: "throughput and rate: the receivers log in to this second server, HOST:PORT (federation: messages cross a server-to-server stream).")
+    var receiversServer: String?
+    @Option(help: "The XMPP domain of the second server's accounts (same account names and passwords).")
+    var receiversDomain: String?
+    @Option(help: "Process id of the second server: its CPU and memory are added to the first's.")
+    var receiversPid: Int32?
 
     func context() throws -> (BenchContext, MultiThreadedEventLoopGroup) {
         let parts = server.split(separator: ":")
@@ -56,7 +62,20 @@ struct TargetOptions: ParsableArguments {
         target.mobile = mobile
         target.webSocketPath = websocketPath
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
-        return (BenchContext(connector: try BenchConnector(target: target, group: group), serverPID: pid), group)
+        var receivers: BenchConnector?
+        if let receiversServer {
+            let parts = receiversServer.split(separator: ":")
+            guard parts.count == 2, let port = Int(parts[1]), let receiversDomain else {
+                throw ValidationError("--receivers-server must be HOST:PORT, with --receivers-domain")
+            }
+            var second = target
+            second.host = String(parts[0])
+            second.port = port
+            second.domain = receiversDomain
+            receivers = try BenchConnector(target: second, group: group)
+        }
+        return (BenchContext(connector: try BenchConnector(target: target, group: group), serverPID: pid,
+                             receiverConnector: receivers, receiverServerPID: receiversPid), group)
     }
 
     func emit(_ report: BenchReport) throws {

@@ -2,45 +2,70 @@ import Foundation
 import Testing
 import XMPPServer
 import XMPPTestSupport
+import XMPPTransport
 
 /// Federation (RFC 6120 §13, XEP-0220 dialback over STARTTLS) between two xmppd domains on loopback, each reaching the
 /// other through `s2s_hosts`, driven by slixmpp clients of both (Interop/slixmpp_federation_scenario.py).
 @Suite struct FederationInteropTests {
+    /// How the two servers find each other.
+    enum Resolution: Sendable {
+        /// `s2s_hosts` entries.
+        case configured
+        /// SRV records (`_xmpp-server._tcp`) from a name server of the test's; `beta.test`'s first record points at
+        /// a closed port, so the second is reached only by falling back.
+        case srv
+    }
+
     /// Two servers, `alpha.test` and `beta.test`, that know where the other listens; for `alpha.test`,
     /// `nowhere.test` is a closed port and `stall.test` is `stallPort` (the scenario listens there and never answers),
     /// and a remote has 3 s to get ready.
-    static func withTwoDomains<T: Sendable>(storage: String = "memory",
+    static func withTwoDomains<T: Sendable>(_ resolution: Resolution = .configured,
                                             _ body: @Sendable (TestServer, TestServer, _ s2sPortB: Int, _ stallPort: Int) async throws -> T) async throws -> T? {
         try await TestGate.servers.run {
             let (portA, portB) = (try LoopbackPort.free(), try LoopbackPort.free())
             let (closedPort, stallPort) = (try LoopbackPort.free(), try LoopbackPort.free())
-            let alpha = try await TestServer.start(storage: storage) { configuration in
-                configuration.domain = "alpha.test"
-                try? ConfigFile.set("s2s_port", to: String(portA), in: &configuration)
+            let places = ["alpha.test": portA, "beta.test": portB, "nowhere.test": closedPort, "stall.test": stallPort]
+            var dns: FakeDNSServer?
+            if resolution == .srv {
+                var records = places.mapValues { [DNSMessage.SRVRecord(priority: 10, weight: 0, port: UInt16($0), target: "127.0.0.1")] }
+                records["beta.test"]?.insert(DNSMessage.SRVRecord(priority: 0, weight: 0, port: UInt16(closedPort), target: "127.0.0.1"), at: 0)
+                // A service domain has records of its own, as on the Internet (s2s_hosts entries cover subdomains).
+                records["conference.beta.test"] = records["beta.test"]
+                records["conference.alpha.test"] = records["alpha.test"]
+                dns = try await FakeDNSServer.start(records: Dictionary(uniqueKeysWithValues: records.map { ("_xmpp-server._tcp.\($0.key)", $0.value) }))
+            }
+            func configure(_ configuration: inout ServerConfiguration, domain: String) {
+                configuration.domain = domain
+                try? ConfigFile.set("s2s_port", to: String(places[domain]!), in: &configuration)
                 try? ConfigFile.set("s2s_setup_seconds", to: "3", in: &configuration)
-                try? ConfigFile.set("s2s_hosts", to: "beta.test=127.0.0.1:\(portB), nowhere.test=127.0.0.1:\(closedPort), "
-                                        + "stall.test=127.0.0.1:\(stallPort)", in: &configuration)
+                if let dns {
+                    try? ConfigFile.set("s2s_dns_servers", to: dns.address, in: &configuration)
+                } else {
+                    let others = places.filter { $0.key != domain }.map { "\($0.key)=127.0.0.1:\($0.value)" }
+                    try? ConfigFile.set("s2s_hosts", to: others.joined(separator: ", "), in: &configuration)
+                }
             }
-            let beta = try await TestServer.start(storage: storage) { configuration in
-                configuration.domain = "beta.test"
-                try? ConfigFile.set("s2s_port", to: String(portB), in: &configuration)
-                try? ConfigFile.set("s2s_hosts", to: "alpha.test=127.0.0.1:\(portA)", in: &configuration)
-            }
+            let alpha = try await TestServer.start(storage: "memory") { configure(&$0, domain: "alpha.test") }
+            let beta = try await TestServer.start(storage: "memory") { configure(&$0, domain: "beta.test") }
             do {
                 let result = try await body(alpha, beta, portB, stallPort)
                 await alpha.stop()
                 await beta.stop()
+                await dns?.stop()
                 return result
             } catch {
                 await alpha.stop()
                 await beta.stop()
+                await dns?.stop()
                 throw error
             }
         }
     }
 
-    @Test func twoXMPPDDomains() async throws {
-        let result = try await Self.withTwoDomains { alpha, beta, s2sPortB, stallPort in
+    /// The servers find each other through `s2s_hosts`, or through SRV records (falling back from a dead first target).
+    @Test(arguments: [Resolution.configured, .srv])
+    func twoXMPPDDomains(resolution: Resolution) async throws {
+        let result = try await Self.withTwoDomains(resolution) { alpha, beta, s2sPortB, stallPort in
             let script = try #require(Bundle.module.url(forResource: "slixmpp_federation_scenario", withExtension: "py", subdirectory: "Interop"))
             let scenario = try await runProcess(["python3", "-u", script.path, "127.0.0.1",
                                          String(alpha.port), String(alpha.tlsPort), "alpha.test", alpha.certificatePath,

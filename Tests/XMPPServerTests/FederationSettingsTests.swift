@@ -21,10 +21,10 @@ import XMPPServerKernel
         var configuration = KernelConfiguration(domain: "a.example")
         configuration.moduleSettings["s2s_hosts"] = "b.example=127.0.0.1:5270, v6.example=[::1]:5271, bad.example=nowhere, x=y:0"
         let settings = FederationSettings(configuration)
-        #expect(settings.address(of: "b.example") == ("127.0.0.1", 5270))
-        #expect(settings.address(of: "conference.b.example") == ("127.0.0.1", 5270))
-        #expect(settings.address(of: "v6.example") == ("::1", 5271))
-        #expect(settings.address(of: "bad.example") == ("bad.example", 5269))
+        #expect(settings.configuredAddress(of: "b.example")! == ("127.0.0.1", 5270))
+        #expect(settings.configuredAddress(of: "conference.b.example")! == ("127.0.0.1", 5270))
+        #expect(settings.configuredAddress(of: "v6.example")! == ("::1", 5271))
+        #expect(settings.configuredAddress(of: "bad.example") == nil)
         #expect(settings.hosts.count == 2)
         #expect(FederationSettings.unparsableHosts("b.example=127.0.0.1:5270, bad.example=nowhere, x=y:0") == ["bad.example=nowhere", "x=y:0"])
     }

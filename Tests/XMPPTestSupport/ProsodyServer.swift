@@ -96,26 +96,10 @@ public final class ProsodyServer: Sendable {
         }
     }
 
-    /// The Prosody module that answers `xmpp-server` lookups for the domains in `test_s2s_hosts` (and their
-    /// subdomains) with a loopback port instead of asking DNS. It replaces the service resolver mod_s2s calls.
-    static let resolverOverrideModule = """
-        local manual = require "net.resolvers.manual";
-        local service = require "net.resolvers.service";
-        local hosts = module:get_option("test_s2s_hosts", {});
-        local original = service.new;
-        local function lookup(hostname)
-          while hostname do
-            if hosts[hostname] then return hosts[hostname]; end
-            hostname = hostname:match("^[^.]+%.(.+)$");
-          end
-        end
-        service.new = function (hostname, service_name, conn_type, extra)
-          local port = service_name == "xmpp-server" and lookup(hostname);
-          if port then return manual.new({ { "tcp4", "127.0.0.1", port, extra } }, conn_type, extra); end
-          if service_name == "xmpps-server" and lookup(hostname) then return manual.new({}, conn_type, extra); end
-          return original(hostname, service_name, conn_type, extra);
-        end
-        """
+    /// The Prosody module that answers `xmpp-server` lookups for the domains in `test_s2s_hosts` with a loopback port
+    /// (Prosody/mod_test_s2s_hosts.lua, beside this file; benchmarks/federation.sh uses it too).
+    static let resolverOverrideModule = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Prosody/mod_test_s2s_hosts.lua")
 
     public static func start(federation: Federation? = nil) async throws -> ProsodyServer {
         guard FileManager.default.fileExists(atPath: "/usr/bin/prosody") else {
@@ -177,7 +161,7 @@ public final class ProsodyServer: Sendable {
               http_file_share_size_limit = \(uploadSizeLimit)
             """
         try configuration.write(toFile: "\(directory)/prosody.cfg.lua", atomically: true, encoding: .utf8)
-        try resolverOverrideModule.write(toFile: "\(directory)/mod_test_s2s_hosts.lua", atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(atPath: resolverOverrideModule.path, toPath: "\(directory)/mod_test_s2s_hosts.lua")
         let server = ProsodyServer(port: port, httpPort: httpPort, directory: directory, process: try launch(directory))
         if try await server.comesUp() { return server }
         let log = (try? String(contentsOfFile: "\(directory)/prosody.log", encoding: .utf8)) ?? ""

@@ -61,7 +61,7 @@ public struct ThroughputScenario: Sendable {
         return parameters
     }
 
-    /// Logs in `count` pairs, each on one event loop; sender `2k+1`, receiver `2k+2`.
+    /// Logs in `count` pairs, each on one event loop; sender `2k+1`, receiver `2k+2` (on the second server, if any).
     static func openPairs(_ context: BenchContext, count: Int) async throws -> [MessagePair] {
         var pairs: [MessagePair] = []
         for start in stride(from: 0, to: count, by: 50) {
@@ -70,7 +70,8 @@ public struct ThroughputScenario: Sendable {
                     group.addTask {
                         let loop = context.connector.group.next()
                         async let sender = context.connector.login(account: 2 * k + 1, connection: 2 * k, on: loop).get()
-                        async let receiver = context.connector.login(account: 2 * k + 2, connection: 2 * k + 1, on: loop).get()
+                        async let receiver = (context.receiverConnector ?? context.connector)
+                            .login(account: 2 * k + 2, connection: 2 * k + 1, on: loop).get()
                         let (s, r) = try await (sender, receiver)
                         return try await loop.submit { MessagePair(sender: s, receiver: r) }.get()
                     }

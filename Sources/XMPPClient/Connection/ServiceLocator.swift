@@ -1,12 +1,7 @@
 import Foundation
 import NIOCore
-import NIOPosix
 import XMPPCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import XMPPTransport
 
 /// A host and port to try, and whether TLS starts at once there.
 struct ServiceEndpoint: Sendable, Hashable {
@@ -61,84 +56,6 @@ struct ServiceLocator: Sendable {
         #if canImport(Network)
         if nameServers.isEmpty { return await SystemSRVResolver.records(of: name, timeout: timeout) }
         #endif
-        for server in servers() {
-            let id = UInt16.random(in: 0...UInt16.max)
-            guard let answer = try? await exchange(DNSMessage.query(id: id, name: name), with: server),
-                  let parsed = DNSMessage.parseAnswer(answer, id: id) else { continue }
-            switch parsed {
-            case .records(let records): return records
-            case .noSuchName: return []
-            case .failure: continue
-            }
-        }
-        return []
-    }
-
-    private func servers() -> [SocketAddress] {
-        let configured = nameServers.isEmpty ? Self.systemNameServers() : nameServers
-        return configured.compactMap { entry -> SocketAddress? in
-            if let address = try? SocketAddress(ipAddress: entry, port: 53) { return address }
-            guard let colon = entry.lastIndex(of: ":"), let port = Int(entry[entry.index(after: colon)...]) else { return nil }
-            let host = String(entry[..<colon].filter { $0 != "[" && $0 != "]" })
-            return try? SocketAddress(ipAddress: host, port: port)
-        }
-    }
-
-    /// The `nameserver` lines of `/etc/resolv.conf` (not read on Apple platforms, where the system's resolver is asked).
-    static func systemNameServers() -> [String] {
-        guard let file = fopen("/etc/resolv.conf", "r") else { return [] }
-        defer { fclose(file) }
-        var servers: [String] = []
-        var line: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        while getline(&line, &capacity, file) > 0, let line {
-            let fields = String(cString: line).split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
-            if fields.count >= 2, fields[0] == "nameserver" { servers.append(String(fields[1])) }
-        }
-        free(line)
-        return servers
-    }
-
-    /// Sends one UDP query and returns the first datagram that comes back from that server.
-    private func exchange(_ query: [UInt8], with server: SocketAddress) async throws -> [UInt8] {
-        // UDP needs NIOPosix event loops: the client's, or the process-wide ones when it runs on Network.framework.
-        let posixGroup: any EventLoopGroup = DatagramBootstrap(validatingGroup: group) != nil ? group : MultiThreadedEventLoopGroup.singleton
-        let answer = posixGroup.next().makePromise(of: [UInt8].self)
-        let bindHost = server.protocol == .inet6 ? "::" : "0.0.0.0"
-        let channel = try await DatagramBootstrap(group: posixGroup)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(DNSReplyHandler(server: server, answer: answer))
-                }
-            }
-            .bind(host: bindHost, port: 0).get()
-        defer { channel.close(promise: nil) }
-        let timeout = channel.eventLoop.scheduleTask(in: timeout) { answer.fail(ChannelError.connectTimeout(self.timeout)) }
-        defer { timeout.cancel() }
-        try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: server, data: channel.allocator.buffer(bytes: query)))
-        return try await answer.futureResult.get()
-    }
-}
-
-/// Takes the first datagram from the queried server.
-private final class DNSReplyHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-
-    let server: SocketAddress
-    let answer: EventLoopPromise<[UInt8]>
-
-    init(server: SocketAddress, answer: EventLoopPromise<[UInt8]>) {
-        self.server = server
-        self.answer = answer
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        guard envelope.remoteAddress == server else { return }
-        answer.succeed(Array(envelope.data.readableBytesView))
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        answer.fail(ChannelError.ioOnClosedChannel)
+        return await SRVLookup(nameServers: nameServers, group: group, timeout: timeout).records(of: name)
     }
 }

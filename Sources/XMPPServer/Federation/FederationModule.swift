@@ -1,7 +1,9 @@
 import Crypto
 import Foundation
+import NIOCore
 import XMPPCore
 import XMPPServerKernel
+import XMPPTransport
 
 /// Server-to-server federation (RFC 6120 §13, XEP-0220 dialback): stanzas for other domains leave through
 /// ``ServerLinks`` (one outgoing stream per remote domain), and remote servers connect to `s2s_port`
@@ -17,7 +19,10 @@ public struct FederationModule: ServerModule {
                                                   "the port remote servers connect to, on the bind addresses (0: any free port)")
     /// `s2s_hosts`.
     public static let hosts = ConfigOption.string(
-        "s2s_hosts", default: "", "where to reach remote domains instead of DOMAIN:5269: DOMAIN=HOST:PORT, comma-separated")
+        "s2s_hosts", default: "", "where to reach remote domains (and their subdomains) without asking DNS: DOMAIN=HOST:PORT, comma-separated")
+    /// `s2s_dns_servers`.
+    public static let dnsServers = ConfigOption.string(
+        "s2s_dns_servers", default: "", "name servers for SRV lookups (ADDRESS or ADDRESS:PORT, comma-separated); empty means /etc/resolv.conf's")
     /// `s2s_require_tls`.
     public static let requireTLS = ConfigOption.boolean(
         "s2s_require_tls", default: true, "server-to-server streams must be encrypted with STARTTLS, both ways")
@@ -46,7 +51,7 @@ public struct FederationModule: ServerModule {
         "how fast one incoming server-to-server stream is read")
 
     public var options: [ConfigOption] {
-        [Self.enabled, Self.port, Self.hosts, Self.requireTLS, Self.allow, Self.deny, Self.queueLimit, Self.setupSeconds,
+        [Self.enabled, Self.port, Self.hosts, Self.dnsServers, Self.requireTLS, Self.allow, Self.deny, Self.queueLimit, Self.setupSeconds,
          Self.idleSeconds, Self.maxIncoming, Self.bytesPerSecond]
     }
 
@@ -64,8 +69,10 @@ struct FederationSettings: Sendable {
     let localDomain: String
     let secret: [UInt8]
     let port: Int
-    /// `s2s_hosts`: remote domain → host and port.
+    /// `s2s_hosts`: remote domain → host and port, tried before DNS.
     let hosts: [String: (host: String, port: Int)]
+    /// `s2s_dns_servers`; empty means the system's.
+    let dnsServers: [String]
     let requireTLS: Bool
     let allowed: Set<String>
     let denied: Set<String>
@@ -81,6 +88,8 @@ struct FederationSettings: Sendable {
         secret = Array(HMAC<SHA256>.authenticationCode(for: Array("s2s dialback".utf8), using: SymmetricKey(data: configuration.secret)))
         port = configuration.value(of: FederationModule.port)
         hosts = Self.parseHosts(configuration.value(of: FederationModule.hosts))
+        dnsServers = configuration.value(of: FederationModule.dnsServers).split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         requireTLS = configuration.value(of: FederationModule.requireTLS)
         allowed = Self.domains(configuration.value(of: FederationModule.allow))
         denied = Self.domains(configuration.value(of: FederationModule.deny))
@@ -96,16 +105,29 @@ struct FederationSettings: Sendable {
         domain != localDomain && !denied.contains(domain) && (allowed.isEmpty || allowed.contains(domain))
     }
 
-    /// Where `domain`'s server listens: the `s2s_hosts` entry for it or, for a service such as
-    /// `conference.example.org`, for the nearest parent domain listed; else the domain itself on 5269. (SRV records,
-    /// `_xmpp-server._tcp`, are not looked up yet.)
-    func address(of domain: String) -> (host: String, port: Int) {
+    /// The `s2s_hosts` entry for `domain` or, for a service such as `conference.example.org`, for the nearest parent
+    /// domain listed.
+    func configuredAddress(of domain: String) -> (host: String, port: Int)? {
         var candidate = Substring(domain)
         while true {
             if let entry = hosts[String(candidate)] { return entry }
-            guard let dot = candidate.firstIndex(of: ".") else { return (domain, 5269) }
+            guard let dot = candidate.firstIndex(of: ".") else { return nil }
             candidate = candidate[candidate.index(after: dot)...]
         }
+    }
+
+    /// Where `domain`'s server listens, in the order to try (RFC 6120 §3.2.1): the `s2s_hosts` entry, else the targets
+    /// of the `_xmpp-server._tcp` SRV records, else the domain itself on 5269.
+    func addresses(of domain: String, group: any EventLoopGroup) async -> [(host: String, port: Int)] {
+        if let configured = configuredAddress(of: domain) { return [configured] }
+        if domain != "localhost", (try? SocketAddress(ipAddress: domain, port: 0)) == nil {
+            let records = await SRVLookup(nameServers: dnsServers, group: group).records(of: "_xmpp-server._tcp.\(domain)")
+            let ordered = SRVLookup.ordered(records)
+            if !ordered.isEmpty { return ordered.map { ($0.target, Int($0.port)) } }
+            // A lone "." target: the domain offers no server-to-server service (RFC 2782).
+            if !records.isEmpty { return [] }
+        }
+        return [(domain, 5269)]
     }
 
     static func domains(_ list: String) -> Set<String> {

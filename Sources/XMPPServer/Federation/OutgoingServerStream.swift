@@ -51,11 +51,20 @@ final class OutgoingServerStream: ChannelInboundHandler {
         self.decoder = decoder
     }
 
-    /// Connects to `route.remote`'s server and runs a stream from `route.local` for `purpose`; the future fails when
-    /// the connection does.
+    /// Finds `route.remote`'s server (``FederationSettings/addresses(of:group:)``), connects to the first address
+    /// that accepts, and runs a stream from `route.local` for `purpose`; the future fails when no address does.
     static func open(_ route: Route, purpose: Purpose, settings: FederationSettings,
                      environment: ServerLinks.Environment) -> EventLoopFuture<Void> {
-        let (host, port) = settings.address(of: route.remote)
+        let eventLoop = environment.group.next()
+        return eventLoop.makeFutureWithTask { await settings.addresses(of: route.remote, group: environment.group) }
+            .flatMap { addresses in connect(route, to: addresses[...], purpose: purpose, settings: settings, environment: environment) }
+    }
+
+    private static func connect(_ route: Route, to addresses: ArraySlice<(host: String, port: Int)>, purpose: Purpose,
+                                settings: FederationSettings, environment: ServerLinks.Environment) -> EventLoopFuture<Void> {
+        guard let (host, port) = addresses.first else {
+            return environment.group.next().makeFailedFuture(FederationError.noAddress(route.remote))
+        }
         let limits = XMLParserLimits(maxStanzaBytes: environment.maxStanzaBytes)
         return ClientBootstrap(group: environment.group)
             .connectTimeout(.seconds(settings.setupSeconds))
@@ -72,6 +81,10 @@ final class OutgoingServerStream: ChannelInboundHandler {
             }
             .connect(host: host, port: port)
             .map { _ in }
+            .flatMapError { error in
+                guard addresses.count > 1 else { return environment.group.next().makeFailedFuture(error) }
+                return connect(route, to: addresses.dropFirst(), purpose: purpose, settings: settings, environment: environment)
+            }
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -227,3 +240,15 @@ final class OutgoingServerStream: ChannelInboundHandler {
 
 /// The stream was not ready within `s2s_setup_seconds`.
 private struct SetupTimedOut {}
+
+/// Why no stream to a remote server could be opened.
+enum FederationError: Error, CustomStringConvertible {
+    /// DNS says the domain offers no server-to-server service.
+    case noAddress(String)
+
+    var description: String {
+        switch self {
+        case .noAddress(let domain): "\(domain) offers no server-to-server service"
+        }
+    }
+}

@@ -1,20 +1,34 @@
 /// The few parts of a DNS message (RFC 1035 §4) an SRV lookup needs: a query, and the SRV records
-/// (RFC 2782) of an answer, with name compression.
-struct DNSMessage {
+/// (RFC 2782) of an answer, with name compression. Shared by the client (`_xmpp-client._tcp`) and the server's
+/// federation (`_xmpp-server._tcp`).
+public enum DNSMessage {
     /// One SRV record.
-    struct SRVRecord: Sendable, Hashable {
-        var priority: UInt16
-        var weight: UInt16
-        var port: UInt16
+    public struct SRVRecord: Sendable, Hashable {
+        /// Lower is tried first.
+        public var priority: UInt16
+        /// Among equal priorities, higher is preferred.
+        public var weight: UInt16
+        /// The service's port on the target.
+        public var port: UInt16
         /// The target host, without the trailing dot; "." (service not offered) reads as "".
-        var target: String
+        public var target: String
+
+        /// Creates a record.
+        public init(priority: UInt16, weight: UInt16, port: UInt16, target: String) {
+            self.priority = priority
+            self.weight = weight
+            self.port = port
+            self.target = target
+        }
     }
 
-    static let srvType: UInt16 = 33
-    static let internetClass: UInt16 = 1
+    /// The SRV record type.
+    public static let srvType: UInt16 = 33
+    /// The Internet class.
+    public static let internetClass: UInt16 = 1
 
     /// A recursive query for the SRV records of `name`.
-    static func query(id: UInt16, name: String) -> [UInt8] {
+    public static func query(id: UInt16, name: String) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.append(uint16: id)
         bytes.append(uint16: 0x0100)            // standard query, recursion desired
@@ -27,7 +41,7 @@ struct DNSMessage {
     }
 
     /// A name as length-prefixed labels.
-    static func encodeName(_ name: String) -> [UInt8] {
+    public static func encodeName(_ name: String) -> [UInt8] {
         var bytes: [UInt8] = []
         for label in name.split(separator: ".") where !label.isEmpty {
             let utf8 = Array(label.utf8.prefix(63))
@@ -39,7 +53,7 @@ struct DNSMessage {
     }
 
     /// What an answer says.
-    enum Answer: Equatable {
+    public enum Answer: Equatable, Sendable {
         /// The records found (possibly none).
         case records([SRVRecord])
         /// The name does not exist (NXDOMAIN).
@@ -49,7 +63,7 @@ struct DNSMessage {
     }
 
     /// Reads the answer to query `id`, or `nil` when the bytes are not that answer or are malformed.
-    static func parseAnswer(_ bytes: [UInt8], id: UInt16) -> Answer? {
+    public static func parseAnswer(_ bytes: [UInt8], id: UInt16) -> Answer? {
         var reader = Reader(bytes: bytes)
         guard let answerID = reader.uint16(), answerID == id, let flags = reader.uint16(), flags & 0x8000 != 0,
               let questions = reader.uint16(), let answers = reader.uint16(), reader.skip(4) else { return nil }
@@ -76,7 +90,7 @@ struct DNSMessage {
 
     /// Reads the data of one SRV record (priority, weight, port, target), as the system resolver hands it over on
     /// Apple platforms; `nil` when malformed.
-    static func parseSRVData(_ bytes: [UInt8]) -> SRVRecord? {
+    public static func parseSRVData(_ bytes: [UInt8]) -> SRVRecord? {
         var reader = Reader(bytes: bytes)
         return reader.srvRecord()
     }
@@ -133,6 +147,7 @@ struct DNSMessage {
 }
 
 extension [UInt8] {
+    /// Appends `value` in network byte order.
     mutating func append(uint16 value: UInt16) {
         append(UInt8(value >> 8))
         append(UInt8(value & 0xFF))
