@@ -59,6 +59,13 @@ public final class MUCService: HostedService {
            query.name == "query", query.namespace == MessageArchiveModule.namespace {
             return answerArchiveQuery(stanza, query, room: name, to: to, from: sender, kernel: kernel, eventLoop: eventLoop)
         }
+        if stanza.name == "presence", stanza.attribute("type") == nil, rooms.withLock({ $0[name] == nil }), !kernel.isLocal(sender) {
+            // Users of other servers join rooms here but do not create them (as ejabberd's default): the per-account
+            // limits cannot hold a remote server, which can invent any number of accounts.
+            var effects = RoomEffects()
+            effects.fail(stanza, StanzaError(.notAllowed, text: "only users of this server create rooms here"), from: to, to: sender)
+            return deliver(effects, kernel: kernel, eventLoop: eventLoop)
+        }
         if stanza.name == "presence", stanza.attribute("type") == nil, rooms.withLock({ $0[name] == nil }),
            ledger.rooms(ownedBy: sender.bare) >= limits.maxOwnedRooms {
             // Creating a room: nobody fills the server with persistent rooms and leaves.

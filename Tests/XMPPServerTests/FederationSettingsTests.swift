@@ -29,15 +29,18 @@ import XMPPServerKernel
         #expect(FederationSettings.unparsableHosts("b.example=127.0.0.1:5270, bad.example=nowhere, x=y:0") == ["bad.example=nowhere", "x=y:0"])
     }
 
-    @Test("never to itself; the deny list wins; a non-empty allow list is the only way out")
+    @Test("never to itself; the deny list wins, subdomains included; a non-empty allow list is the only way out")
     func permits() {
         var configuration = KernelConfiguration(domain: "a.example")
         configuration.moduleSettings["s2s_deny"] = "spam.example"
         #expect(!FederationSettings(configuration).permits("a.example"))
         #expect(!FederationSettings(configuration).permits("spam.example"))
+        #expect(!FederationSettings(configuration).permits("conference.spam.example"))
+        #expect(FederationSettings(configuration).permits("notspam.example"))
         #expect(FederationSettings(configuration).permits("b.example"))
         configuration.moduleSettings["s2s_allow"] = "B.example, spam.example"
         #expect(FederationSettings(configuration).permits("b.example"))
+        #expect(FederationSettings(configuration).permits("conference.b.example"))
         #expect(!FederationSettings(configuration).permits("c.example"))
         #expect(!FederationSettings(configuration).permits("spam.example"))
     }

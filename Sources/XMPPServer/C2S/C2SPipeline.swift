@@ -42,16 +42,18 @@ final class RefusingHandler: ChannelInboundHandler {
     typealias OutboundOut = XMPPOutbound
     let domain: String
     let contentNamespace: String
+    let text: String
 
-    init(domain: String, contentNamespace: String = XMLNamespace.client) {
+    init(domain: String, contentNamespace: String = XMLNamespace.client, text: String = "too many connections from your address") {
         self.domain = domain
         self.contentNamespace = contentNamespace
+        self.text = text
     }
 
     func channelActive(context: ChannelHandlerContext) {
         let header = StreamHeader(from: domain, id: StanzaID.make(), version: "1.0", contentNamespace: contentNamespace)
         context.write(wrapOutboundOut(.header(header)), promise: nil)
-        context.write(wrapOutboundOut(.element(StreamError(.policyViolation, text: "too many connections from your address").element)), promise: nil)
+        context.write(wrapOutboundOut(.element(StreamError(.policyViolation, text: text).element)), promise: nil)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.close)).whenComplete { _ in channel.close(promise: nil) }
     }

@@ -149,6 +149,9 @@ final class ComponentConnectionHandler: ChannelInboundHandler {
             _ = kernel.deliverFromService(stanza, to: to, eventLoop: context.eventLoop)
         } else if let service = kernel.service(for: to), to.domainpart != domain {
             _ = service.receive(stanza, to: to, kernel: kernel, eventLoop: context.eventLoop)
+        } else if let router = kernel.remoteRouter, to.domainpart != domain, kernel.service(for: to) == nil {
+            // A gateway's answer to a user of another server, over federation.
+            router.send(stanza, to: to, kernel: kernel)
         } else if stanza.mayBeAnsweredWithError {
             var reply = kernel.errorReply(to: stanza, StanzaError(.remoteServerNotFound, text: "\(to.domainpart) is not served here"))
             reply.setAttribute("from", to: to.description)

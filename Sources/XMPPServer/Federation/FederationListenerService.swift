@@ -16,7 +16,7 @@ public final class FederationListenerService: ServerService, Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let listeners = ListenerSet()
-    /// Incoming streams now, against `s2s_max_incoming` (one key: the whole listener).
+    /// Incoming streams now: against `s2s_max_incoming` (key "all") and, per address, `connections_per_ip`.
     private let incoming = ConnectionCounter()
 
     init(configuration: ServerConfiguration, kernel: ServerKernel, tls: ServerTLS, group: any EventLoopGroup, logger: Logger) {
@@ -47,6 +47,7 @@ public final class FederationListenerService: ServerService, Sendable {
         let (settings, kernel, logger, incoming) = (links.settings, kernel, logger, incoming)
         let serverTLS = tls.context
         let limits = XMLParserLimits(maxStanzaBytes: configuration.limits.maxStanzaBytes)
+        let (perAddress, ipv6PrefixLength) = (configuration.limits.connectionsPerIP, configuration.limits.ipv6PrefixLength)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -54,12 +55,23 @@ public final class FederationListenerService: ServerService, Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let operations = channel.pipeline.syncOperations
                     let encoder = XMPPStreamEncoder(contentNamespace: XMLNamespace.server)
-                    guard incoming.open("all", limit: settings.maxIncoming) else {
-                        logger.notice("server-to-server connection refused: s2s_max_incoming reached")
+                    let address = AddressGrouping.key(channel.remoteAddress?.ipAddress ?? "unknown", ipv6PrefixLength: ipv6PrefixLength)
+                    guard incoming.open(address, limit: perAddress) else {
+                        logger.notice("server-to-server connection refused: too many from one address", metadata: ["peer": "\(address)"])
                         try operations.addHandlers([encoder, RefusingHandler(domain: settings.localDomain, contentNamespace: XMLNamespace.server)])
                         return
                     }
-                    channel.closeFuture.whenComplete { _ in incoming.close("all") }
+                    guard incoming.open("all", limit: settings.maxIncoming) else {
+                        incoming.close(address)
+                        logger.notice("server-to-server connection refused: s2s_max_incoming reached")
+                        try operations.addHandlers([encoder, RefusingHandler(domain: settings.localDomain, contentNamespace: XMLNamespace.server,
+                                                                             text: "too many server-to-server connections")])
+                        return
+                    }
+                    channel.closeFuture.whenComplete { _ in
+                        incoming.close("all")
+                        incoming.close(address)
+                    }
                     let decoder = XMPPStreamDecoder(limits: limits)
                     let gate = ReadGate()
                     try operations.addHandlers([

@@ -35,6 +35,14 @@ public struct FederationModule: ServerModule {
     public static let queueLimit = ConfigOption.integer(
         "s2s_queue_limit", default: 1000, range: 1...100_000,
         "stanzas waiting for one remote domain while its stream is set up; more bounce with resource-constraint")
+    /// `s2s_max_connecting`.
+    public static let maxConnecting = ConfigOption.integer(
+        "s2s_max_connecting", default: 100, range: 1...10_000,
+        "server-to-server streams being set up at once (dialback verifications included); a stanza needing one more bounces with resource-constraint")
+    /// `s2s_retry_seconds`.
+    public static let retrySeconds = ConfigOption.integer(
+        "s2s_retry_seconds", default: 60, range: 0...3600,
+        "after a remote domain could not be reached, stanzas to it bounce at once for this long instead of trying again")
     /// `s2s_setup_seconds`.
     public static let setupSeconds = ConfigOption.integer(
         "s2s_setup_seconds", default: 30, range: 1...600,
@@ -51,7 +59,7 @@ public struct FederationModule: ServerModule {
         "how fast one incoming server-to-server stream is read")
 
     public var options: [ConfigOption] {
-        [Self.enabled, Self.port, Self.hosts, Self.dnsServers, Self.requireTLS, Self.allow, Self.deny, Self.queueLimit, Self.setupSeconds,
+        [Self.enabled, Self.port, Self.hosts, Self.dnsServers, Self.requireTLS, Self.allow, Self.deny, Self.queueLimit, Self.maxConnecting, Self.retrySeconds, Self.setupSeconds,
          Self.idleSeconds, Self.maxIncoming, Self.bytesPerSecond]
     }
 
@@ -77,6 +85,8 @@ struct FederationSettings: Sendable {
     let allowed: Set<String>
     let denied: Set<String>
     let queueLimit: Int
+    let maxConnecting: Int
+    let retrySeconds: Int64
     let setupSeconds: Int64
     let idleSeconds: Int64
     let maxIncoming: Int
@@ -94,15 +104,28 @@ struct FederationSettings: Sendable {
         allowed = Self.domains(configuration.value(of: FederationModule.allow))
         denied = Self.domains(configuration.value(of: FederationModule.deny))
         queueLimit = configuration.value(of: FederationModule.queueLimit)
+        maxConnecting = configuration.value(of: FederationModule.maxConnecting)
+        retrySeconds = Int64(configuration.value(of: FederationModule.retrySeconds) as Int)
         setupSeconds = Int64(configuration.value(of: FederationModule.setupSeconds) as Int)
         idleSeconds = Int64(configuration.value(of: FederationModule.idleSeconds) as Int)
         maxIncoming = configuration.value(of: FederationModule.maxIncoming)
         bytesPerSecond = configuration.value(of: FederationModule.bytesPerSecond)
     }
 
-    /// Whether this server talks to `domain` (never to itself).
+    /// Whether this server talks to `domain` (never to itself): not denied, nor a subdomain of a denied domain, and
+    /// allowed (or a subdomain of an allowed domain) when `s2s_allow` is set.
     func permits(_ domain: String) -> Bool {
-        domain != localDomain && !denied.contains(domain) && (allowed.isEmpty || allowed.contains(domain))
+        domain != localDomain && !Self.covers(denied, domain) && (allowed.isEmpty || Self.covers(allowed, domain))
+    }
+
+    /// Whether `domain` or one of its parent domains is in `list`.
+    private static func covers(_ list: Set<String>, _ domain: String) -> Bool {
+        var candidate = Substring(domain)
+        while true {
+            if list.contains(String(candidate)) { return true }
+            guard let dot = candidate.firstIndex(of: ".") else { return false }
+            candidate = candidate[candidate.index(after: dot)...]
+        }
     }
 
     /// The `s2s_hosts` entry for `domain` or, for a service such as `conference.example.org`, for the nearest parent

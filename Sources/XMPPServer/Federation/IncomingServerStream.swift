@@ -18,6 +18,8 @@ final class IncomingServerStream: ChannelInboundHandler {
     static let maxPendingVerifications = 8
     /// Stanzas waiting for storage work on one stream before reading pauses.
     static let maxBacklog = 64
+    /// Remote domains one stream may authenticate (a server multiplexing its services' domains); more are refused.
+    static let maxDomains = 32
 
     private let settings: FederationSettings
     private let links: ServerLinks
@@ -32,8 +34,14 @@ final class IncomingServerStream: ChannelInboundHandler {
     private var isOpen = false
     private var isSecured = false
     private var isClosing = false
+    /// The connection is gone: late verification answers change nothing.
+    private var isInactive = false
+    private var setupTimer: Scheduled<Void>?
     private var remoteDomains: Set<String> = []
     private var pendingVerifications = 0
+    /// Whether this stream asked us to verify a key (a receiving server's verification stream, which authenticates
+    /// nothing and closes once answered).
+    private var answeredVerification = false
     private var backlog = 0
     private var lastInOrder: EventLoopFuture<Void>?
 
@@ -48,7 +56,19 @@ final class IncomingServerStream: ChannelInboundHandler {
         self.logger = logger
     }
 
+    func channelActive(context: ChannelHandlerContext) {
+        // A connection that has not authenticated a domain (nor asked us to verify a key) in time goes: it would
+        // otherwise hold one of s2s_max_incoming for s2s_idle_seconds.
+        let channel = context.channel
+        setupTimer = context.eventLoop.scheduleTask(in: .seconds(settings.setupSeconds)) {
+            channel.pipeline.fireUserInboundEventTriggered(IncomingSetupTimedOut())
+        }
+        context.fireChannelActive()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        isInactive = true
+        setupTimer?.cancel()
         links.incomingClosed(remoteDomains)
         remoteDomains = []
         context.fireChannelInactive()
@@ -57,6 +77,10 @@ final class IncomingServerStream: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
             close(with: isOpen ? nil : StreamError(.connectionTimeout), context: context)
+        } else if event is IncomingSetupTimedOut {
+            if remoteDomains.isEmpty && !answeredVerification {
+                close(with: StreamError(.connectionTimeout, text: "no domain authenticated in time"), context: context)
+            }
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -161,10 +185,11 @@ final class IncomingServerStream: ChannelInboundHandler {
         guard serves(local) else {
             return write(Dialback.error("result", from: to, to: remote, .itemNotFound), context: context)
         }
-        guard settings.permits(remote) else {
+        // Never one of our own domains (a room service's, a component's): nobody else speaks for them, whatever DNS says.
+        guard settings.permits(remote), !serves(remote) else {
             return write(Dialback.error("result", from: local, to: remote, .forbidden), context: context)
         }
-        guard pendingVerifications < Self.maxPendingVerifications else {
+        guard pendingVerifications < Self.maxPendingVerifications, remoteDomains.count < Self.maxDomains else {
             return write(Dialback.error("result", from: local, to: remote, .resourceConstraint), context: context)
         }
         pendingVerifications += 1
@@ -177,12 +202,13 @@ final class IncomingServerStream: ChannelInboundHandler {
     }
 
     private func verified(_ route: Route, valid: Bool, context: ChannelHandlerContext) {
-        guard !isClosing else { return }
+        guard !isClosing, !isInactive else { return }
         if valid, remoteDomains.insert(route.remote).inserted { links.incomingAuthenticated(route.remote) }
         logger.info(valid ? "server-to-server stream ready" : "dialback refused",
                     metadata: ["domain": "\(route.remote)", "to": "\(route.local)", "direction": "in"])
         write(Dialback.element("result", from: route.local, to: route.remote, type: valid ? "valid" : "invalid"), context: context)
-        if !valid { close(with: nil, context: context) }
+        // A refused domain ends a stream that has nothing else; the domains it authenticated already keep it.
+        if !valid && remoteDomains.isEmpty { close(with: nil, context: context) }
     }
 
     /// `<db:verify from='receiving' to='us' id='stream'>key</db:verify>`: a server we opened a stream to asks whether
@@ -195,6 +221,7 @@ final class IncomingServerStream: ChannelInboundHandler {
         guard serves(originating) else {
             return write(Dialback.error("verify", from: to, to: receiving, id: id, .itemNotFound), context: context)
         }
+        answeredVerification = true
         let valid = Dialback.isValid(request.text, secret: settings.secret, receiving: receiving, originating: originating, streamID: id)
         write(Dialback.element("verify", from: originating, to: receiving, id: id, type: valid ? "valid" : "invalid"), context: context)
     }
@@ -219,7 +246,8 @@ final class IncomingServerStream: ChannelInboundHandler {
         // In order, like a client's: each waits for the storage work of the one before.
         let eventLoop = context.eventLoop
         let kernel = kernel
-        let previous = lastInOrder ?? eventLoop.makeSucceededVoidFuture()
+        // A stanza whose work failed does not hold back the ones after it.
+        let previous = (lastInOrder ?? eventLoop.makeSucceededVoidFuture()).recover { _ in }
         let processed = previous.flatMap { kernel.processFromRemote(stanza, from: from, to: to, eventLoop: eventLoop) ?? eventLoop.makeSucceededVoidFuture() }
         backlog += 1
         if backlog >= Self.maxBacklog { gate.pause(.backlog, context: context) }
@@ -245,3 +273,6 @@ final class IncomingServerStream: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(.close)).whenComplete { _ in channel.close(promise: nil) }
     }
 }
+
+/// An incoming stream authenticated nothing within `s2s_setup_seconds`.
+private struct IncomingSetupTimedOut {}

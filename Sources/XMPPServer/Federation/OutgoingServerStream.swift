@@ -71,29 +71,43 @@ final class OutgoingServerStream: ChannelInboundHandler {
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let decoder = XMPPStreamDecoder(limits: limits)
                     try channel.pipeline.syncOperations.addHandlers([
-                        decoder, XMPPStreamEncoder(contentNamespace: XMLNamespace.server),
+                        // The remote may only answer on this stream, but it is read no faster than an incoming one.
+                        ReadRateLimiter(bytesPerSecond: settings.bytesPerSecond, burst: settings.bytesPerSecond, gate: ReadGate()),
+                        XMPPStreamDecoder(limits: limits), XMPPStreamEncoder(contentNamespace: XMLNamespace.server),
                         IdleStateHandler(allTimeout: .seconds(settings.idleSeconds)),
-                        OutgoingServerStream(route, purpose: purpose, settings: settings, environment: environment, decoder: decoder),
                     ])
                 }
             }
             .connect(host: host, port: port)
-            .map { _ in }
+            .flatMap { channel in
+                // Only the connection that won (of the addresses a name resolves to) gets the stream: a losing attempt
+                // must not settle the route or the verification.
+                channel.eventLoop.makeCompletedFuture {
+                    let decoder = try channel.pipeline.syncOperations.handler(type: XMPPStreamDecoder.self)
+                    try channel.pipeline.syncOperations.addHandler(
+                        OutgoingServerStream(route, purpose: purpose, settings: settings, environment: environment, decoder: decoder))
+                }.flatMapErrorThrowing { error in
+                    channel.close(promise: nil)
+                    throw error
+                }
+            }
             .flatMapError { error in
                 guard addresses.count > 1 else { return environment.group.next().makeFailedFuture(error) }
                 return connect(route, to: addresses.dropFirst(), purpose: purpose, settings: settings, environment: environment)
             }
     }
 
-    func channelActive(context: ChannelHandlerContext) {
+    /// Added once connected: the stream starts at once (or is settled as failed when the connection went already).
+    func handlerAdded(context: ChannelHandlerContext) {
+        guard context.channel.isActive else {
+            return finish(StanzaError(.remoteServerNotFound, text: "the connection to \(remote) closed"), context: context)
+        }
         let channel = context.channel
         setupTimer = context.eventLoop.scheduleTask(in: .seconds(settings.setupSeconds)) {
             channel.pipeline.fireUserInboundEventTriggered(SetupTimedOut())
         }
         openStream(context: context)
-        context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -234,6 +248,8 @@ final class OutgoingServerStream: ChannelInboundHandler {
         let channel = context.channel
         guard channel.isActive, !isClosing else { return }
         isClosing = true
+        // No more stanzas into a stream that is closing: the next one opens a new stream.
+        if case .route(let links) = purpose, isEstablished { links.closed(Route(local: local, remote: remote), channel: channel) }
         context.writeAndFlush(wrapOutboundOut(.close)).whenComplete { _ in channel.close(promise: nil) }
     }
 }

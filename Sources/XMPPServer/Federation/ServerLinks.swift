@@ -10,6 +10,11 @@ import XMPPTransport
 /// such as `conference.example.com`) and remote domain, set up on the first stanza for it (connect, STARTTLS,
 /// dialback for that sending domain), with what is sent meanwhile queued (up to `s2s_queue_limit`) and bounced if the
 /// setup fails. The kernel's ``RemoteRouter``.
+///
+/// Bounded: at most `s2s_max_connecting` streams are being set up at once (dialback verifications for incoming
+/// streams included), and a domain whose setup failed is not tried again for `s2s_retry_seconds` (what is sent to it
+/// meanwhile bounces at once), so neither a local user writing to many dead domains nor a remote server asking for
+/// many verifications can make the server open connections without end.
 final class ServerLinks: RemoteRouter, Sendable {
     private enum Link {
         /// The stream is being set up; these wait for it.
@@ -27,9 +32,19 @@ final class ServerLinks: RemoteRouter, Sendable {
         let maxStanzaBytes: Int
     }
 
+    private struct State {
+        /// By ``Route``.
+        var links: [Route: Link] = [:]
+        /// Verifications of dialback keys under way (each on a connection of its own).
+        var verifying = 0
+        /// Remote domains whose setup failed lately: until when, and the error their stanzas get meanwhile.
+        var failures: [String: (until: NIODeadline, error: StanzaError)] = [:]
+
+        var connecting: Int { links.values.count { if case .connecting = $0 { true } else { false } } + verifying }
+    }
+
     let settings: FederationSettings
-    /// By ``Route``.
-    private let links = Locked<[Route: Link]>([:])
+    private let state = Locked(State())
     private let environment = Locked<Environment?>(nil)
     /// Remote domains authenticated on incoming streams, with how many streams each.
     private let incoming = Locked<[String: Int]>([:])
@@ -45,7 +60,7 @@ final class ServerLinks: RemoteRouter, Sendable {
 
     /// The remote domains with a ready stream, sorted, and in which directions (`xmppctl remote-domains`).
     var remoteDomains: [(domain: String, incoming: Bool, outgoing: Bool)] {
-        let outgoing = Set(links.withLock { links in links.compactMap { if case .ready = $0.value { $0.key.remote } else { nil } } })
+        let outgoing = Set(state.withLock { state in state.links.compactMap { if case .ready = $0.value { $0.key.remote } else { nil } } })
         let incoming = Set(self.incoming.withLock { $0.keys })
         return outgoing.union(incoming).sorted().map { ($0, incoming.contains($0), outgoing.contains($0)) }
     }
@@ -71,46 +86,72 @@ final class ServerLinks: RemoteRouter, Sendable {
         let origin = stanza.attribute("from").flatMap(JID.init(validating:))?.domainpart ?? settings.localDomain
         let route = Route(local: kernel.isHostedService(origin) ? origin : settings.localDomain, remote: domain)
         guard settings.permits(domain) else {
-            return kernel.bounceToSender(stanza, StanzaError(.remoteServerNotFound, text: "this server does not talk to \(domain)"))
+            return bounce(stanza, StanzaError(.remoteServerNotFound, text: "this server does not talk to \(domain)"), kernel: kernel)
         }
-        guard let environment = environment.withLock({ $0 }) else {
-            return kernel.bounceToSender(stanza, StanzaError(.remoteServerNotFound, text: "federation is not running"))
+        guard environment.withLock({ $0 }) != nil else {
+            return bounce(stanza, StanzaError(.remoteServerNotFound, text: "federation is not running"), kernel: kernel)
         }
-        enum Next { case write(any Channel), queued, full, connect }
-        let next = links.withLock { links -> Next in
-            switch links[route] {
+        enum Next { case write(any Channel), queued, refused(StanzaError), connect }
+        let now = NIODeadline.now()
+        let next = state.withLock { state -> Next in
+            switch state.links[route] {
             case .ready(let channel)?:
                 return .write(channel)
             case .connecting(var queue)?:
-                guard queue.count < settings.queueLimit else { return .full }
+                guard queue.count < settings.queueLimit else {
+                    return .refused(StanzaError(.resourceConstraint, text: "too many stanzas wait for \(domain)"))
+                }
                 queue.append(stanza)
-                links[route] = .connecting(queue)
+                state.links[route] = .connecting(queue)
                 return .queued
             case nil:
-                links[route] = .connecting([stanza])
+                if let failure = state.failures[domain] {
+                    if failure.until > now { return .refused(failure.error) }
+                    state.failures[domain] = nil
+                }
+                guard state.connecting < settings.maxConnecting else {
+                    return .refused(StanzaError(.resourceConstraint, type: .wait, text: "too many server-to-server streams are being set up"))
+                }
+                state.links[route] = .connecting([stanza])
                 return .connect
             }
         }
         switch next {
         case .write(let channel): write(stanza, on: channel, kernel: kernel, flush: true)
         case .queued: break
-        case .full: kernel.bounceToSender(stanza, StanzaError(.resourceConstraint, text: "too many stanzas wait for \(domain)"))
-        case .connect: connect(route, environment: environment)
+        case .refused(let error): bounce(stanza, error, kernel: kernel)
+        case .connect: connect(route)
         }
+    }
+
+    /// Answers the local sender of `stanza` with `error`: a user through the kernel, a hosted service (a room whose
+    /// message to a remote occupant failed) through the service itself, which needs the error (a room removes the
+    /// occupant).
+    private func bounce(_ stanza: Element, _ error: StanzaError, kernel: ServerKernel) {
+        guard stanza.mayBeAnsweredWithError, let from = stanza.attribute("from").flatMap(JID.init(validating:)) else { return }
+        guard let service = kernel.service(for: from), let eventLoop = environment.withLock({ $0?.group.next() }) else {
+            return kernel.bounceToSender(stanza, error)
+        }
+        let reply = kernel.errorReply(to: stanza, error)
+        // Later, never on the spot: the service may be sending this under a lock of its own.
+        eventLoop.execute { _ = service.receive(reply, to: from, kernel: kernel, eventLoop: eventLoop) }
     }
 
     /// Writes a kernel stanza (`jabber:client`) to a remote server's stream (`jabber:server`); bounced when the
     /// remote does not read (its buffer is full) or the stream is gone.
     private func write(_ stanza: Element, on channel: any Channel, kernel: ServerKernel, flush: Bool) {
         guard channel.isActive, channel.isWritable else {
-            return kernel.bounceToSender(stanza, StanzaError(.remoteServerTimeout, text: "the remote server does not keep up"))
+            return bounce(stanza, StanzaError(.remoteServerTimeout, text: "the remote server does not keep up"), kernel: kernel)
         }
         let outbound = XMPPOutbound.element(stanza.replacingNamespace(XMLNamespace.client, with: XMLNamespace.server))
         let written = flush ? channel.writeAndFlush(outbound) : channel.write(outbound)
-        written.whenFailure { _ in kernel.bounceToSender(stanza, StanzaError(.remoteServerTimeout, text: "the stream to the remote server closed")) }
+        written.whenFailure { [self] _ in
+            bounce(stanza, StanzaError(.remoteServerTimeout, text: "the stream to the remote server closed"), kernel: kernel)
+        }
     }
 
-    private func connect(_ route: Route, environment: Environment) {
+    private func connect(_ route: Route) {
+        guard let environment = environment.withLock({ $0 }) else { return failed(route, StanzaError(.remoteServerNotFound)) }
         OutgoingServerStream.open(route, purpose: .route(self), settings: settings, environment: environment)
             .whenFailure { [self] error in
                 environment.logger.notice("cannot reach remote server", metadata: ["domain": "\(route.remote)", "error": "\(error)"])
@@ -120,53 +161,87 @@ final class ServerLinks: RemoteRouter, Sendable {
 
     /// The outgoing stream for `route` is authenticated: what waited goes out, and later stanzas go straight to it.
     func established(_ route: Route, channel: any Channel) {
-        let queued = links.withLock { links -> [Element] in
-            guard case .connecting(let queue)? = links[route] else { return [] }
-            links[route] = .ready(channel)
+        let queued = state.withLock { state -> [Element] in
+            guard case .connecting(let queue)? = state.links[route] else { return [] }
+            state.links[route] = .ready(channel)
             return queue
         }
         guard let kernel = environment.withLock({ $0?.kernel }) else { return }
-        for stanza in queued { write(stanza, on: channel, kernel: kernel, flush: false) }
+        for stanza in queued {
+            // Flushed whenever the buffer fills, so a long queue is not refused by its own unflushed bytes.
+            if !channel.isWritable { channel.flush() }
+            write(stanza, on: channel, kernel: kernel, flush: false)
+        }
         channel.flush()
     }
 
-    /// The setup of `route`'s stream failed: what waited bounces with `error`.
+    /// The setup of `route`'s stream failed: what waited bounces with `error`, and the remote domain is left alone
+    /// for `s2s_retry_seconds`.
     func failed(_ route: Route, _ error: StanzaError) {
-        let queued = links.withLock { links -> [Element] in
-            guard case .connecting(let queue)? = links[route] else { return [] }
-            links[route] = nil
+        let queued = state.withLock { state -> [Element] in
+            guard case .connecting(let queue)? = state.links[route] else { return [] }
+            state.links[route] = nil
+            if settings.retrySeconds > 0 {
+                if state.failures.count >= settings.maxConnecting * 10 {
+                    // Full: the entries that ran out go, else the one closest to running out.
+                    let now = NIODeadline.now()
+                    state.failures = state.failures.filter { $0.value.until > now }
+                    if state.failures.count >= settings.maxConnecting * 10,
+                       let soonest = state.failures.min(by: { $0.value.until < $1.value.until })?.key {
+                        state.failures[soonest] = nil
+                    }
+                }
+                state.failures[route.remote] = (.now() + .seconds(settings.retrySeconds), error)
+            }
             return queue
         }
         guard let kernel = environment.withLock({ $0?.kernel }) else { return }
-        for stanza in queued { kernel.bounceToSender(stanza, error) }
+        for stanza in queued { bounce(stanza, error, kernel: kernel) }
     }
 
-    /// An established stream closed: the next stanza for `route` opens a new one.
+    /// An established stream is closing: the next stanza for `route` opens a new one.
     func closed(_ route: Route, channel: any Channel) {
-        links.withLock { links in
-            if case .ready(let current)? = links[route], current === channel { links[route] = nil }
+        state.withLock { state in
+            if case .ready(let current)? = state.links[route], current === channel { state.links[route] = nil }
         }
     }
 
     /// Asks the authoritative server of `route.remote` (the domain that sent a dialback request to our domain
     /// `route.local`), over a stream of its own, whether `key` is its dialback key for the stream `streamID` it opened
-    /// to us (XEP-0220 §2.3). Fails when the server cannot be reached.
+    /// to us (XEP-0220 §2.3). Answers false when the server cannot be reached, or too many streams are being set up.
     func verify(key: String, streamID: String, _ route: Route, on eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
         guard let environment = environment.withLock({ $0 }) else { return eventLoop.makeSucceededFuture(false) }
+        let admitted = state.withLock { state -> Bool in
+            guard state.connecting < settings.maxConnecting else { return false }
+            state.verifying += 1
+            return true
+        }
+        guard admitted else { return eventLoop.makeSucceededFuture(false) }
         let answer = eventLoop.makePromise(of: Bool.self)
         OutgoingServerStream.open(route, purpose: .verify(key: key, streamID: streamID, answer: answer),
                                   settings: settings, environment: environment)
-            .whenFailure { answer.fail($0) }
+            .whenFailure { _ in answer.succeed(false) }
+        answer.futureResult.whenComplete { [self] _ in state.withLock { $0.verifying -= 1 } }
         return answer.futureResult
     }
 
-    /// Closes every outgoing stream (shutdown).
+    /// Closes every outgoing stream (shutdown); what waits for a stream being set up bounces.
     func closeAll() {
-        let channels = links.withLock { links -> [any Channel] in
-            defer { links = [:] }
-            return links.values.compactMap { if case .ready(let channel) = $0 { channel } else { nil } }
+        let (channels, queued) = state.withLock { state -> ([any Channel], [Element]) in
+            defer { state.links = [:] }
+            var channels: [any Channel] = []
+            var queued: [Element] = []
+            for link in state.links.values {
+                switch link {
+                case .ready(let channel): channels.append(channel)
+                case .connecting(let queue): queued += queue
+                }
+            }
+            return (channels, queued)
         }
         for channel in channels { channel.close(promise: nil) }
+        guard let kernel = environment.withLock({ $0?.kernel }) else { return }
+        for stanza in queued { bounce(stanza, StanzaError(.remoteServerTimeout, text: "the server is shutting down"), kernel: kernel) }
     }
 }
 

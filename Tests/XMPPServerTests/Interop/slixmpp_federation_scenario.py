@@ -165,11 +165,27 @@ async def refusals(alice):
     answer = await raw_s2s(DOMAIN_A, key=None, then=f"<message from='mallory@{DOMAIN_A}' to='x@{DOMAIN_B}'><body>x</body></message>")
     if "invalid-from" not in answer:
         fail("stanza before dialback", answer)
+    # Nobody else speaks for the server's own service domains, whatever DNS says.
+    answer = await raw_s2s(f"conference.{DOMAIN_B}", key="0" * 64, then=None, until=b"forbidden")
+    if "forbidden" not in answer:
+        fail("dialback for the server's own room service", answer)
+    # A connection that authenticates nothing is closed after s2s_setup_seconds (3 s in this test).
+    answer = await raw_s2s(DOMAIN_A, key=None, then=None)
+    if "connection-timeout" not in answer:
+        fail("idle unauthenticated stream", answer)
+    # Users of another server join rooms here but do not create them.
+    alice.send_presence(pto=f"new-{SUFFIX}@conference.{DOMAIN_B}/alice")
+    got = await next_matching(alice.presences, lambda p: p["type"] == "error" and p["from"].bare == f"new-{SUFFIX}@conference.{DOMAIN_B}",
+                              "the refusal to create a room from another server")
+    if got["error"]["condition"] != "not-allowed":
+        fail("remote room creation", str(got))
     ok("refused: an unreachable domain (remote-server-not-found), a server that never answers (remote-server-timeout), "
-       "a forged dialback key (invalid), a stanza from a domain the stream did not authenticate (invalid-from)")
+       "a forged dialback key (invalid), a stanza from a domain the stream did not authenticate (invalid-from), dialback "
+       "for the server's own service domain (forbidden), a stream that authenticates nothing (connection-timeout), a room "
+       "created by a user of another server (not-allowed)")
 
 
-async def raw_s2s(claimed, key, then):
+async def raw_s2s(claimed, key, then, until=b"</stream:stream>"):
     """Opens a server-to-server stream to DOMAIN_B claiming to be `claimed`, with STARTTLS, sends a dialback request
     with `key` (if any) and then `then` (if any); returns everything read until the server closes the stream."""
     reader, writer = await asyncio.open_connection(HOST, S2S_PORT_B)
@@ -200,7 +216,7 @@ async def raw_s2s(claimed, key, then):
     if then is not None:
         writer.write(then.encode())
     try:
-        received += await read_until(b"</stream:stream>")
+        received += await read_until(until)
     except asyncio.TimeoutError:
         pass
     writer.close()
