@@ -43,7 +43,8 @@ final class IncomingServerStream: ChannelInboundHandler {
     /// nothing and closes once answered).
     private var answeredVerification = false
     private var backlog = 0
-    private var lastInOrder: EventLoopFuture<Void>?
+    /// Per sender, the last of its stanzas whose (storage) work is still under way.
+    private var unfinished: [JID: EventLoopFuture<Void>] = [:]
 
     init(settings: FederationSettings, links: ServerLinks, kernel: ServerKernel, tls: NIOSSLContext?, decoder: XMPPStreamDecoder,
          gate: ReadGate, logger: Logger) {
@@ -243,20 +244,29 @@ final class IncomingServerStream: ChannelInboundHandler {
             return close(with: StreamError(.hostUnknown, text: "this server is \(settings.localDomain)"), context: context)
         }
         let stanza = element.replacingNamespace(XMLNamespace.server, with: XMLNamespace.client)
-        // In order, like a client's: each waits for the storage work of the one before.
-        let eventLoop = context.eventLoop
-        let kernel = kernel
-        // A stanza whose work failed does not hold back the ones after it.
-        let previous = (lastInOrder ?? eventLoop.makeSucceededVoidFuture()).recover { _ in }
-        let processed = previous.flatMap { kernel.processFromRemote(stanza, from: from, to: to, eventLoop: eventLoop) ?? eventLoop.makeSucceededVoidFuture() }
+        // In order per sender (RFC 6120 §10.1: between any two entities): a stanza waits for the storage work of its
+        // sender's previous one, not for every user of the remote server, who all share this stream.
+        let (eventLoop, kernel) = (context.eventLoop, kernel)
+        if let previous = unfinished[from] {
+            // A stanza whose work failed does not hold back the ones after it.
+            track(previous.recover { _ in }.flatMap {
+                kernel.processFromRemote(stanza, from: from, to: to, eventLoop: eventLoop) ?? eventLoop.makeSucceededVoidFuture()
+            }, of: from, context: context)
+        } else if let processed = kernel.processFromRemote(stanza, from: from, to: to, eventLoop: eventLoop) {
+            track(processed, of: from, context: context)
+        }
+    }
+
+    /// Remembers `work` as `sender`'s latest unfinished stanza; reading pauses while ``maxBacklog`` are unfinished.
+    private func track(_ work: EventLoopFuture<Void>, of sender: JID, context: ChannelHandlerContext) {
+        unfinished[sender] = work
         backlog += 1
         if backlog >= Self.maxBacklog { gate.pause(.backlog, context: context) }
-        lastInOrder = processed
-        let loopBound = NIOLoopBound((self, context), eventLoop: eventLoop)
-        processed.whenComplete { _ in
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        work.whenComplete { _ in
             let (stream, context) = loopBound.value
             stream.backlog -= 1
-            if stream.backlog == 0 { stream.lastInOrder = nil }
+            if stream.unfinished[sender] === work { stream.unfinished[sender] = nil }
             if stream.backlog < Self.maxBacklog / 2 { stream.gate.resume(.backlog, context: context) }
         }
     }
