@@ -9,6 +9,7 @@
 #   PASSES=3        passes
 #   PAIRS=50        sender/receiver pairs (accounts bench1..bench2P exist on both domains)
 #   BENCH_RUN=benchmarks/run   runtime state: data, logs, pid files, results (under federation/)
+#   XMPPD_SET="mam_default=never"   more xmppd options (key=value, space-separated), for experiments
 # Needs Prosody from Debian (apt-get install prosody) and openssl. Loopback only; every server is stopped by PID.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,7 +41,7 @@ start_xmppd() {   # NAME DOMAIN OTHER-DOMAIN OTHER-NAME
     --bind 127.0.0.1 --c2s-port "${C2S[$name]}" --c2s-tls-port off --http-port off --https-port off --log-level warning \
     --set proxy_port=0 --set "s2s_port=${S2S[$name]}" --set "s2s_hosts=$3=127.0.0.1:${S2S[$4]}" \
     --set connections_per_ip=1000000 --set read_rate=1000000000 --set read_burst=1000000000 \
-    --set s2s_bytes_per_second=1073741824 >> "$dir/xmppd.log" 2>&1 < /dev/null &
+    --set s2s_bytes_per_second=1073741824 ${XMPPD_SET:+$(printf -- '--set %s ' $XMPPD_SET)} >> "$dir/xmppd.log" 2>&1 < /dev/null &
   wait_port "${C2S[$name]}" || { tail "$dir/xmppd.log"; exit 1; }
 }
 

@@ -19,8 +19,8 @@ final class ServerLinks: RemoteRouter, Sendable {
     private enum Link {
         /// The stream is being set up; these wait for it.
         case connecting([Element])
-        /// Authenticated: stanzas go straight out.
-        case ready(any Channel)
+        /// Authenticated: stanzas go straight out, in batches.
+        case ready(OutgoingBatch)
     }
 
     /// What the links need from the running server, given when the federation listener starts.
@@ -91,12 +91,12 @@ final class ServerLinks: RemoteRouter, Sendable {
         guard environment.withLock({ $0 }) != nil else {
             return bounce(stanza, StanzaError(.remoteServerNotFound, text: "federation is not running"), kernel: kernel)
         }
-        enum Next { case write(any Channel), queued, refused(StanzaError), connect }
+        enum Next { case write(OutgoingBatch), queued, refused(StanzaError), connect }
         let now = NIODeadline.now()
         let next = state.withLock { state -> Next in
             switch state.links[route] {
-            case .ready(let channel)?:
-                return .write(channel)
+            case .ready(let batch)?:
+                return .write(batch)
             case .connecting(var queue)?:
                 guard queue.count < settings.queueLimit else {
                     return .refused(StanzaError(.resourceConstraint, text: "too many stanzas wait for \(domain)"))
@@ -117,7 +117,7 @@ final class ServerLinks: RemoteRouter, Sendable {
             }
         }
         switch next {
-        case .write(let channel): write(stanza, on: channel, kernel: kernel, flush: true)
+        case .write(let batch): write(stanza, to: batch, kernel: kernel)
         case .queued: break
         case .refused(let error): bounce(stanza, error, kernel: kernel)
         case .connect: connect(route)
@@ -137,17 +137,13 @@ final class ServerLinks: RemoteRouter, Sendable {
         eventLoop.execute { _ = service.receive(reply, to: from, kernel: kernel, eventLoop: eventLoop) }
     }
 
-    /// Writes a kernel stanza (`jabber:client`) to a remote server's stream (`jabber:server`); bounced when the
-    /// remote does not read (its buffer is full) or the stream is gone.
-    private func write(_ stanza: Element, on channel: any Channel, kernel: ServerKernel, flush: Bool) {
-        guard channel.isActive, channel.isWritable else {
+    /// Queues a kernel stanza for a remote server's stream; bounced when the remote does not read (its buffer is
+    /// full) or the stream is gone.
+    private func write(_ stanza: Element, to batch: OutgoingBatch, kernel: ServerKernel) {
+        guard batch.channel.isActive, batch.channel.isWritable else {
             return bounce(stanza, StanzaError(.remoteServerTimeout, text: "the remote server does not keep up"), kernel: kernel)
         }
-        let outbound = XMPPOutbound.element(stanza.replacingNamespace(XMLNamespace.client, with: XMLNamespace.server))
-        let written = flush ? channel.writeAndFlush(outbound) : channel.write(outbound)
-        written.whenFailure { [self] _ in
-            bounce(stanza, StanzaError(.remoteServerTimeout, text: "the stream to the remote server closed"), kernel: kernel)
-        }
+        batch.enqueue(stanza)
     }
 
     private func connect(_ route: Route) {
@@ -161,18 +157,14 @@ final class ServerLinks: RemoteRouter, Sendable {
 
     /// The outgoing stream for `route` is authenticated: what waited goes out, and later stanzas go straight to it.
     func established(_ route: Route, channel: any Channel) {
-        let queued = state.withLock { state -> [Element] in
-            guard case .connecting(let queue)? = state.links[route] else { return [] }
-            state.links[route] = .ready(channel)
-            return queue
-        }
         guard let kernel = environment.withLock({ $0?.kernel }) else { return }
-        for stanza in queued {
-            // Flushed whenever the buffer fills, so a long queue is not refused by its own unflushed bytes.
-            if !channel.isWritable { channel.flush() }
-            write(stanza, on: channel, kernel: kernel, flush: false)
+        let batch = OutgoingBatch(channel: channel) { [self] stanza, error in bounce(stanza, error, kernel: kernel) }
+        // Queued in the same step as the stream becomes ready, so what waited goes out before anything sent later.
+        state.withLock { state in
+            guard case .connecting(let queue)? = state.links[route] else { return }
+            state.links[route] = .ready(batch)
+            for stanza in queue { batch.enqueue(stanza) }
         }
-        channel.flush()
     }
 
     /// The setup of `route`'s stream failed: what waited bounces with `error`, and the remote domain is left alone
@@ -202,7 +194,7 @@ final class ServerLinks: RemoteRouter, Sendable {
     /// An established stream is closing: the next stanza for `route` opens a new one.
     func closed(_ route: Route, channel: any Channel) {
         state.withLock { state in
-            if case .ready(let current)? = state.links[route], current === channel { state.links[route] = nil }
+            if case .ready(let current)? = state.links[route], current.channel === channel { state.links[route] = nil }
         }
     }
 
@@ -233,7 +225,7 @@ final class ServerLinks: RemoteRouter, Sendable {
             var queued: [Element] = []
             for link in state.links.values {
                 switch link {
-                case .ready(let channel): channels.append(channel)
+                case .ready(let batch): channels.append(batch.channel)
                 case .connecting(let queue): queued += queue
                 }
             }
