@@ -59,13 +59,6 @@ public final class MUCService: HostedService {
            query.name == "query", query.namespace == MessageArchiveModule.namespace {
             return answerArchiveQuery(stanza, query, room: name, to: to, from: sender, kernel: kernel, eventLoop: eventLoop)
         }
-        if stanza.name == "presence", stanza.attribute("type") == nil, rooms.withLock({ $0[name] == nil }), !kernel.isLocal(sender) {
-            // Users of other servers join rooms here but do not create them (as ejabberd's default): the per-account
-            // limits cannot hold a remote server, which can invent any number of accounts.
-            var effects = RoomEffects()
-            effects.fail(stanza, StanzaError(.notAllowed, text: "only users of this server create rooms here"), from: to, to: sender)
-            return deliver(effects, kernel: kernel, eventLoop: eventLoop)
-        }
         if stanza.name == "presence", stanza.attribute("type") == nil, rooms.withLock({ $0[name] == nil }),
            ledger.rooms(ownedBy: sender.bare) >= limits.maxOwnedRooms {
             // Creating a room: nobody fills the server with persistent rooms and leaves.
@@ -74,13 +67,17 @@ public final class MUCService: HostedService {
             return deliver(effects, kernel: kernel, eventLoop: eventLoop)
         }
         while true {
-            guard let box = room(named: name, for: stanza, to: to) else {
+            // Users of other servers join rooms here but do not create them (as ejabberd's default): the per-account
+            // limits cannot hold a remote server, which can invent any number of accounts.
+            let mayCreate = kernel.isLocal(sender)
+            guard let box = room(named: name, for: stanza, to: to, mayCreate: mayCreate) else {
                 // Leaving a room that is gone needs no answer; entering without a nickname is malformed (XEP-0045
                 // §7.2.1); anything else to a missing room gets item-not-found.
                 if stanza.name == "presence" && stanza.attribute("type") != nil { return nil }
                 var effects = RoomEffects()
-                let error = stanza.name == "presence" ? StanzaError(.jidMalformed, text: "enter with room@service/nickname")
-                    : StanzaError(.itemNotFound, text: "no such room")
+                let error = stanza.name != "presence" ? StanzaError(.itemNotFound, text: "no such room")
+                    : !mayCreate && to.resourcepart?.isEmpty == false ? StanzaError(.notAllowed, text: "only users of this server create rooms here")
+                    : StanzaError(.jidMalformed, text: "enter with room@service/nickname")
                 effects.fail(stanza, error, from: to, to: sender)
                 return deliver(effects, kernel: kernel, eventLoop: eventLoop)
             }
@@ -271,11 +268,11 @@ public final class MUCService: HostedService {
         }
     }
 
-    /// The room a stanza is for, creating it when the stanza is an entry with a nickname.
-    private func room(named name: String, for stanza: Element, to: JID) -> RoomBox? {
+    /// The room a stanza is for, creating it when the stanza is an entry with a nickname and `mayCreate`.
+    private func room(named name: String, for stanza: Element, to: JID, mayCreate: Bool) -> RoomBox? {
         rooms.withLock { table in
             if let box = table[name] { return box }
-            guard stanza.name == "presence", stanza.attribute("type") == nil, let nickname = to.resourcepart, !nickname.isEmpty,
+            guard mayCreate, stanza.name == "presence", stanza.attribute("type") == nil, let nickname = to.resourcepart, !nickname.isEmpty,
                   let sender = stanza.attribute("from").flatMap({ JID(validating: $0) }) else { return nil }
             let room = Room(jid: to.bare, configuration: RoomConfiguration(), owner: sender.bare, limits: limits)
             let box = RoomBox(room: room, isNew: true)

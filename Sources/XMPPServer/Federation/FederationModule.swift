@@ -146,7 +146,8 @@ struct FederationSettings: Sendable {
         if domain != "localhost", (try? SocketAddress(ipAddress: domain, port: 0)) == nil {
             let records = await SRVLookup(nameServers: dnsServers, group: group).records(of: "_xmpp-server._tcp.\(domain)")
             let ordered = SRVLookup.ordered(records)
-            if !ordered.isEmpty { return ordered.map { ($0.target, Int($0.port)) } }
+            // A few targets at most: each may take a connect timeout, all within one s2s_setup_seconds.
+            if !ordered.isEmpty { return ordered.prefix(4).map { ($0.target, Int($0.port)) } }
             // A lone "." target: the domain offers no server-to-server service (RFC 2782).
             if !records.isEmpty { return [] }
         }

@@ -39,11 +39,9 @@ final class IncomingServerStream: ChannelInboundHandler {
     private var setupTimer: Scheduled<Void>?
     private var remoteDomains: Set<String> = []
     private var pendingVerifications = 0
-    /// Whether this stream asked us to verify a key (a receiving server's verification stream, which authenticates
-    /// nothing and closes once answered).
-    private var answeredVerification = false
     private var backlog = 0
-    /// Per sender, the last of its stanzas whose (storage) work is still under way.
+    /// Per sender (bare JID: a user's resources, or a room's occupants, whose joins must stay in order), the last of
+    /// its stanzas whose (storage) work is still under way.
     private var unfinished: [JID: EventLoopFuture<Void>] = [:]
 
     init(settings: FederationSettings, links: ServerLinks, kernel: ServerKernel, tls: NIOSSLContext?, decoder: XMPPStreamDecoder,
@@ -58,13 +56,19 @@ final class IncomingServerStream: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        // A connection that has not authenticated a domain (nor asked us to verify a key) in time goes: it would
-        // otherwise hold one of s2s_max_incoming for s2s_idle_seconds.
+        startSetupTimer(context: context)
+        context.fireChannelActive()
+    }
+
+    /// A connection that has not authenticated a domain in time goes: it would otherwise hold one of
+    /// `s2s_max_incoming` for `s2s_idle_seconds`. Answering a `db:verify` (a verification stream) and a dialback check
+    /// under way (which has a deadline of its own) give it another period.
+    private func startSetupTimer(context: ChannelHandlerContext) {
+        setupTimer?.cancel()
         let channel = context.channel
         setupTimer = context.eventLoop.scheduleTask(in: .seconds(settings.setupSeconds)) {
             channel.pipeline.fireUserInboundEventTriggered(IncomingSetupTimedOut())
         }
-        context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -79,7 +83,9 @@ final class IncomingServerStream: ChannelInboundHandler {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
             close(with: isOpen ? nil : StreamError(.connectionTimeout), context: context)
         } else if event is IncomingSetupTimedOut {
-            if remoteDomains.isEmpty && !answeredVerification {
+            if pendingVerifications > 0 {
+                startSetupTimer(context: context)
+            } else if remoteDomains.isEmpty {
                 close(with: StreamError(.connectionTimeout, text: "no domain authenticated in time"), context: context)
             }
         } else {
@@ -195,26 +201,39 @@ final class IncomingServerStream: ChannelInboundHandler {
         }
         pendingVerifications += 1
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        links.verify(key: request.text, streamID: streamID, Route(local: local, remote: remote), on: context.eventLoop).whenComplete { outcome in
+        links.verify(key: request.text, streamID: streamID, Route(local: local, remote: remote), on: context.eventLoop).whenSuccess { outcome in
             let (stream, context) = loopBound.value
             stream.pendingVerifications -= 1
-            stream.verified(Route(local: local, remote: remote), valid: (try? outcome.get()) == true, context: context)
+            stream.verified(Route(local: local, remote: remote), outcome, context: context)
         }
     }
 
-    private func verified(_ route: Route, valid: Bool, context: ChannelHandlerContext) {
+    private func verified(_ route: Route, _ outcome: ServerLinks.Verification, context: ChannelHandlerContext) {
         guard !isClosing, !isInactive else { return }
-        if valid, remoteDomains.insert(route.remote).inserted { links.incomingAuthenticated(route.remote) }
-        logger.info(valid ? "server-to-server stream ready" : "dialback refused",
-                    metadata: ["domain": "\(route.remote)", "to": "\(route.local)", "direction": "in"])
-        write(Dialback.element("result", from: route.local, to: route.remote, type: valid ? "valid" : "invalid"), context: context)
-        // A refused domain ends a stream that has nothing else; the domains it authenticated already keep it.
-        if !valid && remoteDomains.isEmpty { close(with: nil, context: context) }
+        switch outcome {
+        case .valid:
+            if remoteDomains.count < Self.maxDomains, remoteDomains.insert(route.remote).inserted {
+                links.incomingAuthenticated(route.remote)
+            }
+            logger.info("server-to-server stream ready", metadata: ["domain": "\(route.remote)", "to": "\(route.local)", "direction": "in"])
+            write(Dialback.element("result", from: route.local, to: route.remote, type: "valid"), context: context)
+        case .invalid:
+            logger.notice("dialback refused", metadata: ["domain": "\(route.remote)", "to": "\(route.local)"])
+            write(Dialback.element("result", from: route.local, to: route.remote, type: "invalid"), context: context)
+            // A refused domain ends a stream that has nothing else; the domains it authenticated already keep it.
+            if remoteDomains.isEmpty { close(with: nil, context: context) }
+        case .unavailable:
+            // Not a judgement of the key: the remote may try again (XEP-0220 §2.4, type='error').
+            write(Dialback.error("result", from: route.local, to: route.remote, .remoteServerTimeout), context: context)
+        }
     }
 
     /// `<db:verify from='receiving' to='us' id='stream'>key</db:verify>`: a server we opened a stream to asks whether
     /// the key it got on that stream is ours (XEP-0220 §2.3).
     private func verifyRequest(_ request: Element, context: ChannelHandlerContext) {
+        guard isSecured || !settings.requireTLS else {
+            return close(with: StreamError(.policyViolation, text: "STARTTLS first"), context: context)
+        }
         guard let receiving = request.attribute("from")?.lowercased(), let to = request.attribute("to"), let id = request.attribute("id") else {
             return close(with: StreamError(.improperAddressing, text: "db:verify needs from, to and id"), context: context)
         }
@@ -222,7 +241,8 @@ final class IncomingServerStream: ChannelInboundHandler {
         guard serves(originating) else {
             return write(Dialback.error("verify", from: to, to: receiving, id: id, .itemNotFound), context: context)
         }
-        answeredVerification = true
+        // A verification stream authenticates nothing; each answer buys it one more setup period, no more.
+        startSetupTimer(context: context)
         let valid = Dialback.isValid(request.text, secret: settings.secret, receiving: receiving, originating: originating, streamID: id)
         write(Dialback.element("verify", from: originating, to: receiving, id: id, type: valid ? "valid" : "invalid"), context: context)
     }
@@ -244,16 +264,17 @@ final class IncomingServerStream: ChannelInboundHandler {
             return close(with: StreamError(.hostUnknown, text: "this server is \(settings.localDomain)"), context: context)
         }
         let stanza = element.replacingNamespace(XMLNamespace.server, with: XMLNamespace.client)
-        // In order per sender (RFC 6120 §10.1: between any two entities): a stanza waits for the storage work of its
-        // sender's previous one, not for every user of the remote server, who all share this stream.
-        let (eventLoop, kernel) = (context.eventLoop, kernel)
-        if let previous = unfinished[from] {
+        // In order per sending bare JID (RFC 6120 §10.1 asks for order between two entities; a remote room's
+        // occupants are one bare JID, so a join's presences, history and subject keep their order): a stanza waits
+        // for the storage work of that sender's previous one, not for every user of the remote server.
+        let (eventLoop, kernel, sender) = (context.eventLoop, kernel, from.bare)
+        if let previous = unfinished[sender] {
             // A stanza whose work failed does not hold back the ones after it.
             track(previous.recover { _ in }.flatMap {
                 kernel.processFromRemote(stanza, from: from, to: to, eventLoop: eventLoop) ?? eventLoop.makeSucceededVoidFuture()
-            }, of: from, context: context)
+            }, of: sender, context: context)
         } else if let processed = kernel.processFromRemote(stanza, from: from, to: to, eventLoop: eventLoop) {
-            track(processed, of: from, context: context)
+            track(processed, of: sender, context: context)
         }
     }
 

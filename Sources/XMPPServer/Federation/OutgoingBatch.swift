@@ -12,18 +12,29 @@ final class OutgoingBatch: Sendable {
     /// Answers the local sender of a stanza that could not be written.
     private let bounce: @Sendable (Element, StanzaError) -> Void
 
-    init(channel: any Channel, bounce: @escaping @Sendable (Element, StanzaError) -> Void) {
+    /// A batch for `channel` that starts with `waiting` (what was queued while the stream was set up); ``start()``
+    /// writes it.
+    init(channel: any Channel, waiting: [Element], bounce: @escaping @Sendable (Element, StanzaError) -> Void) {
         self.channel = channel
         self.bounce = bounce
+        inbox.withLock { $0 = waiting }
     }
 
-    /// Queues a kernel stanza (`jabber:client`); the first of a batch schedules the write.
-    func enqueue(_ stanza: Element) {
-        let isFirst = inbox.withLock { queue in
+    /// Writes what waited, if anything.
+    func start() {
+        channel.eventLoop.execute { self.drain() }
+    }
+
+    /// Queues a kernel stanza (`jabber:client`); the first of a batch schedules the write. False when `limit` wait
+    /// already (the stream's loop does not keep up).
+    func enqueue(_ stanza: Element, limit: Int) -> Bool {
+        let (accepted, isFirst) = inbox.withLock { queue -> (Bool, Bool) in
+            guard queue.count < limit else { return (false, false) }
             queue.append(stanza)
-            return queue.count == 1
+            return (true, queue.count == 1)
         }
         if isFirst { channel.eventLoop.execute { self.drain() } }
+        return accepted
     }
 
     private func drain() {
@@ -31,6 +42,7 @@ final class OutgoingBatch: Sendable {
             defer { queue.removeAll(keepingCapacity: true) }
             return queue
         }
+        guard !batch.isEmpty else { return }
         let lost = StanzaError(.remoteServerTimeout, text: "the stream to the remote server closed")
         for stanza in batch {
             guard channel.isActive else {

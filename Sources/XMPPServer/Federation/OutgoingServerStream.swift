@@ -207,7 +207,11 @@ final class OutgoingServerStream: ChannelInboundHandler {
             }
             state = .established
             setupTimer?.cancel()
-            links.established(Route(local: local, remote: remote), channel: context.channel)
+            guard links.established(Route(local: local, remote: remote), channel: context.channel) else {
+                // Too late: the route gave up meanwhile (its stanzas bounced); this stream is not wanted.
+                state = .done
+                return closeStream(context: context)
+            }
             environment.logger.info("server-to-server stream ready", metadata: ["domain": "\(remote)", "direction": "out"])
         case .verify(_, let verifiedStream, let promise) where answer.name == "verify" && answer.attribute("id") == verifiedStream:
             state = .done
@@ -234,7 +238,8 @@ final class OutgoingServerStream: ChannelInboundHandler {
              (.route(let links), .awaitingAnswer):
             links.failed(Route(local: local, remote: remote), error)
         case (.verify(_, _, let promise), let state) where !Self.isDone(state):
-            promise.succeed(false)
+            // No answer is not a "no": the key was not judged.
+            promise.fail(FederationError.noAnswer(remote))
         default:
             break
         }
@@ -261,10 +266,13 @@ private struct SetupTimedOut {}
 enum FederationError: Error, CustomStringConvertible {
     /// DNS says the domain offers no server-to-server service.
     case noAddress(String)
+    /// The remote did not answer a verification in time.
+    case noAnswer(String)
 
     var description: String {
         switch self {
         case .noAddress(let domain): "\(domain) offers no server-to-server service"
+        case .noAnswer(let domain): "\(domain) did not answer in time"
         }
     }
 }

@@ -11,10 +11,11 @@ import XMPPTransport
 /// dialback for that sending domain), with what is sent meanwhile queued (up to `s2s_queue_limit`) and bounced if the
 /// setup fails. The kernel's ``RemoteRouter``.
 ///
-/// Bounded: at most `s2s_max_connecting` streams are being set up at once (dialback verifications for incoming
-/// streams included), and a domain whose setup failed is not tried again for `s2s_retry_seconds` (what is sent to it
-/// meanwhile bounces at once), so neither a local user writing to many dead domains nor a remote server asking for
-/// many verifications can make the server open connections without end.
+/// Bounded: at most `s2s_max_connecting` streams are being set up at once, and as many dialback verifications for
+/// incoming streams (a budget of their own, so remote servers asking for verifications cannot stop our own streams);
+/// each is given up after `s2s_setup_seconds` whatever DNS and the addresses tried; a route whose setup failed is not
+/// tried again for `s2s_retry_seconds` (what is sent to it meanwhile bounces at once). So neither a local user writing
+/// to many dead domains nor a remote server asking for many verifications makes the server open connections without end.
 final class ServerLinks: RemoteRouter, Sendable {
     private enum Link {
         /// The stream is being set up; these wait for it.
@@ -37,10 +38,10 @@ final class ServerLinks: RemoteRouter, Sendable {
         var links: [Route: Link] = [:]
         /// Verifications of dialback keys under way (each on a connection of its own).
         var verifying = 0
-        /// Remote domains whose setup failed lately: until when, and the error their stanzas get meanwhile.
-        var failures: [String: (until: NIODeadline, error: StanzaError)] = [:]
-
-        var connecting: Int { links.values.count { if case .connecting = $0 { true } else { false } } + verifying }
+        /// Routes whose setup failed lately: until when, and the error their stanzas get meanwhile.
+        var failures: [Route: (until: NIODeadline, error: StanzaError)] = [:]
+        /// Routes being set up.
+        var connecting = 0
     }
 
     let settings: FederationSettings
@@ -105,13 +106,14 @@ final class ServerLinks: RemoteRouter, Sendable {
                 state.links[route] = .connecting(queue)
                 return .queued
             case nil:
-                if let failure = state.failures[domain] {
+                if let failure = state.failures[route] {
                     if failure.until > now { return .refused(failure.error) }
-                    state.failures[domain] = nil
+                    state.failures[route] = nil
                 }
                 guard state.connecting < settings.maxConnecting else {
                     return .refused(StanzaError(.resourceConstraint, type: .wait, text: "too many server-to-server streams are being set up"))
                 }
+                state.connecting += 1
                 state.links[route] = .connecting([stanza])
                 return .connect
             }
@@ -140,14 +142,18 @@ final class ServerLinks: RemoteRouter, Sendable {
     /// Queues a kernel stanza for a remote server's stream; bounced when the remote does not read (its buffer is
     /// full) or the stream is gone.
     private func write(_ stanza: Element, to batch: OutgoingBatch, kernel: ServerKernel) {
-        guard batch.channel.isActive, batch.channel.isWritable else {
+        guard batch.channel.isActive, batch.channel.isWritable, batch.enqueue(stanza, limit: settings.queueLimit) else {
             return bounce(stanza, StanzaError(.remoteServerTimeout, text: "the remote server does not keep up"), kernel: kernel)
         }
-        batch.enqueue(stanza)
     }
 
     private func connect(_ route: Route) {
         guard let environment = environment.withLock({ $0 }) else { return failed(route, StanzaError(.remoteServerNotFound)) }
+        // One deadline for the whole setup (DNS, every address tried, TLS, dialback); a stream that becomes ready
+        // after it is closed again (``established(_:channel:)`` says no).
+        environment.group.next().scheduleTask(in: .seconds(settings.setupSeconds)) { [self] in
+            failed(route, StanzaError(.remoteServerTimeout, text: "\(route.remote) was not ready in time"))
+        }
         OutgoingServerStream.open(route, purpose: .route(self), settings: settings, environment: environment)
             .whenFailure { [self] error in
                 environment.logger.notice("cannot reach remote server", metadata: ["domain": "\(route.remote)", "error": "\(error)"])
@@ -156,15 +162,20 @@ final class ServerLinks: RemoteRouter, Sendable {
     }
 
     /// The outgoing stream for `route` is authenticated: what waited goes out, and later stanzas go straight to it.
-    func established(_ route: Route, channel: any Channel) {
-        guard let kernel = environment.withLock({ $0?.kernel }) else { return }
-        let batch = OutgoingBatch(channel: channel) { [self] stanza, error in bounce(stanza, error, kernel: kernel) }
-        // Queued in the same step as the stream becomes ready, so what waited goes out before anything sent later.
-        state.withLock { state in
-            guard case .connecting(let queue)? = state.links[route] else { return }
+    /// False when the route is no longer waiting for it (its setup timed out): the caller closes the stream.
+    func established(_ route: Route, channel: any Channel) -> Bool {
+        guard let kernel = environment.withLock({ $0?.kernel }) else { return false }
+        // What waited becomes the batch's first content in the same step as the stream becomes ready, so nothing
+        // sent later overtakes it.
+        let batch = state.withLock { state -> OutgoingBatch? in
+            guard case .connecting(let queue)? = state.links[route] else { return nil }
+            let batch = OutgoingBatch(channel: channel, waiting: queue) { [self] stanza, error in bounce(stanza, error, kernel: kernel) }
             state.links[route] = .ready(batch)
-            for stanza in queue { batch.enqueue(stanza) }
+            state.connecting -= 1
+            return batch
         }
+        batch?.start()
+        return batch != nil
     }
 
     /// The setup of `route`'s stream failed: what waited bounces with `error`, and the remote domain is left alone
@@ -173,6 +184,7 @@ final class ServerLinks: RemoteRouter, Sendable {
         let queued = state.withLock { state -> [Element] in
             guard case .connecting(let queue)? = state.links[route] else { return [] }
             state.links[route] = nil
+            state.connecting -= 1
             if settings.retrySeconds > 0 {
                 if state.failures.count >= settings.maxConnecting * 10 {
                     // Full: the entries that ran out go, else the one closest to running out.
@@ -183,7 +195,7 @@ final class ServerLinks: RemoteRouter, Sendable {
                         state.failures[soonest] = nil
                     }
                 }
-                state.failures[route.remote] = (.now() + .seconds(settings.retrySeconds), error)
+                state.failures[route] = (.now() + .seconds(settings.retrySeconds), error)
             }
             return queue
         }
@@ -198,29 +210,44 @@ final class ServerLinks: RemoteRouter, Sendable {
         }
     }
 
+    /// What the authoritative server said of a dialback key, if it could be asked.
+    enum Verification: Sendable {
+        case valid
+        case invalid
+        /// Not asked: too many verifications under way, or the server could not be reached in time.
+        case unavailable
+    }
+
     /// Asks the authoritative server of `route.remote` (the domain that sent a dialback request to our domain
     /// `route.local`), over a stream of its own, whether `key` is its dialback key for the stream `streamID` it opened
-    /// to us (XEP-0220 §2.3). Answers false when the server cannot be reached, or too many streams are being set up.
-    func verify(key: String, streamID: String, _ route: Route, on eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
-        guard let environment = environment.withLock({ $0 }) else { return eventLoop.makeSucceededFuture(false) }
+    /// to us (XEP-0220 §2.3). Answers within `s2s_setup_seconds`, whatever happens.
+    func verify(key: String, streamID: String, _ route: Route, on eventLoop: any EventLoop) -> EventLoopFuture<Verification> {
+        guard let environment = environment.withLock({ $0 }) else { return eventLoop.makeSucceededFuture(.unavailable) }
         let admitted = state.withLock { state -> Bool in
-            guard state.connecting < settings.maxConnecting else { return false }
+            guard state.verifying < settings.maxConnecting else { return false }
             state.verifying += 1
             return true
         }
-        guard admitted else { return eventLoop.makeSucceededFuture(false) }
+        guard admitted else { return eventLoop.makeSucceededFuture(.unavailable) }
         let answer = eventLoop.makePromise(of: Bool.self)
+        let deadline = eventLoop.scheduleTask(in: .seconds(settings.setupSeconds)) { answer.fail(FederationError.noAnswer(route.remote)) }
         OutgoingServerStream.open(route, purpose: .verify(key: key, streamID: streamID, answer: answer),
                                   settings: settings, environment: environment)
-            .whenFailure { _ in answer.succeed(false) }
-        answer.futureResult.whenComplete { [self] _ in state.withLock { $0.verifying -= 1 } }
-        return answer.futureResult
+            .whenFailure { answer.fail($0) }
+        answer.futureResult.whenComplete { [self] _ in
+            deadline.cancel()
+            state.withLock { $0.verifying -= 1 }
+        }
+        return answer.futureResult.map { $0 ? Verification.valid : .invalid }.recover { _ in .unavailable }
     }
 
     /// Closes every outgoing stream (shutdown); what waits for a stream being set up bounces.
     func closeAll() {
         let (channels, queued) = state.withLock { state -> ([any Channel], [Element]) in
-            defer { state.links = [:] }
+            defer {
+                state.links = [:]
+                state.connecting = 0
+            }
             var channels: [any Channel] = []
             var queued: [Element] = []
             for link in state.links.values {

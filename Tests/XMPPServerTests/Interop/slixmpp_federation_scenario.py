@@ -169,6 +169,14 @@ async def refusals(alice):
     answer = await raw_s2s(f"conference.{DOMAIN_B}", key="0" * 64, then=None, until=b"forbidden")
     if "forbidden" not in answer:
         fail("dialback for the server's own room service", answer)
+    # A claimed domain whose server cannot be asked gets an error, not a verdict on its key (XEP-0220 §2.4).
+    answer = await raw_s2s(UNREACHABLE, key="0" * 64, then=None, until=b"remote-server-timeout")
+    if "type='error'" not in answer or "remote-server-timeout" not in answer:
+        fail("dialback for an unreachable domain", answer)
+    # Key checks only over TLS, like dialback requests.
+    answer = await raw_s2s(DOMAIN_A, key=None, then=f"<db:verify from='{DOMAIN_A}' to='{DOMAIN_B}' id='x'>00</db:verify>", tls=False)
+    if "policy-violation" not in answer:
+        fail("db:verify before STARTTLS", answer)
     # A connection that authenticates nothing is closed after s2s_setup_seconds (3 s in this test).
     answer = await raw_s2s(DOMAIN_A, key=None, then=None)
     if "connection-timeout" not in answer:
@@ -181,11 +189,12 @@ async def refusals(alice):
         fail("remote room creation", str(got))
     ok("refused: an unreachable domain (remote-server-not-found), a server that never answers (remote-server-timeout), "
        "a forged dialback key (invalid), a stanza from a domain the stream did not authenticate (invalid-from), dialback "
-       "for the server's own service domain (forbidden), a stream that authenticates nothing (connection-timeout), a room "
-       "created by a user of another server (not-allowed)")
+       "for the server's own service domain (forbidden), dialback for a domain that cannot be asked (error), db:verify "
+       "before STARTTLS (policy-violation), a stream that authenticates nothing (connection-timeout), a room created by a "
+       "user of another server (not-allowed)")
 
 
-async def raw_s2s(claimed, key, then, until=b"</stream:stream>"):
+async def raw_s2s(claimed, key, then, until=b"</stream:stream>", tls=True):
     """Opens a server-to-server stream to DOMAIN_B claiming to be `claimed`, with STARTTLS, sends a dialback request
     with `key` (if any) and then `then` (if any); returns everything read until the server closes the stream."""
     reader, writer = await asyncio.open_connection(HOST, S2S_PORT_B)
@@ -202,15 +211,16 @@ async def raw_s2s(claimed, key, then, until=b"</stream:stream>"):
         return data.decode(errors="replace")
 
     writer.write(header.encode())
-    await read_until(b"</stream:features>")
-    writer.write(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
-    await read_until(b"proceed")
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    await writer.start_tls(context)
-    writer.write(header.encode())
     received = await read_until(b"</stream:features>")
+    if tls:
+        writer.write(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        await read_until(b"proceed")
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        await writer.start_tls(context)
+        writer.write(header.encode())
+        received = await read_until(b"</stream:features>")
     if key is not None:
         writer.write(f"<db:result from='{claimed}' to='{DOMAIN_B}'>{key}</db:result>".encode())
     if then is not None:
