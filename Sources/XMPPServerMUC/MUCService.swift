@@ -25,6 +25,11 @@ public final class MUCService: HostedService {
     /// How many rooms each account is in, for ``MUCLimits/maxRoomsPerUser``. Taken only inside a room's lock,
     /// never the other way round.
     private let roomsPerAccount = Locked<[JID: Int]>([:])
+
+    /// Rooms in memory now (`xmppctl stats`, `/metrics`).
+    var roomCount: Int { rooms.withLock { $0.count } }
+    /// Accounts inside rooms now, counted once per room they are in.
+    var occupancyCount: Int { roomsPerAccount.withLock { $0.values.reduce(0, +) } }
     /// Persistent rooms and their owners, for ``MUCLimits/maxOwnedRooms`` and ``MUCLimits/maxPersistentRooms``.
     private let ledger = PersistentRoomLedger()
     /// Stores rooms' messages in their archives (XEP-0313), in each room's order, off the rooms' locks.

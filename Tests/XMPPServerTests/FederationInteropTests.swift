@@ -77,6 +77,13 @@ import XMPPTransport
             #expect(remote.status == 0 && remote.output.split(separator: "\n").contains("beta.test in out"), "\(remote.output)")
             #expect(remote.output.contains("conference.beta.test"), "\(remote.output)")
             #expect(!remote.output.contains("nowhere.test") && !remote.output.contains("stall.test"), "\(remote.output)")
+            // And /metrics counts them (and beta's room service the rooms).
+            let port = try #require(alpha.httpPort)
+            let metrics = try await runProcess(["python3", "-c", "import urllib.request; print(urllib.request.urlopen("
+                                                + "'http://127.0.0.1:\(port)/metrics').read().decode())"], timeout: 30).output
+            #expect(metrics.contains("xmpp_s2s_domains{direction=\"out\"} 2") && metrics.contains("xmpp_s2s_domains{direction=\"in\"} 2"),
+                    "\(metrics)")
+            #expect(metrics.contains("xmpp_module_figure{name=\"muc_rooms\"}"), "\(metrics)")
             return scenario
         }
         let (status, output) = try #require(result)

@@ -29,6 +29,11 @@ final class ServerMetrics: Sendable {
     private let sessions: Metrics.Meter
     private let residentBytes: Metrics.Meter
     private let startTime: Metrics.Meter
+    /// Remote domains with a ready server-to-server stream, incoming and outgoing.
+    private let remoteDomains: (incoming: Metrics.Meter, outgoing: Metrics.Meter)
+    /// The modules' figures (`xmppctl stats`: archive write queue, rooms, occupants), by name, made on first scrape.
+    private let moduleFigures = Locked<[String: Metrics.Meter]>([:])
+    private let factory: PrometheusMetricsFactory
     private let kernel: ServerKernel
 
     init(kernel: ServerKernel) {
@@ -53,6 +58,9 @@ final class ServerMetrics: Sendable {
         residentBytes = Metrics.Meter(label: "process_resident_memory_bytes", factory: factory)
         startTime = Metrics.Meter(label: "process_start_time_seconds", factory: factory)
         startTime.set(Date().timeIntervalSince1970)
+        remoteDomains = (Metrics.Meter(label: "xmpp_s2s_domains", dimensions: [("direction", "in")], factory: factory),
+                         Metrics.Meter(label: "xmpp_s2s_domains", dimensions: [("direction", "out")], factory: factory))
+        self.factory = factory
     }
 
     func connectionOpened(_ listener: Listener) { connections[listener]?.increment() }
@@ -89,6 +97,19 @@ final class ServerMetrics: Sendable {
     func exposition() -> ByteBuffer {
         sessions.set(kernel.registry.count)
         if let rss = Self.residentMemoryBytes() { residentBytes.set(rss) }
+        if let links = kernel.remoteRouter as? ServerLinks {
+            let domains = links.remoteDomains
+            remoteDomains.incoming.set(domains.count(where: \.incoming))
+            remoteDomains.outgoing.set(domains.count(where: \.outgoing))
+        }
+        for (name, value) in kernel.statistics {
+            moduleFigures.withLock { meters in
+                if meters[name] == nil {
+                    meters[name] = Metrics.Meter(label: "xmpp_module_figure", dimensions: [("name", name)], factory: factory)
+                }
+                return meters[name]!
+            }.set(value)
+        }
         var bytes: [UInt8] = []
         registry.emit(into: &bytes)
         return ByteBuffer(bytes: bytes)

@@ -244,7 +244,8 @@ async def metrics():
         'xmpp_logins_total{result="success"}': 2, 'xmpp_logins_total{result="failure"}': 1,
         'xmpp_stanzas_total{direction="in",kind="message"}': 2, 'xmpp_stanzas_total{direction="out",kind="message"}': 2,
         'xmpp_stanzas_total{direction="in",kind="iq"}': 1, "xmpp_received_bytes_total": 1000, "xmpp_routing_seconds_count": 2,
-        "process_resident_memory_bytes": 1_000_000,
+        "process_resident_memory_bytes": 1_000_000, 'xmpp_module_figure{name="mam_write_queue_peak"}': 0,
+        'xmpp_module_figure{name="muc_rooms"}': 0,
     }
     for name, least in expected.items():
         if after.get(name, -1) < least:
@@ -252,7 +253,8 @@ async def metrics():
     websocket = 'xmpp_connections{listener="websocket"}'
     if during.get(websocket, 0) < 1 or after.get(websocket, 1) > during[websocket] - 1 + 0.5 and after[websocket] >= during[websocket]:
         fail("metrics", f"open WebSocket connections: {during.get(websocket)} while connected, {after.get(websocket)} after")
-    ok("/metrics counts logins (and failures), stanzas by kind and direction, bytes, routing times and open WebSockets")
+    ok("/metrics counts logins (and failures), stanzas by kind and direction, bytes, routing times and open WebSockets, "
+       "and has the modules' figures")
 
 
 async def main():
