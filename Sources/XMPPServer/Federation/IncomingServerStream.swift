@@ -34,6 +34,8 @@ final class IncomingServerStream: ChannelInboundHandler {
     private var isOpen = false
     private var isSecured = false
     private var isClosing = false
+    /// Whether our stream header went out (a stream error needs one before it).
+    private var headerSent = false
     /// The connection is gone: late verification answers change nothing.
     private var isInactive = false
     private var setupTimer: Scheduled<Void>?
@@ -124,6 +126,7 @@ final class IncomingServerStream: ChannelInboundHandler {
         let header = StreamHeader(from: receivingDomain, to: root.attribute("from"), id: streamID, version: "1.0",
                                   contentNamespace: XMLNamespace.server)
         context.write(wrapOutboundOut(.header(header)), promise: nil)
+        headerSent = true
         guard root.name == "stream", root.namespace == XMLNamespace.streams, contentNamespace == XMLNamespace.server else {
             return close(with: StreamError(.invalidNamespace, text: "a server-to-server stream is in jabber:server"), context: context)
         }
@@ -299,6 +302,11 @@ final class IncomingServerStream: ChannelInboundHandler {
     private func close(with error: StreamError?, context: ChannelHandlerContext) {
         guard !isClosing else { return }
         isClosing = true
+        if !headerSent {
+            // A stream error needs a stream around it (RFC 6120 §4.9.1.1), even for a peer that never opened one.
+            let header = StreamHeader(from: settings.localDomain, id: StanzaID.make(), version: "1.0", contentNamespace: XMLNamespace.server)
+            context.write(wrapOutboundOut(.header(header)), promise: nil)
+        }
         if let error { context.write(wrapOutboundOut(.element(error.element)), promise: nil) }
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.close)).whenComplete { _ in channel.close(promise: nil) }

@@ -241,7 +241,8 @@ final class ServerLinks: RemoteRouter, Sendable {
         return answer.futureResult.map { $0 ? Verification.valid : .invalid }.recover { _ in .unavailable }
     }
 
-    /// Closes every outgoing stream (shutdown); what waits for a stream being set up bounces.
+    /// Closes every outgoing stream (shutdown); what waits for a stream being set up bounces, and nothing opens a new
+    /// stream afterwards.
     func closeAll() {
         let (channels, queued) = state.withLock { state -> ([any Channel], [Element]) in
             defer {
@@ -261,6 +262,7 @@ final class ServerLinks: RemoteRouter, Sendable {
         for channel in channels { channel.close(promise: nil) }
         guard let kernel = environment.withLock({ $0?.kernel }) else { return }
         for stanza in queued { bounce(stanza, StanzaError(.remoteServerTimeout, text: "the server is shutting down"), kernel: kernel) }
+        environment.withLock { $0 = nil }
     }
 }
 

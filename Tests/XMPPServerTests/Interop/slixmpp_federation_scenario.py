@@ -181,6 +181,19 @@ async def refusals(alice):
     answer = await raw_s2s(DOMAIN_A, key=None, then=None)
     if "connection-timeout" not in answer:
         fail("idle unauthenticated stream", answer)
+    # Even a connection that never opens a stream gets its error inside one.
+    reader, writer = await asyncio.open_connection(HOST, S2S_PORT_B)
+    silent = b""
+    try:
+        while b"</stream:stream>" not in silent:
+            chunk = await asyncio.wait_for(reader.read(4096), TIMEOUT)
+            if not chunk:
+                break
+            silent += chunk
+    finally:
+        writer.close()
+    if not silent.startswith(b"<?xml") or b"<stream:stream" not in silent or b"connection-timeout" not in silent:
+        fail("silent connection", silent.decode(errors="replace"))
     # Users of another server join rooms here but do not create them.
     alice.send_presence(pto=f"new-{SUFFIX}@conference.{DOMAIN_B}/alice")
     got = await next_matching(alice.presences, lambda p: p["type"] == "error" and p["from"].bare == f"new-{SUFFIX}@conference.{DOMAIN_B}",
