@@ -34,19 +34,19 @@ public struct FederationModule: ServerModule {
     /// `s2s_queue_limit`.
     public static let queueLimit = ConfigOption.integer(
         "s2s_queue_limit", default: 1000, range: 1...100_000,
-        "stanzas waiting for one remote domain while its stream is set up; more bounce with resource-constraint")
+        "stanzas waiting for one remote domain while its stream is set up (more bounce with resource-constraint), and unsent on a ready stream (more bounce with remote-server-timeout)")
     /// `s2s_max_connecting`.
     public static let maxConnecting = ConfigOption.integer(
         "s2s_max_connecting", default: 100, range: 1...10_000,
-        "server-to-server streams being set up at once (dialback verifications included); a stanza needing one more bounces with resource-constraint")
+        "outgoing server-to-server streams being set up at once (a stanza needing one more bounces with resource-constraint), and, separately, dialback verifications under way")
     /// `s2s_retry_seconds`.
     public static let retrySeconds = ConfigOption.integer(
         "s2s_retry_seconds", default: 60, range: 0...3600,
-        "after a remote domain could not be reached, stanzas to it bounce at once for this long instead of trying again")
+        "after a stream to a remote domain could not be set up, stanzas on that route bounce at once for this long before a new attempt")
     /// `s2s_setup_seconds`.
     public static let setupSeconds = ConfigOption.integer(
         "s2s_setup_seconds", default: 30, range: 1...600,
-        "seconds to connect to and authenticate with a remote server; then what waits bounces with remote-server-timeout")
+        "seconds to set up a stream to a remote server (DNS, connect, TLS, dialback; then what waits bounces with remote-server-timeout), for a dialback verification, and for an incoming connection to authenticate")
     /// `s2s_idle_seconds`.
     public static let idleSeconds = ConfigOption.integer(
         "s2s_idle_seconds", default: 600, range: 10...86_400, "a server-to-server stream with no traffic for this long closes")
@@ -56,7 +56,7 @@ public struct FederationModule: ServerModule {
     /// `s2s_bytes_per_second`.
     public static let bytesPerSecond = ConfigOption.integer(
         "s2s_bytes_per_second", default: 1_048_576, range: 1024...1_073_741_824,
-        "how fast one incoming server-to-server stream is read")
+        "how fast one server-to-server stream is read, incoming or outgoing")
 
     public var options: [ConfigOption] {
         [Self.enabled, Self.port, Self.hosts, Self.dnsServers, Self.requireTLS, Self.allow, Self.deny, Self.queueLimit, Self.maxConnecting, Self.retrySeconds, Self.setupSeconds,

@@ -161,6 +161,10 @@ final class IncomingServerStream: ChannelInboundHandler {
             verifyRequest(element, context: context)
         case XMLNamespace.server where ["message", "presence", "iq"].contains(element.name):
             stanza(element, context: context)
+        case XMLNamespace.streams where element.name == "error":
+            logger.notice("remote server sent a stream error", metadata: [
+                "domains": "\(remoteDomains.sorted())", "condition": "\(StreamError(element: element)?.condition.rawValue ?? "?")"])
+            close(with: nil, context: context)
         default:
             close(with: StreamError(.unsupportedStanzaType, text: "\(element.name) is not expected here"), context: context)
         }
@@ -218,7 +222,7 @@ final class IncomingServerStream: ChannelInboundHandler {
             if remoteDomains.count < Self.maxDomains, remoteDomains.insert(route.remote).inserted {
                 links.incomingAuthenticated(route.remote)
             }
-            logger.info("server-to-server stream ready", metadata: ["domain": "\(route.remote)", "to": "\(route.local)", "direction": "in"])
+            logger.notice("server-to-server stream ready", metadata: ["domain": "\(route.remote)", "to": "\(route.local)", "direction": "in"])
             write(Dialback.element("result", from: route.local, to: route.remote, type: "valid"), context: context)
         case .invalid:
             logger.notice("dialback refused", metadata: ["domain": "\(route.remote)", "to": "\(route.local)"])
@@ -302,6 +306,11 @@ final class IncomingServerStream: ChannelInboundHandler {
     private func close(with error: StreamError?, context: ChannelHandlerContext) {
         guard !isClosing else { return }
         isClosing = true
+        if let error {
+            logger.notice("server-to-server stream closed with an error", metadata: [
+                "peer": "\(context.channel.remoteAddress?.description ?? "?")", "domains": "\(remoteDomains.sorted())",
+                "condition": "\(error.condition.rawValue)", "text": "\(error.text ?? "")"])
+        }
         if !headerSent {
             // A stream error needs a stream around it (RFC 6120 §4.9.1.1), even for a peer that never opened one.
             let header = StreamHeader(from: settings.localDomain, id: StanzaID.make(), version: "1.0", contentNamespace: XMLNamespace.server)

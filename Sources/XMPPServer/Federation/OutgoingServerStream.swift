@@ -14,8 +14,8 @@ final class OutgoingServerStream: ChannelInboundHandler {
     typealias OutboundOut = XMPPOutbound
 
     enum Purpose {
-        /// Carry stanzas for ``ServerLinks``.
-        case route(ServerLinks)
+        /// Carry stanzas for ``ServerLinks`` (setup attempt number `attempt`).
+        case route(ServerLinks, attempt: Int)
         /// Ask whether `key` is the remote's dialback key for the stream `streamID` it opened to us.
         case verify(key: String, streamID: String, answer: EventLoopPromise<Bool>)
     }
@@ -66,8 +66,10 @@ final class OutgoingServerStream: ChannelInboundHandler {
             return environment.group.next().makeFailedFuture(FederationError.noAddress(route.remote))
         }
         let limits = XMLParserLimits(maxStanzaBytes: environment.maxStanzaBytes)
+        // The addresses share the setup's one deadline: a target that drops packets does not use it all up.
+        let connectSeconds = max(1, settings.setupSeconds / Int64(addresses.count))
         return ClientBootstrap(group: environment.group)
-            .connectTimeout(.seconds(settings.setupSeconds))
+            .connectTimeout(.seconds(connectSeconds))
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -201,18 +203,23 @@ final class OutgoingServerStream: ChannelInboundHandler {
     private func answered(_ answer: Element, context: ChannelHandlerContext) {
         let valid = answer.attribute("type") == "valid"
         switch purpose {
-        case .route(let links) where answer.name == "result":
+        case .route(let links, let attempt) where answer.name == "result":
             guard valid, answer.attribute("from") == remote else {
-                return fail("\(remote) did not accept our dialback key", context: context)
+                // type='error': the remote could not check (often: it cannot reach us on our s2s port, or our
+                // domain's DNS does not point here); type='invalid': it checked and said no.
+                let reason = answer.attribute("type") == "error"
+                    ? "\(remote) could not verify our dialback key (can it reach this server's s2s port by our domain's DNS?)"
+                    : "\(remote) did not accept our dialback key"
+                return fail(reason, context: context)
             }
             state = .established
             setupTimer?.cancel()
-            guard links.established(Route(local: local, remote: remote), channel: context.channel) else {
+            guard links.established(Route(local: local, remote: remote), attempt: attempt, channel: context.channel) else {
                 // Too late: the route gave up meanwhile (its stanzas bounced); this stream is not wanted.
                 state = .done
                 return closeStream(context: context)
             }
-            environment.logger.info("server-to-server stream ready", metadata: ["domain": "\(remote)", "direction": "out"])
+            environment.logger.notice("server-to-server stream ready", metadata: ["domain": "\(remote)", "from": "\(local)", "direction": "out"])
         case .verify(_, let verifiedStream, let promise) where answer.name == "verify" && answer.attribute("id") == verifiedStream:
             state = .done
             promise.succeed(valid && answer.attribute("from") == remote)
@@ -233,10 +240,10 @@ final class OutgoingServerStream: ChannelInboundHandler {
         let previous = state
         state = .done
         switch (purpose, previous) {
-        case (.route(let links), .established): links.closed(Route(local: local, remote: remote), channel: context.channel)
-        case (.route(let links), .awaitingHeader), (.route(let links), .awaitingFeatures), (.route(let links), .awaitingProceed),
-             (.route(let links), .awaitingAnswer):
-            links.failed(Route(local: local, remote: remote), error)
+        case (.route(let links, _), .established): links.closed(Route(local: local, remote: remote), channel: context.channel)
+        case (.route(let links, let attempt), .awaitingHeader), (.route(let links, let attempt), .awaitingFeatures),
+             (.route(let links, let attempt), .awaitingProceed), (.route(let links, let attempt), .awaitingAnswer):
+            links.failed(Route(local: local, remote: remote), attempt: attempt, error)
         case (.verify(_, _, let promise), let state) where !Self.isDone(state):
             // No answer is not a "no": the key was not judged.
             promise.fail(FederationError.noAnswer(remote))
@@ -254,7 +261,7 @@ final class OutgoingServerStream: ChannelInboundHandler {
         guard channel.isActive, !isClosing else { return }
         isClosing = true
         // No more stanzas into a stream that is closing: the next one opens a new stream.
-        if case .route(let links) = purpose, isEstablished { links.closed(Route(local: local, remote: remote), channel: channel) }
+        if case .route(let links, _) = purpose, isEstablished { links.closed(Route(local: local, remote: remote), channel: channel) }
         context.writeAndFlush(wrapOutboundOut(.close)).whenComplete { _ in channel.close(promise: nil) }
     }
 }

@@ -18,8 +18,8 @@ import XMPPTransport
 /// to many dead domains nor a remote server asking for many verifications makes the server open connections without end.
 final class ServerLinks: RemoteRouter, Sendable {
     private enum Link {
-        /// The stream is being set up; these wait for it.
-        case connecting([Element])
+        /// The stream is being set up (by attempt number `attempt`); these wait for it.
+        case connecting([Element], attempt: Int)
         /// Authenticated: stanzas go straight out, in batches.
         case ready(OutgoingBatch)
     }
@@ -42,6 +42,8 @@ final class ServerLinks: RemoteRouter, Sendable {
         var failures: [Route: (until: NIODeadline, error: StanzaError)] = [:]
         /// Routes being set up.
         var connecting = 0
+        /// Numbers setups, so a late answer of an attempt that was given up never ends a newer one.
+        var attempts = 0
     }
 
     let settings: FederationSettings
@@ -92,18 +94,18 @@ final class ServerLinks: RemoteRouter, Sendable {
         guard environment.withLock({ $0 }) != nil else {
             return bounce(stanza, StanzaError(.remoteServerNotFound, text: "federation is not running"), kernel: kernel)
         }
-        enum Next { case write(OutgoingBatch), queued, refused(StanzaError), connect }
+        enum Next { case write(OutgoingBatch), queued, refused(StanzaError), connect(attempt: Int) }
         let now = NIODeadline.now()
         let next = state.withLock { state -> Next in
             switch state.links[route] {
             case .ready(let batch)?:
                 return .write(batch)
-            case .connecting(var queue)?:
+            case .connecting(var queue, let attempt)?:
                 guard queue.count < settings.queueLimit else {
                     return .refused(StanzaError(.resourceConstraint, text: "too many stanzas wait for \(domain)"))
                 }
                 queue.append(stanza)
-                state.links[route] = .connecting(queue)
+                state.links[route] = .connecting(queue, attempt: attempt)
                 return .queued
             case nil:
                 if let failure = state.failures[route] {
@@ -114,15 +116,16 @@ final class ServerLinks: RemoteRouter, Sendable {
                     return .refused(StanzaError(.resourceConstraint, type: .wait, text: "too many server-to-server streams are being set up"))
                 }
                 state.connecting += 1
-                state.links[route] = .connecting([stanza])
-                return .connect
+                state.attempts += 1
+                state.links[route] = .connecting([stanza], attempt: state.attempts)
+                return .connect(attempt: state.attempts)
             }
         }
         switch next {
         case .write(let batch): write(stanza, to: batch, kernel: kernel)
         case .queued: break
         case .refused(let error): bounce(stanza, error, kernel: kernel)
-        case .connect: connect(route)
+        case .connect(let attempt): connect(route, attempt: attempt)
         }
     }
 
@@ -147,28 +150,36 @@ final class ServerLinks: RemoteRouter, Sendable {
         }
     }
 
-    private func connect(_ route: Route) {
-        guard let environment = environment.withLock({ $0 }) else { return failed(route, StanzaError(.remoteServerNotFound)) }
-        // One deadline for the whole setup (DNS, every address tried, TLS, dialback); a stream that becomes ready
-        // after it is closed again (``established(_:channel:)`` says no).
-        environment.group.next().scheduleTask(in: .seconds(settings.setupSeconds)) { [self] in
-            failed(route, StanzaError(.remoteServerTimeout, text: "\(route.remote) was not ready in time"))
+    private func connect(_ route: Route, attempt: Int) {
+        guard let environment = environment.withLock({ $0 }) else {
+            failed(route, attempt: attempt, StanzaError(.remoteServerNotFound))
+            return
         }
-        OutgoingServerStream.open(route, purpose: .route(self), settings: settings, environment: environment)
-            .whenFailure { [self] error in
-                environment.logger.notice("cannot reach remote server", metadata: ["domain": "\(route.remote)", "error": "\(error)"])
-                failed(route, StanzaError(.remoteServerNotFound, text: "cannot connect to \(route.remote)"))
+        // One deadline for the whole setup (DNS, every address tried, TLS, dialback); a stream that becomes ready
+        // after it is closed again (``established(_:attempt:channel:)`` says no).
+        let deadline = environment.group.next().scheduleTask(in: .seconds(settings.setupSeconds)) { [self] in
+            if failed(route, attempt: attempt, StanzaError(.remoteServerTimeout, text: "\(route.remote) was not ready in time")) {
+                environment.logger.notice("remote server not ready in time", metadata: ["domain": "\(route.remote)"])
+            }
+        }
+        OutgoingServerStream.open(route, purpose: .route(self, attempt: attempt), settings: settings, environment: environment)
+            .whenComplete { [self] outcome in
+                guard case .failure(let error) = outcome else { return }
+                deadline.cancel()
+                if failed(route, attempt: attempt, StanzaError(.remoteServerNotFound, text: "cannot connect to \(route.remote)")) {
+                    environment.logger.notice("cannot reach remote server", metadata: ["domain": "\(route.remote)", "error": "\(error)"])
+                }
             }
     }
 
     /// The outgoing stream for `route` is authenticated: what waited goes out, and later stanzas go straight to it.
     /// False when the route is no longer waiting for it (its setup timed out): the caller closes the stream.
-    func established(_ route: Route, channel: any Channel) -> Bool {
+    func established(_ route: Route, attempt: Int, channel: any Channel) -> Bool {
         guard let kernel = environment.withLock({ $0?.kernel }) else { return false }
         // What waited becomes the batch's first content in the same step as the stream becomes ready, so nothing
         // sent later overtakes it.
         let batch = state.withLock { state -> OutgoingBatch? in
-            guard case .connecting(let queue)? = state.links[route] else { return nil }
+            guard case .connecting(let queue, attempt)? = state.links[route] else { return nil }
             let batch = OutgoingBatch(channel: channel, waiting: queue) { [self] stanza, error in bounce(stanza, error, kernel: kernel) }
             state.links[route] = .ready(batch)
             state.connecting -= 1
@@ -178,11 +189,12 @@ final class ServerLinks: RemoteRouter, Sendable {
         return batch != nil
     }
 
-    /// The setup of `route`'s stream failed: what waited bounces with `error`, and the remote domain is left alone
-    /// for `s2s_retry_seconds`.
-    func failed(_ route: Route, _ error: StanzaError) {
-        let queued = state.withLock { state -> [Element] in
-            guard case .connecting(let queue)? = state.links[route] else { return [] }
+    /// Setup `attempt` of `route`'s stream failed: what waited bounces with `error`, and the route is left alone for
+    /// `s2s_retry_seconds`. Nothing happens (false) when that attempt is over already (ready, or given up).
+    @discardableResult
+    func failed(_ route: Route, attempt: Int, _ error: StanzaError) -> Bool {
+        let queued = state.withLock { state -> [Element]? in
+            guard case .connecting(let queue, attempt)? = state.links[route] else { return nil }
             state.links[route] = nil
             state.connecting -= 1
             if settings.retrySeconds > 0 {
@@ -199,8 +211,10 @@ final class ServerLinks: RemoteRouter, Sendable {
             }
             return queue
         }
-        guard let kernel = environment.withLock({ $0?.kernel }) else { return }
+        guard let queued else { return false }
+        guard let kernel = environment.withLock({ $0?.kernel }) else { return true }
         for stanza in queued { bounce(stanza, error, kernel: kernel) }
+        return true
     }
 
     /// An established stream is closing: the next stanza for `route` opens a new one.
@@ -254,7 +268,7 @@ final class ServerLinks: RemoteRouter, Sendable {
             for link in state.links.values {
                 switch link {
                 case .ready(let batch): channels.append(batch.channel)
-                case .connecting(let queue): queued += queue
+                case .connecting(let queue, _): queued += queue
                 }
             }
             return (channels, queued)
