@@ -151,13 +151,23 @@ async def refusals(alice):
         if got["error"]["condition"] != "remote-server-not-found":
             fail("unreachable", str(got))
     if STALL_PORT:
-        silent = await asyncio.start_server(lambda reader, writer: None, HOST, STALL_PORT)
+        accepted = []
+        silent = await asyncio.start_server(lambda reader, writer: accepted.append(writer), HOST, STALL_PORT)
         alice.send_message(mto="nobody@stall.test", mbody="hello?", mtype="chat")
         got = await next_matching(alice.messages, lambda m: m["type"] == "error" and m["from"].domain == "stall.test",
                                   "the bounce from a server that never answers")
-        silent.close()
         if got["error"]["condition"] != "remote-server-timeout":
             fail("stalled", str(got))
+        # Within s2s_retry_seconds the route is not tried again: the next message bounces at once, with no new connection.
+        started = asyncio.get_running_loop().time()
+        alice.send_message(mto="nobody@stall.test", mbody="still there?", mtype="chat")
+        got = await next_matching(alice.messages, lambda m: m["type"] == "error" and m["from"].domain == "stall.test",
+                                  "the second bounce from the stalled domain")
+        silent.close()
+        if got["error"]["condition"] != "remote-server-timeout" or len(accepted) != 1 \
+                or asyncio.get_running_loop().time() - started > 2:
+            fail("retry memory", f"{got['error']['condition']}, {len(accepted)} connections, "
+                                 f"{asyncio.get_running_loop().time() - started:.1f} s")
     # A server claiming DOMAIN_A's name without its key: dialback says invalid, and nothing it sends is taken.
     answer = await raw_s2s(DOMAIN_A, key="0" * 64, then=None)
     if "type='invalid'" not in answer and 'type="invalid"' not in answer:
@@ -200,7 +210,8 @@ async def refusals(alice):
                               "the refusal to create a room from another server")
     if got["error"]["condition"] != "not-allowed":
         fail("remote room creation", str(got))
-    ok("refused: an unreachable domain (remote-server-not-found), a server that never answers (remote-server-timeout), "
+    ok("refused: an unreachable domain (remote-server-not-found), a server that never answers (remote-server-timeout, "
+       "and at once without a new connection while s2s_retry_seconds run), "
        "a forged dialback key (invalid), a stanza from a domain the stream did not authenticate (invalid-from), dialback "
        "for the server's own service domain (forbidden), dialback for a domain that cannot be asked (error), db:verify "
        "before STARTTLS (policy-violation), a stream that authenticates nothing (connection-timeout), a room created by a "
