@@ -18,6 +18,7 @@ enum StartupSummary {
             "domain": "\(settings.domain)",
             "ports": "\(ports.map(String.init).joined(separator: ", ")) on \(settings.bindAddresses.joined(separator: ", "))",
             "web": "\(webSummary(server))",
+            "federation": "\(server.federation.boundPorts.first.map { "s2s \($0)" } ?? "off")",
             "services": "\(server.kernel.hostedServiceDomains.joined(separator: ", "))",
             "storage": "\(settings.storage == "memory" ? "memory (nothing kept after a stop)" : "sqlite \(settings.dataDirectory)/xmppd.sqlite")",
             "registration": "\(registration)",
