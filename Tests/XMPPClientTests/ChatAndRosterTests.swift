@@ -89,6 +89,8 @@ struct ChatAndRosterTests {
         try await aliceChat.send("Hi Bob", to: try fixture.jid("bob"))
         let (aliceJID, bobJID) = (try fixture.jid("alice"), try fixture.jid("bob"))
         #expect(try await eventually { try bobArchive.messages(with: aliceJID).count == 2 })
+        // Alice's own message reaches her local archive from its send event, not before `send` returns.
+        #expect(try await eventually { try aliceArchive.messages(with: bobJID).count == 2 })
         let aliceHistory = try aliceArchive.messages(with: try fixture.jid("bob"))
         #expect(aliceHistory.map(\.body) == ["Hello Alice", "Hi Bob"])
         #expect(aliceHistory.map(\.direction) == [.incoming, .outgoing])
