@@ -1,10 +1,13 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import Testing
 import XMPPClient
 import XMPPCore
 import XMPPServer
 import XMPPServerKernel
 import XMPPTestSupport
+import XMPPTransport
 
 /// The fixtures the other tests lean on must themselves be able to fail: each helper is checked both ways.
 @Suite("Test fixtures")
@@ -212,5 +215,37 @@ struct FixtureTests {
         let (port, directory) = try #require(seen.withLock { $0 })
         #expect(!LoopbackPort.isListening(port: port))
         #expect(!FileManager.default.fileExists(atPath: directory))
+    }
+
+    @Test("FakeDNSServer answers the SRV records it was given, nothing for other names, and stops answering when stopped")
+    func fakeDNSServer() async throws {
+        let record = DNSMessage.SRVRecord(priority: 5, weight: 10, port: 5269, target: "xmpp.example.test")
+        let dns = try await FakeDNSServer.start(records: ["_xmpp-server._tcp.example.test": [record]])
+        let lookup = SRVLookup(nameServers: [dns.address], group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(2))
+        #expect(await lookup.records(of: "_xmpp-server._tcp.example.test") == [record])
+        #expect(await lookup.records(of: "_xmpp-server._tcp.other.test").isEmpty)
+        await dns.stop()
+        let quiet = SRVLookup(nameServers: [dns.address], group: MultiThreadedEventLoopGroup.singleton, timeout: .milliseconds(300))
+        #expect(await quiet.records(of: "_xmpp-server._tcp.example.test").isEmpty)
+    }
+
+    @Test("IRCGateway runs ngircd on the IRC port while its body runs, stops it afterwards, and passes a body's error on")
+    func ircGateway() async throws {
+        struct Planned: Error {}
+        try await TestGate.servers.run {
+            let greeting = try await IRCGateway.with(domain: "irc.localhost", secret: "s", componentPort: try LoopbackPort.free()) { gateway in
+                #expect(LoopbackPort.isListening(port: IRCGateway.ircPort))
+                #expect(FileManager.default.fileExists(atPath: "\(gateway.directory)/biboumi.cfg"))
+                return try await runProcess(["python3", "-c", "import socket; s = socket.create_connection(('127.0.0.1', \(IRCGateway.ircPort)));"
+                                             + " s.sendall(b'NICK fixture\\r\\nUSER fixture 0 * :f\\r\\n'); print(s.recv(4096).decode())"],
+                                            timeout: 30).output
+            }
+            #expect(greeting.contains("irc.test"), "\(greeting)")
+            #expect(!LoopbackPort.isListening(port: IRCGateway.ircPort))
+            await #expect(throws: Planned.self) {
+                try await IRCGateway.with(domain: "irc.localhost", secret: "s", componentPort: try LoopbackPort.free()) { _ in throw Planned() }
+            }
+            #expect(!LoopbackPort.isListening(port: IRCGateway.ircPort))
+        }
     }
 }

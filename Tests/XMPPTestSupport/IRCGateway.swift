@@ -1,12 +1,15 @@
 import Foundation
+import XMPPCore
 
 /// An IRC network and a gateway to it, from Debian, for a test: ngircd on 127.0.0.1:6667 and biboumi (XMPP ↔ IRC, an
 /// external component, XEP-0114) serving `domain` through an XMPP server's component port. Biboumi reaches an IRC
-/// server on the ports it knows (6667 for plain connections), so the IRC port is fixed; ``with(domain:secret:componentPort:_:)``
-/// takes a place in ``TestGate/servers`` and nothing else here uses 6667. Stopped by PID.
+/// server on the ports it knows (6667 for plain connections), so the IRC port is fixed: one gateway runs at a time in
+/// this process (``with(domain:secret:componentPort:_:)`` waits for the previous one to stop). Stopped by PID.
 public final class IRCGateway: Sendable {
     /// The IRC server's port on 127.0.0.1.
     public static let ircPort = 6667
+    /// Whether a gateway of this process holds the IRC port.
+    private static let inUse = Locked(false)
     private let ngircd: Int32
     private let biboumi: Int32
     /// The working directory (configurations, biboumi's log and database).
@@ -26,6 +29,15 @@ public final class IRCGateway: Sendable {
         for program in ["/usr/sbin/ngircd", "/usr/bin/biboumi"] where !FileManager.default.fileExists(atPath: program) {
             throw TestSetupError("\(program) is not installed: apt-get install ngircd biboumi (.ci/run does)")
         }
+        // One at a time: the IRC port is fixed.
+        while !inUse.withLock({ busy in
+            if busy { return false }
+            busy = true
+            return true
+        }) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        defer { inUse.withLock { $0 = false } }
         let directory = NSTemporaryDirectory() + "irc-gateway-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try """
