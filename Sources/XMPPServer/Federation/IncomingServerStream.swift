@@ -21,26 +21,26 @@ final class IncomingServerStream: ChannelInboundHandler {
     /// Remote domains one stream may authenticate (a server multiplexing its services' domains); more are refused.
     static let maxDomains = 32
 
-    private let settings: FederationSettings
-    private let links: ServerLinks
-    private let kernel: ServerKernel
+    let settings: FederationSettings
+    let links: ServerLinks
+    let kernel: ServerKernel
     private let tls: NIOSSLContext?
     private let decoder: XMPPStreamDecoder
     private let gate: ReadGate
-    private let logger: Logger
-    private var streamID = ""
+    let logger: Logger
+    var streamID = ""
     /// The domain of ours the remote opened the stream to (the server's, or a hosted service's).
     private var receivingDomain = ""
     private var isOpen = false
-    private var isSecured = false
-    private var isClosing = false
+    var isSecured = false
+    var isClosing = false
     /// Whether our stream header went out (a stream error needs one before it).
     private var headerSent = false
     /// The connection is gone: late verification answers change nothing.
-    private var isInactive = false
+    var isInactive = false
     private var setupTimer: Scheduled<Void>?
-    private var remoteDomains: Set<String> = []
-    private var pendingVerifications = 0
+    var remoteDomains: Set<String> = []
+    var pendingVerifications = 0
     private var backlog = 0
     /// Per sender (bare JID: a user's resources, or a room's occupants, whose joins must stay in order), the last of
     /// its stanzas whose (storage) work is still under way.
@@ -65,7 +65,7 @@ final class IncomingServerStream: ChannelInboundHandler {
     /// A connection that has not authenticated a domain in time goes: it would otherwise hold one of
     /// `s2s_max_incoming` for `s2s_idle_seconds`. Answering a `db:verify` (a verification stream) and a dialback check
     /// under way (which has a deadline of its own) give it another period.
-    private func startSetupTimer(context: ChannelHandlerContext) {
+    func startSetupTimer(context: ChannelHandlerContext) {
         setupTimer?.cancel()
         let channel = context.channel
         setupTimer = context.eventLoop.scheduleTask(in: .seconds(settings.setupSeconds)) {
@@ -183,82 +183,6 @@ final class IncomingServerStream: ChannelInboundHandler {
         isOpen = false
     }
 
-    // MARK: Dialback
-
-    /// `<db:result from='remote' to='us'>key</db:result>`: the remote server wants to send stanzas from its domain;
-    /// its authoritative server must confirm the key (XEP-0220 §2.1–2.4).
-    private func dialbackRequest(_ request: Element, context: ChannelHandlerContext) {
-        guard isSecured || !settings.requireTLS else {
-            return close(with: StreamError(.policyViolation, text: "STARTTLS first"), context: context)
-        }
-        guard let from = request.attribute("from").flatMap(JID.init(validating:)), from.localpart == nil, from.resourcepart == nil,
-              let to = request.attribute("to") else {
-            return close(with: StreamError(.improperAddressing, text: "db:result needs from and to domains"), context: context)
-        }
-        let (remote, local) = (from.domainpart, to.lowercased())
-        guard serves(local) else {
-            return write(Dialback.error("result", from: to, to: remote, .itemNotFound), context: context)
-        }
-        // Never one of our own domains (a room service's, a component's): nobody else speaks for them, whatever DNS says.
-        guard settings.permits(remote), !serves(remote) else {
-            return write(Dialback.error("result", from: local, to: remote, .forbidden), context: context)
-        }
-        guard pendingVerifications < Self.maxPendingVerifications, remoteDomains.count < Self.maxDomains else {
-            return write(Dialback.error("result", from: local, to: remote, .resourceConstraint), context: context)
-        }
-        pendingVerifications += 1
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        links.verify(key: request.text, streamID: streamID, Route(local: local, remote: remote), on: context.eventLoop).whenSuccess { outcome in
-            let (stream, context) = loopBound.value
-            stream.pendingVerifications -= 1
-            stream.verified(Route(local: local, remote: remote), outcome, context: context)
-        }
-    }
-
-    private func verified(_ route: Route, _ outcome: ServerLinks.Verification, context: ChannelHandlerContext) {
-        guard !isClosing, !isInactive else { return }
-        switch outcome {
-        case .valid:
-            if remoteDomains.count < Self.maxDomains, remoteDomains.insert(route.remote).inserted {
-                links.incomingAuthenticated(route.remote)
-            }
-            logger.notice("server-to-server stream ready", metadata: ["domain": "\(route.remote)", "to": "\(route.local)", "direction": "in"])
-            write(Dialback.element("result", from: route.local, to: route.remote, type: "valid"), context: context)
-        case .invalid:
-            logger.notice("dialback refused", metadata: ["domain": "\(route.remote)", "to": "\(route.local)"])
-            write(Dialback.element("result", from: route.local, to: route.remote, type: "invalid"), context: context)
-            // A refused domain ends a stream that has nothing else; the domains it authenticated already keep it.
-            if remoteDomains.isEmpty { close(with: nil, context: context) }
-        case .unavailable:
-            // Not a judgement of the key: the remote may try again (XEP-0220 §2.4, type='error').
-            write(Dialback.error("result", from: route.local, to: route.remote, .remoteServerTimeout), context: context)
-        }
-    }
-
-    /// `<db:verify from='receiving' to='us' id='stream'>key</db:verify>`: a server we opened a stream to asks whether
-    /// the key it got on that stream is ours (XEP-0220 §2.3).
-    private func verifyRequest(_ request: Element, context: ChannelHandlerContext) {
-        guard isSecured || !settings.requireTLS else {
-            return close(with: StreamError(.policyViolation, text: "STARTTLS first"), context: context)
-        }
-        guard let receiving = request.attribute("from")?.lowercased(), let to = request.attribute("to"), let id = request.attribute("id") else {
-            return close(with: StreamError(.improperAddressing, text: "db:verify needs from, to and id"), context: context)
-        }
-        let originating = to.lowercased()
-        guard serves(originating) else {
-            return write(Dialback.error("verify", from: to, to: receiving, id: id, .itemNotFound), context: context)
-        }
-        // A verification stream authenticates nothing; each answer buys it one more setup period, no more.
-        startSetupTimer(context: context)
-        let valid = Dialback.isValid(request.text, secret: settings.secret, receiving: receiving, originating: originating, streamID: id)
-        write(Dialback.element("verify", from: originating, to: receiving, id: id, type: valid ? "valid" : "invalid"), context: context)
-    }
-
-    /// Whether `domain` is ours: the server's or a hosted service's.
-    private func serves(_ domain: String) -> Bool {
-        domain == settings.localDomain || kernel.isHostedService(domain)
-    }
-
     // MARK: Stanzas
 
     private func stanza(_ element: Element, context: ChannelHandlerContext) {
@@ -299,11 +223,11 @@ final class IncomingServerStream: ChannelInboundHandler {
         }
     }
 
-    private func write(_ element: Element, context: ChannelHandlerContext) {
+    func write(_ element: Element, context: ChannelHandlerContext) {
         context.writeAndFlush(wrapOutboundOut(.element(element)), promise: nil)
     }
 
-    private func close(with error: StreamError?, context: ChannelHandlerContext) {
+    func close(with error: StreamError?, context: ChannelHandlerContext) {
         guard !isClosing else { return }
         isClosing = true
         if let error {
