@@ -261,7 +261,8 @@ let package = Package(
         .target(
             name: "XMPPTestSupport",
             dependencies: ["XMPPServer", "XMPPServerKernel", "XMPPCore", "XMPPTransport", .product(name: "Logging", package: "swift-log"),
-                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates")],
             path: "Tests/XMPPTestSupport",
             exclude: ["Prosody"],
             swiftSettings: strictSettings

@@ -138,6 +138,25 @@ struct FixtureTests {
         }
     }
 
+    @Test("TestCertificateAuthority issues certificates that openssl verifies with its root (for the names given), and not with another's")
+    func certificateAuthority() async throws {
+        let directory = NSTemporaryDirectory() + "fixture-ca-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let authority = try TestCertificateAuthority(name: "ca", directory: directory)
+        let other = try TestCertificateAuthority(name: "other", directory: directory)
+        try authority.issue(["a.test", "*.a.test"], certificatePath: "\(directory)/a.crt", keyPath: "\(directory)/a.key")
+        let good = try await runProcess(["openssl", "verify", "-CAfile", authority.certificatePath, "-verify_hostname", "conference.a.test",
+                                         "\(directory)/a.crt"], timeout: 30)
+        #expect(good.status == 0 && good.output.contains("OK"), "\(good.output)")
+        let otherName = try await runProcess(["openssl", "verify", "-CAfile", authority.certificatePath, "-verify_hostname", "b.test",
+                                              "\(directory)/a.crt"], timeout: 30)
+        #expect(otherName.status != 0, "\(otherName.output)")
+        let otherRoot = try await runProcess(["openssl", "verify", "-CAfile", other.certificatePath, "\(directory)/a.crt"], timeout: 30)
+        #expect(otherRoot.status != 0, "\(otherRoot.output)")
+        let key = try await runProcess(["openssl", "pkey", "-in", "\(directory)/a.key", "-noout"], timeout: 30)
+        #expect(key.status == 0, "\(key.output)")
+    }
+
     @Test("LoopbackPort.free gives a port nobody listens on, below the ephemeral range, never the same twice")
     func freePort() throws {
         let ports = try (0..<50).map { _ in try LoopbackPort.free() }

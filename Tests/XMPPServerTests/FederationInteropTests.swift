@@ -4,7 +4,8 @@ import XMPPServer
 import XMPPTestSupport
 import XMPPTransport
 
-/// Federation (RFC 6120 §13, XEP-0220 dialback over STARTTLS) between two xmppd domains on loopback, each reaching the
+/// Federation (RFC 6120 §13: XEP-0220 dialback over STARTTLS, or SASL EXTERNAL on certificates from a test CA) between
+/// two xmppd domains on loopback (and with Prosody), each reaching the
 /// other through `s2s_hosts`, driven by slixmpp clients of both (Interop/slixmpp_federation_scenario.py).
 @Suite struct FederationInteropTests {
     /// How the two servers find each other.
@@ -18,8 +19,9 @@ import XMPPTransport
 
     /// Two servers, `alpha.test` and `beta.test`, that know where the other listens; for `alpha.test`,
     /// `nowhere.test` is a closed port and `stall.test` is `stallPort` (the scenario listens there and never answers),
-    /// and a remote has 3 s to get ready.
-    static func withTwoDomains<T: Sendable>(_ resolution: Resolution = .configured,
+    /// and a remote has 3 s to get ready. With `authority`, each server has a certificate from it for its domain and
+    /// subdomains, trusts it for remote servers, and takes no dialback (`s2s_secure_auth`).
+    static func withTwoDomains<T: Sendable>(_ resolution: Resolution = .configured, authority: TestCertificateAuthority? = nil,
                                             _ body: @Sendable (TestServer, TestServer, _ s2sPortB: Int, _ stallPort: Int) async throws -> T) async throws -> T? {
         try await TestGate.servers.run {
             let (portA, portB) = (try LoopbackPort.free(), try LoopbackPort.free())
@@ -38,6 +40,13 @@ import XMPPTransport
                 configuration.domain = domain
                 try? ConfigFile.set("s2s_port", to: String(places[domain]!), in: &configuration)
                 try? ConfigFile.set("s2s_setup_seconds", to: "3", in: &configuration)
+                if let authority {
+                    // Where the server looks for its certificate before making a self-signed one.
+                    let directory = configuration.dataDirectory
+                    try? authority.issue([domain, "*.\(domain)"], certificatePath: "\(directory)/\(domain).crt", keyPath: "\(directory)/\(domain).key")
+                    try? ConfigFile.set("s2s_ca_file", to: authority.certificatePath, in: &configuration)
+                    try? ConfigFile.set("s2s_secure_auth", to: "on", in: &configuration)
+                }
                 if let dns {
                     try? ConfigFile.set("s2s_dns_servers", to: dns.address, in: &configuration)
                 } else {
@@ -93,27 +102,96 @@ import XMPPTransport
         #expect(steps.count == 7, "steps: \(steps)")
     }
 
+    /// Both servers have certificates from one CA and take nothing else (`s2s_secure_auth`): the whole scenario runs
+    /// on SASL EXTERNAL both ways (dialback would be refused), the room service's domain covered by a wildcard name.
+    /// Then a raw server claims `alpha.test` with the right certificate, the CA's certificate for another name, another
+    /// CA's for the name, and none (Interop/s2s_certificate_scenario.py).
+    @Test func certificatesFromALocalCA() async throws {
+        let directory = NSTemporaryDirectory() + "s2s-ca-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let authority = try TestCertificateAuthority(name: "test-ca", directory: directory)
+        try authority.issue(["mallory.test"], certificatePath: "\(directory)/mallory.crt", keyPath: "\(directory)/mallory.key")
+        let rogue = try TestCertificateAuthority(name: "rogue-ca", directory: directory)
+        try rogue.issue(["alpha.test"], certificatePath: "\(directory)/rogue.crt", keyPath: "\(directory)/rogue.key")
+        let result = try await Self.withTwoDomains(authority: authority) { alpha, beta, s2sPortB, _ in
+            let script = try #require(Bundle.module.url(forResource: "slixmpp_federation_scenario", withExtension: "py", subdirectory: "Interop"))
+            let scenario = try await runProcess(["python3", "-u", script.path, "127.0.0.1",
+                                                 String(alpha.port), String(alpha.tlsPort), "alpha.test", authority.certificatePath,
+                                                 String(beta.port), "beta.test", authority.certificatePath, String(s2sPortB)],
+                                                timeout: 240)
+            // Every domain on alpha's streams, both ways, came in on a certificate; none by dialback.
+            let port = try #require(alpha.httpPort)
+            let metrics = try await runProcess(["python3", "-c", "import urllib.request; print(urllib.request.urlopen("
+                                                + "'http://127.0.0.1:\(port)/metrics').read().decode())"], timeout: 30).output
+            #expect(metrics.contains("xmpp_module_figure{name=\"s2s_authenticated_by_dialback\"} 0"), "\(metrics)")
+            #expect(!metrics.contains("xmpp_module_figure{name=\"s2s_authenticated_by_certificate\"} 0")
+                    && metrics.contains("xmpp_module_figure{name=\"s2s_authenticated_by_certificate\"}"), "\(metrics)")
+            let raw = try #require(Bundle.module.url(forResource: "s2s_certificate_scenario", withExtension: "py", subdirectory: "Interop"))
+            let refusals = try await runProcess(["python3", "-u", raw.path, "127.0.0.1", String(s2sPortB), "alpha.test", "beta.test",
+                                                 authority.certificatePath, alpha.certificatePath, "\(alpha.directory)/alpha.test.key",
+                                                 "\(directory)/mallory.crt", "\(directory)/mallory.key",
+                                                 "\(directory)/rogue.crt", "\(directory)/rogue.key"], timeout: 120)
+            return (scenario, refusals)
+        }
+        let (scenario, refusals) = try #require(result)
+        #expect(scenario.status == 0, "federation scenario on certificates failed:\n\(scenario.output)")
+        #expect(scenario.output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 6, "\(scenario.output)")
+        #expect(refusals.status == 0 && refusals.output.contains("scenario complete"), "certificate refusals:\n\(refusals.output)")
+        #expect(refusals.output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 3, "\(refusals.output)")
+    }
+
     /// xmppd (`alpha.test`) and Prosody (`localhost`) federate both ways: each verifies the other's dialback key by
     /// calling back, over STARTTLS (Prosody requires it).
     @Test func xmppdAndProsody() async throws {
+        try await Self.runWithProsody(authority: nil)
+    }
+
+    /// xmppd and Prosody with certificates from one CA, both taking nothing else (`s2s_secure_auth`): SASL EXTERNAL
+    /// both ways, Prosody's certificate checked by xmppd and xmppd's by Prosody (LuaSec).
+    @Test func xmppdAndProsodyOnCertificates() async throws {
+        let directory = NSTemporaryDirectory() + "s2s-ca-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await Self.runWithProsody(authority: try TestCertificateAuthority(name: "test-ca", directory: directory))
+    }
+
+    private static func runWithProsody(authority: TestCertificateAuthority?) async throws {
         let (xmppdS2S, prosodyS2S) = (try LoopbackPort.free(), try LoopbackPort.free())
-        let result = try await ProsodyServer.with(federation: .init(s2sPort: prosodyS2S, hosts: ["alpha.test": xmppdS2S])) { prosody in
+        let federation = ProsodyServer.Federation(s2sPort: prosodyS2S, hosts: ["alpha.test": xmppdS2S], authority: authority)
+        let result = try await ProsodyServer.with(federation: federation) { prosody in
             let alpha = try await TestServer.start(storage: "memory") { configuration in
                 configuration.domain = "alpha.test"
                 try? ConfigFile.set("s2s_port", to: String(xmppdS2S), in: &configuration)
                 try? ConfigFile.set("s2s_hosts", to: "localhost=127.0.0.1:\(prosodyS2S)", in: &configuration)
+                if let authority {
+                    let directory = configuration.dataDirectory
+                    try? authority.issue(["alpha.test", "*.alpha.test"], certificatePath: "\(directory)/alpha.test.crt",
+                                         keyPath: "\(directory)/alpha.test.key")
+                    try? ConfigFile.set("s2s_ca_file", to: authority.certificatePath, in: &configuration)
+                    try? ConfigFile.set("s2s_secure_auth", to: "on", in: &configuration)
+                }
             }
             let script = try #require(Bundle.module.url(forResource: "slixmpp_federation_scenario", withExtension: "py", subdirectory: "Interop"))
             let result = try? await runProcess(["python3", "-u", script.path, "127.0.0.1",
-                                                String(alpha.port), String(alpha.tlsPort), "alpha.test", alpha.certificatePath,
-                                                String(prosody.port), "localhost", prosody.certificatePath, String(prosodyS2S)],
+                                                String(alpha.port), String(alpha.tlsPort), "alpha.test",
+                                                authority?.certificatePath ?? alpha.certificatePath,
+                                                String(prosody.port), "localhost", authority?.certificatePath ?? prosody.certificatePath,
+                                                String(prosodyS2S)],
                                                timeout: 240)
+            var figures = ""
+            if let port = alpha.httpPort {
+                figures = (try? await runProcess(["python3", "-c", "import urllib.request; print(urllib.request.urlopen("
+                                                  + "'http://127.0.0.1:\(port)/metrics').read().decode())"], timeout: 30).output) ?? ""
+            }
             await alpha.stop()
-            return result
+            return result.map { ($0, figures) }
         }
-        let (status, output) = try #require(result)
+        let ((status, output), figures) = try #require(result)
         #expect(status == 0, "federation scenario with Prosody failed:\n\(output)")
         #expect(output.contains("scenario complete"), "\(output)")
         #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 6, "\(output)")
+        // Which way the domains were authenticated, on xmppd's side (both directions counted).
+        let noneByDialback = figures.contains("xmpp_module_figure{name=\"s2s_authenticated_by_dialback\"} 0")
+        let noneByCertificate = figures.contains("xmpp_module_figure{name=\"s2s_authenticated_by_certificate\"} 0")
+        #expect(authority == nil ? noneByCertificate && !noneByDialback : noneByDialback && !noneByCertificate, "\(figures)")
     }
 }

@@ -105,7 +105,7 @@ public final class IRCGateway: Sendable {
     }
 
     private static func launch(_ executable: String, _ arguments: [String], log: String) throws -> Int32 {
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments

@@ -87,12 +87,16 @@ public final class ProsodyServer: Sendable {
 
     /// Federation for a test: Prosody listens for servers on `s2sPort` and reaches each domain of `hosts` (and its
     /// subdomains) at 127.0.0.1 on the given port, through a small module of the fixture's that stands in for DNS.
+    /// With `authority`, Prosody's certificate comes from it (for `localhost` and its components), Prosody trusts it
+    /// for remote servers and authenticates them only by certificate (`s2s_secure_auth`).
     public struct Federation: Sendable {
         public let s2sPort: Int
         public let hosts: [String: Int]
-        public init(s2sPort: Int, hosts: [String: Int]) {
+        public let authority: TestCertificateAuthority?
+        public init(s2sPort: Int, hosts: [String: Int], authority: TestCertificateAuthority? = nil) {
             self.s2sPort = s2sPort
             self.hosts = hosts
+            self.authority = authority
         }
     }
 
@@ -107,13 +111,18 @@ public final class ProsodyServer: Sendable {
         }
         let directory = NSTemporaryDirectory() + "prosody-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
-        let certificate = try await runProcess([
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", "\(directory)/localhost.key", "-out", "\(directory)/localhost.crt", "-days", "2",
-            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=digitalSignature,keyCertSign",
-        ], timeout: 30)
-        guard certificate.status == 0 else { throw TestSetupError("openssl: \(certificate.output)") }
+        if let authority = federation?.authority {
+            try authority.issue(["localhost", "conference.localhost", "pubsub.localhost", "upload.localhost"],
+                                certificatePath: "\(directory)/localhost.crt", keyPath: "\(directory)/localhost.key")
+        } else {
+            let certificate = try await runProcess([
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", "\(directory)/localhost.key", "-out", "\(directory)/localhost.crt", "-days", "2",
+                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=digitalSignature,keyCertSign",
+            ], timeout: 30)
+            guard certificate.status == 0 else { throw TestSetupError("openssl: \(certificate.output)") }
+        }
         let port = try LoopbackPort.free()
         let httpPort = try LoopbackPort.free()
         let configuration = """
@@ -139,7 +148,7 @@ public final class ProsodyServer: Sendable {
             plugin_paths = { "\(directory)" }
             test_s2s_hosts = { \(federation?.hosts.map { "[\"\($0.key)\"] = \($0.value);" }.joined(separator: " ") ?? "") }
             s2s_require_encryption = true
-            s2s_secure_auth = false
+            s2s_secure_auth = \(federation?.authority == nil ? "false" : "true")
             admins = { "admin@localhost" }
             modules_disabled = { \(federation == nil ? "\"s2s\"; \"dialback\"; " : "")"limits"; "bosh" }
             default_archive_policy = true
@@ -150,7 +159,8 @@ public final class ProsodyServer: Sendable {
             min_seconds_between_registrations = 0
             registration_throttle_max = 1000
             certificates = "\(directory)"
-            ssl = { certificate = "\(directory)/localhost.crt"; key = "\(directory)/localhost.key"; }
+            ssl = { certificate = "\(directory)/localhost.crt"; key = "\(directory)/localhost.key";
+                    \(federation?.authority.map { "cafile = \"\($0.certificatePath)\";" } ?? "") }
             VirtualHost "localhost"
             Component "conference.localhost" "muc"
               modules_enabled = { "muc_mam" }

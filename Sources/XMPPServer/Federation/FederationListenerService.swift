@@ -38,14 +38,13 @@ public final class FederationListenerService: ServerService, Sendable {
         for entry in FederationSettings.unparsableHosts(kernel.configuration.value(of: FederationModule.hosts)) {
             logger.warning("s2s_hosts: not DOMAIN=HOST:PORT, left out", metadata: ["entry": "\(entry)"])
         }
-        var clientConfiguration = TLSConfiguration.makeClientConfiguration()
-        // Dialback authenticates the remote domain; certificates from private CAs and self-signed ones are the norm
-        // between servers, so they are not checked here (SASL EXTERNAL with verified certificates is not done yet).
-        clientConfiguration.certificateVerification = .none
-        links.attach(ServerLinks.Environment(group: group, kernel: kernel, clientTLS: try NIOSSLContext(configuration: clientConfiguration),
+        // Certificates are asked for and presented both ways, and judged per domain by `trust` (a chain that does not
+        // verify leaves dialback, unless s2s_secure_auth).
+        let (serverTLS, clientTLS) = try tls.federationContexts()
+        let trust = try ServerCertificateTrust(caFile: links.settings.caFile)
+        links.attach(ServerLinks.Environment(group: group, kernel: kernel, clientTLS: clientTLS, trust: trust,
                                              logger: logger, maxStanzaBytes: configuration.limits.maxStanzaBytes))
         let (settings, kernel, logger, incoming) = (links.settings, kernel, logger, incoming)
-        let serverTLS = tls.context
         let limits = XMLParserLimits(maxStanzaBytes: configuration.limits.maxStanzaBytes)
         let (perAddress, ipv6PrefixLength) = (configuration.limits.connectionsPerIP, configuration.limits.ipv6PrefixLength)
         let bootstrap = ServerBootstrap(group: group)
@@ -78,8 +77,8 @@ public final class FederationListenerService: ServerService, Sendable {
                         ReadRateLimiter(bytesPerSecond: settings.bytesPerSecond, burst: settings.bytesPerSecond, gate: gate),
                         decoder, encoder,
                         IdleStateHandler(allTimeout: .seconds(settings.idleSeconds)),
-                        IncomingServerStream(settings: settings, links: links, kernel: kernel, tls: serverTLS, decoder: decoder,
-                                             gate: gate, logger: logger),
+                        IncomingServerStream(settings: settings, links: links, kernel: kernel, tls: serverTLS, trust: trust,
+                                             decoder: decoder, gate: gate, logger: logger),
                     ])
                 }
             }

@@ -1,12 +1,12 @@
 import XMPPCore
 import XMPPServerKernel
 
-/// Server-to-server federation (RFC 6120 §13, XEP-0220 dialback): stanzas for other domains leave through
+/// Server-to-server federation (RFC 6120 §13; SASL EXTERNAL with certificates, XEP-0178, else XEP-0220 dialback): stanzas for other domains leave through
 /// ``ServerLinks`` (one outgoing stream per remote domain), and remote servers connect to `s2s_port`
 /// (``FederationListenerService``). `federation = off` keeps the server an island: remote JIDs bounce.
 public struct FederationModule: ServerModule {
     public let name = "s2s"
-    public let specifications = ["RFC 6120 §13", "XEP-0220 1.1.1", "XEP-0185 1.0"]
+    public let specifications = ["RFC 6120 §13", "XEP-0220 1.1.1", "XEP-0185 1.0", "XEP-0178 1.2", "XEP-0344 1.0"]
 
     /// `federation`.
     public static let enabled = ConfigOption.boolean("federation", default: true, "talk to other XMPP servers (server-to-server)")
@@ -22,6 +22,13 @@ public struct FederationModule: ServerModule {
     /// `s2s_require_tls`.
     public static let requireTLS = ConfigOption.boolean(
         "s2s_require_tls", default: true, "server-to-server streams must be encrypted with STARTTLS, both ways")
+    /// `s2s_ca_file`.
+    public static let caFile = ConfigOption.string(
+        "s2s_ca_file", default: "", "the roots (PEM) remote servers' certificates must lead to; empty means the system's trust store")
+    /// `s2s_secure_auth`.
+    public static let secureAuth = ConfigOption.boolean(
+        "s2s_secure_auth", default: false,
+        "remote domains authenticate only with certificates that verify (SASL EXTERNAL), never with dialback, both ways")
     /// `s2s_allow`.
     public static let allow = ConfigOption.string(
         "s2s_allow", default: "", "if set, the only remote domains this server talks to (comma-separated)")
@@ -55,7 +62,7 @@ public struct FederationModule: ServerModule {
         "how fast one server-to-server stream is read, incoming or outgoing")
 
     public var options: [ConfigOption] {
-        [Self.enabled, Self.port, Self.hosts, Self.dnsServers, Self.requireTLS, Self.allow, Self.deny, Self.queueLimit, Self.maxConnecting, Self.retrySeconds, Self.setupSeconds,
+        [Self.enabled, Self.port, Self.hosts, Self.dnsServers, Self.requireTLS, Self.caFile, Self.secureAuth, Self.allow, Self.deny, Self.queueLimit, Self.maxConnecting, Self.retrySeconds, Self.setupSeconds,
          Self.idleSeconds, Self.maxIncoming, Self.bytesPerSecond]
     }
 
@@ -64,6 +71,9 @@ public struct FederationModule: ServerModule {
 
     public func activate(in host: ModuleHost) {
         guard host.option(Self.enabled) as Bool else { return }
-        host.setRemoteRouter(ServerLinks(settings: FederationSettings(host.configuration)))
+        let links = ServerLinks(settings: FederationSettings(host.configuration))
+        host.setRemoteRouter(links)
+        host.addStatistic("s2s_authenticated_by_certificate") { links.authenticationCount(.certificate) }
+        host.addStatistic("s2s_authenticated_by_dialback") { links.authenticationCount(.dialback) }
     }
 }

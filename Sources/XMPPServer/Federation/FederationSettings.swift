@@ -15,6 +15,10 @@ struct FederationSettings: Sendable {
     /// `s2s_dns_servers`; empty means the system's.
     let dnsServers: [String]
     let requireTLS: Bool
+    /// `s2s_ca_file`; empty means the system's trust store.
+    let caFile: String
+    /// `s2s_secure_auth`: certificates only, no dialback.
+    let secureAuth: Bool
     let allowed: Set<String>
     let denied: Set<String>
     let queueLimit: Int
@@ -34,6 +38,8 @@ struct FederationSettings: Sendable {
         dnsServers = configuration.value(of: FederationModule.dnsServers).split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         requireTLS = configuration.value(of: FederationModule.requireTLS)
+        caFile = configuration.value(of: FederationModule.caFile)
+        secureAuth = configuration.value(of: FederationModule.secureAuth)
         allowed = Self.domains(configuration.value(of: FederationModule.allow))
         denied = Self.domains(configuration.value(of: FederationModule.deny))
         queueLimit = configuration.value(of: FederationModule.queueLimit)

@@ -30,7 +30,7 @@ extension IncomingServerStream {
         }
         pendingVerifications += 1
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        links.verify(key: request.text, streamID: streamID, Route(local: local, remote: remote), on: context.eventLoop).whenSuccess { outcome in
+        judgeDialback(request.text, Route(local: local, remote: remote), context: context).whenSuccess { outcome in
             let (stream, context) = loopBound.value
             stream.pendingVerifications -= 1
             stream.verified(Route(local: local, remote: remote), outcome, context: context)
@@ -40,11 +40,14 @@ extension IncomingServerStream {
     private func verified(_ route: Route, _ outcome: ServerLinks.Verification, context: ChannelHandlerContext) {
         guard !isClosing, !isInactive else { return }
         switch outcome {
-        case .valid:
+        case .valid, .certified:
             if remoteDomains.count < Self.maxDomains, remoteDomains.insert(route.remote).inserted {
                 links.incomingAuthenticated(route.remote)
             }
-            logger.notice("server-to-server stream ready", metadata: ["domain": "\(route.remote)", "to": "\(route.local)", "direction": "in"])
+            let method: ServerLinks.Method = outcome == .certified ? .certificate : .dialback
+            links.authenticated(by: method)
+            logger.notice("server-to-server stream ready", metadata: ["domain": "\(route.remote)", "to": "\(route.local)", "direction": "in",
+                                                                     "by": "\(method.rawValue)"])
             write(Dialback.element("result", from: route.local, to: route.remote, type: "valid"), context: context)
         case .invalid:
             logger.notice("dialback refused", metadata: ["domain": "\(route.remote)", "to": "\(route.local)"])
@@ -54,6 +57,11 @@ extension IncomingServerStream {
         case .unavailable:
             // Not a judgement of the key: the remote may try again (XEP-0220 §2.4, type='error').
             write(Dialback.error("result", from: route.local, to: route.remote, .remoteServerTimeout), context: context)
+        case .refused:
+            logger.notice("dialback refused: s2s_secure_auth, and the certificate does not name the domain",
+                          metadata: ["domain": "\(route.remote)", "to": "\(route.local)"])
+            write(Dialback.error("result", from: route.local, to: route.remote, .notAuthorized), context: context)
+            if remoteDomains.isEmpty { close(with: nil, context: context) }
         }
     }
 

@@ -6,9 +6,10 @@ import XMPPServerKernel
 import XMPPTransport
 
 /// A stream a remote server opened to us (RFC 6120 §13): we offer STARTTLS (required unless `s2s_require_tls =
-/// off`), then dialback (XEP-0220). A `<db:result/>` is checked with the claimed domain's authoritative server
-/// before any stanza from that domain is accepted; a `<db:verify/>` (the remote checking a key of ours) is answered
-/// from our secret. Stanzas must come from an authenticated domain (else `invalid-from`) and go to this server's
+/// off`), then SASL EXTERNAL when the certificate the remote presented names the domain it claims (XEP-0178), and
+/// dialback (XEP-0220). A `<db:result/>` is taken at once for a domain the certificate names (XEP-0344), else checked
+/// with the claimed domain's authoritative server (never under `s2s_secure_auth`) before any stanza from that domain
+/// is accepted; a `<db:verify/>` (the remote checking a key of ours) is answered from our secret. Stanzas must come from an authenticated domain (else `invalid-from`) and go to this server's
 /// domain or a hosted service's (else `host-unknown`).
 final class IncomingServerStream: ChannelInboundHandler {
     typealias InboundIn = XMLStreamEvent
@@ -25,6 +26,16 @@ final class IncomingServerStream: ChannelInboundHandler {
     let links: ServerLinks
     let kernel: ServerKernel
     private let tls: NIOSSLContext?
+    /// How the remote's certificate is judged (with ``tls``).
+    let trust: ServerCertificateTrust?
+    /// What the remote presented in the TLS handshake.
+    var presented: PresentedCertificates?
+    /// The domain of the stream header's `from` when the certificate names it: SASL EXTERNAL is offered for it.
+    var certifiedDomain: String?
+    /// SASL succeeded: the restarted stream offers no more mechanisms.
+    var isSASLDone = false
+    /// `<auth/>` attempts that failed (RFC 6120 §6.4.5: a few retries, then the stream closes).
+    var saslFailures = 0
     private let decoder: XMPPStreamDecoder
     private let gate: ReadGate
     let logger: Logger
@@ -46,12 +57,13 @@ final class IncomingServerStream: ChannelInboundHandler {
     /// its stanzas whose (storage) work is still under way.
     private var unfinished: [JID: EventLoopFuture<Void>] = [:]
 
-    init(settings: FederationSettings, links: ServerLinks, kernel: ServerKernel, tls: NIOSSLContext?, decoder: XMPPStreamDecoder,
-         gate: ReadGate, logger: Logger) {
+    init(settings: FederationSettings, links: ServerLinks, kernel: ServerKernel, tls: NIOSSLContext?, trust: ServerCertificateTrust?,
+         decoder: XMPPStreamDecoder, gate: ReadGate, logger: Logger) {
         self.settings = settings
         self.links = links
         self.kernel = kernel
         self.tls = tls
+        self.trust = trust
         self.decoder = decoder
         self.gate = gate
         self.logger = logger
@@ -137,11 +149,34 @@ final class IncomingServerStream: ChannelInboundHandler {
             return close(with: StreamError(.policyViolation, text: "this server does not talk to \(from)"), context: context)
         }
         isOpen = true
+        // SASL EXTERNAL is offered only when the certificate names the domain the header claims, so that is checked
+        // (off the event loop) before the features go out.
+        guard isSecured, !isSASLDone, let from = root.attribute("from").flatMap(JID.init(validating:)), from.localpart == nil,
+              from.resourcepart == nil, !serves(from.domainpart) else {
+            return sendFeatures(context: context)
+        }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        certificateNames(from.domainpart, context: context).whenSuccess { named in
+            let (stream, context) = loopBound.value
+            guard !stream.isClosing, !stream.isInactive else { return }
+            stream.certifiedDomain = named ? from.domainpart : nil
+            stream.sendFeatures(context: context)
+        }
+    }
+
+    private func sendFeatures(context: ChannelHandlerContext) {
         var features = Element("features", namespace: XMLNamespace.streams)
         if !isSecured, tls != nil {
             var starttls = Element("starttls", namespace: Dialback.tlsNamespace)
             if settings.requireTLS { starttls.append(Element("required", namespace: Dialback.tlsNamespace)) }
             features.append(starttls)
+        }
+        if certifiedDomain != nil, !isSASLDone {
+            var mechanisms = Element("mechanisms", namespace: XMLNamespace.sasl)
+            var external = Element("mechanism", namespace: XMLNamespace.sasl)
+            external.append(text: "EXTERNAL")
+            mechanisms.append(external)
+            features.append(mechanisms)
         }
         if isSecured || !settings.requireTLS {
             var dialback = Element("dialback", namespace: Dialback.featureNamespace)
@@ -159,6 +194,8 @@ final class IncomingServerStream: ChannelInboundHandler {
             dialbackRequest(element, context: context)
         case Dialback.namespace where element.name == "verify" && element.attribute("type") == nil:
             verifyRequest(element, context: context)
+        case XMLNamespace.sasl where element.name == "auth":
+            saslAuth(element, context: context)
         case XMLNamespace.server where ["message", "presence", "iq"].contains(element.name):
             stanza(element, context: context)
         case XMLNamespace.streams where element.name == "error":
@@ -174,7 +211,10 @@ final class IncomingServerStream: ChannelInboundHandler {
         guard !isSecured, let tls else { return close(with: StreamError(.policyViolation, text: "TLS is not offered"), context: context) }
         context.writeAndFlush(wrapOutboundOut(.element(Element("proceed", namespace: Dialback.tlsNamespace))), promise: nil)
         do {
-            try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), position: .first)
+            let presented = PresentedCertificates()
+            try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls, customVerificationCallback: presented.callback),
+                                                           position: .first)
+            self.presented = presented
         } catch {
             return context.close(promise: nil) as Void
         }
@@ -225,6 +265,12 @@ final class IncomingServerStream: ChannelInboundHandler {
 
     func write(_ element: Element, context: ChannelHandlerContext) {
         context.writeAndFlush(wrapOutboundOut(.element(element)), promise: nil)
+    }
+
+    /// Restarts the stream after SASL (RFC 6120 §6.4.6): the remote sends a new header, the parser starts over.
+    func restartStream() {
+        decoder.resetStream()
+        isOpen = false
     }
 
     func close(with error: StreamError?, context: ChannelHandlerContext) {

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -7,8 +8,10 @@ import XMPPServerKernel
 import XMPPTransport
 
 /// A stream this server opens to a remote server (RFC 6120 §13): the header, STARTTLS (required unless
-/// `s2s_require_tls = off`), then dialback (XEP-0220). For routing, `<db:result/>` with our key and, once the remote
-/// says valid, the stanzas ``ServerLinks`` has for it; for verification, one `<db:verify/>` and its answer.
+/// `s2s_require_tls = off`; our certificate goes along), then for routing SASL EXTERNAL when the remote offers it
+/// (XEP-0178: it found that our certificate names our domain), else — or when it fails, unless `s2s_secure_auth` —
+/// dialback (XEP-0220) with our key; once authenticated, the stanzas ``ServerLinks`` has for it. For verification,
+/// one `<db:verify/>` and its answer. Under `s2s_secure_auth` the remote's certificate must name its domain too.
 final class OutgoingServerStream: ChannelInboundHandler {
     typealias InboundIn = XMLStreamEvent
     typealias OutboundOut = XMPPOutbound
@@ -24,6 +27,10 @@ final class OutgoingServerStream: ChannelInboundHandler {
         case awaitingHeader
         case awaitingFeatures
         case awaitingProceed
+        /// The remote's certificate is being checked (`s2s_secure_auth`).
+        case checkingCertificate
+        /// `<auth mechanism='EXTERNAL'/>` went out.
+        case awaitingSASLOutcome
         case awaitingAnswer
         case established
         case done
@@ -37,6 +44,10 @@ final class OutgoingServerStream: ChannelInboundHandler {
     private let decoder: XMPPStreamDecoder
     private var state = State.awaitingHeader
     private var isSecured = false
+    /// What the remote presented in the TLS handshake.
+    private var presented: PresentedCertificates?
+    /// SASL EXTERNAL succeeded: the restarted stream is ready once its features come.
+    private var isSASLDone = false
     private var streamID = ""
     private var setupTimer: Scheduled<Void>?
     private var isClosing = false
@@ -147,6 +158,8 @@ final class OutgoingServerStream: ChannelInboundHandler {
             startTLS(context: context)
         case (.element(let element), .awaitingAnswer) where element.namespace == Dialback.namespace:
             answered(element, context: context)
+        case (.element(let element), .awaitingSASLOutcome) where element.namespace == XMLNamespace.sasl:
+            saslOutcome(element, context: context)
         case (.streamClosed, _):
             closeStream(context: context)
         case (.element(let element), _) where element.name == "error" && element.namespace == XMLNamespace.streams:
@@ -175,22 +188,78 @@ final class OutgoingServerStream: ChannelInboundHandler {
         if !isSecured && settings.requireTLS {
             return fail("\(remote) does not offer STARTTLS, and s2s_require_tls is on", context: context)
         }
-        state = .awaitingAnswer
-        let request: Element
         switch purpose {
+        case .route where isSASLDone:
+            ready(by: .certificate, context: context)
         case .route:
-            let key = Dialback.key(secret: settings.secret, receiving: remote, originating: local, streamID: streamID)
-            request = Dialback.element("result", from: local, to: remote, key: key)
+            let offersExternal = features.child("mechanisms", namespace: XMLNamespace.sasl)?
+                .children("mechanism", namespace: XMLNamespace.sasl).contains { $0.text == "EXTERNAL" } ?? false
+            guard settings.secureAuth else {
+                return offersExternal ? requestExternal(context: context) : requestDialback(context: context)
+            }
+            guard offersExternal else {
+                return fail("\(remote) does not accept our certificate (no SASL EXTERNAL), and s2s_secure_auth is on", context: context)
+            }
+            checkRemoteCertificate(context: context)
         case .verify(let key, let verifiedStream, _):
-            request = Dialback.element("verify", from: local, to: remote, id: verifiedStream, key: key)
+            state = .awaitingAnswer
+            let request = Dialback.element("verify", from: local, to: remote, id: verifiedStream, key: key)
+            context.writeAndFlush(wrapOutboundOut(.element(request)), promise: nil)
         }
-        context.writeAndFlush(wrapOutboundOut(.element(request)), promise: nil)
+    }
+
+    /// `s2s_secure_auth`: the remote must prove its domain too, by a certificate that names it (RFC 6120 §13.7.2).
+    private func checkRemoteCertificate(context: ChannelHandlerContext) {
+        state = .checkingCertificate
+        let (trust, chain, remote) = (environment.trust, presented?.chain ?? [], remote)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.makeFutureWithTask { await trust.authenticates(chain, as: remote) }.whenSuccess { named in
+            let (stream, context) = loopBound.value
+            guard case .checkingCertificate = stream.state else { return }
+            guard named else {
+                return stream.fail("the certificate of \(remote) does not verify for its domain, and s2s_secure_auth is on", context: context)
+            }
+            stream.requestExternal(context: context)
+        }
+    }
+
+    /// SASL EXTERNAL (XEP-0178), with our domain as the authorization identity (what Prosody and ejabberd expect).
+    private func requestExternal(context: ChannelHandlerContext) {
+        state = .awaitingSASLOutcome
+        var auth = Element("auth", namespace: XMLNamespace.sasl, attributes: ["mechanism": "EXTERNAL"])
+        auth.append(text: Data(local.utf8).base64EncodedString())
+        context.writeAndFlush(wrapOutboundOut(.element(auth)), promise: nil)
+    }
+
+    private func saslOutcome(_ outcome: Element, context: ChannelHandlerContext) {
+        switch outcome.name {
+        case "success":
+            isSASLDone = true
+            decoder.resetStream()
+            state = .awaitingHeader
+            openStream(context: context)
+        case "failure" where !settings.secureAuth:
+            // The remote did not take our certificate for our domain (a service domain it does not name, another
+            // CA): dialback on the same stream.
+            requestDialback(context: context)
+        default:
+            fail("\(remote) refused our certificate (SASL \(outcome.name)), and s2s_secure_auth is on", context: context)
+        }
+    }
+
+    private func requestDialback(context: ChannelHandlerContext) {
+        state = .awaitingAnswer
+        let key = Dialback.key(secret: settings.secret, receiving: remote, originating: local, streamID: streamID)
+        context.writeAndFlush(wrapOutboundOut(.element(Dialback.element("result", from: local, to: remote, key: key))), promise: nil)
     }
 
     private func startTLS(context: ChannelHandlerContext) {
         do {
-            let handler = try NIOSSLClientHandler(context: environment.clientTLS, serverHostname: remote)
+            let presented = PresentedCertificates()
+            let handler = try NIOSSLClientHandler(context: environment.clientTLS, serverHostname: remote,
+                                                  customVerificationCallback: presented.callback)
             try context.pipeline.syncOperations.addHandler(handler, position: .first)
+            self.presented = presented
         } catch {
             return fail("TLS with \(remote): \(error)", context: context)
         }
@@ -203,7 +272,7 @@ final class OutgoingServerStream: ChannelInboundHandler {
     private func answered(_ answer: Element, context: ChannelHandlerContext) {
         let valid = answer.attribute("type") == "valid"
         switch purpose {
-        case .route(let links, let attempt) where answer.name == "result":
+        case .route where answer.name == "result":
             guard valid, answer.attribute("from") == remote else {
                 // type='error': the remote could not check (often: it cannot reach us on our s2s port, or our
                 // domain's DNS does not point here); type='invalid': it checked and said no.
@@ -212,14 +281,7 @@ final class OutgoingServerStream: ChannelInboundHandler {
                     : "\(remote) did not accept our dialback key"
                 return fail(reason, context: context)
             }
-            state = .established
-            setupTimer?.cancel()
-            guard links.established(Route(local: local, remote: remote), attempt: attempt, channel: context.channel) else {
-                // Too late: the route gave up meanwhile (its stanzas bounced); this stream is not wanted.
-                state = .done
-                return closeStream(context: context)
-            }
-            environment.logger.notice("server-to-server stream ready", metadata: ["domain": "\(remote)", "from": "\(local)", "direction": "out"])
+            ready(by: .dialback, context: context)
         case .verify(_, let verifiedStream, let promise) where answer.name == "verify" && answer.attribute("id") == verifiedStream:
             state = .done
             promise.succeed(valid && answer.attribute("from") == remote)
@@ -227,6 +289,21 @@ final class OutgoingServerStream: ChannelInboundHandler {
         default:
             break
         }
+    }
+
+    /// The stream is authenticated: ``ServerLinks`` sends its stanzas on it.
+    private func ready(by method: ServerLinks.Method, context: ChannelHandlerContext) {
+        guard case .route(let links, let attempt) = purpose else { return }
+        state = .established
+        setupTimer?.cancel()
+        guard links.established(Route(local: local, remote: remote), attempt: attempt, channel: context.channel) else {
+            // Too late: the route gave up meanwhile (its stanzas bounced); this stream is not wanted.
+            state = .done
+            return closeStream(context: context)
+        }
+        environment.logger.notice("server-to-server stream ready",
+                                  metadata: ["domain": "\(remote)", "from": "\(local)", "direction": "out", "by": "\(method.rawValue)"])
+        links.authenticated(by: method)
     }
 
     private func fail(_ reason: String, context: ChannelHandlerContext) {
@@ -242,7 +319,8 @@ final class OutgoingServerStream: ChannelInboundHandler {
         switch (purpose, previous) {
         case (.route(let links, _), .established): links.closed(Route(local: local, remote: remote), channel: context.channel)
         case (.route(let links, let attempt), .awaitingHeader), (.route(let links, let attempt), .awaitingFeatures),
-             (.route(let links, let attempt), .awaitingProceed), (.route(let links, let attempt), .awaitingAnswer):
+             (.route(let links, let attempt), .awaitingProceed), (.route(let links, let attempt), .awaitingAnswer),
+             (.route(let links, let attempt), .checkingCertificate), (.route(let links, let attempt), .awaitingSASLOutcome):
             links.failed(Route(local: local, remote: remote), attempt: attempt, error)
         case (.verify(_, _, let promise), let state) where !Self.isDone(state):
             // No answer is not a "no": the key was not judged.

@@ -29,6 +29,8 @@ final class ServerLinks: RemoteRouter, Sendable {
         let group: any EventLoopGroup
         let kernel: ServerKernel
         let clientTLS: NIOSSLContext
+        /// How remote servers' certificates are judged.
+        let trust: ServerCertificateTrust
         let logger: Logger
         let maxStanzaBytes: Int
     }
@@ -54,6 +56,27 @@ final class ServerLinks: RemoteRouter, Sendable {
 
     init(settings: FederationSettings) {
         self.settings = settings
+    }
+
+    /// How a remote domain was authenticated on a stream.
+    enum Method: String, Sendable {
+        /// SASL EXTERNAL, or dialback taken on a certificate that names the domain (XEP-0344).
+        case certificate
+        /// A dialback key checked with the domain's authoritative server.
+        case dialback
+    }
+
+    /// Domains authenticated since the start, by method, both directions (`s2s_authenticated_by_*` statistics).
+    private let authentications = Locked<[Method: Int]>([:])
+
+    /// Counts one domain authenticated on a stream.
+    func authenticated(by method: Method) {
+        authentications.withLock { $0[method, default: 0] += 1 }
+    }
+
+    /// How many domains were authenticated by `method` since the start.
+    func authenticationCount(_ method: Method) -> Int {
+        authentications.withLock { $0[method, default: 0] }
     }
 
     /// Makes outgoing streams possible (the federation listener's start).
@@ -230,6 +253,10 @@ final class ServerLinks: RemoteRouter, Sendable {
         case invalid
         /// Not asked: too many verifications under way, or the server could not be reached in time.
         case unavailable
+        /// Not asked: the certificate the remote presented names the domain (XEP-0344).
+        case certified
+        /// Not asked: `s2s_secure_auth` takes certificates only, and the remote's does not name the domain.
+        case refused
     }
 
     /// Asks the authoritative server of `route.remote` (the domain that sent a dialback request to our domain

@@ -14,6 +14,8 @@ public struct ServerTLS: Sendable {
     public let context: NIOSSLContext
     /// The certificate chain, leaf first.
     public let certificateChain: [NIOSSLCertificate]
+    /// The key of the leaf certificate (server-to-server streams present the chain as a client too).
+    let privateKey: NIOSSLPrivateKey
     /// The tls-server-end-point binding: the hash of the leaf certificate.
     public let serverEndPoint: ChannelBinding
     /// The SHA-256 fingerprint of the leaf certificate, as `AA:BB:...`.
@@ -33,6 +35,7 @@ public struct ServerTLS: Sendable {
         configuration.minimumTLSVersion = .tlsv12
         context = try NIOSSLContext(configuration: configuration)
         certificateChain = chain
+        privateKey = key
         let der = try leaf.toDERBytes()
         serverEndPoint = .tlsServerEndPoint(certificateDER: der)
         fingerprint = SHA256.hash(data: der).map { String(format: "%02X", $0) }.joined(separator: ":")
