@@ -98,7 +98,7 @@ struct Check: AsyncParsableCommand {
 
     /// Whether xmppd could bind `port` on `address`: free, taken by the running xmppd, or taken by another program.
     /// Every port xmppd would listen on with `settings`, with its addresses: c2s, the web listener, the SOCKS5 proxy,
-    /// server-to-server, the component port.
+    /// server-to-server (and its direct TLS port, when set), the component port.
     static func listenedPorts(_ settings: ServerConfiguration) -> [(port: Int, addresses: [String])] {
         var ports = [settings.c2sPort, settings.c2sTLSPort, settings.httpPort, settings.httpsPort].compactMap { $0 }
             .map { (port: $0, addresses: settings.bindAddresses) }
@@ -106,6 +106,8 @@ struct Check: AsyncParsableCommand {
         if proxyDomain != "off" { ports.append((settings.kernel.value(of: ProxyModule.port), settings.bindAddresses)) }
         if settings.kernel.value(of: FederationModule.enabled) as Bool {
             ports.append((settings.kernel.value(of: FederationModule.port), settings.bindAddresses))
+            let tlsPort: Int = settings.kernel.value(of: FederationModule.tlsPort)
+            if tlsPort != 0 { ports.append((tlsPort, settings.bindAddresses)) }
         }
         if let componentPort = settings.componentPort, !settings.components.isEmpty {
             ports.append((componentPort, settings.componentInterfaces))

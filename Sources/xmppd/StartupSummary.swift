@@ -14,11 +14,12 @@ enum StartupSummary {
         case .open: "open"
         case .limited(let count, let seconds): "limited (\(count) per address per \(seconds) s)"
         }
+        let directTLS = server.federation.directTLSPorts.first.map { ", direct TLS \($0)" } ?? ""
         return [
             "domain": "\(settings.domain)",
             "ports": "\(ports.map(String.init).joined(separator: ", ")) on \(settings.bindAddresses.joined(separator: ", "))",
             "web": "\(webSummary(server))",
-            "federation": "\(server.federation.boundPorts.first.map { "s2s \($0)" } ?? "off")",
+            "federation": "\(server.federation.boundPorts.first.map { "s2s \($0)" } ?? "off")\(directTLS)",
             "services": "\(server.kernel.hostedServiceDomains.joined(separator: ", "))",
             "storage": "\(settings.storage == "memory" ? "memory (nothing kept after a stop)" : "sqlite \(settings.dataDirectory)/xmppd.sqlite")",
             "registration": "\(registration)",

@@ -15,6 +15,9 @@ import XMPPTransport
         /// SRV records (`_xmpp-server._tcp`) from a name server of the test's; `beta.test`'s first record points at
         /// a closed port, so the second is reached only by falling back.
         case srv
+        /// Only `_xmpps-server._tcp` records (XEP-0368) for the two servers, pointing at their `s2s_tls_port`: without
+        /// direct TLS they cannot find each other.
+        case directTLS
     }
 
     /// Two servers, `alpha.test` and `beta.test`, that know where the other listens; for `alpha.test`,
@@ -27,8 +30,22 @@ import XMPPTransport
             let (portA, portB) = (try LoopbackPort.free(), try LoopbackPort.free())
             let (closedPort, stallPort) = (try LoopbackPort.free(), try LoopbackPort.free())
             let places = ["alpha.test": portA, "beta.test": portB, "nowhere.test": closedPort, "stall.test": stallPort]
+            let tlsPlaces = ["alpha.test": try LoopbackPort.free(), "beta.test": try LoopbackPort.free()]
             var dns: FakeDNSServer?
-            if resolution == .srv {
+            if resolution == .directTLS {
+                var records: [String: [DNSMessage.SRVRecord]] = [:]
+                for (domain, port) in places {
+                    let record = [DNSMessage.SRVRecord(priority: 10, weight: 0, port: UInt16(port), target: "127.0.0.1")]
+                    if let tlsPort = tlsPlaces[domain] {
+                        let direct = [DNSMessage.SRVRecord(priority: 10, weight: 0, port: UInt16(tlsPort), target: "127.0.0.1")]
+                        records["_xmpps-server._tcp.\(domain)"] = direct
+                        records["_xmpps-server._tcp.conference.\(domain)"] = direct
+                    } else {
+                        records["_xmpp-server._tcp.\(domain)"] = record
+                    }
+                }
+                dns = try await FakeDNSServer.start(records: records)
+            } else if resolution == .srv {
                 var records = places.mapValues { [DNSMessage.SRVRecord(priority: 10, weight: 0, port: UInt16($0), target: "127.0.0.1")] }
                 records["beta.test"]?.insert(DNSMessage.SRVRecord(priority: 0, weight: 0, port: UInt16(closedPort), target: "127.0.0.1"), at: 0)
                 // A service domain has records of its own, as on the Internet (s2s_hosts entries cover subdomains).
@@ -40,6 +57,7 @@ import XMPPTransport
                 configuration.domain = domain
                 try? ConfigFile.set("s2s_port", to: String(places[domain]!), in: &configuration)
                 try? ConfigFile.set("s2s_setup_seconds", to: "3", in: &configuration)
+                if resolution == .directTLS { try? ConfigFile.set("s2s_tls_port", to: String(tlsPlaces[domain]!), in: &configuration) }
                 if let authority {
                     // Where the server looks for its certificate before making a self-signed one.
                     let directory = configuration.dataDirectory
@@ -71,8 +89,9 @@ import XMPPTransport
         }
     }
 
-    /// The servers find each other through `s2s_hosts`, or through SRV records (falling back from a dead first target).
-    @Test(arguments: [Resolution.configured, .srv])
+    /// The servers find each other through `s2s_hosts`, or through SRV records (falling back from a dead first target),
+    /// or through XEP-0368 records only (TLS from the first byte).
+    @Test(arguments: [Resolution.configured, .srv, .directTLS])
     func twoXMPPDDomains(resolution: Resolution) async throws {
         let result = try await Self.withTwoDomains(resolution) { alpha, beta, s2sPortB, stallPort in
             let script = try #require(Bundle.module.url(forResource: "slixmpp_federation_scenario", withExtension: "py", subdirectory: "Interop"))

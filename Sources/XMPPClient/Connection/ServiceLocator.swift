@@ -40,13 +40,10 @@ struct ServiceLocator: Sendable {
             if domain.isIPLiteral || domain == "localhost" { return [fallback] }
             async let direct = lookup("_xmpps-client._tcp.\(domain)")
             async let startTLS = lookup("_xmpp-client._tcp.\(domain)")
-            let records = (await direct).map { ($0, true) } + (await startTLS).map { ($0, false) }
             // A single record with target "." says the service is not offered there (RFC 2782).
-            let usable = records.filter { !$0.0.target.isEmpty }
+            let usable = SRVLookup.merged(directTLS: await direct, startTLS: await startTLS)
             guard !usable.isEmpty else { return [fallback] }
-            return usable.sorted { left, right in
-                left.0.priority != right.0.priority ? left.0.priority < right.0.priority : left.0.weight > right.0.weight
-            }.map { ServiceEndpoint(host: $0.0.target, port: Int($0.0.port), directTLS: $0.1) }
+            return usable.map { ServiceEndpoint(host: $0.record.target, port: Int($0.record.port), directTLS: $0.directTLS) }
         }
     }
 

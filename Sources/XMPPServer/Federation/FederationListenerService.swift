@@ -6,7 +6,8 @@ import XMPPCore
 import XMPPServerKernel
 import XMPPTransport
 
-/// The server-to-server listener on `s2s_port` (the `bind` addresses), and the start of outgoing federation: when
+/// The server-to-server listeners on `s2s_port` (STARTTLS) and `s2s_tls_port` (TLS from the start, XEP-0368; when
+/// set), on the `bind` addresses, and the start of outgoing federation: when
 /// it starts, ``ServerLinks`` may open streams to remote servers. Nothing runs when the `s2s` module is off.
 public final class FederationListenerService: ServerService, Sendable {
     public let name = "s2s"
@@ -16,6 +17,8 @@ public final class FederationListenerService: ServerService, Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let listeners = ListenerSet()
+    /// The `s2s_tls_port` listeners.
+    private let directTLSListeners = ListenerSet()
     /// Incoming streams now: against `s2s_max_incoming` (key "all") and, per address, `connections_per_ip`.
     private let incoming = ConnectionCounter()
 
@@ -27,13 +30,15 @@ public final class FederationListenerService: ServerService, Sendable {
         self.logger = logger
     }
 
-    /// The ports bound (useful with port 0).
+    /// The STARTTLS ports bound (useful with port 0).
     public var boundPorts: [Int] { listeners.ports }
+    /// The direct TLS ports bound (XEP-0368), when `s2s_tls_port` is set.
+    public var directTLSPorts: [Int] { directTLSListeners.ports }
 
     private var links: ServerLinks? { kernel.remoteRouter as? ServerLinks }
 
     public func start() async throws {
-        guard listeners.begin() else { return }
+        guard listeners.begin(), directTLSListeners.begin() else { return }
         guard let links else { return }
         for entry in FederationSettings.unparsableHosts(kernel.configuration.value(of: FederationModule.hosts)) {
             logger.warning("s2s_hosts: not DOMAIN=HOST:PORT, left out", metadata: ["entry": "\(entry)"])
@@ -47,45 +52,57 @@ public final class FederationListenerService: ServerService, Sendable {
         let (settings, kernel, logger, incoming) = (links.settings, kernel, logger, incoming)
         let limits = XMLParserLimits(maxStanzaBytes: configuration.limits.maxStanzaBytes)
         let (perAddress, ipv6PrefixLength) = (configuration.limits.connectionsPerIP, configuration.limits.ipv6PrefixLength)
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let operations = channel.pipeline.syncOperations
-                    let encoder = XMPPStreamEncoder(contentNamespace: XMLNamespace.server)
-                    let address = AddressGrouping.key(channel.remoteAddress?.ipAddress ?? "unknown", ipv6PrefixLength: ipv6PrefixLength)
-                    guard incoming.open(address, limit: perAddress) else {
-                        logger.notice("server-to-server connection refused: too many from one address", metadata: ["peer": "\(address)"])
-                        try operations.addHandlers([encoder, RefusingHandler(domain: settings.localDomain, contentNamespace: XMLNamespace.server)])
-                        return
+        /// A bootstrap for `s2s_port` (STARTTLS) or, with `directTLS`, `s2s_tls_port` (XEP-0368).
+        func bootstrap(directTLS: Bool) -> ServerBootstrap {
+            ServerBootstrap(group: group)
+                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let operations = channel.pipeline.syncOperations
+                        // TLS comes first on the direct TLS port: the refusals below go out encrypted too.
+                        let presented = directTLS ? PresentedCertificates() : nil
+                        if let presented {
+                            try operations.addHandler(NIOSSLServerHandler(context: serverTLS, customVerificationCallback: presented.callback))
+                        }
+                        let encoder = XMPPStreamEncoder(contentNamespace: XMLNamespace.server)
+                        let address = AddressGrouping.key(channel.remoteAddress?.ipAddress ?? "unknown", ipv6PrefixLength: ipv6PrefixLength)
+                        guard incoming.open(address, limit: perAddress) else {
+                            logger.notice("server-to-server connection refused: too many from one address", metadata: ["peer": "\(address)"])
+                            try operations.addHandlers([encoder, RefusingHandler(domain: settings.localDomain, contentNamespace: XMLNamespace.server)])
+                            return
+                        }
+                        guard incoming.open("all", limit: settings.maxIncoming) else {
+                            incoming.close(address)
+                            logger.notice("server-to-server connection refused: s2s_max_incoming reached")
+                            try operations.addHandlers([encoder, RefusingHandler(domain: settings.localDomain, contentNamespace: XMLNamespace.server,
+                                                                                 text: "too many server-to-server connections")])
+                            return
+                        }
+                        channel.closeFuture.whenComplete { _ in
+                            incoming.close("all")
+                            incoming.close(address)
+                        }
+                        let decoder = XMPPStreamDecoder(limits: limits)
+                        let gate = ReadGate()
+                        try operations.addHandlers([
+                            ReadRateLimiter(bytesPerSecond: settings.bytesPerSecond, burst: settings.bytesPerSecond, gate: gate),
+                            decoder, encoder,
+                            IdleStateHandler(allTimeout: .seconds(settings.idleSeconds)),
+                            IncomingServerStream(settings: settings, links: links, kernel: kernel, tls: serverTLS, trust: trust,
+                                                 directTLS: presented, decoder: decoder, gate: gate, logger: logger),
+                        ])
                     }
-                    guard incoming.open("all", limit: settings.maxIncoming) else {
-                        incoming.close(address)
-                        logger.notice("server-to-server connection refused: s2s_max_incoming reached")
-                        try operations.addHandlers([encoder, RefusingHandler(domain: settings.localDomain, contentNamespace: XMLNamespace.server,
-                                                                             text: "too many server-to-server connections")])
-                        return
-                    }
-                    channel.closeFuture.whenComplete { _ in
-                        incoming.close("all")
-                        incoming.close(address)
-                    }
-                    let decoder = XMPPStreamDecoder(limits: limits)
-                    let gate = ReadGate()
-                    try operations.addHandlers([
-                        ReadRateLimiter(bytesPerSecond: settings.bytesPerSecond, burst: settings.bytesPerSecond, gate: gate),
-                        decoder, encoder,
-                        IdleStateHandler(allTimeout: .seconds(settings.idleSeconds)),
-                        IncomingServerStream(settings: settings, links: links, kernel: kernel, tls: serverTLS, trust: trust,
-                                             decoder: decoder, gate: gate, logger: logger),
-                    ])
                 }
-            }
+        }
         do {
-            let channels = try await ListenerBinding.bind(bootstrap, port: settings.port, addresses: configuration.bindAddresses,
-                                                          kind: "server-to-server", logger: logger)
-            listeners.add(channels)
+            listeners.add(try await ListenerBinding.bind(bootstrap(directTLS: false), port: settings.port, addresses: configuration.bindAddresses,
+                                                         kind: "server-to-server", logger: logger))
+            if settings.tlsPort != 0 {
+                directTLSListeners.add(try await ListenerBinding.bind(bootstrap(directTLS: true), port: settings.tlsPort,
+                                                             addresses: configuration.bindAddresses,
+                                                             kind: "server-to-server (direct TLS)", logger: logger))
+            }
         } catch {
             await stop()
             throw error
@@ -95,5 +112,6 @@ public final class FederationListenerService: ServerService, Sendable {
     public func stop() async {
         links?.closeAll()
         await listeners.closeAll()
+        await directTLSListeners.closeAll()
     }
 }

@@ -13,6 +13,10 @@ public struct FederationModule: ServerModule {
     /// `s2s_port`.
     public static let port = ConfigOption.integer("s2s_port", default: 5269, range: 0...65535,
                                                   "the port remote servers connect to, on the bind addresses (0: any free port)")
+    /// `s2s_tls_port`.
+    public static let tlsPort = ConfigOption.integer(
+        "s2s_tls_port", default: 0, range: 0...65535,
+        "a port where remote servers connect with TLS from the start (XEP-0368, announced by _xmpps-server._tcp SRV records), on the bind addresses; 0: none")
     /// `s2s_hosts`.
     public static let hosts = ConfigOption.string(
         "s2s_hosts", default: "", "where to reach remote domains (and their subdomains) without asking DNS: DOMAIN=HOST:PORT, comma-separated")
@@ -62,7 +66,7 @@ public struct FederationModule: ServerModule {
         "how fast one server-to-server stream is read, incoming or outgoing")
 
     public var options: [ConfigOption] {
-        [Self.enabled, Self.port, Self.hosts, Self.dnsServers, Self.requireTLS, Self.caFile, Self.secureAuth, Self.allow, Self.deny, Self.queueLimit, Self.maxConnecting, Self.retrySeconds, Self.setupSeconds,
+        [Self.enabled, Self.port, Self.tlsPort, Self.hosts, Self.dnsServers, Self.requireTLS, Self.caFile, Self.secureAuth, Self.allow, Self.deny, Self.queueLimit, Self.maxConnecting, Self.retrySeconds, Self.setupSeconds,
          Self.idleSeconds, Self.maxIncoming, Self.bytesPerSecond]
     }
 

@@ -5,11 +5,20 @@ import XMPPCore
 import XMPPServerKernel
 import XMPPTransport
 
+/// Where a remote server listens: a host and port, and whether TLS starts at once there (XEP-0368) or by STARTTLS.
+struct RemoteAddress: Sendable, Hashable {
+    let host: String
+    let port: Int
+    let directTLS: Bool
+}
+
 /// The federation options as the streams use them.
 struct FederationSettings: Sendable {
     let localDomain: String
     let secret: [UInt8]
     let port: Int
+    /// `s2s_tls_port`: where remote servers connect with TLS from the start (XEP-0368); 0 is off.
+    let tlsPort: Int
     /// `s2s_hosts`: remote domain → host and port, tried before DNS.
     let hosts: [String: (host: String, port: Int)]
     /// `s2s_dns_servers`; empty means the system's.
@@ -34,6 +43,7 @@ struct FederationSettings: Sendable {
         // A secret of its own, derived from the server's: the dialback keys say nothing about the server's other uses.
         secret = Array(HMAC<SHA256>.authenticationCode(for: Array("s2s dialback".utf8), using: SymmetricKey(data: configuration.secret)))
         port = configuration.value(of: FederationModule.port)
+        tlsPort = configuration.value(of: FederationModule.tlsPort)
         hosts = Self.parseHosts(configuration.value(of: FederationModule.hosts))
         dnsServers = configuration.value(of: FederationModule.dnsServers).split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -78,19 +88,25 @@ struct FederationSettings: Sendable {
         }
     }
 
-    /// Where `domain`'s server listens, in the order to try (RFC 6120 §3.2.1): the `s2s_hosts` entry, else the targets
-    /// of the `_xmpp-server._tcp` SRV records, else the domain itself on 5269.
-    func addresses(of domain: String, group: any EventLoopGroup) async -> [(host: String, port: Int)] {
-        if let configured = configuredAddress(of: domain) { return [configured] }
+    /// Where `domain`'s server listens, in the order to try (RFC 6120 §3.2.1, XEP-0368): the `s2s_hosts` entry, else
+    /// the targets of the `_xmpps-server._tcp` (TLS from the start) and `_xmpp-server._tcp` (STARTTLS) SRV records
+    /// merged by priority and weight, else the domain itself on 5269.
+    func addresses(of domain: String, group: any EventLoopGroup) async -> [RemoteAddress] {
+        if let configured = configuredAddress(of: domain) { return [RemoteAddress(host: configured.host, port: configured.port, directTLS: false)] }
         if domain != "localhost", (try? SocketAddress(ipAddress: domain, port: 0)) == nil {
-            let records = await SRVLookup(nameServers: dnsServers, group: group).records(of: "_xmpp-server._tcp.\(domain)")
-            let ordered = SRVLookup.ordered(records)
+            let lookup = SRVLookup(nameServers: dnsServers, group: group)
+            async let direct = lookup.records(of: "_xmpps-server._tcp.\(domain)")
+            async let startTLS = lookup.records(of: "_xmpp-server._tcp.\(domain)")
+            let (directRecords, startTLSRecords) = await (direct, startTLS)
+            let ordered = SRVLookup.merged(directTLS: directRecords, startTLS: startTLSRecords)
             // A few targets at most: each may take a connect timeout, all within one s2s_setup_seconds.
-            if !ordered.isEmpty { return ordered.prefix(4).map { ($0.target, Int($0.port)) } }
-            // A lone "." target: the domain offers no server-to-server service (RFC 2782).
-            if !records.isEmpty { return [] }
+            if !ordered.isEmpty {
+                return ordered.prefix(4).map { RemoteAddress(host: $0.record.target, port: Int($0.record.port), directTLS: $0.directTLS) }
+            }
+            // Only "." targets: the domain offers no server-to-server service (RFC 2782).
+            if !directRecords.isEmpty || !startTLSRecords.isEmpty { return [] }
         }
-        return [(domain, 5269)]
+        return [RemoteAddress(host: domain, port: 5269, directTLS: false)]
     }
 
     static func domains(_ list: String) -> Set<String> {

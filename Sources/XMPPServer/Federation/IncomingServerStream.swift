@@ -57,8 +57,11 @@ final class IncomingServerStream: ChannelInboundHandler {
     /// its stanzas whose (storage) work is still under way.
     private var unfinished: [JID: EventLoopFuture<Void>] = [:]
 
+    /// With `directTLS`, the connection began with TLS (XEP-0368) and this is what the remote presented.
     init(settings: FederationSettings, links: ServerLinks, kernel: ServerKernel, tls: NIOSSLContext?, trust: ServerCertificateTrust?,
-         decoder: XMPPStreamDecoder, gate: ReadGate, logger: Logger) {
+         directTLS: PresentedCertificates? = nil, decoder: XMPPStreamDecoder, gate: ReadGate, logger: Logger) {
+        self.presented = directTLS
+        self.isSecured = directTLS != nil
         self.settings = settings
         self.links = links
         self.kernel = kernel

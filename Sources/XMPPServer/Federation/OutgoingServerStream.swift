@@ -52,8 +52,11 @@ final class OutgoingServerStream: ChannelInboundHandler {
     private var setupTimer: Scheduled<Void>?
     private var isClosing = false
 
+    /// With `directTLS`, the connection began with TLS (XEP-0368) and this is what the remote presented.
     init(_ route: Route, purpose: Purpose, settings: FederationSettings, environment: ServerLinks.Environment,
-         decoder: XMPPStreamDecoder) {
+         decoder: XMPPStreamDecoder, directTLS: PresentedCertificates? = nil) {
+        self.presented = directTLS
+        self.isSecured = directTLS != nil
         self.local = route.local
         self.remote = route.remote
         self.purpose = purpose
@@ -71,12 +74,13 @@ final class OutgoingServerStream: ChannelInboundHandler {
             .flatMap { addresses in connect(route, to: addresses[...], purpose: purpose, settings: settings, environment: environment) }
     }
 
-    private static func connect(_ route: Route, to addresses: ArraySlice<(host: String, port: Int)>, purpose: Purpose,
+    private static func connect(_ route: Route, to addresses: ArraySlice<RemoteAddress>, purpose: Purpose,
                                 settings: FederationSettings, environment: ServerLinks.Environment) -> EventLoopFuture<Void> {
-        guard let (host, port) = addresses.first else {
+        guard let address = addresses.first else {
             return environment.group.next().makeFailedFuture(FederationError.noAddress(route.remote))
         }
         let limits = XMLParserLimits(maxStanzaBytes: environment.maxStanzaBytes)
+        let directTLS = address.directTLS ? PresentedCertificates() : nil
         // The addresses share the setup's one deadline: a target that drops packets does not use it all up.
         let connectSeconds = max(1, settings.setupSeconds / Int64(addresses.count))
         return ClientBootstrap(group: environment.group)
@@ -84,6 +88,11 @@ final class OutgoingServerStream: ChannelInboundHandler {
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let directTLS {
+                        // XEP-0368: TLS at once, the remote domain as SNI; the stream then needs no STARTTLS.
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(
+                            context: environment.clientTLS, serverHostname: route.remote, customVerificationCallback: directTLS.callback))
+                    }
                     try channel.pipeline.syncOperations.addHandlers([
                         // The remote may only answer on this stream, but it is read no faster than an incoming one.
                         ReadRateLimiter(bytesPerSecond: settings.bytesPerSecond, burst: settings.bytesPerSecond, gate: ReadGate()),
@@ -92,14 +101,14 @@ final class OutgoingServerStream: ChannelInboundHandler {
                     ])
                 }
             }
-            .connect(host: host, port: port)
+            .connect(host: address.host, port: address.port)
             .flatMap { channel in
                 // Only the connection that won (of the addresses a name resolves to) gets the stream: a losing attempt
                 // must not settle the route or the verification.
                 channel.eventLoop.makeCompletedFuture {
                     let decoder = try channel.pipeline.syncOperations.handler(type: XMPPStreamDecoder.self)
-                    try channel.pipeline.syncOperations.addHandler(
-                        OutgoingServerStream(route, purpose: purpose, settings: settings, environment: environment, decoder: decoder))
+                    try channel.pipeline.syncOperations.addHandler(OutgoingServerStream(
+                        route, purpose: purpose, settings: settings, environment: environment, decoder: decoder, directTLS: directTLS))
                 }.flatMapErrorThrowing { error in
                     channel.close(promise: nil)
                     throw error

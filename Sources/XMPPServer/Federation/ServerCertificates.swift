@@ -61,17 +61,20 @@ final class PresentedCertificates: Sendable {
 
 extension ServerTLS {
     /// The contexts of server-to-server streams: the server side asks for the remote's certificate (without requiring
-    /// one), the client side presents ours; neither rejects a chain by itself (see ``PresentedCertificates``).
+    /// one), the client side presents ours; neither rejects a chain by itself (see ``PresentedCertificates``). Both
+    /// name the `xmpp-server` ALPN protocol (XEP-0368; a peer offering none or others is not refused).
     func federationContexts() throws -> (server: NIOSSLContext, client: NIOSSLContext) {
         let chain = certificateChain.map { NIOSSLCertificateSource.certificate($0) }
         var server = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey))
         server.minimumTLSVersion = .tlsv12
         server.certificateVerification = .optionalVerification
+        server.applicationProtocols = ["xmpp-server"]
         var client = TLSConfiguration.makeClientConfiguration()
         client.minimumTLSVersion = .tlsv12
         client.certificateChain = chain
         client.privateKey = .privateKey(privateKey)
         client.certificateVerification = .optionalVerification
+        client.applicationProtocols = ["xmpp-server"]
         return (try NIOSSLContext(configuration: server), try NIOSSLContext(configuration: client))
     }
 }

@@ -47,6 +47,17 @@ public struct SRVLookup: Sendable {
         }
     }
 
+    /// The records of a service offered both with TLS from the start (XEP-0368: `_xmpps-client._tcp`,
+    /// `_xmpps-server._tcp`) and with STARTTLS (`_xmpp-client._tcp`, `_xmpp-server._tcp`), merged in the order to try
+    /// them (priority, then weight; "." targets left out), each with whether it is direct TLS.
+    public static func merged(directTLS: [DNSMessage.SRVRecord], startTLS: [DNSMessage.SRVRecord])
+        -> [(record: DNSMessage.SRVRecord, directTLS: Bool)] {
+        let records = directTLS.map { ($0, true) } + startTLS.map { ($0, false) }
+        return records.filter { !$0.0.target.isEmpty }.sorted { left, right in
+            left.0.priority != right.0.priority ? left.0.priority < right.0.priority : left.0.weight > right.0.weight
+        }.map { (record: $0.0, directTLS: $0.1) }
+    }
+
     private func servers() -> [SocketAddress] {
         let configured = nameServers.isEmpty ? Self.systemNameServers() : nameServers
         return configured.compactMap { entry -> SocketAddress? in
