@@ -11,18 +11,23 @@ extension IncomingServerStream {
     /// Whether the certificate the remote presented in the TLS handshake authenticates `domain` (false without TLS,
     /// without a certificate, or when it does not verify).
     func certificateNames(_ domain: String, context: ChannelHandlerContext) -> EventLoopFuture<Bool> {
-        guard let trust, let chain = presented?.chain, !chain.isEmpty else { return context.eventLoop.makeSucceededFuture(false) }
-        return context.eventLoop.makeFutureWithTask { await trust.authenticates(chain, as: domain) }
+        guard let trust, let presented, !presented.chain.isEmpty else { return context.eventLoop.makeSucceededFuture(false) }
+        return context.eventLoop.makeFutureWithTask { await trust.authenticates(presented, as: domain) }
     }
 
     /// `<auth mechanism='EXTERNAL'>`: the remote asks to be the domain its certificate names. The initial response is
     /// empty, `=`, or that domain in base64 (an authorization identity that must be the stream's `from`).
     func saslAuth(_ auth: Element, context: ChannelHandlerContext) {
+        guard isSecured else { return close(with: StreamError(.policyViolation, text: "STARTTLS first"), context: context) }
         guard !isSASLDone else {
             return close(with: StreamError(.policyViolation, text: "already authenticated"), context: context)
         }
+        // SASL authenticates the stream before anything else does (RFC 6120 §6.4.6: what came before would be forgotten).
+        guard remoteDomains.isEmpty else {
+            return saslFailure(.notAuthorized, text: "this stream authenticated a domain by dialback already", context: context)
+        }
         guard auth.attribute("mechanism") == "EXTERNAL" else { return saslFailure(.invalidMechanism, context: context) }
-        guard let domain = certifiedDomain else {
+        guard let domain = certifiedDomain, settings.permits(domain) else {
             return saslFailure(.notAuthorized, text: "the certificate does not name the stream's domain", context: context)
         }
         let response = auth.text.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -33,14 +38,15 @@ extension IncomingServerStream {
             guard decoded.lowercased() == domain else { return saslFailure(.invalidAuthzid, context: context) }
         }
         isSASLDone = true
-        if remoteDomains.count < Self.maxDomains, remoteDomains.insert(domain).inserted { links.incomingAuthenticated(domain) }
+        remoteDomains.insert(domain)
+        links.incomingAuthenticated(domain)
         links.authenticated(by: .certificate)
         logger.notice("server-to-server stream ready", metadata: ["domain": "\(domain)", "direction": "in", "by": "certificate"])
         write(Element("success", namespace: XMLNamespace.sasl), context: context)
         restartStream()
     }
 
-    private func saslFailure(_ condition: SASLFailureCondition, text: String? = nil, context: ChannelHandlerContext) {
+    func saslFailure(_ condition: SASLFailureCondition, text: String? = nil, context: ChannelHandlerContext) {
         saslFailures += 1
         var failure = Element("failure", namespace: XMLNamespace.sasl)
         failure.append(Element(condition.rawValue, namespace: XMLNamespace.sasl))
@@ -73,4 +79,5 @@ enum SASLFailureCondition: String {
     case notAuthorized = "not-authorized"
     case incorrectEncoding = "incorrect-encoding"
     case invalidAuthzid = "invalid-authzid"
+    case aborted
 }

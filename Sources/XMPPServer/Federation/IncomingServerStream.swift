@@ -148,7 +148,8 @@ final class IncomingServerStream: ChannelInboundHandler {
         guard serves(to) else {
             return close(with: StreamError(.hostUnknown, text: "this server is \(settings.localDomain)"), context: context)
         }
-        if let from = root.attribute("from")?.lowercased(), !settings.permits(from) {
+        // The domain as SASL and dialback will take it (normalized), not as written.
+        if let from = root.attribute("from").map({ JID(validating: $0)?.domainpart ?? $0.lowercased() }), !settings.permits(from) {
             return close(with: StreamError(.policyViolation, text: "this server does not talk to \(from)"), context: context)
         }
         isOpen = true
@@ -199,6 +200,8 @@ final class IncomingServerStream: ChannelInboundHandler {
             verifyRequest(element, context: context)
         case XMLNamespace.sasl where element.name == "auth":
             saslAuth(element, context: context)
+        case XMLNamespace.sasl where element.name == "abort":
+            saslFailure(.aborted, context: context)
         case XMLNamespace.server where ["message", "presence", "iq"].contains(element.name):
             stanza(element, context: context)
         case XMLNamespace.streams where element.name == "error":

@@ -201,8 +201,10 @@ final class OutgoingServerStream: ChannelInboundHandler {
         case .route where isSASLDone:
             ready(by: .certificate, context: context)
         case .route:
-            let offersExternal = features.child("mechanisms", namespace: XMLNamespace.sasl)?
-                .children("mechanism", namespace: XMLNamespace.sasl).contains { $0.text == "EXTERNAL" } ?? false
+            // EXTERNAL means the TLS certificate: never without TLS.
+            let offersExternal = isSecured && features.child("mechanisms", namespace: XMLNamespace.sasl)?
+                .children("mechanism", namespace: XMLNamespace.sasl)
+                .contains { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) == "EXTERNAL" } ?? false
             guard settings.secureAuth else {
                 return offersExternal ? requestExternal(context: context) : requestDialback(context: context)
             }
@@ -220,9 +222,9 @@ final class OutgoingServerStream: ChannelInboundHandler {
     /// `s2s_secure_auth`: the remote must prove its domain too, by a certificate that names it (RFC 6120 §13.7.2).
     private func checkRemoteCertificate(context: ChannelHandlerContext) {
         state = .checkingCertificate
-        let (trust, chain, remote) = (environment.trust, presented?.chain ?? [], remote)
+        let (trust, presented, remote) = (environment.trust, presented ?? PresentedCertificates(), remote)
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        context.eventLoop.makeFutureWithTask { await trust.authenticates(chain, as: remote) }.whenSuccess { named in
+        context.eventLoop.makeFutureWithTask { await trust.authenticates(presented, as: remote) }.whenSuccess { named in
             let (stream, context) = loopBound.value
             guard case .checkingCertificate = stream.state else { return }
             guard named else {
@@ -251,8 +253,13 @@ final class OutgoingServerStream: ChannelInboundHandler {
             // The remote did not take our certificate for our domain (a service domain it does not name, another
             // CA): dialback on the same stream.
             requestDialback(context: context)
+        case "failure":
+            fail("\(remote) refused our certificate (SASL failure), and s2s_secure_auth is on", context: context)
+        case "challenge":
+            // EXTERNAL has nothing to say in a response (RFC 4422 appendix A): an empty one.
+            context.writeAndFlush(wrapOutboundOut(.element(Element("response", namespace: XMLNamespace.sasl))), promise: nil)
         default:
-            fail("\(remote) refused our certificate (SASL \(outcome.name)), and s2s_secure_auth is on", context: context)
+            fail("\(remote) answered SASL EXTERNAL with \(outcome.name)", context: context)
         }
     }
 
