@@ -57,6 +57,30 @@ import XMPPServerKernel
         #expect(ServerNegotiationStateMachine.passwordMatches("secret", alice))
     }
 
+    @Test("a server request to a remote entity goes out through the router; only its answer from that entity completes it")
+    func requestToRemoteEntity() async throws {
+        let router = RecordingRouter()
+        let scenario = try KernelScenario(extraModules: [RouterModule(router: router)])
+        let kernel = scenario.kernel
+        let asking = Task { try await kernel.request(Element("query", namespace: "http://jabber.org/protocol/disco#info"),
+                                                     to: try JID("bob@remote.test/phone"), timeout: .seconds(5)) }
+        var sent: Element?
+        for _ in 0..<200 where sent == nil {
+            sent = router.sent.withLock { $0.first { $0.name == "iq" } }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let request = try #require(sent)
+        #expect(request.attribute("to") == "bob@remote.test/phone" && request.attribute("from") == "example.com")
+        let id = try #require(request.attribute("id"))
+        // An answer from someone else is not the answer.
+        try await remote(scenario, "<iq xmlns='jabber:client' type='result' id='\(id)' from='mallory@remote.test/x' to='example.com'/>")
+        try await remote(scenario, "<iq xmlns='jabber:client' type='result' id='\(id)' from='bob@remote.test/phone' to='example.com'>"
+                                 + "<query xmlns='http://jabber.org/protocol/disco#info'><feature var='urn:x'/></query></iq>")
+        let reply = try await asking.value
+        #expect(reply.attribute("from") == "bob@remote.test/phone")
+        #expect(reply.child("query", namespace: "http://jabber.org/protocol/disco#info")?.children("feature").count == 1)
+    }
+
     @Test("a probe from a remote non-subscriber gets unsubscribed, whether the account exists or not")
     func probesTellNothing() async throws {
         let router = RecordingRouter()

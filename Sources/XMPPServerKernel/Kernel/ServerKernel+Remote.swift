@@ -9,9 +9,11 @@ extension ServerKernel {
     /// Whether a remote router is registered: stanzas to other domains can leave this server.
     public var federates: Bool { remoteRouter != nil }
 
-    /// Hands `element` to the remote router; `false` when there is none (the caller answers `remote-server-not-found`).
-    /// Never for this server's domain or a hosted service's: those are not remote, whatever path got here.
-    func sendRemote(_ element: Element, to: JID) -> Bool {
+    /// Hands `element` (whose `from` is at this server: an account, the domain, a hosted service) to the remote router;
+    /// `false` when there is none (the caller answers `remote-server-not-found`). Never for this server's domain or a
+    /// hosted service's: those are not remote, whatever path got here. Modules use it to address remote contacts (PEP
+    /// notifications).
+    public func sendRemote(_ element: Element, to: JID) -> Bool {
         guard let remoteRouter else { return false }
         guard !isLocal(to), services[to.domainpart] == nil else { return true }
         remoteRouter.send(element, to: to, kernel: self)
@@ -98,7 +100,11 @@ extension ServerKernel {
             }
             return nil
         }
-        guard type.isRequest else { return nil }
+        guard type.isRequest else {
+            // The answer to a request the server sent (``request(_:type:to:timeout:)``); others are dropped.
+            if to == domainJID { _ = serverRequests.complete(with: element, from: from) }
+            return nil
+        }
         return answerRequest(element, from: from, to: to, eventLoop: eventLoop) { reply in
             _ = self.sendRemote(reply, to: from)
         }

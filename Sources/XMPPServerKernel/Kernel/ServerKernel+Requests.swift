@@ -49,12 +49,19 @@ final class ServerRequests: Sendable {
 }
 
 extension ServerKernel {
-    /// Sends an IQ request from the server (its domain) to a local client session and returns the reply.
-    /// - Throws: the ``StanzaError`` of an error reply; `recipient-unavailable` when the session is gone;
-    ///   `remote-server-timeout` after `timeout`; `resource-constraint` when one waits for this session already, or
-    ///   too many wait in all.
+    /// Sends an IQ request from the server (its domain) to a local client session, or to an entity of another server
+    /// through the remote router, and returns the reply.
+    /// - Throws: the ``StanzaError`` of an error reply; `recipient-unavailable` when the local session is gone;
+    ///   `remote-server-not-found` when a remote entity cannot be reached; `remote-server-timeout` after `timeout`;
+    ///   `resource-constraint` when one waits for this entity already, or too many wait in all.
     public func request(_ payload: Element, type: IQ.IQType = .get, to: JID, timeout: Duration = .seconds(10)) async throws -> Element {
-        guard let entry = registry.entry(to) else { throw StanzaError(.recipientUnavailable) }
+        let isRemote = !isLocal(to) && services[to.domainpart] == nil
+        let entry = registry.entry(to)
+        if isRemote {
+            guard federates else { throw Self.noFederation }
+        } else if entry == nil {
+            throw StanzaError(.recipientUnavailable)
+        }
         let id = "server-" + StanzaID.make()
         var iq = Element("iq", namespace: "jabber:client", attributes: ["type": type.rawValue, "id": id, "to": to.description,
                                                                            "from": domainJID.description])
@@ -69,7 +76,11 @@ extension ServerKernel {
                 continuation.resume(throwing: StanzaError(.resourceConstraint, text: "a server request to \(to) waits already, or too many wait"))
                 return
             }
-            entry.session.deliver(iq)
+            if let entry {
+                entry.session.deliver(iq)
+            } else {
+                _ = sendRemote(iq, to: to)
+            }
         }
     }
 }
