@@ -34,9 +34,9 @@ final class CapsCache: Sendable {
         return state.withLock { $0.features[ver] }
     }
 
-    /// The features of the session's announced capabilities, asking the session when they are new. Empty when it
-    /// announced none, or its answer did not match.
-    func features(of session: any ClientSession, presence: Element?, kernel: ServerKernel) async -> Set<String> {
+    /// The features of the capabilities `entity` (a local session, or a remote contact's resource) announced in
+    /// `presence`, asking it when they are new. Empty when it announced none, or its answer did not match.
+    func features(of entity: JID, presence: Element?, kernel: ServerKernel) async -> Set<String> {
         guard let (node, ver) = Self.announcement(in: presence) else { return [] }
         let shouldAsk = state.withLock { state -> Bool? in
             if state.features[ver] != nil { return nil }
@@ -53,7 +53,7 @@ final class CapsCache: Sendable {
         }
         defer { state.withLock { _ = $0.asking.remove(ver) } }
         let query = Element("query", namespace: DiscoNamespace.info, attributes: ["node": "\(node)#\(ver)"])
-        guard let reply = try? await kernel.request(query, to: session.jid, timeout: .seconds(10)),
+        guard let reply = try? await kernel.request(query, to: entity, timeout: .seconds(10)),
               let info = reply.child("query", namespace: DiscoNamespace.info) else { return [] }
         let identities = info.children("identity").map(DiscoIdentity.init(element:))
         let features = info.children("feature").compactMap { $0.attribute("var") }

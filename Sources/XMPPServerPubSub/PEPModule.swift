@@ -37,9 +37,13 @@ public struct PEPModule: ServerModule {
     public static let capsCacheSize = ConfigOption.integer(
         "caps_cache_size", default: 4096, range: 16...1_000_000,
         "client capability hashes (XEP-0115) the server remembers the features of; the oldest are asked again when seen")
+    /// `pep_remote_resources`: remote contacts' resources PEP keeps track of.
+    public static let remoteResources = ConfigOption.integer(
+        "pep_remote_resources", default: 100_000, range: 0...10_000_000,
+        "resources of contacts at other servers whose presence (and caps) the server keeps for PEP notifications, in all; past it, new ones get no notifications")
     public var options: [ConfigOption] {
         [Self.maxNodes, Self.maxItems, Self.maxItemBytes, Self.maxSubscriptions, Self.maxBytes, Self.cachedAccounts, Self.cacheBytes,
-         Self.capsCacheSize]
+         Self.capsCacheSize, Self.remoteResources]
     }
 
     /// The pubsub features PEP offers (XEP-0060 §10), as account disco#info lists them.
@@ -63,7 +67,7 @@ public struct PEPModule: ServerModule {
                                   maxOwnerBytes: host.option(Self.maxBytes))
         let pep = PersonalEventing(defaults: .personalDefault, limits: limits,
                                    cache: NodeStore.CacheBounds(owners: host.option(Self.cachedAccounts), bytes: host.option(Self.cacheBytes)),
-                                   capsCacheSize: host.option(Self.capsCacheSize))
+                                   capsCacheSize: host.option(Self.capsCacheSize), remoteResources: host.option(Self.remoteResources))
         host.addAccountIdentity(DiscoIdentity(category: "pubsub", type: "pep"))
         host.answerAccountDisco(pep.discoProvider)
         for feature in Self.features { host.addAccountFeature(feature) }
@@ -90,6 +94,24 @@ public struct PEPModule: ServerModule {
                 let target = entry.session.jid
                 kernel.startBackgroundTask { await pep.sendLastItems(of: contact, nodes: wanted, to: target, kernel: kernel) }
             }
+        }
+        host.filterInbound(priority: .late) { stanza in
+            // Presence of a contact at another server, after the filters that may stop it (a block): remembered so
+            // its resources hear of PEP changes, and get the last items now.
+            guard stanza.element.name == "presence", !stanza.kernel.isLocal(stanza.from), stanza.from.isFull,
+                  stanza.kernel.hostedServiceDomains.contains(stanza.from.domainpart) == false else { return .pass }
+            // Only what can ask for notifications: available presence with caps, not a room occupant's; and the end of it.
+            let type = stanza.element.attribute("type")
+            guard type == "unavailable" || (type == nil && CapsCache.announcement(in: stanza.element) != nil
+                && stanza.element.child("x", namespace: "http://jabber.org/protocol/muc#user") == nil) else { return .pass }
+            let (element, resource, account, kernel) = (stanza.element, stanza.from, stanza.to.bare, stanza.kernel)
+            if pep.remoteResources.observe(element, from: resource, to: account) {
+                kernel.startBackgroundTask { await pep.remoteResourceAvailable(resource, presence: element, account: account, kernel: kernel) }
+            }
+            return .pass
+        }
+        host.onSessionEnded { session, _, remaining, _ in
+            if remaining == 0 { pep.remoteResources.forget(session.jid.bare) }
         }
         host.onAccountDeleted { user, kernel in try await pep.store(kernel).removeAll(of: user) }
         AvatarConversion.activate(in: host, pep: pep)

@@ -24,20 +24,33 @@ extension PersonalEventing {
             targets.append(jid)
             if jid.isBare { coveredAccounts.insert(jid) }
         }
-        let contacts = roster.filter { $0.contactReceivesPresence && $0.jid.localpart != nil && kernel.isLocal($0.jid) }.map(\.jid)
+        let contacts = roster.filter { $0.contactReceivesPresence && $0.jid.localpart != nil }.map(\.jid)
         for account in [owner] + contacts where !coveredAccounts.contains(account) {
             let requester = account == owner ? Requester(jid: owner, isOwnerAccount: true) : Self.relation(of: account, in: roster)
             guard node.allows(requester) else { continue }
-            for entry in kernel.registry.entries(of: account) where entry.isAvailable && wantsNotifications(entry, of: node.name) {
-                if !targets.contains(entry.session.jid) { targets.append(entry.session.jid) }
+            if account == owner || kernel.isLocal(account) {
+                for entry in kernel.registry.entries(of: account) where entry.isAvailable && wantsNotifications(entry, of: node.name) {
+                    if !targets.contains(entry.session.jid) { targets.append(entry.session.jid) }
+                }
+            } else {
+                // A contact at another server: its resources whose presence reached the owner.
+                for resource in remoteResources.resources(of: account, for: owner)
+                where caps.knownFeatures(of: resource.presence)?.contains(PubSubNamespace.notifyFeature(node.name)) == true {
+                    if !targets.contains(resource.jid) { targets.append(resource.jid) }
+                }
             }
         }
         return targets
     }
 
     /// Sends a notification to an online resource, or to an account's available resources; a headline for nobody
-    /// online is dropped (RFC 6121 §8.5.2.1.1 keeps no headline offline).
+    /// online is dropped (RFC 6121 §8.5.2.1.1 keeps no headline offline). A target at another server gets it through
+    /// federation.
     static func deliver(_ message: Element, to target: JID, kernel: ServerKernel) {
+        guard kernel.isLocal(target) else {
+            _ = kernel.sendRemote(message, to: target)
+            return
+        }
         let session = target.isBare ? kernel.registry.entries(of: target).first?.session : kernel.registry.entry(target)?.session
         guard let session else { return }
         _ = kernel.deliverFromService(message, to: target, eventLoop: session.eventLoop)
@@ -46,7 +59,7 @@ extension PersonalEventing {
     /// Sends a session that just came online the last items of the nodes it asks for: its own account's and those
     /// of the contacts whose presence it receives.
     func sendLastItems(to session: any ClientSession, presence: Element, kernel: ServerKernel) async {
-        let features = await caps.features(of: session, presence: presence, kernel: kernel)
+        let features = await caps.features(of: session.jid, presence: presence, kernel: kernel)
         let suffix = "+notify"
         let wanted = Set(features.filter { $0.hasSuffix(suffix) }.map { String($0.dropLast(suffix.count)) })
         guard !wanted.isEmpty else { return }
@@ -55,6 +68,16 @@ extension PersonalEventing {
         for owner in [user] + contacts.map(\.jid) {
             await sendLastItems(of: owner, nodes: wanted, to: session.jid, kernel: kernel)
         }
+    }
+
+    /// A remote contact's resource became available to `account` (or announced other caps): the last items of the
+    /// account's nodes it asks for with `+notify` features (XEP-0163 §4.3.2), once its caps are known.
+    func remoteResourceAvailable(_ resource: JID, presence: Element, account: JID, kernel: ServerKernel) async {
+        let suffix = "+notify"
+        let features = await caps.features(of: resource, presence: presence, kernel: kernel)
+        let wanted = Set(features.filter { $0.hasSuffix(suffix) }.map { String($0.dropLast(suffix.count)) })
+        guard !wanted.isEmpty else { return }
+        await sendLastItems(of: account, nodes: wanted, to: resource, kernel: kernel)
     }
 
     /// Sends `target` the last item of each of `owner`'s nodes in `wanted` that sends it on presence and that

@@ -7,12 +7,15 @@ import XMPPServerKernel
 /// and the last item when they come online or subscribe to the account's presence.
 final class PersonalEventing: Sendable {
     let caps: CapsCache
+    /// Remote contacts' resources, as their presence reached local accounts.
+    let remoteResources: RemoteResources
     private let nodeStore: LazyNodeStore
     /// Run after the account itself changed one of its nodes, before the reply: XEP-0398 puts a new avatar in the
     /// vCard, bookmarks keep their XEP-0048 view. Added while modules activate.
     let ownChangeObservers = Locked<[@Sendable (_ owner: JID, PubSubEvent, ServerKernel) async -> Void]>([])
 
-    init(defaults: NodeConfiguration, limits: PubSubLimits, cache: NodeStore.CacheBounds, capsCacheSize: Int) {
+    init(defaults: NodeConfiguration, limits: PubSubLimits, cache: NodeStore.CacheBounds, capsCacheSize: Int, remoteResources: Int) {
+        self.remoteResources = RemoteResources(capacity: remoteResources)
         nodeStore = LazyNodeStore { records in
             NodeStore(records: records, recordPrefix: "pep:", defaults: defaults, limits: limits, isPersonal: true, cache: cache)
         }

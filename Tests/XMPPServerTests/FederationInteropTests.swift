@@ -118,7 +118,7 @@ import XMPPTransport
         #expect(status == 0, "federation scenario failed:\n\(output)")
         #expect(output.contains("scenario complete"), "\(output)")
         let steps = output.split(separator: "\n").filter { $0.hasPrefix("ok ") }
-        #expect(steps.count == 7, "steps: \(steps)")
+        #expect(steps.count == 8, "steps: \(steps)")
     }
 
     /// Both servers have certificates from one CA and take nothing else (`s2s_secure_auth`): the whole scenario runs
@@ -154,7 +154,7 @@ import XMPPTransport
         }
         let (scenario, refusals) = try #require(result)
         #expect(scenario.status == 0, "federation scenario on certificates failed:\n\(scenario.output)")
-        #expect(scenario.output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 6, "\(scenario.output)")
+        #expect(scenario.output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 7, "\(scenario.output)")
         #expect(refusals.status == 0 && refusals.output.contains("scenario complete"), "certificate refusals:\n\(refusals.output)")
         #expect(refusals.output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 3, "\(refusals.output)")
     }
@@ -207,7 +207,7 @@ import XMPPTransport
         let ((status, output), figures) = try #require(result)
         #expect(status == 0, "federation scenario with Prosody failed:\n\(output)")
         #expect(output.contains("scenario complete"), "\(output)")
-        #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 6, "\(output)")
+        #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 7, "\(output)")
         // Which way the domains were authenticated, on xmppd's side (both directions counted).
         let noneByDialback = figures.contains("xmpp_module_figure{name=\"s2s_authenticated_by_dialback\"} 0")
         let noneByCertificate = figures.contains("xmpp_module_figure{name=\"s2s_authenticated_by_certificate\"} 0")

@@ -23,16 +23,33 @@ S2S_PORT_B = int(sys.argv[9])
 UNREACHABLE = sys.argv[10] if len(sys.argv) > 10 else None
 STALL_PORT = int(sys.argv[11]) if len(sys.argv) > 11 else None
 PASSWORD = "secret-" + SUFFIX
+NICK = "http://jabber.org/protocol/nick"
+
+
+class FederatedClient(Client):
+    """The scenario's client, interested in its contacts' nicknames (XEP-0172 over PEP: +notify caps)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for plugin in ["xep_0060", "xep_0115", "xep_0163", "xep_0172"]:
+            self.register_plugin(plugin)
+        self.events = asyncio.Queue()
+        self.add_event_handler("user_nick_publish", lambda message: self.events.put_nowait(message))
+
+    async def on_start(self, _):
+        self.plugin["xep_0163"].add_interest([NICK])
+        await self.plugin["xep_0115"].update_caps(broadcast=False)
+        await super().on_start(_)
 
 
 def user_of_a(name, register=False):
-    return Client(name, PASSWORD, register=register, resource="fed")
+    return FederatedClient(name, PASSWORD, register=register, resource="fed")
 
 
 def user_of_b(name, register=False):
     # SCRAM-SHA-1: what Prosody 0.12 offers (xmppd too).
-    return Client(name, PASSWORD, register=register, resource="fed", mechanism="SCRAM-SHA-1", domain=DOMAIN_B, port=PORT_B,
-                  ca=CA_B)
+    return FederatedClient(name, PASSWORD, register=register, resource="fed", mechanism="SCRAM-SHA-1", domain=DOMAIN_B,
+                           port=PORT_B, ca=CA_B)
 
 
 async def relogin(client):
@@ -110,6 +127,17 @@ async def iq_requests(alice, bob):
             fail("iq to a missing resource", str(error.iq))
     ok("IQs across servers: ping to a full JID, the contact's vCard from its server, the remote server's disco#info, "
        "service-unavailable for a missing resource")
+
+
+async def personal_eventing(alice, bob):
+    for publisher, listener, name in [(alice, bob, "Ally of " + DOMAIN_A), (bob, alice, "Bobby of " + DOMAIN_B)]:
+        await publisher.plugin["xep_0172"].publish_nick(name, timeout=TIMEOUT)
+        got = await next_matching(listener.events, lambda m: m["from"].bare == publisher.boundjid.bare,
+                                  f"{listener.boundjid.bare} hears the nickname of {publisher.boundjid.bare}")
+        if got["pubsub_event"]["items"]["item"]["nick"]["nick"] != name:
+            fail("nickname across servers", str(got))
+    ok("PEP across servers: a nickname (XEP-0172) published on each side reaches the contact on the other, "
+       "whose server learned its +notify caps over federation")
 
 
 async def offline(alice, bob):
@@ -266,6 +294,7 @@ async def main():
     await subscriptions(alice, bob)
     alice = await presence_lifecycle(alice, bob)
     await iq_requests(alice, bob)
+    await personal_eventing(alice, bob)
     bob = await offline(alice, bob)
     await rooms(alice, bob)
     if UNREACHABLE:
