@@ -72,10 +72,13 @@ public struct StreamHeader: Sendable, Hashable {
 
 extension Element {
     /// Writes a top-level element inside a stream: elements in the stream namespace (`features`, `error`)
-    /// use the `stream:` prefix the header declared, everything else inherits the content namespace.
+    /// use the `stream:` prefix the header declared, dialback elements on a server stream the `db:` prefix (XEP-0220
+    /// §2.1: ejabberd knows `<db:result/>` only by that name), everything else inherits the content namespace.
     public func writeInStream(to buffer: inout ByteBuffer, contentNamespace: String) {
         if namespace == XMLNamespace.streams {
-            writeTag(to: &buffer, streamPrefix: true, declaresNamespace: false)
+            writeTag(to: &buffer, prefix: "stream:", declaresNamespace: false)
+        } else if namespace == XMLNamespace.dialback, contentNamespace == XMLNamespace.server {
+            writeTag(to: &buffer, prefix: "db:", declaresNamespace: false)
         } else {
             write(to: &buffer, inheritedNamespace: contentNamespace)
         }

@@ -11,14 +11,14 @@ extension Element {
     /// Characters that XML 1.0 cannot carry (most C0 controls, U+FFFE, U+FFFF) are written as U+FFFD, so the
     /// output always parses. Parsing the output gives back an equal element.
     public func write(to buffer: inout ByteBuffer, inheritedNamespace: String = "") {
-        writeTag(to: &buffer, streamPrefix: false, declaresNamespace: namespace != inheritedNamespace)
+        writeTag(to: &buffer, prefix: nil, declaresNamespace: namespace != inheritedNamespace)
     }
 
-    /// Writes the element, its children and its end tag. With `streamPrefix`, the name is written as
-    /// `stream:name` and relies on the stream header's declaration of that prefix.
-    func writeTag(to buffer: inout ByteBuffer, streamPrefix: Bool, declaresNamespace: Bool) {
+    /// Writes the element, its children and its end tag. With a `prefix` (`stream:`, `db:`), the name is written
+    /// with it and relies on the stream header's declaration of that prefix.
+    func writeTag(to buffer: inout ByteBuffer, prefix: StaticString?, declaresNamespace: Bool) {
         buffer.writeInteger(UInt8(ascii: "<"))
-        if streamPrefix { buffer.writeStaticString("stream:") }
+        if let prefix { buffer.writeStaticString(prefix) }
         buffer.writeString(name)
         if declaresNamespace {
             buffer.writeStaticString(" xmlns='")
@@ -33,7 +33,7 @@ extension Element {
         buffer.writeInteger(UInt8(ascii: ">"))
         writeChildren(to: &buffer)
         buffer.writeStaticString("</")
-        if streamPrefix { buffer.writeStaticString("stream:") }
+        if let prefix { buffer.writeStaticString(prefix) }
         buffer.writeString(name)
         buffer.writeInteger(UInt8(ascii: ">"))
     }

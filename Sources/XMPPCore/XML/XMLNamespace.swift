@@ -14,6 +14,8 @@ public enum XMLNamespace {
     public static let client = "jabber:client"
     /// Default content namespace of server-to-server streams (RFC 6120 §4.8.3).
     public static let server = "jabber:server"
+    /// Server dialback (XEP-0220), declared as the `db:` prefix on server-to-server streams.
+    public static let dialback = "jabber:server:dialback"
     /// Default content namespace of component streams (XEP-0114).
     public static let component = "jabber:component:accept"
     /// Stream error conditions (RFC 6120 §4.9.3).

@@ -5,7 +5,7 @@ import XMPPCore
 /// Server dialback (XEP-0220): the namespaces, the key (XEP-0185) and the elements both sides exchange.
 enum Dialback {
     /// The namespace of `<db:result/>` and `<db:verify/>`.
-    static let namespace = "jabber:server:dialback"
+    static let namespace = XMLNamespace.dialback
     /// The stream feature a receiving server offers (XEP-0220 §2.1.1).
     static let featureNamespace = "urn:xmpp:features:dialback"
     /// STARTTLS (RFC 6120 §5).

@@ -76,6 +76,22 @@ import Testing
         }
     }
 
+    @Test func dialbackElementsUseTheDbPrefixOnServerStreams() throws {
+        var result = Element("result", namespace: XMLNamespace.dialback, attributes: ["from": "a.test", "to": "b.test", "type": "error"])
+        result.append(Element("error", namespace: XMLNamespace.server, attributes: ["type": "cancel"]))
+        var buffer = ByteBuffer()
+        result.writeInStream(to: &buffer, contentNamespace: XMLNamespace.server)
+        #expect(String(buffer: buffer) == "<db:result from='a.test' to='b.test' type='error'><error xmlns='jabber:server' type='cancel'/></db:result>")
+        // Elsewhere (no db: prefix declared) it carries its namespace.
+        buffer.clear()
+        result.writeInStream(to: &buffer, contentNamespace: XMLNamespace.client)
+        #expect(String(buffer: buffer).hasPrefix("<result xmlns='jabber:server:dialback'"))
+        // The header declares the prefix.
+        buffer.clear()
+        StreamHeader(from: "a.test", to: "b.test", version: "1.0", contentNamespace: XMLNamespace.server).write(to: &buffer)
+        #expect(String(buffer: buffer).contains("xmlns:db='jabber:server:dialback'"))
+    }
+
     @Test func dataFormRoundTrip() throws {
         var form = DataForm(type: .form, formType: "http://jabber.org/protocol/muc#roomconfig", title: "Configure",
                             instructions: ["Fill in", "then submit"])
