@@ -48,6 +48,7 @@ public final class FederationListenerService: ServerService, Sendable {
         let (serverTLS, clientTLS) = try tls.federationContexts()
         let trust = try ServerCertificateTrust(caFile: links.settings.caFile)
         links.attach(ServerLinks.Environment(group: group, kernel: kernel, clientTLS: clientTLS, trust: trust,
+                                             tryExternal: !tls.isSelfSigned || links.settings.secureAuth,
                                              logger: logger, maxStanzaBytes: configuration.limits.maxStanzaBytes))
         let (settings, kernel, logger, incoming) = (links.settings, kernel, logger, incoming)
         let limits = XMLParserLimits(maxStanzaBytes: configuration.limits.maxStanzaBytes)

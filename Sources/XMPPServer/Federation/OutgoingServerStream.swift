@@ -33,12 +33,16 @@ final class OutgoingServerStream: ChannelInboundHandler {
         case awaitingSASLOutcome
         case awaitingAnswer
         case established
+        /// SASL failed: a new connection (dialback only) took over the route; this one just closes.
+        case handedOver
         case done
     }
 
     private let local: String
     private let remote: String
     private let purpose: Purpose
+    /// Whether SASL EXTERNAL may be tried (not on the connection that replaces one where it failed).
+    private let allowExternal: Bool
     private let settings: FederationSettings
     private let environment: ServerLinks.Environment
     private let decoder: XMPPStreamDecoder
@@ -54,7 +58,8 @@ final class OutgoingServerStream: ChannelInboundHandler {
 
     /// With `directTLS`, the connection began with TLS (XEP-0368) and this is what the remote presented.
     init(_ route: Route, purpose: Purpose, settings: FederationSettings, environment: ServerLinks.Environment,
-         decoder: XMPPStreamDecoder, directTLS: PresentedCertificates? = nil) {
+         decoder: XMPPStreamDecoder, directTLS: PresentedCertificates? = nil, allowExternal: Bool = true) {
+        self.allowExternal = allowExternal
         self.presented = directTLS
         self.isSecured = directTLS != nil
         self.local = route.local
@@ -67,15 +72,19 @@ final class OutgoingServerStream: ChannelInboundHandler {
 
     /// Finds `route.remote`'s server (``FederationSettings/addresses(of:group:)``), connects to the first address
     /// that accepts, and runs a stream from `route.local` for `purpose`; the future fails when no address does.
+    /// `allowExternal: false` for a second connection after SASL EXTERNAL failed on the first.
     static func open(_ route: Route, purpose: Purpose, settings: FederationSettings,
-                     environment: ServerLinks.Environment) -> EventLoopFuture<Void> {
+                     environment: ServerLinks.Environment, allowExternal: Bool = true) -> EventLoopFuture<Void> {
         let eventLoop = environment.group.next()
         return eventLoop.makeFutureWithTask { await settings.addresses(of: route.remote, group: environment.group) }
-            .flatMap { addresses in connect(route, to: addresses[...], purpose: purpose, settings: settings, environment: environment) }
+            .flatMap { addresses in
+                connect(route, to: addresses[...], purpose: purpose, settings: settings, environment: environment, allowExternal: allowExternal)
+            }
     }
 
     private static func connect(_ route: Route, to addresses: ArraySlice<RemoteAddress>, purpose: Purpose,
-                                settings: FederationSettings, environment: ServerLinks.Environment) -> EventLoopFuture<Void> {
+                                settings: FederationSettings, environment: ServerLinks.Environment,
+                                allowExternal: Bool) -> EventLoopFuture<Void> {
         guard let address = addresses.first else {
             return environment.group.next().makeFailedFuture(FederationError.noAddress(route.remote))
         }
@@ -108,7 +117,8 @@ final class OutgoingServerStream: ChannelInboundHandler {
                 channel.eventLoop.makeCompletedFuture {
                     let decoder = try channel.pipeline.syncOperations.handler(type: XMPPStreamDecoder.self)
                     try channel.pipeline.syncOperations.addHandler(OutgoingServerStream(
-                        route, purpose: purpose, settings: settings, environment: environment, decoder: decoder, directTLS: directTLS))
+                        route, purpose: purpose, settings: settings, environment: environment, decoder: decoder, directTLS: directTLS,
+                        allowExternal: allowExternal))
                 }.flatMapErrorThrowing { error in
                     channel.close(promise: nil)
                     throw error
@@ -116,7 +126,8 @@ final class OutgoingServerStream: ChannelInboundHandler {
             }
             .flatMapError { error in
                 guard addresses.count > 1 else { return environment.group.next().makeFailedFuture(error) }
-                return connect(route, to: addresses.dropFirst(), purpose: purpose, settings: settings, environment: environment)
+                return connect(route, to: addresses.dropFirst(), purpose: purpose, settings: settings, environment: environment,
+                               allowExternal: allowExternal)
             }
     }
 
@@ -202,7 +213,7 @@ final class OutgoingServerStream: ChannelInboundHandler {
             ready(by: .certificate, context: context)
         case .route:
             // EXTERNAL means the TLS certificate: never without TLS.
-            let offersExternal = isSecured && features.child("mechanisms", namespace: XMLNamespace.sasl)?
+            let offersExternal = allowExternal && environment.tryExternal && isSecured && features.child("mechanisms", namespace: XMLNamespace.sasl)?
                 .children("mechanism", namespace: XMLNamespace.sasl)
                 .contains { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) == "EXTERNAL" } ?? false
             guard settings.secureAuth else {
@@ -251,8 +262,9 @@ final class OutgoingServerStream: ChannelInboundHandler {
             openStream(context: context)
         case "failure" where !settings.secureAuth:
             // The remote did not take our certificate for our domain (a service domain it does not name, another
-            // CA): dialback on the same stream.
-            requestDialback(context: context)
+            // CA, self-signed): dialback, on a new connection — servers differ on dialback after a failed SASL on
+            // the same stream (ejabberd takes none), and RFC 6120 §6.4.5 lets the receiving side close it anyway.
+            retryWithDialback(context: context)
         case "failure":
             fail("\(remote) refused our certificate (SASL failure), and s2s_secure_auth is on", context: context)
         case "challenge":
@@ -261,6 +273,18 @@ final class OutgoingServerStream: ChannelInboundHandler {
         default:
             fail("\(remote) answered SASL EXTERNAL with \(outcome.name)", context: context)
         }
+    }
+
+    private func retryWithDialback(context: ChannelHandlerContext) {
+        guard case .route(let links, let attempt) = purpose else { return }
+        state = .handedOver
+        setupTimer?.cancel()
+        let (route, settings, environment) = (Route(local: local, remote: remote), settings, environment)
+        // The route's own deadline (s2s_setup_seconds) still runs: the second connection does not get more time.
+        Self.open(route, purpose: purpose, settings: settings, environment: environment, allowExternal: false).whenFailure { _ in
+            links.failed(route, attempt: attempt, StanzaError(.remoteServerNotFound, text: "cannot connect to \(route.remote)"))
+        }
+        closeStream(context: context)
     }
 
     private func requestDialback(context: ChannelHandlerContext) {

@@ -139,6 +139,13 @@ final class PresentedCertificates: Sendable {
 }
 
 extension ServerTLS {
+    /// Whether our certificate is its own issuer (the generated one, or an operator's self-signed one): no peer
+    /// authenticates us by it unless it pinned it as a root, so outgoing streams go straight to dialback.
+    var isSelfSigned: Bool {
+        guard let der = try? certificateChain.first?.toDERBytes(), let leaf = try? Certificate(derEncoded: der) else { return false }
+        return certificateChain.count == 1 && leaf.issuer == leaf.subject
+    }
+
     /// The contexts of server-to-server streams: the server side asks for the remote's certificate (without requiring
     /// one), the client side presents ours; neither rejects a chain by itself (see ``PresentedCertificates``). Both
     /// name the `xmpp-server` ALPN protocol (XEP-0368; a peer offering none or others is not refused).

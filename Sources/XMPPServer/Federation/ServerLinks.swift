@@ -31,6 +31,8 @@ final class ServerLinks: RemoteRouter, Sendable {
         let clientTLS: NIOSSLContext
         /// How remote servers' certificates are judged.
         let trust: ServerCertificateTrust
+        /// Whether to offer our certificate for SASL EXTERNAL at all (not when it is self-signed).
+        let tryExternal: Bool
         let logger: Logger
         let maxStanzaBytes: Int
     }
