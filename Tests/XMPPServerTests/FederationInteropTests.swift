@@ -173,6 +173,41 @@ import XMPPTransport
         try await Self.runWithProsody(authority: try TestCertificateAuthority(name: "test-ca", directory: directory))
     }
 
+    /// xmppd (`alpha.test`) and ejabberd 23.01 (`ejabberd.test`) federate both ways by dialback over STARTTLS, ejabberd
+    /// finding xmppd through SRV records from the test's name server: the same scenario as with Prosody.
+    ///
+    /// xmppd's certificate comes from a CA ejabberd does not know: xmppd tries SASL EXTERNAL (it is not self-signed),
+    /// ejabberd refuses it, and xmppd falls back to dialback on a new connection (ejabberd takes no dialback on the
+    /// stream where SASL failed).
+    @Test func xmppdAndEjabberd() async throws {
+        let xmppdS2S = try LoopbackPort.free()
+        let directory = NSTemporaryDirectory() + "s2s-ca-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let authority = try TestCertificateAuthority(name: "unknown-to-ejabberd", directory: directory)
+        let result = try await EjabberdServer.with(domain: "ejabberd.test", remotes: ["alpha.test": xmppdS2S]) { ejabberd in
+            let alpha = try await TestServer.start(storage: "memory") { configuration in
+                configuration.domain = "alpha.test"
+                let data = configuration.dataDirectory
+                try? authority.issue(["alpha.test", "*.alpha.test"], certificatePath: "\(data)/alpha.test.crt", keyPath: "\(data)/alpha.test.key")
+                try? ConfigFile.set("s2s_port", to: String(xmppdS2S), in: &configuration)
+                try? ConfigFile.set("s2s_hosts", to: "ejabberd.test=127.0.0.1:\(ejabberd.s2sPort)", in: &configuration)
+            }
+            let script = try #require(Bundle.module.url(forResource: "slixmpp_federation_scenario", withExtension: "py", subdirectory: "Interop"))
+            let result = try? await runProcess(["python3", "-u", script.path, "127.0.0.1",
+                                                String(alpha.port), String(alpha.tlsPort), "alpha.test", authority.certificatePath,
+                                                String(ejabberd.port), "ejabberd.test", ejabberd.certificatePath, String(ejabberd.s2sPort)],
+                                               timeout: 240)
+            await alpha.stop()
+            // The fallback happened: ejabberd saw our certificate and refused it before dialback went through.
+            #expect(ejabberd.logTail.contains("Failed inbound s2s EXTERNAL authentication alpha.test"), "\(ejabberd.logTail)")
+            return result.map { ($0.status, $0.output, ejabberd.logTail) }
+        }
+        let (status, output, log) = try #require(result)
+        #expect(status == 0, "federation scenario with ejabberd failed:\n\(output)\nejabberd's log:\n\(log)")
+        #expect(output.contains("scenario complete"), "\(output)")
+        #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 7, "\(output)")
+    }
+
     private static func runWithProsody(authority: TestCertificateAuthority?) async throws {
         let (xmppdS2S, prosodyS2S) = (try LoopbackPort.free(), try LoopbackPort.free())
         let federation = ProsodyServer.Federation(s2sPort: prosodyS2S, hosts: ["alpha.test": xmppdS2S], authority: authority)

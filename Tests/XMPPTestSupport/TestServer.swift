@@ -54,7 +54,8 @@ public struct TestServer: Sendable {
 
     private static func start(_ configuration: ServerConfiguration, modules: [any ServerModule]) async throws -> TestServer {
         var logger = Logger(label: "xmppd-test")
-        logger.logLevel = .warning
+        // XMPPD_TEST_LOG=1 shows the servers' info and notice lines (stream setup, federation) when debugging a test.
+        logger.logLevel = ProcessInfo.processInfo.environment["XMPPD_TEST_LOG"] == "1" ? .info : .warning
         let server = try XMPPServer(configuration: configuration, logger: logger, modules: modules)
         try await server.start()
         // One STARTTLS and one direct-TLS listener on 127.0.0.1, and the certificate clients must trust.
