@@ -157,6 +157,27 @@ struct FixtureTests {
         #expect(key.status == 0, "\(key.output)")
     }
 
+    @Test("EjabberdServer runs ejabberd on its own ports and node, answers XMPP there, and stop takes it and its port mapper away")
+    func ejabberdServer() async throws {
+        let epmdBefore = EjabberdServer.processIDs(named: "epmd")
+        let (pid, port) = try await EjabberdServer.with(domain: "fixture.test", remotes: ["elsewhere.test": 5269]) { ejabberd in
+            #expect(LoopbackPort.isListening(port: ejabberd.port, byProcess: ejabberd.processID))
+            #expect(LoopbackPort.isListening(port: ejabberd.s2sPort, byProcess: ejabberd.processID))
+            // It speaks XMPP for its domain on the c2s port.
+            let probe = try await runProcess(["python3", "-c", """
+                import socket; s = socket.create_connection(("127.0.0.1", \(ejabberd.port)), 10)
+                s.sendall(b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='fixture.test' version='1.0'>")
+                print(s.recv(4096).decode())
+                """], timeout: 30)
+            #expect(probe.output.contains("from='fixture.test'"), "\(probe.output)")
+            return (ejabberd.processID, ejabberd.port)
+        }
+        #expect(!LoopbackPort.isListening(port: port))
+        #expect(kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") == true)
+        #expect(EjabberdServer.processIDs(named: "epmd").subtracting(epmdBefore).allSatisfy { kill($0, 0) != 0
+            || (try? String(contentsOfFile: "/proc/\($0)/stat", encoding: .utf8))?.contains(") Z") == true })
+    }
+
     @Test("LoopbackPort.free gives a port nobody listens on, below the ephemeral range, never the same twice")
     func freePort() throws {
         let ports = try (0..<50).map { _ in try LoopbackPort.free() }

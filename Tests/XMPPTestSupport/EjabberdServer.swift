@@ -20,6 +20,8 @@ public final class EjabberdServer: Sendable {
     /// The working directory.
     public let directory: String
     private let pid: Int32
+    /// ejabberd's process id (the Erlang node).
+    public var processID: Int32 { pid }
     /// The Erlang port mappers that ran before this fixture started ejabberd (one it starts outlives ejabberd).
     private let epmdBefore: Set<Int32>
     private let dns: FakeDNSServer
@@ -212,13 +214,16 @@ public final class EjabberdServer: Sendable {
         String(((try? String(contentsOfFile: "\(directory)/log/ejabberd.log", encoding: .utf8)) ?? "").suffix(6000))
     }
 
-    /// Stops ejabberd by its PID (SIGTERM, SIGKILL after 10 s), the port mapper if this fixture started it, the name
+    /// Stops ejabberd by its PID (SIGTERM, SIGKILL after 3 s) and waits until its ports are closed, the port mapper if this fixture started it, the name
     /// server, and removes the directory.
     public func stop() async {
         if pid != 0 {
+            // SIGTERM makes the Erlang node stop in order; it is gone when the process is and its listeners are.
+            let gone = { !ProsodyServer.isAlive(pid: self.pid) && !LoopbackPort.isListening(port: self.port)
+                && !LoopbackPort.isListening(port: self.s2sPort) }
             kill(pid, SIGTERM)
-            if await !ProsodyServer.waitUntil(seconds: 10, { !ProsodyServer.isAlive(pid: self.pid) }) { kill(pid, SIGKILL) }
-            _ = await ProsodyServer.waitUntil(seconds: 10) { !ProsodyServer.isAlive(pid: self.pid) }
+            if await !ProsodyServer.waitUntil(seconds: 3, gone) { kill(pid, SIGKILL) }
+            _ = await ProsodyServer.waitUntil(seconds: 10, gone)
         }
         for epmd in Self.processIDs(named: "epmd").subtracting(epmdBefore) { kill(epmd, SIGTERM) }
         await dns.stop()
@@ -226,7 +231,7 @@ public final class EjabberdServer: Sendable {
     }
 
     /// The ids of the processes whose command name is `name` (from /proc).
-    static func processIDs(named name: String) -> Set<Int32> {
+    public static func processIDs(named name: String) -> Set<Int32> {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return Set(entries.compactMap { entry -> Int32? in
             guard let pid = Int32(entry),
