@@ -73,6 +73,12 @@ extension PersonalEventing {
     /// A remote contact's resource became available to `account` (or announced other caps): the last items of the
     /// account's nodes it asks for with `+notify` features (XEP-0163 §4.3.2), once its caps are known.
     func remoteResourceAvailable(_ resource: JID, presence: Element, account: JID, kernel: ServerKernel) async {
+        // Only a contact the account shares its presence with is kept, and only then are its caps asked for: a
+        // remote server sending directed presence from made-up resources gets nothing recorded, nor requests.
+        let roster = await kernel.rosterItems(of: account)
+        guard roster.contains(where: { $0.jid == resource.bare && $0.contactReceivesPresence }) else {
+            return remoteResources.forget(resource, of: account)
+        }
         let suffix = "+notify"
         let features = await caps.features(of: resource, presence: presence, kernel: kernel)
         let wanted = Set(features.filter { $0.hasSuffix(suffix) }.map { String($0.dropLast(suffix.count)) })

@@ -4,8 +4,9 @@ import XMPPServerKernel
 /// The available resources of contacts at other servers, as their presence reached local accounts (broadcast, or the
 /// answer to the probes sent at login), with that presence: PEP notifies them as it notifies local contacts' sessions
 /// (XEP-0163 §4.3), reading their `+notify` features from the caps in it. An account's entries go when its last
-/// session ends (its next login probes again). Bounded by `pep_remote_resources` in all: past it, a new resource is
-/// not recorded (and gets no notifications).
+/// session ends (its next login probes again). Bounded by `pep_remote_resources` in all and ``maxPerAccount`` per
+/// account (so one remote server sending presence to many accounts, or many resources to one, cannot take all of
+/// it): past either, a new resource is not recorded (and gets no notifications).
 final class RemoteResources: Sendable {
     private struct State {
         /// Local account (bare JID) → remote resource (full JID) → its last available presence.
@@ -13,6 +14,8 @@ final class RemoteResources: Sendable {
         var count = 0
     }
 
+    /// Remote resources one account may have recorded.
+    static let maxPerAccount = 256
     private let state = Locked(State())
     private let capacity: Int
 
@@ -35,7 +38,7 @@ final class RemoteResources: Sendable {
             }
             let previous = resources[resource]
             if previous == nil {
-                guard state.count < capacity else { return false }
+                guard state.count < capacity, resources.count < Self.maxPerAccount else { return false }
                 state.count += 1
             }
             resources[resource] = presence
@@ -48,6 +51,15 @@ final class RemoteResources: Sendable {
     func resources(of contact: JID, for account: JID) -> [(jid: JID, presence: Element)] {
         state.withLock { state in
             (state.byAccount[account] ?? [:]).filter { $0.key.bare == contact }.map { ($0.key, $0.value) }
+        }
+    }
+
+    /// Forgets one resource (it turned out not to be a contact the account shares its presence with).
+    func forget(_ resource: JID, of account: JID) {
+        state.withLock { state in
+            guard state.byAccount[account]?.removeValue(forKey: resource) != nil else { return }
+            state.count -= 1
+            if state.byAccount[account]?.isEmpty == true { state.byAccount[account] = nil }
         }
     }
 

@@ -161,7 +161,10 @@ final class OutgoingServerStream: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        environment.logger.notice("server-to-server stream failed", metadata: ["domain": "\(remote)", "error": "\(error)"])
+        // A stream that is closing or was handed over ends as it may (peers often skip TLS close_notify): not news.
+        let settled: Bool = switch state { case .done, .handedOver: true; default: isClosing }
+        environment.logger.log(level: settled ? .debug : .notice, "server-to-server stream failed",
+                               metadata: ["domain": "\(remote)", "error": "\(error)"])
         finish(StanzaError(.remoteServerNotFound, text: "the stream to \(remote) failed"), context: context)
         context.close(promise: nil)
     }
