@@ -8,19 +8,6 @@ import XMPPServerKernel
 /// What the kernel does with stanzas from other servers (`processFromRemote`) and what it hands the remote router:
 /// a remote sender has no account here, whatever its localpart.
 @Suite struct RemoteStanzaTests {
-    /// Records what the kernel sends to remote domains.
-    final class RecordingRouter: RemoteRouter {
-        let sent = Locked<[Element]>([])
-        func send(_ stanza: Element, to: JID, kernel: ServerKernel) { sent.withLock { $0.append(stanza) } }
-    }
-
-    struct RouterModule: ServerModule {
-        let name = "test-router"
-        let specifications: [String] = []
-        let router: RecordingRouter
-        func activate(in host: ModuleHost) { host.setRemoteRouter(router) }
-    }
-
     let loop = MultiThreadedEventLoopGroup.singleton.next()
 
     func remote(_ scenario: KernelScenario, _ xml: String) async throws {
@@ -43,7 +30,7 @@ import XMPPServerKernel
     @Test("a remote user named like a local account can neither change its password nor delete it (jabber:iq:register)")
     func registrationIsLocalOnly() async throws {
         let router = RecordingRouter()
-        let scenario = try KernelScenario(extraModules: [RouterModule(router: router)])
+        let scenario = try KernelScenario(extraModules: [router.module])
         try await scenario.account("alice")
         try await scenario.account("bob")
         try await remote(scenario, "<iq xmlns='jabber:client' type='set' id='pw' from='alice@evil.test/x' to='example.com'>"
@@ -60,7 +47,7 @@ import XMPPServerKernel
     @Test("a server request to a remote entity goes out through the router; only its answer from that entity completes it")
     func requestToRemoteEntity() async throws {
         let router = RecordingRouter()
-        let scenario = try KernelScenario(extraModules: [RouterModule(router: router)])
+        let scenario = try KernelScenario(extraModules: [router.module])
         let kernel = scenario.kernel
         let asking = Task { try await kernel.request(Element("query", namespace: "http://jabber.org/protocol/disco#info"),
                                                      to: try JID("bob@remote.test/phone"), timeout: .seconds(5)) }
@@ -84,7 +71,7 @@ import XMPPServerKernel
     @Test("a probe from a remote non-subscriber gets unsubscribed, whether the account exists or not")
     func probesTellNothing() async throws {
         let router = RecordingRouter()
-        let scenario = try KernelScenario(extraModules: [RouterModule(router: router)])
+        let scenario = try KernelScenario(extraModules: [router.module])
         try await scenario.account("alice")
         for user in ["alice", "nobody"] {
             try await remote(scenario, "<presence xmlns='jabber:client' type='probe' id='probe-\(user)' from='m@evil.test' to='\(user)@example.com'/>")

@@ -9,18 +9,6 @@ import XMPPServerPubSub
 /// PEP asks a remote resource for its caps (over the remote router) only when it is a contact the account shares its
 /// presence with: a remote server sending presence from made-up resources gets no requests out of the server.
 @Suite struct RemoteContactCapsTests {
-    final class RecordingRouter: RemoteRouter {
-        let sent = Locked<[Element]>([])
-        func send(_ stanza: Element, to: JID, kernel: ServerKernel) { sent.withLock { $0.append(stanza) } }
-    }
-
-    struct RouterModule: ServerModule {
-        let name = "test-router"
-        let specifications: [String] = []
-        let router: RecordingRouter
-        func activate(in host: ModuleHost) { host.setRemoteRouter(router) }
-    }
-
     static func capsQueries(_ router: RecordingRouter, to jid: String) async -> Int {
         router.sent.withLock { $0 }.filter {
             $0.name == "iq" && $0.attribute("to") == jid && $0.child("query", namespace: DiscoNamespace.info) != nil
@@ -30,7 +18,7 @@ import XMPPServerPubSub
     @Test("presence with caps from a stranger at another server asks nothing; from a contact who receives the account's presence, it asks")
     func strangersAreNotAsked() async throws {
         let router = RecordingRouter()
-        let scenario = try KernelScenario(extraModules: [PEPModule(), RouterModule(router: router)])
+        let scenario = try KernelScenario(extraModules: [PEPModule(), router.module])
         try await scenario.account("alice")
         let alice = try await scenario.login("alice")
         let loop = MultiThreadedEventLoopGroup.singleton.next()

@@ -23,7 +23,7 @@ final class OutgoingServerStream: ChannelInboundHandler {
         case verify(key: String, streamID: String, answer: EventLoopPromise<Bool>)
     }
 
-    private enum State {
+    enum State {
         case awaitingHeader
         case awaitingFeatures
         case awaitingProceed
@@ -38,23 +38,23 @@ final class OutgoingServerStream: ChannelInboundHandler {
         case done
     }
 
-    private let local: String
-    private let remote: String
-    private let purpose: Purpose
+    let local: String
+    let remote: String
+    let purpose: Purpose
     /// Whether SASL EXTERNAL may be tried (not on the connection that replaces one where it failed).
-    private let allowExternal: Bool
-    private let settings: FederationSettings
-    private let environment: ServerLinks.Environment
-    private let decoder: XMPPStreamDecoder
-    private var state = State.awaitingHeader
-    private var isSecured = false
+    let allowExternal: Bool
+    let settings: FederationSettings
+    let environment: ServerLinks.Environment
+    let decoder: XMPPStreamDecoder
+    var state = State.awaitingHeader
+    var isSecured = false
     /// What the remote presented in the TLS handshake.
-    private var presented: PresentedCertificates?
+    var presented: PresentedCertificates?
     /// SASL EXTERNAL succeeded: the restarted stream is ready once its features come.
-    private var isSASLDone = false
-    private var streamID = ""
-    private var setupTimer: Scheduled<Void>?
-    private var isClosing = false
+    var isSASLDone = false
+    var streamID = ""
+    var setupTimer: Scheduled<Void>?
+    var isClosing = false
 
     /// With `directTLS`, the connection began with TLS (XEP-0368) and this is what the remote presented.
     init(_ route: Route, purpose: Purpose, settings: FederationSettings, environment: ServerLinks.Environment,
@@ -82,7 +82,7 @@ final class OutgoingServerStream: ChannelInboundHandler {
             }
     }
 
-    private static func connect(_ route: Route, to addresses: ArraySlice<RemoteAddress>, purpose: Purpose,
+    static func connect(_ route: Route, to addresses: ArraySlice<RemoteAddress>, purpose: Purpose,
                                 settings: FederationSettings, environment: ServerLinks.Environment,
                                 allowExternal: Bool) -> EventLoopFuture<Void> {
         guard let address = addresses.first else {
@@ -193,110 +193,16 @@ final class OutgoingServerStream: ChannelInboundHandler {
         }
     }
 
-    private var isEstablished: Bool {
+    var isEstablished: Bool {
         if case .established = state { true } else { false }
     }
 
-    private func openStream(context: ChannelHandlerContext) {
+    func openStream(context: ChannelHandlerContext) {
         let header = StreamHeader(from: local, to: remote, version: "1.0", contentNamespace: XMLNamespace.server)
         context.writeAndFlush(wrapOutboundOut(.header(header)), promise: nil)
     }
 
-    private func negotiate(_ features: Element, context: ChannelHandlerContext) {
-        if !isSecured, features.child("starttls", namespace: Dialback.tlsNamespace) != nil {
-            state = .awaitingProceed
-            context.writeAndFlush(wrapOutboundOut(.element(Element("starttls", namespace: Dialback.tlsNamespace))), promise: nil)
-            return
-        }
-        if !isSecured && settings.requireTLS {
-            return fail("\(remote) does not offer STARTTLS, and s2s_require_tls is on", context: context)
-        }
-        switch purpose {
-        case .route where isSASLDone:
-            ready(by: .certificate, context: context)
-        case .route:
-            // EXTERNAL means the TLS certificate: never without TLS.
-            let offersExternal = allowExternal && environment.tryExternal && isSecured && features.child("mechanisms", namespace: XMLNamespace.sasl)?
-                .children("mechanism", namespace: XMLNamespace.sasl)
-                .contains { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) == "EXTERNAL" } ?? false
-            guard settings.secureAuth else {
-                return offersExternal ? requestExternal(context: context) : requestDialback(context: context)
-            }
-            guard offersExternal else {
-                return fail("\(remote) does not accept our certificate (no SASL EXTERNAL), and s2s_secure_auth is on", context: context)
-            }
-            checkRemoteCertificate(context: context)
-        case .verify(let key, let verifiedStream, _):
-            state = .awaitingAnswer
-            let request = Dialback.element("verify", from: local, to: remote, id: verifiedStream, key: key)
-            context.writeAndFlush(wrapOutboundOut(.element(request)), promise: nil)
-        }
-    }
-
-    /// `s2s_secure_auth`: the remote must prove its domain too, by a certificate that names it (RFC 6120 §13.7.2).
-    private func checkRemoteCertificate(context: ChannelHandlerContext) {
-        state = .checkingCertificate
-        let (trust, presented, remote) = (environment.trust, presented ?? PresentedCertificates(), remote)
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        context.eventLoop.makeFutureWithTask { await trust.authenticates(presented, as: remote) }.whenSuccess { named in
-            let (stream, context) = loopBound.value
-            guard case .checkingCertificate = stream.state else { return }
-            guard named else {
-                return stream.fail("the certificate of \(remote) does not verify for its domain, and s2s_secure_auth is on", context: context)
-            }
-            stream.requestExternal(context: context)
-        }
-    }
-
-    /// SASL EXTERNAL (XEP-0178), with our domain as the authorization identity (what Prosody and ejabberd expect).
-    private func requestExternal(context: ChannelHandlerContext) {
-        state = .awaitingSASLOutcome
-        var auth = Element("auth", namespace: XMLNamespace.sasl, attributes: ["mechanism": "EXTERNAL"])
-        auth.append(text: Data(local.utf8).base64EncodedString())
-        context.writeAndFlush(wrapOutboundOut(.element(auth)), promise: nil)
-    }
-
-    private func saslOutcome(_ outcome: Element, context: ChannelHandlerContext) {
-        switch outcome.name {
-        case "success":
-            isSASLDone = true
-            decoder.resetStream()
-            state = .awaitingHeader
-            openStream(context: context)
-        case "failure" where !settings.secureAuth:
-            // The remote did not take our certificate for our domain (a service domain it does not name, another
-            // CA, self-signed): dialback, on a new connection — servers differ on dialback after a failed SASL on
-            // the same stream (ejabberd takes none), and RFC 6120 §6.4.5 lets the receiving side close it anyway.
-            retryWithDialback(context: context)
-        case "failure":
-            fail("\(remote) refused our certificate (SASL failure), and s2s_secure_auth is on", context: context)
-        case "challenge":
-            // EXTERNAL has nothing to say in a response (RFC 4422 appendix A): an empty one.
-            context.writeAndFlush(wrapOutboundOut(.element(Element("response", namespace: XMLNamespace.sasl))), promise: nil)
-        default:
-            fail("\(remote) answered SASL EXTERNAL with \(outcome.name)", context: context)
-        }
-    }
-
-    private func retryWithDialback(context: ChannelHandlerContext) {
-        guard case .route(let links, let attempt) = purpose else { return }
-        state = .handedOver
-        setupTimer?.cancel()
-        let (route, settings, environment) = (Route(local: local, remote: remote), settings, environment)
-        // The route's own deadline (s2s_setup_seconds) still runs: the second connection does not get more time.
-        Self.open(route, purpose: purpose, settings: settings, environment: environment, allowExternal: false).whenFailure { _ in
-            links.failed(route, attempt: attempt, StanzaError(.remoteServerNotFound, text: "cannot connect to \(route.remote)"))
-        }
-        closeStream(context: context)
-    }
-
-    private func requestDialback(context: ChannelHandlerContext) {
-        state = .awaitingAnswer
-        let key = Dialback.key(secret: settings.secret, receiving: remote, originating: local, streamID: streamID)
-        context.writeAndFlush(wrapOutboundOut(.element(Dialback.element("result", from: local, to: remote, key: key))), promise: nil)
-    }
-
-    private func startTLS(context: ChannelHandlerContext) {
+    func startTLS(context: ChannelHandlerContext) {
         do {
             let presented = PresentedCertificates()
             let handler = try NIOSSLClientHandler(context: environment.clientTLS, serverHostname: remote,
@@ -312,30 +218,8 @@ final class OutgoingServerStream: ChannelInboundHandler {
         openStream(context: context)
     }
 
-    private func answered(_ answer: Element, context: ChannelHandlerContext) {
-        let valid = answer.attribute("type") == "valid"
-        switch purpose {
-        case .route where answer.name == "result":
-            guard valid, answer.attribute("from") == remote else {
-                // type='error': the remote could not check (often: it cannot reach us on our s2s port, or our
-                // domain's DNS does not point here); type='invalid': it checked and said no.
-                let reason = answer.attribute("type") == "error"
-                    ? "\(remote) could not verify our dialback key (can it reach this server's s2s port by our domain's DNS?)"
-                    : "\(remote) did not accept our dialback key"
-                return fail(reason, context: context)
-            }
-            ready(by: .dialback, context: context)
-        case .verify(_, let verifiedStream, let promise) where answer.name == "verify" && answer.attribute("id") == verifiedStream:
-            state = .done
-            promise.succeed(valid && answer.attribute("from") == remote)
-            closeStream(context: context)
-        default:
-            break
-        }
-    }
-
     /// The stream is authenticated: ``ServerLinks`` sends its stanzas on it.
-    private func ready(by method: ServerLinks.Method, context: ChannelHandlerContext) {
+    func ready(by method: ServerLinks.Method, context: ChannelHandlerContext) {
         guard case .route(let links, let attempt) = purpose else { return }
         state = .established
         setupTimer?.cancel()
@@ -349,14 +233,14 @@ final class OutgoingServerStream: ChannelInboundHandler {
         links.authenticated(by: method)
     }
 
-    private func fail(_ reason: String, context: ChannelHandlerContext) {
+    func fail(_ reason: String, context: ChannelHandlerContext) {
         environment.logger.notice("server-to-server stream failed", metadata: ["domain": "\(remote)", "reason": "\(reason)"])
         finish(StanzaError(.remoteServerNotFound, text: reason), context: context)
         closeStream(context: context)
     }
 
     /// Settles the purpose once: the queued stanzas bounce (or the stream is forgotten), the verification says no.
-    private func finish(_ error: StanzaError, context: ChannelHandlerContext) {
+    func finish(_ error: StanzaError, context: ChannelHandlerContext) {
         let previous = state
         state = .done
         switch (purpose, previous) {
@@ -373,11 +257,11 @@ final class OutgoingServerStream: ChannelInboundHandler {
         }
     }
 
-    private static func isDone(_ state: State) -> Bool {
+    static func isDone(_ state: State) -> Bool {
         if case .done = state { true } else { false }
     }
 
-    private func closeStream(context: ChannelHandlerContext) {
+    func closeStream(context: ChannelHandlerContext) {
         let channel = context.channel
         guard channel.isActive, !isClosing else { return }
         isClosing = true
