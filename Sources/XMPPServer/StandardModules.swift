@@ -9,4 +9,10 @@ public enum StandardModules {
     public static var all: [any ServerModule] {
         CoreModules.all + [StreamManagementModule(), ClientStateModule(), MUCModule(), PEPModule(), PubSubServiceModule(), HTTPUploadModule(), ProxyModule(), FederationModule()]
     }
+
+    /// The modules of a virtual host (``ServerConfiguration/virtualHosts``): all but the file transfer services, whose
+    /// listeners (the web listener's upload, the SOCKS5 proxy) serve the first domain only.
+    public static var virtualHost: [any ServerModule] {
+        all.filter { !($0 is HTTPUploadModule || $0 is ProxyModule) }
+    }
 }

@@ -20,11 +20,13 @@ import XMPPServerSQLite
 public final class XMPPServer: Service, Sendable {
     /// The configuration it runs with.
     public let configuration: ServerConfiguration
-    /// The kernel (router, sessions, modules).
+    /// The domains served, ``ServerConfiguration/domain`` first, then the virtual hosts.
+    public let hosts: [ServerHost]
+    /// The first domain's kernel (router, sessions, modules).
     public let kernel: ServerKernel
-    /// The TLS identity.
+    /// The first domain's TLS identity.
     public let tls: ServerTLS
-    /// The SQLite database, when that backend is in use.
+    /// The first domain's SQLite database, when that backend is in use.
     public let database: SQLiteDatabase?
     /// The client listeners.
     public let c2s: C2SService
@@ -44,16 +46,20 @@ public final class XMPPServer: Service, Sendable {
     public let services: [any ServerService]
     private let logger: Logger
 
-    /// Opens storage (creating the data directory), loads or generates the certificate, and builds the kernel with
-    /// `modules` and the services.
+    /// Opens storage (creating the data directory), loads or generates the certificates, and builds the kernels with
+    /// their modules (one per domain) and the services.
     /// - Parameters:
-    ///   - modules: The features to run (``StandardModules/all`` by default).
+    ///   - modules: The features of the first domain (``StandardModules/all`` by default).
+    ///   - virtualHostModules: Makes the features of each virtual host (``StandardModules/virtualHost`` by default).
     ///   - extraServices: Services of the embedding application, started after the server's own.
     public init(configuration: ServerConfiguration, logger: Logger, modules: [any ServerModule] = StandardModules.all,
+                virtualHostModules: () -> [any ServerModule] = { StandardModules.virtualHost },
                 extraServices: [any ServerService] = [], group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
         var configuration = configuration
         configuration.kernel.domain = configuration.domain
-        self.configuration = configuration
+        for domain in configuration.hostCertificates.keys where !configuration.virtualHosts.contains(domain) {
+            throw TLSSetupError.unusable(["certificate.\(domain) is set, but \(domain) is not one of the domains served (domains = ...)"])
+        }
         self.logger = logger
         // Only the server's user may read the database, the key, the secret and the admin socket in it.
         if !FileManager.default.fileExists(atPath: configuration.dataDirectory) {
@@ -61,47 +67,32 @@ public final class XMPPServer: Service, Sendable {
                                                     attributes: [.posixPermissions: 0o700])
         }
         configuration.kernel.secret = try ServerSecret.load(in: configuration.dataDirectory)
-        let storage: ServerStorage
-        if configuration.storage == "memory" {
-            database = nil
-            storage = .inMemory()
-        } else {
-            let database = try SQLiteDatabase(path: "\(configuration.dataDirectory)/xmppd.sqlite")
-            self.database = database
-            storage = database.storage
-        }
-        if let certificate = configuration.certificatePath, let key = configuration.privateKeyPath {
-            let findings = CertificateCheck.check(certificatePath: certificate, keyPath: key, domain: configuration.domain)
-            do {
-                tls = try ServerTLS(certificatePath: certificate, privateKeyPath: key)
-            } catch {
-                let problems = findings.filter { $0.severity == .error }.map(\.message)
-                throw TLSSetupError.unusable(problems.isEmpty ? ["\(certificate) and \(key) cannot be used: \(error)"] : problems)
-            }
-            // TLS accepts an expired or not-yet-valid certificate; clients will not: say so loudly.
-            for finding in findings where finding.severity != .note {
-                let level: Logger.Level = finding.severity == .error ? .error : .warning
-                logger.log(level: level, "\(finding.message)", metadata: ["certificate": "\(certificate)"])
-            }
-        } else if configuration.certificatePath != nil || configuration.privateKeyPath != nil {
-            throw TLSSetupError.unusable(["give both certificate and private_key (or neither, for a generated self-signed certificate)"])
-        } else {
-            tls = try ServerTLS.selfSigned(domain: configuration.domain, directory: configuration.dataDirectory, logger: logger)
-        }
-        logger.notice("TLS certificate", metadata: ["sha256": "\(tls.fingerprint)"])
+        self.configuration = configuration
         let componentLinks = ComponentLinks()
         let withComponents = configuration.components.isEmpty
             ? modules : modules + [ComponentModule(domains: configuration.components.keys.sorted(), links: componentLinks)]
-        kernel = try ServerKernel(configuration: configuration.kernel, storage: storage, modules: withComponents, logger: logger)
-        metrics = ServerMetrics(kernel: kernel)
-        c2s = C2SService(configuration: configuration, kernel: kernel, tls: tls, group: group, logger: logger, metrics: metrics)
+        var first = configuration
+        if !configuration.virtualHosts.isEmpty {
+            // Each domain's administrators are its own accounts (``ServerConfiguration/virtualHost(_:)``).
+            first.kernel.admins = configuration.kernel.admins.filter { $0.domainpart == configuration.domain }
+        }
+        var hosts = [try ServerHost(configuration: first, modules: withComponents, logger: logger)]
+        for domain in configuration.virtualHosts {
+            guard let host = configuration.virtualHost(domain) else { continue }
+            let modules = virtualHostModules()
+            hosts.append(try ServerHost(configuration: host.keepingOptions(of: modules), modules: modules, logger: logger))
+        }
+        self.hosts = hosts
+        (kernel, tls, database) = (hosts[0].kernel, hosts[0].tls, hosts[0].database)
+        metrics = ServerMetrics(kernels: hosts.map(\.kernel))
+        c2s = C2SService(configuration: configuration, hosts: hosts, group: group, logger: logger, metrics: metrics)
         web = WebService(configuration: configuration, c2s: c2s, tls: tls, group: group, logger: logger, metrics: metrics)
-        admin = AdminSocketService(kernel: kernel, dataDirectory: configuration.dataDirectory, group: group)
+        admin = AdminSocketService(kernels: hosts.map(\.kernel), dataDirectory: configuration.dataDirectory, group: group)
         components = ComponentListenerService(configuration: configuration, kernel: kernel, links: componentLinks, group: group, logger: logger)
         proxy = ProxyListenerService(configuration: configuration, kernel: kernel, group: group, logger: logger)
-        federation = FederationListenerService(configuration: configuration, kernel: kernel, tls: tls, group: group, logger: logger)
-        services = [SessionsService(kernel: kernel, database: database, logger: logger), c2s, web, components, proxy, federation, admin]
-            + extraServices
+        federation = FederationListenerService(configuration: configuration, hosts: hosts, group: group, logger: logger)
+        services = hosts.map { SessionsService(kernel: $0.kernel, database: $0.database, logger: logger) }
+            + [c2s, web, components, proxy, federation, admin] + extraServices
     }
 
     /// The c2s ports bound, STARTTLS first (useful with port 0).

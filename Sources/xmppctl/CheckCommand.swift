@@ -36,6 +36,11 @@ struct Check: AsyncParsableCommand {
         }
         checkDataDirectory(settings.dataDirectory, say: say)
         checkCertificate(settings, say: say)
+        // Each virtual host's certificate (`certificate.DOMAIN`), checked for its domain.
+        for host in settings.virtualHosts.compactMap(settings.virtualHost) { checkCertificate(host, say: say) }
+        for domain in settings.hostCertificates.keys.sorted() where !settings.virtualHosts.contains(domain) {
+            say(.error, "certificate.\(domain) is set, but \(domain) is not one of the domains served (domains = ...)")
+        }
         let running = (try? await Common.request("stats", socket: "\(settings.dataDirectory)/xmppd.sock")) != nil
         if running { say(.note, "xmppd is running with this data directory") }
         for (port, addresses) in Self.listenedPorts(settings) where port > 0 {
@@ -86,7 +91,8 @@ struct Check: AsyncParsableCommand {
                 return
             }
         default:
-            say(.error, "give both certificate and private_key (or neither, for a generated self-signed certificate)")
+            let which = settings.storageDirectory == nil ? "certificate and private_key" : "certificate.\(settings.domain) and private_key.\(settings.domain)"
+            say(.error, "give both \(which) (or neither, for a generated self-signed certificate)")
             return
         }
         let findings = CertificateCheck.check(certificatePath: certificate, keyPath: key, domain: settings.domain)

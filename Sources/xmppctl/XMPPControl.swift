@@ -50,7 +50,7 @@ enum ControlStatus {
 struct Common: ParsableArguments {
     @Option(name: .long, help: "The server's data directory (default: the config file's data_dir, else ./data).")
     var dataDir: String?
-    @Option(name: .long, help: "The server's domain, for changes made while the server is stopped (default localhost).")
+    @Option(name: .long, help: "The server's domain, for changes made while the server is stopped (default localhost); with a config file that lists virtual hosts (domains = ...), the domain whose accounts are meant.")
     var domain: String?
     @Option(name: .long, help: "The server's config file (or XMPPD_CONFIG), read for its data directory, domain and module options.")
     var config: String?
@@ -75,10 +75,19 @@ struct Common: ParsableArguments {
                 throw ToolFailure("\(error)", hint: "`xmppd --list-options` lists every option", status: ToolFailure.usageStatus)
             }
         }
-        if let domain { settings.domain = domain.lowercased() }
         if let dataDir { settings.dataDirectory = dataDir }
+        if let domain {
+            // A virtual host's accounts live in a database of their own.
+            if let host = settings.virtualHost(domain) { settings = host } else { settings.domain = domain.lowercased() }
+        }
         settings.kernel.domain = settings.domain
         return settings
+    }
+
+    /// How the admin socket names `user`: by username on the first domain, as `user@domain` on a virtual host.
+    func accountName(_ user: String) throws -> String {
+        let settings = try settings()
+        return settings.storageDirectory == nil ? user : "\(user)@\(settings.domain)"
     }
 
     /// The data directory in use.
@@ -90,11 +99,13 @@ struct Common: ParsableArguments {
         let settings = try settings()
         var logger = Logger(label: "xmppctl")
         logger.logLevel = .warning   // the modules' start-up notes are for the server's log, not the command's output
-        return try ServerKernel(configuration: settings.kernel, storage: database().storage, modules: StandardModules.all, logger: logger)
+        let modules = settings.storageDirectory == nil ? StandardModules.all : StandardModules.virtualHost
+        return try ServerKernel(configuration: settings.keepingOptions(of: modules).kernel, storage: database().storage, modules: modules,
+                                logger: logger)
     }
 
     func database() throws -> SQLiteDatabase {
-        let path = "\(try dataDirectory())/xmppd.sqlite"
+        let path = "\(try settings().databaseDirectory)/xmppd.sqlite"
         guard FileManager.default.fileExists(atPath: path) else {
             throw ToolFailure("no xmppd database at \(path)",
                               hint: "start xmppd once to create it, or point xmppctl at the server's data with --data-dir DIR or --config FILE",
@@ -281,7 +292,7 @@ struct DelUser: AsyncParsableCommand {
         let socket = "\(try common.dataDirectory())/xmppd.sock"
         var answer: String?
         do {
-            answer = try await Common.request("deluser \(user)", socket: socket)
+            answer = try await Common.request("deluser \(try common.accountName(user))", socket: socket)
         } catch let failure as ToolFailure where failure.status == ControlStatus.notThere {
             answer = nil   // no server: deleted here, below
         }

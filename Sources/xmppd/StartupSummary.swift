@@ -15,7 +15,7 @@ enum StartupSummary {
         case .limited(let count, let seconds): "limited (\(count) per address per \(seconds) s)"
         }
         let directTLS = server.federation.directTLSPorts.first.map { ", direct TLS \($0)" } ?? ""
-        return [
+        var summary: Logger.Metadata = [
             "domain": "\(settings.domain)",
             "ports": "\(ports.map(String.init).joined(separator: ", ")) on \(settings.bindAddresses.joined(separator: ", "))",
             "web": "\(webSummary(server))",
@@ -28,6 +28,10 @@ enum StartupSummary {
             "config": "\(configFile ?? "none (defaults and options)")",
             "admin_socket": "\(server.adminSocketPath)",
         ]
+        if server.hosts.count > 1 {
+            summary["virtual_hosts"] = "\(server.hosts.dropFirst().map { "\($0.domain) (\($0.configuration.certificatePath ?? "self-signed"))" }.joined(separator: ", "))"
+        }
+        return summary
     }
 
     /// The web listener's ports and where XMPP over WebSocket is, or "off".

@@ -61,19 +61,78 @@ import X509
         }
     }
 
+    /// `domains` makes the first the server's domain and the rest virtual hosts, each with its own certificate (when
+    /// given), database directory, service domains and administrators.
+    @Test func virtualHostsAreConfiguredEachOnTheirOwn() throws {
+        var configuration = ServerConfiguration()
+        try ConfigFile.apply("""
+            data_dir = /srv/xmpp
+            domains = A.example, b.example, a.example
+            certificate.b.example = /etc/b.crt
+            private_key.B.example = /etc/b.key
+            admins = root@a.example, boss@b.example
+            muc_domain = rooms.a.example
+            pubsub_domain = off
+            proxy_port = 7777
+            """, to: &configuration)
+        #expect(configuration.domain == "a.example" && configuration.virtualHosts == ["b.example"])
+        #expect(configuration.domains == ["a.example", "b.example"])
+        #expect(configuration.virtualHost("a.example") == nil && configuration.virtualHost("c.example") == nil)
+        let host = try #require(configuration.virtualHost("B.example"))
+        #expect(host.domain == "b.example" && host.kernel.domain == "b.example" && host.virtualHosts.isEmpty)
+        #expect(host.certificatePath == "/etc/b.crt" && host.privateKeyPath == "/etc/b.key")
+        #expect(host.databaseDirectory == "/srv/xmpp/hosts/b.example" && configuration.databaseDirectory == "/srv/xmpp")
+        #expect(host.kernel.admins == [try JID("boss@b.example")], "a tenant's administrators are its own")
+        #expect(host.kernel.moduleSettings["muc_domain"] == nil, "its rooms at conference.b.example, not the first domain's")
+        #expect(host.kernel.moduleSettings["pubsub_domain"] == "off")
+        // A virtual host runs no SOCKS5 proxy or upload service: their options are left out for its kernel.
+        let modules = StandardModules.virtualHost
+        #expect(!modules.contains { $0.name == "proxy65" || $0.name == "http_upload" } && modules.count == StandardModules.all.count - 2)
+        let kept = host.keepingOptions(of: modules)
+        #expect(kept.kernel.moduleSettings["proxy_port"] == nil && kept.kernel.moduleSettings["pubsub_domain"] == "off")
+        #expect(try ServerKernel(configuration: kept.kernel, storage: .inMemory(), modules: modules).hostedServices.map(\.domain)
+                == ["conference.b.example"])
+        // `domain` after `domains` takes the first place (and leaves the virtual hosts).
+        try ConfigFile.apply("domain = b.example", to: &configuration)
+        #expect(configuration.domains == ["b.example"])
+        #expect(throws: ConfigFile.ParseError.self) { try ConfigFile.apply("domains = ,", to: &configuration) }
+        #expect(throws: ConfigFile.ParseError.self) { try ConfigFile.apply("domains = a.example, user@b.example", to: &configuration) }
+        #expect(throws: ConfigFile.ParseError.self) { try ConfigFile.apply("certificate.not a domain = /x", to: &configuration) }
+    }
+
+    /// The admin socket of a server with two domains: sessions and accounts of both, `USER@DOMAIN` for the second.
+    @Test func adminCommandsCoverEveryDomain() async throws {
+        let server = try await TestServer.start(storage: "memory") { try? ConfigFile.set("domains", to: "localhost, b.test", in: &$0) }
+        defer { Task { await server.stop() } }
+        let kernels = server.server.hosts.map(\.kernel)
+        #expect(kernels.count == 2 && kernels[1].configuration.domain == "b.test")
+        let credentials = SCRAMCredentials.allHashes(password: "pw", iterations: 10)
+        _ = try await kernels[0].storage.accounts.createAccount("alice", credentials: credentials)
+        _ = try await kernels[1].storage.accounts.createAccount("alice", credentials: credentials)
+        _ = try await kernels[1].storage.accounts.createAccount("bob", credentials: credentials)
+        #expect(await AdminSocket.answer("stats", kernels: kernels, started: Date()).hasPrefix("sessions 0 accounts 3 "))
+        #expect(await AdminSocket.answer("deluser bob", kernels: kernels, started: Date()) == "error: no account bob", "bob is b.test's")
+        #expect(await AdminSocket.answer("deluser bob@b.test", kernels: kernels, started: Date()) == "deleted bob@b.test")
+        #expect(await AdminSocket.answer("deluser alice@b.test", kernels: kernels, started: Date()) == "deleted alice@b.test")
+        #expect(try await kernels[0].storage.accounts.accountExists("alice"), "the first domain's alice stays")
+        #expect(await AdminSocket.answer("deluser carol@c.test", kernels: kernels, started: Date()) == "error: invalid username")
+        #expect(await AdminSocket.answer("kick alice@c.test", kernels: kernels, started: Date()) == "kicked 0")
+        #expect(await AdminSocket.answer("logout alice@b.test", kernels: kernels, started: Date()) == "kicked 0")
+    }
+
     @Test func adminCommandsReportAndKick() async throws {
         let server = try await TestServer.start(storage: "memory")
         let kernel = server.server.kernel
         _ = try await kernel.storage.accounts.createAccount("alice", credentials: SCRAMCredentials.allHashes(password: "pw", iterations: 10))
-        let stats = await AdminSocket.answer("stats", kernel: kernel, started: Date())
+        let stats = await AdminSocket.answer("stats", kernels: [kernel], started: Date())
         #expect(stats.hasPrefix("sessions 0 accounts 1 "))
         #expect(stats.contains(" mam_write_queue 0 ") && stats.contains(" mam_write_queue_peak "), "the modules' figures: \(stats)")
-        #expect(await AdminSocket.answer("kick not@a@jid", kernel: kernel, started: Date()) == "error: invalid JID")
-        #expect(await AdminSocket.answer("kick alice@localhost", kernel: kernel, started: Date()) == "kicked 0")
-        #expect(await AdminSocket.answer("logout alice", kernel: kernel, started: Date()) == "kicked 0")
+        #expect(await AdminSocket.answer("kick not@a@jid", kernels: [kernel], started: Date()) == "error: invalid JID")
+        #expect(await AdminSocket.answer("kick alice@localhost", kernels: [kernel], started: Date()) == "kicked 0")
+        #expect(await AdminSocket.answer("logout alice", kernels: [kernel], started: Date()) == "kicked 0")
         #expect(FileManager.default.fileExists(atPath: server.server.adminSocketPath))
-        #expect(await AdminSocket.answer("deluser Alice", kernel: kernel, started: Date()) == "deleted alice", "names are normalized")
-        #expect(await AdminSocket.answer("deluser alice", kernel: kernel, started: Date()) == "error: no account alice")
+        #expect(await AdminSocket.answer("deluser Alice", kernels: [kernel], started: Date()) == "deleted alice", "names are normalized")
+        #expect(await AdminSocket.answer("deluser alice", kernels: [kernel], started: Date()) == "error: no account alice")
         #expect(try await !kernel.storage.accounts.accountExists("alice"))
         await server.stop()
     }

@@ -173,6 +173,15 @@ import XMPPTransport
         try await Self.runWithProsody(authority: try TestCertificateAuthority(name: "test-ca", directory: directory))
     }
 
+    /// The same with `alpha.test` a virtual host of an xmppd whose first domain is `xmppd.test` (self-signed): Prosody
+    /// checks the certificate configured for alpha.test (`certificate.alpha.test`), which the incoming stream to
+    /// alpha.test and alpha's outgoing streams present, and alpha's clients get it over STARTTLS.
+    @Test func prosodyAndAVirtualHostOnCertificates() async throws {
+        let directory = NSTemporaryDirectory() + "s2s-ca-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await Self.runWithProsody(authority: try TestCertificateAuthority(name: "test-ca", directory: directory), virtualHost: true)
+    }
+
     /// xmppd (`alpha.test`) and ejabberd 23.01 (`ejabberd.test`) federate both ways by dialback over STARTTLS, ejabberd
     /// finding xmppd through SRV records from the test's name server: the same scenario as with Prosody.
     ///
@@ -208,7 +217,7 @@ import XMPPTransport
         #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 7, "\(output)")
     }
 
-    private static func runWithProsody(authority: TestCertificateAuthority?) async throws {
+    private static func runWithProsody(authority: TestCertificateAuthority?, virtualHost: Bool = false) async throws {
         let (xmppdS2S, prosodyS2S) = (try LoopbackPort.free(), try LoopbackPort.free())
         let federation = ProsodyServer.Federation(s2sPort: prosodyS2S, hosts: ["alpha.test": xmppdS2S], authority: authority)
         let result = try await ProsodyServer.with(federation: federation) { prosody in
@@ -218,8 +227,14 @@ import XMPPTransport
                 try? ConfigFile.set("s2s_hosts", to: "localhost=127.0.0.1:\(prosodyS2S)", in: &configuration)
                 if let authority {
                     let directory = configuration.dataDirectory
-                    try? authority.issue(["alpha.test", "*.alpha.test"], certificatePath: "\(directory)/alpha.test.crt",
-                                         keyPath: "\(directory)/alpha.test.key")
+                    let (certificate, key) = virtualHost
+                        ? ("\(directory)/alpha-host.crt", "\(directory)/alpha-host.key") : ("\(directory)/alpha.test.crt", "\(directory)/alpha.test.key")
+                    try? authority.issue(["alpha.test", "*.alpha.test"], certificatePath: certificate, keyPath: key)
+                    if virtualHost {
+                        try? ConfigFile.set("domains", to: "xmppd.test, alpha.test", in: &configuration)
+                        try? ConfigFile.set("certificate.alpha.test", to: certificate, in: &configuration)
+                        try? ConfigFile.set("private_key.alpha.test", to: key, in: &configuration)
+                    }
                     try? ConfigFile.set("s2s_ca_file", to: authority.certificatePath, in: &configuration)
                     try? ConfigFile.set("s2s_secure_auth", to: "on", in: &configuration)
                 }

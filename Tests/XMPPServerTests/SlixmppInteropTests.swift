@@ -11,15 +11,16 @@ import XMPPTestSupport
 /// (Interop/slixmpp_scenario.py); and through what mobile clients use (Interop/slixmpp_mobile_scenario.py).
 @Suite struct SlixmppInteropTests {
     /// Runs `Interop/<name>.py` against a fresh server; its output and the `ok`/`FAIL` step lines, once it has passed.
-    /// `extraArguments` follow the usual five (host, port, TLS port, domain, certificate).
-    static func run(_ name: String, storage: String, configure: (inout ServerConfiguration) -> Void = { _ in },
+    /// `extraArguments` follow the usual five (host, port, TLS port, domain, certificate); `domain` is the one the
+    /// clients use, whose certificate they trust (a virtual host's, `DATA/DOMAIN.crt`, when it is not the first).
+    static func run(_ name: String, storage: String, domain: String = "localhost", configure: (inout ServerConfiguration) -> Void = { _ in },
                     extraArguments: @Sendable (TestServer) -> [String] = { _ in [] }) async throws -> (output: String, steps: [Substring]) {
         let script = try #require(Bundle.module.url(forResource: name, withExtension: "py", subdirectory: "Interop"))
         // A place among the whole-server scenarios: a server, several clients and a Python process are heavy.
         let result: (status: Int32, output: String)? = try await TestGate.servers.run {
             let server = try await TestServer.start(storage: storage, configure: configure)
             let result = try? await runProcess(
-                ["python3", "-u", script.path, "127.0.0.1", String(server.port), String(server.tlsPort), "localhost", server.certificatePath]
+                ["python3", "-u", script.path, "127.0.0.1", String(server.port), String(server.tlsPort), domain, "\(server.directory)/\(domain).crt"]
                     + extraArguments(server),
                 timeout: 180)
             await server.stop()

@@ -156,5 +156,17 @@ import XMPPTestSupport
         #expect(expired.contains { $0.severity == .error && $0.message.contains("expired") }, "\(expired)")
         #expect(CertificateCheck.matches("*.example.com", "chat.example.com") && !CertificateCheck.matches("*.example.com", "example.com"))
         #expect(CertificateCheck.matches("LocalHost", "localhost") && !CertificateCheck.matches("*.example.com", "a.b.example.com"))
+
+        // A virtual host's certificate is checked for its own domain; one for a domain not served is an error.
+        let hosts = "data_dir = \(directory)/data\nbind = 127.0.0.1\nc2s_port = 0\nc2s_tls_port = off\nhttp_port = off\nhttps_port = off\n"
+            + "proxy_port = 0\ns2s_port = 0\ndomains = localhost, b.test\ncertificate = \(mine.certificate)\nprivate_key = \(mine.key)\n"
+            + "certificate.b.test = \(other.certificate)\nprivate_key.b.test = \(other.key)\ncertificate.c.test = \(other.certificate)\n"
+        try hosts.write(toFile: configFile, atomically: true, encoding: .utf8)
+        let hostsChecked = try await runProcess([builtExecutable("xmppctl"), "check", "--config", configFile], timeout: 30)
+        expectPlain(hostsChecked, status: 2, saying: ["warning: the certificate is for other.example, not b.test",
+                                                      "error: certificate.c.test is set, but c.test is not one of the domains served",
+                                                      "2 problems found"])
+        let hostsRefused = try await runProcess([builtExecutable("xmppd"), "--config", configFile], timeout: 30)
+        expectPlain(hostsRefused, status: 1, saying: ["certificate.c.test is set, but c.test is not one of the domains served"])
     }
 }

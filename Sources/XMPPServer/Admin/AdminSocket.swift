@@ -9,22 +9,23 @@ import XMPPServerKernel
 ///
 /// - `sessions` – one line per online session: `full-jid`
 /// - `kick JID` – closes the sessions of a bare or full JID with `policy-violation`; answers `kicked N`
-/// - `logout USER` – the same for every session of a local account, by username
+/// - `logout USER` – the same for every session of a local account, by username (`USER@DOMAIN` on a virtual host)
 /// - `deluser USER` – deletes the account (every module's data, contacts told) and ends its sessions; answers
-///   `deleted USER` or `error: no account USER`
-/// - `stats` – `sessions N accounts N uptime-seconds N`, then the modules' figures as `name N` pairs (`mam_write_queue N ...`)
+///   `deleted USER` or `error: no account USER` (`USER@DOMAIN` on a virtual host)
+/// - `stats` – `sessions N accounts N uptime-seconds N`, then the modules' figures as `name N` pairs (`mam_write_queue N ...`),
+///   each added up over the domains served
 /// - `remote-domains` – one line per remote server domain with a ready stream: `domain in out` (the directions it has)
 enum AdminSocket {
     /// The socket's path in a data directory.
     static func path(in dataDirectory: String) -> String { "\(dataDirectory)/xmppd.sock" }
 
-    static func bind(kernel: ServerKernel, dataDirectory: String, group: any EventLoopGroup, started: Date) async throws -> any Channel {
+    static func bind(kernels: [ServerKernel], dataDirectory: String, group: any EventLoopGroup, started: Date) async throws -> any Channel {
         let path = path(in: dataDirectory)
         try? FileManager.default.removeItem(atPath: path)
         let channel = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(AdminCommandHandler(kernel: kernel, started: started))
+                    try channel.pipeline.syncOperations.addHandler(AdminCommandHandler(kernels: kernels, started: started))
                 }
             }
             .bind(unixDomainSocketPath: path).get()
@@ -32,37 +33,58 @@ enum AdminSocket {
         return channel
     }
 
-    /// Answers one command line.
-    static func answer(_ line: String, kernel: ServerKernel, started: Date) async -> String {
+    /// Answers one command line; `kernels` are the server's domains', the first domain's first.
+    static func answer(_ line: String, kernels: [ServerKernel], started: Date) async -> String {
         // The argument is the rest of the line: a resource may contain spaces.
         let words = line.split(separator: " ", maxSplits: 1).map(String.init)
+        /// A username of the first domain, or `user@domain` of any.
+        func account(_ text: String) -> (kernel: ServerKernel, jid: JID)? {
+            let domain = text.contains("@") ? JID(validating: text)?.domainpart : kernels.first?.configuration.domain
+            guard let kernel = kernels.first(where: { $0.configuration.domain == domain }) else { return nil }
+            let user = text.contains("@") ? String(text[..<text.firstIndex(of: "@")!]) : text
+            guard let jid = try? JID(localpart: user, domainpart: kernel.configuration.domain), jid.localpart != nil else { return nil }
+            return (kernel, jid)
+        }
         switch words.first {
         case "sessions":
-            return kernel.registry.allSessions().map(\.jid.description).sorted().joined(separator: "\n")
+            return kernels.flatMap { $0.registry.allSessions().map(\.jid.description) }.sorted().joined(separator: "\n")
         case "kick" where words.count == 2, "logout" where words.count == 2:
-            let address = words[0] == "logout" ? "\(words[1])@\(kernel.configuration.domain)" : words[1]
-            guard let jid = JID(validating: address) else { return "error: invalid JID" }
+            if words[0] == "kick", let jid = JID(validating: words[1]), !kernels.contains(where: { $0.configuration.domain == jid.domainpart }) {
+                return "kicked 0"
+            }
+            let target = words[0] == "logout" ? account(words[1]) : JID(validating: words[1]).flatMap { jid in
+                kernels.first { $0.configuration.domain == jid.domainpart }.map { ($0, jid) }
+            }
+            guard let (kernel, jid) = target else { return words[0] == "logout" ? "error: invalid username" : "error: invalid JID" }
             let targets = kernel.registry.entries(of: jid.bare).map(\.session).filter { jid.isBare || $0.jid == jid }
             for session in targets { session.close(with: StreamError(.policyViolation, text: "disconnected by the administrator")) }
             return "kicked \(targets.count)"
         case "deluser" where words.count == 2:
-            guard let account = try? JID(localpart: words[1], domainpart: kernel.configuration.domain), let user = account.localpart else {
-                return "error: invalid username"
-            }
+            guard let (kernel, account) = account(words[1]), let user = account.localpart else { return "error: invalid username" }
+            // As given: a username of the first domain, or user@domain.
+            let name = words[1].contains("@") ? account.description : user
             do {
-                guard try await kernel.deleteAccount(user) else { return "error: no account \(user)" }
+                guard try await kernel.deleteAccount(user) else { return "error: no account \(name)" }
             } catch {
                 return "error: \(error)"
             }
             kernel.closeSessions(of: account, with: StreamError(.notAuthorized, text: "the account was removed"))
-            return "deleted \(user)"
+            return "deleted \(name)"
         case "stats":
-            let accounts = (try? await kernel.storage.accounts.usernames().count) ?? -1
-            let modules = kernel.statistics.map { " \($0.name) \($0.value)" }.joined()
-            return "sessions \(kernel.registry.count) accounts \(accounts) uptime-seconds \(Int(Date().timeIntervalSince(started)))\(modules)"
+            var accounts = 0
+            for kernel in kernels { accounts += (try? await kernel.storage.accounts.usernames().count) ?? 0 }
+            var figures: [(name: String, value: Int)] = []
+            for kernel in kernels {
+                for (name, value) in kernel.statistics {
+                    if let index = figures.firstIndex(where: { $0.name == name }) { figures[index].value += value } else { figures.append((name, value)) }
+                }
+            }
+            let sessions = kernels.reduce(0) { $0 + $1.registry.count }
+            return "sessions \(sessions) accounts \(accounts) uptime-seconds \(Int(Date().timeIntervalSince(started)))"
+                + figures.map { " \($0.name) \($0.value)" }.joined()
         case "remote-domains":
-            guard let links = kernel.remoteRouter as? ServerLinks else { return "" }
-            return links.remoteDomains.map { $0.domain + ($0.incoming ? " in" : "") + ($0.outgoing ? " out" : "") }.joined(separator: "\n")
+            let domains = kernels.flatMap { ($0.remoteRouter as? ServerLinks)?.remoteDomains ?? [] }
+            return domains.map { $0.domain + ($0.incoming ? " in" : "") + ($0.outgoing ? " out" : "") }.joined(separator: "\n")
         default:
             return "error: unknown command (sessions, kick JID, logout USER, deluser USER, stats, remote-domains)"
         }
@@ -73,12 +95,12 @@ enum AdminSocket {
 final class AdminCommandHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
-    private let kernel: ServerKernel
+    private let kernels: [ServerKernel]
     private let started: Date
     private var line = ""
 
-    init(kernel: ServerKernel, started: Date) {
-        self.kernel = kernel
+    init(kernels: [ServerKernel], started: Date) {
+        self.kernels = kernels
         self.started = started
     }
 
@@ -89,9 +111,9 @@ final class AdminCommandHandler: ChannelInboundHandler {
             return
         }
         let command = String(line[..<end]).trimmingCharacters(in: .whitespaces)
-        let (kernel, started, channel) = (self.kernel, self.started, context.channel)
+        let (kernels, started, channel) = (self.kernels, self.started, context.channel)
         Task {
-            let reply = await AdminSocket.answer(command, kernel: kernel, started: started)
+            let reply = await AdminSocket.answer(command, kernels: kernels, started: started)
             let buffer = channel.allocator.buffer(string: reply + "\n")
             try? await channel.writeAndFlush(buffer)
             try? await channel.close()

@@ -35,11 +35,20 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         let maxHeldWhileInactive: Int?
         /// What `/metrics` reports; nil for servers assembled without it.
         var metrics: ServerMetrics? = nil
+        /// With virtual hosts (on the first domain's): every domain's, for the connection to take the one it asks for.
+        var hosts: C2SHosts? = nil
 
         var channelBindingData: ChannelBinding? { channelBinding ? tls?.serverEndPoint : nil }
     }
 
-    let shared: Shared
+    /// The domain's (with virtual hosts, the one the connection asked for, once it did).
+    private(set) var shared: Shared
+    /// Whether the stream started secured, and the channel binding it started with: a virtual host's negotiation
+    /// starts over with them.
+    private let isSecuredAtStart: Bool
+    private var channelBindingAtStart: ChannelBinding?
+    /// Whether the first stream header (or the SNI) picked the domain already.
+    private var isHostChosen = false
     private let decoder: any StreamRestarting
     private let gate: ReadGate
     private let remoteAddress: String
@@ -79,7 +88,32 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         self.decoder = decoder
         self.gate = gate
         self.remoteAddress = remoteAddress
+        self.isSecuredAtStart = isSecured
+        self.channelBindingAtStart = channelBinding
         self.machine = ServerNegotiationStateMachine(configuration: shared.negotiation, isSecured: isSecured, channelBinding: channelBinding)
+    }
+
+    /// Direct TLS on a server with virtual hosts: the SNI named `host`, whose certificate is presented (so it is the
+    /// channel binding). Called before any stream data.
+    func presentCertificate(of host: Shared) {
+        channelBindingAtStart = host.channelBindingData
+        take(host)
+    }
+
+    /// A server with virtual hosts: the first stream header's `to` picks the domain, whichever certificate TLS showed.
+    private func chooseHost(for header: Element) {
+        guard !isHostChosen else { return }
+        isHostChosen = true
+        guard let hosts = shared.hosts, let to = header.attribute("to"), let chosen = hosts.shared(for: to),
+              chosen.kernel !== shared.kernel else { return }
+        take(chosen)
+    }
+
+    private func take(_ host: Shared) {
+        let hosts = shared.hosts
+        shared = host
+        shared.hosts = hosts
+        machine = ServerNegotiationStateMachine(configuration: host.negotiation, isSecured: isSecuredAtStart, channelBinding: channelBindingAtStart)
     }
 
     // MARK: - Channel events
@@ -161,6 +195,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     private func handle(_ event: XMLStreamEvent, context: ChannelHandlerContext) {
         switch event {
         case .streamOpened(let header, let contentNamespace):
+            if shared.hosts != nil { chooseHost(for: header) }
             perform(machine.receivedHeader(header, contentNamespace: contentNamespace), context: context)
         case .element(let element):
             perform(machine.received(element), context: context)

@@ -1,23 +1,33 @@
 import Logging
 import NIOCore
 import NIOSSL
+import NIOTLS
 import XMPPCore
 import XMPPServerKernel
 import XMPPTransport
 
 /// Builds the channel pipeline of an accepted c2s connection:
 /// `[TLS (direct TLS only)] → read-rate limiter → stream decoder → stream encoder → connection handler`.
-/// STARTTLS later inserts the TLS handler at the front.
+/// STARTTLS later inserts the TLS handler at the front. With virtual hosts, direct TLS starts with an SNI reader
+/// instead, which puts the TLS handler with the named domain's certificate in its place.
 enum C2SPipeline {
     static func configure(_ channel: any Channel, shared: C2SConnectionHandler.Shared, directTLS: Bool) throws {
         let operations = channel.pipeline.syncOperations
         let address = channel.remoteAddress?.ipAddress ?? "unknown"
         let addressKey = AddressGrouping.key(address, ipv6PrefixLength: shared.limits.ipv6PrefixLength)
-        if directTLS, let tls = shared.tls {
-            try operations.addHandler(NIOSSLServerHandler(context: tls.context))
-        }
         let encoder = XMPPStreamEncoder(contentNamespace: XMLNamespace.client)
-        guard shared.connections.open(addressKey, limit: shared.limits.connectionsPerIP) else {
+        let isRefused = !shared.connections.open(addressKey, limit: shared.limits.connectionsPerIP)
+        if directTLS, let tls = shared.tls {
+            // A refusal goes out encrypted too, with the first domain's certificate.
+            if shared.hosts == nil || isRefused {
+                try operations.addHandler(NIOSSLServerHandler(context: tls.context))
+            } else {
+                try operations.addHandler(ByteToMessageHandler(SNIHandler { [unowned channel] sni in
+                    channel.eventLoop.makeCompletedFuture { try presentCertificate(for: sni, on: channel, shared: shared) }
+                }), name: sniReaderName)
+            }
+        }
+        guard !isRefused else {
             shared.logger.notice("connection refused: too many from one address", metadata: ["peer": "\(address)"])
             try operations.addHandlers([encoder, RefusingHandler(domain: shared.kernel.configuration.domain)])
             return
@@ -33,6 +43,19 @@ enum C2SPipeline {
                                  isSecured: directTLS, channelBinding: directTLS ? shared.channelBindingData : nil, gate: gate,
                                  listener: directTLS ? .directTLS : .startTLS),
         ])
+    }
+
+    private static let sniReaderName = "c2s-sni"
+
+    /// The client hello named `sni` (or nothing): the TLS handler with that domain's certificate (the first domain's
+    /// for an unknown name) takes the SNI reader's place, and the connection handler takes that domain.
+    private static func presentCertificate(for sni: SNIResult, on channel: any Channel, shared: C2SConnectionHandler.Shared) throws {
+        let host = shared.hosts?.shared(for: sni) ?? shared
+        guard let tls = host.tls else { return }
+        let operations = channel.pipeline.syncOperations
+        let reader = try operations.context(name: sniReaderName)
+        try operations.addHandler(NIOSSLServerHandler(context: tls.context), position: .after(reader.handler))
+        try operations.handler(type: C2SConnectionHandler.self).presentCertificate(of: host)
     }
 }
 

@@ -93,7 +93,21 @@ public enum ConfigFile {
             }
         }
         switch key {
-        case "domain": configuration.domain = value.lowercased()
+        case "domain":
+            configuration.domain = value.lowercased()
+            configuration.virtualHosts.removeAll { $0 == configuration.domain }
+        case "domains":
+            // Every domain served, the first as `domain`: the rest are virtual hosts.
+            var domains: [String] = []
+            for text in value.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) where !text.isEmpty {
+                guard let domain = JID(validating: text), domain.localpart == nil, domain.resourcepart == nil else {
+                    throw ParseError(line: 0, message: "domains lists domain names, not \(text)")
+                }
+                if !domains.contains(domain.domainpart) { domains.append(domain.domainpart) }
+            }
+            guard let first = domains.first else { throw ParseError(line: 0, message: "domains lists at least one domain") }
+            configuration.domain = first
+            configuration.virtualHosts = Array(domains.dropFirst())
         case "admins":
             var admins: Set<JID> = []
             for text in value.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !text.isEmpty {
@@ -184,6 +198,16 @@ public enum ConfigFile {
         case "negotiation_timeout": configuration.limits.negotiationTimeoutSeconds = try int()
         case "idle_timeout": configuration.limits.idleTimeoutSeconds = try int()
         case "keepalive_interval": configuration.limits.keepaliveIntervalSeconds = try int()
+        case _ where key.hasPrefix("certificate.") || key.hasPrefix("private_key."):
+            // A virtual host's own certificate: `certificate.b.example = PATH`, `private_key.b.example = PATH`.
+            let isCertificate = key.hasPrefix("certificate.")
+            let host = String(key.drop { $0 != "." }.dropFirst()).lowercased()
+            guard JID(validating: host).map({ $0.localpart == nil && $0.resourcepart == nil }) == true else {
+                throw ParseError(line: 0, message: "\(key) names no domain")
+            }
+            var entry = configuration.hostCertificates[host] ?? (nil, nil)
+            if isCertificate { entry.certificate = value } else { entry.privateKey = value }
+            configuration.hostCertificates[host] = entry
         default:
             // Not the server's own: one of the modules' declared options (offline_limit, muc_domain, ...).
             guard let (module, option) = moduleOption(key) else { throw ParseError(line: 0, message: "unknown option \(key)") }

@@ -1,13 +1,25 @@
 import Logging
+import XMPPCore
 import XMPPServerKernel
+import XMPPServerMUC
+import XMPPServerPubSub
 
 /// Everything `xmppd` can be told, with the defaults of docs/CONFIG.md. Built from defaults, then a config
 /// file (``ConfigFile``), then command-line flags, each overriding the one before.
 public struct ServerConfiguration: Sendable {
-    /// The served domain.
+    /// The served domain (with ``virtualHosts``: the first, whose kernel the components, the upload and proxy
+    /// services and `/metrics` belong to).
     public var domain = "localhost"
+    /// Further domains this server serves (virtual hosts), each with accounts, storage, certificate and modules of its
+    /// own, on the same listeners: a client's stream header (`to`) or its TLS SNI picks the domain.
+    public var virtualHosts: [String] = []
+    /// Per virtual host, its certificate chain and private key (PEM paths); a host without one gets a generated
+    /// self-signed certificate.
+    public var hostCertificates: [String: (certificate: String?, privateKey: String?)] = [:]
     /// Where the database and the generated certificate live.
     public var dataDirectory = "data"
+    /// Where this domain's database lives, when not in ``dataDirectory`` (a virtual host's: `DATA/hosts/DOMAIN`).
+    public var storageDirectory: String?
     /// Addresses the c2s listeners bind to; loopback by default.
     public var bindAddresses = ["127.0.0.1", "::1"]
     /// The STARTTLS c2s port (0: any free port, for tests).
@@ -53,6 +65,48 @@ public struct ServerConfiguration: Sendable {
 
     /// The defaults.
     public init() {}
+
+    /// The directory of this domain's database.
+    public var databaseDirectory: String { storageDirectory ?? dataDirectory }
+
+    /// Every domain served: ``domain``, then ``virtualHosts``.
+    public var domains: [String] { [domain] + virtualHosts.filter { $0 != domain } }
+
+    /// The settings of one virtual host: these, with its domain, certificate and storage directory, and no virtual
+    /// hosts of its own. `nil` when `name` is not one of ``virtualHosts``.
+    public func virtualHost(_ name: String) -> ServerConfiguration? {
+        let name = name.lowercased()
+        guard name != domain, virtualHosts.contains(name) else { return nil }
+        var host = self
+        host.domain = name
+        host.kernel.domain = name
+        host.virtualHosts = []
+        host.hostCertificates = [:]
+        host.certificatePath = hostCertificates[name]?.certificate
+        host.privateKeyPath = hostCertificates[name]?.privateKey
+        host.storageDirectory = "\(dataDirectory)/hosts/\(name)"
+        host.components = [:]
+        // Each domain's administrators are its own accounts: a tenant's admin administers no other tenant.
+        host.kernel.admins = kernel.admins.filter { $0.domainpart == name }
+        // A service domain named in the config is the first domain's; each virtual host has its own at the default
+        // (conference.DOMAIN, pubsub.DOMAIN), unless the service is off.
+        for key in Self.serviceDomainOptions where host.kernel.moduleSettings[key] != "off" {
+            host.kernel.moduleSettings[key] = nil
+        }
+        return host
+    }
+
+    /// The module options that name a service's domain.
+    static let serviceDomainOptions = [MUCModule.domain.key, PubSubServiceModule.domain.key]
+
+    /// These settings without the module options `modules` do not declare (a virtual host runs no SOCKS5 proxy, so
+    /// `proxy_port` is not its concern; a kernel refuses options no module of its declares).
+    public func keepingOptions(of modules: [any ServerModule]) -> ServerConfiguration {
+        let declared = Set(modules.flatMap { $0.options.map(\.key) })
+        var kept = self
+        kept.kernel.moduleSettings = kernel.moduleSettings.filter { declared.contains($0.key) }
+        return kept
+    }
 }
 
 /// Limits that protect the server from one abusive peer (docs/CONFIG.md, "Limits").

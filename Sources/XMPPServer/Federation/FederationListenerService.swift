@@ -12,8 +12,8 @@ import XMPPTransport
 public final class FederationListenerService: ServerService, Sendable {
     public let name = "s2s"
     private let configuration: ServerConfiguration
-    private let kernel: ServerKernel
-    private let tls: ServerTLS
+    /// The domains served, the first domain's first.
+    private let hosts: [ServerHost]
     private let group: any EventLoopGroup
     private let logger: Logger
     private let listeners = ListenerSet()
@@ -22,10 +22,9 @@ public final class FederationListenerService: ServerService, Sendable {
     /// Incoming streams now: against `s2s_max_incoming` (key "all") and, per address, `connections_per_ip`.
     private let incoming = ConnectionCounter()
 
-    init(configuration: ServerConfiguration, kernel: ServerKernel, tls: ServerTLS, group: any EventLoopGroup, logger: Logger) {
+    init(configuration: ServerConfiguration, hosts: [ServerHost], group: any EventLoopGroup, logger: Logger) {
         self.configuration = configuration
-        self.kernel = kernel
-        self.tls = tls
+        self.hosts = hosts
         self.group = group
         self.logger = logger
     }
@@ -35,22 +34,33 @@ public final class FederationListenerService: ServerService, Sendable {
     /// The direct TLS ports bound (XEP-0368), when `s2s_tls_port` is set.
     public var directTLSPorts: [Int] { directTLSListeners.ports }
 
-    private var links: ServerLinks? { kernel.remoteRouter as? ServerLinks }
+    /// Each domain's links (none when the `s2s` module is off).
+    private var allLinks: [ServerLinks] { hosts.compactMap { $0.kernel.remoteRouter as? ServerLinks } }
 
     public func start() async throws {
         guard listeners.begin(), directTLSListeners.begin() else { return }
-        guard let links else { return }
-        for entry in FederationSettings.unparsableHosts(kernel.configuration.value(of: FederationModule.hosts)) {
+        guard let links = hosts[0].kernel.remoteRouter as? ServerLinks else { return }
+        for entry in FederationSettings.unparsableHosts(hosts[0].kernel.configuration.value(of: FederationModule.hosts)) {
             logger.warning("s2s_hosts: not DOMAIN=HOST:PORT, left out", metadata: ["entry": "\(entry)"])
         }
         // Certificates are asked for and presented both ways, and judged per domain by `trust` (a chain that does not
         // verify leaves dialback, unless s2s_secure_auth).
-        let (serverTLS, clientTLS) = try tls.federationContexts()
         let trust = try ServerCertificateTrust(caFile: links.settings.caFile)
-        links.attach(ServerLinks.Environment(group: group, kernel: kernel, clientTLS: clientTLS, trust: trust,
-                                             tryExternal: !tls.isSelfSigned || links.settings.secureAuth,
-                                             logger: logger, maxStanzaBytes: configuration.limits.maxStanzaBytes))
-        let (settings, kernel, logger, incoming) = (links.settings, kernel, logger, incoming)
+        let neighbours = hosts.count > 1
+            ? NeighbourRoutes(kernels: hosts.map(\.kernel), group: group, limit: links.settings.queueLimit) : nil
+        var domains: [FederationHosts.Host] = []
+        for host in hosts {
+            guard let links = host.kernel.remoteRouter as? ServerLinks else { continue }
+            let (serverTLS, clientTLS) = try host.tls.federationContexts()
+            links.attach(ServerLinks.Environment(group: group, kernel: host.kernel, clientTLS: clientTLS, trust: trust,
+                                                 tryExternal: !host.tls.isSelfSigned || links.settings.secureAuth,
+                                                 logger: logger, maxStanzaBytes: configuration.limits.maxStanzaBytes,
+                                                 neighbours: neighbours))
+            domains.append(FederationHosts.Host(kernel: host.kernel, links: links, serverTLS: serverTLS))
+        }
+        let federationHosts = FederationHosts(domains)
+        let first = domains[0]
+        let (settings, logger, incoming) = (links.settings, logger, incoming)
         let limits = XMLParserLimits(maxStanzaBytes: configuration.limits.maxStanzaBytes)
         let (perAddress, ipv6PrefixLength) = (configuration.limits.connectionsPerIP, configuration.limits.ipv6PrefixLength)
         /// A bootstrap for `s2s_port` (STARTTLS) or, with `directTLS`, `s2s_tls_port` (XEP-0368).
@@ -63,9 +73,7 @@ public final class FederationListenerService: ServerService, Sendable {
                         let operations = channel.pipeline.syncOperations
                         // TLS comes first on the direct TLS port: the refusals below go out encrypted too.
                         let presented = directTLS ? PresentedCertificates() : nil
-                        if let presented {
-                            try operations.addHandler(NIOSSLServerHandler(context: serverTLS, customVerificationCallback: presented.callback))
-                        }
+                        if let presented { try federationHosts.addTLS(to: channel, presenting: presented) }
                         let encoder = XMPPStreamEncoder(contentNamespace: XMLNamespace.server)
                         let address = AddressGrouping.key(channel.remoteAddress?.ipAddress ?? "unknown", ipv6PrefixLength: ipv6PrefixLength)
                         guard incoming.open(address, limit: perAddress) else {
@@ -90,7 +98,7 @@ public final class FederationListenerService: ServerService, Sendable {
                             ReadRateLimiter(bytesPerSecond: settings.bytesPerSecond, burst: settings.bytesPerSecond, gate: gate),
                             decoder, encoder,
                             IdleStateHandler(allTimeout: .seconds(settings.idleSeconds)),
-                            IncomingServerStream(settings: settings, links: links, kernel: kernel, tls: serverTLS, trust: trust,
+                            IncomingServerStream(host: first, hosts: federationHosts, trust: trust,
                                                  directTLS: presented, decoder: decoder, gate: gate, logger: logger),
                         ])
                     }
@@ -111,7 +119,7 @@ public final class FederationListenerService: ServerService, Sendable {
     }
 
     public func stop() async {
-        links?.closeAll()
+        for links in allLinks { links.closeAll() }
         await listeners.closeAll()
         await directTLSListeners.closeAll()
     }

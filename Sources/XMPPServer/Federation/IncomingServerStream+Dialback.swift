@@ -22,7 +22,7 @@ extension IncomingServerStream {
             return write(Dialback.error("result", from: to, to: remote, .itemNotFound), context: context)
         }
         // Never one of our own domains (a room service's, a component's): nobody else speaks for them, whatever DNS says.
-        guard settings.permits(remote), !serves(remote) else {
+        guard settings.permits(remote), !isOwn(remote) else {
             return write(Dialback.error("result", from: local, to: remote, .forbidden), context: context)
         }
         guard pendingVerifications < Self.maxPendingVerifications, remoteDomains.count < Self.maxDomains else {
@@ -87,5 +87,11 @@ extension IncomingServerStream {
     /// Whether `domain` is ours: the server's or a hosted service's.
     func serves(_ domain: String) -> Bool {
         domain == settings.localDomain || kernel.isHostedService(domain)
+    }
+
+    /// Whether `domain` is this server's, the stream's or another virtual host's (or one of their services'): those
+    /// reach each other inside the process, so a remote server claiming one is an impostor.
+    func isOwn(_ domain: String) -> Bool {
+        serves(domain) || hosts?.host(serving: domain) != nil
     }
 }

@@ -22,10 +22,15 @@ final class IncomingServerStream: ChannelInboundHandler {
     /// Remote domains one stream may authenticate (a server multiplexing its services' domains); more are refused.
     static let maxDomains = 32
 
-    let settings: FederationSettings
-    let links: ServerLinks
-    let kernel: ServerKernel
-    private let tls: NIOSSLContext?
+    /// The domain's (with virtual hosts, the one the stream's first header names).
+    private(set) var settings: FederationSettings
+    private(set) var links: ServerLinks
+    private(set) var kernel: ServerKernel
+    private var tls: NIOSSLContext?
+    /// Every domain of the server, for the stream to take the one it is opened to.
+    let hosts: FederationHosts?
+    /// Whether the first header picked the domain already.
+    private var isHostChosen = false
     /// How the remote's certificate is judged (with ``tls``).
     let trust: ServerCertificateTrust?
     /// What the remote presented in the TLS handshake.
@@ -58,14 +63,15 @@ final class IncomingServerStream: ChannelInboundHandler {
     private var unfinished: [JID: EventLoopFuture<Void>] = [:]
 
     /// With `directTLS`, the connection began with TLS (XEP-0368) and this is what the remote presented.
-    init(settings: FederationSettings, links: ServerLinks, kernel: ServerKernel, tls: NIOSSLContext?, trust: ServerCertificateTrust?,
+    init(host: FederationHosts.Host, hosts: FederationHosts? = nil, trust: ServerCertificateTrust?,
          directTLS: PresentedCertificates? = nil, decoder: XMPPStreamDecoder, gate: ReadGate, logger: Logger) {
         self.presented = directTLS
         self.isSecured = directTLS != nil
-        self.settings = settings
-        self.links = links
-        self.kernel = kernel
-        self.tls = tls
+        self.settings = host.links.settings
+        self.links = host.links
+        self.kernel = host.kernel
+        self.tls = host.serverTLS
+        self.hosts = hosts
         self.trust = trust
         self.decoder = decoder
         self.gate = gate
@@ -137,6 +143,14 @@ final class IncomingServerStream: ChannelInboundHandler {
     private func opened(_ root: Element, contentNamespace: String, context: ChannelHandlerContext) {
         streamID = StanzaID.make()
         let to = root.attribute("to")?.lowercased() ?? ""
+        if !isHostChosen {
+            // With virtual hosts, the domain the stream is opened to is the one it talks to; later headers (after
+            // STARTTLS, SASL) must name it again.
+            isHostChosen = true
+            if !serves(to), let host = hosts?.host(serving: to) {
+                (settings, links, kernel, tls) = (host.links.settings, host.links, host.kernel, host.serverTLS)
+            }
+        }
         receivingDomain = serves(to) ? to : settings.localDomain
         let header = StreamHeader(from: receivingDomain, to: root.attribute("from"), id: streamID, version: "1.0",
                                   contentNamespace: XMLNamespace.server)
@@ -156,7 +170,7 @@ final class IncomingServerStream: ChannelInboundHandler {
         // SASL EXTERNAL is offered only when the certificate names the domain the header claims, so that is checked
         // (off the event loop) before the features go out.
         guard isSecured, !isSASLDone, let from = root.attribute("from").flatMap(JID.init(validating:)), from.localpart == nil,
-              from.resourcepart == nil, !serves(from.domainpart) else {
+              from.resourcepart == nil, !isOwn(from.domainpart) else {
             return sendFeatures(context: context)
         }
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)

@@ -35,6 +35,8 @@ final class ServerLinks: RemoteRouter, Sendable {
         let tryExternal: Bool
         let logger: Logger
         let maxStanzaBytes: Int
+        /// This server's other domains (virtual hosts), reached without a stream.
+        var neighbours: NeighbourRoutes? = nil
     }
 
     private struct State {
@@ -113,11 +115,18 @@ final class ServerLinks: RemoteRouter, Sendable {
         // The sending domain is the stanza's: the server's own for users, a service's for what a room sends.
         let origin = stanza.attribute("from").flatMap(JID.init(validating:))?.domainpart ?? settings.localDomain
         let route = Route(local: kernel.isHostedService(origin) ? origin : settings.localDomain, remote: domain)
+        guard let environment = environment.withLock({ $0 }) else {
+            return bounce(stanza, StanzaError(.remoteServerNotFound, text: "federation is not running"), kernel: kernel)
+        }
+        if let neighbours = environment.neighbours, let neighbour = neighbours.neighbour(serving: domain, besides: kernel) {
+            guard let from = stanza.attribute("from").flatMap(JID.init(validating:)) else { return }
+            if !neighbours.deliver(stanza, from: from, to: to, route: route, neighbour: neighbour) {
+                bounce(stanza, StanzaError(.resourceConstraint, type: .wait, text: "too many stanzas wait for \(domain)"), kernel: kernel)
+            }
+            return
+        }
         guard settings.permits(domain) else {
             return bounce(stanza, StanzaError(.remoteServerNotFound, text: "this server does not talk to \(domain)"), kernel: kernel)
-        }
-        guard environment.withLock({ $0 }) != nil else {
-            return bounce(stanza, StanzaError(.remoteServerNotFound, text: "federation is not running"), kernel: kernel)
         }
         enum Next { case write(OutgoingBatch), queued, refused(StanzaError), connect(attempt: Int) }
         let now = NIODeadline.now()

@@ -34,10 +34,11 @@ final class ServerMetrics: Sendable {
     /// The modules' figures (`xmppctl stats`: archive write queue, rooms, occupants), by name, made on first scrape.
     private let moduleFigures = Locked<[String: Metrics.Meter]>([:])
     private let factory: PrometheusMetricsFactory
-    private let kernel: ServerKernel
+    /// The kernels of the server's domains (virtual hosts): their figures are added up.
+    private let kernels: [ServerKernel]
 
-    init(kernel: ServerKernel) {
-        self.kernel = kernel
+    init(kernels: [ServerKernel]) {
+        self.kernels = kernels
         var factory = PrometheusMetricsFactory(registry: registry)
         // Routing takes microseconds to milliseconds (storage included): buckets from 10 µs to 1 s.
         factory.durationHistogramBuckets["xmpp_routing_seconds"] = [
@@ -95,14 +96,16 @@ final class ServerMetrics: Sendable {
 
     /// The text a scrape gets, with the read-when-scraped figures brought up to date first.
     func exposition() -> ByteBuffer {
-        sessions.set(kernel.registry.count)
+        sessions.set(kernels.reduce(0) { $0 + $1.registry.count })
         if let rss = Self.residentMemoryBytes() { residentBytes.set(rss) }
-        if let links = kernel.remoteRouter as? ServerLinks {
-            let domains = links.remoteDomains
-            remoteDomains.incoming.set(domains.count(where: \.incoming))
-            remoteDomains.outgoing.set(domains.count(where: \.outgoing))
+        let domains = kernels.flatMap { ($0.remoteRouter as? ServerLinks)?.remoteDomains ?? [] }
+        remoteDomains.incoming.set(domains.count(where: \.incoming))
+        remoteDomains.outgoing.set(domains.count(where: \.outgoing))
+        var figures: [String: Int] = [:]
+        for kernel in kernels {
+            for (name, value) in kernel.statistics { figures[name, default: 0] += value }
         }
-        for (name, value) in kernel.statistics {
+        for (name, value) in figures.sorted(by: { $0.key < $1.key }) {
             moduleFigures.withLock { meters in
                 if meters[name] == nil {
                     meters[name] = Metrics.Meter(label: "xmpp_module_figure", dimensions: [("name", name)], factory: factory)

@@ -6,14 +6,15 @@ import XMPPServerKernel
 /// The administration socket `xmppctl` talks to (``AdminSocket``), as a service.
 public final class AdminSocketService: ServerService, Sendable {
     public let name = "admin socket"
-    private let kernel: ServerKernel
+    /// The kernels of the server's domains, the first domain's first.
+    private let kernels: [ServerKernel]
     private let dataDirectory: String
     private let group: any EventLoopGroup
     private let started = Date()
     private let channel = Locked<(any Channel)?>(nil)
 
-    init(kernel: ServerKernel, dataDirectory: String, group: any EventLoopGroup) {
-        self.kernel = kernel
+    init(kernels: [ServerKernel], dataDirectory: String, group: any EventLoopGroup) {
+        self.kernels = kernels
         self.dataDirectory = dataDirectory
         self.group = group
     }
@@ -23,7 +24,7 @@ public final class AdminSocketService: ServerService, Sendable {
 
     public func start() async throws {
         guard channel.withLock({ $0 == nil }) else { return }
-        let bound = try await AdminSocket.bind(kernel: kernel, dataDirectory: dataDirectory, group: group, started: started)
+        let bound = try await AdminSocket.bind(kernels: kernels, dataDirectory: dataDirectory, group: group, started: started)
         channel.withLock { $0 = bound }
     }
 

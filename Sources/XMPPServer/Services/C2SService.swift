@@ -10,36 +10,45 @@ import XMPPServerKernel
 public final class C2SService: ServerService, Sendable {
     public let name = "c2s"
     private let configuration: ServerConfiguration
-    private let kernel: ServerKernel
-    private let tls: ServerTLS
     private let group: any EventLoopGroup
     private let logger: Logger
     private let listeners = Locked<[any Channel]?>(nil)
     /// What every client connection shares (limits, login throttle, per-address counts, delivery queues, the
     /// sessions that may resume): the WebSocket endpoint (``WebService``) uses the same, so a user's streams count
-    /// alike whichever way they came.
+    /// alike whichever way they came. The first domain's; with virtual hosts, the others' are in its `hosts`.
     let shared: C2SConnectionHandler.Shared
 
-    init(configuration: ServerConfiguration, kernel: ServerKernel, tls: ServerTLS, group: any EventLoopGroup, logger: Logger,
+    init(configuration: ServerConfiguration, hosts: [ServerHost], group: any EventLoopGroup, logger: Logger,
          metrics: ServerMetrics? = nil) {
         self.configuration = configuration
-        self.kernel = kernel
-        self.tls = tls
         self.group = group
         self.logger = logger
+        // Per address, connections count once whichever domain they are for.
+        let (connections, batchers) = (ConnectionCounter(), DeliveryBatchers(group: group, maxOutboundBytes: configuration.limits.maxOutboundBytes))
+        let all = hosts.map { host in
+            Self.shared(of: host, connections: connections, batchers: batchers, logger: logger, metrics: metrics)
+        }
+        var primary = all[0]
+        if all.count > 1 { primary.hosts = C2SHosts(all) }
+        shared = primary
+    }
+
+    /// One domain's part of what its connections share.
+    private static func shared(of host: ServerHost, connections: ConnectionCounter, batchers: DeliveryBatchers, logger: Logger,
+                               metrics: ServerMetrics?) -> C2SConnectionHandler.Shared {
+        let (configuration, kernel) = (host.configuration, host.kernel)
         let limits = configuration.limits
         let negotiation = ServerNegotiationStateMachine.Configuration(
             domains: [configuration.domain], tls: configuration.requireTLS ? .required : .optional,
             preAuthenticationFeatures: kernel.preAuthenticationFeatures,
             postAuthenticationFeatures: kernel.postAuthenticationFeatures,
             allowsPreAuthenticationIQ: configuration.kernel.registration != .closed)
-        shared = C2SConnectionHandler.Shared(
-            kernel: kernel, tls: tls, limits: limits,
+        return C2SConnectionHandler.Shared(
+            kernel: kernel, tls: host.tls, limits: limits,
             throttle: AuthenticationThrottle(window: TimeInterval(limits.authFailureWindowSeconds),
                                              perAddress: limits.authFailuresPerIP, perAccount: limits.authFailuresPerAccount),
-            connections: ConnectionCounter(), negotiation: negotiation, logger: logger,
-            channelBinding: configuration.channelBinding,
-            batchers: DeliveryBatchers(group: group, maxOutboundBytes: limits.maxOutboundBytes),
+            connections: connections, negotiation: negotiation, logger: logger,
+            channelBinding: configuration.channelBinding, batchers: batchers,
             streamManagement: StreamManagementModule.settings(of: kernel), resumption: ResumptionTable(),
             maxHeldWhileInactive: ClientStateModule.maxHeld(of: kernel), metrics: metrics)
     }

@@ -4,12 +4,14 @@ server-to-server streams.
 usage: python3 -u slixmpp_federation_scenario.py HOST PORT_A TLS_PORT_A DOMAIN_A CA_A PORT_B DOMAIN_B CA_B S2S_PORT_B
                                                 [UNREACHABLE STALL_PORT]
 
-DOMAIN_A is an xmppd. UNREACHABLE is a domain DOMAIN_A's s2s_hosts sends to a closed port; stall.test is sent to
+DOMAIN_A is an xmppd. With SAME_SERVER=1 in the environment, DOMAIN_B is a virtual host of the same xmppd (PORT_B
+is PORT_A): a remote server claiming DOMAIN_A is then refused outright rather than asked about. UNREACHABLE is a domain DOMAIN_A's s2s_hosts sends to a closed port; stall.test is sent to
 STALL_PORT, where this script accepts connections and never answers. Each step prints
 "ok <step>"; the first failure prints "FAIL <step>: <why>" and exits 1. Run by
 Tests/XMPPServerTests/FederationInteropTests.swift.
 """
 import asyncio
+import os
 import ssl
 import sys
 
@@ -24,6 +26,7 @@ UNREACHABLE = sys.argv[10] if len(sys.argv) > 10 else None
 STALL_PORT = int(sys.argv[11]) if len(sys.argv) > 11 else None
 PASSWORD = "secret-" + SUFFIX
 NICK = "http://jabber.org/protocol/nick"
+SAME_SERVER = os.environ.get("SAME_SERVER") == "1"
 
 
 class FederatedClient(Client):
@@ -197,9 +200,15 @@ async def refusals(alice):
             fail("retry memory", f"{got['error']['condition']}, {len(accepted)} connections, "
                                  f"{asyncio.get_running_loop().time() - started:.1f} s")
     # A server claiming DOMAIN_A's name without its key: dialback says invalid, and nothing it sends is taken.
-    answer = await raw_s2s(DOMAIN_A, key="0" * 64, then=None)
-    if "type='invalid'" not in answer and 'type="invalid"' not in answer:
-        fail("forged dialback", answer)
+    if SAME_SERVER:
+        # Both domains are this server's: they never dial each other, so nobody may claim either over s2s.
+        answer = await raw_s2s(DOMAIN_A, key="0" * 64, then=None, until=b"forbidden")
+        if "forbidden" not in answer:
+            fail("dialback for the server's other domain", answer)
+    else:
+        answer = await raw_s2s(DOMAIN_A, key="0" * 64, then=None)
+        if "type='invalid'" not in answer and 'type="invalid"' not in answer:
+            fail("forged dialback", answer)
     answer = await raw_s2s(DOMAIN_A, key=None, then=f"<message from='mallory@{DOMAIN_A}' to='x@{DOMAIN_B}'><body>x</body></message>")
     if "invalid-from" not in answer:
         fail("stanza before dialback", answer)
