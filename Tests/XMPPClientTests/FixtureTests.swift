@@ -155,6 +155,16 @@ struct FixtureTests {
         #expect(otherRoot.status != 0, "\(otherRoot.output)")
         let key = try await runProcess(["openssl", "pkey", "-in", "\(directory)/a.key", "-noout"], timeout: 30)
         #expect(key.status == 0, "\(key.output)")
+        // A certificate for a key openssl made (ejabberd's): it verifies and carries that key.
+        let made = try await runProcess(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                         "-out", "\(directory)/e.key"], timeout: 30)
+        #expect(made.status == 0, "\(made.output)")
+        try authority.issue(["e.test"], certificatePath: "\(directory)/e.crt", forKeyAt: "\(directory)/e.key")
+        let verified = try await runProcess(["openssl", "verify", "-CAfile", authority.certificatePath, "\(directory)/e.crt"], timeout: 30)
+        #expect(verified.status == 0, "\(verified.output)")
+        let certificateKey = try await runProcess(["openssl", "x509", "-in", "\(directory)/e.crt", "-noout", "-pubkey"], timeout: 30).output
+        let ownKey = try await runProcess(["openssl", "pkey", "-in", "\(directory)/e.key", "-pubout"], timeout: 30).output
+        #expect(certificateKey.contains("BEGIN PUBLIC KEY") && certificateKey == ownKey, "\(certificateKey) \(ownKey)")
     }
 
     @Test("EjabberdServer runs ejabberd on its own ports and node, answers XMPP there, and stop takes it and its port mapper away")

@@ -217,6 +217,42 @@ import XMPPTransport
         #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 7, "\(output)")
     }
 
+    /// xmppd and ejabberd with certificates from one CA and no dialback on either side (xmppd's `s2s_secure_auth`,
+    /// ejabberd without mod_s2s_dialback, trusting the CA by `s2s_cafile`): SASL EXTERNAL both ways, each checking the
+    /// other's certificate.
+    @Test func xmppdAndEjabberdOnCertificates() async throws {
+        let xmppdS2S = try LoopbackPort.free()
+        let directory = NSTemporaryDirectory() + "s2s-ca-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let authority = try TestCertificateAuthority(name: "test-ca", directory: directory)
+        let result = try await EjabberdServer.with(domain: "ejabberd.test", remotes: ["alpha.test": xmppdS2S], authority: authority) { ejabberd in
+            let alpha = try await TestServer.start(storage: "memory") { configuration in
+                configuration.domain = "alpha.test"
+                let data = configuration.dataDirectory
+                try? authority.issue(["alpha.test", "*.alpha.test"], certificatePath: "\(data)/alpha.test.crt", keyPath: "\(data)/alpha.test.key")
+                try? ConfigFile.set("s2s_port", to: String(xmppdS2S), in: &configuration)
+                try? ConfigFile.set("s2s_hosts", to: "ejabberd.test=127.0.0.1:\(ejabberd.s2sPort)", in: &configuration)
+                try? ConfigFile.set("s2s_ca_file", to: authority.certificatePath, in: &configuration)
+                try? ConfigFile.set("s2s_secure_auth", to: "on", in: &configuration)
+            }
+            let script = try #require(Bundle.module.url(forResource: "slixmpp_federation_scenario", withExtension: "py", subdirectory: "Interop"))
+            let result = try? await runProcess(["python3", "-u", script.path, "127.0.0.1",
+                                                String(alpha.port), String(alpha.tlsPort), "alpha.test", authority.certificatePath,
+                                                String(ejabberd.port), "ejabberd.test", authority.certificatePath, String(ejabberd.s2sPort)],
+                                               timeout: 240)
+            let port = try #require(alpha.httpPort)
+            let figures = (try? await runProcess(["python3", "-c", "import urllib.request; print(urllib.request.urlopen("
+                                                  + "'http://127.0.0.1:\(port)/metrics').read().decode())"], timeout: 30).output) ?? ""
+            await alpha.stop()
+            return result.map { ($0.status, $0.output, ejabberd.logTail, figures) }
+        }
+        let (status, output, log, figures) = try #require(result)
+        #expect(status == 0, "federation scenario with ejabberd on certificates failed:\n\(output)\nejabberd's log:\n\(log)")
+        #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 7, "\(output)")
+        #expect(figures.contains("xmpp_module_figure{name=\"s2s_authenticated_by_dialback\"} 0")
+                && !figures.contains("xmpp_module_figure{name=\"s2s_authenticated_by_certificate\"} 0"), "\(figures)")
+    }
+
     private static func runWithProsody(authority: TestCertificateAuthority?, virtualHost: Bool = false) async throws {
         let (xmppdS2S, prosodyS2S) = (try LoopbackPort.free(), try LoopbackPort.free())
         let federation = ProsodyServer.Federation(s2sPort: prosodyS2S, hosts: ["alpha.test": xmppdS2S], authority: authority)

@@ -40,10 +40,12 @@ public final class EjabberdServer: Sendable {
 
     /// Starts ejabberd for `domain`, reaching each domain of `remotes` (and its `conference.` subdomain) at
     /// 127.0.0.1 on the given port, runs `body`, and stops it whether `body` returns or throws. Waits for a place in
-    /// ``TestGate/servers`` first.
-    public static func with<Result>(domain: String, remotes: [String: Int], _ body: (EjabberdServer) async throws -> Result) async throws -> Result {
+    /// ``TestGate/servers`` first. With `authority`, ejabberd's certificate comes from it, it trusts it for remote
+    /// servers (`s2s_cafile`), and it has no dialback: remote servers authenticate by SASL EXTERNAL or not at all.
+    public static func with<Result>(domain: String, remotes: [String: Int], authority: TestCertificateAuthority? = nil,
+                                    _ body: (EjabberdServer) async throws -> Result) async throws -> Result {
         try await TestGate.servers.run {
-            let server = try await start(domain: domain, remotes: remotes)
+            let server = try await start(domain: domain, remotes: remotes, authority: authority)
             do {
                 let result = try await body(server)
                 await server.stop()
@@ -56,7 +58,7 @@ public final class EjabberdServer: Sendable {
     }
 
     /// - Throws: ``TestSetupError`` when ejabberd is missing (`.ci/run` installs it) or does not come up.
-    static func start(domain: String, remotes: [String: Int]) async throws -> EjabberdServer {
+    static func start(domain: String, remotes: [String: Int], authority: TestCertificateAuthority? = nil) async throws -> EjabberdServer {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/ejabberdctl") else {
             throw TestSetupError("ejabberd is not installed: apt-get install ejabberd (.ci/run does)")
         }
@@ -72,7 +74,13 @@ public final class EjabberdServer: Sendable {
             "-addext", "keyUsage=digitalSignature,keyCertSign",
         ], timeout: 30)
         guard certificate.status == 0 else { throw TestSetupError("openssl: \(certificate.output)") }
-        let combined = try String(contentsOfFile: "\(directory)/leaf.crt", encoding: .utf8)
+        if let authority {
+            // The same openssl key, with a certificate from the authority instead.
+            try authority.issue([domain, "conference.\(domain)", "pubsub.\(domain)"], certificatePath: "\(directory)/leaf.crt",
+                                forKeyAt: "\(directory)/leaf.key")
+        }
+        // (A line break between them: a PEM file need not end with one.)
+        let combined = try String(contentsOfFile: "\(directory)/leaf.crt", encoding: .utf8) + "\n"
             + String(contentsOfFile: "\(directory)/leaf.key", encoding: .utf8)
         try combined.write(toFile: "\(directory)/\(domain).pem", atomically: true, encoding: .utf8)
         var records: [String: [DNSMessage.SRVRecord]] = [:]
@@ -84,7 +92,7 @@ public final class EjabberdServer: Sendable {
         let dns = try await FakeDNSServer.start(records: records)
         let (port, s2sPort) = (try LoopbackPort.free(), try LoopbackPort.free())
         let node = "xmpptest\(UUID().uuidString.prefix(8).lowercased())@localhost"
-        try configuration(domain: domain, directory: directory, port: port, s2sPort: s2sPort)
+        try configuration(domain: domain, directory: directory, port: port, s2sPort: s2sPort, trusting: authority?.certificatePath)
             .write(toFile: "\(directory)/ejabberd.yml", atomically: true, encoding: .utf8)
         try """
             EXEC_CMD="as_current_user"
@@ -146,8 +154,10 @@ public final class EjabberdServer: Sendable {
         throw TestSetupError("ejabberd did not come up on port \(port) (ejabberdctl: \(started)): \(log.suffix(3000))")
     }
 
-    static func configuration(domain: String, directory: String, port: Int, s2sPort: Int) -> String {
-        """
+    static func configuration(domain: String, directory: String, port: Int, s2sPort: Int, trusting authority: String? = nil) -> String {
+        // With an authority: its root for remote servers' certificates, and no dialback module.
+        let certificates = authority.map { "s2s_cafile: \"\($0)\"\n" } ?? ""
+        return certificates + """
         loglevel: info
         log_rotate_count: 0
         hosts:
@@ -192,8 +202,7 @@ public final class EjabberdServer: Sendable {
           mod_roster: {}
           mod_offline: {}
           mod_vcard: {}
-          mod_s2s_dialback: {}
-          mod_register:
+          \(authority == nil ? "mod_s2s_dialback: {}\n  " : "")mod_register:
             access: register
             ip_access: all
           mod_muc:

@@ -34,6 +34,18 @@ public struct TestCertificateAuthority: Sendable {
     /// writes it and its key (PEM) to `certificatePath` and `keyPath`, creating their directory.
     public func issue(_ dnsNames: [String], certificatePath: String, keyPath: String) throws {
         let leafKey = P256.Signing.PrivateKey()
+        try issue(dnsNames, certificatePath: certificatePath, for: leafKey)
+        try leafKey.pemRepresentation.write(toFile: keyPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Issues a certificate as above for the P-256 key (PEM) that is already in `keyPath` (one openssl made, for
+    /// servers that read only its key format, such as ejabberd's Erlang).
+    public func issue(_ dnsNames: [String], certificatePath: String, forKeyAt keyPath: String) throws {
+        let key = try P256.Signing.PrivateKey(pemRepresentation: String(contentsOfFile: keyPath, encoding: .utf8))
+        try issue(dnsNames, certificatePath: certificatePath, for: key)
+    }
+
+    private func issue(_ dnsNames: [String], certificatePath: String, for leafKey: P256.Signing.PrivateKey) throws {
         let subject = try DistinguishedName { CommonName(dnsNames[0]) }
         let now = Date()
         let leaf = try Certificate(
@@ -50,6 +62,5 @@ public struct TestCertificateAuthority: Sendable {
         let directory = URL(fileURLWithPath: certificatePath).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try leaf.serializeAsPEM().pemString.write(toFile: certificatePath, atomically: true, encoding: .utf8)
-        try leafKey.pemRepresentation.write(toFile: keyPath, atomically: true, encoding: .utf8)
     }
 }
