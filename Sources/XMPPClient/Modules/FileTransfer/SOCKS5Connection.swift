@@ -1,0 +1,125 @@
+import Crypto
+import Foundation
+import NIOCore
+import NIOPosix
+import XMPPCore
+
+/// A SOCKS5 bytestream's connection (XEP-0065 §5.3.3, XEP-0260): TCP to a streamhost (a proxy, or a peer's
+/// listener), the SOCKS5 greeting without authentication, and CONNECT to the domain name the protocol derives from the
+/// session (`SHA-1(sid + requester + target)` in hex, port 0). What follows is the file's bytes.
+enum SOCKS5Connection {
+    /// The destination address for the session `sid` between `requester` and `target` (full JIDs).
+    static func destination(sid: String, requester: JID, target: JID) -> String {
+        Insecure.SHA1.hash(data: Data((sid + requester.description + target.description).utf8))
+            .map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Connects to `host`:`port` and asks it for `destination`; the channel then carries the bytestream.
+    /// - Throws: ``FileTransferError/transferFailed(_:)`` when the connection or the handshake fails or takes longer
+    ///   than `timeout`.
+    static func connect(host: String, port: Int, destination: String, group: any EventLoopGroup,
+                        timeout: Duration) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        let (channel, handshake): (NIOAsyncChannel<ByteBuffer, ByteBuffer>, EventLoopFuture<Void>)
+        do {
+            (channel, handshake) = try await ClientBootstrap(group: group)
+                .connectTimeout(.nanoseconds(Int64(timeout.nanoseconds)))
+                .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .connect(host: host, port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let handshake = SOCKS5ClientHandshake(destination: destination, promise: channel.eventLoop.makePromise())
+                        try channel.pipeline.syncOperations.addHandler(handshake)
+                        // Half-closure: the sender's end of file reaches the proxy after the last byte, not instead of it.
+                        let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+                        return (wrapped, handshake.promise.futureResult)
+                    }
+                }
+        } catch {
+            throw FileTransferError.transferFailed("cannot connect to the streamhost \(host):\(port): \(error)")
+        }
+        do {
+            try await withTimeout(timeout) { try await handshake.get() }
+            return channel
+        } catch {
+            try? await channel.channel.close()
+            throw error
+        }
+    }
+}
+
+/// The client side of the SOCKS5 greeting (version 5, one method: no authentication) and CONNECT request for a
+/// domain name; once the streamhost has answered both, it passes everything through.
+final class SOCKS5ClientHandshake: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let promise: EventLoopPromise<Void>
+    private let destination: [UInt8]
+    private var received = ByteBuffer()
+    private var step = Step.greeting
+
+    private enum Step { case greeting, reply, done }
+
+    init(destination: String, promise: EventLoopPromise<Void>) {
+        self.destination = Array(destination.utf8)
+        self.promise = promise
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        var request = context.channel.allocator.buffer(capacity: 10 + destination.count)
+        request.writeBytes([5, 1, 0, 5, 1, 0, 3, UInt8(destination.count)] + destination + [0, 0])
+        context.writeAndFlush(wrapOutboundOut(request), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard step != .done else { return context.fireChannelRead(data) }
+        var chunk = unwrapInboundIn(data)
+        received.writeBuffer(&chunk)
+        if step == .greeting, received.readableBytes >= 2 {
+            guard received.readBytes(length: 2) == [5, 0] else { return fail("the streamhost wants authentication", context: context) }
+            step = .reply
+        }
+        // The reply: 4 bytes, the bound address (IPv4, IPv6, or a domain: its length and name), 2 port bytes.
+        guard step == .reply, received.readableBytes >= 5, let head = received.getBytes(at: received.readerIndex, length: 5) else { return }
+        guard head[0] == 5, head[1] == 0 else { return fail("the streamhost refused the connection (code \(head[1]))", context: context) }
+        let length = 4 + (head[3] == 1 ? 4 : head[3] == 4 ? 16 : 1 + Int(head[4])) + 2
+        guard received.readableBytes >= length else { return }
+        received.moveReaderIndex(forwardBy: length)
+        step = .done
+        promise.succeed()
+        if received.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(received)) }
+        received = ByteBuffer()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if step != .done { promise.fail(FileTransferError.transferFailed("the streamhost closed the connection")) }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if step != .done { promise.fail(FileTransferError.transferFailed("\(error)")) }
+        context.fireErrorCaught(error)
+    }
+
+    private func fail(_ why: String, context: ChannelHandlerContext) {
+        step = .done
+        promise.fail(FileTransferError.transferFailed(why))
+        context.close(promise: nil)
+    }
+}
+
+/// Runs `body`, failing with ``FileTransferError/transferFailed(_:)`` after `timeout`.
+func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            throw FileTransferError.transferFailed("no answer in time")
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}

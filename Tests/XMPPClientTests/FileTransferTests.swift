@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+import XMPPClient
+import XMPPCore
+import XMPPServer
+import XMPPTestSupport
+
+/// Two XMPPClients send each other files through xmppd: by stream initiation (XEP-0096) and by Jingle (XEP-0234),
+/// over the server's SOCKS5 proxy (XEP-0065/0260) and in-band (XEP-0047/0261).
+@Suite("File transfer between clients")
+struct FileTransferTests {
+    /// A connected client with the module, allowed `methods`.
+    static func client(_ user: String, on server: TestServer, methods: [BytestreamMethod]) async throws -> (XMPPClient, FileTransferModule) {
+        var configuration = try ClientFixture(server: server).configuration(user, resource: "desk")
+        configuration.requestTimeout = .seconds(20)
+        let client = XMPPClient(configuration: configuration)
+        var options = FileTransferModule.Options()
+        options.methods = methods
+        let files = client.add(FileTransferModule(options: options))
+        try await client.connect(registering: true)
+        return (client, files)
+    }
+
+    static func randomFile(bytes: Int, in directory: String) throws -> URL {
+        let url = URL(fileURLWithPath: "\(directory)/source-\(UUID().uuidString).bin")
+        try Data((0..<bytes).map { _ in UInt8.random(in: 0...255) }).write(to: url)
+        return url
+    }
+
+    struct Case: Sendable, CustomTestStringConvertible {
+        let transferProtocol: FileTransferProtocol
+        let methods: [BytestreamMethod]
+        var testDescription: String { "\(transferProtocol.rawValue) with \(methods.map(\.rawValue))" }
+    }
+
+    @Test("a file arrives whole, by the first method both allow", arguments: [
+        Case(transferProtocol: .streamInitiation, methods: [.socks5, .inBand]),
+        Case(transferProtocol: .streamInitiation, methods: [.inBand]),
+        Case(transferProtocol: .jingle, methods: [.socks5, .inBand]),
+        Case(transferProtocol: .jingle, methods: [.inBand]),
+    ])
+    func transfer(_ test: Case) async throws {
+        let server = try await TestServer.start(storage: "memory")
+        defer { Task { await server.stop() } }
+        let directory = NSTemporaryDirectory() + "ft-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (alice, aliceFiles) = try await Self.client("alice", on: server, methods: test.methods)
+        let (bob, bobFiles) = try await Self.client("bob", on: server, methods: test.methods)
+        let size = 300_000
+        let source = try Self.randomFile(bytes: size, in: directory)
+        let destination = URL(fileURLWithPath: "\(directory)/received.bin")
+        let receiving = Task {
+            for await offer in bobFiles.offers {
+                #expect(offer.file.name == source.lastPathComponent && offer.file.size == Int64(size) && offer.file.sha256 != nil)
+                #expect(offer.transferProtocol == test.transferProtocol && offer.from == alice.jid)
+                let transfer = bobFiles.accept(offer, saveTo: destination)
+                var last: Int64 = 0
+                for await step in transfer.progress { last = step.completed }
+                let saved = try await transfer.value
+                return (saved, last)
+            }
+            throw FileTransferError.cancelledByPeer
+        }
+        let method = try await aliceFiles.send(file: source, to: try #require(bob.jid), using: test.transferProtocol).value
+        #expect(method == test.methods[0])
+        let (saved, last) = try await receiving.value
+        #expect(saved == destination && last == Int64(size))
+        #expect(try Data(contentsOf: destination) == Data(contentsOf: source))
+        await alice.disconnect()
+        await bob.disconnect()
+    }
+
+    @Test("a declined offer fails the sender's transfer, by either protocol", arguments: FileTransferProtocol.allCases)
+    func declined(_ transferProtocol: FileTransferProtocol) async throws {
+        let server = try await TestServer.start(storage: "memory")
+        defer { Task { await server.stop() } }
+        let directory = NSTemporaryDirectory() + "ft-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (alice, aliceFiles) = try await Self.client("alice", on: server, methods: [.socks5, .inBand])
+        let (bob, bobFiles) = try await Self.client("bob", on: server, methods: [.socks5, .inBand])
+        Task {
+            for await offer in bobFiles.offers { await bobFiles.decline(offer) }
+        }
+        let source = try Self.randomFile(bytes: 1000, in: directory)
+        await #expect(throws: FileTransferError.self) {
+            _ = try await aliceFiles.send(file: source, to: try #require(bob.jid), using: transferProtocol).value
+        }
+        await alice.disconnect()
+        await bob.disconnect()
+    }
+}
