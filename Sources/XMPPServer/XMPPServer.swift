@@ -57,9 +57,7 @@ public final class XMPPServer: Service, Sendable {
                 extraServices: [any ServerService] = [], group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
         var configuration = configuration
         configuration.kernel.domain = configuration.domain
-        for domain in configuration.hostCertificates.keys where !configuration.virtualHosts.contains(domain) {
-            throw TLSSetupError.unusable(["certificate.\(domain) is set, but \(domain) is not one of the domains served (domains = ...)"])
-        }
+        try Self.checkDomains(of: &configuration)
         self.logger = logger
         // Only the server's user may read the database, the key, the secret and the admin socket in it.
         if !FileManager.default.fileExists(atPath: configuration.dataDirectory) {
@@ -83,6 +81,13 @@ public final class XMPPServer: Service, Sendable {
             hosts.append(try ServerHost(configuration: host.keepingOptions(of: modules), modules: modules, logger: logger))
         }
         self.hosts = hosts
+        for host in hosts {
+            // A domain that is another domain's service (conference.example.org beside example.org) would have two
+            // owners: the lookups of the listeners and of the in-process routes would disagree about it.
+            if let owner = hosts.first(where: { $0 !== host && $0.kernel.isHostedService(host.domain) }) {
+                throw HostSetupError.invalidDomains("\(host.domain) is a service of \(owner.domain) (rename the service, or leave the domain out)")
+            }
+        }
         (kernel, tls, database) = (hosts[0].kernel, hosts[0].tls, hosts[0].database)
         metrics = ServerMetrics(kernels: hosts.map(\.kernel))
         c2s = C2SService(configuration: configuration, hosts: hosts, group: group, logger: logger, metrics: metrics)
@@ -93,6 +98,23 @@ public final class XMPPServer: Service, Sendable {
         federation = FederationListenerService(configuration: configuration, hosts: hosts, group: group, logger: logger)
         services = hosts.map { SessionsService(kernel: $0.kernel, database: $0.database, logger: logger) }
             + [c2s, web, components, proxy, federation, admin] + extraServices
+    }
+
+    /// Normalizes the virtual hosts (set in code, they may be unnormalized or repeated) and checks the per-domain
+    /// certificates name served domains.
+    private static func checkDomains(of configuration: inout ServerConfiguration) throws {
+        var seen: Set<String> = [configuration.domain]
+        var hosts: [String] = []
+        for name in configuration.virtualHosts {
+            guard let domain = JID(validating: name).flatMap({ $0.localpart == nil && $0.resourcepart == nil ? $0.domainpart : nil }) else {
+                throw HostSetupError.invalidDomains("\(name) is not a domain name")
+            }
+            if seen.insert(domain).inserted { hosts.append(domain) }
+        }
+        configuration.virtualHosts = hosts
+        for domain in configuration.hostCertificates.keys where !hosts.contains(domain) {
+            throw HostSetupError.invalidDomains("certificate.\(domain) is set, but \(domain) is not one of the domains served (domains = ...)")
+        }
     }
 
     /// The c2s ports bound, STARTTLS first (useful with port 0).

@@ -78,7 +78,14 @@ struct Common: ParsableArguments {
         if let dataDir { settings.dataDirectory = dataDir }
         if let domain {
             // A virtual host's accounts live in a database of their own.
-            if let host = settings.virtualHost(domain) { settings = host } else { settings.domain = domain.lowercased() }
+            if let host = settings.virtualHost(domain) {
+                settings = host
+            } else if !settings.virtualHosts.isEmpty, domain.lowercased() != settings.domain {
+                throw ToolFailure.usage("\(domain) is not one of the domains the config serves (\(settings.domains.joined(separator: ", ")))",
+                                        hint: "--domain names one of `domains` in the config file")
+            } else {
+                settings.domain = domain.lowercased()
+            }
         }
         settings.kernel.domain = settings.domain
         return settings
@@ -110,6 +117,11 @@ struct Common: ParsableArguments {
             throw ToolFailure("no xmppd database at \(path)",
                               hint: "start xmppd once to create it, or point xmppctl at the server's data with --data-dir DIR or --config FILE",
                               status: ControlStatus.notThere)
+        }
+        // Never another domain's accounts under this domain's name (xmppd refuses the same).
+        if knowsDomain, let owner = DomainMarker.owner(of: path), !owner.isEmpty, owner != (try settings().domain) {
+            throw ToolFailure("the database \(path) holds the accounts of \(owner), not of \(try settings().domain)",
+                              hint: "give the domain the server serves from this data directory (--domain or --config)", status: ToolFailure.usageStatus)
         }
         return try SQLiteDatabase(path: path)
     }

@@ -20,6 +20,8 @@ enum StartupFailure {
             return ToolFailure("the TLS certificate cannot be used: \(error)",
                                hint: "fix the certificate and private_key settings, or remove both for a generated self-signed one; `xmppctl check --config FILE` lists every problem",
                                status: configuration)
+        case let error as HostSetupError:
+            return ToolFailure("\(error)", hint: "the domains served are `domain` or `domains` in the config (docs/CONFIG.md)", status: configuration)
         case let error as ServerStartError:
             return ToolFailure("\(error)",
                                hint: error.isPortInUse ? "another server (xmppd, Prosody, ejabberd) is running: stop it, or choose other ports with --c2s-port and --c2s-tls-port" : nil,

@@ -100,6 +100,34 @@ import X509
         #expect(throws: ConfigFile.ParseError.self) { try ConfigFile.apply("certificate.not a domain = /x", to: &configuration) }
     }
 
+    /// A database serves only the domain it was created for: swapping the first two of `domains` (or changing
+    /// `domain`) is refused rather than handing one domain's accounts to another; a rename is made on purpose, in the
+    /// marker file. A domain that is another's service is refused too.
+    @Test func aDatabaseServesOnlyItsOwnDomain() throws {
+        let directory = NSTemporaryDirectory() + "xmppd-marker-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = ServerConfiguration()
+        configuration.dataDirectory = directory
+        try ConfigFile.apply("domains = a.test, b.test", to: &configuration)
+        let logger = Logger(label: "test")
+        _ = try XMPPServer(configuration: configuration, logger: logger)
+        #expect(DomainMarker.owner(of: "\(directory)/xmppd.sqlite") == "a.test")
+        #expect(DomainMarker.owner(of: "\(directory)/hosts/b.test/xmppd.sqlite") == "b.test")
+        try ConfigFile.apply("domains = b.test, a.test", to: &configuration)
+        #expect { _ = try XMPPServer(configuration: configuration, logger: logger) } throws: { error in
+            "\(error)".contains("holds the accounts of a.test, not of b.test") && "\(error)".contains("xmppd.domain")
+        }
+        try ConfigFile.apply("domain = a.test", to: &configuration)
+        _ = try XMPPServer(configuration: configuration, logger: logger)
+        try "b.test\n".write(toFile: DomainMarker.path(besides: "\(directory)/xmppd.sqlite"), atomically: true, encoding: .utf8)
+        try ConfigFile.apply("domain = b.test", to: &configuration)
+        _ = try XMPPServer(configuration: configuration, logger: logger)
+        try ConfigFile.apply("domains = b.test, conference.b.test", to: &configuration)
+        #expect { _ = try XMPPServer(configuration: configuration, logger: logger) } throws: { error in
+            "\(error)".contains("conference.b.test is a service of b.test")
+        }
+    }
+
     /// The admin socket of a server with two domains: sessions and accounts of both, `USER@DOMAIN` for the second.
     @Test func adminCommandsCoverEveryDomain() async throws {
         let server = try await TestServer.start(storage: "memory") { try? ConfigFile.set("domains", to: "localhost, b.test", in: &$0) }

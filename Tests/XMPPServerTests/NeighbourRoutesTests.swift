@@ -42,5 +42,6 @@ import XMPPServerKernel
             stored = try await beta.storage.offline.pending(for: "bob").compactMap { $0.element.child("body")?.text }
         }
         #expect(stored == (1...40).map(String.init))
+        #expect(routes.laneCount == 0, "a sender's lane goes once its stanzas are done")
     }
 }

@@ -168,5 +168,8 @@ import XMPPTestSupport
                                                       "2 problems found"])
         let hostsRefused = try await runProcess([builtExecutable("xmppd"), "--config", configFile], timeout: 30)
         expectPlain(hostsRefused, status: 1, saying: ["certificate.c.test is set, but c.test is not one of the domains served"])
+        // xmppctl takes only a served domain: a typo would otherwise work on the first domain's accounts.
+        let typo = try await runProcess([builtExecutable("xmppctl"), "users", "--config", configFile, "--domain", "b.tset"], timeout: 30)
+        expectPlain(typo, status: 1, saying: ["b.tset is not one of the domains the config serves (localhost, b.test)"])
     }
 }

@@ -72,19 +72,16 @@ enum AdminSocket {
             return "deleted \(name)"
         case "stats":
             var accounts = 0
-            for kernel in kernels { accounts += (try? await kernel.storage.accounts.usernames().count) ?? 0 }
-            var figures: [(name: String, value: Int)] = []
             for kernel in kernels {
-                for (name, value) in kernel.statistics {
-                    if let index = figures.firstIndex(where: { $0.name == name }) { figures[index].value += value } else { figures.append((name, value)) }
-                }
+                guard let count = try? await kernel.storage.accounts.usernames().count else { accounts = -1; break }
+                accounts += count
             }
             let sessions = kernels.reduce(0) { $0 + $1.registry.count }
             return "sessions \(sessions) accounts \(accounts) uptime-seconds \(Int(Date().timeIntervalSince(started)))"
-                + figures.map { " \($0.name) \($0.value)" }.joined()
+                + CombinedFigures.statistics(of: kernels).map { " \($0.name) \($0.value)" }.joined()
         case "remote-domains":
-            let domains = kernels.flatMap { ($0.remoteRouter as? ServerLinks)?.remoteDomains ?? [] }
-            return domains.map { $0.domain + ($0.incoming ? " in" : "") + ($0.outgoing ? " out" : "") }.joined(separator: "\n")
+            return CombinedFigures.remoteDomains(of: kernels)
+                .map { $0.domain + ($0.incoming ? " in" : "") + ($0.outgoing ? " out" : "") }.joined(separator: "\n")
         default:
             return "error: unknown command (sessions, kick JID, logout USER, deluser USER, stats, remote-domains)"
         }

@@ -23,7 +23,13 @@ enum C2SPipeline {
                 try operations.addHandler(NIOSSLServerHandler(context: tls.context))
             } else {
                 try operations.addHandler(ByteToMessageHandler(SNIHandler { [unowned channel] sni in
-                    channel.eventLoop.makeCompletedFuture { try presentCertificate(for: sni, on: channel, shared: shared) }
+                    do {
+                        try presentCertificate(for: sni, on: channel, shared: shared)
+                    } catch {
+                        // Nothing would read what the SNI reader holds: the connection goes.
+                        channel.close(promise: nil)
+                    }
+                    return channel.eventLoop.makeSucceededVoidFuture()
                 }), name: sniReaderName)
             }
         }

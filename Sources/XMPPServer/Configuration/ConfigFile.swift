@@ -201,10 +201,11 @@ public enum ConfigFile {
         case _ where key.hasPrefix("certificate.") || key.hasPrefix("private_key."):
             // A virtual host's own certificate: `certificate.b.example = PATH`, `private_key.b.example = PATH`.
             let isCertificate = key.hasPrefix("certificate.")
-            let host = String(key.drop { $0 != "." }.dropFirst()).lowercased()
-            guard JID(validating: host).map({ $0.localpart == nil && $0.resourcepart == nil }) == true else {
+            let name = String(key.drop { $0 != "." }.dropFirst())
+            guard let jid = JID(validating: name), jid.localpart == nil, jid.resourcepart == nil else {
                 throw ParseError(line: 0, message: "\(key) names no domain")
             }
+            let host = jid.domainpart
             var entry = configuration.hostCertificates[host] ?? (nil, nil)
             if isCertificate { entry.certificate = value } else { entry.privateKey = value }
             configuration.hostCertificates[host] = entry

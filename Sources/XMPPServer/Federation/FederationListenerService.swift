@@ -71,21 +71,24 @@ public final class FederationListenerService: ServerService, Sendable {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let operations = channel.pipeline.syncOperations
-                        // TLS comes first on the direct TLS port: the refusals below go out encrypted too.
-                        let presented = directTLS ? PresentedCertificates() : nil
-                        if let presented { try federationHosts.addTLS(to: channel, presenting: presented) }
-                        let encoder = XMPPStreamEncoder(contentNamespace: XMLNamespace.server)
                         let address = AddressGrouping.key(channel.remoteAddress?.ipAddress ?? "unknown", ipv6PrefixLength: ipv6PrefixLength)
-                        guard incoming.open(address, limit: perAddress) else {
+                        var refusal: String?
+                        if !incoming.open(address, limit: perAddress) {
+                            refusal = "too many connections from your address"
                             logger.notice("server-to-server connection refused: too many from one address", metadata: ["peer": "\(address)"])
-                            try operations.addHandlers([encoder, RefusingHandler(domain: settings.localDomain, contentNamespace: XMLNamespace.server)])
-                            return
-                        }
-                        guard incoming.open("all", limit: settings.maxIncoming) else {
+                        } else if !incoming.open("all", limit: settings.maxIncoming) {
                             incoming.close(address)
+                            refusal = "too many server-to-server connections"
                             logger.notice("server-to-server connection refused: s2s_max_incoming reached")
+                        }
+                        // TLS comes first on the direct TLS port: refusals go out encrypted too (with the first domain's
+                        // certificate; an accepted connection's SNI picks its domain's).
+                        let presented = directTLS ? PresentedCertificates() : nil
+                        if let presented { try federationHosts.addTLS(to: channel, presenting: presented, choosingBySNI: refusal == nil) }
+                        let encoder = XMPPStreamEncoder(contentNamespace: XMLNamespace.server)
+                        if let refusal {
                             try operations.addHandlers([encoder, RefusingHandler(domain: settings.localDomain, contentNamespace: XMLNamespace.server,
-                                                                                 text: "too many server-to-server connections")])
+                                                                                 text: refusal)])
                             return
                         }
                         channel.closeFuture.whenComplete { _ in

@@ -75,7 +75,8 @@ extension IncomingServerStream {
             return close(with: StreamError(.improperAddressing, text: "db:verify needs from, to and id"), context: context)
         }
         let originating = to.lowercased()
-        guard serves(originating) else {
+        // Any of our domains (a peer may check keys of several on one stream): they share the secret keys derive from.
+        guard isOwn(originating) else {
             return write(Dialback.error("verify", from: to, to: receiving, id: id, .itemNotFound), context: context)
         }
         // A verification stream authenticates nothing; each answer buys it one more setup period, no more.

@@ -119,7 +119,13 @@ final class ServerLinks: RemoteRouter, Sendable {
             return bounce(stanza, StanzaError(.remoteServerNotFound, text: "federation is not running"), kernel: kernel)
         }
         if let neighbours = environment.neighbours, let neighbour = neighbours.neighbour(serving: domain, besides: kernel) {
-            guard let from = stanza.attribute("from").flatMap(JID.init(validating:)) else { return }
+            // Only what this domain may send: as a remote server's stream would be held to (`invalid-from`).
+            guard let from = stanza.attribute("from").flatMap(JID.init(validating:)),
+                  kernel.isLocal(from) || kernel.isHostedService(from.domainpart) else {
+                environment.logger.warning("a stanza to another local domain from outside this one was dropped",
+                                           metadata: ["from": "\(stanza.attribute("from") ?? "")", "to": "\(to)"])
+                return
+            }
             if !neighbours.deliver(stanza, from: from, to: to, route: route, neighbour: neighbour) {
                 bounce(stanza, StanzaError(.resourceConstraint, type: .wait, text: "too many stanzas wait for \(domain)"), kernel: kernel)
             }

@@ -98,14 +98,10 @@ final class ServerMetrics: Sendable {
     func exposition() -> ByteBuffer {
         sessions.set(kernels.reduce(0) { $0 + $1.registry.count })
         if let rss = Self.residentMemoryBytes() { residentBytes.set(rss) }
-        let domains = kernels.flatMap { ($0.remoteRouter as? ServerLinks)?.remoteDomains ?? [] }
+        let domains = CombinedFigures.remoteDomains(of: kernels)
         remoteDomains.incoming.set(domains.count(where: \.incoming))
         remoteDomains.outgoing.set(domains.count(where: \.outgoing))
-        var figures: [String: Int] = [:]
-        for kernel in kernels {
-            for (name, value) in kernel.statistics { figures[name, default: 0] += value }
-        }
-        for (name, value) in figures.sorted(by: { $0.key < $1.key }) {
+        for (name, value) in CombinedFigures.statistics(of: kernels) {
             moduleFigures.withLock { meters in
                 if meters[name] == nil {
                     meters[name] = Metrics.Meter(label: "xmpp_module_figure", dimensions: [("name", name)], factory: factory)

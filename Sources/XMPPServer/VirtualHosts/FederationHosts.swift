@@ -29,24 +29,29 @@ final class FederationHosts: Sendable {
     }
 
     /// Adds the TLS handler of a direct TLS connection (XEP-0368) that gives what the remote presents to `presented`:
-    /// with one domain at once, with several after an SNI reader has seen which domain's certificate to present.
-    func addTLS(to channel: any Channel, presenting presented: PresentedCertificates) throws {
+    /// with one domain (or not `choosingBySNI`) the first domain's at once, else after an SNI reader has seen which
+    /// domain's certificate to present.
+    func addTLS(to channel: any Channel, presenting presented: PresentedCertificates, choosingBySNI: Bool = true) throws {
         let operations = channel.pipeline.syncOperations
-        guard hosts.count > 1 else {
+        guard hosts.count > 1, choosingBySNI else {
             return try operations.addHandler(NIOSSLServerHandler(context: hosts[0].serverTLS, customVerificationCallback: presented.callback))
         }
         let name = "s2s-sni"
         try operations.addHandler(ByteToMessageHandler(SNIHandler { [unowned channel, self] sni in
-            channel.eventLoop.makeCompletedFuture {
-                var host = hosts[0]
-                if case .hostname(let name) = sni, let named = JID(validating: name).flatMap({ self.host(serving: $0.domainpart) }) {
-                    host = named
-                }
+            var host = hosts[0]
+            if case .hostname(let name) = sni, let named = JID(validating: name).flatMap({ self.host(serving: $0.domainpart) }) {
+                host = named
+            }
+            do {
                 let operations = channel.pipeline.syncOperations
                 let reader = try operations.context(name: name)
                 try operations.addHandler(NIOSSLServerHandler(context: host.serverTLS, customVerificationCallback: presented.callback),
                                           position: .after(reader.handler))
+            } catch {
+                // Nothing would read what the SNI reader holds: the connection goes.
+                channel.close(promise: nil)
             }
+            return channel.eventLoop.makeSucceededVoidFuture()
         }), name: name)
     }
 }

@@ -34,6 +34,7 @@ public final class ServerHost: Sendable {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: 0o700])
             }
+            try DomainMarker.claim("\(directory)/xmppd.sqlite", for: configuration.domain)
             let database = try SQLiteDatabase(path: "\(directory)/xmppd.sqlite")
             self.database = database
             storage = database.storage
