@@ -273,6 +273,7 @@ let package = Package(
                 "XMPPClient", "XMPPClientSQLite", "XMPPTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            resources: [.copy("Interop")],
             swiftSettings: strictSettings
         ),
         .testTarget(

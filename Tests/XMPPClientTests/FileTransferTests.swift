@@ -16,6 +16,7 @@ struct FileTransferTests {
         let client = XMPPClient(configuration: configuration)
         var options = FileTransferModule.Options()
         options.methods = methods
+        options.acceptTimeout = .seconds(30)
         let files = client.add(FileTransferModule(options: options))
         try await client.connect(registering: true)
         return (client, files)
