@@ -24,6 +24,7 @@ enum ErrorPresentation {
     static func failure(for error: any Error) -> ToolFailure? {
         if let error = error as? PubSubError { return pubSubFailure(error) }
         if let error = error as? HTTPUploadError { return uploadFailure(error) }
+        if let error = error as? FileTransferError { return transferFailure(error) }
         guard let error = error as? XMPPClientError else { return nil }
         let detail = "\(error)"
         switch error {
@@ -84,6 +85,20 @@ enum ErrorPresentation {
                                status: ExitStatus.connection, detail: cause.underlying)
         case .cannotReadFile(let what):
             return ToolFailure("cannot use the file: \(what)", status: ExitStatus.usage)
+        }
+    }
+
+    private static func transferFailure(_ error: FileTransferError) -> ToolFailure {
+        switch error {
+        case .declined, .cancelledByPeer:
+            return ToolFailure("\(error)", status: ExitStatus.refused)
+        case .noCommonMethod:
+            return ToolFailure("\(error)", hint: "the server may have no SOCKS5 proxy and the peer no in-band bytestreams; try --method upload",
+                               status: ExitStatus.refused)
+        case .cannotAccessFile:
+            return ToolFailure("\(error)", status: ExitStatus.usage)
+        case .transferFailed, .hashMismatch, .sizeMismatch:
+            return ToolFailure("\(error)", status: ExitStatus.connection)
         }
     }
 

@@ -22,11 +22,16 @@ struct UploadCommand: AsyncParsableCommand {
               FileManager.default.isReadableFile(atPath: path) else {
             throw ToolFailure.usage("cannot read the file \(path)")
         }
+        try await Self.upload(path, as: name, type: type, sharingWith: recipient, options: options)
+    }
+
+    /// Uploads the file at `path` (named `name`, of MIME `type`), prints its URL, and shares it with `recipient`.
+    static func upload(_ path: String, as name: String?, type: String?, sharingWith recipient: JID?, options: ConnectionOptions) async throws {
         let uploads = HTTPUploadModule()
         let chat = ChatModule(answersReceiptRequests: false, queuesWhileOffline: false)
         try await withClient(options, setUp: { $0.add(chat); $0.add(uploads) }) { _ in
             let transfer = uploads.upload(file: URL(fileURLWithPath: path), filename: name, contentType: type)
-            let meter = Task { await ProgressMeter.show(transfer.progress) }
+            let meter = Task { await ProgressMeter.show(transfer.progress, label: "upload") }
             let url: URL
             do {
                 url = try await transfer.value
@@ -47,7 +52,7 @@ struct UploadCommand: AsyncParsableCommand {
 /// A progress line on standard error while a transfer runs, only when standard error is a terminal (scripts see
 /// nothing of it); the line is cleared at the end.
 enum ProgressMeter {
-    static func show(_ progress: AsyncStream<TransferProgress>) async {
+    static func show(_ progress: AsyncStream<TransferProgress>, label: String) async {
         guard isatty(STDERR_FILENO) != 0 else {
             for await _ in progress {}
             return
@@ -59,7 +64,7 @@ enum ProgressMeter {
             let percent = Int(fraction * 100)
             guard percent != lastPercent else { continue }
             lastPercent = percent
-            let line = "\rupload \(percent)% (\(ByteCountFormatter.string(fromByteCount: step.completed, countStyle: .file)) of "
+            let line = "\r\(label) \(percent)% (\(ByteCountFormatter.string(fromByteCount: step.completed, countStyle: .file)) of "
                 + "\(ByteCountFormatter.string(fromByteCount: step.total ?? 0, countStyle: .file)))"
             FileHandle.standardError.write(Data(line.utf8))
             shown = true

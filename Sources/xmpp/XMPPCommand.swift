@@ -16,7 +16,7 @@ struct XMPPCommand: AsyncParsableCommand {
             failed, 4 refused by the server, 5 timed out. --verbose adds the underlying error to a failure.
             """,
         subcommands: [Register.self, Passwd.self, Send.self, RosterCommand.self, Chat.self, MUCCommand.self, Block.self, Unblock.self,
-                      Blocklist.self, AvatarCommand.self, UploadCommand.self, BookmarksCommand.self, PubSubCommand.self, Status.self,
+                      Blocklist.self, AvatarCommand.self, UploadCommand.self, SendFile.self, ReceiveFiles.self, BookmarksCommand.self, PubSubCommand.self, Status.self,
                       History.self, Conversations.self, Commands.self, AdminCommand.self])
 
     static func main() async {

@@ -3,6 +3,8 @@ import Testing
 import XMPPClient
 import XMPPClientSQLite
 import XMPPCore
+import XMPPServer
+import XMPPServerKernel
 import XMPPTestSupport
 
 /// The `xmpp` executable (built beside the tests) against an in-process xmppd, as a script would use it.
@@ -13,6 +15,42 @@ struct CommandLineTests {
         return try await runProcess([builtExecutable("xmpp")] + arguments + [
             "--jid", jid, "--password", password, "--server", "127.0.0.1:\(server.port)", "--ca-file", server.certificatePath,
         ], input: input, timeout: 30)
+    }
+
+    @Test("send-file to a client running receive-files, by each protocol and in-band only; an offer from a stranger is declined")
+    func sendAndReceiveFiles() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let directory = NSTemporaryDirectory() + "xmpp-files-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: "\(directory)/in", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for (user, password) in [("alice", "pw-a"), ("bob", "pw-b"), ("eve", "pw-e")] {
+            #expect(try await xmpp(["register"], server: server, jid: "\(user)@localhost", password: password).status == 0)
+        }
+        let source = "\(directory)/notes.txt"
+        try Data((0..<150_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }).write(to: URL(fileURLWithPath: source))
+        let receiver = Task {
+            try await xmpp(["receive-files", "--dir", "\(directory)/in", "--accept-from", "alice@localhost", "--count", "3", "--idle", "60"],
+                           server: server, jid: "bob@localhost/files", password: "pw-b")
+        }
+        let bob = try JID("bob@localhost/files")
+        for _ in 0..<200 where server.server.kernel.registry.entries(of: bob.bare).isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+        let stranger = try await xmpp(["send-file", bob.description, source], server: server, jid: "eve@localhost", password: "pw-e")
+        #expect(stranger.status == 4 && stranger.output.contains("declined"), "\(stranger.output)")
+        for arguments in [["--method", "jingle"], ["--method", "si"], ["--in-band-only"]] {
+            let sent = try await xmpp(["send-file", bob.description, source] + arguments, server: server, jid: "alice@localhost", password: "pw-a")
+            #expect(sent.status == 0 && sent.output.contains("sent notes.txt to \(bob)"), "\(arguments): \(sent.output)")
+            #expect(sent.output.contains(arguments == ["--in-band-only"] ? "(in-band)" : "(SOCKS5 proxy)"), "\(sent.output)")
+        }
+        let received = try await receiver.value
+        #expect(received.status == 0, "\(received.output)")
+        for name in ["notes.txt", "notes (2).txt", "notes (3).txt"] {
+            #expect(received.output.contains("received \(directory)/in/\(name) 150000 from alice@localhost/"), "\(received.output)")
+            #expect(FileManager.default.contents(atPath: "\(directory)/in/\(name)") == FileManager.default.contents(atPath: source))
+        }
+        #expect(received.output.contains("declined notes.txt from eve@localhost/"), "\(received.output)")
+        let bare = try await xmpp(["send-file", "bob@localhost", source, "--method", "jingle"], server: server, jid: "alice@localhost", password: "pw-a")
+        #expect(bare.status == 1 && bare.output.contains("is a bare JID"), "\(bare.output)")
     }
 
     @Test("register, status, send, roster add/list, passwd, and exit statuses scripts can test")
