@@ -62,6 +62,40 @@ struct ProsodyInteropTests {
         }
     }
 
+    @Test("files between two clients on Prosody, through its proxy65 (Jingle and SI) and in-band")
+    func fileTransferThroughProsodysProxy() async throws {
+        try await ProsodyServer.with { prosody in
+            let fixture = ClientFixture(host: "127.0.0.1", port: prosody.port, domain: "localhost", trust: .caFile(prosody.certificatePath))
+            let directory = NSTemporaryDirectory() + "ft-prosody-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let (alice, bob) = (XMPPClient(configuration: try fixture.configuration("alice", resource: "desk")),
+                                XMPPClient(configuration: try fixture.configuration("bob", resource: "desk")))
+            let (aliceFiles, bobFiles) = (alice.add(FileTransferModule()), bob.add(FileTransferModule()))
+            try await alice.connect(registering: true)
+            try await bob.connect(registering: true)
+            let source = try FileTransferTests.randomFile(bytes: 250_000, in: directory)
+            let offers = bobFiles.offers
+            let receiving = Task {
+                var saved: [Data] = []
+                for await offer in offers {
+                    let destination = URL(fileURLWithPath: "\(directory)/received-\(saved.count).bin")
+                    _ = try await bobFiles.accept(offer, saveTo: destination).value
+                    saved.append(try Data(contentsOf: destination))
+                    if saved.count == 2 { break }
+                }
+                return saved
+            }
+            let bobJID = try #require(bob.jid)
+            #expect(try await aliceFiles.send(file: source, to: bobJID, using: .streamInitiation).value == .socks5)
+            #expect(try await aliceFiles.send(file: source, to: bobJID).value == .socks5, "Jingle, by Prosody's proxy65")
+            let saved = try await receiving.value
+            #expect(saved == [try Data(contentsOf: source), try Data(contentsOf: source)])
+            await alice.disconnect()
+            await bob.disconnect()
+        }
+    }
+
     @Test("a wrong password is a typed authentication failure")
     func wrongPassword() async throws {
         try await ProsodyServer.with { prosody in

@@ -125,6 +125,7 @@ public final class ProsodyServer: Sendable {
         }
         let port = try LoopbackPort.free()
         let httpPort = try LoopbackPort.free()
+        let proxyPort = try LoopbackPort.free()
         let configuration = """
             run_as_root = true
             daemonize = false
@@ -169,6 +170,10 @@ public final class ProsodyServer: Sendable {
             Component "upload.localhost" "http_file_share"
               http_host = "localhost"
               http_file_share_size_limit = \(uploadSizeLimit)
+            Component "proxy.localhost" "proxy65"
+              proxy65_ports = { \(proxyPort) }
+              proxy65_interfaces = { "127.0.0.1" }
+              proxy65_address = "127.0.0.1"
             """
         try configuration.write(toFile: "\(directory)/prosody.cfg.lua", atomically: true, encoding: .utf8)
         try FileManager.default.copyItem(atPath: resolverOverrideModule.path, toPath: "\(directory)/mod_test_s2s_hosts.lua")

@@ -47,8 +47,8 @@ enum SOCKS5Connection {
     }
 }
 
-/// The client side of the SOCKS5 greeting (version 5, one method: no authentication) and CONNECT request for a
-/// domain name; once the streamhost has answered both, it passes everything through.
+/// The client side of the SOCKS5 greeting (version 5, one method: no authentication) and, once the streamhost chose
+/// that method, the CONNECT request for a domain name; once it has answered both, it passes everything through.
 final class SOCKS5ClientHandshake: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -68,9 +68,9 @@ final class SOCKS5ClientHandshake: ChannelDuplexHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        var request = context.channel.allocator.buffer(capacity: 10 + destination.count)
-        request.writeBytes([5, 1, 0, 5, 1, 0, 3, UInt8(destination.count)] + destination + [0, 0])
-        context.writeAndFlush(wrapOutboundOut(request), promise: nil)
+        // The greeting alone: the request goes once the method is chosen (some proxies, Prosody's, take nothing
+        // pipelined).
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: [5, 1, 0])), promise: nil)
         context.fireChannelActive()
     }
 
@@ -81,6 +81,9 @@ final class SOCKS5ClientHandshake: ChannelDuplexHandler {
         if step == .greeting, received.readableBytes >= 2 {
             guard received.readBytes(length: 2) == [5, 0] else { return fail("the streamhost wants authentication", context: context) }
             step = .reply
+            var request = context.channel.allocator.buffer(capacity: 7 + destination.count)
+            request.writeBytes([5, 1, 0, 3, UInt8(destination.count)] + destination + [0, 0])
+            context.writeAndFlush(wrapOutboundOut(request), promise: nil)
         }
         // The reply: 4 bytes, the bound address (IPv4, IPv6, or a domain: its length and name), 2 port bytes.
         guard step == .reply, received.readableBytes >= 5, let head = received.getBytes(at: received.readerIndex, length: 5) else { return }
