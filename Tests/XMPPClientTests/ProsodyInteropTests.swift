@@ -62,7 +62,7 @@ struct ProsodyInteropTests {
         }
     }
 
-    @Test("files between two clients on Prosody, through its proxy65 (Jingle and SI) and in-band")
+    @Test("files between two clients on Prosody, through its proxy65, by Jingle and by SI")
     func fileTransferThroughProsodysProxy() async throws {
         try await ProsodyServer.with { prosody in
             let fixture = ClientFixture(host: "127.0.0.1", port: prosody.port, domain: "localhost", trust: .caFile(prosody.certificatePath))
