@@ -72,6 +72,39 @@ struct FileTransferTests {
         await bob.disconnect()
     }
 
+    @Test("an accepted offer whose bytes never come fails after the idle time and leaves no file", .timeLimit(.minutes(1)))
+    func aSenderThatNeverSends() async throws {
+        let server = try await TestServer.start(storage: "memory")
+        defer { Task { await server.stop() } }
+        let directory = NSTemporaryDirectory() + "ft-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (mallory, _) = try await Self.client("mallory", on: server, methods: [.inBand])
+        var configuration = try ClientFixture(server: server).configuration("bob", resource: "desk")
+        configuration.requestTimeout = .seconds(2)
+        let bob = XMPPClient(configuration: configuration)
+        let files = bob.add(FileTransferModule())
+        try await bob.connect(registering: true)
+        let offers = files.offers
+        // An SI offer by hand; mallory takes the answer and then sends nothing.
+        try await mallory.send(try Element(xml: """
+            <iq xmlns='jabber:client' type='set' id='offer1' to='\(try #require(bob.jid))'>\
+            <si xmlns='http://jabber.org/protocol/si' id='never' profile='http://jabber.org/protocol/si/profile/file-transfer'>\
+            <file xmlns='http://jabber.org/protocol/si/profile/file-transfer' name='x.bin' size='1000'/>\
+            <feature xmlns='http://jabber.org/protocol/feature-neg'><x xmlns='jabber:x:data' type='form'>\
+            <field var='stream-method' type='list-single'><option><value>http://jabber.org/protocol/ibb</value></option></field>\
+            </x></feature></si></iq>
+            """))
+        let offer = try #require(await first(offers) { _ in true })
+        let destination = URL(fileURLWithPath: "\(directory)/x.bin")
+        let started = ContinuousClock.now
+        await #expect(throws: FileTransferError.self) { _ = try await files.accept(offer, saveTo: destination).value }
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty, "no file, no temporary file")
+        await mallory.disconnect()
+        await bob.disconnect()
+    }
+
     @Test("a declined offer fails the sender's transfer, by either protocol", arguments: FileTransferProtocol.allCases)
     func declined(_ transferProtocol: FileTransferProtocol) async throws {
         let server = try await TestServer.start(storage: "memory")

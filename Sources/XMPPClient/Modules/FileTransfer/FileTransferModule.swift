@@ -153,15 +153,19 @@ public final class FileTransferModule: XMPPClientModule {
             let total = offer.file.size
             progress(TransferProgress(completed: 0, total: total))
             do {
-                switch pendingOffer {
-                case .streamInitiation(let iq, _):
-                    try await self.receiveStreamInitiation(iq, offer: offer, into: sink, client: client) {
+                // A sender that never opens the bytestream, or stops sending, fails the transfer after the
+                // configuration's request timeout without a byte.
+                try await withIdleTimeout(client.configuration.requestTimeout) { touch in
+                    let received: @Sendable (Int64) -> Void = {
+                        touch()
                         progress(TransferProgress(completed: $0, total: total))
                     }
-                    try sink.finish()
-                case .jingle(let session, _):
-                    try await JingleFileTransfer.receive(session, offer: offer, into: sink, module: self, client: client) {
-                        progress(TransferProgress(completed: $0, total: total))
+                    switch pendingOffer {
+                    case .streamInitiation(let iq, _):
+                        try await self.receiveStreamInitiation(iq, offer: offer, into: sink, client: client, received: received)
+                        try sink.finish()
+                    case .jingle(let session, _):
+                        try await JingleFileTransfer.receive(session, offer: offer, into: sink, module: self, client: client, received: received)
                     }
                 }
             } catch {
@@ -226,12 +230,20 @@ public final class FileTransferModule: XMPPClientModule {
                 chosen = await self.peerSupportsJingle(peer, client: client) ? .jingle : .streamInitiation
             }
             progress(TransferProgress(completed: 0, total: source.size))
-            let sent: @Sendable (Int64) -> Void = { progress(TransferProgress(completed: $0, total: source.size)) }
-            switch chosen {
-            case .streamInitiation:
-                return try await self.sendByStreamInitiation(source, description: description, to: peer, client: client, sent: sent)
-            case .jingle:
-                return try await JingleFileTransfer.send(source, description: description, to: peer, module: self, client: client, sent: sent)
+            // Waiting for the peer to accept has its own limit (acceptTimeout); once bytes flow, a proxy or peer that
+            // stops taking them fails the transfer as well.
+            let idle = max(self.options.acceptTimeout, client.configuration.requestTimeout)
+            return try await withIdleTimeout(idle) { touch in
+                let sent: @Sendable (Int64) -> Void = {
+                    touch()
+                    progress(TransferProgress(completed: $0, total: source.size))
+                }
+                switch chosen {
+                case .streamInitiation:
+                    return try await self.sendByStreamInitiation(source, description: description, to: peer, client: client, sent: sent)
+                case .jingle:
+                    return try await JingleFileTransfer.send(source, description: description, to: peer, module: self, client: client, sent: sent)
+                }
             }
         }
     }
