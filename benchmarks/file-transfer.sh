@@ -1,6 +1,6 @@
 #!/bin/bash
 # benchmarks/file-transfer.sh: a large file between two clients through each server's SOCKS5 proxy (XEP-0065:
-# `xmpp send-file --method si` to a client running `xmpp receive-files`), and through its HTTP upload service
+# `xmpp send-file --method si --via-proxy` to a client running `xmpp receive-files`), and through its HTTP upload service
 # (XEP-0363: `xmpp upload`), for xmppd and Prosody (proxy65, http_file_share) on the same machine, alternating and
 # starting each server afresh for every measurement. Uploads go over plain HTTP on both (TLS terminated elsewhere),
 # so the servers do the same work. Reports per server: MB/s (wall time of the transfer, as the sender sees it) and
@@ -124,7 +124,7 @@ for pass in $(seq 1 "$PASSES"); do
       started=$(date +%s.%N)
       # shellcheck disable=SC2046
       if [ "$kind" = proxy ]; then
-        "$BIN/xmpp" send-file bench2@localhost/files "$FILE" --method si $(client "$server" 1 sender) > "$RUN/sender.log" 2>&1
+        "$BIN/xmpp" send-file bench2@localhost/files "$FILE" --method si --via-proxy $(client "$server" 1 sender) > "$RUN/sender.log" 2>&1
         wait "$receiver"
         cmp -s "$FILE" "$inbox/payload.bin" || { echo "the received file differs" >&2; exit 1; }
       else

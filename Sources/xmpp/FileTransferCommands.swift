@@ -20,7 +20,8 @@ struct SendFile: AsyncParsableCommand {
     @Option(help: "auto, jingle, si or upload.") var method: Method = .auto
     @Option(help: "The name the recipient sees (default: the file's own).") var name: String?
     @Option(help: "A description to go with it.") var text: String?
-    @Flag(help: "Only in-band bytestreams (no SOCKS5 proxy).") var inBandOnly = false
+    @Flag(help: "Only in-band bytestreams (no SOCKS5: neither direct nor through the proxy).") var inBandOnly = false
+    @Flag(help: "SOCKS5 only through the server's proxy, never a direct connection to the peer (else in-band).") var viaProxy = false
 
     enum Method: String, ExpressibleByArgument, CaseIterable {
         case auto, jingle, si, upload
@@ -41,7 +42,7 @@ struct SendFile: AsyncParsableCommand {
             return try await UploadCommand.upload(path, as: name, type: nil, sharingWith: recipient, options: options)
         }
         var moduleOptions = FileTransferModule.Options()
-        if inBandOnly { moduleOptions.methods = [.inBand] }
+        if inBandOnly { moduleOptions.methods = [.inBand] } else if viaProxy { moduleOptions.methods = [.socks5, .inBand] }
         let files = FileTransferModule(options: moduleOptions)
         try await withClient(options, setUp: { _ = $0.add(files) }) { _ in
             let chosen: FileTransferProtocol? = switch method {
@@ -59,7 +60,12 @@ struct SendFile: AsyncParsableCommand {
                 await meter.value
                 throw error
             }
-            print("sent \(name ?? (path as NSString).lastPathComponent) to \(recipient) (\(used == .socks5 ? "SOCKS5 proxy" : "in-band"))")
+            let way = switch used {
+            case .direct: "direct"
+            case .socks5: "SOCKS5 proxy"
+            case .inBand: "in-band"
+            }
+            print("sent \(name ?? (path as NSString).lastPathComponent) to \(recipient) (\(way))")
         }
     }
 }

@@ -17,7 +17,7 @@ struct CommandLineTests {
         ], input: input, timeout: 30)
     }
 
-    @Test("send-file to a client running receive-files, by each protocol and in-band only; an offer from a stranger is declined")
+    @Test("send-file to a client running receive-files: directly, through the proxy, in-band; an offer from a stranger is declined")
     func sendAndReceiveFiles() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.stop() } }
@@ -37,10 +37,11 @@ struct CommandLineTests {
         for _ in 0..<200 where server.server.kernel.registry.entries(of: bob.bare).isEmpty { try await Task.sleep(for: .milliseconds(50)) }
         let stranger = try await xmpp(["send-file", bob.description, source], server: server, jid: "eve@localhost", password: "pw-e")
         #expect(stranger.status == 4 && stranger.output.contains("declined"), "\(stranger.output)")
-        for arguments in [["--method", "jingle"], ["--method", "si"], ["--in-band-only"]] {
+        let ways = [(["--method", "jingle"], "(direct)"), (["--method", "si", "--via-proxy"], "(SOCKS5 proxy)"), (["--in-band-only"], "(in-band)")]
+        for (arguments, way) in ways {
             let sent = try await xmpp(["send-file", bob.description, source] + arguments, server: server, jid: "alice@localhost", password: "pw-a")
             #expect(sent.status == 0 && sent.output.contains("sent notes.txt to \(bob)"), "\(arguments): \(sent.output)")
-            #expect(sent.output.contains(arguments == ["--in-band-only"] ? "(in-band)" : "(SOCKS5 proxy)"), "\(sent.output)")
+            #expect(sent.output.contains(way), "\(sent.output)")
         }
         let received = try await receiver.value
         #expect(received.status == 0, "\(received.output)")

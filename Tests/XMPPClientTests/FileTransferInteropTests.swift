@@ -7,7 +7,8 @@ import XMPPServerKernel
 import XMPPTestSupport
 
 /// XMPPClient's file transfer against a peer that speaks only stream initiation: slixmpp's XEP-0095/0096 with its
-/// XEP-0065 and XEP-0047 plugins (Interop/slixmpp_file_peer.py), both ways, over each bytestream, through xmppd.
+/// XEP-0065 and XEP-0047 plugins (Interop/slixmpp_file_peer.py), both ways, over each bytestream, through xmppd (and
+/// slixmpp connecting straight to our own streamhost).
 @Suite("File transfer with slixmpp")
 struct FileTransferInteropTests {
     struct Case: Sendable, CustomTestStringConvertible {
@@ -17,7 +18,7 @@ struct FileTransferInteropTests {
     }
 
     @Test("a file crosses whole, by stream initiation", arguments: [
-        Case(method: .socks5, slixmppSends: false), Case(method: .inBand, slixmppSends: false),
+        Case(method: .direct, slixmppSends: false), Case(method: .socks5, slixmppSends: false), Case(method: .inBand, slixmppSends: false),
         Case(method: .socks5, slixmppSends: true), Case(method: .inBand, slixmppSends: true),
     ])
     func streamInitiationWithSlixmpp(_ test: Case) async throws {
@@ -39,7 +40,7 @@ struct FileTransferInteropTests {
                 try FileManager.default.copyItem(atPath: source.path, toPath: peerPath)
             }
             let arguments = ["python3", "-u", script.path, "127.0.0.1", String(server.port), "localhost", server.certificatePath, "peer", "pw",
-                             test.slixmppSends ? "send" : "receive", test.method == .socks5 ? "socks5" : "ibb",
+                             test.slixmppSends ? "send" : "receive", test.method == .inBand ? "ibb" : "socks5",
                              try #require(client.jid).description, peerPath]
             let peerRun = Task { try await runProcess(arguments, timeout: 60) }
             let destination = URL(fileURLWithPath: "\(directory)/received.bin")

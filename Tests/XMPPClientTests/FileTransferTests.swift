@@ -31,14 +31,23 @@ struct FileTransferTests {
     struct Case: Sendable, CustomTestStringConvertible {
         let transferProtocol: FileTransferProtocol
         let methods: [BytestreamMethod]
-        var testDescription: String { "\(transferProtocol.rawValue) with \(methods.map(\.rawValue))" }
+        /// The receiver's, when they differ (a receiver that does not connect to senders directly).
+        var receiverMethods: [BytestreamMethod]? = nil
+        let expected: BytestreamMethod
+        var testDescription: String {
+            "\(transferProtocol.rawValue) with \(methods.map(\.rawValue))" + (receiverMethods.map { ", receiving with \($0.map(\.rawValue))" } ?? "")
+        }
     }
 
     @Test("a file arrives whole, by the first method both allow", arguments: [
-        Case(transferProtocol: .streamInitiation, methods: [.socks5, .inBand]),
-        Case(transferProtocol: .streamInitiation, methods: [.inBand]),
-        Case(transferProtocol: .jingle, methods: [.socks5, .inBand]),
-        Case(transferProtocol: .jingle, methods: [.inBand]),
+        Case(transferProtocol: .streamInitiation, methods: [.direct, .socks5, .inBand], expected: .direct),
+        Case(transferProtocol: .streamInitiation, methods: [.direct, .socks5, .inBand], receiverMethods: [.socks5, .inBand], expected: .socks5),
+        Case(transferProtocol: .streamInitiation, methods: [.socks5, .inBand], expected: .socks5),
+        Case(transferProtocol: .streamInitiation, methods: [.inBand], expected: .inBand),
+        Case(transferProtocol: .jingle, methods: [.direct, .socks5, .inBand], expected: .direct),
+        Case(transferProtocol: .jingle, methods: [.direct, .socks5, .inBand], receiverMethods: [.socks5, .inBand], expected: .socks5),
+        Case(transferProtocol: .jingle, methods: [.socks5, .inBand], expected: .socks5),
+        Case(transferProtocol: .jingle, methods: [.inBand], expected: .inBand),
     ])
     func transfer(_ test: Case) async throws {
         let server = try await TestServer.start(storage: "memory")
@@ -47,7 +56,7 @@ struct FileTransferTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let (alice, aliceFiles) = try await Self.client("alice", on: server, methods: test.methods)
-        let (bob, bobFiles) = try await Self.client("bob", on: server, methods: test.methods)
+        let (bob, bobFiles) = try await Self.client("bob", on: server, methods: test.receiverMethods ?? test.methods)
         let size = 300_000
         let source = try Self.randomFile(bytes: size, in: directory)
         let destination = URL(fileURLWithPath: "\(directory)/received.bin")
@@ -64,7 +73,7 @@ struct FileTransferTests {
             throw FileTransferError.cancelledByPeer
         }
         let method = try await aliceFiles.send(file: source, to: try #require(bob.jid), using: test.transferProtocol).value
-        #expect(method == test.methods[0])
+        #expect(method == test.expected)
         let (saved, last) = try await receiving.value
         #expect(saved == destination && last == Int64(size))
         #expect(try Data(contentsOf: destination) == Data(contentsOf: source))

@@ -71,7 +71,10 @@ struct ProsodyInteropTests {
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let (alice, bob) = (XMPPClient(configuration: try fixture.configuration("alice", resource: "desk")),
                                 XMPPClient(configuration: try fixture.configuration("bob", resource: "desk")))
-            let (aliceFiles, bobFiles) = (alice.add(FileTransferModule()), bob.add(FileTransferModule()))
+            // Through the proxy: the clients make no direct connection to each other.
+            var options = FileTransferModule.Options()
+            options.methods = [.socks5, .inBand]
+            let (aliceFiles, bobFiles) = (alice.add(FileTransferModule(options: options)), bob.add(FileTransferModule(options: options)))
             try await alice.connect(registering: true)
             try await bob.connect(registering: true)
             let source = try FileTransferTests.randomFile(bytes: 250_000, in: directory)

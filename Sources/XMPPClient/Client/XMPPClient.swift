@@ -300,6 +300,9 @@ public final class XMPPClient: Sendable {
         try await request(IQ(type: type, to: to, payload: payload), timeout: timeout).payload
     }
 
+    /// The IP address this client's connection to the server leaves from (for a streamhost of its own).
+    var localIPAddress: String? { state.withLock { $0.channel?.localAddress?.ipAddress } }
+
     /// Closes a connection found dead (keep-alive unanswered) and reports `error` as the reason.
     func connectionDied(_ error: XMPPClientError) {
         let (connection, generation) = state.withLock { ($0.connection, $0.generation) }

@@ -24,7 +24,7 @@ public final class FileTransferModule: XMPPClientModule {
     /// What the module does and allows.
     public struct Options: Sendable {
         /// How the bytes may travel, in order of preference (in-band is slow: a few hundred KB/s at most).
-        public var methods: [BytestreamMethod] = [.socks5, .inBand]
+        public var methods: [BytestreamMethod] = [.direct, .socks5, .inBand]
         /// How long a peer has to accept an offer.
         public var acceptTimeout: Duration = .seconds(300)
         /// Offers waiting for an answer at once; more are refused with `resource-constraint`.
@@ -72,7 +72,7 @@ public final class FileTransferModule: XMPPClientModule {
         var features = [StreamInitiation.namespace, StreamInitiation.fileTransferProfile, StreamInitiation.hashesNamespace,
                         "urn:xmpp:hash-function-text-names:sha-256"]
         features += [JingleFileTransfer.jingle, JingleFileTransfer.fileTransfer]
-        if options.methods.contains(.socks5) { features += [SOCKS5Bytestream.namespace, JingleFileTransfer.socks5Transport] }
+        if usesSOCKS5 { features += [SOCKS5Bytestream.namespace, JingleFileTransfer.socks5Transport] }
         if options.methods.contains(.inBand) { features += [InBandBytestream.namespace, JingleFileTransfer.inBandTransport] }
         return features
     }
@@ -118,7 +118,8 @@ public final class FileTransferModule: XMPPClientModule {
             error.applicationCondition = Element("bad-profile", namespace: StreamInitiation.namespace)
             return client.enqueue(iq.errorReply(error))
         }
-        let methods = StreamInitiation.methods(in: si).compactMap(StreamInitiation.method(named:)).filter(options.methods.contains)
+        let methods = StreamInitiation.methods(in: si).compactMap(StreamInitiation.method(named:))
+            .filter { $0 == .socks5 ? usesSOCKS5 : options.methods.contains($0) }
         guard !methods.isEmpty else {
             var error = StanzaError(.badRequest)
             error.applicationCondition = Element("no-valid-streams", namespace: StreamInitiation.namespace)
@@ -181,8 +182,9 @@ public final class FileTransferModule: XMPPClientModule {
         let method = offer.methods[0]
         // Expected before the answer goes out: the sender opens the bytestream as soon as it has it.
         switch method {
-        case .socks5:
-            let connections = socks5.expect(sid: offer.id, from: offer.from)
+        case .socks5, .direct:
+            let connections = socks5.expect(sid: offer.id, from: offer.from, direct: options.methods.contains(.direct),
+                                            proxies: options.methods.contains(.socks5))
             try await client.send(iq.result(payload: StreamInitiation.answer(choosing: method)))
             let channel = try await withTimeout(options.acceptTimeout) {
                 var iterator = connections.makeAsyncIterator()
@@ -255,7 +257,11 @@ public final class FileTransferModule: XMPPClientModule {
         return features.contains(JingleFileTransfer.fileTransfer) && features.contains(JingleFileTransfer.jingle)
     }
 
-    /// The methods this client may use now: SOCKS5 only when the server has a proxy (found once per session).
+    /// Whether SOCKS5 bytestreams may be used at all (directly or through a proxy).
+    var usesSOCKS5: Bool { options.methods.contains(.socks5) || options.methods.contains(.direct) }
+
+    /// The methods this client may use now: through a proxy only when the server has one (found once per session),
+    /// directly only when the connection's local address is known.
     func usableMethods(client: XMPPClient) async -> (methods: [BytestreamMethod], proxies: [SOCKS5Bytestream.Streamhost]) {
         var found = proxies.withLock { $0 }
         if found == nil, options.methods.contains(.socks5) {
@@ -263,7 +269,8 @@ public final class FileTransferModule: XMPPClientModule {
             proxies.withLock { $0 = found }
         }
         let hosts = found ?? []
-        return (options.methods.filter { $0 != .socks5 || !hosts.isEmpty }, hosts)
+        let local = client.localIPAddress
+        return (options.methods.filter { $0 == .socks5 ? !hosts.isEmpty : $0 == .direct ? local != nil : true }, hosts)
     }
 
     private func sendByStreamInitiation(_ source: FileSource, description: FileDescription, to peer: JID, client: XMPPClient,
@@ -279,19 +286,33 @@ public final class FileTransferModule: XMPPClientModule {
             throw error.condition == .badRequest ? FileTransferError.noCommonMethod : FileTransferError.declined(error.text)
         }
         guard let chosen = answer.flatMap({ StreamInitiation.methods(in: $0).first }).flatMap(StreamInitiation.method(named:)),
-              methods.contains(chosen) else { throw FileTransferError.noCommonMethod }
-        try await sendBytes(source, sid: sid, method: chosen, proxies: proxies, to: peer, client: client, sent: sent)
-        return chosen
+              StreamInitiation.offered(methods).contains(chosen) else { throw FileTransferError.noCommonMethod }
+        if chosen == .inBand {
+            try await sendBytes(source, sid: sid, method: .inBand, to: peer, client: client, sent: sent)
+            return .inBand
+        }
+        let own = methods.contains(.direct) ? try? await openStreamhost(sid: sid, to: peer, client: client) : nil
+        defer { own?.close() }
+        let (channel, used) = try await SOCKS5Bytestream.connect(client: client, to: peer, sid: sid, own: own,
+                                                                 proxies: methods.contains(.socks5) ? proxies : [],
+                                                                 timeout: client.configuration.connectTimeout)
+        try await SOCKS5Bytestream.send(source, through: channel, sent: sent)
+        return used
     }
 
-    /// Opens the bytestream `sid` to `peer` by `method` and sends the file through it.
-    func sendBytes(_ source: FileSource, sid: String, method: BytestreamMethod, proxies: [SOCKS5Bytestream.Streamhost],
+    /// A streamhost of our own for the session `sid` to `peer` (XEP-0065 direct), on the connection's local address.
+    func openStreamhost(sid: String, to peer: JID, client: XMPPClient) async throws -> DirectStreamhost {
+        guard let me = client.jid, let address = client.localIPAddress else { throw FileTransferError.noCommonMethod }
+        return try await DirectStreamhost.open(on: address, destination: SOCKS5Connection.destination(sid: sid, requester: me, target: peer),
+                                               group: client.group)
+    }
+
+    /// Opens the in-band bytestream `sid` to `peer` and sends the file through it.
+    func sendBytes(_ source: FileSource, sid: String, method: BytestreamMethod,
                    to peer: JID, client: XMPPClient, sent: @escaping @Sendable (Int64) -> Void) async throws {
         switch method {
-        case .socks5:
-            let channel = try await SOCKS5Bytestream.connect(client: client, to: peer, sid: sid, streamhosts: proxies,
-                                                             timeout: client.configuration.connectTimeout)
-            try await SOCKS5Bytestream.send(source, through: channel, sent: sent)
+        case .socks5, .direct:
+            preconditionFailure("SOCKS5 bytestreams are opened by their protocol's negotiation")
         case .inBand:
             let sender = try await InBandSender.open(client: client, to: peer, sid: sid)
             var total: Int64 = 0

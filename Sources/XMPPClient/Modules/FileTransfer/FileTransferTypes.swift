@@ -43,6 +43,9 @@ public enum FileTransferProtocol: String, Sendable, Hashable, CaseIterable {
 
 /// How the bytes travel.
 public enum BytestreamMethod: String, Sendable, Hashable, CaseIterable {
+    /// SOCKS5 bytestreams straight between the clients: the sender listens, the receiver connects (XEP-0065 / XEP-0260
+    /// direct candidates); works when the receiver can reach the sender's address.
+    case direct
     /// SOCKS5 bytestreams through a proxy (XEP-0065 / XEP-0260).
     case socks5
     /// In-band bytestreams: base64 in IQs through the servers (XEP-0047 / XEP-0261); slow, but always possible.

@@ -29,6 +29,11 @@ enum JingleTransport: Sendable {
 struct JingleCandidate: Sendable {
     let cid: String
     let streamhost: SOCKS5Bytestream.Streamhost
+    /// `direct` (the sender listens) or `proxy`.
+    let type: String
+
+    /// XEP-0260's type preferences: direct 126, proxy 10, in the priority's upper 16 bits.
+    var priority: Int { (type == "direct" ? 126 : 10) << 16 }
 }
 
 /// Jingle file transfer (XEP-0166, XEP-0234) over SOCKS5 (XEP-0260, the server's proxy as the sender's candidate) or
@@ -79,7 +84,7 @@ enum JingleFileTransfer {
             for candidate in candidates {
                 element.append(Element("candidate", namespace: socks5Transport, attributes: [
                     "cid": candidate.cid, "host": candidate.streamhost.host, "jid": candidate.streamhost.jid.description,
-                    "port": String(candidate.streamhost.port), "priority": String(10 << 16), "type": "proxy"]))
+                    "port": String(candidate.streamhost.port), "priority": String(candidate.priority), "type": candidate.type]))
             }
             return element
         }
@@ -95,7 +100,8 @@ enum JingleFileTransfer {
                 guard let cid = candidate.attribute("cid"), let jid = candidate.attribute("jid").flatMap(JID.init(validating:)),
                       let host = candidate.attribute("host"), let port = candidate.attribute("port").flatMap(Int.init),
                       (1...65535).contains(port) else { return nil }
-                return JingleCandidate(cid: cid, streamhost: .init(jid: jid, host: host, port: port))
+                return JingleCandidate(cid: cid, streamhost: .init(jid: jid, host: host, port: port),
+                                       type: candidate.attribute("type") == "proxy" ? "proxy" : "direct")
             }
             return .socks5(sid: sid, candidates: candidates)
         default:
@@ -138,7 +144,9 @@ enum JingleFileTransfer {
                 client.enqueue(iq.errorReply(StanzaError(.badRequest, text: "an offer without a file or a known transport")))
                 return true
             }
-            let methods: [BytestreamMethod] = if case .socks5 = transport { [.socks5, .inBand] } else { [.inBand] }
+            let methods: [BytestreamMethod] = if case .socks5(_, let candidates) = transport {
+                (candidates.contains { $0.type == "direct" } ? [.direct] : []) + [.socks5, .inBand]
+            } else { [.inBand] }
             guard methods.contains(where: module.options.methods.contains) else {
                 client.enqueue(iq.result().element)
                 let session = JingleOffer(initiator: from, sid: sid, content: name, creator: content.attribute("creator") ?? "initiator", transport: transport)
@@ -198,11 +206,14 @@ enum JingleFileTransfer {
                 let blocks = module.inBand.expect(sid: sid, from: session.initiator)
                 try await accept(session, transport: .inBand(sid: sid, blockSize: blockSize), client: client)
                 try await receiveInBand(blocks, into: sink, received: received)
-            case .socks5(let sid, let candidates) where module.options.methods.contains(.socks5):
+            case .socks5(let sid, let candidates) where module.usesSOCKS5:
                 try await accept(session, transport: .socks5(sid: sid, candidates: []), client: client)
                 let destination = SOCKS5Connection.destination(sid: sid, requester: session.initiator, target: me)
                 var connected: (JingleCandidate, NIOAsyncChannel<ByteBuffer, ByteBuffer>)?
-                for candidate in candidates.prefix(8) {
+                // The best first (direct before proxy), those our options allow.
+                let usable = candidates.filter { module.options.methods.contains($0.type == "direct" ? .direct : .socks5) }
+                    .sorted { $0.priority > $1.priority }
+                for candidate in usable.prefix(8) {
                     if let channel = try? await SOCKS5Connection.connect(host: candidate.streamhost.host, port: candidate.streamhost.port,
                                                                           destination: destination, group: client.group, timeout: timeout) {
                         connected = (candidate, channel)
@@ -214,10 +225,12 @@ enum JingleFileTransfer {
                 try await client.query(transportInfo(sid: session.sid, content: session.content, transportSID: sid, report), type: .set,
                                        to: session.initiator)
                 if let (candidate, channel) = connected {
-                    // The sender activates the proxy, then says so.
-                    try await waitFor(events, timeout: timeout) { jingle in
-                        jingle.attribute("action") == "transport-info"
-                            && transportChild(jingle, "activated")?.attribute("cid") == candidate.cid
+                    if candidate.type == "proxy" {
+                        // The sender activates the proxy, then says so.
+                        try await waitFor(events, timeout: timeout) { jingle in
+                            jingle.attribute("action") == "transport-info"
+                                && transportChild(jingle, "activated")?.attribute("cid") == candidate.cid
+                        }
                     }
                     try await SOCKS5Bytestream.receive(from: channel, into: sink, received: received)
                 } else {
@@ -320,15 +333,21 @@ enum JingleFileTransfer {
         guard let first = methods.first else { throw FileTransferError.noCommonMethod }
         let sid = StanzaID.make()
         let transportSID = StanzaID.make()
-        let transport: JingleTransport = first == .socks5
-            ? .socks5(sid: transportSID, candidates: proxies.map { JingleCandidate(cid: StanzaID.make(), streamhost: $0) })
+        let own = methods.contains(.direct) ? try? await module.openStreamhost(sid: transportSID, to: peer, client: client) : nil
+        defer { own?.close() }
+        let ownCandidate = own.map { JingleCandidate(cid: StanzaID.make(), streamhost: .init(jid: me, host: $0.host, port: $0.port), type: "direct") }
+        let proxyCandidates = methods.contains(.socks5) ? proxies.map { JingleCandidate(cid: StanzaID.make(), streamhost: $0, type: "proxy") } : []
+        let candidates = (ownCandidate.map { [$0] } ?? []) + proxyCandidates
+        let transport: JingleTransport = first != .inBand && !candidates.isEmpty
+            ? .socks5(sid: transportSID, candidates: candidates)
             : .inBand(sid: transportSID, blockSize: InBandBytestream.blockSize)
+        let usesSOCKS5 = if case .socks5 = transport { true } else { false }
         let destination = SOCKS5Connection.destination(sid: transportSID, requester: me, target: peer)
         let events = module.follow(session: sid, with: peer)
         defer { module.stopFollowing(session: sid, with: peer) }
                 var initiate = jingleElement("session-initiate", sid: sid, initiator: me)
         initiate.append(content(name: "file", description: description,
-                                transport: transportElement(transport, dstaddr: first == .socks5 ? destination : nil)))
+                                transport: transportElement(transport, dstaddr: usesSOCKS5 ? destination : nil)))
         do {
             try await client.query(initiate, type: .set, to: peer)
         } catch XMPPClientError.stanzaError(let error) {
@@ -340,7 +359,7 @@ enum JingleFileTransfer {
             var method = BytestreamMethod.inBand
             switch transport {
             case .inBand(let ibbSID, _):
-                try await module.sendBytes(source, sid: ibbSID, method: .inBand, proxies: [], to: peer, client: client, sent: sent)
+                try await module.sendBytes(source, sid: ibbSID, method: .inBand, to: peer, client: client, sent: sent)
             case .socks5(_, let candidates):
                 // We offer no way to reach the receiver's candidates: only ours (the proxy) can be used.
                 try await client.query(transportInfo(sid: sid, content: "file", transportSID: transportSID,
@@ -349,7 +368,11 @@ enum JingleFileTransfer {
                     jingle.attribute("action") == "transport-info"
                         && (transportChild(jingle, "candidate-used") != nil || transportChild(jingle, "candidate-error") != nil)
                 }
-                if let cid = transportChild(report, "candidate-used")?.attribute("cid"), let used = candidates.first(where: { $0.cid == cid }) {
+                if let cid = transportChild(report, "candidate-used")?.attribute("cid"), let own, cid == ownCandidate?.cid {
+                    // The receiver reached us: no proxy, no activation.
+                    try await SOCKS5Bytestream.send(source, through: try await own.connection(timeout: timeout), sent: sent)
+                    method = .direct
+                } else if let cid = transportChild(report, "candidate-used")?.attribute("cid"), let used = candidates.first(where: { $0.cid == cid }) {
                     let channel = try await SOCKS5Connection.connect(host: used.streamhost.host, port: used.streamhost.port,
                                                                      destination: destination, group: client.group, timeout: timeout)
                     try await SOCKS5Bytestream.activate(client: client, proxy: used.streamhost.jid, sid: transportSID, target: peer)
@@ -366,7 +389,7 @@ enum JingleFileTransfer {
                                            transport: transportElement(.inBand(sid: ibbSID, blockSize: InBandBytestream.blockSize))))
                     try await client.query(replace, type: .set, to: peer)
                     try await waitFor(events, timeout: timeout) { $0.attribute("action") == "transport-accept" }
-                    try await module.sendBytes(source, sid: ibbSID, method: .inBand, proxies: [], to: peer, client: client, sent: sent)
+                    try await module.sendBytes(source, sid: ibbSID, method: .inBand, to: peer, client: client, sent: sent)
                 }
             }
             // The receiver checks size and hash, then ends the session.

@@ -50,15 +50,18 @@ enum SOCKS5Bytestream {
         return found
     }
 
-    /// Offers `streamhosts` to `target` for the session `sid` (XEP-0065 §5.3.1) and, once it has connected to one,
-    /// connects there too and activates the pair: the channel then carries the bytes to `target`.
+    /// Offers our own streamhost `own` (first) and `proxies` to `target` for the session `sid` (XEP-0065 §5.3.1);
+    /// once it has connected to one, takes that connection (ours) or connects to the proxy too and activates the pair.
+    /// Returns the channel that carries the bytes to `target`, and whether it is direct or through a proxy.
     /// - Throws: ``FileTransferError/transferFailed(_:)`` when the target could use none or the proxy fails;
     ///   ``FileTransferError/declined(_:)`` when the target refuses the bytestream.
-    static func connect(client: XMPPClient, to target: JID, sid: String, streamhosts: [Streamhost],
-                        timeout: Duration) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+    static func connect(client: XMPPClient, to target: JID, sid: String, own: DirectStreamhost?, proxies: [Streamhost],
+                        timeout: Duration) async throws -> (NIOAsyncChannel<ByteBuffer, ByteBuffer>, BytestreamMethod) {
         guard let me = client.jid else { throw XMPPClientError.notConnected }
         var query = Element("query", namespace: namespace, attributes: ["sid": sid, "mode": "tcp"])
-        for host in streamhosts { query.append(host.element) }
+        if let own { query.append(Streamhost(jid: me, host: own.host, port: own.port).element) }
+        for host in proxies { query.append(host.element) }
+        guard own != nil || !proxies.isEmpty else { throw FileTransferError.noCommonMethod }
         let answer: Element?
         do {
             answer = try await client.query(query, type: .set, to: target, timeout: timeout)
@@ -66,9 +69,14 @@ enum SOCKS5Bytestream {
             throw error.condition == .itemNotFound
                 ? FileTransferError.transferFailed("the peer could reach no streamhost") : FileTransferError.declined(error.text)
         }
-        guard let usedJID = answer?.child("streamhost-used", namespace: namespace)?.attribute("jid").flatMap(JID.init(validating:)),
-              let used = streamhosts.first(where: { $0.jid == usedJID }) else {
+        guard let usedJID = answer?.child("streamhost-used", namespace: namespace)?.attribute("jid").flatMap(JID.init(validating:)) else {
             throw FileTransferError.transferFailed("the peer named no streamhost it used")
+        }
+        if usedJID == me, let own {
+            return (try await own.connection(timeout: timeout), .direct)
+        }
+        guard let used = proxies.first(where: { $0.jid == usedJID }) else {
+            throw FileTransferError.transferFailed("the peer named a streamhost that was not offered")
         }
         let channel = try await SOCKS5Connection.connect(
             host: used.host, port: used.port, destination: SOCKS5Connection.destination(sid: sid, requester: me, target: target),
@@ -79,7 +87,7 @@ enum SOCKS5Bytestream {
             try? await channel.channel.close()
             throw error
         }
-        return channel
+        return (channel, .socks5)
     }
 
     /// Asks the proxy `proxy` to join our connection and the target's for `sid` (XEP-0065 §6.3.3).
@@ -130,12 +138,20 @@ final class SOCKS5Receivers: Sendable {
         let sid: String
     }
 
-    private let expected = Locked<[Key: AsyncThrowingStream<NIOAsyncChannel<ByteBuffer, ByteBuffer>, any Error>.Continuation]>([:])
+    private struct Expected {
+        let continuation: AsyncThrowingStream<NIOAsyncChannel<ByteBuffer, ByteBuffer>, any Error>.Continuation
+        /// Whether to try the sender's own streamhost, and proxies.
+        let direct: Bool
+        let proxies: Bool
+    }
 
-    /// Expects the bytestream `sid` from `peer`; the stream yields its connection once, then finishes.
-    func expect(sid: String, from peer: JID) -> AsyncThrowingStream<NIOAsyncChannel<ByteBuffer, ByteBuffer>, any Error> {
+    private let expected = Locked<[Key: Expected]>([:])
+
+    /// Expects the bytestream `sid` from `peer`, to be reached at the sender's own streamhost (`direct`) or through a
+    /// proxy (`proxies`); the stream yields its connection once, then finishes.
+    func expect(sid: String, from peer: JID, direct: Bool = true, proxies: Bool = true) -> AsyncThrowingStream<NIOAsyncChannel<ByteBuffer, ByteBuffer>, any Error> {
         let (stream, continuation) = AsyncThrowingStream<NIOAsyncChannel<ByteBuffer, ByteBuffer>, any Error>.makeStream()
-        expected.withLock { $0[Key(peer: peer, sid: sid)] = continuation }
+        expected.withLock { $0[Key(peer: peer, sid: sid)] = Expected(continuation: continuation, direct: direct, proxies: proxies) }
         continuation.onTermination = { [weak self] _ in
             self?.expected.withLock { $0[Key(peer: peer, sid: sid)] = nil }
         }
@@ -148,11 +164,14 @@ final class SOCKS5Receivers: Sendable {
               let query = stanza.child("query", namespace: SOCKS5Bytestream.namespace), let sid = query.attribute("sid"),
               query.child("activate", namespace: SOCKS5Bytestream.namespace) == nil,
               let from = iq.from, let me = client.jid else { return false }
-        guard let continuation = expected.withLock({ $0.removeValue(forKey: Key(peer: from, sid: sid)) }) else {
+        guard let expectation = expected.withLock({ $0.removeValue(forKey: Key(peer: from, sid: sid)) }) else {
             client.enqueue(iq.errorReply(StanzaError(.notAcceptable)))
             return true
         }
+        let continuation = expectation.continuation
+        // The sender's own streamhost has its JID; any other is a proxy.
         let hosts = query.children("streamhost", namespace: SOCKS5Bytestream.namespace).compactMap(SOCKS5Bytestream.Streamhost.init(element:))
+            .filter { $0.jid == from ? expectation.direct : expectation.proxies }
         let destination = SOCKS5Connection.destination(sid: sid, requester: from, target: me)
         let (group, timeout) = (client.group, client.configuration.connectTimeout)
         Task {

@@ -12,13 +12,24 @@ enum StreamInitiation {
     /// The method namespaces, in our order of preference.
     static func namespace(of method: BytestreamMethod) -> String {
         switch method {
-        case .socks5: SOCKS5Bytestream.namespace
+        case .direct, .socks5: SOCKS5Bytestream.namespace
         case .inBand: InBandBytestream.namespace
         }
     }
 
+    /// The method a namespace stands for (SOCKS5 bytestreams: direct or through a proxy, whichever works).
     static func method(named namespace: String) -> BytestreamMethod? {
-        BytestreamMethod.allCases.first { Self.namespace(of: $0) == namespace }
+        switch namespace {
+        case SOCKS5Bytestream.namespace: .socks5
+        case InBandBytestream.namespace: .inBand
+        default: nil
+        }
+    }
+
+    /// The methods as offered: SOCKS5 once, whether direct, through a proxy or both.
+    static func offered(_ methods: [BytestreamMethod]) -> [BytestreamMethod] {
+        var seen: Set<String> = []
+        return methods.filter { seen.insert(namespace(of: $0)).inserted }.map { $0 == .direct ? .socks5 : $0 }
     }
 
     /// The `<si/>` offer of `file` with `methods`.
@@ -32,7 +43,7 @@ enum StreamInitiation {
         }
         si.append(description)
         var field = Element("field", namespace: DataForm.namespace, attributes: ["var": "stream-method", "type": "list-single"])
-        for method in methods {
+        for method in offered(methods) {
             var option = Element("option", namespace: DataForm.namespace)
             option.append(Element("value", namespace: DataForm.namespace, text: namespace(of: method)))
             field.append(option)
