@@ -79,6 +79,14 @@ final class SOCKS5ServerHandshake: ChannelInboundHandler {
         self.connected = connected
     }
 
+    /// A connection that has not asked for the destination within 30 seconds goes (anyone may connect to the port).
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        timeout = context.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
+    }
+
+    private var timeout: Scheduled<Void>?
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard step != .done else { return context.fireChannelRead(data) }
         var chunk = unwrapInboundIn(data)
@@ -102,6 +110,7 @@ final class SOCKS5ServerHandshake: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: [5, 0, 0, 3, UInt8(destination.count)] + destination + [0, 0])),
                               promise: nil)
         step = .done
+        timeout?.cancel()
         connected()
     }
 }
