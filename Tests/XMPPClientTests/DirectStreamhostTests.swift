@@ -14,8 +14,9 @@ import XMPPCore
         defer { host.close() }
         // Another destination is refused.
         await #expect(throws: FileTransferError.self) {
-            _ = try await SOCKS5Connection.connect(host: "127.0.0.1", port: host.port, destination: String(repeating: "0", count: 40),
-                                                   group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(5))
+            let wrong = try await SOCKS5Connection.connect(host: "127.0.0.1", port: host.port, destination: String(repeating: "0", count: 40),
+                                                           group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(5))
+            ChannelHandoff.discard(wrong)
         }
         // The right one connects, and what is written arrives at the streamhost's side.
         let client = try await SOCKS5Connection.connect(host: "127.0.0.1", port: host.port, destination: destination,

@@ -9,22 +9,18 @@ final class DirectStreamhost: Sendable {
     let host: String
     let port: Int
     private let listener: any Channel
-    private let connections: AsyncStream<NIOAsyncChannel<ByteBuffer, ByteBuffer>>
-    private let continuation: AsyncStream<NIOAsyncChannel<ByteBuffer, ByteBuffer>>.Continuation
+    private let handoff: ChannelHandoff
 
-    private init(listener: any Channel, host: String, port: Int,
-                 connections: AsyncStream<NIOAsyncChannel<ByteBuffer, ByteBuffer>>,
-                 continuation: AsyncStream<NIOAsyncChannel<ByteBuffer, ByteBuffer>>.Continuation) {
+    private init(listener: any Channel, host: String, port: Int, handoff: ChannelHandoff) {
         self.listener = listener
         self.host = host
         self.port = port
-        self.connections = connections
-        self.continuation = continuation
+        self.handoff = handoff
     }
 
     /// Listens on `address` (an IP address of this machine) for connections asking for `destination`.
     static func open(on address: String, destination: String, group: any EventLoopGroup) async throws -> DirectStreamhost {
-        let (connections, continuation) = AsyncStream<NIOAsyncChannel<ByteBuffer, ByteBuffer>>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let handoff = ChannelHandoff()
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 4)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -32,7 +28,8 @@ final class DirectStreamhost: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
                         wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
-                    let handshake = SOCKS5ServerHandshake(destination: destination) { continuation.yield(wrapped) }
+                    // Only the first connection that asks for the destination is used; any later one is closed.
+                    let handshake = SOCKS5ServerHandshake(destination: destination) { handoff.offer(wrapped) }
                     try channel.pipeline.syncOperations.addHandler(handshake, position: .first)
                 }
             }
@@ -41,21 +38,17 @@ final class DirectStreamhost: Sendable {
             try? await listener.close()
             throw FileTransferError.transferFailed("no port for a direct streamhost")
         }
-        return DirectStreamhost(listener: listener, host: address, port: port, connections: connections, continuation: continuation)
+        return DirectStreamhost(listener: listener, host: address, port: port, handoff: handoff)
     }
 
     /// The connection the peer made (the first that asked for the right destination).
     func connection(timeout: Duration) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
-        let connections = connections
-        return try await withTimeout(timeout) {
-            for await connection in connections { return connection }
-            throw FileTransferError.transferFailed("the direct streamhost closed")
-        }
+        try await handoff.take(timeout: timeout)
     }
 
-    /// Stops listening (the connection taken, if any, stays).
+    /// Stops listening; a connection not taken is closed (the one taken stays with the transfer).
     func close() {
-        continuation.finish()
+        handoff.fail(FileTransferError.transferFailed("the direct streamhost closed"))
         listener.close(promise: nil)
     }
 }

@@ -183,14 +183,11 @@ public final class FileTransferModule: XMPPClientModule {
         // Expected before the answer goes out: the sender opens the bytestream as soon as it has it.
         switch method {
         case .socks5, .direct:
-            let connections = socks5.expect(sid: offer.id, from: offer.from, direct: options.methods.contains(.direct),
-                                            proxies: options.methods.contains(.socks5))
+            let handoff = socks5.expect(sid: offer.id, from: offer.from, direct: options.methods.contains(.direct),
+                                        proxies: options.methods.contains(.socks5))
+            defer { socks5.forget(sid: offer.id, from: offer.from) }
             try await client.send(iq.result(payload: StreamInitiation.answer(choosing: method)))
-            let channel = try await withTimeout(options.acceptTimeout) {
-                var iterator = connections.makeAsyncIterator()
-                guard let channel = try await iterator.next() else { throw FileTransferError.cancelledByPeer }
-                return channel
-            }
+            let channel = try await handoff.take(timeout: options.acceptTimeout)
             try await SOCKS5Bytestream.receive(from: channel, into: sink, received: received)
         case .inBand:
             let blocks = inBand.expect(sid: offer.id, from: offer.from)

@@ -222,16 +222,21 @@ enum JingleFileTransfer {
                 }
                 let report = connected.map { Element("candidate-used", namespace: socks5Transport, attributes: ["cid": $0.0.cid]) }
                     ?? Element("candidate-error", namespace: socks5Transport)
-                try await client.query(transportInfo(sid: session.sid, content: session.content, transportSID: sid, report), type: .set,
-                                       to: session.initiator)
-                if let (candidate, channel) = connected {
-                    if candidate.type == "proxy" {
+                do {
+                    try await client.query(transportInfo(sid: session.sid, content: session.content, transportSID: sid, report), type: .set,
+                                           to: session.initiator)
+                    if let (candidate, _) = connected, candidate.type == "proxy" {
                         // The sender activates the proxy, then says so.
                         try await waitFor(events, timeout: timeout) { jingle in
                             jingle.attribute("action") == "transport-info"
                                 && transportChild(jingle, "activated")?.attribute("cid") == candidate.cid
                         }
                     }
+                } catch {
+                    if let (_, channel) = connected { ChannelHandoff.discard(channel) }
+                    throw error
+                }
+                if let (_, channel) = connected {
                     try await SOCKS5Bytestream.receive(from: channel, into: sink, received: received)
                 } else {
                     // The sender replaces the transport with in-band.
@@ -375,10 +380,15 @@ enum JingleFileTransfer {
                 } else if let cid = transportChild(report, "candidate-used")?.attribute("cid"), let used = candidates.first(where: { $0.cid == cid }) {
                     let channel = try await SOCKS5Connection.connect(host: used.streamhost.host, port: used.streamhost.port,
                                                                      destination: destination, group: client.group, timeout: timeout)
-                    try await SOCKS5Bytestream.activate(client: client, proxy: used.streamhost.jid, sid: transportSID, target: peer)
-                    try await client.query(transportInfo(sid: sid, content: "file", transportSID: transportSID,
-                                                         Element("activated", namespace: socks5Transport, attributes: ["cid": cid])),
-                                           type: .set, to: peer)
+                    do {
+                        try await SOCKS5Bytestream.activate(client: client, proxy: used.streamhost.jid, sid: transportSID, target: peer)
+                        try await client.query(transportInfo(sid: sid, content: "file", transportSID: transportSID,
+                                                             Element("activated", namespace: socks5Transport, attributes: ["cid": cid])),
+                                               type: .set, to: peer)
+                    } catch {
+                        ChannelHandoff.discard(channel)
+                        throw error
+                    }
                     try await SOCKS5Bytestream.send(source, through: channel, sent: sent)
                     method = .socks5
                 } else {

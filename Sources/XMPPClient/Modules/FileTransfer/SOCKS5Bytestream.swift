@@ -84,7 +84,7 @@ enum SOCKS5Bytestream {
         do {
             try await activate(client: client, proxy: used.jid, sid: sid, target: target)
         } catch {
-            try? await channel.channel.close()
+            ChannelHandoff.discard(channel)
             throw error
         }
         return (channel, .socks5)
@@ -139,7 +139,7 @@ final class SOCKS5Receivers: Sendable {
     }
 
     private struct Expected {
-        let continuation: AsyncThrowingStream<NIOAsyncChannel<ByteBuffer, ByteBuffer>, any Error>.Continuation
+        let handoff: ChannelHandoff
         /// Whether to try the sender's own streamhost, and proxies.
         let direct: Bool
         let proxies: Bool
@@ -148,14 +148,16 @@ final class SOCKS5Receivers: Sendable {
     private let expected = Locked<[Key: Expected]>([:])
 
     /// Expects the bytestream `sid` from `peer`, to be reached at the sender's own streamhost (`direct`) or through a
-    /// proxy (`proxies`); the stream yields its connection once, then finishes.
-    func expect(sid: String, from peer: JID, direct: Bool = true, proxies: Bool = true) -> AsyncThrowingStream<NIOAsyncChannel<ByteBuffer, ByteBuffer>, any Error> {
-        let (stream, continuation) = AsyncThrowingStream<NIOAsyncChannel<ByteBuffer, ByteBuffer>, any Error>.makeStream()
-        expected.withLock { $0[Key(peer: peer, sid: sid)] = Expected(continuation: continuation, direct: direct, proxies: proxies) }
-        continuation.onTermination = { [weak self] _ in
-            self?.expected.withLock { $0[Key(peer: peer, sid: sid)] = nil }
-        }
-        return stream
+    /// proxy (`proxies`); its connection comes out of the handoff.
+    func expect(sid: String, from peer: JID, direct: Bool = true, proxies: Bool = true) -> ChannelHandoff {
+        let handoff = ChannelHandoff()
+        expected.withLock { $0[Key(peer: peer, sid: sid)] = Expected(handoff: handoff, direct: direct, proxies: proxies) }
+        return handoff
+    }
+
+    /// Stops expecting `sid` from `peer` (the transfer gave up).
+    func forget(sid: String, from peer: JID) {
+        expected.withLock { $0.removeValue(forKey: Key(peer: peer, sid: sid)) }?.handoff.fail(FileTransferError.cancelledByPeer)
     }
 
     /// Handles a streamhost offer (an IQ set with a bytestreams `<query/>`); false when `stanza` is not one.
@@ -168,7 +170,7 @@ final class SOCKS5Receivers: Sendable {
             client.enqueue(iq.errorReply(StanzaError(.notAcceptable)))
             return true
         }
-        let continuation = expectation.continuation
+        let handoff = expectation.handoff
         // The sender's own streamhost has its JID; any other is a proxy.
         let hosts = query.children("streamhost", namespace: SOCKS5Bytestream.namespace).compactMap(SOCKS5Bytestream.Streamhost.init(element:))
             .filter { $0.jid == from ? expectation.direct : expectation.proxies }
@@ -180,13 +182,13 @@ final class SOCKS5Receivers: Sendable {
                                                                          group: group, timeout: timeout) else { continue }
                 var used = Element("query", namespace: SOCKS5Bytestream.namespace, attributes: ["sid": sid])
                 used.append(Element("streamhost-used", namespace: SOCKS5Bytestream.namespace, attributes: ["jid": host.jid.description]))
+                // Handed over before the answer, which makes the sender start.
+                guard handoff.offer(channel) else { return client.enqueue(iq.errorReply(StanzaError(.notAcceptable))) }
                 client.enqueue(iq.result(payload: used).element)
-                continuation.yield(channel)
-                continuation.finish()
                 return
             }
             client.enqueue(iq.errorReply(StanzaError(.itemNotFound, text: "no streamhost could be reached")))
-            continuation.finish(throwing: FileTransferError.transferFailed("no streamhost the sender offered could be reached"))
+            handoff.fail(FileTransferError.transferFailed("no streamhost the sender offered could be reached"))
         }
         return true
     }

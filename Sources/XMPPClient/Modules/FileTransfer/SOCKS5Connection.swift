@@ -41,7 +41,7 @@ enum SOCKS5Connection {
             try await withTimeout(timeout) { try await handshake.get() }
             return channel
         } catch {
-            try? await channel.channel.close()
+            try? await channel.executeThenClose { _, _ in }
             throw error
         }
     }
