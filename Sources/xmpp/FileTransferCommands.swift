@@ -104,11 +104,11 @@ struct ReceiveFiles: AsyncParsableCommand {
                 guard let offer = try await Self.next(offers, within: idleLimit) else { break }
                 let bare = offer.from.bare
                 let isAllowed = allowed.isEmpty
-                    ? roster.items.first(where: { $0.jid == bare }).map { $0.subscription == .both || $0.subscription == .from || $0.subscription == .to } ?? false
+                    ? roster.items.first(where: { $0.jid == bare }).map { $0.subscription == .both || $0.subscription == .to } ?? false
                     : allowed.contains { $0 == offer.from || ($0.isBare && $0 == bare) }
                 guard isAllowed else {
                     Feedback.say("declined \(offer.file.safeName) from \(offer.from)")
-                    await files.decline(offer)
+                    Task { await files.decline(offer) }   // the next offer need not wait for the answer to go
                     continue
                 }
                 let destination = Self.freePath(for: offer.file.safeName, in: dir)
@@ -119,7 +119,8 @@ struct ReceiveFiles: AsyncParsableCommand {
                     await meter.value
                     print("received \(destination) \(offer.file.size) from \(offer.from)")
                     received += 1
-                } catch let error as FileTransferError {
+                } catch {
+                    // One transfer failing (the peer gone, a bad hash) does not end the others.
                     await meter.value
                     Feedback.say("failed \(offer.file.safeName) from \(offer.from): \(error)")
                 }

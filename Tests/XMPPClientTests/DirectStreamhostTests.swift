@@ -1,7 +1,9 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import Testing
 import XMPPCore
+import XMPPTestSupport
 @testable import XMPPClient
 
 /// A client's own SOCKS5 streamhost (direct transfers): it hands over only the connection that asks for the
@@ -32,5 +34,38 @@ import XMPPCore
             return String(buffer: all)
         }
         #expect(received == "hello")
+    }
+
+    /// A streamhost that accepts and never answers, and one that is not there: each fails in time, nothing hangs.
+    @Test(.timeLimit(.minutes(1))) func aSilentOrMissingStreamhostFailsInTime() async throws {
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        defer { silent.close(promise: nil) }
+        let port = try #require(silent.localAddress?.port)
+        let started = ContinuousClock.now
+        await #expect(throws: FileTransferError.self) {
+            ChannelHandoff.discard(try await SOCKS5Connection.connect(host: "127.0.0.1", port: port, destination: "x",
+                                                                     group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(1)))
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        let closed = try LoopbackPort.free()
+        await #expect(throws: FileTransferError.self) {
+            ChannelHandoff.discard(try await SOCKS5Connection.connect(host: "127.0.0.1", port: closed, destination: "x",
+                                                                     group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(1)))
+        }
+    }
+
+    /// A received file never replaces a directory, and an offered name is cut down to a safe file name.
+    @Test func receivedFilesStayFiles() throws {
+        let directory = NSTemporaryDirectory() + "sink-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: "\(directory)/Photos/keep", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let sink = try FileSink(destination: "\(directory)/Photos", expected: FileDescription(name: "Photos", size: 0))
+        #expect(throws: FileTransferError.self) { try sink.finish() }
+        #expect(FileManager.default.fileExists(atPath: "\(directory)/Photos/keep"), "the directory is untouched")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["Photos"], "no temporary file left")
+        #expect(FileDescription(name: "../../etc/passwd", size: 1).safeName == "passwd")
+        #expect(FileDescription(name: "a\u{1B}[31mred\u{202E}txt.exe", size: 1).safeName == "a[31mredtxt.exe")
+        #expect(FileDescription(name: "..", size: 1).safeName == "file")
+        #expect(FileDescription(name: String(repeating: "x", count: 500), size: 1).safeName.count == 120)
     }
 }

@@ -27,7 +27,8 @@ public final class FileTransferModule: XMPPClientModule {
         public var methods: [BytestreamMethod] = [.direct, .socks5, .inBand]
         /// How long a peer has to accept an offer.
         public var acceptTimeout: Duration = .seconds(300)
-        /// Offers waiting for an answer at once; more are refused with `resource-constraint`.
+        /// Offers waiting for an answer at once (each declined after `acceptTimeout`); more are refused with
+        /// `resource-constraint`, and so are more than a quarter of them from one sender.
         public var maxPendingOffers = 32
 
         /// The defaults.
@@ -79,6 +80,8 @@ public final class FileTransferModule: XMPPClientModule {
 
     public func sessionEnded(client: XMPPClient, error: XMPPClientError?) {
         proxies.withLock { $0 = nil }
+        // Unanswered offers die with the session (their senders see it end).
+        pending.withLock { $0 = [:] }
     }
 
     /// Files offered to this client, as they come; accept or decline each (an offer nobody answers is declined
@@ -103,13 +106,23 @@ public final class FileTransferModule: XMPPClientModule {
 
     /// Publishes an offer, unless too many wait already (then `false`: the caller refuses it).
     func publish(_ offer: IncomingFileOffer, as pendingOffer: PendingOffer) -> Bool {
+        let perSender = max(1, options.maxPendingOffers / 4)
+        let key = OfferKey(peer: offer.from, id: offer.id)
         let admitted = pending.withLock { pending -> Bool in
-            guard pending.count < options.maxPendingOffers else { return false }
-            pending[OfferKey(peer: offer.from, id: offer.id)] = pendingOffer
+            guard pending.count < options.maxPendingOffers, pending[key] == nil,
+                  pending.keys.count(where: { $0.peer.bare == offer.from.bare }) < perSender else { return false }
+            pending[key] = pendingOffer
             return true
         }
-        if admitted { offerBroadcast.publish(offer) }
-        return admitted
+        guard admitted else { return false }
+        offerBroadcast.publish(offer)
+        // An offer nobody answers is declined in time, so it cannot hold a place for ever.
+        let timeout = options.acceptTimeout
+        Task { [weak self] in
+            try await Task.sleep(for: timeout)
+            await self?.decline(offer)
+        }
+        return true
     }
 
     private func receivedStreamInitiation(_ iq: IQ, _ si: Element, client: XMPPClient) {
@@ -134,6 +147,11 @@ public final class FileTransferModule: XMPPClientModule {
     /// Declines `offer`; the sender's transfer fails with ``FileTransferError/declined(_:)``.
     public func decline(_ offer: IncomingFileOffer) async {
         guard let client = client.value, let pendingOffer = pending.withLock({ $0.removeValue(forKey: OfferKey(peer: offer.from, id: offer.id)) }) else { return }
+        await refuse(pendingOffer, client: client)
+    }
+
+    /// Tells the sender of an offer taken from `pending` that it will not be received.
+    private func refuse(_ pendingOffer: PendingOffer, client: XMPPClient) async {
         switch pendingOffer {
         case .streamInitiation(let iq, _):
             client.enqueue(iq.errorReply(StanzaError(.forbidden, text: "Offer Declined")))
@@ -150,7 +168,17 @@ public final class FileTransferModule: XMPPClientModule {
             guard let pendingOffer = self.pending.withLock({ $0.removeValue(forKey: OfferKey(peer: offer.from, id: offer.id)) }) else {
                 throw FileTransferError.transferFailed("the offer is no longer open")
             }
-            let sink = try FileSink(destination: destination.path, expected: offer.file)
+            // The offer as it came, not as the caller may have changed it.
+            let offer = switch pendingOffer {
+            case .streamInitiation(_, let stored), .jingle(_, let stored): stored
+            }
+            let sink: FileSink
+            do {
+                sink = try FileSink(destination: destination.path, expected: offer.file)
+            } catch {
+                await self.refuse(pendingOffer, client: client)
+                throw error
+            }
             let total = offer.file.size
             progress(TransferProgress(completed: 0, total: total))
             do {
@@ -190,13 +218,15 @@ public final class FileTransferModule: XMPPClientModule {
             let channel = try await handoff.take(timeout: options.acceptTimeout)
             try await SOCKS5Bytestream.receive(from: channel, into: sink, received: received)
         case .inBand:
-            let blocks = inBand.expect(sid: offer.id, from: offer.from)
-            try await client.send(iq.result(payload: StreamInitiation.answer(choosing: method)))
+            let blocks = inBand.expect(sid: offer.id, from: offer.from, limit: offer.file.size)
             do {
+                try await client.send(iq.result(payload: StreamInitiation.answer(choosing: method)))
                 for try await block in blocks {
                     try await sink.write(block)
                     received(sink.received)
                 }
+                // A cancelled transfer ends the loop early: it must not look complete.
+                try Task.checkCancellation()
             } catch {
                 inBand.forget(sid: offer.id, from: offer.from)
                 throw error

@@ -23,11 +23,17 @@ public struct FileDescription: Sendable, Hashable {
         self.sha256 = sha256
     }
 
-    /// The name with anything path-like removed, safe to create in a download directory.
+    /// The name with anything path-like removed, without control or direction-changing characters, at most 120
+    /// characters: safe to create in a download directory and to print. (A name may still be that of an existing file
+    /// or directory there: pick a free one, as `xmpp receive-files` does.)
     public var safeName: String {
         let last = name.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
-        let cleaned = last.filter { !$0.isNewline && $0 != "\0" }
-        return cleaned.isEmpty || cleaned == "." || cleaned == ".." ? "file" : cleaned
+        let cleaned = String(String.UnicodeScalarView(last.unicodeScalars.filter { scalar in
+            !(scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format
+              || scalar.properties.isBidiControl)
+        }).prefix(120))
+        let trimmed = cleaned.trimmingCharacters(in: .whitespaces)
+        return trimmed.isEmpty || trimmed.allSatisfy({ $0 == "." }) ? "file" : trimmed
     }
 }
 

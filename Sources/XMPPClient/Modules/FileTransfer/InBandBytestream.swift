@@ -76,6 +76,9 @@ final class InBandSender: Sendable {
 final class InBandReceivers: Sendable {
     private struct Receiver {
         let continuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation
+        /// The file's size: a sender that sends more is cut off (what is received waits in memory for the disk).
+        let limit: Int64
+        var received: Int64 = 0
         var isOpen = false
         var nextSequence: UInt16 = 0
         var blockSize = 0
@@ -90,9 +93,9 @@ final class InBandReceivers: Sendable {
 
     /// Expects the bytestream `sid` from `peer`; its blocks come out of the returned stream, which finishes when the
     /// peer closes the bytestream (or fails when it sends blocks out of order).
-    func expect(sid: String, from peer: JID) -> AsyncThrowingStream<ByteBuffer, any Error> {
+    func expect(sid: String, from peer: JID, limit: Int64) -> AsyncThrowingStream<ByteBuffer, any Error> {
         let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
-        receivers.withLock { $0[Key(peer: peer, sid: sid)] = Receiver(continuation: continuation) }
+        receivers.withLock { $0[Key(peer: peer, sid: sid)] = Receiver(continuation: continuation, limit: limit) }
         continuation.onTermination = { [weak self] _ in
             self?.receivers.withLock { $0[Key(peer: peer, sid: sid)] = nil }
         }
@@ -144,6 +147,11 @@ final class InBandReceivers: Sendable {
                     receivers[key] = nil
                     return .broken(receiver.continuation, StanzaError(.unexpectedRequest, text: "blocks out of order"))
                 }
+                guard receiver.received + Int64(decoded.count) <= receiver.limit else {
+                    receivers[key] = nil
+                    return .broken(receiver.continuation, StanzaError(.notAcceptable, text: "more bytes than the file offered"))
+                }
+                receiver.received += Int64(decoded.count)
                 receiver.nextSequence &+= 1
                 receivers[key] = receiver
                 return .block(receiver.continuation)

@@ -203,22 +203,27 @@ enum JingleFileTransfer {
         do {
             switch session.transport {
             case .inBand(let sid, let blockSize):
-                let blocks = module.inBand.expect(sid: sid, from: session.initiator)
-                try await accept(session, transport: .inBand(sid: sid, blockSize: blockSize), client: client)
+                let blocks = module.inBand.expect(sid: sid, from: session.initiator, limit: offer.file.size)
+                try await accept(session, transport: .inBand(sid: sid, blockSize: min(blockSize, InBandBytestream.maxBlockSize)), client: client)
                 try await receiveInBand(blocks, into: sink, received: received)
-            case .socks5(let sid, let candidates) where module.usesSOCKS5:
+            case .socks5(let sid, let candidates):
+                // (Without SOCKS5 allowed here no candidate is tried: the candidate-error makes the sender replace the
+                // transport with in-band.)
                 try await accept(session, transport: .socks5(sid: sid, candidates: []), client: client)
                 let destination = SOCKS5Connection.destination(sid: sid, requester: session.initiator, target: me)
                 var connected: (JingleCandidate, NIOAsyncChannel<ByteBuffer, ByteBuffer>)?
                 // The best first (direct before proxy), those our options allow.
                 let usable = candidates.filter { module.options.methods.contains($0.type == "direct" ? .direct : .socks5) }
                     .sorted { $0.priority > $1.priority }
-                for candidate in usable.prefix(8) {
+                for candidate in usable.prefix(4) {
+                    // A few seconds each: an address of the sender's that does not answer is common (another network).
                     if let channel = try? await SOCKS5Connection.connect(host: candidate.streamhost.host, port: candidate.streamhost.port,
-                                                                          destination: destination, group: client.group, timeout: timeout) {
+                                                                          destination: destination, group: client.group,
+                                                                          timeout: min(timeout, .seconds(5))) {
                         connected = (candidate, channel)
                         break
                     }
+                    received(sink.received)   // (still negotiating: not idle)
                 }
                 let report = connected.map { Element("candidate-used", namespace: socks5Transport, attributes: ["cid": $0.0.cid]) }
                     ?? Element("candidate-error", namespace: socks5Transport)
@@ -244,16 +249,16 @@ enum JingleFileTransfer {
                     guard let element = replace.child("content", namespace: jingle)?.elements.first(where: { $0.name == "transport" }), case .inBand(let ibbSID, let blockSize)? = parseTransport(element) else {
                         throw FileTransferError.noCommonMethod
                     }
-                    let blocks = module.inBand.expect(sid: ibbSID, from: session.initiator)
+                    let blocks = module.inBand.expect(sid: ibbSID, from: session.initiator, limit: offer.file.size)
                     var acceptReplacement = jingleElement("transport-accept", sid: session.sid, initiator: nil)
                     acceptReplacement.append(content(name: session.content, description: nil,
                                                      transport: transportElement(.inBand(sid: ibbSID, blockSize: blockSize))))
                     try await client.query(acceptReplacement, type: .set, to: session.initiator)
                     try await receiveInBand(blocks, into: sink, received: received)
                 }
-            case .socks5:
-                throw FileTransferError.noCommonMethod
             }
+            // A cancelled transfer ends the loops early: it must not look complete.
+            try Task.checkCancellation()
             try sink.finish()
         } catch let end as Terminated {
             throw end.error
@@ -402,10 +407,14 @@ enum JingleFileTransfer {
                     try await module.sendBytes(source, sid: ibbSID, method: .inBand, to: peer, client: client, sent: sent)
                 }
             }
-            // The receiver checks size and hash, then ends the session.
+            // The receiver checks size and hash, then ends the session; one that stays silent has the bytes all the same
+            // (XEP-0234 lets either side end it), so after a while we end it.
             do {
                 try await waitFor(events, timeout: .seconds(60)) { _ in false }
             } catch let end as Terminated where end.reason == "success" {
+                return method
+            } catch FileTransferError.transferFailed {
+                await terminate(sid: sid, peer: peer, reason: "success", client: client)
                 return method
             }
             throw FileTransferError.transferFailed("the receiver did not confirm the file")

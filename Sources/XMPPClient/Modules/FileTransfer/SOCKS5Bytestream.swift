@@ -34,20 +34,29 @@ enum SOCKS5Bytestream {
     }
 
     /// The streamhosts the account's server offers: the items of its disco#items that are SOCKS5 proxies
-    /// (identity proxy/bytestreams), each asked for its address.
+    /// (identity proxy/bytestreams), each asked for its address; the items are asked at once, each given 10 seconds
+    /// (one that does not answer, a component that is down, costs no more).
     static func proxies(of client: XMPPClient) async throws -> [Streamhost] {
         let domain = client.configuration.jid.domain
         let items = try await client.query(Element("query", namespace: DiscoModule.itemsNamespace), to: domain)
-        var found: [Streamhost] = []
-        for item in items?.children("item", namespace: DiscoModule.itemsNamespace) ?? [] {
-            guard item.attribute("node") == nil, let jid = item.attribute("jid").flatMap(JID.init(validating:)),
-                  let answer = try? await client.query(Element("query", namespace: DiscoModule.infoNamespace), to: jid) else { continue }
-            let info = DiscoInfo(query: answer)
-            guard info.identities.contains(where: { $0.category == "proxy" && $0.type == "bytestreams" }) || info.features.contains(namespace),
-                  let address = try? await client.query(Element("query", namespace: namespace), to: jid) else { continue }
-            found += address.children("streamhost", namespace: namespace).compactMap(Streamhost.init(element:))
+        let candidates = (items?.children("item", namespace: DiscoModule.itemsNamespace) ?? []).compactMap { item -> JID? in
+            item.attribute("node") == nil ? item.attribute("jid").flatMap(JID.init(validating:)) : nil
         }
-        return found
+        return await withTaskGroup(of: [Streamhost].self) { group in
+            for jid in candidates.prefix(32) {
+                group.addTask {
+                    guard let answer = try? await client.query(Element("query", namespace: DiscoModule.infoNamespace), to: jid, timeout: .seconds(10))
+                    else { return [] }
+                    let info = DiscoInfo(query: answer)
+                    guard info.identities.contains(where: { $0.category == "proxy" && $0.type == "bytestreams" }) || info.features.contains(namespace),
+                          let address = try? await client.query(Element("query", namespace: namespace), to: jid, timeout: .seconds(10)) else { return [] }
+                    return address.children("streamhost", namespace: namespace).compactMap(Streamhost.init(element:))
+                }
+            }
+            var found: [Streamhost] = []
+            for await hosts in group { found += hosts }
+            return found.sorted { $0.jid.description < $1.jid.description }
+        }
     }
 
     /// Offers our own streamhost `own` (first) and `proxies` to `target` for the session `sid` (XEP-0065 §5.3.1);
@@ -177,9 +186,10 @@ final class SOCKS5Receivers: Sendable {
         let destination = SOCKS5Connection.destination(sid: sid, requester: from, target: me)
         let (group, timeout) = (client.group, client.configuration.connectTimeout)
         Task {
-            for host in hosts.prefix(8) {
+            // At most four, a few seconds each: the transfer's idle limit must not run out while we try.
+            for host in hosts.prefix(4) {
                 guard let channel = try? await SOCKS5Connection.connect(host: host.host, port: host.port, destination: destination,
-                                                                         group: group, timeout: timeout) else { continue }
+                                                                         group: group, timeout: min(timeout, .seconds(5))) else { continue }
                 var used = Element("query", namespace: SOCKS5Bytestream.namespace, attributes: ["sid": sid])
                 used.append(Element("streamhost-used", namespace: SOCKS5Bytestream.namespace, attributes: ["jid": host.jid.description]))
                 // Handed over before the answer, which makes the sender start.

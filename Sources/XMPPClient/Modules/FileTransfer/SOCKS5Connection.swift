@@ -26,7 +26,8 @@ enum SOCKS5Connection {
                 .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let handshake = SOCKS5ClientHandshake(destination: destination, promise: channel.eventLoop.makePromise())
+                        let handshake = SOCKS5ClientHandshake(destination: destination, promise: channel.eventLoop.makePromise(),
+                                                              timeout: .nanoseconds(Int64(timeout.nanoseconds)))
                         try channel.pipeline.syncOperations.addHandler(handshake)
                         // Half-closure: the sender's end of file reaches the proxy after the last byte, not instead of it.
                         let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
@@ -38,7 +39,8 @@ enum SOCKS5Connection {
             throw FileTransferError.transferFailed("cannot connect to the streamhost \(host):\(port): \(error)")
         }
         do {
-            try await withTimeout(timeout) { try await handshake.get() }
+            // (The handshake fails by itself after `timeout`: a streamhost that never answers closes.)
+            try await handshake.get()
             return channel
         } catch {
             try? await channel.executeThenClose { _, _ in }
@@ -57,14 +59,35 @@ final class SOCKS5ClientHandshake: ChannelDuplexHandler {
 
     let promise: EventLoopPromise<Void>
     private let destination: [UInt8]
+    private let timeout: TimeAmount
+    private var deadline: Scheduled<Void>?
     private var received = ByteBuffer()
     private var step = Step.greeting
 
     private enum Step { case greeting, reply, done }
 
-    init(destination: String, promise: EventLoopPromise<Void>) {
+    init(destination: String, promise: EventLoopPromise<Void>, timeout: TimeAmount) {
         self.destination = Array(destination.utf8)
         self.promise = promise
+        self.timeout = timeout
+    }
+
+    /// The handshake has `timeout` from now: a streamhost that accepts and then says nothing is given up, on the event
+    /// loop (awaiting the promise elsewhere could not be cancelled).
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        deadline = context.eventLoop.scheduleTask(in: timeout) { [self] in
+            fail("the streamhost did not answer in time", channel: channel)
+        }
+    }
+
+    /// A connection that never became active (refused, timed out) ends here: the promise must not be left open.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        if step != .done {
+            step = .done
+            promise.fail(FileTransferError.transferFailed("the streamhost connection ended"))
+        }
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -92,25 +115,32 @@ final class SOCKS5ClientHandshake: ChannelDuplexHandler {
         guard received.readableBytes >= length else { return }
         received.moveReaderIndex(forwardBy: length)
         step = .done
+        deadline?.cancel()
         promise.succeed()
         if received.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(received)) }
         received = ByteBuffer()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if step != .done { promise.fail(FileTransferError.transferFailed("the streamhost closed the connection")) }
+        if step != .done { fail("the streamhost closed the connection", channel: context.channel) }
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if step != .done { promise.fail(FileTransferError.transferFailed("\(error)")) }
+        if step != .done { fail("\(error)", channel: context.channel) }
         context.fireErrorCaught(error)
     }
 
     private func fail(_ why: String, context: ChannelHandlerContext) {
+        fail(why, channel: context.channel)
+    }
+
+    private func fail(_ why: String, channel: any Channel) {
+        guard step != .done else { return }
         step = .done
+        deadline?.cancel()
         promise.fail(FileTransferError.transferFailed(why))
-        context.close(promise: nil)
+        channel.close(promise: nil)
     }
 }
 

@@ -101,12 +101,18 @@ final class FileSink: @unchecked Sendable {
             discard()
             throw FileTransferError.hashMismatch
         }
-        do {
-            if FileManager.default.fileExists(atPath: destination) { try FileManager.default.removeItem(atPath: destination) }
-            try FileManager.default.moveItem(atPath: temporary, toPath: destination)
-        } catch {
+        // Only ever over a regular file (rename(2) replaces it at once); never a directory, never what a link points to.
+        var isDirectory: ObjCBool = false
+        let attributes = try? FileManager.default.attributesOfItem(atPath: destination)
+        if FileManager.default.fileExists(atPath: destination, isDirectory: &isDirectory) && isDirectory.boolValue
+            || (attributes?[.type] as? FileAttributeType).map({ $0 != .typeRegular }) == true {
             discard()
-            throw FileTransferError.cannotAccessFile("cannot move the file to \(destination): \(error.localizedDescription)")
+            throw FileTransferError.cannotAccessFile("\(destination) exists and is not a regular file")
+        }
+        guard rename(temporary, destination) == 0 else {
+            let reason = String(cString: strerror(errno))
+            discard()
+            throw FileTransferError.cannotAccessFile("cannot move the file to \(destination): \(reason)")
         }
     }
 
