@@ -51,6 +51,8 @@ component_ports = { }
 http_ports = { ${HTTP[prosody]} }
 http_interfaces = { "127.0.0.1" }
 https_ports = { }
+proxy65_ports = { ${PROXY[prosody]} }
+proxy65_interfaces = { "127.0.0.1" }
 modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "presence"; "message"; "iq" }
 modules_disabled = { "limits"; "register"; "posix"; "s2s" }
 authentication = "internal_hashed"
@@ -61,8 +63,6 @@ certificates = "$dir/certs"
 ssl = { certificate = "$dir/certs/localhost.crt"; key = "$dir/certs/localhost.key" }
 VirtualHost "localhost"
 Component "proxy.localhost" "proxy65"
-  proxy65_ports = { ${PROXY[prosody]} }
-  proxy65_interfaces = { "127.0.0.1" }
   proxy65_address = "127.0.0.1"
 Component "upload.localhost" "http_file_share"
   http_host = "localhost"

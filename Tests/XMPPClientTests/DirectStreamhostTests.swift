@@ -46,7 +46,8 @@ import XMPPTestSupport
             ChannelHandoff.discard(try await SOCKS5Connection.connect(host: "127.0.0.1", port: port, destination: "x",
                                                                      group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(1)))
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // (Without its own deadline the handshake waits as long as the silent end keeps the connection: for ever.)
+        #expect(ContinuousClock.now - started < .seconds(30))
         let closed = try LoopbackPort.free()
         await #expect(throws: FileTransferError.self) {
             ChannelHandoff.discard(try await SOCKS5Connection.connect(host: "127.0.0.1", port: closed, destination: "x",

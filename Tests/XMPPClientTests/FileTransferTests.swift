@@ -108,7 +108,7 @@ struct FileTransferTests {
         let destination = URL(fileURLWithPath: "\(directory)/x.bin")
         let started = ContinuousClock.now
         await #expect(throws: FileTransferError.self) { _ = try await files.accept(offer, saveTo: destination).value }
-        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(ContinuousClock.now - started < .seconds(40), "the idle limit (2 s), not the accept timeout")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty, "no file, no temporary file")
         await mallory.disconnect()
         await bob.disconnect()

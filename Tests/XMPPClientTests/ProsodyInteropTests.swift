@@ -75,6 +75,7 @@ struct ProsodyInteropTests {
             var options = FileTransferModule.Options()
             options.methods = [.socks5, .inBand]
             let (aliceFiles, bobFiles) = (alice.add(FileTransferModule(options: options)), bob.add(FileTransferModule(options: options)))
+            _ = bob.add(DiscoModule())   // bob announces Jingle file transfer: alice's default is then Jingle
             try await alice.connect(registering: true)
             try await bob.connect(registering: true)
             let source = try FileTransferTests.randomFile(bytes: 250_000, in: directory)

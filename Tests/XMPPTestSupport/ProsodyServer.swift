@@ -138,6 +138,10 @@ public final class ProsodyServer: Sendable {
             s2s_ports = { \(federation.map { String($0.s2sPort) } ?? "") }
             component_ports = { }
             http_ports = { \(httpPort) }
+            -- (Network services' ports are global options: under the Component they would be ignored, and every
+            -- Prosody of a test run would try the default port 5000.)
+            proxy65_ports = { \(proxyPort) }
+            proxy65_interfaces = { "127.0.0.1" }
             http_interfaces = { "127.0.0.1" }
             https_ports = { }
             consider_websocket_secure = true
@@ -171,8 +175,6 @@ public final class ProsodyServer: Sendable {
               http_host = "localhost"
               http_file_share_size_limit = \(uploadSizeLimit)
             Component "proxy.localhost" "proxy65"
-              proxy65_ports = { \(proxyPort) }
-              proxy65_interfaces = { "127.0.0.1" }
               proxy65_address = "127.0.0.1"
             """
         try configuration.write(toFile: "\(directory)/prosody.cfg.lua", atomically: true, encoding: .utf8)
