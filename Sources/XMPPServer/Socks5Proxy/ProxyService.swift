@@ -17,12 +17,19 @@ struct ProxyService: HostedService {
     let bytesPerSecond: Int
 
     func receive(_ stanza: Element, to: JID, kernel: ServerKernel, eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
-        answerRequest(stanza, to: to, kernel: kernel, eventLoop: eventLoop) { iq, from throws(StanzaError) in
-            try answer(iq, from: from, to: to, kernel: kernel)
+        // An activation is answered once both connections relay: the initiator writes as soon as it hears back, and
+        // bytes that reached the handshake handler first would be taken for data before activation.
+        var activated: (target: any Channel, initiator: any Channel)?
+        let (bytesPerSecond, pairing) = (bytesPerSecond, pairing)
+        return answerRequest(stanza, to: to, kernel: kernel, eventLoop: eventLoop, replyingAfter: {
+            activated.map { Self.join($0.target, $0.initiator, bytesPerSecond: bytesPerSecond, pairing: pairing) }
+        }) { iq, from throws(StanzaError) in
+            try answer(iq, from: from, to: to, kernel: kernel, activated: &activated)
         }
     }
 
-    private func answer(_ iq: IQ, from: JID, to: JID, kernel: ServerKernel) throws(StanzaError) -> Element? {
+    private func answer(_ iq: IQ, from: JID, to: JID, kernel: ServerKernel,
+                        activated: inout (target: any Channel, initiator: any Channel)?) throws(StanzaError) -> Element? {
         guard to.localpart == nil, to.resourcepart == nil, let payload = iq.payload else { throw StanzaError(.serviceUnavailable) }
         switch (payload.namespace, iq.type) {
         case (DiscoNamespace.info, .get?):
@@ -53,26 +60,27 @@ struct ProxyService: HostedService {
             guard let pair = pairing.activate(address: address) else {
                 throw StanzaError(.itemNotFound, text: "both the target and the initiator must be connected to the proxy first")
             }
-            Self.join(pair.target, pair.initiator, bytesPerSecond: bytesPerSecond, pairing: pairing)
+            activated = pair
             return nil
         default:
             throw StanzaError(.serviceUnavailable)
         }
     }
 
-    /// Replaces the SOCKS5 handshake of both connections by the relay, at the transfer's rate.
-    static func join(_ target: any Channel, _ initiator: any Channel, bytesPerSecond: Int, pairing: ProxyPairing) {
+    /// Replaces the SOCKS5 handshake of both connections by the relay, at the transfer's rate; done when both relay.
+    static func join(_ target: any Channel, _ initiator: any Channel, bytesPerSecond: Int, pairing: ProxyPairing) -> EventLoopFuture<Void> {
         let ended = Locked(false)
         let end: @Sendable () -> Void = {
             if ended.withLock({ done in defer { done = true }; return !done }) { pairing.transferEnded() }
         }
-        for (channel, partner) in [(target, initiator), (initiator, target)] {
-            channel.eventLoop.execute {
+        let swaps = [(target, initiator), (initiator, target)].map { channel, partner in
+            channel.eventLoop.submit {
                 let operations = channel.pipeline.syncOperations
                 if let handshake = try? operations.handler(type: Socks5Handler.self) { _ = operations.removeHandler(handshake) }
                 if let limiter = try? operations.handler(type: ReadRateLimiter.self) { limiter.setRate(bytesPerSecond: bytesPerSecond) }
                 try? operations.addHandler(ProxyRelay(partner: partner, ended: end))
             }
         }
+        return swaps[0].and(swaps[1]).map { _ in }
     }
 }
