@@ -51,15 +51,7 @@ struct SendFile: AsyncParsableCommand {
             default: nil
             }
             let transfer = files.send(file: URL(fileURLWithPath: path), to: recipient, name: name, text: text, using: chosen)
-            let meter = Task { await ProgressMeter.show(transfer.progress, label: "send") }
-            let used: BytestreamMethod
-            do {
-                used = try await transfer.value
-                await meter.value
-            } catch {
-                await meter.value
-                throw error
-            }
+            let used = try await ProgressMeter.value(of: transfer, label: "send")
             let way = switch used {
             case .direct: "direct"
             case .socks5: "SOCKS5 proxy"
@@ -112,16 +104,12 @@ struct ReceiveFiles: AsyncParsableCommand {
                     continue
                 }
                 let destination = Self.freePath(for: offer.file.safeName, in: dir)
-                let transfer = files.accept(offer, saveTo: URL(fileURLWithPath: destination))
-                let meter = Task { await ProgressMeter.show(transfer.progress, label: "receive") }
                 do {
-                    _ = try await transfer.value
-                    await meter.value
+                    _ = try await ProgressMeter.value(of: files.accept(offer, saveTo: URL(fileURLWithPath: destination)), label: "receive")
                     print("received \(destination) \(offer.file.size) from \(offer.from)")
                     received += 1
                 } catch {
                     // One transfer failing (the peer gone, a bad hash) does not end the others.
-                    await meter.value
                     Feedback.say("failed \(offer.file.safeName) from \(offer.from): \(error)")
                 }
             }

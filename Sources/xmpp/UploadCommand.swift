@@ -31,15 +31,7 @@ struct UploadCommand: AsyncParsableCommand {
         let chat = ChatModule(answersReceiptRequests: false, queuesWhileOffline: false)
         try await withClient(options, setUp: { $0.add(chat); $0.add(uploads) }) { _ in
             let transfer = uploads.upload(file: URL(fileURLWithPath: path), filename: name, contentType: type)
-            let meter = Task { await ProgressMeter.show(transfer.progress, label: "upload") }
-            let url: URL
-            do {
-                url = try await transfer.value
-                await meter.value
-            } catch {
-                await meter.value
-                throw error
-            }
+            let url = try await ProgressMeter.value(of: transfer, label: "upload")
             print(url.absoluteString)
             if let recipient {
                 try await uploads.share(url, with: recipient)
@@ -52,6 +44,19 @@ struct UploadCommand: AsyncParsableCommand {
 /// A progress line on standard error while a transfer runs, only when standard error is a terminal (scripts see
 /// nothing of it); the line is cleared at the end.
 enum ProgressMeter {
+    /// The transfer's outcome, with its progress shown meanwhile (and the line cleared before it returns or throws).
+    static func value<Outcome: Sendable>(of transfer: FileTransfer<Outcome>, label: String) async throws -> Outcome {
+        let meter = Task { await show(transfer.progress, label: label) }
+        do {
+            let outcome = try await transfer.value
+            await meter.value
+            return outcome
+        } catch {
+            await meter.value
+            throw error
+        }
+    }
+
     static func show(_ progress: AsyncStream<TransferProgress>, label: String) async {
         guard isatty(STDERR_FILENO) != 0 else {
             for await _ in progress {}

@@ -143,37 +143,3 @@ final class SOCKS5ClientHandshake: ChannelDuplexHandler {
         channel.close(promise: nil)
     }
 }
-
-/// Runs `body`, failing with ``FileTransferError/transferFailed(_:)`` after `timeout`.
-func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            throw FileTransferError.transferFailed("no answer in time")
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
-    }
-}
-
-/// Runs `body`, cancelling it with ``FileTransferError/transferFailed(_:)`` when it goes `idle` without calling the
-/// `touch` it is given (no byte moved: a peer or proxy that stalls).
-func withIdleTimeout<T: Sendable>(_ idle: Duration,
-                                  _ body: @escaping @Sendable (_ touch: @escaping @Sendable () -> Void) async throws -> T) async throws -> T {
-    let lastActivity = Locked(ContinuousClock.now)
-    return try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body { lastActivity.withLock { $0 = .now } } }
-        group.addTask {
-            while true {
-                try await Task.sleep(for: min(idle, .seconds(1)))
-                if ContinuousClock.now - lastActivity.withLock({ $0 }) > idle {
-                    throw FileTransferError.transferFailed("nothing moved for \(idle)")
-                }
-            }
-        }
-        defer { group.cancelAll() }
-        guard let value = try await group.next() ?? nil else { throw CancellationError() }
-        return value
-    }
-}
