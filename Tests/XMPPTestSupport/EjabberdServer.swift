@@ -44,7 +44,8 @@ public final class EjabberdServer: Sendable {
     /// servers (`s2s_cafile`), and it has no dialback: remote servers authenticate by SASL EXTERNAL or not at all.
     public static func with<Result>(domain: String, remotes: [String: Int], authority: TestCertificateAuthority? = nil,
                                     _ body: (EjabberdServer) async throws -> Result) async throws -> Result {
-        try await TestGate.servers.run {
+        // The ejabberd gate first, then a place among the servers (always in this order: no two tests wait on each other).
+        try await TestGate.ejabberd.run { try await TestGate.servers.run {
             let server = try await start(domain: domain, remotes: remotes, authority: authority)
             do {
                 let result = try await body(server)
@@ -54,7 +55,7 @@ public final class EjabberdServer: Sendable {
                 await server.stop()
                 throw error
             }
-        }
+        } }
     }
 
     /// - Throws: ``TestSetupError`` when ejabberd is missing (`.ci/run` installs it) or does not come up.

@@ -2,13 +2,16 @@ import XMPPCore
 
 /// Lets at most `limit` whole-server scenarios (a server, several clients, maybe helper processes) run at once.
 /// Swift Testing starts every test together; on a two-core machine the first seconds of the full suite then starve
-/// logins past their timeouts. Scenarios queue here instead. A scenario inside another's gate (Prosody started by
-/// `ServerPeer.run`) does not take a second place.
+/// logins past their timeouts. Scenarios queue here instead. A scenario inside another's place in the same gate
+/// (Prosody started by `ServerPeer.run`) does not take a second place.
 public final class TestGate: Sendable {
     /// The gate for scenarios against a whole server (xmppd in-process, or Prosody).
     public static let servers = TestGate(limit: 4)
+    /// One ejabberd at a time: they share the machine's Erlang port mapper, which each start and stop checks.
+    public static let ejabberd = TestGate(limit: 1)
 
-    @TaskLocal private static var isInside = false
+    /// The gates the current task holds a place in.
+    @TaskLocal private static var held: Set<ObjectIdentifier> = []
     private let state: Locked<(free: Int, waiting: [CheckedContinuation<Void, Never>])>
 
     /// A gate with `limit` places.
@@ -18,10 +21,11 @@ public final class TestGate: Sendable {
 
     /// Runs `body` once a place is free (at once when the task already holds one).
     public func run<Result>(_ body: () async throws -> Result) async throws -> Result {
-        if Self.isInside { return try await body() }
+        let me = ObjectIdentifier(self)
+        if Self.held.contains(me) { return try await body() }
         await enter()
         defer { leave() }
-        return try await Self.$isInside.withValue(true) { try await body() }
+        return try await Self.$held.withValue(Self.held.union([me])) { try await body() }
     }
 
     private func enter() async {
