@@ -42,6 +42,8 @@ public final class XMPPServer: Service, Sendable {
     public let federation: FederationListenerService
     /// What `/metrics` reports.
     let metrics: ServerMetrics
+    /// The administration API behind the admin socket, the web console and its JSON API.
+    public let administration: ServerAdministration
     /// The services in start order; a `ServiceGroup` stops them in reverse (listeners first, sessions last).
     public let services: [any ServerService]
     private let logger: Logger
@@ -57,6 +59,9 @@ public final class XMPPServer: Service, Sendable {
                 extraServices: [any ServerService] = [], group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
         var configuration = configuration
         configuration.kernel.domain = configuration.domain
+        // The admin console's log page shows the recent warnings and errors.
+        let recentLog = RecentLogLines()
+        let logger = recentLog.teeing(logger)
         try Self.checkDomains(of: &configuration)
         self.logger = logger
         // Only the server's user may read the database, the key, the secret and the admin socket in it.
@@ -91,8 +96,11 @@ public final class XMPPServer: Service, Sendable {
         (kernel, tls, database) = (hosts[0].kernel, hosts[0].tls, hosts[0].database)
         metrics = ServerMetrics(kernels: hosts.map(\.kernel))
         c2s = C2SService(configuration: configuration, hosts: hosts, group: group, logger: logger, metrics: metrics)
-        web = WebService(configuration: configuration, c2s: c2s, tls: tls, group: group, logger: logger, metrics: metrics)
-        admin = AdminSocketService(kernels: hosts.map(\.kernel), dataDirectory: configuration.dataDirectory, group: group)
+        administration = ServerAdministration(kernels: hosts.map(\.kernel), configuration: configuration, metrics: metrics,
+                                              recentLog: recentLog, throttle: c2s.shared.throttle)
+        web = WebService(configuration: configuration, c2s: c2s, tls: tls, group: group, logger: logger, metrics: metrics,
+                         administration: administration)
+        admin = AdminSocketService(administration: administration, dataDirectory: configuration.dataDirectory, group: group)
         components = ComponentListenerService(configuration: configuration, kernel: kernel, links: componentLinks, group: group, logger: logger)
         proxy = ProxyListenerService(configuration: configuration, kernel: kernel, group: group, logger: logger)
         federation = FederationListenerService(configuration: configuration, hosts: hosts, group: group, logger: logger)

@@ -13,15 +13,15 @@ public final class MUCService: HostedService {
     public let displayName = "Chatrooms"
     /// What every room is allowed.
     public let limits: MUCLimits
-    private let rooms = Locked<[String: RoomBox]>([:])
+    let rooms = Locked<[String: RoomBox]>([:])
     private let loading = Locked<Task<Void, Never>?>(nil)
     private let loaded = ManagedAtomic<Bool>(false)
     /// Why the persistent rooms could not be read at start, if they could not.
-    private let loadFailure = Locked<String?>(nil)
-    private let writer = RoomWriter()
+    let loadFailure = Locked<String?>(nil)
+    let writer = RoomWriter()
     /// Versions of room writes, from one counter for the whole service: a room created again under a destroyed
     /// room's name must not reuse the numbers the writer has already seen for that JID.
-    private let writeVersions = ManagedAtomic<Int>(0)
+    let writeVersions = ManagedAtomic<Int>(0)
     /// How many rooms each account is in, for ``MUCLimits/maxRoomsPerUser``. Taken only inside a room's lock,
     /// never the other way round.
     private let roomsPerAccount = Locked<[JID: Int]>([:])
@@ -31,7 +31,7 @@ public final class MUCService: HostedService {
     /// Accounts inside rooms now, counted once per room they are in.
     var occupancyCount: Int { roomsPerAccount.withLock { $0.values.reduce(0, +) } }
     /// Persistent rooms and their owners, for ``MUCLimits/maxOwnedRooms`` and ``MUCLimits/maxPersistentRooms``.
-    private let ledger = PersistentRoomLedger()
+    let ledger = PersistentRoomLedger()
     /// Stores rooms' messages in their archives (XEP-0313), in each room's order, off the rooms' locks.
     private let archiveWriter = ArchiveWriter()
     private let retentionSweeps = RetentionSweeps()
@@ -197,7 +197,7 @@ public final class MUCService: HostedService {
 
     /// Removes the archive of a room that is gone (after its queued entries), and applies the retention to a room's
     /// archive once a day.
-    private func maintainArchive(of room: JID, archived: Bool, destroyed: Bool, kernel: ServerKernel) {
+    func maintainArchive(of room: JID, archived: Bool, destroyed: Bool, kernel: ServerKernel) {
         guard limits.archivesMessages else { return }
         if destroyed { return archiveWriter.removeArchive(room.description, kernel: kernel) }
         guard archived && archiveRetentionDays > 0 && retentionSweeps.isDue(room.description) else { return }
@@ -262,7 +262,7 @@ public final class MUCService: HostedService {
         return effects
     }
 
-    private func countRooms(entered: Set<JID>, left: Set<JID>) {
+    func countRooms(entered: Set<JID>, left: Set<JID>) {
         guard !entered.isEmpty || !left.isEmpty else { return }
         roomsPerAccount.withLock { counts in
             for account in entered { counts[account, default: 0] += 1 }
@@ -344,7 +344,7 @@ public final class MUCService: HostedService {
 
     // MARK: Persistence
 
-    private func loadRooms(kernel: ServerKernel) async {
+    func loadRooms(kernel: ServerKernel) async {
         let task = loading.withLock { task in
             if let task { return task }
             let started = Task { await self.readStore(kernel: kernel) }
@@ -374,7 +374,7 @@ public final class MUCService: HostedService {
 }
 
 /// One room and what the service tracks about it, behind one lock.
-private final class RoomBox: Sendable {
+final class RoomBox: Sendable {
     struct Slot {
         var room: Room
         /// Created by the stanza being processed: its creator's self-presence carries 201.
@@ -394,7 +394,7 @@ private final class RoomBox: Sendable {
 }
 
 /// Writes rooms to the store, skipping writes older than one already done for the same room.
-private actor RoomWriter {
+actor RoomWriter {
     enum Action: Sendable {
         case save(StoredRoom)
         case delete(String)

@@ -110,7 +110,7 @@ extension Room {
     }
 
     /// Ends the room: every occupant leaves with the reason and the alternate venue (§10.9).
-    private mutating func destroy(alternate: String?, reason: String?, password: String?, effects: inout RoomEffects) {
+    mutating func destroy(alternate: String?, reason: String?, password: String?, effects: inout RoomEffects) {
         var notice = Element("destroy", namespace: MUCNamespace.user)
         notice.setAttribute("jid", to: alternate)
         if let reason { notice.append(Element("reason", namespace: MUCNamespace.user, text: reason)) }

@@ -24,7 +24,7 @@ struct XMPPControl: AsyncParsableCommand {
             the underlying error to a failure.
             """,
         subcommands: [AddUser.self, AddUsers.self, AddArchive.self, Passwd.self, DelUser.self, Users.self, Sessions.self, Kick.self, RemoteDomains.self,
-                      Stats.self, Check.self])
+                      Stats.self, Rooms.self, MakeRoom.self, DestroyRoom.self, Check.self])
 
     static func main() async {
         await ToolRunner.main(self, present: { error in
@@ -382,5 +382,48 @@ struct Stats: AsyncParsableCommand {
 
     func run() async throws {
         print(try await common.ask("stats"), terminator: "")
+    }
+}
+
+struct Rooms: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rooms", abstract: "List the chat rooms: JID, occupants, persistent or temporary (server must run).")
+    @OptionGroup var common: Common
+
+    func run() async throws {
+        let rooms = try await common.ask("rooms").split(separator: "\n")
+        for room in rooms { print(room) }
+        if rooms.isEmpty { Feedback.say("no rooms") }
+    }
+}
+
+struct MakeRoom: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mkroom", abstract: "Create a persistent chat room owned by the first administrator (server must run).")
+    @OptionGroup var common: Common
+    @Argument(help: "The room's JID, name@conference.DOMAIN.") var room: String
+    @Argument(help: "The room's name as clients show it.") var title: [String] = []
+
+    func validate() throws {
+        guard let jid = JID(validating: room), jid.localpart != nil, jid.resourcepart == nil else { throw ValidationError("not a room JID: \(room)") }
+    }
+
+    func run() async throws {
+        print(try await common.ask("mkroom \(room) \(title.joined(separator: " "))".trimmingCharacters(in: .whitespaces)), terminator: "")
+    }
+}
+
+struct DestroyRoom: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rmroom", abstract: "Destroy a chat room; its occupants are told the reason (server must run).")
+    @OptionGroup var common: Common
+    @Argument(help: "The room's JID.") var room: String
+    @Argument(help: "The reason told to the occupants.") var reason: [String] = []
+
+    func validate() throws {
+        guard let jid = JID(validating: room), jid.localpart != nil, jid.resourcepart == nil else { throw ValidationError("not a room JID: \(room)") }
+    }
+
+    func run() async throws {
+        print(try await common.ask("rmroom \(room) \(reason.joined(separator: " "))".trimmingCharacters(in: .whitespaces)), terminator: "")
     }
 }

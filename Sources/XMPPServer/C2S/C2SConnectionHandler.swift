@@ -93,6 +93,12 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         self.machine = ServerNegotiationStateMachine(configuration: shared.negotiation, isSecured: isSecured, channelBinding: channelBinding)
     }
 
+    /// The client's address, the listener and the seconds since the client last sent anything, for the administration's
+    /// session list; on the channel's event loop.
+    var administrationFigures: (address: String, listener: String, idleSeconds: Int) {
+        (remoteAddress, listener.rawValue, Int((NIODeadline.now() - lastRead).nanoseconds / 1_000_000_000))
+    }
+
     /// Direct TLS on a server with virtual hosts: the SNI named `host`, whose certificate is presented (so it is the
     /// channel binding). Called before any stream data.
     func presentCertificate(of host: Shared) {

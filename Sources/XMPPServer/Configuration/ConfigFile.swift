@@ -158,6 +158,13 @@ public enum ConfigFile {
                 throw ParseError(line: 0, message: "metrics_token is at least 16 printable characters without spaces")
             }
             configuration.metricsToken = value
+        case "admin_console": configuration.adminConsole = try bool()
+        case "admin_max_sessions":
+            configuration.adminMaxSessions = try int()
+            guard configuration.adminMaxSessions >= 1 else { throw ParseError(line: 0, message: "admin_max_sessions is at least 1") }
+        case "admin_session_timeout":
+            configuration.adminSessionTimeoutSeconds = try int()
+            guard configuration.adminSessionTimeoutSeconds >= 60 else { throw ParseError(line: 0, message: "admin_session_timeout is at least 60") }
         case "require_tls": configuration.requireTLS = try bool()
         case "certificate": configuration.certificatePath = value
         case "private_key": configuration.privateKeyPath = value

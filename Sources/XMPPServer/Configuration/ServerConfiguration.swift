@@ -46,6 +46,12 @@ public struct ServerConfiguration: Sendable {
     public var componentInterfaces = ["127.0.0.1", "::1"]
     /// The bearer token `/metrics` requires; without one, only loopback clients may scrape it.
     public var metricsToken: String?
+    /// Whether the web admin console and its API are served at `/admin` (`admin_console`).
+    public var adminConsole = true
+    /// The most console logins open at once (`admin_max_sessions`); one more ends the least recently used.
+    public var adminMaxSessions = 64
+    /// Seconds a console login lasts without a request (`admin_session_timeout`).
+    public var adminSessionTimeoutSeconds = 1800
     /// Whether STARTTLS is required before authentication.
     public var requireTLS = true
     /// PEM certificate chain file; a self-signed certificate is generated in the data directory when unset.

@@ -1,3 +1,4 @@
+import Atomics
 import Foundation
 import Metrics
 import NIOCore
@@ -36,6 +37,9 @@ final class ServerMetrics: Sendable {
     private let factory: PrometheusMetricsFactory
     /// The kernels of the server's domains (virtual hosts): their figures are added up.
     private let kernels: [ServerKernel]
+    /// Messages received from clients and open client connections, readable (the console's dashboard and chart).
+    private let messageCount = ManagedAtomic<Int>(0)
+    private let connectionCount = ManagedAtomic<Int>(0)
 
     init(kernels: [ServerKernel]) {
         self.kernels = kernels
@@ -64,11 +68,26 @@ final class ServerMetrics: Sendable {
         self.factory = factory
     }
 
-    func connectionOpened(_ listener: Listener) { connections[listener]?.increment() }
-    func connectionClosed(_ listener: Listener) { connections[listener]?.decrement() }
+    func connectionOpened(_ listener: Listener) {
+        connections[listener]?.increment()
+        connectionCount.wrappingIncrement(ordering: .relaxed)
+    }
+
+    func connectionClosed(_ listener: Listener) {
+        connections[listener]?.decrement()
+        connectionCount.wrappingDecrement(ordering: .relaxed)
+    }
+
+    /// Messages received from clients since the server started.
+    var messagesReceived: Int { messageCount.load(ordering: .relaxed) }
+    /// Client connections open now (c2s and WebSocket).
+    var openConnections: Int { connectionCount.load(ordering: .relaxed) }
+
     func login(succeeded: Bool) { (succeeded ? loginsSucceeded : loginsFailed).increment() }
     func stanzaReceived(_ element: Element) {
-        if let index = Self.kindIndex(element.name) { stanzasIn[index].increment() }
+        guard let index = Self.kindIndex(element.name) else { return }
+        stanzasIn[index].increment()
+        if index == 0 { messageCount.wrappingIncrement(ordering: .relaxed) }
     }
 
     func stanzaSent(_ element: Element) {

@@ -6,15 +6,13 @@ import XMPPServerKernel
 /// The administration socket `xmppctl` talks to (``AdminSocket``), as a service.
 public final class AdminSocketService: ServerService, Sendable {
     public let name = "admin socket"
-    /// The kernels of the server's domains, the first domain's first.
-    private let kernels: [ServerKernel]
+    private let administration: ServerAdministration
     private let dataDirectory: String
     private let group: any EventLoopGroup
-    private let started = Date()
     private let channel = Locked<(any Channel)?>(nil)
 
-    init(kernels: [ServerKernel], dataDirectory: String, group: any EventLoopGroup) {
-        self.kernels = kernels
+    init(administration: ServerAdministration, dataDirectory: String, group: any EventLoopGroup) {
+        self.administration = administration
         self.dataDirectory = dataDirectory
         self.group = group
     }
@@ -24,7 +22,7 @@ public final class AdminSocketService: ServerService, Sendable {
 
     public func start() async throws {
         guard channel.withLock({ $0 == nil }) else { return }
-        let bound = try await AdminSocket.bind(kernels: kernels, dataDirectory: dataDirectory, group: group, started: started)
+        let bound = try await AdminSocket.bind(administration: administration, dataDirectory: dataDirectory, group: group)
         channel.withLock { $0 = bound }
     }
 

@@ -2,8 +2,9 @@ import NIOCore
 import NIOHTTP1
 
 /// Answers the plain HTTP requests of the web listener (everything that is not a WebSocket upgrade): the XEP-0156
-/// discovery documents, `/health` for load balancers, and clear errors for the rest. Request bodies are not
-/// accepted: a request that sends more than ``maxBodyBytes`` is answered 413 and the connection closed.
+/// discovery documents, `/health` for load balancers, the admin console, and clear errors for the rest. Only the
+/// admin console reads request bodies (its forms and JSON); a request that sends more than ``maxBodyBytes`` is
+/// answered 413 and the connection closed.
 final class WebRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -16,6 +17,8 @@ final class WebRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var head: HTTPRequestHead?
     private var bodyBytes = 0
     private var refused = false
+    /// The body of a request the admin console answers.
+    private var body: ByteBuffer?
     /// The request under `/upload/` in progress, which takes the request's parts itself.
     private var upload: UploadExchange?
 
@@ -49,9 +52,11 @@ final class WebRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             head = request
             bodyBytes = 0
             refused = false
-        case .body(let chunk):
+            body = site.admin != nil && AdminConsole.answers(request.uri) ? context.channel.allocator.buffer(capacity: 0) : nil
+        case .body(var chunk):
             guard !refused, let head else { return }
             bodyBytes += chunk.readableBytes
+            if bodyBytes <= Self.maxBodyBytes { body?.writeBuffer(&chunk) }
             if bodyBytes > Self.maxBodyBytes {
                 refused = true
                 respond(WebResponse.text(.payloadTooLarge, "request bodies are limited to \(Self.maxBodyBytes) bytes"),
@@ -60,7 +65,26 @@ final class WebRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard !refused, let head else { return }
             self.head = nil
+            if let body, let admin = site.admin {
+                self.body = nil
+                return respondToAdmin(admin, head: head, body: body, context: context)
+            }
             respond(site.response(to: head), to: head, close: !head.isKeepAlive, context: context)
+        }
+    }
+
+    /// The console's answer comes later (it reads storage); the HTTP pipelining handler holds further requests of this
+    /// connection until it is written.
+    private func respondToAdmin(_ admin: AdminConsole, head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
+        guard !site.webSocketNeedsTLS else {
+            return respond(.text(.forbidden, "the admin console needs TLS: use https:// on the HTTPS port"), to: head, close: !head.isKeepAlive,
+                           context: context)
+        }
+        let request = AdminRequest(head: head, body: body, clientAddress: site.clientAddress, isSecure: site.secure)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.makeFutureWithTask { await admin.respond(to: request) }.whenSuccess { response in
+            let (handler, context) = bound.value
+            handler.respond(response, to: head, close: !head.isKeepAlive, context: context)
         }
     }
 

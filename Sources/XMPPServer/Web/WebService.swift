@@ -31,9 +31,19 @@ public final class WebService: ServerService, Sendable {
 
     private let metrics: ServerMetrics?
 
+    /// The admin console, when it is on.
+    private let admin: AdminConsole?
+    private let administration: ServerAdministration?
+    private let sampling = Locked<RepeatedTask?>(nil)
+
     init(configuration: ServerConfiguration, c2s: C2SService, tls: ServerTLS, group: any EventLoopGroup, logger: Logger,
-         metrics: ServerMetrics? = nil) {
+         metrics: ServerMetrics? = nil, administration: ServerAdministration? = nil) {
         self.metrics = metrics
+        self.administration = administration
+        admin = configuration.adminConsole ? administration.map {
+            AdminConsole(administration: $0, maxSessions: configuration.adminMaxSessions,
+                         sessionTimeout: Double(configuration.adminSessionTimeoutSeconds))
+        } : nil
         self.configuration = configuration
         self.shared = c2s.shared
         self.upload = HTTPUploadModule.store(of: c2s.shared.kernel)
@@ -68,6 +78,12 @@ public final class WebService: ServerService, Sendable {
             }
         }
         try attachUpload()
+        if let administration {
+            let task = group.next().scheduleRepeatedTask(initialDelay: .zero, delay: .seconds(ServerAdministration.sampleSeconds)) { _ in
+                administration.sample()
+            }
+            sampling.withLock { $0 = task }
+        }
         running.withLock { $0 = true }
     }
 
@@ -99,6 +115,10 @@ public final class WebService: ServerService, Sendable {
             task = nil
         }
         upload?.detach()
+        sampling.withLock { task in
+            task?.cancel()
+            task = nil
+        }
         let channels = listeners.withLock { listeners in
             defer { listeners = [] }
             return (listeners ?? []).map(\.channel)
@@ -114,9 +134,10 @@ public final class WebService: ServerService, Sendable {
         let metrics = self.metrics
         var exposition: (@Sendable () -> ByteBuffer)?
         if let metrics { exposition = { metrics.exposition() } }
-        let site = WebSite(secure: secure, publicWebSocketURL: configuration.webSocketURL, webSocket: webSocket, upload: upload,
+        var site = WebSite(secure: secure, publicWebSocketURL: configuration.webSocketURL, webSocket: webSocket, upload: upload,
                            metrics: exposition, metricsToken: configuration.metricsToken,
                            isHealthy: { running.withLock { $0 } })
+        site.admin = admin
         let tlsContext = secure ? tls.context : nil
         let plainNeedsLoopback = configuration.requireTLS
         let limits = configuration.limits
@@ -144,6 +165,7 @@ public final class WebService: ServerService, Sendable {
                     // A proxy on this machine, or one trusted by address, terminated TLS for its clients.
                     site.webSocketNeedsTLS = tlsContext == nil && plainNeedsLoopback && !fromLoopback && !trustedProxies.contains(address)
                     site.clientIsLoopback = fromLoopback
+                    site.clientAddress = address
                     try WebPipeline.configure(channel, tls: tlsContext, site: site,
                                               webSocket: site.webSocketNeedsTLS ? nil : webSocket, limits: limits, metrics: metrics)
                 }

@@ -21,6 +21,10 @@ struct WebSite: Sendable {
     var clientIsLoopback = false
     /// Whether the server is up and serving: false while it stops.
     let isHealthy: @Sendable () -> Bool
+    /// The admin console at `/admin`, when it is on (`admin_console`).
+    var admin: AdminConsole?
+    /// The client's address (a trusted proxy's forwarded one is not taken here: the console's throttle counts peers).
+    var clientAddress = "unknown"
 
     func response(to head: HTTPRequestHead) -> WebResponse {
         let path = WebSocketEndpoint.requestedPath(head.uri)

@@ -1,0 +1,333 @@
+import Foundation
+import NIOCore
+import NIOSSL
+import XMPPCore
+import XMPPServerKernel
+import XMPPServerMUC
+
+/// The server's administration API: what `xmppctl` (over the admin socket), the web console (`/admin`) and its JSON
+/// API (`/admin/api`, docs/ADMIN-API.md) do, in one place, for every domain served. Accounts are named by JID
+/// (`user@domain`), or by username on the first domain.
+public final class ServerAdministration: Sendable {
+    /// The kernels of the server's domains, the first domain's first.
+    let kernels: [ServerKernel]
+    let started: Date
+    let metrics: ServerMetrics?
+    /// The server's recent warnings and errors.
+    public let recentLog: RecentLogLines
+    let configuration: ServerConfiguration
+    /// Admin logins are throttled by the same record as c2s logins.
+    let throttle: AuthenticationThrottle
+    let limits: ConnectionLimits
+    /// The live chart's history: a sample every ``sampleSeconds``, at most ``maxSamples``.
+    private let samples = Locked<[Administration.Sample]>([])
+    private let lastCount = Locked<(time: Date, messages: Int)?>(nil)
+    static let sampleSeconds: Int64 = 5
+    static let maxSamples = 120
+    static let maxPageSize = 200
+
+    init(kernels: [ServerKernel], configuration: ServerConfiguration, metrics: ServerMetrics?, recentLog: RecentLogLines,
+         throttle: AuthenticationThrottle, started: Date = Date()) {
+        self.kernels = kernels
+        self.configuration = configuration
+        self.metrics = metrics
+        self.recentLog = recentLog
+        self.throttle = throttle
+        self.limits = configuration.limits
+        self.started = started
+    }
+
+    // MARK: Figures
+
+    /// The dashboard's figures now.
+    public func overview() async -> Administration.Overview {
+        var accounts = 0
+        for kernel in kernels { accounts += (try? await kernel.storage.accounts.usernames().count) ?? 0 }
+        let figures = Dictionary(CombinedFigures.statistics(of: kernels).map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
+        let first = kernels[0].configuration
+        return Administration.Overview(
+            software: first.softwareName, version: first.softwareVersion, domains: kernels.map(\.configuration.domain),
+            uptimeSeconds: Int(Date().timeIntervalSince(started)), connections: metrics?.openConnections ?? 0,
+            sessions: sessionCount, accounts: accounts, messagesReceived: metrics?.messagesReceived ?? 0,
+            messagesPerSecond: samples.withLock { $0.last?.messagesPerSecond } ?? 0,
+            residentMemoryBytes: ServerMetrics.residentMemoryBytes() ?? 0, storageBytes: Self.storageBytes(in: configuration.dataDirectory),
+            rooms: figures["muc_rooms"] ?? 0, remoteDomains: CombinedFigures.remoteDomains(of: kernels).count, figures: figures)
+    }
+
+    private var sessionCount: Int { kernels.reduce(0) { $0 + $1.registry.count } }
+
+    /// The live chart's points, oldest first.
+    public var history: [Administration.Sample] { samples.withLock { $0 } }
+
+    /// Takes one sample for the chart (the web service calls it every ``sampleSeconds``).
+    func sample() {
+        let now = Date()
+        let messages = metrics?.messagesReceived ?? 0
+        let rate = lastCount.withLock { last -> Double in
+            defer { last = (now, messages) }
+            guard let last, now > last.time else { return 0 }
+            return Double(messages - last.messages) / now.timeIntervalSince(last.time)
+        }
+        let point = Administration.Sample(time: now.timeIntervalSince1970, sessions: sessionCount, messagesPerSecond: rate)
+        samples.withLock { samples in
+            if samples.count >= Self.maxSamples { samples.removeFirst(samples.count - Self.maxSamples + 1) }
+            samples.append(point)
+        }
+    }
+
+    /// The bytes of the SQLite databases under the data directory (each domain's, with write-ahead logs).
+    static func storageBytes(in directory: String) -> Int {
+        guard let files = FileManager.default.enumerator(atPath: directory) else { return 0 }
+        var total = 0
+        while let file = files.nextObject() as? String {
+            guard file.contains(".sqlite"), !file.hasPrefix("uploads") else { continue }
+            total += ((try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(file)"))?[.size] as? Int) ?? 0
+        }
+        return total
+    }
+
+    // MARK: Administrators
+
+    /// Whether `jid` is an administrator who gave the right password. Failures count against the same throttle as
+    /// c2s logins (per address and per account); while throttled, even the right password is refused.
+    public func authenticate(_ jid: JID, password: String, address: String) async -> Bool {
+        let addressKey = AddressGrouping.key(address, ipv6PrefixLength: limits.ipv6PrefixLength)
+        let account = jid.bare.description
+        guard !throttle.isBlocked(address: addressKey, username: account) else { return false }
+        let delay = throttle.delay(for: account)
+        if delay > .zero { try? await Task.sleep(for: delay) }
+        guard let kernel = kernel(of: jid), kernel.configuration.admins.contains(jid.bare), let user = jid.localpart,
+              let credentials = await kernel.credentials(of: user, hash: .sha256),
+              ServerNegotiationStateMachine.passwordMatches(password, credentials),
+              await !kernel.isDisabled(user) else {
+            throttle.recordFailure(address: addressKey, username: account)
+            return false
+        }
+        throttle.recordSuccess(address: addressKey, username: account)
+        return true
+    }
+
+    /// Whether `jid` is on the `admins` list (their password is not checked).
+    public func isAdministrator(_ jid: JID) -> Bool {
+        kernel(of: jid)?.configuration.admins.contains(jid.bare) ?? false
+    }
+
+    // MARK: Accounts
+
+    /// The kernel of a JID's domain.
+    func kernel(of jid: JID) -> ServerKernel? { kernels.first { $0.configuration.domain == jid.domainpart } }
+
+    /// An account's JID from `user@domain`, or a username on the first domain.
+    public func account(_ text: String) throws(Administration.Failure) -> (kernel: ServerKernel, jid: JID, username: String) {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let jid = trimmed.contains("@") ? JID(validating: trimmed)
+            : try? JID(localpart: trimmed, domainpart: kernels[0].configuration.domain)
+        guard let jid, let user = jid.localpart, jid.resourcepart == nil, !user.isEmpty else {
+            throw .badRequest("\(text) is not a username or user@domain")
+        }
+        guard let kernel = kernel(of: jid) else { throw .notFound("\(jid.domainpart) is not a domain of this server") }
+        return (kernel, jid, user)
+    }
+
+    /// Accounts whose JID contains `query`, sorted by JID, one page of `pageSize` (at most ``maxPageSize``).
+    public func accounts(matching query: String = "", page: Int = 1, pageSize: Int = 50) async throws(Administration.Failure) -> Administration.AccountPage {
+        var all: [Administration.Account] = []
+        let needle = query.lowercased().trimmingCharacters(in: .whitespaces)
+        for kernel in kernels {
+            let names: [String]
+            do { names = try await kernel.storage.accounts.usernames() } catch { throw .failed("the accounts could not be read: \(error)") }
+            for name in names {
+                let jid = "\(name)@\(kernel.configuration.domain)"
+                guard needle.isEmpty || jid.contains(needle) else { continue }
+                let bare = try? JID(localpart: name, domainpart: kernel.configuration.domain)
+                all.append(.init(jid: jid, username: name, sessions: bare.map { kernel.registry.sessionCount(of: $0) } ?? 0))
+            }
+        }
+        all.sort { $0.jid < $1.jid }
+        let size = min(max(1, pageSize), Self.maxPageSize)
+        let pages = max(1, (all.count + size - 1) / size)
+        let shown = min(max(1, page), pages)
+        let slice = all.dropFirst((shown - 1) * size).prefix(size)
+        return .init(accounts: Array(slice), total: all.count, page: shown, pageSize: size, query: query)
+    }
+
+    /// Creates an account.
+    public func createAccount(_ name: String, password: String) async throws(Administration.Failure) -> Administration.Account {
+        let (kernel, jid, user) = try account(name)
+        guard !password.isEmpty else { throw .badRequest("the password is empty") }
+        let created: Bool
+        do { created = try await kernel.createAccount(user, password: password) } catch { throw .failed("the account could not be created: \(error)") }
+        guard created else { throw .conflict("\(jid) exists already") }
+        return .init(jid: jid.description, username: user, sessions: 0)
+    }
+
+    /// Sets an account's password. Its sessions stay (as with an in-band password change).
+    public func setPassword(of name: String, to password: String) async throws(Administration.Failure) {
+        let (kernel, jid, user) = try account(name)
+        guard !password.isEmpty else { throw .badRequest("the password is empty") }
+        let changed: Bool
+        do { changed = try await kernel.changePassword(of: user, to: password) } catch { throw .failed("the password could not be set: \(error)") }
+        guard changed else { throw .notFound("no account \(jid)") }
+    }
+
+    /// Deletes an account with all its data (contacts are told) and ends its sessions.
+    public func deleteAccount(_ name: String) async throws(Administration.Failure) {
+        let (kernel, jid, user) = try account(name)
+        let deleted: Bool
+        do { deleted = try await kernel.deleteAccount(user) } catch { throw .failed("the account could not be deleted: \(error)") }
+        guard deleted else { throw .notFound("no account \(jid)") }
+        kernel.closeSessions(of: jid, with: StreamError(.notAuthorized, text: "the account was removed"))
+    }
+
+    /// An account with its sessions, roster and vCard at a glance.
+    public func accountDetails(_ name: String) async throws(Administration.Failure) -> Administration.AccountDetails {
+        let (kernel, jid, user) = try account(name)
+        let exists: Bool
+        do { exists = try await kernel.storage.accounts.accountExists(user) } catch { throw .failed("the account could not be read: \(error)") }
+        guard exists else { throw .notFound("no account \(jid)") }
+        let roster = await kernel.rosterItems(of: jid).map { entry in
+            Administration.Contact(jid: entry.jid.description, name: entry.name, subscription: entry.subscription.rawValue, groups: entry.groups)
+        }
+        var details = Administration.AccountDetails(jid: jid.description, username: user, isDisabled: await kernel.isDisabled(user),
+                                                    sessions: await sessions(of: kernel.registry.entries(of: jid)), roster: roster)
+        if let bytes = try? await kernel.storage.userData.value(VCardModule.storageKey, of: user),
+           let vCard = try? Element(xml: String(decoding: bytes, as: UTF8.self)) {
+            details.fullName = vCard.child("FN")?.text
+            details.nickname = vCard.child("NICKNAME")?.text
+            details.email = vCard.child("EMAIL")?.child("USERID")?.text
+        }
+        return details
+    }
+
+    // MARK: Sessions
+
+    /// Every online session, by JID.
+    public func sessions() async -> [Administration.Session] {
+        var all: [Administration.Session] = []
+        for kernel in kernels {
+            let entries = kernel.registry.allSessions().compactMap { kernel.registry.entry($0.jid) }
+            all += await sessions(of: entries)
+        }
+        return all.sorted { $0.jid < $1.jid }
+    }
+
+    private func sessions(of entries: [SessionRegistry.Entry]) async -> [Administration.Session] {
+        var sessions: [Administration.Session] = []
+        for entry in entries {
+            var session = Administration.Session(jid: entry.session.jid.description, resource: entry.session.jid.resourcepart ?? "",
+                                                 address: "", listener: "detached", idleSeconds: 0)
+            if let presence = entry.presence {
+                session.presence = presence.child("show")?.text ?? "available"
+                session.client = presence.child("c", namespace: "http://jabber.org/protocol/caps")?.attribute("node")
+            }
+            if let connection = entry.session as? C2SSession, connection.channel.isActive {
+                let channel = connection.channel
+                let figures = try? await channel.eventLoop.submit { () -> (String, String, Int, String?) in
+                    let operations = channel.pipeline.syncOperations
+                    let figures = try operations.handler(type: C2SConnectionHandler.self).administrationFigures
+                    let tls = (try? operations.handler(type: NIOSSLHandler.self))?.tlsVersion.map(Self.describe)
+                    return (figures.address, figures.listener, figures.idleSeconds, tls)
+                }.get()
+                if let figures { (session.address, session.listener, session.idleSeconds, session.tlsVersion) = figures }
+            }
+            sessions.append(session)
+        }
+        return sessions
+    }
+
+    private static func describe(_ version: TLSVersion) -> String {
+        switch version {
+        case .tlsv1: "TLSv1.0"
+        case .tlsv11: "TLSv1.1"
+        case .tlsv12: "TLSv1.2"
+        case .tlsv13: "TLSv1.3"
+        }
+    }
+
+    /// Ends the sessions of a full JID, or every session of a bare one, with `policy-violation`; how many ended.
+    public func kick(_ text: String) throws(Administration.Failure) -> Int {
+        guard let jid = JID(validating: text.trimmingCharacters(in: .whitespaces)), jid.localpart != nil else {
+            throw .badRequest("\(text) is not a JID")
+        }
+        guard let kernel = kernel(of: jid) else { return 0 }
+        let targets = kernel.registry.entries(of: jid.bare).map(\.session).filter { jid.isBare || $0.jid == jid }
+        for session in targets { session.close(with: StreamError(.policyViolation, text: "disconnected by the administrator")) }
+        return targets.count
+    }
+
+    // MARK: Rooms
+
+    /// The chat services of every domain.
+    private var roomServices: [(service: MUCService, kernel: ServerKernel)] {
+        kernels.flatMap { kernel in kernel.hostedServices.compactMap { $0 as? MUCService }.map { ($0, kernel) } }
+    }
+
+    /// The domains of the chat services, the first domain's first.
+    public var roomServiceDomains: [String] { roomServices.map(\.service.domain) }
+
+    /// Every room of every chat service.
+    public func rooms() async -> [RoomSummary] {
+        var all: [RoomSummary] = []
+        for (service, kernel) in roomServices { all += await service.roomSummaries(kernel: kernel) }
+        return all
+    }
+
+    /// The service and local name of a room JID.
+    private func room(_ text: String) throws(Administration.Failure) -> (service: MUCService, kernel: ServerKernel, name: String) {
+        guard let jid = JID(validating: text.trimmingCharacters(in: .whitespaces)), let name = jid.localpart, jid.resourcepart == nil else {
+            throw .badRequest("\(text) is not a room JID (room@service)")
+        }
+        guard let (service, kernel) = roomServices.first(where: { $0.service.domain == jid.domainpart }) else {
+            throw .notFound("\(jid.domainpart) is not a chat service of this server")
+        }
+        return (service, kernel, name)
+    }
+
+    /// A room in detail.
+    public func roomDetails(_ jid: String) async throws(Administration.Failure) -> RoomDetails {
+        let (service, kernel, name) = try room(jid)
+        guard let details = await service.roomDetails(named: name, kernel: kernel) else { throw .notFound("no room \(jid)") }
+        return details
+    }
+
+    /// Creates a persistent room owned by `owner` (an account; the first administrator when nil).
+    public func createRoom(_ jid: String, title: String = "", owner: String? = nil) async throws(Administration.Failure) -> RoomSummary {
+        let (service, kernel, name) = try room(jid)
+        let ownerJID: JID
+        if let owner, !owner.isEmpty { ownerJID = try account(owner).jid } else {
+            guard let first = kernel.configuration.admins.sorted(by: { $0.description < $1.description }).first else {
+                throw .badRequest("name an owner (the server has no admins)")
+            }
+            ownerJID = first
+        }
+        do {
+            return try await service.createRoom(named: name, title: title, owner: ownerJID, kernel: kernel)
+        } catch let error as RoomAdministrationError {
+            if case .exists = error { throw .conflict(error.description) }
+            throw .badRequest(error.description)
+        } catch {
+            throw .failed("the room could not be stored: \(error)")
+        }
+    }
+
+    /// Destroys a room; its occupants are told `reason`.
+    public func destroyRoom(_ jid: String, reason: String? = nil) async throws(Administration.Failure) {
+        let (service, kernel, name) = try room(jid)
+        do {
+            try await service.destroyRoom(named: name, reason: reason, kernel: kernel)
+        } catch let error as RoomAdministrationError {
+            if case .notFound = error { throw .notFound(error.description) }
+            throw .badRequest(error.description)
+        } catch {
+            throw .failed("the room could not be removed from storage: \(error)")
+        }
+    }
+
+    // MARK: Configuration and log
+
+    /// The settings in effect, secrets masked.
+    public var settings: [Administration.Setting] { ConfigurationReport.settings(of: configuration, kernel: kernels[0]) }
+
+    /// The recent log lines at warning and above, newest first.
+    public var logLines: [RecentLogLines.Line] { recentLog.newestFirst }
+}
