@@ -25,6 +25,16 @@ import XMPPTestSupport
         #expect(steps.count == 9, "steps: \(steps)")
     }
 
+    /// The `/chat` page in the browser, over WebSocket, with a slixmpp friend.
+    @Test(.timeLimit(.minutes(4)))
+    func browserOnTheChatPage() async throws {
+        try #require(Self.hasBrowser, "chromium and chromium-driver are needed (apt-get install chromium chromium-driver)")
+        let steps = try await SlixmppInteropTests.run("browser_chat_scenario", storage: "memory", extraArguments: { server in
+            [String(server.httpPort ?? 0)] + (ProcessInfo.processInfo.environment["XMPPD_ADMIN_SCREENSHOTS"].map { [$0] } ?? [])
+        }).steps
+        #expect(steps.count == 4, "steps: \(steps)")
+    }
+
     @Test(.timeLimit(.minutes(3)))
     func apiAndRefusals() async throws {
         let steps = try await SlixmppInteropTests.run("admin_http_scenario", storage: "memory", configure: { configuration in

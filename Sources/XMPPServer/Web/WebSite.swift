@@ -51,6 +51,8 @@ struct WebSite: Sendable {
             return response
         case "/metrics":
             return metricsResponse(head)
+        case _ where path == "/chat" || path.hasPrefix("/chat/"):
+            return ChatPage.response(for: path) ?? .text(.notFound, "nothing is served at \(path)")
         case "/health":
             return isHealthy() ? .text(.ok, "ok") : .text(.serviceUnavailable, "stopping")
         default:

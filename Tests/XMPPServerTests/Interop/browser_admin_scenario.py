@@ -245,4 +245,5 @@ async def run(driver):
     user.disconnect()
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())
