@@ -53,7 +53,7 @@ enum ChatPageFiles {
     #roster button[aria-current], #rooms button[aria-current] { font-weight: bold; text-decoration: underline; }
     .presence { font-size: .85rem; opacity: .8; margin-left: .3rem; }
     .online::before { content: "● "; color: #2a2; } .offline::before { content: "○ "; }
-    #log { border: 1px solid #8886; border-radius: .4rem; min-height: 12rem; max-height: 60vh; overflow-y: auto; padding: .5rem 1rem; }
+    #log { list-style: none; border: 1px solid #8886; border-radius: .4rem; min-height: 12rem; max-height: 60vh; overflow-y: auto; padding: .5rem 1rem; }
     #log .from { font-weight: bold; margin-right: .4rem; } #log .notice { font-style: italic; opacity: .8; }
     input { font: inherit; padding: .3rem; max-width: 100%; } button { font: inherit; }
     #compose { display: flex; gap: .5rem; margin-top: .5rem; } #compose input { flex: 1; }
