@@ -79,11 +79,15 @@ public final class XMPPServer: Service, Sendable {
             // Each domain's administrators are its own accounts (``ServerConfiguration/virtualHost(_:)``).
             first.kernel.admins = configuration.kernel.admins.filter { $0.domainpart == configuration.domain }
         }
-        var hosts = [try ServerHost(configuration: first, modules: withComponents, logger: logger)]
+        // Made before the hosts, so their databases report statement times; it learns the kernels once they exist.
+        let metrics = ServerMetrics()
+        let statementSeconds: @Sendable (Double) -> Void = { metrics.storageStatement(seconds: $0) }
+        var hosts = [try ServerHost(configuration: first, modules: withComponents, logger: logger, statementSeconds: statementSeconds)]
         for domain in configuration.virtualHosts {
             guard let host = configuration.virtualHost(domain) else { continue }
             let modules = virtualHostModules()
-            hosts.append(try ServerHost(configuration: host.keepingOptions(of: modules), modules: modules, logger: logger))
+            hosts.append(try ServerHost(configuration: host.keepingOptions(of: modules), modules: modules, logger: logger,
+                                        statementSeconds: statementSeconds))
         }
         self.hosts = hosts
         for host in hosts {
@@ -94,7 +98,8 @@ public final class XMPPServer: Service, Sendable {
             }
         }
         (kernel, tls, database) = (hosts[0].kernel, hosts[0].tls, hosts[0].database)
-        metrics = ServerMetrics(kernels: hosts.map(\.kernel))
+        metrics.attach(kernels: hosts.map(\.kernel))
+        self.metrics = metrics
         c2s = C2SService(configuration: configuration, hosts: hosts, group: group, logger: logger, metrics: metrics)
         administration = ServerAdministration(kernels: hosts.map(\.kernel), configuration: configuration, metrics: metrics,
                                               recentLog: recentLog, throttle: c2s.shared.throttle)

@@ -63,8 +63,8 @@ public struct MUCModule: ServerModule {
         limits.archivesMessages = host.option(Self.archive)
         limits.occupantIDSecret = host.configuration.secret
         let service = MUCService(domain: domain, limits: limits, archiveRetentionDays: host.option(Self.archiveRetentionDays))
-        host.addStatistic("muc_rooms") { service.roomCount }
-        host.addStatistic("muc_occupants") { service.occupancyCount }
+        host.addStatistic("muc_rooms") { _ in service.roomCount }
+        host.addStatistic("muc_occupants") { _ in service.occupancyCount }
         host.addService(service)
         if limits.archivesMessages { host.throttleSenders { service.archiveRelief(on: $0) } }
         host.onAccountDeleted { user, kernel in

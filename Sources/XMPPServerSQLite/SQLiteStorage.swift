@@ -14,18 +14,25 @@ public final class SQLiteDatabase: Sendable {
     let pool: DatabasePool
     private let offlineRecipients: OfflineRecipients
 
-    /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
-    public init(path: String) throws {
+    /// Opens (creating if needed) the database at `path` and migrates it to the current schema. `statementSeconds`,
+    /// when given, hears how long each SQL statement took (the server's storage latency histogram).
+    public init(path: String, statementSeconds: (@Sendable (Double) -> Void)? = nil) throws {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            if let statementSeconds {
+                db.trace(options: .profile) { event in
+                    if case .profile(_, let duration) = event { statementSeconds(duration) }
+                }
+            }
         }
         configuration.busyMode = .timeout(5)
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
-        offlineRecipients = OfflineRecipients(try pool.read { db in
-            try String.fetchAll(db, sql: "SELECT DISTINCT username FROM offline_message")
-        })
+        offlineRecipients = try pool.read { db in
+            OfflineRecipients(try String.fetchAll(db, sql: "SELECT DISTINCT username FROM offline_message"),
+                              messages: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM offline_message") ?? 0)
+        }
     }
 
     /// The stores over this database.

@@ -143,7 +143,10 @@ struct SQLiteOfflineStore: OfflineStore {
         }
         // After the commit: a removal that took the user out before this point has not seen the row, so the
         // user must be back in the set (see OfflineRecipients).
-        if stored { recipients.insert(user) }
+        if stored {
+            recipients.insert(user)
+            recipients.messagesChanged(by: 1)
+        }
         return stored
     }
 
@@ -169,12 +172,15 @@ struct SQLiteOfflineStore: OfflineStore {
         guard !ids.isEmpty else { return }
         // Out of the set first, back in if rows remain: a store committing meanwhile puts the user back itself.
         _ = recipients.remove(user)
-        let remaining = try await pool.write { db in
+        let (removed, remaining) = try await pool.write { db in
+            var removed = 0
             for id in ids {
                 try db.execute(sql: "DELETE FROM offline_message WHERE username = ? AND id = ?", arguments: [user, id])
+                removed += db.changesCount
             }
-            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM offline_message WHERE username = ?", arguments: [user]) ?? 0
+            return (removed, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM offline_message WHERE username = ?", arguments: [user]) ?? 0)
         }
+        recipients.messagesChanged(by: -removed)
         if remaining > 0 { recipients.insert(user) }
     }
 
@@ -185,10 +191,15 @@ struct SQLiteOfflineStore: OfflineStore {
     }
 
     func removeAll(for user: String) async throws {
-        try await pool.write { db in
+        let removed = try await pool.write { db in
             try db.execute(sql: "DELETE FROM offline_message WHERE username = ?", arguments: [user])
+            return db.changesCount
         }
+        recipients.messagesChanged(by: -removed)
+        _ = recipients.remove(user)
     }
+
+    var queueFigures: (accounts: Int, messages: Int)? { recipients.figures }
 }
 
 /// ``UserDataStore`` in SQLite.
@@ -235,10 +246,20 @@ struct SQLiteUserDataStore: UserDataStore {
 /// stores offline messages; other processes on the same database (xmppctl) only delete them.
 final class OfflineRecipients: Sendable {
     private let users: Locked<Set<String>>
+    /// Messages waiting in all, counted from the table at start and kept up with every write.
+    private let messages: Locked<Int>
 
-    init(_ users: [String]) {
+    init(_ users: [String], messages: Int = 0) {
         self.users = Locked(Set(users))
+        self.messages = Locked(messages)
     }
+
+    func messagesChanged(by change: Int) {
+        messages.withLock { $0 = max(0, $0 + change) }
+    }
+
+    /// Accounts that may have messages waiting, and messages waiting.
+    var figures: (accounts: Int, messages: Int) { (users.withLock { $0.count }, messages.withLock { $0 }) }
 
     func insert(_ user: String) {
         _ = users.withLock { $0.insert(user) }

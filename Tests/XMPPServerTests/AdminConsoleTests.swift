@@ -37,11 +37,11 @@ import XMPPTestSupport
 
     @Test(.timeLimit(.minutes(3)))
     func apiAndRefusals() async throws {
-        let steps = try await SlixmppInteropTests.run("admin_http_scenario", storage: "memory", configure: { configuration in
+        let steps = try await SlixmppInteropTests.run("admin_http_scenario", storage: "sqlite", configure: { configuration in
             configuration.kernel.admins = [try! JID("api-admin@localhost")]
             configuration.limits.authFailuresPerAccount = 3
         }, extraArguments: { server in [String(server.httpPort ?? 0)] }).steps
-        #expect(steps.count == 7, "steps: \(steps)")
+        #expect(steps.count == 8, "steps: \(steps)")
     }
 
     /// xmppctl's room and account commands go through the same API as the console.

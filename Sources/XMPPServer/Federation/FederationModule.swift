@@ -77,7 +77,7 @@ public struct FederationModule: ServerModule {
         guard host.option(Self.enabled) as Bool else { return }
         let links = ServerLinks(settings: FederationSettings(host.configuration))
         host.setRemoteRouter(links)
-        host.addStatistic("s2s_authenticated_by_certificate") { links.authenticationCount(.certificate) }
-        host.addStatistic("s2s_authenticated_by_dialback") { links.authenticationCount(.dialback) }
+        host.addStatistic("s2s_authenticated_by_certificate") { _ in links.authenticationCount(.certificate) }
+        host.addStatistic("s2s_authenticated_by_dialback") { _ in links.authenticationCount(.dialback) }
     }
 }

@@ -40,9 +40,17 @@ final class ReadGate {
 /// Limits how fast one connection may send: a token bucket of `bytesPerSecond` with a burst allowance.
 /// When the bucket runs dry, reading from the socket pauses until it has refilled, so a flooding client slows
 /// only itself (TCP backpressure does the rest).
-final class ReadRateLimiter: ChannelInboundHandler, RemovableChannelHandler {
+final class ReadRateLimiter: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    /// Counts the bytes written (before TLS) for the metrics.
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if let metrics { metrics.sent(bytes: unwrapOutboundIn(data).readableBytes) }
+        context.write(data, promise: promise)
+    }
 
     private var bytesPerSecond: Double
     private var burst: Double

@@ -36,14 +36,24 @@ final class ServerMetrics: Sendable {
     private let moduleFigures = Locked<[String: Metrics.Meter]>([:])
     private let factory: PrometheusMetricsFactory
     /// The kernels of the server's domains (virtual hosts): their figures are added up.
-    private let kernels: [ServerKernel]
+    private let attachedKernels = Locked<[ServerKernel]>([])
+    private var kernels: [ServerKernel] { attachedKernels.withLock { $0 } }
+    private let bytesOut: Metrics.Counter
+    /// How long storage statements take (SQLite), in seconds.
+    private let storage: Metrics.Timer
     /// Messages received from clients and open client connections, readable (the console's dashboard and chart).
     private let messageCount = ManagedAtomic<Int>(0)
     private let connectionCount = ManagedAtomic<Int>(0)
 
-    init(kernels: [ServerKernel]) {
-        self.kernels = kernels
+    /// Creates the instruments; ``attach(kernels:)`` names the domains whose figures it reports.
+    init(kernels: [ServerKernel] = []) {
+        attachedKernels.withLock { $0 = kernels }
         var factory = PrometheusMetricsFactory(registry: registry)
+        // SQLite statements take microseconds (cached reads) to tens of milliseconds (commits under load).
+        factory.durationHistogramBuckets["xmpp_storage_statement_seconds"] = [
+            .microseconds(10), .microseconds(50), .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5),
+            .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1),
+        ]
         // Routing takes microseconds to milliseconds (storage included): buckets from 10 µs to 1 s.
         factory.durationHistogramBuckets["xmpp_routing_seconds"] = [
             .microseconds(10), .microseconds(50), .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5),
@@ -58,6 +68,8 @@ final class ServerMetrics: Sendable {
         stanzasIn = kinds.map { Metrics.Counter(label: "xmpp_stanzas_total", dimensions: [("direction", "in"), ("kind", $0)], factory: factory) }
         stanzasOut = kinds.map { Metrics.Counter(label: "xmpp_stanzas_total", dimensions: [("direction", "out"), ("kind", $0)], factory: factory) }
         bytesIn = Metrics.Counter(label: "xmpp_received_bytes_total", factory: factory)
+        bytesOut = Metrics.Counter(label: "xmpp_sent_bytes_total", factory: factory)
+        storage = Metrics.Timer(label: "xmpp_storage_statement_seconds", factory: factory)
         routing = Metrics.Timer(label: "xmpp_routing_seconds", factory: factory)
         sessions = Metrics.Meter(label: "xmpp_sessions", factory: factory)
         residentBytes = Metrics.Meter(label: "process_resident_memory_bytes", factory: factory)
@@ -107,6 +119,13 @@ final class ServerMetrics: Sendable {
     /// which every event loop would contend for on every stanza.
     static let routingSampleInterval = 16
     func received(bytes: Int) { bytesIn.increment(by: bytes) }
+    func sent(bytes: Int) { bytesOut.increment(by: bytes) }
+
+    /// The domains whose sessions and module figures are reported.
+    func attach(kernels: [ServerKernel]) { attachedKernels.withLock { $0 = kernels } }
+
+    /// Records one storage statement's duration.
+    func storageStatement(seconds: Double) { storage.recordNanoseconds(Int64(seconds * 1_000_000_000)) }
 
     /// Records how long the kernel took with one (sampled) inbound stanza, from `start`.
     func routed(since start: NIODeadline) {

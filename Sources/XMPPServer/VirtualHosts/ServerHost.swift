@@ -22,7 +22,8 @@ public final class ServerHost: Sendable {
 
     /// Opens the host's storage (creating its directory), loads or generates its certificate, and builds its kernel.
     /// `configuration.kernel.secret` must be set (the server's, shared by its hosts).
-    init(configuration: ServerConfiguration, modules: [any ServerModule], logger: Logger) throws {
+    init(configuration: ServerConfiguration, modules: [any ServerModule], logger: Logger,
+         statementSeconds: (@Sendable (Double) -> Void)? = nil) throws {
         self.configuration = configuration
         let storage: ServerStorage
         if configuration.storage == "memory" {
@@ -35,7 +36,7 @@ public final class ServerHost: Sendable {
                                                         attributes: [.posixPermissions: 0o700])
             }
             try DomainMarker.claim("\(directory)/xmppd.sqlite", for: configuration.domain)
-            let database = try SQLiteDatabase(path: "\(directory)/xmppd.sqlite")
+            let database = try SQLiteDatabase(path: "\(directory)/xmppd.sqlite", statementSeconds: statementSeconds)
             self.database = database
             storage = database.storage
         }

@@ -97,6 +97,12 @@ public final class InMemoryOfflineStore: OfflineStore {
     /// Creates an empty store.
     public init() {}
 
+    public var queueFigures: (accounts: Int, messages: Int)? {
+        queues.withLock { queues in
+            (queues.values.count { !$0.messages.isEmpty }, queues.values.reduce(0) { $0 + $1.messages.count })
+        }
+    }
+
     public func store(_ message: Element, for user: String, limit: Int, byteLimit: Int) async throws -> Bool {
         let size = message.xmlString.utf8.count
         let id = nextID.withLock { id in

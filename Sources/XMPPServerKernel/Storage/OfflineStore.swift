@@ -28,4 +28,11 @@ public protocol OfflineStore: Sendable {
     func count(for user: String) async throws -> Int
     /// Drops every waiting message (account deletion).
     func removeAll(for user: String) async throws
+    /// Accounts with messages waiting and messages waiting in all, read without touching storage (`/metrics`,
+    /// `xmppctl stats`); nil from a store that cannot tell cheaply.
+    var queueFigures: (accounts: Int, messages: Int)? { get }
+}
+
+extension OfflineStore {
+    public var queueFigures: (accounts: Int, messages: Int)? { nil }
 }

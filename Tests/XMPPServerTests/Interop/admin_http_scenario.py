@@ -135,6 +135,26 @@ async def main():
     expect("cookie read", status, 200)
     ok("login form needs its token; with the cookie, reads work and writes need X-CSRF-Token")
 
+    # Operators' figures: a message to an offline account waits in its queue; /metrics shows the queue, the bytes sent
+    # and the storage statements' latency histogram (SQLite).
+    sender = Client(f"sender{SUFFIX}", "sender-secret", register=True)
+    sender.connect(host=HOST, port=sender.port)
+    await asyncio.wait_for(sender.started, TIMEOUT)
+    sender.send_message(mto=f"plain{SUFFIX}@{DOMAIN}", mbody="for later", mtype="chat")
+    await asyncio.sleep(1)
+    sender.disconnect()
+    with urllib.request.urlopen(BASE + "/metrics", timeout=TIMEOUT) as response:
+        figures = dict(line.rsplit(" ", 1) for line in response.read().decode().splitlines() if line and not line.startswith("#"))
+    wanted = {'xmpp_module_figure{name="offline_messages"}': 1, 'xmpp_module_figure{name="offline_accounts"}': 1,
+              "xmpp_sent_bytes_total": 1000, "xmpp_storage_statement_seconds_count": 10}
+    for name, least in wanted.items():
+        if float(figures.get(name, -1)) < least:
+            fail("metrics", f"{name} = {figures.get(name)}, expected at least {least}")
+    status, overview, _ = call("GET", "/admin/api/overview")
+    if overview["figures"].get("offline_messages", 0) < 1:
+        fail("overview figures", overview)
+    ok("/metrics and the overview show the offline queue, bytes sent and storage statement times")
+
     # Wrong passwords are throttled like c2s logins: after 3 failures for the account, even the right one is refused.
     for _ in range(3):
         expect("wrong password", call("GET", "/admin/api/overview", password="wrong")[0], 401)

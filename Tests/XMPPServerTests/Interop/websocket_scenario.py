@@ -243,9 +243,10 @@ async def metrics():
     expected = {
         'xmpp_logins_total{result="success"}': 2, 'xmpp_logins_total{result="failure"}': 1,
         'xmpp_stanzas_total{direction="in",kind="message"}': 2, 'xmpp_stanzas_total{direction="out",kind="message"}': 2,
-        'xmpp_stanzas_total{direction="in",kind="iq"}': 1, "xmpp_received_bytes_total": 1000, "xmpp_routing_seconds_count": 2,
+        'xmpp_stanzas_total{direction="in",kind="iq"}': 1, "xmpp_received_bytes_total": 1000, "xmpp_sent_bytes_total": 1000,
+        "xmpp_routing_seconds_count": 2,
         "process_resident_memory_bytes": 1_000_000, 'xmpp_module_figure{name="mam_write_queue_peak"}': 0,
-        'xmpp_module_figure{name="muc_rooms"}': 0,
+        'xmpp_module_figure{name="muc_rooms"}': 0, 'xmpp_module_figure{name="offline_messages"}': 0,
     }
     for name, least in expected.items():
         if after.get(name, -1) < least:

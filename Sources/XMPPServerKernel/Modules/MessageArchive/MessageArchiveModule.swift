@@ -78,8 +78,8 @@ public struct MessageArchiveModule: ServerModule {
         }
         // Storage that falls behind slows the senders down rather than refusing their messages.
         host.throttleSenders { eventLoop in writer.relief(on: eventLoop) }
-        host.addStatistic("mam_write_queue") { writer.depth }
-        host.addStatistic("mam_write_queue_peak") { writer.peakDepth }
+        host.addStatistic("mam_write_queue") { _ in writer.depth }
+        host.addStatistic("mam_write_queue_peak") { _ in writer.peakDepth }
         host.handleIQ(Self.namespace, for: [.ownAccount]) { request in
             switch request.payload.name {
             case "query": return try await ArchiveQueryHandler.answer(request, archive: request.senderUsername, maxPage: settings.maxPage)

@@ -28,6 +28,9 @@ public struct OfflineModule: ServerModule {
         // does not get them twice.
         let deliveries = OfflineDeliveries()
         host.addServerFeature("msgoffline")
+        // The offline queues' sizes for operators (`/metrics`, `xmppctl stats`, the admin console).
+        host.addStatistic("offline_accounts") { kernel in kernel.storage.offline.queueFigures?.accounts ?? 0 }
+        host.addStatistic("offline_messages") { kernel in kernel.storage.offline.queueFigures?.messages ?? 0 }
         host.onMessageToOfflineAccount(priority: .fallback) { event in
             let outcome = await Self.store(event, limits: limits)
             // The account may have come online while the message was being stored, after its session read the store:
