@@ -102,7 +102,9 @@ public final class XMPPServer: Service, Sendable {
         self.metrics = metrics
         c2s = C2SService(configuration: configuration, hosts: hosts, group: group, logger: logger, metrics: metrics)
         administration = ServerAdministration(kernels: hosts.map(\.kernel), configuration: configuration, metrics: metrics,
-                                              recentLog: recentLog, throttle: c2s.shared.throttle)
+                                              recentLog: recentLog, throttle: { [shared = c2s.shared] domain in
+                                                  shared.hosts?.shared(for: domain)?.throttle ?? shared.throttle
+                                              })
         web = WebService(configuration: configuration, c2s: c2s, tls: tls, group: group, logger: logger, metrics: metrics,
                          administration: administration)
         admin = AdminSocketService(administration: administration, dataDirectory: configuration.dataDirectory, group: group)

@@ -115,8 +115,22 @@ extension MUCService {
             _ = ledger.replace(.none, with: PersistentRoomLedger.Share(room), within: nil)
             return (box, version)
         }
-        guard let (_, version) = created else { throw RoomAdministrationError.exists(jid.description) }
-        try await writer.write(.save(room.stored), version: version, store: RoomStore(records: kernel.storage.serviceRecords, domain: domain))
+        guard let (box, version) = created else { throw RoomAdministrationError.exists(jid.description) }
+        do {
+            try await writer.write(.save(room.stored), version: version, store: RoomStore(records: kernel.storage.serviceRecords, domain: domain))
+        } catch {
+            // Not stored, so not created: the name is free again (unless someone entered meanwhile, making it theirs).
+            let removed = box.state.withLock { slot -> Bool in
+                guard !slot.isClosed, slot.room.occupantCount == 0 else { return false }
+                slot.isClosed = true
+                return true
+            }
+            if removed {
+                rooms.withLock { table in if table[local] === box { table[local] = nil } }
+                _ = ledger.replace(PersistentRoomLedger.Share(room), with: .none, within: nil)
+            }
+            throw error
+        }
         return Self.summary(of: room)
     }
 

@@ -65,6 +65,48 @@ import XMPPTestSupport
         #expect(await AdminSocket.answer("rooms", administration: administration) == "")
     }
 
+    /// With virtual hosts, a tenant's administrator administers only their own domain (accounts, sessions, rooms), and
+    /// does not see the server's configuration and log; the first domain's administrators administer every domain.
+    @Test func aTenantsAdministratorAdministersOnlyTheirDomain() async throws {
+        let server = try await TestServer.start(storage: "memory") { configuration in
+            try? ConfigFile.set("domains", to: "localhost, b.test", in: &configuration)
+            try? ConfigFile.set("admins", to: "root@localhost, boss@b.test", in: &configuration)
+        }
+        defer { Task { await server.stop() } }
+        let administration = server.server.administration
+        for account in ["root@localhost", "alice@localhost", "boss@b.test", "bob@b.test"] {
+            _ = try await administration.createAccount(account, password: "pw-\(account)")
+        }
+        let boss = administration.scope(of: try JID("boss@b.test"))
+        let root = administration.scope(of: try JID("root@localhost"))
+        #expect(boss == .domain("b.test") && root == .server)
+        await #expect(throws: Administration.Failure.self) { try await administration.setPassword(of: "root@localhost", to: "mine", scope: boss) }
+        await #expect(throws: Administration.Failure.self) { try await administration.deleteAccount("alice", scope: boss) }
+        #expect(await administration.authenticate(try JID("root@localhost"), password: "pw-root@localhost", address: "127.0.0.1"))
+        #expect(try await administration.accounts(scope: boss).accounts.map(\.jid) == ["bob@b.test", "boss@b.test"])
+        #expect(try await administration.accounts().total == 4)
+        try await administration.setPassword(of: "bob@b.test", to: "new", scope: boss)
+        #expect(try administration.kick("alice@localhost", scope: boss) == 0)
+
+        // Over HTTP with Basic credentials: another domain's account is not found, the server's settings are refused.
+        let port = try #require(server.httpPort)
+        let script = """
+        import base64, sys, urllib.request, urllib.error
+        def get(path, who):
+            request = urllib.request.Request(f"http://127.0.0.1:\(port)/admin/api/{path}")
+            request.add_header("Authorization", "Basic " + base64.b64encode(who.encode()).decode())
+            try:
+                return urllib.request.urlopen(request, timeout=30).status
+            except urllib.error.HTTPError as error:
+                return error.code
+        boss, root = "boss@b.test:pw-boss@b.test", "root@localhost:pw-root@localhost"
+        print(get("users/root%40localhost", boss), get("config", boss), get("users/bob%40b.test", boss),
+              get("users/bob%40b.test", root), get("config", root))
+        """
+        let (status, output) = try await runProcess(["python3", "-c", script], timeout: 60)
+        #expect(status == 0 && output.trimmingCharacters(in: .whitespacesAndNewlines) == "404 403 200 200 200", "\(output)")
+    }
+
     /// The effective configuration never shows a secret.
     @Test func settingsMaskSecrets() async throws {
         let server = try await TestServer.start(storage: "memory") { configuration in

@@ -16,8 +16,8 @@ public final class ServerAdministration: Sendable {
     /// The server's recent warnings and errors.
     public let recentLog: RecentLogLines
     let configuration: ServerConfiguration
-    /// Admin logins are throttled by the same record as c2s logins.
-    let throttle: AuthenticationThrottle
+    /// Admin logins are throttled by the same record as c2s logins of the account's domain.
+    let throttle: @Sendable (String) -> AuthenticationThrottle
     let limits: ConnectionLimits
     /// The live chart's history: a sample every ``sampleSeconds``, at most ``maxSamples``.
     private let samples = Locked<[Administration.Sample]>([])
@@ -27,7 +27,7 @@ public final class ServerAdministration: Sendable {
     static let maxPageSize = 200
 
     init(kernels: [ServerKernel], configuration: ServerConfiguration, metrics: ServerMetrics?, recentLog: RecentLogLines,
-         throttle: AuthenticationThrottle, started: Date = Date()) {
+         throttle: @escaping @Sendable (String) -> AuthenticationThrottle, started: Date = Date()) {
         self.kernels = kernels
         self.configuration = configuration
         self.metrics = metrics
@@ -37,20 +37,46 @@ public final class ServerAdministration: Sendable {
         self.started = started
     }
 
+    // MARK: Scope
+
+    /// Whose affairs a caller may handle: every domain's (the admin socket, administrators of the first domain), or
+    /// one virtual host's (its own administrators): a tenant's administrator administers no other tenant.
+    public enum Scope: Sendable, Equatable {
+        case server
+        case domain(String)
+
+        func covers(_ domain: String) -> Bool {
+            switch self {
+            case .server: true
+            case .domain(let own): own == domain
+            }
+        }
+    }
+
+    /// The scope of an administrator: the server's for the first domain's administrators, their own domain's otherwise.
+    public func scope(of administrator: JID) -> Scope {
+        administrator.domainpart == kernels[0].configuration.domain ? .server : .domain(administrator.domainpart)
+    }
+
+    private func kernels(in scope: Scope) -> [ServerKernel] {
+        kernels.filter { scope.covers($0.configuration.domain) }
+    }
+
     // MARK: Figures
 
     /// The dashboard's figures now.
-    public func overview() async -> Administration.Overview {
+    public func overview(scope: Scope = .server) async -> Administration.Overview {
+        let kernels = kernels(in: scope)
         var accounts = 0
         for kernel in kernels { accounts += (try? await kernel.storage.accounts.usernames().count) ?? 0 }
         let figures = Dictionary(CombinedFigures.statistics(of: kernels).map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
-        let first = kernels[0].configuration
+        let first = self.kernels[0].configuration
         return Administration.Overview(
             software: first.softwareName, version: first.softwareVersion, domains: kernels.map(\.configuration.domain),
             uptimeSeconds: Int(Date().timeIntervalSince(started)), connections: metrics?.openConnections ?? 0,
             sessions: sessionCount, accounts: accounts, messagesReceived: metrics?.messagesReceived ?? 0,
             messagesPerSecond: samples.withLock { $0.last?.messagesPerSecond } ?? 0,
-            residentMemoryBytes: ServerMetrics.residentMemoryBytes() ?? 0, storageBytes: Self.storageBytes(in: configuration.dataDirectory),
+            residentMemoryBytes: ServerMetrics.residentMemoryBytes() ?? 0, storageBytes: storageBytes,
             rooms: figures["muc_rooms"] ?? 0, remoteDomains: CombinedFigures.remoteDomains(of: kernels).count, figures: figures)
     }
 
@@ -75,13 +101,27 @@ public final class ServerAdministration: Sendable {
         }
     }
 
-    /// The bytes of the SQLite databases under the data directory (each domain's, with write-ahead logs).
+    /// The databases' size, measured at most once a minute (at each chart sample).
+    private let measuredStorage = Locked<(time: Date, bytes: Int)?>(nil)
+    private var storageBytes: Int {
+        if let (time, bytes) = measuredStorage.withLock({ $0 }), Date().timeIntervalSince(time) < 60 { return bytes }
+        let bytes = Self.storageBytes(in: configuration.databaseDirectory)
+        measuredStorage.withLock { $0 = (Date(), bytes) }
+        return bytes
+    }
+
+    /// The bytes of the SQLite databases of every domain (`xmppd.sqlite` and `hosts/DOMAIN/xmppd.sqlite`, with their
+    /// write-ahead logs); nothing else under the directory is looked at.
     static func storageBytes(in directory: String) -> Int {
-        guard let files = FileManager.default.enumerator(atPath: directory) else { return 0 }
+        var places = [directory]
+        if let hosts = try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/hosts") {
+            places += hosts.map { "\(directory)/hosts/\($0)" }
+        }
         var total = 0
-        while let file = files.nextObject() as? String {
-            guard file.contains(".sqlite"), !file.hasPrefix("uploads") else { continue }
-            total += ((try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(file)"))?[.size] as? Int) ?? 0
+        for place in places {
+            for suffix in ["", "-wal", "-shm"] {
+                total += ((try? FileManager.default.attributesOfItem(atPath: "\(place)/xmppd.sqlite\(suffix)"))?[.size] as? Int) ?? 0
+            }
         }
         return total
     }
@@ -92,20 +132,27 @@ public final class ServerAdministration: Sendable {
     /// c2s logins (per address and per account); while throttled, even the right password is refused.
     public func authenticate(_ jid: JID, password: String, address: String) async -> Bool {
         let addressKey = AddressGrouping.key(address, ipv6PrefixLength: limits.ipv6PrefixLength)
-        let account = jid.bare.description
-        guard !throttle.isBlocked(address: addressKey, username: account) else { return false }
-        let delay = throttle.delay(for: account)
+        // The c2s record of the account's domain, under the same key as c2s (the username): one budget for both.
+        let throttle = self.throttle(jid.domainpart)
+        let user = jid.localpart ?? ""
+        guard !throttle.isBlocked(address: addressKey, username: user) else { return false }
+        let delay = throttle.delay(for: user)
         if delay > .zero { try? await Task.sleep(for: delay) }
-        guard let kernel = kernel(of: jid), kernel.configuration.admins.contains(jid.bare), let user = jid.localpart,
-              let credentials = await kernel.credentials(of: user, hash: .sha256),
-              ServerNegotiationStateMachine.passwordMatches(password, credentials),
-              await !kernel.isDisabled(user) else {
-            throttle.recordFailure(address: addressKey, username: account)
+        let kernel = kernel(of: jid)
+        let isAdministrator = kernel?.configuration.admins.contains(jid.bare) ?? false
+        let credentials = isAdministrator ? await kernel?.credentials(of: user, hash: .sha256) : nil
+        // Someone who is not an administrator costs the same key derivation: the answer's time does not tell.
+        let matches = ServerNegotiationStateMachine.passwordMatches(password, credentials ?? Self.decoy)
+        guard let kernel, credentials != nil, matches, await !kernel.isDisabled(user) else {
+            throttle.recordFailure(address: addressKey, username: user)
             return false
         }
-        throttle.recordSuccess(address: addressKey, username: account)
+        throttle.recordSuccess(address: addressKey, username: user)
         return true
     }
+
+    /// Credentials nobody's password matches, derived like real ones.
+    private static let decoy = SCRAMCredentials.allHashes(password: AdminSessions.randomToken()).first { $0.hash == .sha256 }!
 
     /// Whether `jid` is on the `admins` list (their password is not checked).
     public func isAdministrator(_ jid: JID) -> Bool {
@@ -118,22 +165,22 @@ public final class ServerAdministration: Sendable {
     func kernel(of jid: JID) -> ServerKernel? { kernels.first { $0.configuration.domain == jid.domainpart } }
 
     /// An account's JID from `user@domain`, or a username on the first domain.
-    public func account(_ text: String) throws(Administration.Failure) -> (kernel: ServerKernel, jid: JID, username: String) {
+    public func account(_ text: String, scope: Scope = .server) throws(Administration.Failure) -> (kernel: ServerKernel, jid: JID, username: String) {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let jid = trimmed.contains("@") ? JID(validating: trimmed)
             : try? JID(localpart: trimmed, domainpart: kernels[0].configuration.domain)
         guard let jid, let user = jid.localpart, jid.resourcepart == nil, !user.isEmpty else {
             throw .badRequest("\(text) is not a username or user@domain")
         }
-        guard let kernel = kernel(of: jid) else { throw .notFound("\(jid.domainpart) is not a domain of this server") }
+        guard let kernel = kernel(of: jid), scope.covers(jid.domainpart) else { throw .notFound("\(jid.domainpart) is not a domain you administer") }
         return (kernel, jid, user)
     }
 
     /// Accounts whose JID contains `query`, sorted by JID, one page of `pageSize` (at most ``maxPageSize``).
-    public func accounts(matching query: String = "", page: Int = 1, pageSize: Int = 50) async throws(Administration.Failure) -> Administration.AccountPage {
+    public func accounts(matching query: String = "", page: Int = 1, pageSize: Int = 50, scope: Scope = .server) async throws(Administration.Failure) -> Administration.AccountPage {
         var all: [Administration.Account] = []
         let needle = query.lowercased().trimmingCharacters(in: .whitespaces)
-        for kernel in kernels {
+        for kernel in kernels(in: scope) {
             let names: [String]
             do { names = try await kernel.storage.accounts.usernames() } catch { throw .failed("the accounts could not be read: \(error)") }
             for name in names {
@@ -152,8 +199,8 @@ public final class ServerAdministration: Sendable {
     }
 
     /// Creates an account.
-    public func createAccount(_ name: String, password: String) async throws(Administration.Failure) -> Administration.Account {
-        let (kernel, jid, user) = try account(name)
+    public func createAccount(_ name: String, password: String, scope: Scope = .server) async throws(Administration.Failure) -> Administration.Account {
+        let (kernel, jid, user) = try account(name, scope: scope)
         guard !password.isEmpty else { throw .badRequest("the password is empty") }
         let created: Bool
         do { created = try await kernel.createAccount(user, password: password) } catch { throw .failed("the account could not be created: \(error)") }
@@ -162,8 +209,8 @@ public final class ServerAdministration: Sendable {
     }
 
     /// Sets an account's password. Its sessions stay (as with an in-band password change).
-    public func setPassword(of name: String, to password: String) async throws(Administration.Failure) {
-        let (kernel, jid, user) = try account(name)
+    public func setPassword(of name: String, to password: String, scope: Scope = .server) async throws(Administration.Failure) {
+        let (kernel, jid, user) = try account(name, scope: scope)
         guard !password.isEmpty else { throw .badRequest("the password is empty") }
         let changed: Bool
         do { changed = try await kernel.changePassword(of: user, to: password) } catch { throw .failed("the password could not be set: \(error)") }
@@ -171,8 +218,8 @@ public final class ServerAdministration: Sendable {
     }
 
     /// Deletes an account with all its data (contacts are told) and ends its sessions.
-    public func deleteAccount(_ name: String) async throws(Administration.Failure) {
-        let (kernel, jid, user) = try account(name)
+    public func deleteAccount(_ name: String, scope: Scope = .server) async throws(Administration.Failure) {
+        let (kernel, jid, user) = try account(name, scope: scope)
         let deleted: Bool
         do { deleted = try await kernel.deleteAccount(user) } catch { throw .failed("the account could not be deleted: \(error)") }
         guard deleted else { throw .notFound("no account \(jid)") }
@@ -180,8 +227,8 @@ public final class ServerAdministration: Sendable {
     }
 
     /// An account with its sessions, roster and vCard at a glance.
-    public func accountDetails(_ name: String) async throws(Administration.Failure) -> Administration.AccountDetails {
-        let (kernel, jid, user) = try account(name)
+    public func accountDetails(_ name: String, scope: Scope = .server) async throws(Administration.Failure) -> Administration.AccountDetails {
+        let (kernel, jid, user) = try account(name, scope: scope)
         let exists: Bool
         do { exists = try await kernel.storage.accounts.accountExists(user) } catch { throw .failed("the account could not be read: \(error)") }
         guard exists else { throw .notFound("no account \(jid)") }
@@ -202,13 +249,14 @@ public final class ServerAdministration: Sendable {
     // MARK: Sessions
 
     /// Every online session, by JID.
-    public func sessions() async -> [Administration.Session] {
-        var all: [Administration.Session] = []
-        for kernel in kernels {
-            let entries = kernel.registry.allSessions().compactMap { kernel.registry.entry($0.jid) }
-            all += await sessions(of: entries)
+    /// Every online session, by JID: at most `limit` of them (the first by JID), with how many there are.
+    public func sessions(scope: Scope = .server, limit: Int = 1000) async -> (sessions: [Administration.Session], total: Int) {
+        var all: [SessionRegistry.Entry] = []
+        for kernel in kernels(in: scope) {
+            all += kernel.registry.allSessions().compactMap { kernel.registry.entry($0.jid) }
         }
-        return all.sorted { $0.jid < $1.jid }
+        all.sort { $0.session.jid.description < $1.session.jid.description }
+        return (await sessions(of: Array(all.prefix(max(0, limit)))), all.count)
     }
 
     private func sessions(of entries: [SessionRegistry.Entry]) async -> [Administration.Session] {
@@ -245,11 +293,11 @@ public final class ServerAdministration: Sendable {
     }
 
     /// Ends the sessions of a full JID, or every session of a bare one, with `policy-violation`; how many ended.
-    public func kick(_ text: String) throws(Administration.Failure) -> Int {
+    public func kick(_ text: String, scope: Scope = .server) throws(Administration.Failure) -> Int {
         guard let jid = JID(validating: text.trimmingCharacters(in: .whitespaces)), jid.localpart != nil else {
             throw .badRequest("\(text) is not a JID")
         }
-        guard let kernel = kernel(of: jid) else { return 0 }
+        guard let kernel = kernel(of: jid), scope.covers(jid.domainpart) else { return 0 }
         let targets = kernel.registry.entries(of: jid.bare).map(\.session).filter { jid.isBare || $0.jid == jid }
         for session in targets { session.close(with: StreamError(.policyViolation, text: "disconnected by the administrator")) }
         return targets.count
@@ -258,43 +306,43 @@ public final class ServerAdministration: Sendable {
     // MARK: Rooms
 
     /// The chat services of every domain.
-    private var roomServices: [(service: MUCService, kernel: ServerKernel)] {
-        kernels.flatMap { kernel in kernel.hostedServices.compactMap { $0 as? MUCService }.map { ($0, kernel) } }
+    private func roomServices(in scope: Scope = .server) -> [(service: MUCService, kernel: ServerKernel)] {
+        kernels(in: scope).flatMap { kernel in kernel.hostedServices.compactMap { $0 as? MUCService }.map { ($0, kernel) } }
     }
 
     /// The domains of the chat services, the first domain's first.
-    public var roomServiceDomains: [String] { roomServices.map(\.service.domain) }
+    public func roomServiceDomains(scope: Scope = .server) -> [String] { roomServices(in: scope).map(\.service.domain) }
 
     /// Every room of every chat service.
-    public func rooms() async -> [RoomSummary] {
+    public func rooms(scope: Scope = .server) async -> [RoomSummary] {
         var all: [RoomSummary] = []
-        for (service, kernel) in roomServices { all += await service.roomSummaries(kernel: kernel) }
+        for (service, kernel) in roomServices(in: scope) { all += await service.roomSummaries(kernel: kernel) }
         return all
     }
 
     /// The service and local name of a room JID.
-    private func room(_ text: String) throws(Administration.Failure) -> (service: MUCService, kernel: ServerKernel, name: String) {
+    private func room(_ text: String, scope: Scope) throws(Administration.Failure) -> (service: MUCService, kernel: ServerKernel, name: String) {
         guard let jid = JID(validating: text.trimmingCharacters(in: .whitespaces)), let name = jid.localpart, jid.resourcepart == nil else {
             throw .badRequest("\(text) is not a room JID (room@service)")
         }
-        guard let (service, kernel) = roomServices.first(where: { $0.service.domain == jid.domainpart }) else {
+        guard let (service, kernel) = roomServices(in: scope).first(where: { $0.service.domain == jid.domainpart }) else {
             throw .notFound("\(jid.domainpart) is not a chat service of this server")
         }
         return (service, kernel, name)
     }
 
     /// A room in detail.
-    public func roomDetails(_ jid: String) async throws(Administration.Failure) -> RoomDetails {
-        let (service, kernel, name) = try room(jid)
+    public func roomDetails(_ jid: String, scope: Scope = .server) async throws(Administration.Failure) -> RoomDetails {
+        let (service, kernel, name) = try room(jid, scope: scope)
         guard let details = await service.roomDetails(named: name, kernel: kernel) else { throw .notFound("no room \(jid)") }
         return details
     }
 
     /// Creates a persistent room owned by `owner` (an account; the first administrator when nil).
-    public func createRoom(_ jid: String, title: String = "", owner: String? = nil) async throws(Administration.Failure) -> RoomSummary {
-        let (service, kernel, name) = try room(jid)
+    public func createRoom(_ jid: String, title: String = "", owner: String? = nil, scope: Scope = .server) async throws(Administration.Failure) -> RoomSummary {
+        let (service, kernel, name) = try room(jid, scope: scope)
         let ownerJID: JID
-        if let owner, !owner.isEmpty { ownerJID = try account(owner).jid } else {
+        if let owner, !owner.isEmpty { ownerJID = try account(owner, scope: scope).jid } else {
             guard let first = kernel.configuration.admins.sorted(by: { $0.description < $1.description }).first else {
                 throw .badRequest("name an owner (the server has no admins)")
             }
@@ -311,8 +359,8 @@ public final class ServerAdministration: Sendable {
     }
 
     /// Destroys a room; its occupants are told `reason`.
-    public func destroyRoom(_ jid: String, reason: String? = nil) async throws(Administration.Failure) {
-        let (service, kernel, name) = try room(jid)
+    public func destroyRoom(_ jid: String, reason: String? = nil, scope: Scope = .server) async throws(Administration.Failure) {
+        let (service, kernel, name) = try room(jid, scope: scope)
         do {
             try await service.destroyRoom(named: name, reason: reason, kernel: kernel)
         } catch let error as RoomAdministrationError {

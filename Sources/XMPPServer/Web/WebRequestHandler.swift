@@ -80,7 +80,11 @@ final class WebRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             return respond(.text(.forbidden, "the admin console needs TLS: use https:// on the HTTPS port"), to: head, close: !head.isKeepAlive,
                            context: context)
         }
-        let request = AdminRequest(head: head, body: body, clientAddress: site.clientAddress, isSecure: site.secure)
+        // Behind a trusted proxy: the client's address as the proxy saw it (for the throttle), and TLS if the proxy had it.
+        let fromProxy = site.webSocket.trustedProxies.contains(site.clientAddress)
+        let address = WebSocketEndpoint.clientAddress(peer: site.clientAddress, headers: head.headers, trustedProxies: site.webSocket.trustedProxies)
+        let proxiedTLS = fromProxy && head.headers.first(name: "x-forwarded-proto")?.lowercased() == "https"
+        let request = AdminRequest(head: head, body: body, clientAddress: address, isSecure: site.secure || proxiedTLS)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         context.eventLoop.makeFutureWithTask { await admin.respond(to: request) }.whenSuccess { response in
             let (handler, context) = bound.value

@@ -28,16 +28,17 @@ extension AdminConsole {
         guard request.method == .GET || request.method == .HEAD else { return .text(.methodNotAllowed, "GET or POST") }
         var page = AdminPages.Page(title: "", section: "", administrator: session.jid.description, csrf: session.csrfToken,
                                    notice: request.query["notice"].flatMap { Self.notices[$0] })
-        let administration = self.administration
+        page.isServerAdministrator = session.scope == .server
+        let (administration, scope) = (self.administration, session.scope)
         switch path {
         case []:
             page.title = "Dashboard"
             page.section = "dashboard"
-            return pages.render("dashboard", page: page, content: AdminPages.dashboard(await administration.overview()))
+            return pages.render("dashboard", page: page, content: AdminPages.dashboard(await administration.overview(scope: scope)))
         case ["users"]:
             let number = Int(request.query["page"] ?? "1") ?? 1
             do {
-                let accounts = try await administration.accounts(matching: request.query["q"] ?? "", page: number)
+                let accounts = try await administration.accounts(matching: request.query["q"] ?? "", page: number, scope: scope)
                 page.title = "Users"
                 page.section = "users"
                 return pages.render("users", page: page, content: AdminPages.users(accounts))
@@ -46,7 +47,7 @@ extension AdminConsole {
             }
         case let p where p.count == 2 && p[0] == "users":
             do {
-                let details = try await administration.accountDetails(p[1])
+                let details = try await administration.accountDetails(p[1], scope: scope)
                 page.title = details.jid
                 page.section = "users"
                 return pages.render("user", page: page, content: AdminPages.user(details))
@@ -56,26 +57,30 @@ extension AdminConsole {
         case ["sessions"]:
             page.title = "Sessions"
             page.section = "sessions"
-            return pages.render("sessions", page: page, content: ["sessions": await administration.sessions().map(AdminPages.session)])
+            let (sessions, total) = await administration.sessions(scope: scope)
+            return pages.render("sessions", page: page, content: ["sessions": sessions.map(AdminPages.session), "total": total,
+                                                                    "truncated": total > sessions.count, "shown": sessions.count])
         case ["rooms"]:
             page.title = "Chat rooms"
             page.section = "rooms"
-            return pages.render("rooms", page: page, content: ["rooms": await administration.rooms().map(AdminPages.room),
-                                                                 "service": administration.roomServiceDomains.first ?? "conference.example.org"])
+            let rooms = await administration.rooms(scope: scope)
+            return pages.render("rooms", page: page, content: ["rooms": rooms.prefix(1000).map(AdminPages.room), "total": rooms.count,
+                                                                 "truncated": rooms.count > 1000,
+                                                                 "service": administration.roomServiceDomains(scope: scope).first ?? "conference.example.org"])
         case let p where p.count == 2 && p[0] == "rooms":
             do {
-                let details = try await administration.roomDetails(p[1])
+                let details = try await administration.roomDetails(p[1], scope: scope)
                 page.title = details.summary.jid
                 page.section = "rooms"
                 return pages.render("room", page: page, content: AdminPages.room(details))
             } catch {
                 return pages.failure(error, page: page)
             }
-        case ["config"]:
+        case ["config"] where scope == .server:
             page.title = "Configuration"
             page.section = "config"
             return pages.render("config", page: page, content: ["settings": administration.settings.map { ["key": $0.key, "value": $0.value] }])
-        case ["logs"]:
+        case ["logs"] where scope == .server:
             page.title = "Log"
             page.section = "logs"
             return pages.render("logs", page: page, content: ["lines": administration.logLines.map(AdminPages.logLine)])
@@ -87,8 +92,9 @@ extension AdminConsole {
     /// A form's action.
     private func act(_ path: [String], request: AdminRequest, session: AdminSessions.Session) async -> WebResponse {
         let form = request.form
-        let administration = self.administration
+        let (administration, scope) = (self.administration, session.scope)
         var page = AdminPages.Page(title: "Error", section: "", administrator: session.jid.description, csrf: session.csrfToken)
+        page.isServerAdministrator = scope == .server
         do {
             switch path {
             case ["logout"]:
@@ -97,24 +103,26 @@ extension AdminConsole {
                 response.headers.add(name: "Set-Cookie", value: Self.cookie(Self.sessionCookie, "", secure: request.isSecure, maxAge: 0))
                 return response
             case ["users"]:
-                let account = try await administration.createAccount(form["jid"] ?? "", password: form["password"] ?? "")
+                let account = try await administration.createAccount(form["jid"] ?? "", password: form["password"] ?? "", scope: scope)
                 return Self.redirect("/admin/users/\(FormData.encode(account.jid))?notice=created")
             case let p where p.count == 3 && p[0] == "users" && p[2] == "password":
-                try await administration.setPassword(of: p[1], to: form["password"] ?? "")
+                try await administration.setPassword(of: p[1], to: form["password"] ?? "", scope: scope)
+                if let jid = try? administration.account(p[1], scope: scope).jid, jid != session.jid { sessions.close(allOf: jid) }
                 return Self.redirect("/admin/users/\(FormData.encode(p[1]))?notice=password")
             case let p where p.count == 3 && p[0] == "users" && p[2] == "delete":
-                try await administration.deleteAccount(p[1])
-                if let jid = try? administration.account(p[1]).jid { sessions.close(allOf: jid) }
+                let jid = try administration.account(p[1], scope: scope).jid
+                try await administration.deleteAccount(p[1], scope: scope)
+                sessions.close(allOf: jid)
                 return Self.redirect("/admin/users?notice=deleted")
             case ["sessions", "kick"]:
-                _ = try administration.kick(form["jid"] ?? "")
+                _ = try administration.kick(form["jid"] ?? "", scope: scope)
                 return Self.redirect("/admin/sessions?notice=kicked")
             case ["rooms"]:
-                let room = try await administration.createRoom(form["jid"] ?? "", title: form["title"] ?? "", owner: form["owner"])
+                let room = try await administration.createRoom(form["jid"] ?? "", title: form["title"] ?? "", owner: form["owner"], scope: scope)
                 return Self.redirect("/admin/rooms/\(FormData.encode(room.jid))?notice=room-created")
             case let p where p.count == 3 && p[0] == "rooms" && p[2] == "destroy":
                 let reason = form["reason"].flatMap { $0.isEmpty ? nil : $0 }
-                try await administration.destroyRoom(p[1], reason: reason)
+                try await administration.destroyRoom(p[1], reason: reason, scope: scope)
                 return Self.redirect("/admin/rooms?notice=room-destroyed")
             default:
                 return .text(.notFound, "no such action")
@@ -136,7 +144,7 @@ extension AdminConsole {
             }
             if let jid = JID(validating: (form["jid"] ?? "").trimmingCharacters(in: .whitespaces)), jid.localpart != nil,
                await administration.authenticate(jid, password: form["password"] ?? "", address: request.clientAddress) {
-                let token = sessions.open(for: jid.bare)
+                let token = sessions.open(for: jid.bare, scope: administration.scope(of: jid))
                 var response = Self.redirect("/admin")
                 response.headers.add(name: "Set-Cookie", value: Self.cookie(Self.sessionCookie, token, secure: request.isSecure))
                 response.headers.add(name: "Set-Cookie", value: Self.cookie(Self.loginCookie, "", secure: request.isSecure, maxAge: 0))

@@ -16,6 +16,8 @@ struct AdminPages: Sendable {
         var csrf: String
         var notice: String?
         var error: String?
+        /// Whether the administrator handles the whole server (sees its configuration and log), not one virtual host.
+        var isServerAdministrator = true
     }
 
     private let library: MustacheLibrary
@@ -38,7 +40,7 @@ struct AdminPages: Sendable {
         layout["administrator"] = page.administrator
         layout["notice"] = page.notice
         layout["error"] = page.error
-        layout["nav"] = AdminTemplates.sections.map { section in
+        layout["nav"] = AdminTemplates.sections.filter { page.isServerAdministrator || !AdminTemplates.serverSections.contains($0.id) }.map { section in
             ["path": section.path, "label": section.label, "current": section.id == page.section]
         }
         let html = library.render(layout, withTemplate: "layout") ?? ""

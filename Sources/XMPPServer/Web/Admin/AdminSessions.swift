@@ -8,13 +8,18 @@ final class AdminSessions: Sendable {
     /// One login.
     struct Session: Sendable {
         let jid: JID
+        /// Whose affairs the administrator handles (the server's, or one virtual host's).
+        let scope: ServerAdministration.Scope
         /// Every form and every API write from the console carries it.
         let csrfToken: String
+        let opened: Date
         var lastSeen: Date
     }
 
     let capacity: Int
     let timeout: TimeInterval
+    /// A login ends after this long whatever it does (an open dashboard polls without end).
+    static let lifetime: TimeInterval = 12 * 3600
     private let sessions = Locked<[String: Session]>([:])
 
     init(capacity: Int, timeout: TimeInterval) {
@@ -23,9 +28,9 @@ final class AdminSessions: Sendable {
     }
 
     /// Opens a session for `jid`; its cookie token.
-    func open(for jid: JID) -> String {
+    func open(for jid: JID, scope: ServerAdministration.Scope) -> String {
         let token = Self.randomToken()
-        let session = Session(jid: jid, csrfToken: Self.randomToken(), lastSeen: Date())
+        let session = Session(jid: jid, scope: scope, csrfToken: Self.randomToken(), opened: Date(), lastSeen: Date())
         sessions.withLock { sessions in
             let now = Date()
             sessions = sessions.filter { now.timeIntervalSince($0.value.lastSeen) < timeout }
@@ -37,16 +42,18 @@ final class AdminSessions: Sendable {
         return token
     }
 
-    /// The session of a cookie token, touched; nil when unknown or expired.
-    func session(_ token: String?) -> Session? {
+    /// The session of a cookie token, touched (unless `touch` is false: the chart's polling does not keep a login
+    /// alive); nil when unknown or expired.
+    func session(_ token: String?, touch: Bool = true) -> Session? {
         guard let token, !token.isEmpty else { return nil }
         return sessions.withLock { sessions in
             guard var session = sessions[token] else { return nil }
             let now = Date()
-            guard now.timeIntervalSince(session.lastSeen) < timeout else {
+            guard now.timeIntervalSince(session.lastSeen) < timeout, now.timeIntervalSince(session.opened) < Self.lifetime else {
                 sessions[token] = nil
                 return nil
             }
+            guard touch else { return session }
             session.lastSeen = now
             sessions[token] = session
             return session
@@ -59,7 +66,7 @@ final class AdminSessions: Sendable {
         sessions.withLock { $0[token] = nil }
     }
 
-    /// Ends every session of an administrator (whose account was deleted).
+    /// Ends every session of an administrator (whose account was deleted, or whose password changed).
     func close(allOf jid: JID) {
         sessions.withLock { sessions in sessions = sessions.filter { $0.value.jid != jid.bare } }
     }

@@ -7,6 +7,9 @@ enum AdminTemplates {
         ("rooms", "/admin/rooms", "Chat rooms"), ("config", "/admin/config", "Configuration"), ("logs", "/admin/logs", "Log"),
     ]
 
+    /// The sections about the whole server, for its administrators only (not a virtual host's).
+    static let serverSections: Set<String> = ["config", "logs"]
+
     static let pages: [(String, String)] = [
         ("layout", layout), ("login", login), ("dashboard", dashboard), ("users", users), ("user", user), ("sessions", sessions),
         ("rooms", rooms), ("room", room), ("config", config), ("logs", logs), ("failure", "<p><a href=\"/admin\">Back to the dashboard</a></p>"),
@@ -139,6 +142,7 @@ enum AdminTemplates {
     """
 
     static let sessions = """
+    {{#truncated}}<p>Showing the first {{shown}} of {{total}} sessions, by JID (the API lists them all the same way).</p>{{/truncated}}
     <table><thead><tr><th scope="col">Session</th><th scope="col">Address</th><th scope="col">Via</th><th scope="col">TLS</th><th scope="col">Client</th><th scope="col">Presence</th><th scope="col">Idle</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
     <tbody>
     {{#sessions}}<tr><td>{{jid}}</td><td>{{address}}</td><td>{{listener}}</td><td>{{tls}}</td><td>{{client}}</td><td>{{presence}}</td><td>{{idle}}</td>
@@ -148,6 +152,7 @@ enum AdminTemplates {
     """
 
     static let rooms = """
+    {{#truncated}}<p>Showing the first 1000 of {{total}} rooms, by JID.</p>{{/truncated}}
     <table><thead><tr><th scope="col">Room</th><th scope="col">Name</th><th scope="col">Occupants</th><th scope="col">Kind</th><th scope="col">Listed</th></tr></thead>
     <tbody>
     {{#rooms}}<tr><td><a href="/admin/rooms/{{link}}">{{jid}}</a></td><td>{{name}}</td><td>{{occupants}}</td><td>{{kind}}{{#locked}} (locked){{/locked}}</td><td>{{public}}</td></tr>{{/rooms}}

@@ -95,7 +95,7 @@ enum ChatPageFiles {
       }
       function iq(type, payload, to, callback) {
         const id = 'web' + (++counter);
-        if (callback) waiting.set(id, callback);
+        if (callback) waiting.set(id, { callback: callback, to: to });
         send(node('iq', NS.client, { type: type, id: id, to: to }, payload ? [payload] : []));
       }
 
@@ -141,8 +141,17 @@ enum ChatPageFiles {
       function open() { send(node('open', NS.framing, { to: domain, version: '1.0' })); }
       function fail(text) { status('Not connected: ' + text); if (socket) socket.close(); }
 
+      function reset() {
+        waiting.clear(); contacts.clear(); rooms.clear(); logs.clear();
+        current = null; scram = null;
+        $('requests').replaceChildren(); $('log').replaceChildren();
+        $('conversation-heading').textContent = 'Pick a contact or a room';
+        $('compose').hidden = true;
+      }
+
       function connect(event) {
         event.preventDefault();
+        reset();
         account = bare($('jid').value.trim());
         domain = account.split('@')[1];
         if (!domain) { status('A JID is user@domain.'); return; }
@@ -155,6 +164,7 @@ enum ChatPageFiles {
         socket.onclose = function () {
           if (phase !== 'closed') status(phase === 'online' ? 'Disconnected.' : $('status').textContent);
           phase = 'closed';
+          reset();
           $('app').hidden = true; $('login').hidden = false;
         };
       }
@@ -208,13 +218,15 @@ enum ChatPageFiles {
         contacts.set(jid, known);
       }
       function receiveIQ(element) {
-        const id = element.getAttribute('id'), type = element.getAttribute('type');
-        if ((type === 'result' || type === 'error') && waiting.has(id)) {
-          const callback = waiting.get(id);
+        const id = element.getAttribute('id'), type = element.getAttribute('type'), from = element.getAttribute('from');
+        // Answers and roster pushes come from the server or the account itself (RFC 6121 §2.1.6), never from others.
+        const fromSelf = !from || bare(from) === account || from === domain;
+        if ((type === 'result' || type === 'error') && waiting.has(id) && (fromSelf || waiting.get(id).to === from)) {
+          const callback = waiting.get(id).callback;
           waiting.delete(id);
           return callback(element);
         }
-        if (type === 'set' && child(element, 'query', NS.roster)) {
+        if (type === 'set' && child(element, 'query', NS.roster) && fromSelf) {
           Array.from(child(element, 'query', NS.roster).children).forEach(rosterItem);
           render();
           return send(node('iq', NS.client, { type: 'result', id: id }));
