@@ -30,6 +30,8 @@ public final class WebService: ServerService, Sendable {
     private let connections = ConnectionCounter()
 
     private let metrics: ServerMetrics?
+    /// The BOSH sessions of both listeners, by sid.
+    private let boshSessions = BOSHSessions()
 
     init(configuration: ServerConfiguration, c2s: C2SService, tls: ServerTLS, group: any EventLoopGroup, logger: Logger,
          metrics: ServerMetrics? = nil) {
@@ -99,6 +101,7 @@ public final class WebService: ServerService, Sendable {
             task = nil
         }
         upload?.detach()
+        boshSessions.closeAll()
         let channels = listeners.withLock { listeners in
             defer { listeners = [] }
             return (listeners ?? []).map(\.channel)
@@ -114,9 +117,10 @@ public final class WebService: ServerService, Sendable {
         let metrics = self.metrics
         var exposition: (@Sendable () -> ByteBuffer)?
         if let metrics { exposition = { metrics.exposition() } }
-        let site = WebSite(secure: secure, publicWebSocketURL: configuration.webSocketURL, webSocket: webSocket, upload: upload,
+        var site = WebSite(secure: secure, publicWebSocketURL: configuration.webSocketURL, webSocket: webSocket, upload: upload,
                            metrics: exposition, metricsToken: configuration.metricsToken,
                            isHealthy: { running.withLock { $0 } })
+        site.bosh = configuration.bosh ? BOSHEndpoint(shared: shared, sessions: boshSessions, configuration: configuration) : nil
         let tlsContext = secure ? tls.context : nil
         let plainNeedsLoopback = configuration.requireTLS
         let limits = configuration.limits

@@ -21,6 +21,8 @@ struct WebSite: Sendable {
     var clientIsLoopback = false
     /// Whether the server is up and serving: false while it stops.
     let isHealthy: @Sendable () -> Bool
+    /// XMPP over BOSH at `/http-bind` (XEP-0206), unless `bosh = false`.
+    var bosh: BOSHEndpoint? = nil
 
     func response(to head: HTTPRequestHead) -> WebResponse {
         let path = WebSocketEndpoint.requestedPath(head.uri)
@@ -39,9 +41,10 @@ struct WebSite: Sendable {
             guard let endpoint = HostMeta.endpoint(for: head, secure: secure, publicURL: publicWebSocketURL) else {
                 return .text(.badRequest, "the request names no usable Host")
             }
+            let bosh = self.bosh == nil ? nil : HostMeta.boshEndpoint(forWebSocket: endpoint)
             var response = path.hasSuffix(".json")
-                ? WebResponse.document(HostMeta.json(endpoint: endpoint), contentType: "application/json")
-                : WebResponse.document(HostMeta.xrd(endpoint: endpoint), contentType: "application/xrd+xml")
+                ? WebResponse.document(HostMeta.json(endpoint: endpoint, bosh: bosh), contentType: "application/json")
+                : WebResponse.document(HostMeta.xrd(endpoint: endpoint, bosh: bosh), contentType: "application/xrd+xml")
             // XEP-0156 §3: web clients on other origins read these documents.
             response.headers.add(name: "Access-Control-Allow-Origin", value: "*")
             return response

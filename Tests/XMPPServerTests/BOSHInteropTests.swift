@@ -1,0 +1,21 @@
+import Testing
+import XMPPServer
+import XMPPTestSupport
+
+/// XMPP over BOSH (XEP-0124, XEP-0206) at `/http-bind`: a raw BOSH client in Python (http.client, no BOSH library)
+/// logs in, chats with a slixmpp client on c2s, and meets the binding's rules and timeouts
+/// (Interop/bosh_scenario.py).
+@Suite struct BOSHInteropTests {
+    @Test func boshScenario() async throws {
+        let (maxWait, inactivity) = (2, 6)
+        let steps = try await SlixmppInteropTests.run("bosh_scenario", storage: "memory", configure: { configuration in
+            configuration.webSocketOrigins = ["https://chat.example"]
+            configuration.boshMaxWait = maxWait
+            configuration.boshInactivity = inactivity
+        }, extraArguments: { server in
+            [String(server.httpPort ?? 0), String(maxWait), String(inactivity)]
+        }).steps
+        #expect(steps.count == 10, "steps: \(steps)")
+        #expect(!steps.contains { $0.hasPrefix("FAIL") }, "steps: \(steps)")
+    }
+}
