@@ -15,7 +15,7 @@ import XMPPTestSupport
         }, extraArguments: { server in
             [String(server.httpPort ?? 0), String(maxWait), String(inactivity)]
         }).steps
-        #expect(steps.count == 10, "steps: \(steps)")
+        #expect(steps.count == 11, "steps: \(steps)")
         #expect(!steps.contains { $0.hasPrefix("FAIL") }, "steps: \(steps)")
     }
 }

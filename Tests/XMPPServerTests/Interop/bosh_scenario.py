@@ -232,6 +232,33 @@ async def refusals(alice):
        "item-not-found or bad-request, a body over the limit 413; the session goes on")
 
 
+async def stream_errors():
+    """A stream error from the server ends the session with remote-stream-error and the error inside (XEP-0206 §7); a
+    domain the server does not serve gets host-unknown."""
+    early = Bosh("errors", keys=False)
+    await early.create("stream error")
+    body = await early.send("stream error", children="<message to='someone@localhost'><body>before login</body></message>")
+    if body.get("type") != "terminate":
+        body = await early.send("stream error")
+    error = body.find(tag(STREAMS, "error"))
+    if body.get("type") != "terminate" or body.get("condition") != "remote-stream-error" or error is None \
+            or error.find(tag("urn:ietf:params:xml:ns:xmpp-streams", "not-authorized")) is None:
+        fail("stream error", ET.tostring(body))
+    status, _, raw = await asyncio.to_thread(request, "POST", (
+        f"<body xmlns='{HTTPBIND}' xmlns:xmpp='{XBOSH}' rid='10' to='nowhere.example' wait='5' hold='1' xmpp:version='1.0'/>").encode())
+    if status != 200 or ET.fromstring(raw).get("condition") != "host-unknown":
+        fail("host-unknown", f"{status} {raw!r}")
+    ok("a stream error ends the session with remote-stream-error and the error; an unknown domain gets host-unknown")
+
+
+def bosh_connections():
+    with urllib.request.urlopen(f"http://{HOST}:{HTTP_PORT}/metrics", timeout=TIMEOUT) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith('xmpp_connections{listener="bosh"}'):
+                return float(line.rsplit(" ", 1)[1])
+    return None
+
+
 async def main():
     alice_name, bob_name = f"bosh-alice-{SUFFIX}", f"bosh-bob-{SUFFIX}"
     bob_jid = f"{bob_name}@{DOMAIN}"
@@ -252,6 +279,9 @@ async def main():
     if not full_jid.startswith(f"{alice_name}@{DOMAIN}/"):
         fail("login", full_jid)
     ok("login over BOSH: SASL PLAIN, restart (xmpp:restart), bind, with keys")
+    open_sessions = await asyncio.to_thread(bosh_connections)
+    if not open_sessions or open_sessions < 1:
+        fail("metrics", f"xmpp_connections{{listener=\"bosh\"}} is {open_sessions}")
 
     await alice.send("presence", children="<presence/>")
     bob.send_message(mto=full_jid, mbody="hello bosh", mtype="chat")
@@ -269,6 +299,7 @@ async def main():
     ok(f"an empty request is held for wait ({alice.elapsed:.1f}s) and answered with an empty <body/>")
 
     await refusals(alice)
+    await stream_errors()
 
     body = await alice.send("terminate", " type='terminate'", "<presence type='unavailable'/>")
     if body.get("type") != "terminate":
