@@ -15,7 +15,18 @@ import XMPPTestSupport
         }, extraArguments: { server in
             [String(server.httpPort ?? 0), String(maxWait), String(inactivity)]
         }).steps
-        #expect(steps.count == 11, "steps: \(steps)")
+        #expect(steps.count == 12, "steps: \(steps)")
+        #expect(!steps.contains { $0.hasPrefix("FAIL") }, "steps: \(steps)")
+    }
+
+    /// BOSH sessions count among the c2s connections of their address.
+    @Test func sessionsPerAddress() async throws {
+        let steps = try await SlixmppInteropTests.run("bosh_scenario", storage: "memory", configure: { configuration in
+            configuration.limits.connectionsPerIP = 3
+        }, extraArguments: { server in
+            [String(server.httpPort ?? 0), "50", "60", "limit"]
+        }).steps
+        #expect(steps.count == 1, "steps: \(steps)")
         #expect(!steps.contains { $0.hasPrefix("FAIL") }, "steps: \(steps)")
     }
 }

@@ -2,10 +2,11 @@
 the raw protocol to xmppd's web listener at /http-bind, and talks to a slixmpp client on the ordinary c2s port
 through the same server.
 
-usage: python3 -u bosh_scenario.py HOST PORT TLS_PORT DOMAIN CA_CERT HTTP_PORT MAX_WAIT INACTIVITY
+usage: python3 -u bosh_scenario.py HOST PORT TLS_PORT DOMAIN CA_CERT HTTP_PORT MAX_WAIT INACTIVITY [limit]
 
 The server runs with bosh_max_wait = MAX_WAIT and bosh_inactivity = INACTIVITY (short, so the timeouts can be
-watched), and websocket_origins = https://chat.example. Each step prints "ok <step>"; the first failure prints
+watched), and websocket_origins = https://chat.example. With `limit`, only the per-address session limit is
+tried, against a server with connections_per_ip = 3. Each step prints "ok <step>"; the first failure prints
 "FAIL <step>: <why>" and exits 1. Run by Tests/XMPPServerTests/BOSHInteropTests.swift.
 """
 import asyncio
@@ -184,6 +185,46 @@ async def cors():
     ok("CORS: a preflight from an allowed origin gets Access-Control-Allow-*, another origin gets 403")
 
 
+async def hold(alice):
+    """With hold = 1, a second request makes the server answer the first at once (empty), and the second waits."""
+    first_rid, first_key = alice.rid, alice.keys.pop()
+    second_rid, second_key = alice.rid + 1, alice.keys.pop()
+    alice.rid += 2
+    first = asyncio.create_task(asyncio.to_thread(request, "POST", alice.body(rid=first_rid, key=first_key)))
+    await asyncio.sleep(0.5)
+    started = time.monotonic()
+    second = asyncio.create_task(asyncio.to_thread(request, "POST", alice.body(rid=second_rid, key=second_key)))
+    status, _, raw = await first
+    first_elapsed = time.monotonic() - started
+    if status != 200 or len(ET.fromstring(raw)) != 0 or first_elapsed > MAX_WAIT - 0.5:
+        fail("hold", f"the first request was answered {first_elapsed:.1f}s after the second came: {status} {raw!r}")
+    status, _, raw = await second
+    second_elapsed = time.monotonic() - started
+    if status != 200 or len(ET.fromstring(raw)) != 0 or second_elapsed < MAX_WAIT - 0.5:
+        fail("hold", f"the second request was answered after {second_elapsed:.1f}s: {status} {raw!r}")
+    alice.last, alice.used_key = raw, second_key
+    ok(f"hold: a second request frees the first at once ({first_elapsed:.1f}s), and is held itself for wait ({second_elapsed:.1f}s)")
+
+
+async def session_limit():
+    """connections_per_ip (3 here) counts BOSH sessions among the c2s connections of an address."""
+    sessions = []
+    for index in range(3):
+        session = Bosh(f"limit{index}", keys=False)
+        await session.create("session limit")
+        sessions.append(session)
+    refused = Bosh("refused", keys=False)
+    body = await refused.send("session limit", f" to='{DOMAIN}' wait='5' hold='1' xmpp:version='1.0'")
+    if body.get("type") != "terminate" or body.get("condition") != "policy-violation":
+        fail("session limit", f"a fourth session: {ET.tostring(body)}")
+    await sessions[0].send("session limit", " type='terminate'")
+    await asyncio.sleep(0.5)
+    again = Bosh("again", keys=False)
+    await again.create("session limit")
+    ok("sessions beyond connections_per_ip get policy-violation; ending one makes room")
+    print("scenario complete", flush=True)
+
+
 async def refusals(alice):
     """Wrong requests are refused with a clear condition, and the session goes on."""
     # The same rid again gets the same response (XEP-0124 §14.3).
@@ -298,6 +339,7 @@ async def main():
         fail("wait", f"after {alice.elapsed:.1f}s: {ET.tostring(body)}")
     ok(f"an empty request is held for wait ({alice.elapsed:.1f}s) and answered with an empty <body/>")
 
+    await hold(alice)
     await refusals(alice)
     await stream_errors()
 
@@ -331,4 +373,4 @@ async def main():
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(session_limit() if sys.argv[9:] == ["limit"] else main())
