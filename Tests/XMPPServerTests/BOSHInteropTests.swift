@@ -29,4 +29,16 @@ import XMPPTestSupport
         #expect(steps.count == 1, "steps: \(steps)")
         #expect(!steps.contains { $0.hasPrefix("FAIL") }, "steps: \(steps)")
     }
+
+    /// What waits for a BOSH client is bounded: one that stops fetching is cut off like a c2s client that does not read.
+    @Test func clientThatDoesNotFetch() async throws {
+        let steps = try await SlixmppInteropTests.run("bosh_scenario", storage: "memory", configure: { configuration in
+            configuration.limits.maxOutboundBytes = 65_536
+            configuration.limits.writeStallSeconds = 2
+        }, extraArguments: { server in
+            [String(server.httpPort ?? 0), "2", "60", "slow"]
+        }).steps
+        #expect(steps.count == 1, "steps: \(steps)")
+        #expect(!steps.contains { $0.hasPrefix("FAIL") }, "steps: \(steps)")
+    }
 }

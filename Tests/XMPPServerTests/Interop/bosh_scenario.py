@@ -2,11 +2,12 @@
 the raw protocol to xmppd's web listener at /http-bind, and talks to a slixmpp client on the ordinary c2s port
 through the same server.
 
-usage: python3 -u bosh_scenario.py HOST PORT TLS_PORT DOMAIN CA_CERT HTTP_PORT MAX_WAIT INACTIVITY [limit]
+usage: python3 -u bosh_scenario.py HOST PORT TLS_PORT DOMAIN CA_CERT HTTP_PORT MAX_WAIT INACTIVITY [limit|slow]
 
 The server runs with bosh_max_wait = MAX_WAIT and bosh_inactivity = INACTIVITY (short, so the timeouts can be
 watched), and websocket_origins = https://chat.example. With `limit`, only the per-address session limit is
-tried, against a server with connections_per_ip = 3. Each step prints "ok <step>"; the first failure prints
+tried, against a server with connections_per_ip = 3; with `slow`, only a client that stops fetching, against
+max_outbound_bytes = 65536 and write_stall_timeout = 2. Each step prints "ok <step>"; the first failure prints
 "FAIL <step>: <why>" and exits 1. Run by Tests/XMPPServerTests/BOSHInteropTests.swift.
 """
 import asyncio
@@ -225,6 +226,38 @@ async def session_limit():
     print("scenario complete", flush=True)
 
 
+async def slow_reader():
+    """A BOSH client that stops fetching: what waits for it is bounded (max_outbound_bytes = 65536 here), the stream
+    backs up, and the c2s rule for clients that do not read (write_stall_timeout = 2 here) ends the session."""
+    alice_name, bob_name = f"bosh-slow-{SUFFIX}", f"bosh-flood-{SUFFIX}"
+    registered = Client(alice_name, "wonderland", register=True)
+    await registered.login()
+    await registered.logout()
+    bob = Client(bob_name, "builder", register=True, resource="desk")
+    await bob.login()
+    alice = Bosh("slow", keys=False)
+    await alice.create("slow reader")
+    full_jid = await log_in(alice, alice_name, "wonderland", "slow")
+    await alice.send("slow reader", children="<presence/>")
+    count = 60
+    for index in range(count):
+        bob.send_message(mto=full_jid, mbody=f"{index} " + "x" * 8000, mtype="chat")
+    await asyncio.sleep(6)
+    received = 0
+    for _ in range(40):
+        body = await alice.send("slow reader")
+        received += len(body.findall(tag(CLIENT, "message")))
+        if body.get("type") == "terminate":
+            break
+    else:
+        fail("slow reader", f"the session went on; {received} of {count} messages arrived")
+    if received >= count:
+        fail("slow reader", f"all {count} messages were kept for the client")
+    await bob.logout()
+    ok(f"a BOSH client that does not fetch is cut off like a c2s client that does not read ({received} of {count} messages)")
+    print("scenario complete", flush=True)
+
+
 async def refusals(alice):
     """Wrong requests are refused with a clear condition, and the session goes on."""
     # The same rid again gets the same response (XEP-0124 §14.3).
@@ -373,4 +406,5 @@ async def main():
 
 
 if __name__ == "__main__":
-    asyncio.run(session_limit() if sys.argv[9:] == ["limit"] else main())
+    mode = sys.argv[9] if len(sys.argv) > 9 else None
+    asyncio.run({"limit": session_limit, "slow": slow_reader}.get(mode, main)())
