@@ -13,6 +13,8 @@ struct WebSite: Sendable {
     var webSocketNeedsTLS = false
     /// The HTTP upload service's files (XEP-0363), served under `/upload/`, when the module runs.
     let upload: UploadStore?
+    /// XMPP over BOSH at `/http-bind` (XEP-0206), unless `bosh = false`.
+    var bosh: BOSHEndpoint? = nil
     /// The Prometheus text of `/metrics`, when the server keeps metrics.
     let metrics: (@Sendable () -> ByteBuffer)?
     /// The bearer token `/metrics` asks for (`metrics_token`); without one, only loopback clients may scrape.
@@ -21,8 +23,6 @@ struct WebSite: Sendable {
     var clientIsLoopback = false
     /// Whether the server is up and serving: false while it stops.
     let isHealthy: @Sendable () -> Bool
-    /// XMPP over BOSH at `/http-bind` (XEP-0206), unless `bosh = false`.
-    var bosh: BOSHEndpoint? = nil
 
     func response(to head: HTTPRequestHead) -> WebResponse {
         let path = WebSocketEndpoint.requestedPath(head.uri)
