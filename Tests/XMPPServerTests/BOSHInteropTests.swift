@@ -19,10 +19,11 @@ import XMPPTestSupport
         #expect(!steps.contains { $0.hasPrefix("FAIL") }, "steps: \(steps)")
     }
 
-    /// BOSH sessions count among the c2s connections of their address.
+    /// BOSH sessions count among the c2s connections of their address (behind a trusted proxy, the forwarded one).
     @Test func sessionsPerAddress() async throws {
         let steps = try await SlixmppInteropTests.run("bosh_scenario", storage: "memory", configure: { configuration in
             configuration.limits.connectionsPerIP = 3
+            configuration.trustedProxies = ["127.0.0.1"]
         }, extraArguments: { server in
             [String(server.httpPort ?? 0), "50", "60", "limit"]
         }).steps

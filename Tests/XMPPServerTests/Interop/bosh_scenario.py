@@ -6,7 +6,7 @@ usage: python3 -u bosh_scenario.py HOST PORT TLS_PORT DOMAIN CA_CERT HTTP_PORT M
 
 The server runs with bosh_max_wait = MAX_WAIT and bosh_inactivity = INACTIVITY (short, so the timeouts can be
 watched), and websocket_origins = https://chat.example. With `limit`, only the per-address session limit is
-tried, against a server with connections_per_ip = 3; with `slow`, only a client that stops fetching, against
+tried, against a server with connections_per_ip = 3 and trusted_proxies = 127.0.0.1; with `slow`, only a client that stops fetching, against
 max_outbound_bytes = 65536 and write_stall_timeout = 2. Each step prints "ok <step>"; the first failure prints
 "FAIL <step>: <why>" and exits 1. Run by Tests/XMPPServerTests/BOSHInteropTests.swift.
 """
@@ -51,8 +51,9 @@ def request(method, body=b"", headers=None):
 class Bosh:
     """A BOSH session: its sid, its next rid and its keys (XEP-0124 §15)."""
 
-    def __init__(self, name, keys=True):
+    def __init__(self, name, keys=True, headers=None):
         self.name = name
+        self.headers = {"Content-Type": "text/xml; charset=utf-8", **(headers or {})}
         self.rid = random.randint(1 << 20, 1 << 40)
         self.sid = None
         seed = f"{name}-{random.random()}"
@@ -78,7 +79,7 @@ class Bosh:
             self.used_key = key
         data = self.body(attributes, children, rid, key)
         started = time.monotonic()
-        status, headers, raw = await asyncio.to_thread(request, "POST", data)
+        status, headers, raw = await asyncio.to_thread(request, "POST", data, self.headers)
         self.elapsed = time.monotonic() - started
         if rid is None:
             self.rid += 1
@@ -218,11 +219,15 @@ async def session_limit():
     body = await refused.send("session limit", f" to='{DOMAIN}' wait='5' hold='1' xmpp:version='1.0'")
     if body.get("type") != "terminate" or body.get("condition") != "policy-violation":
         fail("session limit", f"a fourth session: {ET.tostring(body)}")
+    # Through a trusted proxy (trusted_proxies = 127.0.0.1 here) a session counts under the forwarded address.
+    proxied = Bosh("proxied", keys=False, headers={"X-Forwarded-For": "203.0.113.9, 198.51.100.7"})
+    await proxied.create("session limit through a trusted proxy")
     await sessions[0].send("session limit", " type='terminate'")
     await asyncio.sleep(0.5)
     again = Bosh("again", keys=False)
     await again.create("session limit")
-    ok("sessions beyond connections_per_ip get policy-violation; ending one makes room")
+    ok("sessions beyond connections_per_ip get policy-violation (through a trusted proxy, counted by the forwarded "
+       "address); ending one makes room")
     print("scenario complete", flush=True)
 
 
