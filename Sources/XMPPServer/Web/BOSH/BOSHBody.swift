@@ -264,13 +264,6 @@ struct BOSHKeySequence {
         return true
     }
 
-    /// Whether a request's keys are right, without moving on.
-    func check(key: String?) -> Bool {
-        guard let expected else { return true }
-        guard let key else { return false }
-        return Self.hash(key) == expected
-    }
-
     static func hash(_ key: String) -> String {
         Insecure.SHA1.hash(data: Array(key.utf8)).map { byte in
             let digits = Array("0123456789abcdef".utf8)

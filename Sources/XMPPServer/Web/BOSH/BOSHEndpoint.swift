@@ -197,8 +197,6 @@ final class BOSHSessions: Sendable {
 
     func remove(_ sid: String) { _ = table.withLock { $0.removeValue(forKey: sid) } }
 
-    var count: Int { table.withLock { $0.count } }
-
     /// Ends every session (the server stops).
     func closeAll() {
         for session in table.withLock({ Array($0.values) }) {
