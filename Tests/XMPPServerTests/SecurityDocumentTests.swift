@@ -8,6 +8,7 @@ import XMPPServerKernel
 @Suite struct SecurityDocumentTests {
     /// The server's own limit keys (the modules' integer options are added from their declarations).
     static let serverLimitKeys: Set<String> = [
+        "bosh_max_wait", "bosh_inactivity",
         "max_stanza_bytes", "read_rate", "read_burst", "max_outbound_bytes", "connections_per_ip", "auth_failures_per_ip",
         "auth_failures_per_account", "auth_failure_window", "negotiation_timeout", "idle_timeout", "keepalive_interval",
         "max_sessions_per_account", "max_directed_presence", "max_roster_items", "registration_limit", "ipv6_prefix_length", "write_stall_timeout", "max_pending_subscriptions",

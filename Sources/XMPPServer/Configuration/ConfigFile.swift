@@ -130,6 +130,15 @@ public enum ConfigFile {
                 throw ParseError(line: 0, message: "websocket_url is a ws:// or wss:// URL")
             }
             configuration.webSocketURL = value
+        case "bosh": configuration.bosh = try bool()
+        case "bosh_max_wait":
+            let seconds = try int()
+            guard (1...55).contains(seconds) else { throw ParseError(line: 0, message: "bosh_max_wait is from 1 to 55 seconds") }
+            configuration.boshMaxWait = seconds
+        case "bosh_inactivity":
+            let seconds = try int()
+            guard (1...3600).contains(seconds) else { throw ParseError(line: 0, message: "bosh_inactivity is from 1 to 3600 seconds") }
+            configuration.boshInactivity = seconds
         case "trusted_proxies":
             let addresses = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             for address in addresses where (try? SocketAddress(ipAddress: address, port: 0)) == nil {

@@ -35,6 +35,13 @@ public struct ServerConfiguration: Sendable {
     public var webSocketOrigins: [String] = []
     /// The WebSocket URL the discovery documents give (behind a proxy); by default built from the request's host.
     public var webSocketURL: String?
+    /// Whether the web listener serves XMPP over BOSH (XEP-0206) at `/http-bind`.
+    public var bosh = true
+    /// The longest a BOSH request is held (seconds): the `wait` a client asks for is cut to this. Below the web
+    /// listener's idle timeout (60 s).
+    public var boshMaxWait = 50
+    /// Seconds a BOSH session lives without a request from its client; then it ends like a closed connection.
+    public var boshInactivity = 60
     /// Reverse proxies in front of the web listener (their IP addresses) whose `X-Forwarded-For` is believed: a
     /// WebSocket stream through them counts under the client's address for the per-address limits and the throttle.
     public var trustedProxies: [String] = []

@@ -5,7 +5,7 @@ import XMPPServerKernel
 /// output, so a module's declarations and the documentation cannot drift apart.
 public enum ModuleDocumentation {
     /// What the server implements outside the modules: the core RFCs in the kernel and the c2s transport.
-    public static let coreSpecifications = ["RFC 6120", "RFC 6121", "RFC 7395", "RFC 7622", "XEP-0114", "XEP-0156", "XEP-0368", "XEP-0440"]
+    public static let coreSpecifications = ["RFC 6120", "RFC 6121", "RFC 7395", "RFC 7622", "XEP-0114", "XEP-0124 1.11", "XEP-0156", "XEP-0206 1.4", "XEP-0368", "XEP-0440"]
 
     /// The Markdown table of every module's options: key, default, allowed values, module, meaning.
     public static func optionsTable(modules: [any ServerModule] = StandardModules.all) -> String {

@@ -16,6 +16,7 @@ final class ServerMetrics: Sendable {
         case startTLS = "c2s_starttls"
         case directTLS = "c2s_direct_tls"
         case webSocket = "websocket"
+        case bosh = "bosh"
     }
 
     private let registry = PrometheusCollectorRegistry()

@@ -21,6 +21,8 @@ final class WebRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var body: ByteBuffer?
     /// The request under `/upload/` in progress, which takes the request's parts itself.
     private var upload: UploadExchange?
+    /// The request to `/http-bind` in progress (BOSH), which takes the request's parts itself.
+    private var bosh: BOSHExchange?
 
     init(site: WebSite, gate: ReadGate) {
         self.site = site
@@ -39,6 +41,17 @@ final class WebRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
            let exchange = UploadExchange(head: request, store: store, gate: gate) {
             upload = exchange
             return exchange.begin(context: context)
+        }
+        if case .head(let request) = part, let exchange = BOSHExchange(head: request, site: site) {
+            bosh = exchange
+            return exchange.begin(context: context)
+        }
+        if let bosh {
+            switch part {
+            case .head: self.bosh = nil
+            case .body(let chunk): return bosh.body(chunk, context: context)
+            case .end: return bosh.end(context: context)
+            }
         }
         if let upload {
             switch part {

@@ -25,6 +25,8 @@ public final class WebService: ServerService, Sendable {
     /// The HTTP upload service's store (XEP-0363), when its module runs.
     private let upload: UploadStore?
     private let expiryTask = Locked<RepeatedTask?>(nil)
+    /// The BOSH sessions of both listeners, by sid.
+    private let boshSessions = BOSHSessions()
     /// Open HTTP connections per address (an IPv6 /64 as one), under `connections_per_ip` like c2s: a WebSocket stream
     /// counts here and, once upgraded, among the c2s connections too.
     private let connections = ConnectionCounter()
@@ -110,6 +112,7 @@ public final class WebService: ServerService, Sendable {
 
     public func stop() async {
         running.withLock { $0 = false }
+        boshSessions.closeAll()
         expiryTask.withLock { task in
             task?.cancel()
             task = nil
@@ -141,6 +144,7 @@ public final class WebService: ServerService, Sendable {
         let tlsContext = secure ? tls.context : nil
         let plainNeedsLoopback = configuration.requireTLS
         let limits = configuration.limits
+        site.bosh = configuration.bosh ? BOSHEndpoint(shared: shared, sessions: boshSessions, configuration: configuration) : nil
         return ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)

@@ -13,6 +13,8 @@ struct WebSite: Sendable {
     var webSocketNeedsTLS = false
     /// The HTTP upload service's files (XEP-0363), served under `/upload/`, when the module runs.
     let upload: UploadStore?
+    /// XMPP over BOSH at `/http-bind` (XEP-0206), unless `bosh = false`.
+    var bosh: BOSHEndpoint? = nil
     /// The Prometheus text of `/metrics`, when the server keeps metrics.
     let metrics: (@Sendable () -> ByteBuffer)?
     /// The bearer token `/metrics` asks for (`metrics_token`); without one, only loopback clients may scrape.
@@ -43,9 +45,10 @@ struct WebSite: Sendable {
             guard let endpoint = HostMeta.endpoint(for: head, secure: secure, publicURL: publicWebSocketURL) else {
                 return .text(.badRequest, "the request names no usable Host")
             }
+            let bosh = self.bosh == nil ? nil : HostMeta.boshEndpoint(forWebSocket: endpoint)
             var response = path.hasSuffix(".json")
-                ? WebResponse.document(HostMeta.json(endpoint: endpoint), contentType: "application/json")
-                : WebResponse.document(HostMeta.xrd(endpoint: endpoint), contentType: "application/xrd+xml")
+                ? WebResponse.document(HostMeta.json(endpoint: endpoint, bosh: bosh), contentType: "application/json")
+                : WebResponse.document(HostMeta.xrd(endpoint: endpoint, bosh: bosh), contentType: "application/xrd+xml")
             // XEP-0156 §3: web clients on other origins read these documents.
             response.headers.add(name: "Access-Control-Allow-Origin", value: "*")
             return response
