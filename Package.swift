@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "XMPPServerKernel", targets: ["XMPPServerKernel"]),
         .library(name: "XMPPServerMUC", targets: ["XMPPServerMUC"]),
         .library(name: "XMPPServerPubSub", targets: ["XMPPServerPubSub"]),
+        .library(name: "XMPPServerPostgres", targets: ["XMPPServerPostgres"]),
         .library(name: "XMPPServer", targets: ["XMPPServer"]),
         .library(name: "XMPPClient", targets: ["XMPPClient"]),
         .library(name: "XMPPClientSQLite", targets: ["XMPPClientSQLite"]),
@@ -41,6 +42,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
         // Wire core: XML stream parser, elements, JID, stanzas, errors, data forms, SASL, negotiation.
@@ -113,11 +115,19 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        // The PostgreSQL storage backend (storage = postgresql): a connection pool, migrations, the kernel's stores.
+        .target(
+            name: "XMPPServerPostgres",
+            dependencies: ["XMPPServerKernel", "XMPPCore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         // Assembly: configuration, certificates, c2s listeners, the service that runs them.
         .target(
             name: "XMPPServer",
             dependencies: [
-                "XMPPServerKernel", "XMPPServerMUC", "XMPPServerPubSub", "XMPPServerSQLite", "XMPPTransport",
+                "XMPPServerKernel", "XMPPServerMUC", "XMPPServerPubSub", "XMPPServerSQLite", "XMPPServerPostgres", "XMPPTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -171,7 +181,7 @@ let package = Package(
         .executableTarget(
             name: "xmppd",
             dependencies: [
-                "XMPPServer", "CommandLineSupport",
+                "XMPPServer", "XMPPServerPostgres", "CommandLineSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -182,7 +192,7 @@ let package = Package(
         .executableTarget(
             name: "xmppctl",
             dependencies: [
-                "XMPPServer", "XMPPServerSQLite", "XMPPServerKernel", "CommandLineSupport", .product(name: "Logging", package: "swift-log"),
+                "XMPPServer", "XMPPServerSQLite", "XMPPServerPostgres", "XMPPServerKernel", "CommandLineSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -263,7 +273,7 @@ let package = Package(
         // Fixtures shared by the server and client tests: an in-process xmppd, and running helper processes.
         .target(
             name: "XMPPTestSupport",
-            dependencies: ["XMPPServer", "XMPPServerKernel", "XMPPCore", "XMPPTransport", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["XMPPServer", "XMPPServerPostgres", "XMPPServerKernel", "XMPPCore", "XMPPTransport", .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates")],
             path: "Tests/XMPPTestSupport",
@@ -282,7 +292,7 @@ let package = Package(
         .testTarget(
             name: "XMPPServerTests",
             dependencies: [
-                "XMPPServer", "XMPPBench", "XMPPTestSupport", "XMPPKernelTestSupport",
+                "XMPPServer", "XMPPServerPostgres", "XMPPBench", "XMPPTestSupport", "XMPPKernelTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -111,7 +111,7 @@ public final class XMPPServer: Service, Sendable {
         components = ComponentListenerService(configuration: configuration, kernel: kernel, links: componentLinks, group: group, logger: logger)
         proxy = ProxyListenerService(configuration: configuration, kernel: kernel, group: group, logger: logger)
         federation = FederationListenerService(configuration: configuration, hosts: hosts, group: group, logger: logger)
-        services = hosts.map { SessionsService(kernel: $0.kernel, database: $0.database, logger: logger) }
+        services = hosts.map { SessionsService(kernel: $0.kernel, database: $0.database, postgres: $0.postgres, logger: logger) }
             + [c2s, web, components, proxy, federation, admin] + extraServices
     }
 

@@ -42,6 +42,32 @@ public final class SQLiteDatabase: Sendable {
                       serviceRecords: SQLiteServiceRecordStore(pool: pool), archives: SQLiteArchiveStore(pool: pool))
     }
 
+    /// What the database holds, by owner, for copying it elsewhere (`xmppctl migrate`).
+    public struct Inventory: Sendable {
+        /// Accounts with roster items or a roster version.
+        public var rosterOwners: [String]
+        /// Accounts with offline messages waiting.
+        public var offlineOwners: [String]
+        /// Per-user documents: (user, key).
+        public var userData: [(user: String, key: String)]
+        /// Services with records.
+        public var services: [String]
+        /// Archives (accounts' and rooms').
+        public var archives: [String]
+    }
+
+    /// Lists the owners of everything stored.
+    public func inventory() async throws -> Inventory {
+        try await pool.read { db in
+            Inventory(
+                rosterOwners: try String.fetchAll(db, sql: "SELECT username FROM roster_item UNION SELECT username FROM roster_version ORDER BY 1"),
+                offlineOwners: try String.fetchAll(db, sql: "SELECT DISTINCT username FROM offline_message ORDER BY 1"),
+                userData: try Row.fetchAll(db, sql: "SELECT username, key FROM user_data ORDER BY username, key").map { ($0["username"], $0["key"]) },
+                services: try String.fetchAll(db, sql: "SELECT DISTINCT service FROM service_record ORDER BY 1"),
+                archives: try String.fetchAll(db, sql: "SELECT archive FROM archive_size WHERE entries > 0 ORDER BY 1"))
+        }
+    }
+
     /// Writes the write-ahead log back into the main database file (on shutdown).
     public func checkpoint() throws {
         _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }

@@ -9,6 +9,7 @@ import NIOPosix
 import XMPPCore
 import XMPPServer
 import XMPPServerKernel
+import XMPPServerPostgres
 import XMPPServerSQLite
 
 @main
@@ -24,7 +25,7 @@ struct XMPPControl: AsyncParsableCommand {
             the underlying error to a failure.
             """,
         subcommands: [AddUser.self, AddUsers.self, AddArchive.self, Passwd.self, DelUser.self, Users.self, Sessions.self, Kick.self, RemoteDomains.self,
-                      Stats.self, Rooms.self, MakeRoom.self, DestroyRoom.self, Check.self])
+                      Stats.self, Rooms.self, MakeRoom.self, DestroyRoom.self, Migrate.self, Check.self])
 
     static func main() async {
         await ToolRunner.main(self, present: { error in
@@ -102,13 +103,37 @@ struct Common: ParsableArguments {
 
     /// A kernel with the standard modules on the database, without listeners, configured as the server (from
     /// the config file and --domain): account changes made through it run the modules' account hooks as the server's would.
-    func kernel() throws -> ServerKernel {
+    func kernel() async throws -> ServerKernel {
         let settings = try settings()
         var logger = Logger(label: "xmppctl")
         logger.logLevel = .warning   // the modules' start-up notes are for the server's log, not the command's output
         let modules = settings.storageDirectory == nil ? StandardModules.all : StandardModules.virtualHost
-        return try ServerKernel(configuration: settings.keepingOptions(of: modules).kernel, storage: database().storage, modules: modules,
+        return try ServerKernel(configuration: settings.keepingOptions(of: modules).kernel, storage: await storage(), modules: modules,
                                 logger: logger)
+    }
+
+    /// The server's storage as its config says: the SQLite database in the data directory, or the domain's schema in
+    /// PostgreSQL (`storage = postgresql`).
+    func storage() async throws -> ServerStorage {
+        let settings = try settings()
+        guard settings.storage == "postgresql" else { return try database().storage }
+        return try await Self.postgres(settings).storage
+    }
+
+    /// The PostgreSQL database of `settings`' domain, connected and migrated.
+    static func postgres(_ settings: ServerConfiguration) async throws -> PostgresDatabase {
+        var logger = Logger(label: "xmppctl")
+        logger.logLevel = .warning
+        let database = try PostgresDatabase(settings: settings.postgres, schema: PostgresDatabase.schema(for: settings.domain), logger: logger)
+        do {
+            try await database.prepare(timeout: .seconds(10))
+        } catch {
+            database.shutdown()
+            throw ToolFailure("the PostgreSQL database at \(settings.postgres.location) cannot be used",
+                              hint: "check postgresql_url in the config and that PostgreSQL runs", status: ControlStatus.notThere,
+                              detail: "\(String(reflecting: error))")
+        }
+        return database
     }
 
     func database() throws -> SQLiteDatabase {
@@ -218,7 +243,7 @@ struct AddArchive: AsyncParsableCommand {
     @Option(help: "Contacts (localparts) the messages are exchanged with; repeatable.") var with: [String] = ["bench2"]
 
     func run() async throws {
-        let kernel = try common.kernel()
+        let kernel = try await common.kernel()
         let user = try normalized(user)
         let domain = kernel.configuration.domain
         let owner = try JID(localpart: user, domainpart: domain, resourcepart: "phone")
@@ -255,7 +280,7 @@ struct AddUsers: AsyncParsableCommand {
 
     func run() async throws {
         guard userFormat.contains("{i}") else { throw ValidationError("--user-format must contain {i}") }
-        let accounts = try common.database().storage.accounts
+        let accounts = try await common.storage().accounts
         let (users, passwords) = (userFormat, passwordFormat)
         // Key derivation dominates; one task per core keeps every core busy.
         let created = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -333,7 +358,7 @@ struct Users: AsyncParsableCommand {
     @OptionGroup var common: Common
 
     func run() async throws {
-        let users = try await common.database().storage.accounts.usernames()
+        let users = try await common.storage().accounts.usernames()
         for user in users { print(user) }
         if users.isEmpty { Feedback.say("no accounts") }
     }
@@ -425,5 +450,82 @@ struct DestroyRoom: AsyncParsableCommand {
 
     func run() async throws {
         print(try await common.ask("rmroom \(room) \(reason.joined(separator: " "))".trimmingCharacters(in: .whitespaces)), terminator: "")
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Copy a domain's data from its SQLite database into PostgreSQL (postgresql_url in the config), with the server stopped.",
+        discussion: """
+            Accounts keep working (their SCRAM keys are copied; no password is needed), and rosters, offline messages, vCards \
+            and every per-user document, chat rooms and other service records, and message archives (ids and times kept) \
+            move over. The PostgreSQL schema of the domain must hold no accounts yet. Then set storage = postgresql. \
+            Example: xmppctl migrate --from sqlite --to postgresql --config /etc/xmppd/xmppd.conf
+            """)
+    @OptionGroup var common: Common
+    @Option(help: "Where the data is: sqlite.") var from = "sqlite"
+    @Option(help: "Where it goes: postgresql.") var to = "postgresql"
+
+    func run() async throws {
+        guard from == "sqlite", to == "postgresql" else { throw ValidationError("only --from sqlite --to postgresql is supported") }
+        guard common.knowsDomain else { throw ToolFailure.usage("migrate needs the server's config", hint: "pass --config FILE (with postgresql_url)") }
+        if (try? await Common.request("stats", socket: "\(try common.dataDirectory())/xmppd.sock")) != nil {
+            throw ToolFailure("xmppd is running on this data", hint: "stop it first: what it writes meanwhile would not be copied", status: ControlStatus.refused)
+        }
+        let settings = try common.settings()
+        let source = try common.database()
+        let sourceStorage = source.storage
+        let target = try await Common.postgres(settings)
+        defer { target.shutdown() }
+        let destination = target.storage
+        guard try await destination.accounts.usernames().isEmpty else {
+            throw ToolFailure("the PostgreSQL schema of \(settings.domain) holds accounts already", hint: "migrate into an empty database",
+                              status: ControlStatus.refused)
+        }
+        var figures: [String: Int] = [:]
+        for user in try await sourceStorage.accounts.usernames() {
+            var credentials: [SCRAMCredentials] = []
+            for hash in SCRAMHash.allCases {
+                if let credential = try await sourceStorage.accounts.credentials(of: user, hash: hash) { credentials.append(credential) }
+            }
+            if try await destination.accounts.createAccount(user, credentials: credentials) { figures["accounts", default: 0] += 1 }
+        }
+        let inventory = try await source.inventory()
+        for user in inventory.rosterOwners {
+            for item in try await sourceStorage.rosters.roster(of: user).items {
+                _ = try await destination.rosters.setItem(item, of: user)
+                figures["roster items", default: 0] += 1
+            }
+        }
+        for user in inventory.offlineOwners {
+            for message in try await sourceStorage.offline.pending(for: user) {
+                _ = try await destination.offline.store(message.element, for: user, limit: .max, byteLimit: .max)
+                figures["offline messages", default: 0] += 1
+            }
+        }
+        for (user, key) in inventory.userData {
+            try await destination.userData.setValue(try await sourceStorage.userData.value(key, of: user), for: key, of: user)
+            figures["user documents", default: 0] += 1
+        }
+        for service in inventory.services {
+            for record in try await sourceStorage.serviceRecords.records(of: service) {
+                try await destination.serviceRecords.save(record.data, id: record.id, of: service)
+                figures["service records", default: 0] += 1
+            }
+        }
+        for archive in inventory.archives {
+            var after: String?
+            while true {
+                let page = try await sourceStorage.archives.query(ArchiveQuery(after: after, max: 1000), in: archive)
+                try await destination.archives.append(page.items.map { (archive, $0) })
+                figures["archived messages", default: 0] += page.items.count
+                guard !page.isComplete, let last = page.items.last?.id else { break }
+                after = last
+            }
+        }
+        print("copied to \(settings.postgres.location) (schema \(target.schema)):")
+        for (name, count) in figures.sorted(by: { $0.key < $1.key }) { print("  \(name) \(count)") }
+        Feedback.say("now set storage = postgresql in the config and start xmppd")
     }
 }

@@ -1,6 +1,7 @@
 import Logging
 import XMPPServer
 import XMPPServerKernel
+import XMPPServerPostgres
 
 /// The one log line that says what a started xmppd is: where it listens, what it serves and from which files, so an
 /// operator reading the log knows without opening the config.
@@ -21,7 +22,7 @@ enum StartupSummary {
             "web": "\(webSummary(server))",
             "federation": "\(server.federation.boundPorts.first.map { "s2s \($0)" } ?? "off")\(directTLS)",
             "services": "\(server.kernel.hostedServiceDomains.joined(separator: ", "))",
-            "storage": "\(settings.storage == "memory" ? "memory (nothing kept after a stop)" : "sqlite \(settings.dataDirectory)/xmppd.sqlite")",
+            "storage": "\(storage(settings))",
             "registration": "\(registration)",
             "certificate": "\(settings.certificatePath ?? "\(settings.dataDirectory)/\(settings.domain).crt (self-signed)")",
             "sha256": "\(server.tls.fingerprint)",
@@ -41,5 +42,14 @@ enum StartupSummary {
         let https = server.web.httpsPorts.filter { seen.insert($0).inserted }.map { "https \($0)" }
         let ports = http + https
         return ports.isEmpty ? "off" : "\(ports.joined(separator: ", ")) (WebSocket at /xmpp-websocket)"
+    }
+
+    /// Where the data is kept, without secrets.
+    static func storage(_ settings: ServerConfiguration) -> String {
+        switch settings.storage {
+        case "memory": "memory (nothing kept after a stop)"
+        case "postgresql": "postgresql \(settings.postgres.location)"
+        default: "sqlite \(settings.dataDirectory)/xmppd.sqlite"
+        }
     }
 }

@@ -57,7 +57,7 @@ struct XMPPDaemon: AsyncParsableCommand {
     @Option(name: .long, help: "Registration policy: closed, open or limited (per IP per hour).")
     var registration: String?
 
-    @Option(name: .long, help: "Storage: sqlite (default) or memory.")
+    @Option(name: .long, help: "Storage: sqlite (default), postgresql (see postgresql_url) or memory.")
     var storage: String?
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")

@@ -240,6 +240,21 @@ struct FixtureTests {
         #expect(missed.isEmpty, "listeners not found: \(missed.count)")
     }
 
+    @Test("PostgresTestServer: a private cluster answers SQL, hands out separate databases, stops (port closed, SQL fails) and restarts on its data")
+    func postgresLifecycle() async throws {
+        let cluster = try await PostgresTestServer.startPrivate()
+        #expect(LoopbackPort.isListening(port: cluster.port))
+        _ = try await cluster.psql("CREATE TABLE kept (word TEXT); INSERT INTO kept VALUES ('still here')")
+        let first = try await cluster.newDatabase(), second = try await cluster.newDatabase()
+        #expect(first != second && first.hasPrefix("postgres://xmppd@127.0.0.1:\(cluster.port)/test_"))
+        try await cluster.stop()
+        #expect(!LoopbackPort.isListening(port: cluster.port))
+        await #expect(throws: (any Error).self) { _ = try await cluster.psql("SELECT 1") }
+        try await cluster.restart()
+        #expect(try await cluster.psql("SELECT word FROM kept").trimmingCharacters(in: .whitespacesAndNewlines) == "still here")
+        try await cluster.stop()
+    }
+
     @Test("ProsodyServer comes up on its port and is gone after stop()")
     func prosodyLifecycle() async throws {
         let prosody = try await ProsodyServer.start()

@@ -32,7 +32,7 @@ import XMPPTestSupport
         return (output, output.split(separator: "\n").filter { $0.hasPrefix("ok ") || $0.hasPrefix("FAIL ") })
     }
 
-    @Test(arguments: ["sqlite", "memory"])
+    @Test(arguments: ["sqlite", "memory", "postgresql"])
     func fullScenario(storage: String) async throws {
         let steps = try await Self.run("slixmpp_scenario", storage: storage).steps
         #expect(steps.count >= 18, "steps: \(steps)")
@@ -48,14 +48,16 @@ import XMPPTestSupport
     }
 
     /// slixmpp's XEP-0060, XEP-0163, XEP-0084, XEP-0153, XEP-0172, XEP-0049, XEP-0048 and XEP-0402 plugins.
-    @Test func pepScenario() async throws {
-        let steps = try await Self.run("slixmpp_pep_scenario", storage: "sqlite").steps
+    @Test(arguments: ["sqlite", "postgresql"])
+    func pepScenario(storage: String) async throws {
+        let steps = try await Self.run("slixmpp_pep_scenario", storage: storage).steps
         #expect(steps.count == 8, "steps: \(steps)")
     }
 
     /// slixmpp's XEP-0198, XEP-0280, XEP-0313 and XEP-0352 plugins.
-    @Test func mobileScenario() async throws {
-        let steps = try await Self.run("slixmpp_mobile_scenario", storage: "sqlite").steps
+    @Test(arguments: ["sqlite", "postgresql"])
+    func mobileScenario(storage: String) async throws {
+        let steps = try await Self.run("slixmpp_mobile_scenario", storage: storage).steps
         #expect(steps.count == 7, "steps: \(steps)")
     }
 }

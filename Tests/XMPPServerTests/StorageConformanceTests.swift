@@ -5,16 +5,29 @@ import XMPPServerKernel
 @testable import XMPPServerSQLite
 import XMPPServerMUC
 import GRDB
+import Logging
+import XMPPServerPostgres
+import XMPPTestSupport
 
-/// One behaviour for every storage backend: the same checks run on the in-memory stores and on SQLite.
+/// One behaviour for every storage backend: the same checks run on the in-memory stores, on SQLite and on PostgreSQL
+/// (a private cluster on loopback, each run in a schema of its own).
 @Suite struct StorageConformanceTests {
-    static func backends() throws -> [(String, ServerStorage)] {
+    static func backends() async throws -> [(String, ServerStorage)] {
         let path = NSTemporaryDirectory() + "xmppd-storage-" + UUID().uuidString + ".sqlite"
-        return [("memory", .inMemory()), ("sqlite", try SQLiteDatabase(path: path).storage)]
+        return [("memory", .inMemory()), ("sqlite", try SQLiteDatabase(path: path).storage), ("postgresql", try await postgres().storage)]
+    }
+
+    /// A fresh schema in the tests' PostgreSQL cluster, migrated.
+    static func postgres() async throws -> PostgresDatabase {
+        let server = try await PostgresTestServer.shared()
+        let database = try PostgresDatabase(settings: try PostgresSettings(url: server.url), schema: "test_" + UUID().uuidString.prefix(8).lowercased(),
+                                            logger: Logger(label: "test.postgres"))
+        try await database.prepare()
+        return database
     }
 
     @Test func accounts() async throws {
-        for (name, storage) in try Self.backends() {
+        for (name, storage) in try await Self.backends() {
             let credentials = SCRAMCredentials.allHashes(password: "pw", iterations: 10)
             #expect(try await storage.accounts.createAccount("alice", credentials: credentials), "\(name)")
             #expect(try await !storage.accounts.createAccount("alice", credentials: credentials), "\(name): taken")
@@ -31,7 +44,7 @@ import GRDB
     }
 
     @Test func rostersKeepItemsAndCountVersions() async throws {
-        for (name, storage) in try Self.backends() {
+        for (name, storage) in try await Self.backends() {
             let bob = try JID("bob@example.com")
             var item = RosterEntry(jid: bob, name: "Bob", groups: ["Friends", "Work"], subscription: .to, pendingIn: true)
             #expect(try await storage.rosters.setItem(item, of: "alice") == 1, "\(name)")
@@ -54,7 +67,7 @@ import GRDB
     }
 
     @Test func offlineMessagesKeepOrderAndLimits() async throws {
-        for (name, storage) in try Self.backends() {
+        for (name, storage) in try await Self.backends() {
             let offline = storage.offline
             let first = Message(type: .chat, to: try JID("bob@example.com"), body: "one & <two>").element
             let second = Message(type: .chat, to: try JID("bob@example.com"), body: "three").element
@@ -80,7 +93,7 @@ import GRDB
     /// What the server stored comes back whole, even when it serializes longer than the stream limit allowed it
     /// to arrive, and quotes in text are not blown up six times.
     @Test func longStoredMessagesComeBackWhole() async throws {
-        for (name, storage) in try Self.backends() {
+        for (name, storage) in try await Self.backends() {
             let body = String(repeating: "'\"", count: 120_000)
             let message = Message(type: .chat, to: try JID("bob@example.com"), body: body).element
             #expect(message.xmlString.utf8.count < 260_000, "\(name): quotes in text are written as they are")
@@ -107,7 +120,7 @@ import GRDB
     }
 
     @Test func userDataIsPerUserAndKey() async throws {
-        for (name, storage) in try Self.backends() {
+        for (name, storage) in try await Self.backends() {
             try await storage.userData.setValue([1, 2, 3], for: "vcard", of: "alice")
             try await storage.userData.setValue([9], for: "vcard", of: "bob")
             try await storage.userData.setValue([7], for: "last", of: "carol")
@@ -121,7 +134,7 @@ import GRDB
     }
 
     @Test func serviceRecordsAreKeptPerServiceAndReplaced() async throws {
-        for (name, storage) in try Self.backends() {
+        for (name, storage) in try await Self.backends() {
             let records = storage.serviceRecords
             try await records.save([1, 2, 3], id: "b", of: "conference.example.com")
             try await records.save([4], id: "a", of: "conference.example.com")
@@ -137,7 +150,7 @@ import GRDB
     }
 
     @Test func chatRoomsRoundTripThroughServiceRecords() async throws {
-        for (name, storage) in try Self.backends() {
+        for (name, storage) in try await Self.backends() {
             var configuration = RoomConfiguration()
             configuration.isPersistent = true
             configuration.name = "Tea"
@@ -153,7 +166,7 @@ import GRDB
     }
 
     @Test func archivesFilterByPartyAndTimeAndPageBothWays() async throws {
-        for (name, storage) in try Self.backends() {
+        for (name, storage) in try await Self.backends() {
             let archives = storage.archives
             let bob = try JID("bob@example.com/phone"), carol = try JID("carol@example.com")
             for index in 0..<10 {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import XMPPServer
+import XMPPServerPostgres
 import XMPPServerKernel
 import XMPPCore
 
@@ -43,6 +44,10 @@ public struct TestServer: Sendable {
         configuration.httpPort = 0
         configuration.httpsPort = nil
         configuration.storage = storage
+        if storage == "postgresql" {
+            // A database of its own in the tests' PostgreSQL cluster.
+            configuration.postgres = try PostgresSettings(url: try await PostgresTestServer.shared().newDatabase())
+        }
         configuration.kernel.registration = .open
         // The SOCKS5 proxy on a free port: test servers run side by side.
         try ConfigFile.set("proxy_port", to: "0", in: &configuration)
@@ -114,6 +119,16 @@ public func runProcess(_ arguments: [String], input: String? = nil, timeout: Tim
             DispatchQueue.global().async {
                 continuation.resume(with: Result { try runProcessBlocking(arguments, input: input, timeout: timeout) })
             }
+        }
+    }
+}
+
+/// ``runProcess(_:input:timeout:)`` without taking a place in ``TestGate/servers``: for short setup commands of fixtures
+/// that may be started from inside a place already held (a database for a test server).
+func runProcessUngated(_ arguments: [String], timeout: TimeInterval) async throws -> (status: Int32, output: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try runProcessBlocking(arguments, input: nil, timeout: timeout) })
         }
     }
 }

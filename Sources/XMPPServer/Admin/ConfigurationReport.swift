@@ -1,4 +1,5 @@
 import Logging
+import XMPPServerPostgres
 import XMPPServerKernel
 
 /// The settings in effect, by config key, for the console's configuration page: the server's own keys and every
@@ -15,6 +16,7 @@ enum ConfigurationReport {
             ("admins", kernelSettings.admins.map(\.description).sorted().joined(separator: ", ")),
             ("data_dir", configuration.dataDirectory),
             ("storage", configuration.storage),
+            ("postgresql_url", configuration.storage == "postgresql" ? configuration.postgres.location + " (password not shown)" : ""),
             ("bind", configuration.bindAddresses.joined(separator: ", ")),
             ("c2s_port", String(configuration.c2sPort)),
             ("c2s_tls_port", port(configuration.c2sTLSPort)),

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import XMPPCore
 import XMPPServerKernel
+import XMPPServerPostgres
 
 /// The `xmppd.conf` format: one `key = value` per line, `#` starts a comment, values may be quoted.
 /// Every key and its default is listed in docs/CONFIG.md.
@@ -179,8 +180,16 @@ public enum ConfigFile {
         case "private_key": configuration.privateKeyPath = value
         case "channel_binding": configuration.channelBinding = try bool()
         case "storage":
-            guard ["sqlite", "memory"].contains(value) else { throw ParseError(line: 0, message: "storage is sqlite or memory") }
+            guard ["sqlite", "memory", "postgresql"].contains(value) else {
+                throw ParseError(line: 0, message: "storage is sqlite, postgresql or memory")
+            }
             configuration.storage = value
+        case "postgresql_url":
+            do {
+                configuration.postgres = try PostgresSettings(url: value)
+            } catch {
+                throw ParseError(line: 0, message: "\(error)")
+            }
         case "log_level":
             guard let level = Logger.Level(rawValue: value) else { throw ParseError(line: 0, message: "unknown log level \(value)") }
             configuration.logLevel = level

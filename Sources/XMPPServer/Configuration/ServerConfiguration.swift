@@ -1,6 +1,7 @@
 import Logging
 import XMPPCore
 import XMPPServerKernel
+import XMPPServerPostgres
 import XMPPServerMUC
 import XMPPServerPubSub
 
@@ -69,6 +70,8 @@ public struct ServerConfiguration: Sendable {
     public var channelBinding = true
     /// Storage backend: `sqlite` (in the data directory) or `memory` (lost on exit).
     public var storage = "sqlite"
+    /// The PostgreSQL database for `storage = postgresql` (`postgresql_url`).
+    public var postgres = PostgresSettings()
     /// The log level.
     public var logLevel: Logger.Level = .info
     /// The kernel's policy (registration, limits).

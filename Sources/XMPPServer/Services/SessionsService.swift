@@ -3,6 +3,7 @@ import Atomics
 import XMPPCore
 import XMPPServerKernel
 import XMPPServerSQLite
+import XMPPServerPostgres
 
 /// The kernel's sessions and the storage under them: stopped last, after the listeners. Stopping tells the hosted
 /// services (chat rooms say 332 to their occupants), closes every stream with `system-shutdown`, lets the last
@@ -11,16 +12,27 @@ public final class SessionsService: ServerService, Sendable {
     public let name = "sessions"
     private let kernel: ServerKernel
     private let database: SQLiteDatabase?
+    private let postgres: PostgresDatabase?
     private let logger: Logger
     private let stopped = ManagedAtomic<Bool>(false)
 
-    init(kernel: ServerKernel, database: SQLiteDatabase?, logger: Logger) {
+    init(kernel: ServerKernel, database: SQLiteDatabase?, postgres: PostgresDatabase? = nil, logger: Logger) {
         self.kernel = kernel
         self.database = database
+        self.postgres = postgres
         self.logger = logger
     }
 
-    public func start() async throws {}
+    /// With PostgreSQL: connects and migrates the domain's schema before anything listens.
+    public func start() async throws {
+        guard let postgres else { return }
+        do {
+            try await postgres.prepare()
+        } catch {
+            postgres.shutdown()
+            throw PostgresStartError(domain: kernel.configuration.domain, cause: "\(String(reflecting: error))")
+        }
+    }
 
     public func stop() async {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
@@ -35,6 +47,14 @@ public final class SessionsService: ServerService, Sendable {
         } catch {
             logger.warning("database checkpoint failed", metadata: ["error": "\(error)"])
         }
+        postgres?.shutdown()
         logger.notice("stopped")
     }
+}
+
+/// The PostgreSQL database could not be reached or migrated at start.
+struct PostgresStartError: Error, CustomStringConvertible {
+    var domain: String
+    var cause: String
+    var description: String { "the PostgreSQL database for \(domain) cannot be used (check postgresql_url and that the server runs): \(cause)" }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import XMPPCore
 import XMPPServerKernel
+import XMPPServerPostgres
 import XMPPServerSQLite
 
 /// One domain the server serves: its storage, its certificate and its kernel (accounts, sessions, modules). A server
@@ -16,6 +17,8 @@ public final class ServerHost: Sendable {
     public let tls: ServerTLS
     /// The SQLite database, when that backend is in use.
     public let database: SQLiteDatabase?
+    /// The PostgreSQL database (this domain's schema in it), when that backend is in use.
+    public let postgres: PostgresDatabase?
 
     /// The domain.
     public var domain: String { configuration.domain }
@@ -27,9 +30,16 @@ public final class ServerHost: Sendable {
         self.configuration = configuration
         let storage: ServerStorage
         if configuration.storage == "memory" {
-            database = nil
+            (database, postgres) = (nil, nil)
             storage = .inMemory()
+        } else if configuration.storage == "postgresql" {
+            database = nil
+            let postgres = try PostgresDatabase(settings: configuration.postgres, schema: PostgresDatabase.schema(for: configuration.domain),
+                                                logger: logger)
+            self.postgres = postgres
+            storage = postgres.storage
         } else {
+            postgres = nil
             let directory = configuration.databaseDirectory
             if !FileManager.default.fileExists(atPath: directory) {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,

@@ -47,6 +47,11 @@ public final class ArchiveWriter: Sendable {
         var peakDepth = 0
         /// Senders waiting for the queue to shrink.
         var waiting: [EventLoopPromise<Void>] = []
+        /// Work items queued since the start, and written (or given up on) since the start.
+        var queuedTotal = 0
+        var writtenTotal = 0
+        /// Queries waiting for what was queued before them to be written: the total each waits for.
+        var readers: [(total: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
     private let state = Locked(State())
@@ -67,6 +72,33 @@ public final class ArchiveWriter: Sendable {
 
     /// `nil` while the queue is short; past half its bound, a future that completes on `eventLoop` once it is back
     /// under a quarter.
+    /// Waits until everything queued before the call is written (or `timeout` passes): a query right after a message
+    /// finds it in the archive, whichever backend writes it and however fast.
+    public func awaitQueuedWrites(timeout: Duration = .seconds(5)) async {
+        let waiter = Task {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let done = state.withLock { state -> Bool in
+                    guard state.writtenTotal < state.queuedTotal else { return true }
+                    state.readers.append((state.queuedTotal, continuation))
+                    return false
+                }
+                if done { continuation.resume() }
+            }
+        }
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            guard !Task.isCancelled else { return }
+            // Past the deadline the query goes ahead with what is written; the waiters of this moment are let go.
+            let late = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                defer { state.readers = [] }
+                return state.readers.map(\.continuation)
+            }
+            for reader in late { reader.resume() }
+        }
+        await waiter.value
+        timer.cancel()
+    }
+
     public func relief(on eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
         guard isBehind.load(ordering: .relaxed) else { return nil }
         let promise = eventLoop.makePromise(of: Void.self)
@@ -85,6 +117,7 @@ public final class ArchiveWriter: Sendable {
         let startDrain = state.withLock { state -> Bool? in
             guard state.queue.count < capacity else { return nil }
             state.queue.append(.append(pending))
+            state.queuedTotal += 1
             state.peakDepth = max(state.peakDepth, state.queue.count)
             if state.queue.count + state.inFlight > capacity / 2 { isBehind.store(true, ordering: .relaxed) }
             guard !state.isDraining else { return false }
@@ -115,6 +148,14 @@ public final class ArchiveWriter: Sendable {
             for promise in relieved { promise.succeed() }
             guard !batch.isEmpty else { return }
             await write(batch, kernel: kernel)
+            let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                state.writtenTotal += batch.count { if case .append = $0 { true } else { false } }
+                let written = state.writtenTotal
+                let ready = state.readers.filter { $0.total <= written }.map(\.continuation)
+                state.readers.removeAll { $0.total <= written }
+                return ready
+            }
+            for reader in ready { reader.resume() }
         }
     }
 

@@ -82,7 +82,10 @@ public struct MessageArchiveModule: ServerModule {
         host.addStatistic("mam_write_queue_peak") { _ in writer.peakDepth }
         host.handleIQ(Self.namespace, for: [.ownAccount]) { request in
             switch request.payload.name {
-            case "query": return try await ArchiveQueryHandler.answer(request, archive: request.senderUsername, maxPage: settings.maxPage)
+            case "query":
+                // The messages the account just sent or received are in what it reads.
+                await writer.awaitQueuedWrites()
+                return try await ArchiveQueryHandler.answer(request, archive: request.senderUsername, maxPage: settings.maxPage)
             case "prefs": return try await Self.handlePreferences(request, store: preferences, maxJIDs: settings.maxPreferenceJIDs)
             default: throw StanzaError(.featureNotImplemented)
             }
