@@ -25,7 +25,8 @@ struct XMPPControl: AsyncParsableCommand {
             the underlying error to a failure.
             """,
         subcommands: [AddUser.self, AddUsers.self, AddArchive.self, Passwd.self, DelUser.self, Users.self, Sessions.self, Kick.self, RemoteDomains.self,
-                      Stats.self, Rooms.self, MakeRoom.self, DestroyRoom.self, Migrate.self, Check.self])
+                      Stats.self, Rooms.self, MakeRoom.self, DestroyRoom.self, ShowUser.self, Settings.self, RecentLog.self, Migrate.self,
+                      Check.self])
 
     static func main() async {
         await ToolRunner.main(self, present: { error in
@@ -151,6 +152,17 @@ struct Common: ParsableArguments {
         return try SQLiteDatabase(path: path)
     }
 
+    /// The running server's answer to `command` (errors included, as `error: ...`), or nil when no server runs here.
+    /// A password in a command goes only over the admin socket (mode 0600), never into a log or an error.
+    func askIfRunning(_ command: String, secret: String) async throws -> String? {
+        guard !secret.contains("\n") else { throw ToolFailure.usage("a password cannot contain a line break") }
+        do {
+            return try await Self.request(command, socket: "\(try dataDirectory())/xmppd.sock").trimmingCharacters(in: .newlines)
+        } catch let failure as ToolFailure where failure.status == ControlStatus.notThere {
+            return nil
+        }
+    }
+
     /// Sends one command to the running server and returns its answer; an `error: ...` answer is thrown as a refusal.
     func ask(_ command: String) async throws -> String {
         let path = "\(try dataDirectory())/xmppd.sock"
@@ -225,8 +237,18 @@ struct AddUser: AsyncParsableCommand {
 
     func run() async throws {
         let user = try normalized(username)
-        guard try await common.kernel().createAccount(user, password: try readPassword(password)) else {
-            throw ToolFailure("\(user) already exists", hint: "`xmppctl passwd \(user)` sets its password", status: ControlStatus.refused)
+        let secret = try readPassword(password)
+        // A running server creates it itself, through the administration API the web console uses.
+        if let answer = try await common.askIfRunning("adduser \(try common.accountName(user)) \(secret)", secret: secret) {
+            guard answer.hasPrefix("created") else {
+                let taken = answer.contains("exists already")
+                throw ToolFailure(taken ? "\(user) already exists" : answer.replacingOccurrences(of: "error: ", with: ""),
+                                  hint: "`xmppctl passwd \(user)` sets its password", status: ControlStatus.refused)
+            }
+        } else {
+            guard try await common.kernel().createAccount(user, password: secret) else {
+                throw ToolFailure("\(user) already exists", hint: "`xmppctl passwd \(user)` sets its password", status: ControlStatus.refused)
+            }
         }
         print("created \(user)")
     }
@@ -311,8 +333,17 @@ struct Passwd: AsyncParsableCommand {
 
     func run() async throws {
         let user = try normalized(username)
-        guard try await common.kernel().changePassword(of: user, to: try readPassword(password)) else {
-            throw ToolFailure("no account \(user)", hint: "`xmppctl users` lists the accounts", status: ControlStatus.refused)
+        let secret = try readPassword(password)
+        if let answer = try await common.askIfRunning("passwd \(try common.accountName(user)) \(secret)", secret: secret) {
+            guard answer.hasPrefix("changed") else {
+                let missing = answer.contains("no account")
+                throw ToolFailure(missing ? "no account \(user)" : answer.replacingOccurrences(of: "error: ", with: ""),
+                                  hint: "`xmppctl users` lists the accounts", status: ControlStatus.refused)
+            }
+        } else {
+            guard try await common.kernel().changePassword(of: user, to: secret) else {
+                throw ToolFailure("no account \(user)", hint: "`xmppctl users` lists the accounts", status: ControlStatus.refused)
+            }
         }
         print("password changed for \(user)")
     }
@@ -527,5 +558,38 @@ struct Migrate: AsyncParsableCommand {
         print("copied to \(settings.postgres.location) (schema \(target.schema)):")
         for (name, count) in figures.sorted(by: { $0.key < $1.key }) { print("  \(name) \(count)") }
         Feedback.say("now set storage = postgresql in the config and start xmppd")
+    }
+}
+
+struct ShowUser: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user", abstract: "An account at a glance: its sessions, contacts and vCard (server must run).")
+    @OptionGroup var common: Common
+    @Argument(help: "The username, or user@domain.") var username: String
+
+    func run() async throws {
+        print(try await common.ask("user \(username)"), terminator: "")
+    }
+}
+
+struct Settings: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "settings", abstract: "The running server's settings in effect, secrets masked (server must run).")
+    @OptionGroup var common: Common
+
+    func run() async throws {
+        print(try await common.ask("settings"), terminator: "")
+    }
+}
+
+struct RecentLog: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log", abstract: "The running server's recent warnings and errors, newest first (server must run).")
+    @OptionGroup var common: Common
+
+    func run() async throws {
+        let lines = try await common.ask("log")
+        if lines.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { Feedback.say("nothing at warning or above") }
+        print(lines, terminator: "")
     }
 }

@@ -107,6 +107,41 @@ import XMPPTestSupport
         #expect(status == 0 && output.trimmingCharacters(in: .whitespacesAndNewlines) == "404 403 200 200 200", "\(output)")
     }
 
+    /// With the server running, xmppctl's account, room and reporting commands are calls of the same administration API
+    /// (through the admin socket): the server's own state changes, and what it reports is what the console shows.
+    @Test(.timeLimit(.minutes(2)))
+    func xmppctlUsesTheRunningServer() async throws {
+        let server = try await TestServer.start(storage: "memory") { configuration in
+            configuration.metricsToken = "a-secret-token-for-metrics"
+            configuration.kernel.admins = [try! JID("dora@localhost")]
+        }
+        defer { Task { await server.stop() } }
+        let ctl = builtExecutable("xmppctl")
+        let data = ["--data-dir", server.directory]
+        let created = try await runProcess([ctl, "adduser", "dora", "--password", "first"] + data, timeout: 30)
+        #expect(created.status == 0 && created.output.contains("created dora"), "\(created.output)")
+        // In memory storage: only the running server could have created it.
+        #expect(try await server.server.kernel.storage.accounts.accountExists("dora"))
+        let twice = try await runProcess([ctl, "adduser", "dora", "--password", "x"] + data, timeout: 30)
+        #expect(twice.status == 4 && twice.output.contains("dora already exists"), "\(twice.output)")
+        let changed = try await runProcess([ctl, "passwd", "dora", "--password", "second"] + data, timeout: 30)
+        #expect(changed.status == 0, "\(changed.output)")
+        #expect(await server.server.administration.authenticate(try JID("dora@localhost"), password: "second", address: "127.0.0.1"))
+        #expect(try await server.server.kernel.storage.accounts.credentials(of: "dora", hash: .sha256).map {
+            ServerNegotiationStateMachine.passwordMatches("second", $0)
+        } == true)
+        let user = try await runProcess([ctl, "user", "dora"] + data, timeout: 30)
+        #expect(user.status == 0 && user.output.contains("jid dora@localhost") && user.output.contains("disabled false"), "\(user.output)")
+        let settings = try await runProcess([ctl, "settings"] + data, timeout: 30)
+        #expect(settings.output.contains("storage = memory") && settings.output.contains("metrics_token = ********")
+                && !settings.output.contains("a-secret-token-for-metrics"), "\(settings.output)")
+        let log = try await runProcess([ctl, "log"] + data, timeout: 30)
+        #expect(log.status == 0, "\(log.output)")
+        let room = try await runProcess([ctl, "mkroom", "tea@conference.localhost", "Tea", "room"] + data, timeout: 30)
+        let rooms = try await runProcess([ctl, "rooms"] + data, timeout: 30)
+        #expect(room.status == 0 && rooms.output.contains("tea@conference.localhost occupants 0 persistent"), "\(room.output) \(rooms.output)")
+    }
+
     /// The effective configuration never shows a secret.
     @Test func settingsMaskSecrets() async throws {
         let server = try await TestServer.start(storage: "memory") { configuration in

@@ -23,6 +23,10 @@ import XMPPServerMUC
 /// - `mkroom ROOM@SERVICE [TITLE]` – creates a persistent room owned by the first administrator; `rmroom ROOM@SERVICE [REASON]`
 ///   destroys one; answers `created ROOM`, `destroyed ROOM`
 ///
+/// - `user USER` – the account at a glance: `jid`, `disabled`, then `session JID ADDRESS LISTENER TLS`, `contact JID
+///   SUBSCRIPTION NAME` and `name`/`nickname`/`email` lines from its vCard
+/// - `settings` – the settings in effect, `key = value`, secrets masked; `log` – the recent warnings, newest first
+///
 /// A failure is one line `error: TEXT`.
 enum AdminSocket {
     /// The socket's path in a data directory.
@@ -43,7 +47,7 @@ enum AdminSocket {
     }
 
     static let usage = "error: unknown command (sessions, kick JID, logout USER, deluser USER, adduser USER PASSWORD, passwd USER PASSWORD, "
-        + "stats, remote-domains, rooms, mkroom ROOM [TITLE], rmroom ROOM [REASON])"
+        + "stats, remote-domains, rooms, mkroom ROOM [TITLE], rmroom ROOM [REASON], user USER, settings, log)"
 
     /// Answers one command line.
     static func answer(_ line: String, administration: ServerAdministration) async -> String {
@@ -90,6 +94,20 @@ enum AdminSocket {
             case "remote-domains":
                 return CombinedFigures.remoteDomains(of: administration.kernels)
                     .map { $0.domain + ($0.incoming ? " in" : "") + ($0.outgoing ? " out" : "") }.joined(separator: "\n")
+            case "user" where words.count == 2:
+                let details = try await administration.accountDetails(argument)
+                var lines = ["jid \(details.jid)", "disabled \(details.isDisabled)"]
+                lines += details.sessions.map { "session \($0.jid) \($0.address) \($0.listener) \($0.tlsVersion ?? "-")" }
+                lines += details.roster.map { "contact \($0.jid) \($0.subscription)" + ($0.name.map { " \($0)" } ?? "") }
+                lines += [("name", details.fullName), ("nickname", details.nickname), ("email", details.email)]
+                    .compactMap { label, value in value.map { "\(label) \($0)" } }
+                return lines.joined(separator: "\n")
+            case "settings":
+                return administration.settings.map { "\($0.key) = \($0.value)" }.joined(separator: "\n")
+            case "log":
+                let formatter = ISO8601DateFormatter()
+                return administration.logLines.map { "\(formatter.string(from: $0.time)) \($0.level) \($0.message) \($0.metadata)" }
+                    .joined(separator: "\n")
             case "rooms":
                 return await administration.rooms()
                     .map { "\($0.jid) occupants \($0.occupants) \($0.isPersistent ? "persistent" : "temporary")" }.joined(separator: "\n")
