@@ -119,6 +119,7 @@ let package = Package(
         .target(
             name: "XMPPServerPostgres",
             dependencies: ["XMPPServerKernel", "XMPPCore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings

@@ -38,13 +38,14 @@ struct PostgresArchiveStore: ArchiveStore {
                 archives[archive, default: 0] += 1
                 parties[[archive, withBare], default: 0] += 1
             }
-            for (archive, added) in archives {
+            // In one order for every writer: two batches at once never wait on each other's rows.
+            for (archive, added) in archives.sorted(by: { $0.key < $1.key }) {
                 try await connection.query("""
                     INSERT INTO archive_size (archive, entries) VALUES (\(archive), \(added))
                     ON CONFLICT (archive) DO UPDATE SET entries = archive_size.entries + excluded.entries
                     """, logger: logger)
             }
-            for (party, added) in parties {
+            for (party, added) in parties.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
                 try await connection.query("""
                     INSERT INTO archive_party_size (archive, with_bare, entries) VALUES (\(party[0]), \(party[1]), \(added))
                     ON CONFLICT (archive, with_bare) DO UPDATE SET entries = archive_party_size.entries + excluded.entries

@@ -89,14 +89,27 @@ enum PostgresMigrations {
     /// The newest version.
     static var latest: Int { steps.last?.version ?? 0 }
 
-    static func migrate(_ database: PostgresDatabase, timeout: Duration) async throws {
+    static func migrate(_ database: PostgresDatabase, domain: String, timeout: Duration) async throws {
         let schema = database.schema
         let logger = database.logger
         try await database.run("migrate", timeout: timeout) { connection in
             // One migrating server at a time per schema; the others wait, then find nothing left to do.
             try await connection.query("SELECT pg_advisory_lock(hashtext(\(schema)))", logger: logger)
             do {
+                // Migrations may take their time (no statement bound); the name is letters, digits and underscores only.
+                try await connection.query("SET statement_timeout = 0", logger: logger)
+                guard schema.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                    throw PostgresStorageError.badSettings("schema names are letters, digits and underscores: \(schema)")
+                }
                 try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \"\(schema)\""), logger: logger)
+                // The schema names its domain: another domain is never served from it.
+                try await connection.query("CREATE TABLE IF NOT EXISTS xmppd_domain (domain TEXT NOT NULL)", logger: logger)
+                let owners = try await connection.rows("SELECT domain FROM xmppd_domain", logger: logger).map { try $0.decode(String.self) }
+                if owners.isEmpty {
+                    try await connection.query("INSERT INTO xmppd_domain (domain) VALUES (\(domain))", logger: logger)
+                } else if !owners.contains(domain) {
+                    throw PostgresStorageError.badSettings("the schema \(schema) holds the data of \(owners.joined(separator: ", ")), not of \(domain)")
+                }
                 try await connection.query("CREATE TABLE IF NOT EXISTS xmppd_migration (version INTEGER PRIMARY KEY)", logger: logger)
                 var done: Set<Int> = []
                 for version in try await connection.rows("SELECT version FROM xmppd_migration", logger: logger).map { try $0.decode(Int.self) } {
@@ -115,6 +128,7 @@ enum PostgresMigrations {
                     logger.info("PostgreSQL schema migrated", metadata: ["schema": "\(schema)", "version": "\(step.version)"])
                 }
                 try await connection.query("SELECT pg_advisory_unlock(hashtext(\(schema)))", logger: logger)
+                try await connection.query("RESET statement_timeout", logger: logger)
             } catch {
                 _ = try? await connection.query("SELECT pg_advisory_unlock(hashtext(\(schema)))", logger: logger)
                 throw error

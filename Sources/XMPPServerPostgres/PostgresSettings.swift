@@ -24,10 +24,12 @@ public struct PostgresSettings: Sendable, Equatable {
               let host = components.host, !host.isEmpty else {
             throw PostgresStorageError.badSettings("postgresql_url is postgres://USER:PASSWORD@HOST:PORT/DATABASE, not \(Self.masked(text))")
         }
-        self.host = host
+        // An IPv6 literal comes with its brackets.
+        self.host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         port = components.port ?? 5432
-        if let user = components.user, !user.isEmpty { username = user.removingPercentEncoding ?? user }
-        password = components.password.map { $0.removingPercentEncoding ?? $0 }
+        // URLComponents decodes them already.
+        if let user = components.user, !user.isEmpty { username = user }
+        password = components.password
         let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         if !path.isEmpty { database = path }
         for item in components.queryItems ?? [] {
@@ -53,7 +55,11 @@ public struct PostgresSettings: Sendable, Equatable {
 
     /// The URL with its password replaced by `********` (for logs and the admin console).
     public static func masked(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        guard var components = URLComponents(string: url) else {
+            // Unparsable: nothing of it is shown but the scheme, since it may hold a password in any place.
+            return url.contains("@") ? "postgres://********" : url
+        }
+        guard components.password != nil else { return url }
         components.password = "********"
         return components.string ?? "postgres://********"
     }

@@ -86,7 +86,8 @@ struct PostgresRosterStore: RosterStore {
 
     func roster(of user: String) async throws -> StoredRoster {
         let logger = database.logger
-        return try await database.run("roster") { connection in
+        // Items and version from one snapshot: a change between two reads would pair old items with a new version.
+        return try await database.transaction("roster", isolation: "REPEATABLE READ") { connection in
             let items = try await connection.rows("SELECT item FROM roster_item WHERE username = \(user) ORDER BY position", logger: logger).map { try $0.decode(String.self) }
             let version = try await connection.rows("SELECT version FROM roster_version WHERE username = \(user)", logger: logger).map { try $0.decode(Int.self) }.first ?? 0
             return StoredRoster(items: try items.map(Self.decode), version: version)

@@ -125,7 +125,7 @@ struct Common: ParsableArguments {
     static func postgres(_ settings: ServerConfiguration) async throws -> PostgresDatabase {
         var logger = Logger(label: "xmppctl")
         logger.logLevel = .warning
-        let database = try PostgresDatabase(settings: settings.postgres, schema: PostgresDatabase.schema(for: settings.domain), logger: logger)
+        let database = try PostgresDatabase(settings: settings.postgres, domain: settings.domain, logger: logger)
         do {
             try await database.prepare(timeout: .seconds(10))
         } catch {
@@ -501,8 +501,11 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         guard from == "sqlite", to == "postgresql" else { throw ValidationError("only --from sqlite --to postgresql is supported") }
         guard common.knowsDomain else { throw ToolFailure.usage("migrate needs the server's config", hint: "pass --config FILE (with postgresql_url)") }
-        if (try? await Common.request("stats", socket: "\(try common.dataDirectory())/xmppd.sock")) != nil {
+        do {
+            _ = try await Common.request("stats", socket: "\(try common.dataDirectory())/xmppd.sock")
             throw ToolFailure("xmppd is running on this data", hint: "stop it first: what it writes meanwhile would not be copied", status: ControlStatus.refused)
+        } catch let failure as ToolFailure where failure.status == ControlStatus.notThere {
+            // Not running: go on.
         }
         let settings = try common.settings()
         let source = try common.database()
@@ -524,10 +527,13 @@ struct Migrate: AsyncParsableCommand {
         }
         let inventory = try await source.inventory()
         for user in inventory.rosterOwners {
-            for item in try await sourceStorage.rosters.roster(of: user).items {
+            let roster = try await sourceStorage.rosters.roster(of: user)
+            for item in roster.items {
                 _ = try await destination.rosters.setItem(item, of: user)
                 figures["roster items", default: 0] += 1
             }
+            // One past the version clients may have cached: their next roster request gets the whole roster.
+            try await target.setRosterVersion(roster.version + 1, of: user)
         }
         for user in inventory.offlineOwners {
             for message in try await sourceStorage.offline.pending(for: user) {

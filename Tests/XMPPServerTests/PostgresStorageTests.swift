@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 import XMPPCore
 @testable import XMPPServer
@@ -55,6 +56,34 @@ import XMPPTestSupport
         #expect(try await storage.userData.value("vcard", of: "alice").map { String(decoding: $0, as: UTF8.self) }?.contains("<FN>Alice</FN>") == true)
         #expect(try await storage.archives.query(ArchiveQuery(max: 10), in: "alice").items.map(\.id) == ["archived-1"])
         #expect(await administration.rooms().map(\.jid) == ["hall@conference.localhost"])
+    }
+
+    /// Each domain's tables are its own: similar domains get different schemas, and a schema never serves another domain.
+    @Test func aSchemaBelongsToOneDomain() async throws {
+        #expect(PostgresDatabase.schema(for: "chat.example.com") != PostgresDatabase.schema(for: "chat-example.com"))
+        #expect(PostgresDatabase.schema(for: "Chat.Example.com") == PostgresDatabase.schema(for: "chat.example.com"))
+        let long = String(repeating: "a", count: 200)
+        #expect(PostgresDatabase.schema(for: long + ".one").utf8.count <= 63
+                && PostgresDatabase.schema(for: long + ".one") != PostgresDatabase.schema(for: long + ".two"))
+        let url = try await PostgresTestServer.shared().newDatabase()
+        let settings = try PostgresSettings(url: url)
+        let first = try PostgresDatabase(settings: settings, domain: "a.example", schema: "shared_schema", logger: Logger(label: "test"))
+        try await first.prepare()
+        first.shutdown()
+        let second = try PostgresDatabase(settings: settings, domain: "b.example", schema: "shared_schema", logger: Logger(label: "test"))
+        defer { second.shutdown() }
+        await #expect { try await second.prepare() } throws: { "\($0)".contains("holds the data of a.example") }
+    }
+
+    /// postgresql_url: IPv6 hosts, percent-encoded credentials (decoded once), parameters; masked without its password.
+    @Test func settingsFromAURL() throws {
+        let settings = try PostgresSettings(url: "postgresql://us%40er:p%2541ss@[::1]:6543/chat?sslmode=require&pool=7")
+        #expect(settings.host == "::1" && settings.port == 6543 && settings.username == "us@er" && settings.password == "p%41ss")
+        #expect(settings.database == "chat" && settings.tlsMode == "require" && settings.maxConnections == 7)
+        #expect(!PostgresSettings.masked("postgres://u:se#cret@host/db").contains("se#cret"))
+        #expect(PostgresSettings.masked("postgres://u:secret@host/db") == "postgres://u:********@host/db")
+        #expect(throws: PostgresStorageError.self) { try PostgresSettings(url: "postgres://host/db?sslmode=maybe") }
+        #expect(throws: PostgresStorageError.self) { try PostgresSettings(url: "mysql://host/db") }
     }
 
     @Test(.timeLimit(.minutes(3)))

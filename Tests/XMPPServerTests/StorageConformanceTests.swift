@@ -20,7 +20,8 @@ import XMPPTestSupport
     /// A fresh schema in the tests' PostgreSQL cluster, migrated.
     static func postgres() async throws -> PostgresDatabase {
         let server = try await PostgresTestServer.shared()
-        let database = try PostgresDatabase(settings: try PostgresSettings(url: server.url), schema: "test_" + UUID().uuidString.prefix(8).lowercased(),
+        let database = try PostgresDatabase(settings: try PostgresSettings(url: server.url), domain: "example.com",
+                                            schema: "test_" + UUID().uuidString.prefix(8).lowercased().replacingOccurrences(of: "-", with: ""),
                                             logger: Logger(label: "test.postgres"))
         try await database.prepare()
         return database

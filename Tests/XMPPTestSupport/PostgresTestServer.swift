@@ -81,6 +81,7 @@ public final class PostgresTestServer: Sendable {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
+        try await waitUntilReady(port: port, bin: bin)
         let pidText = try String(contentsOfFile: "\(data)/postmaster.pid", encoding: .utf8)
         guard let pid = pidText.split(separator: "\n").first.flatMap({ Int32($0) }) else { throw TestSetupError("no postmaster.pid") }
         remember(pid)
@@ -88,6 +89,15 @@ public final class PostgresTestServer: Sendable {
                                                         timeout: 60)
         guard created == 0 else { throw TestSetupError("createdb failed: \(createLog)") }
         return PostgresTestServer(port: port, directory: directory, pid: pid)
+    }
+
+    /// Waits until the server accepts connections (after crash recovery, when it was stopped abruptly).
+    private static func waitUntilReady(port: Int, bin: String) async throws {
+        let deadline = Date().addingTimeInterval(60)
+        while try await runProcessUngated(["\(bin)/pg_isready", "-h", "127.0.0.1", "-p", String(port), "-U", user], timeout: 10).status != 0 {
+            guard Date() < deadline else { throw TestSetupError("PostgreSQL does not accept connections") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
     }
 
     /// Starts a command with its output to a file (no pipe a daemon could inherit), without waiting for it.
@@ -135,6 +145,7 @@ public final class PostgresTestServer: Sendable {
             guard Date() < deadline else { throw TestSetupError("PostgreSQL did not start again") }
             try await Task.sleep(for: .milliseconds(100))
         }
+        try await Self.waitUntilReady(port: port, bin: bin)
         let pidText = try String(contentsOfFile: "\(data)/postmaster.pid", encoding: .utf8)
         guard let newPID = pidText.split(separator: "\n").first.flatMap({ Int32($0) }) else { throw TestSetupError("no postmaster.pid") }
         pid.withLock { $0 = newPID }

@@ -34,8 +34,7 @@ public final class ServerHost: Sendable {
             storage = .inMemory()
         } else if configuration.storage == "postgresql" {
             database = nil
-            let postgres = try PostgresDatabase(settings: configuration.postgres, schema: PostgresDatabase.schema(for: configuration.domain),
-                                                logger: logger)
+            let postgres = try PostgresDatabase(settings: configuration.postgres, domain: configuration.domain, logger: logger)
             self.postgres = postgres
             storage = postgres.storage
         } else {

@@ -51,7 +51,7 @@ public final class ArchiveWriter: Sendable {
         var queuedTotal = 0
         var writtenTotal = 0
         /// Queries waiting for what was queued before them to be written: the total each waits for.
-        var readers: [(total: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        var readers: [(id: UUID, total: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
     private let state = Locked(State())
@@ -70,16 +70,15 @@ public final class ArchiveWriter: Sendable {
     /// The most entries that were ever waiting at once (reported by the benchmarks).
     public var peakDepth: Int { state.withLock { $0.peakDepth } }
 
-    /// `nil` while the queue is short; past half its bound, a future that completes on `eventLoop` once it is back
-    /// under a quarter.
     /// Waits until everything queued before the call is written (or `timeout` passes): a query right after a message
-    /// finds it in the archive, whichever backend writes it and however fast.
+    /// finds it in the archive, whichever backend writes it and however fast. Each caller waits on its own deadline.
     public func awaitQueuedWrites(timeout: Duration = .seconds(5)) async {
+        let id = UUID()
         let waiter = Task {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let done = state.withLock { state -> Bool in
                     guard state.writtenTotal < state.queuedTotal else { return true }
-                    state.readers.append((state.queuedTotal, continuation))
+                    state.readers.append((id, state.queuedTotal, continuation))
                     return false
                 }
                 if done { continuation.resume() }
@@ -88,17 +87,19 @@ public final class ArchiveWriter: Sendable {
         let timer = Task {
             try? await Task.sleep(for: timeout)
             guard !Task.isCancelled else { return }
-            // Past the deadline the query goes ahead with what is written; the waiters of this moment are let go.
-            let late = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-                defer { state.readers = [] }
-                return state.readers.map(\.continuation)
+            // Past its deadline this query goes ahead with what is written.
+            let late = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                guard let index = state.readers.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.readers.remove(at: index).continuation
             }
-            for reader in late { reader.resume() }
+            late?.resume()
         }
         await waiter.value
         timer.cancel()
     }
 
+    /// `nil` while the queue is short; past half its bound, a future that completes on `eventLoop` once it is back
+    /// under a quarter.
     public func relief(on eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
         guard isBehind.load(ordering: .relaxed) else { return nil }
         let promise = eventLoop.makePromise(of: Void.self)
