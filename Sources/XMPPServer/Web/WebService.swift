@@ -145,6 +145,8 @@ public final class WebService: ServerService, Sendable {
         let plainNeedsLoopback = configuration.requireTLS
         let limits = configuration.limits
         site.bosh = configuration.bosh ? BOSHEndpoint(shared: shared, sessions: boshSessions, configuration: configuration) : nil
+        // Fixed from here: every connection starts from copies of these.
+        let (baseSite, endpoint) = (site, webSocket)
         return ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -165,13 +167,13 @@ public final class WebService: ServerService, Sendable {
                         channel.closeFuture.whenComplete { _ in connections.close(addressKey) }
                     }
                     let fromLoopback = channel.remoteAddress.map(WebService.isLoopback) ?? false
-                    var site = site
+                    var site = baseSite
                     // A proxy on this machine, or one trusted by address, terminated TLS for its clients.
                     site.webSocketNeedsTLS = tlsContext == nil && plainNeedsLoopback && !fromLoopback && !trustedProxies.contains(address)
                     site.clientIsLoopback = fromLoopback
                     site.clientAddress = address
                     try WebPipeline.configure(channel, tls: tlsContext, site: site,
-                                              webSocket: site.webSocketNeedsTLS ? nil : webSocket, limits: limits, metrics: metrics)
+                                              webSocket: site.webSocketNeedsTLS ? nil : endpoint, limits: limits, metrics: metrics)
                 }
             }
     }
