@@ -6,7 +6,7 @@
 #
 #   PASSES=3 bash benchmarks/postgres-vs-sqlite.sh
 #
-# Environment (optional): PASSES=3, USERS=2000, ARCHIVE=100000, BENCH_RUN=benchmarks/run. PostgreSQL (Debian's
+# Environment (optional): PASSES=3, SCENARIOS="login throughput mam", USERS=2000, ARCHIVE=100000, BENCH_RUN=benchmarks/run. PostgreSQL (Debian's
 # postgresql) runs as a private cluster under $BENCH_RUN on 127.0.0.1:15433 (as the postgres user when run as
 # root), fsync on as in production, stopped by PID at the end. Loopback only; each run stops itself.
 set -euo pipefail
@@ -15,6 +15,7 @@ RUN=${BENCH_RUN:-$ROOT/benchmarks/run}
 PASSES=${PASSES:-3}
 USERS=${USERS:-2000}
 ARCHIVE=${ARCHIVE:-100000}
+SCENARIOS=${SCENARIOS:-"login throughput mam"}
 PGPORT=15433
 RESULTS=$RUN/postgres-vs-sqlite/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RESULTS"
@@ -73,7 +74,7 @@ scenario_args() {
   esac
 }
 for pass in $(seq 1 "$PASSES"); do
-  for scenario in login throughput mam; do
+  for scenario in $SCENARIOS; do
     for which in sqlite postgresql; do
       start "$which"
       echo "pass $pass: $scenario on $which" >&2

@@ -20,38 +20,41 @@ struct PostgresArchiveStore: ArchiveStore {
         _ = try await insert(entries.map { ($0.archive, $0.entry) })
     }
 
-    /// Inserts the entries (ids already in their archive are skipped) and adds the new ones to the sizes; how many were new.
+    /// Inserts the entries in one statement (their order kept; ids already in their archive are skipped) and adds the
+    /// new ones to the sizes; how many were new. One round trip per batch: the archive writer hands over thousands.
     private func insert(_ rows: [(String, ArchivedStanza)]) async throws -> Int {
         let logger = database.logger
-        let prepared = rows.map { archive, entry in
-            (archive, entry.id, entry.timestamp.timeIntervalSince1970, entry.with.bare.description, entry.with.description, entry.element.xmlString)
-        }
+        let archives = rows.map(\.0), ids = rows.map(\.1.id), times = rows.map { $0.1.timestamp.timeIntervalSince1970 }
+        let bares = rows.map { $0.1.with.bare.description }, fulls = rows.map { $0.1.with.description }
+        let stanzas = rows.map { $0.1.element.xmlString }
         return try await database.transaction("archive") { connection in
-            var archives: [String: Int] = [:]
+            let inserted = try await connection.rows("""
+                INSERT INTO archive_entry (archive, id, timestamp, with_bare, with_full, stanza)
+                SELECT a, i, t, b, f, s FROM UNNEST(\(archives)::TEXT[], \(ids)::TEXT[], \(times)::FLOAT8[], \(bares)::TEXT[],
+                                                    \(fulls)::TEXT[], \(stanzas)::TEXT[]) WITH ORDINALITY AS u(a, i, t, b, f, s, n)
+                ORDER BY n
+                ON CONFLICT DO NOTHING RETURNING archive, with_bare
+                """, logger: logger).map { try $0.decode((String, String).self) }
+            var added: [String: Int] = [:]
             var parties: [[String]: Int] = [:]
-            for (archive, id, time, withBare, withFull, xml) in prepared {
-                let inserted = try await connection.rows("""
-                    INSERT INTO archive_entry (archive, id, timestamp, with_bare, with_full, stanza)
-                    VALUES (\(archive), \(id), \(time), \(withBare), \(withFull), \(xml)) ON CONFLICT DO NOTHING RETURNING 1
-                    """, logger: logger)
-                guard !inserted.isEmpty else { continue }
-                archives[archive, default: 0] += 1
+            for (archive, withBare) in inserted {
+                added[archive, default: 0] += 1
                 parties[[archive, withBare], default: 0] += 1
             }
             // In one order for every writer: two batches at once never wait on each other's rows.
-            for (archive, added) in archives.sorted(by: { $0.key < $1.key }) {
+            for (archive, count) in added.sorted(by: { $0.key < $1.key }) {
                 try await connection.query("""
-                    INSERT INTO archive_size (archive, entries) VALUES (\(archive), \(added))
+                    INSERT INTO archive_size (archive, entries) VALUES (\(archive), \(count))
                     ON CONFLICT (archive) DO UPDATE SET entries = archive_size.entries + excluded.entries
                     """, logger: logger)
             }
-            for (party, added) in parties.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            for (party, count) in parties.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
                 try await connection.query("""
-                    INSERT INTO archive_party_size (archive, with_bare, entries) VALUES (\(party[0]), \(party[1]), \(added))
+                    INSERT INTO archive_party_size (archive, with_bare, entries) VALUES (\(party[0]), \(party[1]), \(count))
                     ON CONFLICT (archive, with_bare) DO UPDATE SET entries = archive_party_size.entries + excluded.entries
                     """, logger: logger)
             }
-            return archives.values.reduce(0, +)
+            return inserted.count
         }
     }
 
