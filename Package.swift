@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "XMPPServerMUC", targets: ["XMPPServerMUC"]),
         .library(name: "XMPPServerPubSub", targets: ["XMPPServerPubSub"]),
         .library(name: "XMPPServerPostgres", targets: ["XMPPServerPostgres"]),
+        .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "XMPPServer", targets: ["XMPPServer"]),
         .library(name: "XMPPClient", targets: ["XMPPClient"]),
         .library(name: "XMPPClientSQLite", targets: ["XMPPClientSQLite"]),
@@ -113,6 +114,12 @@ let package = Package(
             name: "XMPPServerSQLite",
             dependencies: ["XMPPServerKernel", "XMPPCore", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        // A small RESP3 client for Redis 7 on SwiftNIO (pipelining, pushes for pub/sub): the cluster's shared state.
+        .target(
+            name: "RedisClient",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         // The PostgreSQL storage backend (storage = postgresql): a connection pool, migrations, the kernel's stores.
@@ -288,6 +295,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             resources: [.copy("Interop")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "RedisClientTests",
+            dependencies: ["RedisClient", "XMPPTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .testTarget(

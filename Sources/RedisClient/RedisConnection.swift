@@ -1,0 +1,190 @@
+import NIOCore
+import NIOPosix
+
+/// Why a Redis command failed.
+public enum RedisError: Error, Sendable, CustomStringConvertible, Equatable {
+    /// The server answered with an error (`ERR ...`, `WRONGTYPE ...`).
+    case server(String)
+    /// The connection closed before the answer came.
+    case connectionClosed
+
+    public var description: String {
+        switch self {
+        case .server(let text): "Redis: \(text)"
+        case .connectionClosed: "the connection to Redis closed"
+        }
+    }
+}
+
+/// One connection to a Redis 7 server speaking RESP3 (`HELLO 3`): commands are pipelined (each answer matched to its
+/// command in order, any number in flight), and out-of-band pushes (pub/sub messages) go to ``pushes``, so one
+/// connection both subscribes and runs commands.
+///
+/// ```swift
+/// let redis = try await RedisConnection.connect(host: "127.0.0.1", port: 6379)
+/// try await redis.send(["SET", "node:1", "alive", "EX", "5"])
+/// try await redis.send(["SUBSCRIBE", "node:1"])
+/// for await message in redis.pushes { ... }
+/// ```
+public final class RedisConnection: Sendable {
+    private let channel: any Channel
+    /// Pushes from the server (`["message", channel, payload]` for pub/sub), in order; ends when the connection closes.
+    public let pushes: AsyncStream<[RESPValue]>
+
+    private init(channel: any Channel, pushes: AsyncStream<[RESPValue]>) {
+        self.channel = channel
+        self.pushes = pushes
+    }
+
+    /// Connects and switches the connection to RESP3 (with `password`, authenticating as `username`).
+    public static func connect(host: String, port: Int, username: String = "default", password: String? = nil,
+                               group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> RedisConnection {
+        let (stream, continuation) = AsyncStream.makeStream(of: [RESPValue].self, bufferingPolicy: .bufferingNewest(10_000))
+        let channel = try await ClientBootstrap(group: group)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(RESPDecoder()), MessageToByteHandler(RESPCommandEncoder()),
+                        RedisCommandHandler(pushes: continuation),
+                    ])
+                }
+            }
+            .connect(host: host, port: port).get()
+        let connection = RedisConnection(channel: channel, pushes: stream)
+        var hello = ["HELLO", "3"]
+        if let password { hello += ["AUTH", username, password] }
+        do {
+            _ = try await connection.send(hello)
+        } catch {
+            await connection.close()
+            throw error
+        }
+        return connection
+    }
+
+    /// Sends a command and waits for its answer; a server error is thrown as ``RedisError/server(_:)``. Use
+    /// ``subscribe(_:pattern:)`` for SUBSCRIBE, whose answers are pushes.
+    @discardableResult
+    public func send(_ command: [String]) async throws -> RESPValue {
+        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+        channel.writeAndFlush(RedisCommandHandler.Request(command: command, promise: promise), promise: Self.failing(promise))
+        let answer = try await promise.futureResult.get()
+        if case .error(let text) = answer { throw RedisError.server(text) }
+        return answer
+    }
+
+    /// Sends several commands at once (one write) and returns their answers in order; errors are answers here.
+    public func pipeline(_ commands: [[String]]) async throws -> [RESPValue] {
+        let promises = commands.map { _ in channel.eventLoop.makePromise(of: RESPValue.self) }
+        for (command, promise) in zip(commands, promises) {
+            channel.write(RedisCommandHandler.Request(command: command, promise: promise), promise: Self.failing(promise))
+        }
+        channel.flush()
+        var answers: [RESPValue] = []
+        for promise in promises { answers.append(try await promise.futureResult.get()) }
+        return answers
+    }
+
+    /// Subscribes to pub/sub channels (`SUBSCRIBE`); the confirmations and then every message arrive in ``pushes``
+    /// (`["subscribe", channel, count]`, `["message", channel, payload]`). With `pattern`, `PSUBSCRIBE`.
+    public func subscribe(_ channels: [String], pattern: Bool = false) async throws {
+        try await sendForPushes([pattern ? "PSUBSCRIBE" : "SUBSCRIBE"] + channels)
+    }
+
+    /// Unsubscribes (`UNSUBSCRIBE`; every channel when `channels` is empty); confirmed in ``pushes``.
+    public func unsubscribe(_ channels: [String] = [], pattern: Bool = false) async throws {
+        try await sendForPushes([pattern ? "PUNSUBSCRIBE" : "UNSUBSCRIBE"] + channels)
+    }
+
+    /// Writes a command whose answers are pushes, not replies.
+    private func sendForPushes(_ command: [String]) async throws {
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        channel.writeAndFlush(RedisCommandHandler.Request(command: command, promise: nil, written: written), promise: written)
+        try await written.futureResult.get()
+    }
+
+    /// A write promise that fails `answer` when the write fails (on a closed channel the write never reaches the handler
+    /// that would have queued the answer).
+    private static func failing(_ answer: EventLoopPromise<RESPValue>) -> EventLoopPromise<Void> {
+        let written = answer.futureResult.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { _ in answer.fail(RedisError.connectionClosed) }
+        return written
+    }
+
+    /// Whether the connection is open.
+    public var isActive: Bool { channel.isActive }
+
+    /// Closes the connection; commands in flight fail with ``RedisError/connectionClosed``.
+    public func close() async {
+        try? await channel.close()
+    }
+}
+
+/// Matches answers to commands in order (Redis answers in order) and passes pushes on; on the channel's event loop only.
+final class RedisCommandHandler: ChannelDuplexHandler {
+    typealias InboundIn = RESPValue
+    typealias OutboundIn = Request
+    typealias OutboundOut = [String]
+
+    struct Request {
+        var command: [String]
+        /// Nil for commands answered by pushes only (SUBSCRIBE and its kin in RESP3).
+        var promise: EventLoopPromise<RESPValue>?
+        var written: EventLoopPromise<Void>? = nil
+    }
+
+    private var waiting = CircularBuffer<EventLoopPromise<RESPValue>>()
+    private let pushes: AsyncStream<[RESPValue]>.Continuation
+
+    init(pushes: AsyncStream<[RESPValue]>.Continuation) {
+        self.pushes = pushes
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = unwrapOutboundIn(data)
+        guard context.channel.isActive else {
+            request.promise?.fail(RedisError.connectionClosed)
+            request.written?.fail(RedisError.connectionClosed)
+            promise?.fail(RedisError.connectionClosed)
+            return
+        }
+        if let answer = request.promise { waiting.append(answer) }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenComplete { result in
+            request.written?.completeWith(result)
+            promise?.completeWith(result)
+        }
+        // A write that fails leaves the stream out of step with the answers: the connection goes, failing what waits.
+        let channel = context.channel
+        written.futureResult.whenFailure { _ in channel.close(promise: nil) }
+        context.write(wrapOutboundOut(request.command), promise: written)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let value = unwrapInboundIn(data)
+        if case .push(let elements) = value {
+            pushes.yield(elements)
+            return
+        }
+        waiting.popFirst()?.succeed(value)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Bytes that are not RESP: the stream cannot be trusted any more.
+        failAll()
+        context.close(promise: nil)
+    }
+
+    private func failAll() {
+        let pending = waiting
+        waiting.removeAll()
+        for promise in pending { promise.fail(RedisError.connectionClosed) }
+        pushes.finish()
+    }
+}
