@@ -142,6 +142,12 @@ import XMPPTestSupport
         #expect(room.status == 0 && rooms.output.contains("tea@conference.localhost occupants 0 persistent"), "\(room.output) \(rooms.output)")
     }
 
+    /// Every page's template parses (they are compiled into the server; a broken one would show a notice instead).
+    @Test func everyConsoleTemplateParses() {
+        #expect(AdminPages().templateFailures.isEmpty, "\(AdminPages().templateFailures)")
+        #expect(AdminTemplates.pages.count == 11)
+    }
+
     /// The effective configuration never shows a secret.
     @Test func settingsMaskSecrets() async throws {
         let server = try await TestServer.start(storage: "memory") { configuration in

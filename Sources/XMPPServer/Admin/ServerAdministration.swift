@@ -1,9 +1,6 @@
 import Foundation
-import NIOCore
-import NIOSSL
 import XMPPCore
 import XMPPServerKernel
-import XMPPServerMUC
 
 /// The server's administration API: what `xmppctl` (over the admin socket), the web console (`/admin`) and its JSON
 /// API (`/admin/api`, docs/ADMIN-API.md) do, in one place, for every domain served. Accounts are named by JID
@@ -58,7 +55,7 @@ public final class ServerAdministration: Sendable {
         administrator.domainpart == kernels[0].configuration.domain ? .server : .domain(administrator.domainpart)
     }
 
-    private func kernels(in scope: Scope) -> [ServerKernel] {
+    func kernels(in scope: Scope) -> [ServerKernel] {
         kernels.filter { scope.covers($0.configuration.domain) }
     }
 
@@ -244,131 +241,6 @@ public final class ServerAdministration: Sendable {
             details.email = vCard.child("EMAIL")?.child("USERID")?.text
         }
         return details
-    }
-
-    // MARK: Sessions
-
-    /// Every online session, by JID.
-    /// Every online session, by JID: at most `limit` of them (the first by JID), with how many there are.
-    public func sessions(scope: Scope = .server, limit: Int = 1000) async -> (sessions: [Administration.Session], total: Int) {
-        var all: [SessionRegistry.Entry] = []
-        for kernel in kernels(in: scope) {
-            all += kernel.registry.allSessions().compactMap { kernel.registry.entry($0.jid) }
-        }
-        all.sort { $0.session.jid.description < $1.session.jid.description }
-        return (await sessions(of: Array(all.prefix(max(0, limit)))), all.count)
-    }
-
-    private func sessions(of entries: [SessionRegistry.Entry]) async -> [Administration.Session] {
-        var sessions: [Administration.Session] = []
-        for entry in entries {
-            var session = Administration.Session(jid: entry.session.jid.description, resource: entry.session.jid.resourcepart ?? "",
-                                                 address: "", listener: "detached", idleSeconds: 0)
-            if let presence = entry.presence {
-                session.presence = presence.child("show")?.text ?? "available"
-                session.client = presence.child("c", namespace: "http://jabber.org/protocol/caps")?.attribute("node")
-            }
-            if let connection = entry.session as? C2SSession, connection.channel.isActive {
-                let channel = connection.channel
-                let figures = try? await channel.eventLoop.submit { () -> (String, String, Int, String?) in
-                    let operations = channel.pipeline.syncOperations
-                    let figures = try operations.handler(type: C2SConnectionHandler.self).administrationFigures
-                    let tls = (try? operations.handler(type: NIOSSLHandler.self))?.tlsVersion.map(Self.describe)
-                    return (figures.address, figures.listener, figures.idleSeconds, tls)
-                }.get()
-                if let figures { (session.address, session.listener, session.idleSeconds, session.tlsVersion) = figures }
-            }
-            sessions.append(session)
-        }
-        return sessions
-    }
-
-    private static func describe(_ version: TLSVersion) -> String {
-        switch version {
-        case .tlsv1: "TLSv1.0"
-        case .tlsv11: "TLSv1.1"
-        case .tlsv12: "TLSv1.2"
-        case .tlsv13: "TLSv1.3"
-        }
-    }
-
-    /// Ends the sessions of a full JID, or every session of a bare one, with `policy-violation`; how many ended.
-    public func kick(_ text: String, scope: Scope = .server) throws(Administration.Failure) -> Int {
-        guard let jid = JID(validating: text.trimmingCharacters(in: .whitespaces)), jid.localpart != nil else {
-            throw .badRequest("\(text) is not a JID")
-        }
-        guard let kernel = kernel(of: jid), scope.covers(jid.domainpart) else { return 0 }
-        let targets = kernel.registry.entries(of: jid.bare).map(\.session).filter { jid.isBare || $0.jid == jid }
-        for session in targets { session.close(with: StreamError(.policyViolation, text: "disconnected by the administrator")) }
-        return targets.count
-    }
-
-    // MARK: Rooms
-
-    /// The chat services of every domain.
-    private func roomServices(in scope: Scope = .server) -> [(service: MUCService, kernel: ServerKernel)] {
-        kernels(in: scope).flatMap { kernel in kernel.hostedServices.compactMap { $0 as? MUCService }.map { ($0, kernel) } }
-    }
-
-    /// The domains of the chat services, the first domain's first.
-    public func roomServiceDomains(scope: Scope = .server) -> [String] { roomServices(in: scope).map(\.service.domain) }
-
-    /// Every room of every chat service.
-    public func rooms(scope: Scope = .server) async -> [RoomSummary] {
-        var all: [RoomSummary] = []
-        for (service, kernel) in roomServices(in: scope) { all += await service.roomSummaries(kernel: kernel) }
-        return all
-    }
-
-    /// The service and local name of a room JID.
-    private func room(_ text: String, scope: Scope) throws(Administration.Failure) -> (service: MUCService, kernel: ServerKernel, name: String) {
-        guard let jid = JID(validating: text.trimmingCharacters(in: .whitespaces)), let name = jid.localpart, jid.resourcepart == nil else {
-            throw .badRequest("\(text) is not a room JID (room@service)")
-        }
-        guard let (service, kernel) = roomServices(in: scope).first(where: { $0.service.domain == jid.domainpart }) else {
-            throw .notFound("\(jid.domainpart) is not a chat service of this server")
-        }
-        return (service, kernel, name)
-    }
-
-    /// A room in detail.
-    public func roomDetails(_ jid: String, scope: Scope = .server) async throws(Administration.Failure) -> RoomDetails {
-        let (service, kernel, name) = try room(jid, scope: scope)
-        guard let details = await service.roomDetails(named: name, kernel: kernel) else { throw .notFound("no room \(jid)") }
-        return details
-    }
-
-    /// Creates a persistent room owned by `owner` (an account; the first administrator when nil).
-    public func createRoom(_ jid: String, title: String = "", owner: String? = nil, scope: Scope = .server) async throws(Administration.Failure) -> RoomSummary {
-        let (service, kernel, name) = try room(jid, scope: scope)
-        let ownerJID: JID
-        if let owner, !owner.isEmpty { ownerJID = try account(owner, scope: scope).jid } else {
-            guard let first = kernel.configuration.admins.sorted(by: { $0.description < $1.description }).first else {
-                throw .badRequest("name an owner (the server has no admins)")
-            }
-            ownerJID = first
-        }
-        do {
-            return try await service.createRoom(named: name, title: title, owner: ownerJID, kernel: kernel)
-        } catch let error as RoomAdministrationError {
-            if case .exists = error { throw .conflict(error.description) }
-            throw .badRequest(error.description)
-        } catch {
-            throw .failed("the room could not be stored: \(error)")
-        }
-    }
-
-    /// Destroys a room; its occupants are told `reason`.
-    public func destroyRoom(_ jid: String, reason: String? = nil, scope: Scope = .server) async throws(Administration.Failure) {
-        let (service, kernel, name) = try room(jid, scope: scope)
-        do {
-            try await service.destroyRoom(named: name, reason: reason, kernel: kernel)
-        } catch let error as RoomAdministrationError {
-            if case .notFound = error { throw .notFound(error.description) }
-            throw .badRequest(error.description)
-        } catch {
-            throw .failed("the room could not be removed from storage: \(error)")
-        }
     }
 
     // MARK: Configuration and log
