@@ -15,6 +15,8 @@ public final class MUCService: HostedService {
     public let limits: MUCLimits
     let rooms = Locked<[String: RoomBox]>([:])
     private let loading = Locked<Task<Void, Never>?>(nil)
+    /// A reading of the stored rooms that has not started yet, which rooms adopted meanwhile share (cluster).
+    private let pendingReread = Locked<Task<Void, Never>?>(nil)
     private let loaded = ManagedAtomic<Bool>(false)
     /// Why the persistent rooms could not be read at start, if they could not.
     let loadFailure = Locked<String?>(nil)
@@ -356,20 +358,49 @@ public final class MUCService: HostedService {
 
     private func readStore(kernel: ServerKernel) async {
         do {
-            let stored = try await RoomStore(records: kernel.storage.serviceRecords, domain: domain).rooms()
-            rooms.withLock { table in
-                for record in stored {
-                    guard let room = Room(stored: record, limits: limits), let name = room.jid.localpart, table[name] == nil else { continue }
-                    table[name] = RoomBox(room: room, isNew: false)
-                    _ = ledger.replace(.none, with: PersistentRoomLedger.Share(room), within: nil)
-                }
-            }
-            kernel.logger.info("chat rooms loaded", metadata: ["service": "\(domain)", "rooms": "\(stored.count)"])
+            let count = try await insertStoredRooms(kernel: kernel)
+            kernel.logger.info("chat rooms loaded", metadata: ["service": "\(domain)", "rooms": "\(count)"])
         } catch {
             loadFailure.withLock { $0 = "\(error)" }
             kernel.logger.error("chat rooms could not be loaded", metadata: ["service": "\(domain)", "error": "\(error)"])
         }
         loaded.store(true, ordering: .releasing)
+    }
+
+    /// Puts every stored room that is not in memory into memory; returns how many rooms are stored.
+    private func insertStoredRooms(kernel: ServerKernel) async throws -> Int {
+        let stored = try await RoomStore(records: kernel.storage.serviceRecords, domain: domain).rooms()
+        rooms.withLock { table in
+            for record in stored {
+                guard let room = Room(stored: record, limits: limits), let name = room.jid.localpart, table[name] == nil else { continue }
+                table[name] = RoomBox(room: room, isNew: false)
+                _ = ledger.replace(.none, with: PersistentRoomLedger.Share(room), within: nil)
+            }
+        }
+        return stored.count
+    }
+
+    /// Whether the stored rooms were read (the first stanza reads them).
+    var isLoaded: Bool { loaded.load(ordering: .acquiring) }
+
+    /// Reads the stored rooms again, putting in memory those that are not (rooms another node served until now).
+    /// Callers that come while a reading waits to start share it; one that comes after it started gets the next.
+    func storedRoomsReread(kernel: ServerKernel) async {
+        let task = pendingReread.withLock { pending in
+            if let pending { return pending }
+            let started = Task {
+                try? await Task.sleep(for: .milliseconds(20))
+                self.pendingReread.withLock { $0 = nil }
+                do {
+                    _ = try await self.insertStoredRooms(kernel: kernel)
+                } catch {
+                    kernel.logger.error("chat rooms could not be read again", metadata: ["service": "\(self.domain)", "error": "\(error)"])
+                }
+            }
+            pending = started
+            return started
+        }
+        await task.value
     }
 }
 

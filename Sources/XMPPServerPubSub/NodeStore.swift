@@ -84,6 +84,14 @@ public final class NodeStore: Sendable {
         }
     }
 
+    /// Drops `owner`'s nodes from memory (another cluster node changed them): the next use reads them from storage.
+    public func forget(_ owner: String) {
+        cache.withLock { cache in
+            if let removed = cache.nodes.removeValue(forKey: owner) { cache.bytes -= removed.bytes }
+            cache.order.removeAll { $0 == owner }
+        }
+    }
+
     /// Removes every node of `owner` (account deletion).
     public func removeAll(of owner: String) async throws {
         try await queues.run(owner) {

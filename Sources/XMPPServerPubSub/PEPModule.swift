@@ -73,6 +73,10 @@ public struct PEPModule: ServerModule {
         for feature in Self.features { host.addAccountFeature(feature) }
         host.handleIQ(PubSubNamespace.pubsub, for: .anyAccount) { try await pep.handle($0) }
         host.handleIQ(PubSubNamespace.owner, for: .anyAccount) { try await pep.handle($0) }
+        host.onAccountDataChanged { account, topic, kernel in
+            // Another cluster node changed the account's nodes: read them from storage next time.
+            if topic == PersonalEventing.clusterTopic { pep.store(kernel).forget(account) }
+        }
         host.onPresenceBroadcast { event in
             // Only clients that announce capabilities can ask for notifications: the others cost nothing here. A
             // session's first caps, and each change of them (interest registered later), bring the last items.

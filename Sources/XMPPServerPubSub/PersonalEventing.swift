@@ -27,13 +27,25 @@ final class PersonalEventing: Sendable {
         nodeStore.store(kernel)
     }
 
+    /// The topic under which cluster nodes hear that an account's nodes changed (``ServerKernel/announceAccountDataChange(_:topic:)``).
+    static let clusterTopic = "pep"
+
+    /// Runs `body` on `account`'s nodes (``NodeStore/change(_:_:)``) and tells the other cluster nodes, which forget
+    /// their copy.
+    private func change(_ kernel: ServerKernel, _ account: String,
+                        _ body: @escaping @Sendable (inout PubSubNodes) throws(StanzaError) -> PubSubOutcome) async throws -> PubSubOutcome {
+        let outcome = try await store(kernel).change(account, body)
+        if !outcome.changed.isEmpty || !outcome.deleted.isEmpty { kernel.announceAccountDataChange(account, topic: Self.clusterTopic) }
+        return outcome
+    }
+
     /// Answers a pubsub request to an account's bare JID.
     func handle(_ request: IQRequest) async throws -> IQReply {
         guard let owner = request.to.localpart else { throw StanzaError(.serviceUnavailable) }
         let kernel = request.kernel
         let requester = await relation(of: request.from, to: request.to, kernel: kernel)
         let payload = request.payload, isSet = request.iq.type == .set
-        let outcome = try await store(kernel).change(owner) { nodes throws(StanzaError) in
+        let outcome = try await change(kernel, owner) { nodes throws(StanzaError) in
             try nodes.handle(payload, isSet: isSet, from: requester)
         }
         if requester.isOwnerAccount {
@@ -53,7 +65,7 @@ final class PersonalEventing: Sendable {
         if let options { built.append(Element("publish-options", namespace: PubSubNamespace.pubsub).appending(options.element)) }
         let request = built
         let requester = Requester(jid: owner, isOwnerAccount: true, mayCreateNodes: true)
-        let outcome = try await store(kernel).change(account) { nodes throws(StanzaError) in
+        let outcome = try await change(kernel, account) { nodes throws(StanzaError) in
             try nodes.handle(request, isSet: true, from: requester)
         }
         await notify(outcome.events, owner: owner, kernel: kernel)
@@ -66,7 +78,7 @@ final class PersonalEventing: Sendable {
         for id in itemIDs { retract.append(Element("item", namespace: PubSubNamespace.pubsub, attributes: ["id": id])) }
         let request = Element("pubsub", namespace: PubSubNamespace.pubsub).appending(retract)
         let requester = Requester(jid: owner, isOwnerAccount: true, mayCreateNodes: true)
-        let outcome = try await store(kernel).change(account) { nodes throws(StanzaError) in
+        let outcome = try await change(kernel, account) { nodes throws(StanzaError) in
             try nodes.handle(request, isSet: true, from: requester)
         }
         await notify(outcome.events, owner: owner, kernel: kernel)

@@ -15,6 +15,7 @@ public final class SessionsService: ServerService, Sendable {
     private let postgres: PostgresDatabase?
     private let logger: Logger
     private let stopped = ManagedAtomic<Bool>(false)
+    private let started = ManagedAtomic<Bool>(false)
 
     init(kernel: ServerKernel, database: SQLiteDatabase?, postgres: PostgresDatabase? = nil, logger: Logger) {
         self.kernel = kernel
@@ -23,14 +24,26 @@ public final class SessionsService: ServerService, Sendable {
         self.logger = logger
     }
 
-    /// With PostgreSQL: connects and migrates the domain's schema before anything listens.
+    /// With PostgreSQL: connects and migrates the domain's schema before anything listens; on a cluster node, then
+    /// joins the cluster.
     public func start() async throws {
-        guard let postgres else { return }
-        do {
-            try await postgres.prepare()
-        } catch {
-            postgres.shutdown()
-            throw PostgresStartError(domain: kernel.configuration.domain, cause: "\(String(reflecting: error))")
+        // Started by the server before it reports serving, then again as a member of the service group (run()).
+        guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        if let postgres {
+            do {
+                try await postgres.prepare()
+            } catch {
+                postgres.shutdown()
+                throw PostgresStartError(domain: kernel.configuration.domain, cause: "\(String(reflecting: error))")
+            }
+        }
+        if let cluster = kernel.clusterLink {
+            do {
+                try await cluster.start(kernel: kernel)
+            } catch {
+                postgres?.shutdown()
+                throw error
+            }
         }
     }
 
@@ -42,6 +55,7 @@ public final class SessionsService: ServerService, Sendable {
         if !(await kernel.settle(timeout: .seconds(5))) {
             logger.warning("shutdown went on with work still under way", metadata: ["sessions": "\(kernel.registry.count)"])
         }
+        await kernel.clusterLink?.stop()
         do {
             try database?.checkpoint()
         } catch {

@@ -15,6 +15,7 @@ struct KernelHooks: Sendable {
     var accountCreated = HookList<AccountHook>()
     var passwordChanged = HookList<AccountHook>()
     var accountDeleted = HookList<AccountHook>()
+    var accountDataChanged = HookList<AccountDataChangedHook>()
     var nonzaHandlers: [String: NonzaHandler] = [:]
     var senderThrottles = HookList<SenderThrottle>()
     var statistics: [String: StatisticReader] = [:]

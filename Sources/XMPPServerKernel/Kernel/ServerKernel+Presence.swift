@@ -46,6 +46,7 @@ extension ServerKernel {
             if !isAvailable { entry.directedPresence = [] }
             return result
         }) else { return }
+        if session.clusterNode == nil { clusterLink?.presenceChanged(of: session, presence: isAvailable ? broadcastable : nil, priority: presence.priority) }
         if !isAvailable && !previous.wasAvailable {
             // Never available, but directed presence (a chat room, say) still needs revoking.
             for recipient in previous.directed {

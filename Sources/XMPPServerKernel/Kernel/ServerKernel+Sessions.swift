@@ -31,6 +31,7 @@ extension ServerKernel {
             replaced.close(with: StreamError(.conflict, text: "replaced by a new session"))
         }
         logger.info("session bound", metadata: ["jid": "\(jid)"])
+        if session.clusterNode == nil { clusterLink?.sessionBound(session) }
     }
 
     /// Forgets a session whose stream ended: its contacts and directed-presence recipients see it go
@@ -38,6 +39,7 @@ extension ServerKernel {
     public func sessionEnded(_ session: any ClientSession, reason: SessionEndReason = .disconnected) -> EventLoopFuture<Void>? {
         guard let entry = registry.remove(session) else { return nil }
         logger.info("session ended", metadata: ["jid": "\(session.jid)"])
+        if session.clusterNode == nil { clusterLink?.sessionEnded(session) }
         // A session that never sent initial presence may still have sent directed presence (entered a chat room):
         // those recipients must see it go too.
         let hasRecipients = entry.isAvailable || !entry.directedPresence.isEmpty
@@ -76,6 +78,7 @@ extension ServerKernel {
     /// Closes every session (server shutdown), after the hosted services have told their users.
     public func closeAllSessions(with error: StreamError?) {
         for service in services.values { service.shutDown(kernel: self) }
-        for session in registry.allSessions() { session.close(with: error) }
+        // Sessions of other cluster nodes stay: their nodes are not stopping.
+        for session in registry.allSessions() where session.clusterNode == nil { session.close(with: error) }
     }
 }

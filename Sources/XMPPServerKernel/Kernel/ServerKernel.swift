@@ -38,6 +38,8 @@ public final class ServerKernel: Sendable {
     let services: [String: any HostedService]
     /// Where stanzas for remote domains go (the federation module's), if anywhere.
     public let remoteRouter: (any RemoteRouter)?
+    /// The other nodes of the cluster this server is a node of, if it is one.
+    public let clusterLink: (any ClusterLink)?
     /// Disco identities of the server (XEP-0030), in the order the modules added them.
     public let serverIdentities: [DiscoIdentity]
     /// Disco features of the server, sorted.
@@ -83,8 +85,10 @@ public final class ServerKernel: Sendable {
         iqHandlers = host.iqHandlers
         preAuthenticationHandlers = host.preAuthenticationHandlers
         hooks = host.hooks
-        services = host.services
+        // In a cluster, stanzas to a partitioned service (chat rooms) go to the node serving the partition.
+        services = host.clusterLink.map { link in host.services.mapValues { link.routing($0) } } ?? host.services
         remoteRouter = host.remoteRouter
+        clusterLink = host.clusterLink
         serverIdentities = host.serverIdentities
         serverFeatures = host.serverFeatures.sorted()
         serverInfoForms = host.serverInfoForms
@@ -100,7 +104,9 @@ public final class ServerKernel: Sendable {
     }
 
     /// The hosted services (multi-user chat, ...), by domain.
-    public var hostedServices: [any HostedService] { services.values.sorted { $0.domain < $1.domain } }
+    public var hostedServices: [any HostedService] {
+        services.values.map { ($0 as? any RoutedService)?.routedService ?? $0 }.sorted { $0.domain < $1.domain }
+    }
 
     /// Whether `domain` is one of the hosted services' (a chat service): what they send is not a user's.
     public func isHostedService(_ domain: String) -> Bool { services[domain] != nil }
@@ -131,11 +137,16 @@ public final class ServerKernel: Sendable {
     /// or `timeout` passed; `true` when everything settled.
     public func settle(timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
-        while registry.count > 0 || inFlight.load(ordering: .relaxed) > 0 {
+        while hasSessionsOfThisNode || inFlight.load(ordering: .relaxed) > 0 {
             guard ContinuousClock.now < deadline else { return false }
             try? await Task.sleep(for: .milliseconds(10))
         }
         return true
+    }
+
+    /// Whether any session of this server is registered (the mirrored sessions of other cluster nodes aside).
+    private var hasSessionsOfThisNode: Bool {
+        clusterLink == nil ? registry.count > 0 : registry.allSessions().contains { $0.clusterNode == nil }
     }
 
     // MARK: - Authentication

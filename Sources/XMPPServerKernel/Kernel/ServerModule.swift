@@ -110,6 +110,7 @@ public final class ModuleHost {
     var hooks = KernelHooks()
     var services: [String: any HostedService] = [:]
     var remoteRouter: (any RemoteRouter)?
+    var clusterLink: (any ClusterLink)?
     var serverIdentities: [DiscoIdentity] = []
     /// The module being activated, for error messages.
     var activeModule = ""

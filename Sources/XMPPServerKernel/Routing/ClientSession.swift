@@ -17,6 +17,9 @@ public protocol ClientSession: AnyObject, Sendable {
     /// Sends elements and reports whether they were written to the connection (not that the client read them):
     /// for stored stanzas, which are removed from storage only once written.
     func deliverConfirmed(_ elements: [Element]) async -> Bool
+    /// The cluster node the session is connected to when that is another node (the session is the mirror of a
+    /// session there, ``ClusterLink``); `nil` for a session of this server.
+    var clusterNode: String? { get }
 }
 
 extension ClientSession {
@@ -25,4 +28,7 @@ extension ClientSession {
         for element in elements { deliver(element) }
         return true
     }
+
+    /// `nil`: a session of this server.
+    public var clusterNode: String? { nil }
 }

@@ -70,6 +70,7 @@ extension BlockingModule {
     static func save(_ list: Blocklist, of user: String, cache: BlocklistCache, kernel: ServerKernel) async throws {
         try await kernel.storage.userData.setValue(list.isEmpty ? nil : list.document, for: storageKey, of: user)
         cache.storeEdited(list, of: user)
+        kernel.announceAccountDataChange(user, topic: BlockingModule.storageKey)
     }
 
     /// After the reply: whoever the change blocks (an item may be a whole domain) and could see the user's presence

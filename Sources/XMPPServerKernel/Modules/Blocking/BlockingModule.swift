@@ -58,10 +58,14 @@ public struct BlockingModule: ServerModule {
         host.handleIQ(Self.namespace, for: [.ownAccount]) { request in
             try await editor.edit { try await Self.handle(request, cache: cache, maxItems: maxItems) }
         }
+        host.onAccountDataChanged { user, topic, _ in
+            if topic == Self.storageKey { cache.changedElsewhere(user) }
+        }
         // Last of the deletion hooks: if an earlier one fails, the account stays, and still with its blocklist.
         host.onAccountDeleted(priority: .fallback) { user, kernel in
             try await kernel.storage.userData.setValue(nil, for: Self.storageKey, of: user)
             cache.forget(user)
+            kernel.announceAccountDataChange(user, topic: Self.storageKey)
         }
     }
 

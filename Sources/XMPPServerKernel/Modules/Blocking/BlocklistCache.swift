@@ -102,6 +102,12 @@ final class BlocklistCache: Sendable {
         if added { count.wrappingIncrement(ordering: .relaxed) }
     }
 
+    /// Forgets the cached list of an account whose list another cluster node changed: the next stanza reads it again.
+    func changedElsewhere(_ user: String) {
+        index.withLock { _ = $0?.insert(user) }
+        forgetCached(user)
+    }
+
     /// Forgets the account entirely (account deleted).
     func forget(_ user: String) {
         index.withLock { _ = $0?.remove(user) }

@@ -16,7 +16,8 @@ public struct CarbonsModule: ServerModule {
     /// `urn:xmpp:hints` (XEP-0334).
     public static let hintsNamespace = "urn:xmpp:hints"
     /// Whether a session enabled carbons.
-    static let enabled = SessionKey<Bool>("carbons.enabled")
+    /// Shared with the other nodes of a cluster: what they route to the user is copied here too.
+    static let enabled = SessionKey<Bool>.shared("carbons.enabled")
 
     /// Creates the module.
     public init() {}
