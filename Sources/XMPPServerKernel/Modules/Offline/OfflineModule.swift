@@ -34,11 +34,22 @@ public struct OfflineModule: ServerModule {
         host.onMessageToOfflineAccount(priority: .fallback) { event in
             let outcome = await Self.store(event, limits: limits)
             // The account may have come online while the message was being stored, after its session read the store:
-            // then it is delivered now rather than at the next login.
-            if let user = event.to.localpart, Self.availableSession(of: event.to.bare, kernel: event.kernel) != nil {
-                await deliveries.run(for: user) { await Self.deliverStoredToAvailable(event.to.bare, kernel: event.kernel) }
+            // then it is delivered now rather than at the next login. On a cluster, it may have come online on another
+            // node that this one has not heard of yet: that node hears of the stored message and does the same.
+            if let user = event.to.localpart {
+                if Self.availableSession(of: event.to.bare, kernel: event.kernel) != nil {
+                    await deliveries.run(for: user) { await Self.deliverStoredToAvailable(event.to.bare, kernel: event.kernel) }
+                }
+                event.kernel.announceAccountDataChange(user, topic: Self.clusterTopic)
             }
             return outcome
+        }
+        host.onAccountDataChanged { user, topic, kernel in
+            guard topic == Self.clusterTopic, let account = try? JID(localpart: user, domainpart: kernel.configuration.domain),
+                  Self.availableSession(of: account, kernel: kernel) != nil else { return }
+            kernel.startBackgroundTask {
+                await deliveries.run(for: user) { await Self.deliverStoredToAvailable(account, kernel: kernel) }
+            }
         }
         host.onInitialPresence { session, kernel in
             guard let user = session.jid.localpart else { return }
@@ -85,10 +96,14 @@ public struct OfflineModule: ServerModule {
         await deliverStored(to: session, kernel: kernel)
     }
 
-    /// A session of `account` that receives messages to the bare JID: available, with a non-negative priority.
+    /// A session of `account` on this node that receives messages to the bare JID: available, with a non-negative
+    /// priority (on a cluster, each node delivers to its own sessions).
     static func availableSession(of account: JID, kernel: ServerKernel) -> (any ClientSession)? {
-        kernel.registry.entries(of: account).first { $0.isAvailable && $0.priority >= 0 }?.session
+        kernel.registry.entries(of: account).first { $0.isAvailable && $0.priority >= 0 && $0.session.clusterNode == nil }?.session
     }
+
+    /// The topic under which cluster nodes hear that a message was stored for an account.
+    static let clusterTopic = "offline"
 
     /// Chat-state notifications alone (XEP-0085) are not worth keeping for later; everything else is.
     static func isWorthStoring(_ element: Element) -> Bool {
