@@ -7,11 +7,14 @@ public enum RedisError: Error, Sendable, CustomStringConvertible, Equatable {
     case server(String)
     /// The connection closed before the answer came.
     case connectionClosed
+    /// A ``RedisSession`` had no connection when asked (it is reconnecting, or closed): nothing was sent.
+    case notConnected
 
     public var description: String {
         switch self {
         case .server(let text): "Redis: \(text)"
         case .connectionClosed: "the connection to Redis closed"
+        case .notConnected: "not connected to Redis (reconnecting, or closed)"
         }
     }
 }
@@ -67,11 +70,16 @@ public final class RedisConnection: Sendable {
     /// ``subscribe(_:pattern:)`` for SUBSCRIBE, whose answers are pushes.
     @discardableResult
     public func send(_ command: [String]) async throws -> RESPValue {
-        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        channel.writeAndFlush(RedisCommandHandler.Request(command: command, promise: promise), promise: Self.failing(promise))
-        let answer = try await promise.futureResult.get()
+        let answer = try await submit(command).get()
         if case .error(let text) = answer { throw RedisError.server(text) }
         return answer
+    }
+
+    /// Sends a command; the future has its answer, an error answer included (for callers without `async`).
+    func submit(_ command: [String]) -> EventLoopFuture<RESPValue> {
+        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+        channel.writeAndFlush(RedisCommandHandler.Request(command: command, promise: promise), promise: Self.failing(promise))
+        return promise.futureResult
     }
 
     /// Sends several commands at once (one write) and returns their answers in order; errors are answers here.

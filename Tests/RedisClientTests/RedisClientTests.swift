@@ -142,13 +142,14 @@ final class RedisTestServer: Sendable {
         self.directory = directory
     }
 
-    static func start() async throws -> RedisTestServer {
+    /// Starts a server on a free port, or on `port` (the port of one stopped before: a restart).
+    static func start(port: Int? = nil) async throws -> RedisTestServer {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server") else {
             throw TestSetupError("redis-server is not installed: apt-get install redis-server (.ci/run does)")
         }
         let directory = NSTemporaryDirectory() + "redis-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let port = try LoopbackPort.free()
+        let port = try port ?? LoopbackPort.free()
         let log = "\(directory)/redis.log"
         FileManager.default.createFile(atPath: log, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
