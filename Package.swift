@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "XMPPServerPubSub", targets: ["XMPPServerPubSub"]),
         .library(name: "XMPPServerPostgres", targets: ["XMPPServerPostgres"]),
         .library(name: "RedisClient", targets: ["RedisClient"]),
+        .library(name: "XMPPServerCluster", targets: ["XMPPServerCluster"]),
         .library(name: "XMPPServer", targets: ["XMPPServer"]),
         .library(name: "XMPPClient", targets: ["XMPPClient"]),
         .library(name: "XMPPClientSQLite", targets: ["XMPPClientSQLite"]),
@@ -122,6 +123,15 @@ let package = Package(
             dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
+        // xmppd as one node of a cluster (cluster_redis_url): the session directory, heartbeats and routing between nodes
+        // over Redis, partitioned services (chat rooms) served by one node each.
+        .target(
+            name: "XMPPServerCluster",
+            dependencies: ["XMPPServerKernel", "XMPPCore", "RedisClient",
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         // The PostgreSQL storage backend (storage = postgresql): a connection pool, migrations, the kernel's stores.
         .target(
             name: "XMPPServerPostgres",
@@ -135,7 +145,8 @@ let package = Package(
         .target(
             name: "XMPPServer",
             dependencies: [
-                "XMPPServerKernel", "XMPPServerMUC", "XMPPServerPubSub", "XMPPServerSQLite", "XMPPServerPostgres", "XMPPTransport",
+                "XMPPServerKernel", "XMPPServerMUC", "XMPPServerPubSub", "XMPPServerSQLite", "XMPPServerPostgres", "XMPPServerCluster",
+                "XMPPTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),

@@ -1,13 +1,15 @@
 import XMPPServerKernel
 import XMPPServerMUC
 import XMPPServerPubSub
+import XMPPServerCluster
 
 /// The modules xmppd runs, in activation order: the kernel's IM modules, then the hosted services. A feature is
 /// added or removed here, by one line.
 public enum StandardModules {
     /// Every module of the server.
     public static var all: [any ServerModule] {
-        CoreModules.all + [StreamManagementModule(), ClientStateModule(), MUCModule(), PEPModule(), PubSubServiceModule(), HTTPUploadModule(), ProxyModule(), FederationModule()]
+        CoreModules.all + [StreamManagementModule(), ClientStateModule(), MUCModule(), PEPModule(), PubSubServiceModule(), HTTPUploadModule(), ProxyModule(), FederationModule(),
+                              ClusterModule()]
     }
 
     /// The modules of a virtual host (``ServerConfiguration/virtualHosts``): all but the file transfer services, whose

@@ -27,6 +27,11 @@ extension MUCService: PartitionedService {
         await storedRoomsReread(kernel: kernel)
     }
 
+    /// Whether the room is in memory here (it exists, or was just read from storage).
+    public func holds(_ partition: String) -> Bool {
+        rooms.withLock { $0[partition] != nil }
+    }
+
     /// Removes the sessions of a node that is gone from every room served here, as if each had left (its
     /// unavailable presence, which its own node can no longer send).
     public func sessionsLost(_ sessions: Set<JID>, kernel: ServerKernel, eventLoop: any EventLoop) {

@@ -15,6 +15,9 @@ extension PubSubService: PartitionedService {
         store(kernel).forget(domain)
     }
 
+    /// The one partition always exists.
+    public func holds(_ partition: String) -> Bool { true }
+
     /// Subscriptions do not depend on sessions: nothing to do.
     public func sessionsLost(_ sessions: Set<JID>, kernel: ServerKernel, eventLoop: any EventLoop) {}
 }

@@ -3,6 +3,7 @@ import Logging
 import XMPPCore
 import XMPPServerKernel
 import XMPPServerPostgres
+import XMPPServerCluster
 import XMPPServerSQLite
 
 /// One domain the server serves: its storage, its certificate and its kernel (accounts, sessions, modules). A server
@@ -28,6 +29,10 @@ public final class ServerHost: Sendable {
     init(configuration: ServerConfiguration, modules: [any ServerModule], logger: Logger,
          statementSeconds: (@Sendable (Double) -> Void)? = nil) throws {
         self.configuration = configuration
+        if try ClusterModule.settings(in: configuration.kernel) != nil, configuration.storage != "postgresql" {
+            // Nodes share everything that lasts through the database; SQLite files are one machine's.
+            throw HostSetupError.invalidDomains("a cluster node (cluster_redis_url) needs storage = postgresql, the same database on every node")
+        }
         let storage: ServerStorage
         if configuration.storage == "memory" {
             (database, postgres) = (nil, nil)

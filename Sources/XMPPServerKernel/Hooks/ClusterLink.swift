@@ -47,6 +47,9 @@ public protocol PartitionedService: HostedService {
     /// Sessions of a node that stopped without saying so: they are removed from whatever they were in (occupants
     /// leave their rooms), as if they had sent unavailable presence.
     func sessionsLost(_ sessions: Set<JID>, kernel: ServerKernel, eventLoop: any EventLoop)
+    /// Whether the service holds `partition` now (a room that exists): one it does not hold is given up, so that the
+    /// cluster records owners only of what exists.
+    func holds(_ partition: String) -> Bool
 }
 
 /// A service as routed by a cluster link, with the service it routes to.
@@ -88,10 +91,12 @@ extension ServerKernel {
         for hook in hooks.accountDataChanged.hooks { hook(username, topic, self) }
     }
 
-    /// Delivers a stanza another node routed to a session of this one. When the session is not here (it ended, or
-    /// moved), a message is delivered as to its bare JID (`mayReroute`) or stored offline, an IQ request gets
-    /// `service-unavailable`; the rest is dropped, as for a session that just ended.
-    public func deliverFromCluster(_ element: Element, to jid: JID, mayReroute: Bool, eventLoop: any EventLoop) {
+    /// Delivers a stanza routed to `jid` through the cluster: another node's for a session of this one, or this node's
+    /// own when the session's node could not take it. When the session is not here (it ended, moved, or its node is
+    /// gone), a message goes to the account's other available resources — this node's only, or also those of other
+    /// nodes but `unreachableNode` when one is given — or to offline storage; an IQ request gets `service-unavailable`;
+    /// the rest is dropped, as for a session that just ended.
+    public func deliverFromCluster(_ element: Element, to jid: JID, unreachableNode: String?, eventLoop: any EventLoop) {
         if let entry = registry.entry(jid), entry.session.clusterNode == nil {
             entry.session.deliver(element)
             return
@@ -102,8 +107,10 @@ extension ServerKernel {
             guard type == nil || type == "chat" || type == "normal" else { return }
             // As for a full JID that is offline (RFC 6121 §8.5.3.2.1): the account's other available resources, else
             // offline storage. Already archived and copied where it was first routed: a redelivery.
-            let others = registry.entries(of: jid.bare).filter {
-                $0.isAvailable && $0.priority >= 0 && (mayReroute || $0.session.clusterNode == nil)
+            let others = registry.entries(of: jid.bare).filter { entry in
+                guard entry.isAvailable && entry.priority >= 0 else { return false }
+                guard let node = entry.session.clusterNode else { return true }
+                return unreachableNode != nil && node != unreachableNode
             }
             guard !others.isEmpty else {
                 _ = run(on: eventLoop) { await self.messageUndeliverable(element, to: jid.bare, redelivery: true) }

@@ -58,8 +58,11 @@ public struct BlockingModule: ServerModule {
         host.handleIQ(Self.namespace, for: [.ownAccount]) { request in
             try await editor.edit { try await Self.handle(request, cache: cache, maxItems: maxItems) }
         }
-        host.onAccountDataChanged { user, topic, _ in
-            if topic == Self.storageKey { cache.changedElsewhere(user) }
+        host.onAccountDataChanged { user, topic, kernel in
+            // Changed on another cluster node: read again now, as the filters here may be routing to the account.
+            guard topic == Self.storageKey else { return }
+            cache.changedElsewhere(user)
+            kernel.startBackgroundTask { await Self.load(user, into: cache, kernel: kernel) }
         }
         // Last of the deletion hooks: if an earlier one fails, the account stays, and still with its blocklist.
         host.onAccountDeleted(priority: .fallback) { user, kernel in

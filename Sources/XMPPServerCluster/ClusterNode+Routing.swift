@@ -1,0 +1,209 @@
+import Logging
+import NIOCore
+import RedisClient
+import XMPPCore
+import XMPPServerKernel
+
+// Stanzas between nodes: to a session or a partition of another node over its inbox channel, and what arrives in
+// this node's.
+extension ClusterNode {
+    /// Sends a stanza to a session of `node`. When no node receives it (that node died) or Redis is away, it is
+    /// handled here as for a session that just ended; a message that offline storage would keep is also held until
+    /// `node` acknowledges it (``Acknowledgements``): nothing the server accepted is lost with a node.
+    func forward(_ element: Element, to jid: JID, on node: String) {
+        guard let commands else { return undeliverable(element, to: jid, unreachableNode: node) }
+        let tracked = Self.isKeptOffline(element)
+        // Numbered and handed to the connection under one lock, so that the numbers reach the node in order.
+        unacknowledged.withLock { unacknowledged in
+            let untrackedBefore = unacknowledged.untracked
+            let sequence = tracked ? unacknowledged.track(element, to: jid, on: node) : 0
+            if unacknowledged.untracked > untrackedBefore, unacknowledged.untracked.isMultiple(of: 1000) || unacknowledged.untracked == 1 {
+                logger.warning("a cluster node does not acknowledge messages; the oldest are no longer held",
+                               metadata: ["node": "\(node)", "untracked": "\(unacknowledged.untracked)"])
+            }
+            let frame = ClusterFrame.deliver(from: nodeName, sequence: sequence, jid: jid, stanza: element.xmlString)
+            commands.publish(keys.inbox(node), frame.text) { [self] result in
+                switch result {
+                case .success(let receivers) where receivers > 0:
+                    return
+                case .success:
+                    self.logger.warning("a cluster node did not receive a stanza; it may be gone", metadata: ["node": "\(node)"])
+                case .failure(let error):
+                    self.logger.warning("a stanza could not be sent to a cluster node", metadata: ["node": "\(node)", "error": "\(error)"])
+                }
+                // Off the caller's stack: without a connection this runs at once, inside the lock above.
+                self.eventLoops.next().execute {
+                    if tracked, self.unacknowledged.withLock({ $0.remove(sequence, on: node) }) == nil { return }
+                    self.undeliverable(element, to: jid, unreachableNode: node)
+                }
+            }
+        }
+    }
+
+    /// Whether offline storage would keep the message (so it must not be lost between nodes).
+    static func isKeptOffline(_ element: Element) -> Bool {
+        guard element.name == "message" else { return false }
+        switch element.attribute("type") {
+        case nil, "chat", "normal": return true
+        default: return false
+        }
+    }
+
+    /// Acknowledges a numbered message from `node` soon, with every other one that arrives meanwhile.
+    private func acknowledge(_ sequence: UInt64, from node: String) {
+        let schedule = received.withLock { received -> Bool in
+            var entry = received[node] ?? (sequence: 0, scheduled: false)
+            entry.sequence = max(entry.sequence, sequence)
+            defer { received[node] = entry }
+            guard !entry.scheduled else { return false }
+            entry.scheduled = true
+            return true
+        }
+        guard schedule else { return }
+        eventLoops.next().scheduleTask(in: .milliseconds(50)) { [self] in
+            let upTo = received.withLock { received -> UInt64? in
+                received[node]?.scheduled = false
+                return received[node]?.sequence
+            }
+            if let upTo { send(.acknowledged(from: nodeName, sequence: upTo), to: node) }
+        }
+    }
+
+    /// Sends any inbox frame to `node`, without looking back (closing a session).
+    func send(_ frame: ClusterFrame, to node: String) {
+        commands?.publish(keys.inbox(node), frame.text) { _ in }
+    }
+
+    func undeliverable(_ element: Element, to jid: JID, unreachableNode: String) {
+        kernel?.deliverFromCluster(element, to: jid, unreachableNode: unreachableNode, eventLoop: eventLoops.next())
+    }
+
+    /// Handles a message from the events channel or this node's inbox.
+    func received(_ text: String) {
+        guard let frame = ClusterFrame(text), let kernel else {
+            logger.debug("ignored a malformed cluster frame")
+            return
+        }
+        switch frame {
+        case .deliver(let node, let sequence, let jid, let stanza):
+            if let element = try? Element(xml: stanza) {
+                kernel.deliverFromCluster(element, to: jid, unreachableNode: nil, eventLoop: eventLoops.next())
+            }
+            if sequence > 0 { acknowledge(sequence, from: node) }
+        case .acknowledged(let node, let sequence):
+            unacknowledged.withLock { $0.acknowledge(upTo: sequence, by: node) }
+        case .close(let jid, let condition, let text):
+            guard let entry = kernel.registry.entry(jid), entry.session.clusterNode == nil else { return }
+            entry.session.close(with: condition.flatMap(StreamError.Condition.init(rawValue:)).map { StreamError($0, text: text) })
+        case .service(let to, let stanza):
+            guard let element = try? Element(xml: stanza), let route = kernel.service(for: to) as? PartitionRoute else { return }
+            let eventLoop = eventLoops.next()
+            // Served here whatever this node's cache says: the sender looked the owner up in Redis.
+            _ = route.serveHere(element, to: to, kernel: kernel, eventLoop: eventLoop)
+        default:
+            apply(frame)
+        }
+    }
+
+    // MARK: Partitions
+
+    /// The node serving `partition` of `service`: from the cache, or claimed in Redis by one atomic script (the
+    /// recorded owner while it is alive, else the node rendezvous hashing picks among the live ones).
+    func owner(of partition: String, in service: String) async throws -> String {
+        let key = service + "|" + partition
+        if let cached = state.withLock({ $0.owners[key] }) { return cached }
+        guard let commands else { throw RedisError.notConnected }
+        let live = state.withLock { Array($0.live.keys) }
+        let candidate = Rendezvous.pick(key, among: live) ?? nodeName
+        let answer = try await commands.send(["EVAL", Self.claimScript, "1", keys.owners, key, candidate, keys.alivePrefix])
+        guard case .array(let values?) = answer, values.count == 2, let owner = values[0].string else {
+            throw ClusterStartError(description: "unexpected answer to the ownership script: \(answer)")
+        }
+        if values[1].integer == 1 { logger.info("partition assigned", metadata: ["partition": "\(key)", "node": "\(owner)"]) }
+        state.withLock { state in
+            if state.owners.count >= settings.limits.cachedOwners { state.owners.removeAll() }
+            state.owners[key] = owner
+        }
+        return owner
+    }
+
+    /// The adoption of `partition` of `service` to wait for before serving it: started with `adopt` the first time
+    /// this node serves it (the service reads it from storage as the previous node left it), shared by the stanzas
+    /// that come while it runs; `nil` once it is done.
+    func adoption(of partition: String, in service: String, _ adopt: @escaping @Sendable () async -> Void) -> Task<Void, Never>? {
+        let key = service + "|" + partition
+        return state.withLock { state -> Task<Void, Never>? in
+            if state.served.contains(key) { return nil }
+            if let running = state.adopting[key] { return running }
+            if state.served.count >= settings.limits.cachedOwners { state.served.removeAll() }
+            let task = Task { [self] in
+                await adopt()
+                self.state.withLock { state in
+                    state.served.insert(key)
+                    state.adopting[key] = nil
+                }
+            }
+            state.adopting[key] = task
+            return task
+        }
+    }
+
+    /// Gives up a partition the service does not hold (a room that does not exist, or no longer): its owner entry in
+    /// Redis goes, if it is still this node's.
+    func release(_ partition: String, in service: String) async {
+        let key = service + "|" + partition
+        state.withLock { state in
+            state.owners[key] = nil
+            state.served.remove(key)
+        }
+        _ = try? await commands?.send(["EVAL", Self.releaseScript, "1", keys.owners, key, nodeName])
+    }
+
+    /// Deletes an owner entry if it names the given node.
+    static let releaseScript = """
+    if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+    return 0
+    """
+
+    /// Forgets the cached owner of a partition (its node did not receive a stanza).
+    func forgetOwner(of partition: String, in service: String) {
+        _ = state.withLock { $0.owners.removeValue(forKey: service + "|" + partition) }
+    }
+
+    /// Keeps the recorded owner while its heartbeat key exists; otherwise records the candidate. Returns the owner and
+    /// 1 when it changed.
+    static let claimScript = """
+    local owner = redis.call('HGET', KEYS[1], ARGV[1])
+    if owner and redis.call('EXISTS', ARGV[3] .. owner) == 1 then return {owner, 0} end
+    redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+    return {ARGV[2], 1}
+    """
+
+    /// Sends a stanza for a partition to the node serving it; `false` when nobody received it.
+    func forwardToPartition(_ element: Element, to: JID, on node: String) async -> Bool {
+        guard let commands else { return false }
+        let receivers = try? await commands.publish(channel: keys.inbox(node), message: ClusterFrame.service(to: to, stanza: element.xmlString).text)
+        return (receivers ?? 0) > 0
+    }
+}
+
+/// Rendezvous (highest random weight) hashing: every node computes the same pick from the same live set, and a node
+/// joining or leaving moves only the partitions it wins or held.
+enum Rendezvous {
+    static func pick(_ key: String, among nodes: [String]) -> String? {
+        nodes.max { weight(key, $0) < weight(key, $1) || (weight(key, $0) == weight(key, $1) && $0 < $1) }
+    }
+
+    /// FNV-1a over the key and node name (Swift's own hashing differs between processes).
+    static func weight(_ key: String, _ node: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        hash = (hash ^ 0xff) &* 0x100_0000_01b3
+        for byte in node.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        // A final mix, so that names differing in their last byte do not weigh alike.
+        hash ^= hash >> 33
+        hash = hash &* 0xff51_afd7_ed55_8ccd
+        hash ^= hash >> 33
+        return hash
+    }
+}
