@@ -124,6 +124,21 @@ async def main():
     await next_matching(carol.messages, lambda m: m["body"] == "while you were away", "carol gets her offline message on node2")
     ok("offline message stored by node1, delivered by node2")
 
+    # A blocklist changed on node2 holds for what node1 routes.
+    await carol.plugin["xep_0191"].block(slixmpp.JID(jids["alice"]), timeout=TIMEOUT)
+    await asyncio.sleep(1)
+    alice.send_message(mto=jids["carol"], mbody="you blocked me", mtype="chat")
+    bounced = await next_matching(alice.messages, lambda m: m["type"] == "error" and m["from"].bare == jids["carol"], "alice's message bounces")
+    if bounced["error"]["condition"] != "service-unavailable":
+        fail("blocking across nodes", str(bounced))
+    await carol.plugin["xep_0191"].unblock(slixmpp.JID(jids["alice"]), timeout=TIMEOUT)
+    await asyncio.sleep(1)
+    alice.send_message(mto=jids["carol"], mbody="unblocked", mtype="chat")
+    received = await next_matching(carol.messages, lambda m: m["type"] in ("chat", "normal") and m["from"].bare == jids["alice"], "carol gets alice's message")
+    if received["body"] != "unblocked":
+        fail("blocking across nodes", f"carol got {received['body']!r} while alice was blocked")
+    ok("a blocklist changed on node2 stops and then lets through what node1 routes")
+
     # A chat room with occupants on all three nodes.
     room = slixmpp.JID(f"cluster{SUFFIX}@conference.{DOMAIN}")
     muc = {c: c.plugin["xep_0045"] for c in (alice, bob, carol)}
