@@ -19,9 +19,10 @@ enum ClusterFrame: Equatable {
     // On a node's inbox:
     /// A stanza for a session of the receiving node; a message that offline storage would keep has a sequence
     /// number (counted per sending node, from 1) that the receiver acknowledges, 0 otherwise.
-    case deliver(from: String, sequence: UInt64, jid: JID, stanza: String)
-    /// The receiving node's messages up to `sequence` reached `from`'s sessions.
-    case acknowledged(from: String, sequence: UInt64)
+    /// `incarnation` is the sender's, so that numbers from before a restart are never taken for new ones.
+    case deliver(from: String, incarnation: String, sequence: UInt64, jid: JID, stanza: String)
+    /// The receiving node's messages (of its incarnation `incarnation`) up to `sequence` reached `from`'s sessions.
+    case acknowledged(from: String, incarnation: String, sequence: UInt64)
     /// Close a session of the receiving node with a stream error (`nil`: cleanly).
     case close(jid: JID, condition: String?, text: String?)
     /// A stanza for a partitioned service's entity the receiving node serves.
@@ -44,8 +45,9 @@ enum ClusterFrame: Equatable {
         case .shared(let node, let jid, let key, let value): "S\n\(node)\n\(jid)\n\(key)\n\(value == nil ? "0" : "1")\n\(value ?? "")"
         case .ended(let node, let jid): "E\n\(node)\n\(jid)"
         case .accountData(let node, let username, let topic): "A\n\(node)\n\(topic)\n\(username)"
-        case .deliver(let from, let sequence, let jid, let stanza): "D\n\(from)\n\(sequence)\n\(jid)\n\(stanza)"
-        case .acknowledged(let from, let sequence): "K\n\(from)\n\(sequence)"
+        case .deliver(let from, let incarnation, let sequence, let jid, let stanza):
+            "D\n\(from)\n\(incarnation)\n\(sequence)\n\(jid)\n\(stanza)"
+        case .acknowledged(let from, let incarnation, let sequence): "K\n\(from)\n\(incarnation)\n\(sequence)"
         case .close(let jid, let condition, let text): "C\n\(jid)\n\(condition ?? "")\n\(text ?? "")"
         case .service(let to, let stanza): "R\n\(to)\n\(stanza)"
         }
@@ -75,11 +77,11 @@ enum ClusterFrame: Equatable {
             guard let f = fields(3) else { return nil }
             self = .accountData(node: f[0], username: f[2], topic: f[1])
         case "D":
-            guard let f = fields(4), let sequence = UInt64(f[1]), let jid = jid(f[2]) else { return nil }
-            self = .deliver(from: f[0], sequence: sequence, jid: jid, stanza: f[3])
+            guard let f = fields(5), let sequence = UInt64(f[2]), let jid = jid(f[3]) else { return nil }
+            self = .deliver(from: f[0], incarnation: f[1], sequence: sequence, jid: jid, stanza: f[4])
         case "K":
-            guard let f = fields(2), let sequence = UInt64(f[1]) else { return nil }
-            self = .acknowledged(from: f[0], sequence: sequence)
+            guard let f = fields(3), let sequence = UInt64(f[2]) else { return nil }
+            self = .acknowledged(from: f[0], incarnation: f[1], sequence: sequence)
         case "C":
             guard let f = fields(3), let jid = jid(f[0]) else { return nil }
             self = .close(jid: jid, condition: f[1].isEmpty ? nil : f[1], text: f[2].isEmpty ? nil : f[2])

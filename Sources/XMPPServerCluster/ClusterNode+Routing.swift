@@ -21,7 +21,7 @@ extension ClusterNode {
                 logger.warning("a cluster node does not acknowledge messages; the oldest are no longer held",
                                metadata: ["node": "\(node)", "untracked": "\(unacknowledged.untracked)"])
             }
-            let frame = ClusterFrame.deliver(from: nodeName, sequence: sequence, jid: jid, stanza: element.xmlString)
+            let frame = ClusterFrame.deliver(from: nodeName, incarnation: incarnation, sequence: sequence, jid: jid, stanza: element.xmlString)
             commands.publish(keys.inbox(node), frame.text) { [self] result in
                 switch result {
                 case .success(let receivers) where receivers > 0:
@@ -49,23 +49,30 @@ extension ClusterNode {
         }
     }
 
-    /// Acknowledges a numbered message from `node` soon, with every other one that arrives meanwhile.
-    private func acknowledge(_ sequence: UInt64, from node: String) {
-        let schedule = received.withLock { received -> Bool in
-            var entry = received[node] ?? (sequence: 0, scheduled: false)
+    /// Acknowledges a numbered message from `node` (its incarnation `incarnation`) soon, with every other one that
+    /// arrives meanwhile. Numbers come in order; one that skips some means Redis lost those on the way (it drops a
+    /// subscriber that reads too slowly) or this node's inbox was full: that is logged, as they are not redelivered.
+    private func acknowledge(_ sequence: UInt64, from node: String, incarnation senderIncarnation: String) {
+        let key = node + "/" + senderIncarnation
+        let (schedule, skipped) = received.withLock { received -> (Bool, UInt64) in
+            var entry = received[key] ?? (sequence: 0, scheduled: false)
+            let skipped = sequence > entry.sequence + 1 ? sequence - entry.sequence - 1 : 0
             entry.sequence = max(entry.sequence, sequence)
-            defer { received[node] = entry }
-            guard !entry.scheduled else { return false }
+            defer { received[key] = entry }
+            guard !entry.scheduled else { return (false, skipped) }
             entry.scheduled = true
-            return true
+            return (true, skipped)
+        }
+        if skipped > 0 {
+            logger.error("messages from a cluster node were lost on the way", metadata: ["node": "\(node)", "count": "\(skipped)"])
         }
         guard schedule else { return }
         eventLoops.next().scheduleTask(in: .milliseconds(50)) { [self] in
             let upTo = received.withLock { received -> UInt64? in
-                received[node]?.scheduled = false
-                return received[node]?.sequence
+                received[key]?.scheduled = false
+                return received[key]?.sequence
             }
-            if let upTo { send(.acknowledged(from: nodeName, sequence: upTo), to: node) }
+            if let upTo { send(.acknowledged(from: nodeName, incarnation: senderIncarnation, sequence: upTo), to: node) }
         }
     }
 
@@ -85,12 +92,13 @@ extension ClusterNode {
             return
         }
         switch frame {
-        case .deliver(let node, let sequence, let jid, let stanza):
+        case .deliver(let node, let senderIncarnation, let sequence, let jid, let stanza):
             if let element = try? Element(xml: stanza) {
                 kernel.deliverFromCluster(element, to: jid, unreachableNode: nil, eventLoop: eventLoops.next())
             }
-            if sequence > 0 { acknowledge(sequence, from: node) }
-        case .acknowledged(let node, let sequence):
+            if sequence > 0 { acknowledge(sequence, from: node, incarnation: senderIncarnation) }
+        case .acknowledged(let node, let acknowledgedIncarnation, let sequence):
+            guard acknowledgedIncarnation == incarnation else { return }   // for this node's previous start
             unacknowledged.withLock { $0.acknowledge(upTo: sequence, by: node) }
         case .close(let jid, let condition, let text):
             guard let entry = kernel.registry.entry(jid), entry.session.clusterNode == nil else { return }
@@ -165,6 +173,24 @@ extension ClusterNode {
     return 0
     """
 
+    /// Who serves a partition, as far as this node knows without asking Redis.
+    enum KnownOwner: Equatable {
+        /// This node, which has adopted it.
+        case this
+        /// Another node.
+        case other(String)
+    }
+
+    /// The partition's owner from the cache; `nil` when Redis must be asked (or this node must adopt it first).
+    func knownOwner(of partition: String, in service: String) -> KnownOwner? {
+        let key = service + "|" + partition
+        return state.withLock { state -> KnownOwner? in
+            guard let owner = state.owners[key] else { return nil }
+            if owner != nodeName { return .other(owner) }
+            return state.served.contains(key) ? .this : nil
+        }
+    }
+
     /// Forgets the cached owner of a partition (its node did not receive a stanza).
     func forgetOwner(of partition: String, in service: String) {
         _ = state.withLock { $0.owners.removeValue(forKey: service + "|" + partition) }
@@ -181,9 +207,18 @@ extension ClusterNode {
 
     /// Sends a stanza for a partition to the node serving it; `false` when nobody received it.
     func forwardToPartition(_ element: Element, to: JID, on node: String) async -> Bool {
-        guard let commands else { return false }
-        let receivers = try? await commands.publish(channel: keys.inbox(node), message: ClusterFrame.service(to: to, stanza: element.xmlString).text)
-        return (receivers ?? 0) > 0
+        await withCheckedContinuation { continuation in
+            forwardToPartition(element, to: to, on: node) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// Sends a stanza for a partition to the node serving it, in the order of the calls; `received` is told whether
+    /// a node received it.
+    func forwardToPartition(_ element: Element, to: JID, on node: String, received: @escaping @Sendable (Bool) -> Void) {
+        guard let commands else { return received(false) }
+        commands.publish(keys.inbox(node), ClusterFrame.service(to: to, stanza: element.xmlString).text) { result in
+            if case .success(let receivers) = result { received(receivers > 0) } else { received(false) }
+        }
     }
 }
 

@@ -32,7 +32,8 @@ public final class ClusterNode: ClusterLink, Sendable {
     let eventLoops: any EventLoopGroup
     /// Messages sent to other nodes' sessions and not acknowledged yet.
     let unacknowledged: Locked<Acknowledgements>
-    /// The highest numbered message received from each node, and whether its acknowledgement is scheduled.
+    /// The highest numbered message received from each node's incarnation (`node/incarnation`), and whether its
+    /// acknowledgement is scheduled.
     let received = Locked<[String: (sequence: UInt64, scheduled: Bool)]>([:])
     /// This node's session changes on their way to Redis, in order.
     let outbox: Outbox
@@ -262,7 +263,7 @@ public final class ClusterNode: ClusterLink, Sendable {
         }
         // Messages the dead node never acknowledged: to the account's other resources, or offline storage.
         let pending = unacknowledged.withLock { $0.takeAll(of: node) }
-        _ = received.withLock { $0.removeValue(forKey: node) }
+        if let incarnation { _ = received.withLock { $0.removeValue(forKey: node + "/" + incarnation) } }
         for message in pending { undeliverable(message.element, to: message.jid, unreachableNode: node) }
         if !pending.isEmpty { logger.notice("messages the gone node had not acknowledged were delivered again", metadata: ["count": "\(pending.count)"]) }
         let lost = Set(sessions.map(\.jid))

@@ -24,6 +24,25 @@ final class PartitionRoute: RoutedService {
         guard let partition = service.partition(of: to) else {
             return service.receive(stanza, to: to, kernel: kernel, eventLoop: eventLoop)
         }
+        // The usual case, without a task: the owner is known (and, if it is this node, the partition adopted).
+        switch cluster.knownOwner(of: partition, in: domain) {
+        case .this?:
+            return serveHere(stanza, to: to, kernel: kernel, eventLoop: eventLoop)
+        case .other(let node)?:
+            let promise = eventLoop.makePromise(of: Void.self)
+            cluster.forwardToPartition(stanza, to: to, on: node) { [self] received in
+                guard !received else { return promise.succeed() }
+                // Not received: the node is gone. Looked up again, and claimed if need be.
+                cluster.forgetOwner(of: partition, in: domain)
+                promise.completeWithTask {
+                    try? await self.cluster.refreshMembership()
+                    try await self.receive(stanza, to: to, kernel: kernel, eventLoop: eventLoop)?.get()
+                }
+            }
+            return promise.futureResult
+        case nil:
+            break
+        }
         return eventLoop.makeFutureWithTask { [self] in
             // Twice at most: a node that does not receive the stanza is gone, and the partition is claimed again.
             for _ in 0..<2 {
