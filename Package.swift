@@ -316,7 +316,7 @@ let package = Package(
         .testTarget(
             name: "XMPPServerTests",
             dependencies: [
-                "XMPPServer", "XMPPServerPostgres", "XMPPBench", "XMPPTestSupport", "XMPPKernelTestSupport",
+                "XMPPServer", "XMPPServerPostgres", "XMPPServerCluster", "XMPPBench", "XMPPTestSupport", "XMPPKernelTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -1,0 +1,75 @@
+import Testing
+import XMPPCore
+@testable import XMPPServerCluster
+
+/// The pieces of the cluster that need no Redis: the text frames nodes exchange, the acknowledgement ledger and the
+/// rendezvous pick of a room's node.
+@Suite struct ClusterFrameTests {
+    static let jid = JID(validating: "alice@example.com/phone with spaces")!
+
+    @Test func everyFrameReadsBackAsWritten() throws {
+        let stanza = "<message xmlns='jabber:client'><body>two\nlines</body></message>"
+        let frames: [ClusterFrame] = [
+            .bound(node: "node-1", jid: Self.jid),
+            .presence(node: "node-1", jid: Self.jid, priority: -3, presence: "<presence xmlns='jabber:client'>\n<show>away</show></presence>"),
+            .presence(node: "n", jid: Self.jid, priority: 0, presence: nil),
+            .shared(node: "n", jid: Self.jid, key: "carbons.enabled", value: "true"),
+            .shared(node: "n", jid: Self.jid, key: "carbons.enabled", value: nil),
+            .ended(node: "n", jid: Self.jid),
+            .accountData(node: "n", username: "alice", topic: "blocklist"),
+            .deliver(from: "n", incarnation: "B1F0", sequence: 42, jid: Self.jid, stanza: stanza),
+            .acknowledged(from: "n", incarnation: "B1F0", sequence: 42),
+            .close(jid: Self.jid, condition: "conflict", text: "replaced\nby another"),
+            .close(jid: Self.jid, condition: nil, text: nil),
+            .service(to: JID(validating: "room@conference.example.com/nick")!, stanza: stanza),
+        ]
+        for frame in frames {
+            #expect(ClusterFrame(frame.text) == frame, "\(frame.text)")
+        }
+        #expect(ClusterFrame("X\nwhatever") == nil)
+        #expect(ClusterFrame("D\nn\ni\nnot-a-number\na@b/c\n<x/>") == nil)
+    }
+
+    /// Only the last field of a frame carries what a client wrote; the fields before it are JIDs and names, which
+    /// cannot hold a line break, so no client can shift a frame's fields.
+    @Test func addressesCannotHoldLineBreaks() {
+        for raw in ["a\nb@example.com", "a@example.com/x\ny", "a@exa\rmple.com", "a@example.com/x\r\nD"] {
+            #expect(JID(validating: raw) == nil, "\(raw.debugDescription)")
+        }
+    }
+
+    @Test func acknowledgedMessagesAreForgottenAndTheRestComeBack() {
+        var ledger = Acknowledgements(limit: 3)
+        let message = Element("message", namespace: XMLNamespace.client)
+        let numbers = (0..<5).map { _ in ledger.track(message, to: Self.jid, on: "node2") }
+        #expect(numbers == [1, 2, 3, 4, 5])
+        #expect(ledger.untracked == 2)   // the limit: the two oldest are no longer held
+        #expect(ledger.count == 3)
+        ledger.acknowledge(upTo: 4, by: "node2")
+        #expect(ledger.count == 1)
+        _ = ledger.track(message, to: Self.jid, on: "node3")
+        #expect(ledger.remove(6, on: "node2") == nil)
+        #expect(ledger.remove(1, on: "node3")?.sequence == 1)
+        let left = ledger.takeAll(of: "node2")
+        #expect(left.map(\.sequence) == [5])
+        #expect(ledger.takeAll(of: "node2").isEmpty)
+    }
+
+    @Test func everyNodePicksTheSameNodeAndALeavingNodeMovesOnlyItsOwn() {
+        let nodes = ["node1", "node2", "node3"]
+        var moved = 0
+        var picks: [String: Int] = [:]
+        for index in 0..<300 {
+            let key = "conference.example.com|room\(index)"
+            let pick = Rendezvous.pick(key, among: nodes)!
+            #expect(Rendezvous.pick(key, among: nodes.reversed()) == pick)
+            picks[pick, default: 0] += 1
+            let without = nodes.filter { $0 != "node3" }
+            let after = Rendezvous.pick(key, among: without)!
+            if pick != "node3" { #expect(after == pick) } else { moved += 1 }
+        }
+        #expect(picks.count == 3 && picks.values.allSatisfy { $0 > 50 }, "\(picks)")
+        #expect(moved == picks["node3"])
+        #expect(Rendezvous.pick("x", among: []) == nil)
+    }
+}
