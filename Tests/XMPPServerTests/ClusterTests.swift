@@ -49,6 +49,7 @@ import XMPPTestSupport
         let (status, output) = try #require(result)
         #expect(status == 0, "cluster scenario failed:\n\(output)")
         let steps = output.split(separator: "\n").filter { $0.hasPrefix("ok ") }
+        print("cluster scenario:\n" + steps.joined(separator: "\n"))
         #expect(steps.count == 12, "steps: \(steps)")
         #expect(output.contains("\ndone"), "\(output)")
     }
