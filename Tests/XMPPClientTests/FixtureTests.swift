@@ -219,6 +219,36 @@ struct FixtureTests {
         #expect(nested == "inside" && single.freePlaces == 1, "a body inside the gate does not wait for itself")
     }
 
+    @Test("TestGate: a body that takes every place runs alone, and bodies asked for after it wait for it")
+    func testGateRunsAHeavyBodyAlone() async throws {
+        let gate = TestGate(limit: 3)
+        final class Log: Sendable { let value = Locked((now: 0, heavyOverlapped: false, order: [String]())) }
+        let log = Log()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await gate.run {
+                    log.value.withLock { $0.now += 1; $0.order.append("light") }
+                    try await Task.sleep(for: .milliseconds(100))
+                    log.value.withLock { $0.now -= 1 }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(20))
+            group.addTask {
+                try await gate.run(places: 3) {
+                    log.value.withLock { $0.heavyOverlapped = $0.now > 0; $0.order.append("heavy") }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            try await Task.sleep(for: .milliseconds(20))
+            group.addTask {
+                try await gate.run { log.value.withLock { $0.order.append("late") } }
+            }
+            try await group.waitForAll()
+        }
+        let (overlapped, order) = log.value.withLock { ($0.heavyOverlapped, $0.order) }
+        #expect(!overlapped && order == ["light", "heavy", "late"] && gate.freePlaces == 3, "\(order)")
+    }
+
     @Test("LoopbackPort finds this process's listeners even when /proc/net/tcp runs to many pages")
     func ownershipCheckReadsTheWholeSocketTable() throws {
         // 120 listeners make the table ~18 KB, several pages: a reader that stops at the first page misses most.

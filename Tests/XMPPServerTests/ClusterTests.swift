@@ -8,7 +8,9 @@ import XMPPTestSupport
 /// account deletion, then `kill -9` of the node serving the room.
 @Suite struct ClusterTests {
     @Test(.timeLimit(.minutes(3))) func threeNodesAndTheLossOfOne() async throws {
-        let result: (status: Int32, output: String)? = try await TestGate.servers.run {
+        // Three servers, their databases, a proxy and a client process: as heavy as every other scenario together, so
+        // it runs alone among them (beside the rest of the suite on two cores it took minutes and starved timed tests).
+        let result: (status: Int32, output: String)? = try await TestGate.servers.run(places: 4) {
             let postgres = try await PostgresTestServer.shared()
             let databaseURL = try await postgres.newDatabase()
             let redis = try await RedisTestServer.start()

@@ -12,45 +12,53 @@ public final class TestGate: Sendable {
 
     /// The gates the current task holds a place in.
     @TaskLocal private static var held: Set<ObjectIdentifier> = []
-    private let state: Locked<(free: Int, waiting: [CheckedContinuation<Void, Never>])>
+    private let limit: Int
+    private let state: Locked<(free: Int, waiting: [(places: Int, continuation: CheckedContinuation<Void, Never>)])>
 
     /// A gate with `limit` places.
     public init(limit: Int) {
+        self.limit = max(1, limit)
         state = Locked((max(1, limit), []))
     }
 
-    /// Runs `body` once a place is free (at once when the task already holds one).
-    public func run<Result>(_ body: () async throws -> Result) async throws -> Result {
+    /// Runs `body` once `places` places are free (at once when the task already holds one). A scenario as heavy as
+    /// several (three server processes and their clients) takes several, up to all of them: it then runs alone among
+    /// the gated scenarios. Places are given in the order asked, so a big request is not passed over forever.
+    public func run<Result>(places: Int = 1, _ body: () async throws -> Result) async throws -> Result {
         let me = ObjectIdentifier(self)
         if Self.held.contains(me) { return try await body() }
-        await enter()
-        defer { leave() }
+        let places = min(max(1, places), limit)
+        await enter(places)
+        defer { leave(places) }
         return try await Self.$held.withValue(Self.held.union([me])) { try await body() }
     }
 
-    private func enter() async {
+    private func enter(_ places: Int) async {
         await withCheckedContinuation { continuation in
             let admitted = state.withLock { state -> Bool in
-                guard state.free > 0 else {
-                    state.waiting.append(continuation)
+                guard state.waiting.isEmpty, state.free >= places else {
+                    state.waiting.append((places, continuation))
                     return false
                 }
-                state.free -= 1
+                state.free -= places
                 return true
             }
             if admitted { continuation.resume() }
         }
     }
 
-    private func leave() {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if state.waiting.isEmpty {
-                state.free += 1
-                return nil
+    private func leave(_ places: Int) {
+        let admitted = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.free += places
+            var admitted: [CheckedContinuation<Void, Never>] = []
+            while let first = state.waiting.first, state.free >= first.places {
+                state.free -= first.places
+                admitted.append(first.continuation)
+                state.waiting.removeFirst()
             }
-            return state.waiting.removeFirst()
+            return admitted
         }
-        next?.resume()
+        for continuation in admitted { continuation.resume() }
     }
 
     /// Places free now (for the gate's own test).
