@@ -17,6 +17,15 @@ import XMPPServerKernel
                            configure: (inout ServerConfiguration) -> Void = { _ in },
                            mobile: Bool = false, prepare: (TestServer) async throws -> Void = { _ in },
                            _ body: (BenchContext) async throws -> Void) async throws {
+        // A load generator against a whole server: a scenario like the others, which waits for its place in the gate.
+        try await TestGate.servers.run {
+            try await benchAgainstAServer(security, mechanism: mechanism, configure: configure, mobile: mobile, prepare: prepare, body)
+        }
+    }
+
+    private func benchAgainstAServer(_ security: BenchTarget.Security, mechanism: SASLMechanism, configure: (inout ServerConfiguration) -> Void,
+                                     mobile: Bool, prepare: (TestServer) async throws -> Void,
+                                     _ body: (BenchContext) async throws -> Void) async throws {
         let server = try await TestServer.start(storage: "memory", configure: configure)
         for i in 1...Self.accounts {
             let created = try await server.server.kernel.storage.accounts.createAccount(

@@ -23,7 +23,8 @@ public final class TestGate: Sendable {
 
     /// Runs `body` once `places` places are free (at once when the task already holds one). A scenario as heavy as
     /// several (three server processes and their clients) takes several, up to all of them: it then runs alone among
-    /// the gated scenarios. Places are given in the order asked, so a big request is not passed over forever.
+    /// the gated scenarios. Lighter bodies are not held up behind it (a whole suite queued behind a big request would
+    /// starve its timed tests): it runs when enough places are free at once, at the latest when the others are done.
     public func run<Result>(places: Int = 1, _ body: () async throws -> Result) async throws -> Result {
         let me = ObjectIdentifier(self)
         if Self.held.contains(me) { return try await body() }
@@ -36,7 +37,7 @@ public final class TestGate: Sendable {
     private func enter(_ places: Int) async {
         await withCheckedContinuation { continuation in
             let admitted = state.withLock { state -> Bool in
-                guard state.waiting.isEmpty, state.free >= places else {
+                guard state.free >= places else {
                     state.waiting.append((places, continuation))
                     return false
                 }
@@ -51,10 +52,12 @@ public final class TestGate: Sendable {
         let admitted = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.free += places
             var admitted: [CheckedContinuation<Void, Never>] = []
-            while let first = state.waiting.first, state.free >= first.places {
-                state.free -= first.places
-                admitted.append(first.continuation)
-                state.waiting.removeFirst()
+            // In the order asked, each that fits now.
+            state.waiting.removeAll { waiter in
+                guard state.free >= waiter.places else { return false }
+                state.free -= waiter.places
+                admitted.append(waiter.continuation)
+                return true
             }
             return admitted
         }
@@ -63,4 +66,6 @@ public final class TestGate: Sendable {
 
     /// Places free now (for the gate's own test).
     public var freePlaces: Int { state.withLock { $0.free } }
+    /// Bodies waiting for places now (for the gate's own test).
+    public var waitingBodies: Int { state.withLock { $0.waiting.count } }
 }
