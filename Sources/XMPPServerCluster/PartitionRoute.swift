@@ -24,7 +24,8 @@ final class PartitionRoute: RoutedService {
         guard let partition = service.partition(of: to) else {
             return service.receive(stanza, to: to, kernel: kernel, eventLoop: eventLoop)
         }
-        // The usual case, without a task: the owner is known (and, if it is this node, the partition adopted).
+        // The usual case: the owner is known (and, if it is this node, the partition adopted); no Redis round trip, and
+        // a forward to another node keeps the order of the calls.
         switch cluster.knownOwner(of: partition, in: domain) {
         case .this?:
             return serveHere(stanza, to: to, kernel: kernel, eventLoop: eventLoop)
