@@ -7,17 +7,6 @@ import XMPPTestSupport
 /// The RESP3 client against a real redis-server on loopback: commands, pipelining, pub/sub pushes on a connection that
 /// keeps running commands, expiring keys (the cluster's liveness), and a server that goes away.
 @Suite struct RedisClientTests {
-    /// The fixture itself: a redis-server listening on its port, gone after stop().
-    @Test(.timeLimit(.minutes(1)))
-    func redisTestServerComesAndGoes() async throws {
-        let server = try await RedisTestServer.start()
-        #expect(LoopbackPort.isListening(port: server.port))
-        #expect(LoopbackPort.isListening(port: server.port, byProcess: server.pid))
-        await server.stop()
-        #expect(!LoopbackPort.isListening(port: server.port))
-        #expect(!FileManager.default.fileExists(atPath: server.directory))
-    }
-
     @Test(.timeLimit(.minutes(1)))
     func commandsAndPipelining() async throws {
         let server = try await RedisTestServer.start()

@@ -269,6 +269,22 @@ struct FixtureTests {
         #expect(missed.isEmpty, "listeners not found: \(missed.count)")
     }
 
+    @Test("RedisTestServer: a redis-server of its own listens on its port, is gone after stop() (port closed, directory removed) and starts again on the same port",
+          .timeLimit(.minutes(1)))
+    func redisLifecycle() async throws {
+        let server = try await RedisTestServer.start()
+        #expect(LoopbackPort.isListening(port: server.port))
+        #expect(LoopbackPort.isListening(port: server.port, byProcess: server.pid))
+        await server.stop()
+        #expect(!LoopbackPort.isListening(port: server.port))
+        #expect(!FileManager.default.fileExists(atPath: server.directory))
+        let again = try await RedisTestServer.start(port: server.port)
+        #expect(again.port == server.port && again.pid != server.pid)
+        #expect(LoopbackPort.isListening(port: again.port, byProcess: again.pid))
+        await again.stop()
+        #expect(!LoopbackPort.isListening(port: again.port))
+    }
+
     @Test("PostgresTestServer: a private cluster answers SQL, hands out separate databases, stops (port closed, SQL fails) and restarts on its data")
     func postgresLifecycle() async throws {
         let cluster = try await PostgresTestServer.startPrivate()

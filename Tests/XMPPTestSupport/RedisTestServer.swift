@@ -1,7 +1,7 @@
 import Foundation
 
 /// A redis-server from Debian (`redis-server`) on a free loopback port for one test, without persistence, stopped by PID.
-/// Used by RedisClientTests (`redisTestServerComesAndGoes` tests the fixture itself) and ClusterTests.
+/// Used by RedisClientTests and ClusterTests; FixtureTests.redisLifecycle tests the fixture itself.
 public final class RedisTestServer: Sendable {
     /// The port it listens on (127.0.0.1).
     public let port: Int
