@@ -75,12 +75,25 @@ final class PartitionRoute: RoutedService {
             return service.receive(stanza, to: to, kernel: kernel, eventLoop: eventLoop)
         }
         let service = self.service
-        let adoption = cluster.adoption(of: partition, in: domain) { await service.adopt(partition, kernel: kernel) }
-        return eventLoop.makeFutureWithTask { [self] in
-            await adoption?.value
-            try await service.receive(stanza, to: to, kernel: kernel, eventLoop: eventLoop)?.get()
-            if !service.holds(partition) { await cluster.release(partition, in: domain) }
+        guard let adoption = cluster.adoption(of: partition, in: domain, { await service.adopt(partition, kernel: kernel) }) else {
+            // Adopted already: straight to the service, as on a server of its own.
+            guard let done = service.receive(stanza, to: to, kernel: kernel, eventLoop: eventLoop) else {
+                releaseIfGone(partition)
+                return nil
+            }
+            return done.map { self.releaseIfGone(partition) }
         }
+        return eventLoop.makeFutureWithTask { [self] in
+            await adoption.value
+            try await service.receive(stanza, to: to, kernel: kernel, eventLoop: eventLoop)?.get()
+            releaseIfGone(partition)
+        }
+    }
+
+    /// Gives the partition up when the service does not hold it (rare: a room that does not exist, or no longer).
+    private func releaseIfGone(_ partition: String) {
+        guard !service.holds(partition) else { return }
+        Task { await cluster.release(partition, in: domain) }
     }
 }
 
