@@ -38,6 +38,23 @@ class FederatedClient(Client):
             self.register_plugin(plugin)
         self.events = asyncio.Queue()
         self.add_event_handler("user_nick_publish", lambda message: self.events.put_nowait(message))
+        self.available = asyncio.Event()
+        self.add_event_handler("presence", self.on_presence)
+
+    def on_presence(self, presence):
+        if presence["from"] == self.boundjid and presence["type"] not in ("unavailable", "error"):
+            self.available.set()
+
+    async def until_available(self):
+        # A message from the other server can reach this client's server before that has taken the initial presence
+        # sent just before it: the message is then for an account with no available resource and goes to offline
+        # storage, racing the presence that reads it out (the likely cause of "bob gets alice's message: timed out"
+        # with ejabberd, once in CI). The server sends the initial presence back once it has taken it (RFC 6121
+        # §4.2.2): from then on, messages to the bare JID are for this resource.
+        try:
+            await asyncio.wait_for(self.available.wait(), TIMEOUT / 2)  # within login()'s own TIMEOUT
+        except asyncio.TimeoutError:
+            self.settle(RuntimeError(f"{self.boundjid.full} never got its own initial presence back"))
 
     async def on_start(self, _):
         self.plugin["xep_0163"].add_interest([NICK])

@@ -84,7 +84,12 @@ class Client(slixmpp.ClientXMPP):
     async def on_start(self, _):
         await self.get_roster(timeout=TIMEOUT)
         self.send_presence()
+        await self.until_available()
         self.settle(self.plugin["feature_mechanisms"].mech.name)
+
+    async def until_available(self):
+        """Waits, once the initial presence is sent, until the client may count on its server having made it
+        available; this client does not wait (a subclass may)."""
 
     async def login(self):
         self.connect(HOST, self.port)
