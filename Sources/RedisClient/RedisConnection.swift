@@ -9,12 +9,15 @@ public enum RedisError: Error, Sendable, CustomStringConvertible, Equatable {
     case connectionClosed
     /// A ``RedisSession`` had no connection when asked (it is reconnecting, or closed): nothing was sent.
     case notConnected
+    /// The server did not answer within the connection's answer timeout: the connection was closed.
+    case timedOut
 
     public var description: String {
         switch self {
         case .server(let text): "Redis: \(text)"
         case .connectionClosed: "the connection to Redis closed"
         case .notConnected: "not connected to Redis (reconnecting, or closed)"
+        case .timedOut: "Redis did not answer in time (the connection was closed)"
         }
     }
 }
@@ -22,6 +25,11 @@ public enum RedisError: Error, Sendable, CustomStringConvertible, Equatable {
 /// One connection to a Redis 7 server speaking RESP3 (`HELLO 3`): commands are pipelined (each answer matched to its
 /// command in order, any number in flight), and out-of-band pushes (pub/sub messages) go to ``pushes``, so one
 /// connection both subscribes and runs commands.
+///
+/// With an answer timeout, a server that stops answering (stopped, overloaded, or the link to it silently gone) is
+/// noticed: when the oldest command waits longer than the timeout the connection closes and every command waiting
+/// fails with ``RedisError/timedOut``; a connection with nothing in flight sends a `PING` after half the timeout
+/// without traffic, so a dead link is found even on a connection that only receives pushes.
 ///
 /// ```swift
 /// let redis = try await RedisConnection.connect(host: "127.0.0.1", port: 6379)
@@ -39,8 +47,10 @@ public final class RedisConnection: Sendable {
         self.pushes = pushes
     }
 
-    /// Connects and switches the connection to RESP3 (with `password`, authenticating as `username`).
+    /// Connects and switches the connection to RESP3 (with `password`, authenticating as `username`); with
+    /// `answerTimeout`, a server that does not answer within it loses the connection (see the type's description).
     public static func connect(host: String, port: Int, username: String = "default", password: String? = nil,
+                               answerTimeout: TimeAmount? = nil,
                                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> RedisConnection {
         let (stream, continuation) = AsyncStream.makeStream(of: [RESPValue].self, bufferingPolicy: .bufferingNewest(10_000))
         let channel = try await ClientBootstrap(group: group)
@@ -49,7 +59,7 @@ public final class RedisConnection: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(RESPDecoder()), MessageToByteHandler(RESPCommandEncoder()),
-                        RedisCommandHandler(pushes: continuation),
+                        RedisCommandHandler(pushes: continuation, answerTimeout: answerTimeout),
                     ])
                 }
             }
@@ -129,7 +139,8 @@ public final class RedisConnection: Sendable {
     }
 }
 
-/// Matches answers to commands in order (Redis answers in order) and passes pushes on; on the channel's event loop only.
+/// Matches answers to commands in order (Redis answers in order) and passes pushes on, and watches the answer timeout;
+/// on the channel's event loop only.
 final class RedisCommandHandler: ChannelDuplexHandler {
     typealias InboundIn = RESPValue
     typealias OutboundIn = Request
@@ -142,11 +153,53 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         var written: EventLoopPromise<Void>? = nil
     }
 
-    private var waiting = CircularBuffer<EventLoopPromise<RESPValue>>()
+    /// The answers awaited, in the order of the commands, with when each command was written.
+    private var waiting = CircularBuffer<(answer: EventLoopPromise<RESPValue>, sent: NIODeadline)>()
     private let pushes: AsyncStream<[RESPValue]>.Continuation
+    private let answerTimeout: TimeAmount?
+    /// When the server last sent anything.
+    private var lastRead = NIODeadline.now()
+    private var watchdog: RepeatedTask?
 
-    init(pushes: AsyncStream<[RESPValue]>.Continuation) {
+    init(pushes: AsyncStream<[RESPValue]>.Continuation, answerTimeout: TimeAmount? = nil) {
         self.pushes = pushes
+        self.answerTimeout = answerTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        guard let answerTimeout else { return }
+        // Checked twice per timeout: a silent server is noticed between one and one and a half timeouts.
+        let period = TimeAmount.nanoseconds(max(answerTimeout.nanoseconds / 2, 10_000_000))
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        watchdog = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
+            let (handler, context) = loopBound.value
+            handler.watch(context: context, timeout: answerTimeout)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        watchdog?.cancel()
+    }
+
+    /// Closes the connection when the oldest command waits too long; pings a quiet connection with nothing in flight.
+    private func watch(context: ChannelHandlerContext, timeout: TimeAmount) {
+        guard context.channel.isActive else {
+            watchdog?.cancel()
+            return
+        }
+        let now = NIODeadline.now()
+        if let oldest = waiting.first {
+            guard now - oldest.sent > timeout else { return }
+            failAll(RedisError.timedOut)
+            context.close(promise: nil)
+        } else if now - lastRead >= TimeAmount.nanoseconds(timeout.nanoseconds / 2) {
+            // Its answer is awaited like any other (the connection is in RESP3: PING is answered, not pushed, even
+            // while subscribed), and nobody reads it.
+            let pong = context.eventLoop.makePromise(of: RESPValue.self)
+            pong.futureResult.whenFailure { _ in }
+            waiting.append((pong, now))
+            context.writeAndFlush(wrapOutboundOut(["PING"]), promise: nil)
+        }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -157,7 +210,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             promise?.fail(RedisError.connectionClosed)
             return
         }
-        if let answer = request.promise { waiting.append(answer) }
+        if let answer = request.promise { waiting.append((answer, .now())) }
         let written = context.eventLoop.makePromise(of: Void.self)
         written.futureResult.whenComplete { result in
             request.written?.completeWith(result)
@@ -171,14 +224,16 @@ final class RedisCommandHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let value = unwrapInboundIn(data)
+        lastRead = .now()
         if case .push(let elements) = value {
             pushes.yield(elements)
             return
         }
-        waiting.popFirst()?.succeed(value)
+        waiting.popFirst()?.answer.succeed(value)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        watchdog?.cancel()
         failAll()
         context.fireChannelInactive()
     }
@@ -189,10 +244,10 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    private func failAll() {
+    private func failAll(_ error: RedisError = .connectionClosed) {
         let pending = waiting
         waiting.removeAll()
-        for promise in pending { promise.fail(RedisError.connectionClosed) }
+        for (answer, _) in pending { answer.fail(error) }
         pushes.finish()
     }
 }

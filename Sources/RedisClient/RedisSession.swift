@@ -7,7 +7,8 @@ import NIOPosix
 /// reported, and their messages all come out of one ``messages`` stream that outlives the connections.
 ///
 /// While there is no connection, commands fail at once with ``RedisError/notConnected`` (they do not wait for the
-/// next one); a command in flight when the connection goes fails with ``RedisError/connectionClosed``. Messages
+/// next one); a command in flight when the connection goes fails with ``RedisError/connectionClosed`` (or
+/// ``RedisError/timedOut`` when the answer timeout found the server silent, and closed the connection). Messages
 /// published while there is no connection are lost: a user that keeps state in Redis should reload it on each
 /// ``State/connected`` of ``states``.
 ///
@@ -57,6 +58,7 @@ public final class RedisSession: Sendable {
     let port: Int
     let username: String
     let password: String?
+    let answerTimeout: TimeAmount?
     let group: any EventLoopGroup
     let log: (@Sendable (String) -> Void)?
     let messageSink: AsyncStream<Message>.Continuation
@@ -80,15 +82,18 @@ public final class RedisSession: Sendable {
     /// and keeps reconnecting until ``close()``.
     /// - Parameters:
     ///   - maxBufferedMessages: how many unread messages ``messages`` keeps before dropping new ones.
+    ///   - answerTimeout: how long a command may wait for its answer before the connection is taken for dead (closed,
+    ///     then made again); a quiet connection is pinged so a dead one is found too (``RedisConnection``). Nil: no limit.
     ///   - group: where the connections run.
     ///   - log: told of lost connections, failed attempts (the first of each outage) and reconnections.
     public init(host: String, port: Int, username: String = "default", password: String? = nil,
-                maxBufferedMessages: Int = 100_000, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                maxBufferedMessages: Int = 100_000, answerTimeout: TimeAmount? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 log: (@Sendable (String) -> Void)? = nil) {
         self.host = host
         self.port = port
         self.username = username
         self.password = password
+        self.answerTimeout = answerTimeout
         self.group = group
         self.log = log
         (messages, messageSink) = AsyncStream.makeStream(of: Message.self, bufferingPolicy: .bufferingOldest(maxBufferedMessages))
@@ -109,7 +114,8 @@ public final class RedisSession: Sendable {
 
     /// Sends a command on the current connection and waits for its answer; a server error is thrown as
     /// ``RedisError/server(_:)``. Throws ``RedisError/notConnected`` at once when there is no connection, and
-    /// ``RedisError/connectionClosed`` when it goes before the answer comes. Use ``subscribe(_:)`` for SUBSCRIBE.
+    /// ``RedisError/connectionClosed`` when it goes before the answer comes (``RedisError/timedOut`` when the answer
+    /// timeout closed it). Use ``subscribe(_:)`` for SUBSCRIBE.
     @discardableResult
     public func send(_ command: [String]) async throws -> RESPValue {
         try await readyConnection().send(command)

@@ -26,6 +26,10 @@ public struct ClusterModule: ServerModule {
     public static let resyncInterval = ConfigOption.integer(
         "cluster_resync_interval", default: 60, range: 5...3600,
         "seconds between two full reads of the cluster's session directory, besides the changes every node publishes (a safety net against a missed one)")
+    /// `cluster_redis_timeout`: seconds a Redis command may wait for its answer.
+    public static let redisTimeout = ConfigOption.integer(
+        "cluster_redis_timeout", default: 5, range: 1...300,
+        "seconds a Redis command may wait for its answer before the connection counts as dead and is made again (a connection with nothing to say is pinged, so a silently dead one is found too); what waited on it fails as if Redis were down")
 
     /// `cluster_outbox_limit`: session changes waiting for Redis.
     public static let outboxLimit = ConfigOption.integer(
@@ -45,8 +49,8 @@ public struct ClusterModule: ServerModule {
         "chat rooms whose serving node is remembered without asking Redis; past it the memory starts empty again")
 
     public var options: [ConfigOption] {
-        [Self.redisURL, Self.nodeName, Self.nodeTTL, Self.resyncInterval, Self.outboxLimit, Self.inboxLimit, Self.unacknowledgedLimit,
-         Self.partitionCache]
+        [Self.redisURL, Self.nodeName, Self.nodeTTL, Self.resyncInterval, Self.redisTimeout, Self.outboxLimit, Self.inboxLimit,
+         Self.unacknowledgedLimit, Self.partitionCache]
     }
 
     /// Creates the module.
@@ -63,6 +67,7 @@ public struct ClusterModule: ServerModule {
                                              resyncInterval: configuration.value(of: resyncInterval)) else {
             throw ClusterStartError(description: "cluster_redis_url must be redis://[USER:PASSWORD@]HOST[:PORT] and cluster_node letters, digits, '-', '_' or '.' (cluster module)")
         }
+        settings.redisTimeout = configuration.value(of: redisTimeout)
         settings.limits.outbox = configuration.value(of: outboxLimit)
         settings.limits.inbox = configuration.value(of: inboxLimit)
         settings.limits.unacknowledgedPerNode = configuration.value(of: unacknowledgedLimit)

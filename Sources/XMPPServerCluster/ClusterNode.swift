@@ -81,9 +81,11 @@ public final class ClusterNode: ClusterLink, Sendable {
     // MARK: Joining and leaving
 
     public func start(kernel: ServerKernel) async throws {
-        let commands = RedisSession(host: settings.host, port: settings.port, username: settings.username, password: settings.password)
+        let timeout = TimeAmount.seconds(Int64(settings.redisTimeout))
+        let commands = RedisSession(host: settings.host, port: settings.port, username: settings.username, password: settings.password,
+                                    answerTimeout: timeout)
         let listener = RedisSession(host: settings.host, port: settings.port, username: settings.username, password: settings.password,
-                                    maxBufferedMessages: settings.limits.inbox)
+                                    maxBufferedMessages: settings.limits.inbox, answerTimeout: timeout)
         state.withLock { state in
             state.kernel = kernel
             state.commands = commands

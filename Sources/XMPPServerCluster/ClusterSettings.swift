@@ -1,7 +1,8 @@
 import Logging
 import Foundation
 
-/// Where the cluster's Redis is and who this node is (`cluster_redis_url`, `cluster_node`, `cluster_node_ttl`).
+/// Where the cluster's Redis is and who this node is (`cluster_redis_url`, `cluster_node`, `cluster_node_ttl`,
+/// `cluster_redis_timeout`).
 public struct ClusterSettings: Sendable, Equatable {
     /// Redis's address.
     public var host: String
@@ -18,6 +19,9 @@ public struct ClusterSettings: Sendable, Equatable {
     /// How often, in seconds, the node reads the whole session directory again (besides at start and after Redis
     /// comes back), in case a change was missed.
     public var resyncInterval: Int
+    /// How long, in seconds, a Redis command may wait for its answer before the connection is taken for dead and made
+    /// again (a quiet connection is pinged, so a silently dead one is found too).
+    public var redisTimeout = 5
     /// How much may wait in memory (``ClusterLimits``).
     public var limits = ClusterLimits()
 

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import RedisClient
 import Testing
 import XMPPTestSupport
@@ -55,6 +56,47 @@ import XMPPTestSupport
         await states.finished()
         await messages.finished()
         #expect(await states.items == [.connected, .disconnected, .connected, .disconnected], "close reports the loss")
+    }
+
+    /// A server that stops answering (SIGSTOP: the connection stays open, nothing comes back) is taken for dead after
+    /// the answer timeout, by a command in flight and, on a connection that only listens, by its own ping; once it
+    /// answers again the session is back with its subscriptions.
+    @Test(.timeLimit(.minutes(1)))
+    func aServerThatStopsAnsweringIsTakenForDead() async throws {
+        let server = try await RedisTestServer.start()
+        defer { Task { await server.stop() } }
+        let session = RedisSession(host: "127.0.0.1", port: server.port, answerTimeout: .milliseconds(500))
+        defer { Task { await session.close() } }
+        let states = Recorder(session.states)
+        let messages = Recorder(session.messages)
+        #expect(await session.subscribe(["news"]) == false)
+        #expect(await eventually { session.isConnected })
+        let listener = try await RedisConnection.connect(host: "127.0.0.1", port: server.port, answerTimeout: .milliseconds(500))
+        try await listener.subscribe(["quiet"])
+        let listened = Recorder(listener.pushes)
+
+        kill(server.pid, SIGSTOP)
+        let asked = ContinuousClock.now
+        await #expect(throws: RedisError.timedOut) { try await session.send(["PING"]) }
+        let waited = ContinuousClock.now - asked
+        #expect(waited >= .milliseconds(500) && waited < .seconds(5), "\(waited)")
+        #expect(await eventually { await states.items == [.connected, .disconnected] })
+        // Nothing was sent on the listening connection: its ping went unanswered.
+        #expect(await eventually(within: 5) { await listened.hasEnded })
+        #expect(!listener.isActive)
+
+        kill(server.pid, SIGCONT)
+        #expect(await eventually { session.isConnected })
+        #expect(try await session.send(["PING"]).string == "PONG")
+        let publisher = try await RedisConnection.connect(host: "127.0.0.1", port: server.port)
+        defer { Task { await publisher.close() } }
+        #expect(try await publisher.send(["PUBLISH", "news", "back"]).integer == 1, "subscribed again")
+        #expect(await eventually { await messages.items.map(\.text) == ["back"] })
+        // A quiet connection that answers its pings stays: a second and a half with nothing to do.
+        let changes = await states.items.count
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(session.isConnected)
+        #expect(await states.items.count == changes)
     }
 
     @Test(.timeLimit(.minutes(1)))
@@ -127,6 +169,8 @@ import XMPPTestSupport
 private actor Recorder<Element: Sendable> {
     private(set) var items: [Element] = []
     private var ended = false
+    /// Whether the stream has ended.
+    var hasEnded: Bool { ended }
 
     init(_ stream: AsyncStream<Element>) {
         Task { await self.read(stream) }

@@ -1,9 +1,10 @@
 import Testing
 import XMPPCore
 @testable import XMPPServerCluster
+import XMPPServerKernel
 
-/// The pieces of the cluster that need no Redis: the text frames nodes exchange, the acknowledgement ledger and the
-/// rendezvous pick of a room's node.
+/// The pieces of the cluster that need no Redis: the text frames nodes exchange, the acknowledgement ledger, the
+/// rendezvous pick of a room's node, and the settings read from the configuration.
 @Suite struct ClusterFrameTests {
     static let jid = JID(validating: "alice@example.com/phone with spaces")!
 
@@ -71,5 +72,29 @@ import XMPPCore
         #expect(picks.count == 3 && picks.values.allSatisfy { $0 > 50 }, "\(picks)")
         #expect(moved == picks["node3"])
         #expect(Rendezvous.pick("x", among: []) == nil)
+    }
+
+    @Test func settingsComeFromTheConfiguration() throws {
+        var configuration = KernelConfiguration(domain: "example.com")
+        #expect(try ClusterModule.settings(in: configuration) == nil, "no cluster_redis_url: no cluster")
+        configuration.set(ClusterModule.redisURL, to: "redis://xmppd:p%40ss@[::1]:6380")
+        configuration.set(ClusterModule.nodeName, to: "node-1")
+        configuration.set(ClusterModule.nodeTTL, to: 3)
+        configuration.set(ClusterModule.redisTimeout, to: 2)
+        configuration.set(ClusterModule.inboxLimit, to: 500)
+        let settings = try #require(try ClusterModule.settings(in: configuration))
+        #expect(settings.host == "::1" && settings.port == 6380 && settings.username == "xmppd" && settings.password == "p@ss")
+        #expect(settings.node == "node-1" && settings.nodeTTL == 3 && settings.redisTimeout == 2 && settings.limits.inbox == 500)
+        #expect(settings.resyncInterval == 60 && settings.limits.outbox == 100_000, "the defaults")
+        #expect(settings.maskedURL == "redis://xmppd:***@[::1]:6380")
+        #expect(ClusterModule().options.contains { $0.key == "cluster_redis_timeout" }, "declared, so the file may set it")
+
+        for url in ["http://redis:6379", "redis://", "redis://host/1", "redis://host?db=2"] {
+            configuration.set(ClusterModule.redisURL, to: url)
+            #expect(throws: ClusterStartError.self, "\(url)") { try ClusterModule.settings(in: configuration) }
+        }
+        configuration.set(ClusterModule.redisURL, to: "redis://127.0.0.1")
+        configuration.set(ClusterModule.nodeName, to: "node 1")
+        #expect(throws: ClusterStartError.self) { try ClusterModule.settings(in: configuration) }
     }
 }
