@@ -15,6 +15,10 @@ enum ClusterFrame: Equatable {
     case ended(node: String, jid: JID)
     /// Cached data of an account changed.
     case accountData(node: String, username: String, topic: String)
+    /// A node whose heartbeat had lapsed is alive again (same incarnation); its sessions follow.
+    case back(node: String, incarnation: String)
+    /// `by` took `node` (incarnation `incarnation`) for gone and has told its contacts so.
+    case reaped(node: String, incarnation: String, by: String)
 
     // On a node's inbox:
     /// A stanza for a session of the receiving node; a message that offline storage would keep has a sequence
@@ -45,6 +49,8 @@ enum ClusterFrame: Equatable {
         case .shared(let node, let jid, let key, let value): "S\n\(node)\n\(jid)\n\(key)\n\(value == nil ? "0" : "1")\n\(value ?? "")"
         case .ended(let node, let jid): "E\n\(node)\n\(jid)"
         case .accountData(let node, let username, let topic): "A\n\(node)\n\(topic)\n\(username)"
+        case .back(let node, let incarnation): "U\n\(node)\n\(incarnation)"
+        case .reaped(let node, let incarnation, let by): "X\n\(node)\n\(incarnation)\n\(by)"
         case .deliver(let from, let incarnation, let sequence, let jid, let stanza):
             "D\n\(from)\n\(incarnation)\n\(sequence)\n\(jid)\n\(stanza)"
         case .acknowledged(let from, let incarnation, let sequence): "K\n\(from)\n\(incarnation)\n\(sequence)"
@@ -76,6 +82,12 @@ enum ClusterFrame: Equatable {
         case "A":
             guard let f = fields(3) else { return nil }
             self = .accountData(node: f[0], username: f[2], topic: f[1])
+        case "U":
+            guard let f = fields(2) else { return nil }
+            self = .back(node: f[0], incarnation: f[1])
+        case "X":
+            guard let f = fields(3) else { return nil }
+            self = .reaped(node: f[0], incarnation: f[1], by: f[2])
         case "D":
             guard let f = fields(5), let sequence = UInt64(f[2]), let jid = jid(f[3]) else { return nil }
             self = .deliver(from: f[0], incarnation: f[1], sequence: sequence, jid: jid, stanza: f[4])

@@ -76,6 +76,29 @@ extension ClusterNode {
         _ = try await commands.pipeline(batch)
     }
 
+    /// After another node took this one for gone and told the contacts of its users that they went unavailable: the
+    /// presence of each of this node's available sessions again, to the contacts who receive it and to the account's
+    /// resources on other nodes (RFC 6121 §4.4.2 broadcast, as if each had sent it anew; nothing is probed again).
+    func announcePresenceAgain() async {
+        guard let kernel else { return }
+        let users = Set(kernel.registry.allSessions().lazy.filter { $0.clusterNode == nil }.map(\.jid.bare))
+        for user in users {
+            let entries = kernel.registry.entries(of: user)
+            let own = entries.filter { $0.session.clusterNode == nil && $0.isAvailable }
+            guard !own.isEmpty else { continue }
+            for item in await kernel.rosterItems(of: user) where item.contactReceivesPresence {
+                kernel.sendPresenceOfResources(of: user, to: item.jid, unavailable: false)
+            }
+            for sibling in entries where sibling.session.clusterNode != nil && sibling.isAvailable {
+                for entry in own {
+                    guard var presence = entry.presence else { continue }
+                    presence.setAttribute("to", to: sibling.session.jid.description)
+                    sibling.session.deliver(presence)
+                }
+            }
+        }
+    }
+
     // MARK: The other nodes' sessions
 
     /// Reads every live node's sessions and makes the mirror match: adds what is missing, updates what changed,
@@ -135,6 +158,18 @@ extension ClusterNode {
             mirrorEnded(jid, on: node)
         case .accountData(let node, let username, let topic) where node != nodeName:
             kernel?.accountDataChangedElsewhere(username, topic: topic)
+        case .back(let node, let nodeIncarnation) where node != nodeName:
+            // Its sessions follow on this channel: they must not be ignored as a gone node's late events.
+            state.withLock { state in
+                state.backs += 1
+                guard state.gone.remove(node) != nil else { return }
+                state.live[node] = nodeIncarnation
+            }
+        case .reaped(let node, let reapedIncarnation, let by) where node == nodeName && reapedIncarnation == incarnation:
+            // Taken for gone while alive: the contacts were told this node's users went unavailable.
+            logger.warning("another cluster node took this one for gone; announcing its sessions and presence again",
+                           metadata: ["by": "\(by)"])
+            Task { await self.rejoin(announcingPresence: true) }
         default:
             return
         }

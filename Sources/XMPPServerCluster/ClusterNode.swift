@@ -53,6 +53,8 @@ public final class ClusterNode: ClusterLink, Sendable {
         var adopting: [String: Task<Void, Never>] = [:]
         /// Nodes declared gone and not alive again: their late events are ignored.
         var gone: Set<String> = []
+        /// Counts the `back` events of other nodes: a membership read begun before one is out of date.
+        var backs = 0
         /// Directory reads under way, and the sessions events touched meanwhile, by node.
         var resyncs = 0
         var touchedDuringResync: [String: Set<JID>] = [:]
@@ -195,7 +197,10 @@ public final class ClusterNode: ClusterLink, Sendable {
                 if answers.first?.string != incarnation {
                     // The key had expired: the others took this node for gone and forgot its sessions and rooms.
                     logger.warning("this node's cluster heartbeat had lapsed; announcing its sessions again")
-                    await recover()
+                    // Whoever reaped this node says so on the events channel once its contacts were told; should
+                    // that have been missed (the listening connection went meanwhile), the key says it too.
+                    let reaped = (try? await commands.send(["GET", keys.reaped(nodeName, incarnation)]))?.string == Self.reapDone
+                    await rejoin(announcingPresence: reaped)
                 }
                 try await refreshMembership()
                 if ContinuousClock.now - lastResync > .seconds(settings.resyncInterval) {
@@ -211,6 +216,7 @@ public final class ClusterNode: ClusterLink, Sendable {
     /// Reads which nodes are alive; a node that is gone (key expired, or a new incarnation) is reaped.
     func refreshMembership() async throws {
         guard let commands else { return }
+        let backsBefore = state.withLock { $0.backs }
         let names = try await commands.send(["SMEMBERS", keys.nodes]).stringElements
         let answers = names.isEmpty ? [] : try await commands.pipeline(names.map { ["GET", keys.alive($0)] })
         var live: [String: String] = [:]
@@ -218,12 +224,20 @@ public final class ClusterNode: ClusterLink, Sendable {
             if let incarnation = answer.string { live[name] = incarnation }
         }
         live[nodeName] = incarnation
-        let previous = state.withLock { state -> [String: String] in
+        let read = state.withLock { state -> (previous: [String: String], returned: Bool)? in
+            // A node announced itself back meanwhile: this read may predate its heartbeat; the next one decides.
+            guard state.backs == backsBefore else { return nil }
             defer {
                 state.live = live
                 state.gone.subtract(live.keys)
             }
-            return state.live
+            return (state.live, !state.gone.isDisjoint(with: live.keys))
+        }
+        guard let (previous, returned) = read else { return }
+        if returned {
+            // A node taken for gone is alive again (its heartbeat had only lapsed): its events were ignored meanwhile,
+            // so its sessions are read from the directory.
+            try await resynchronize()
         }
         for (name, incarnation) in previous where name != nodeName && live[name] != incarnation {
             await nodeGone(name, incarnation: incarnation)
@@ -255,10 +269,11 @@ public final class ClusterNode: ClusterLink, Sendable {
         let reaper = (try? await commands.send(claim))?.string == "OK"
         logger.warning("cluster node gone", metadata: ["node": "\(node)", "sessions": "\(sessions.count)", "reaper": "\(reaper)"])
         let eventLoop = eventLoops.next()
+        var broadcasts: [EventLoopFuture<Void>] = []
         for session in sessions {
             if reaper {
                 // Unavailable presence to its contacts and the account's other resources, and the session-ended hooks.
-                _ = kernel.sessionEnded(session)
+                if let broadcast = kernel.sessionEnded(session) { broadcasts.append(broadcast) }
             } else {
                 kernel.registry.remove(session)
             }
@@ -277,7 +292,38 @@ public final class ClusterNode: ClusterLink, Sendable {
         if reaper {
             // Unless it came back meanwhile (a new incarnation, or a heartbeat that had only lapsed).
             _ = try? await commands.send(["EVAL", Self.reapScript, "3", keys.alive(node), keys.sessions(node), keys.nodes, node])
+            guard let incarnation else { return }
+            // Once the contacts were told (the presence is on its way to the other nodes, ahead of what follows): a
+            // node that had only lapsed announces its users' presence again, after this.
+            for broadcast in broadcasts { try? await broadcast.get() }
+            _ = try? await commands.pipeline([
+                ["SET", keys.reaped(node, incarnation), Self.reapDone, "XX", "KEEPTTL"],
+                ["PUBLISH", keys.events, ClusterFrame.reaped(node: node, incarnation: incarnation, by: nodeName).text],
+            ])
         }
+    }
+
+    /// The value of `reaped:NODE:INCARNATION` once the reaper has told the node's contacts.
+    static let reapDone = "told"
+
+    /// Back after this node's heartbeat lapsed (the others may have taken it for gone): alive again, announced as back
+    /// (so the others take its events again, in order, before its sessions), its sessions written and announced
+    /// again; with `announcingPresence` (it was reaped: its users' contacts were told they went unavailable), their
+    /// presence sent again.
+    func rejoin(announcingPresence: Bool) async {
+        guard let commands else { return }
+        do {
+            _ = try await commands.pipeline([
+                ["SET", keys.alive(nodeName), incarnation, "PX", String(settings.nodeTTL * 1000)],
+                ["SADD", keys.nodes, nodeName],
+                ["PUBLISH", keys.events, ClusterFrame.back(node: nodeName, incarnation: incarnation).text],
+            ])
+        } catch {
+            logger.warning("cluster heartbeat failed", metadata: ["error": "\(error)"])
+            return
+        }
+        await recover()
+        if announcingPresence { await announcePresenceAgain() }
     }
 }
 

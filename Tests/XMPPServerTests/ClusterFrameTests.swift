@@ -18,6 +18,7 @@ import XMPPServerKernel
             .shared(node: "n", jid: Self.jid, key: "carbons.enabled", value: nil),
             .ended(node: "n", jid: Self.jid),
             .accountData(node: "n", username: "alice", topic: "blocklist"),
+            .back(node: "n", incarnation: "f00d"), .reaped(node: "n", incarnation: "f00d", by: "m"),
             .deliver(from: "n", incarnation: "B1F0", sequence: 42, jid: Self.jid, stanza: stanza),
             .acknowledged(from: "n", incarnation: "B1F0", sequence: 42),
             .close(jid: Self.jid, condition: "conflict", text: "replaced\nby another"),
@@ -27,7 +28,7 @@ import XMPPServerKernel
         for frame in frames {
             #expect(ClusterFrame(frame.text) == frame, "\(frame.text)")
         }
-        #expect(ClusterFrame("X\nwhatever") == nil)
+        #expect(ClusterFrame("Z\nwhatever") == nil)
         #expect(ClusterFrame("D\nn\ni\nnot-a-number\na@b/c\n<x/>") == nil)
     }
 

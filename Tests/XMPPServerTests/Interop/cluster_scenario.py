@@ -1,5 +1,5 @@
-"""Cluster scenario: slixmpp clients spread over three xmppd nodes that share PostgreSQL and Redis, then kill -9 of
-the node serving a chat room.
+"""Cluster scenario: slixmpp clients spread over three xmppd nodes that share PostgreSQL and Redis, a node stopped past
+its heartbeat TTL and resumed, then kill -9 of the node serving a chat room.
 
 usage: python3 -u cluster_scenario.py HOST PORT1 0 DOMAIN CA_CERT PORT2 PORT3 PID1 PID2 PID3 REDIS_PORT PROXY_PORT
            XMPPCTL NODE1_DATA_DIR
@@ -187,6 +187,28 @@ async def main():
     except asyncio.TimeoutError:
         fail("account deletion", "dave's session on node3 stayed open")
     ok("an account deleted on node1 loses its session on node3")
+
+    # A node stopped (SIGSTOP) past its heartbeat TTL is taken for gone: its users' contacts see them go unavailable.
+    # Running again, it finds it was reaped and announces its sessions and their presence again: the contacts see the
+    # users come back, and messages reach them both ways. (Not the room's node: the next step needs it.)
+    paused = 1 if owner == NODES[0] else 0
+    sleeper, watcher = (bob, alice) if paused == 1 else (alice, bob)
+    os.kill(PIDS[paused], signal.SIGSTOP)
+    try:
+        await next_matching(watcher.presences, lambda p: p["from"] == sleeper.boundjid and p["type"] == "unavailable",
+                            "a contact sees the stopped node's user go unavailable")
+    finally:
+        os.kill(PIDS[paused], signal.SIGCONT)
+    resumed_at = time.monotonic()
+    await next_matching(watcher.presences, lambda p: p["from"] == sleeper.boundjid and p["type"] == "available",
+                        "the contact sees the user available again once the node runs")
+    back_after = time.monotonic() - resumed_at
+    watcher.send_message(mto=sleeper.boundjid.bare, mbody="welcome back", mtype="chat")
+    await next_matching(sleeper.messages, lambda m: m["body"] == "welcome back", "the user on the resumed node gets a message")
+    sleeper.send_message(mto=watcher.boundjid.full, mbody="glad to be", mtype="chat")
+    await next_matching(watcher.messages, lambda m: m["body"] == "glad to be", "the contact gets the answer")
+    ok(f"{NODES[paused]} stopped past its TTL: its users went unavailable to their contacts, and {back_after:.1f} s after "
+       "it ran again were available and reachable")
 
     # kill -9 of the node serving the room. erin is on that node only, and is sent a message as it dies.
     victim = NODES.index(owner)
