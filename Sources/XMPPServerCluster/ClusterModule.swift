@@ -34,7 +34,7 @@ public struct ClusterModule: ServerModule {
     /// `cluster_outbox_limit`: session changes waiting for Redis.
     public static let outboxLimit = ConfigOption.integer(
         "cluster_outbox_limit", default: 100_000, range: 100...10_000_000,
-        "session changes of this node waiting to be written to Redis; past it a change is logged and left to the next full directory read")
+        "session changes of this node waiting to be written to Redis; past it a change is logged and left to the next full directory read. Also the most announcements kept while Redis is away (a message stored offline for a user of another node), to publish again once it answers")
     /// `cluster_inbox_limit`: messages from Redis not handled yet.
     public static let inboxLimit = ConfigOption.integer(
         "cluster_inbox_limit", default: 100_000, range: 100...10_000_000,

@@ -44,6 +44,7 @@ extension ClusterNode {
         if let command { batch.insert(command, at: 0) }
         if !outbox.add(batch) {
             logger.warning("cluster outbox full; a session change waits for the next directory read")
+            retainUnannounced(batch)
         }
     }
 
@@ -54,6 +55,7 @@ extension ClusterNode {
                 _ = try await commands?.pipeline(batch)
             } catch {
                 logger.warning("cluster directory update failed", metadata: ["error": "\(error)"])
+                retainUnannounced(batch)
             }
         }
     }

@@ -55,6 +55,9 @@ public final class ClusterNode: ClusterLink, Sendable {
         var gone: Set<String> = []
         /// Counts the `back` events of other nodes: a membership read begun before one is out of date.
         var backs = 0
+        /// Account-data announcements Redis did not take, and until when each is published again (`nil`: not taken
+        /// yet). See ``announceAgain()``.
+        var unannounced: [AccountTopic: ContinuousClock.Instant?] = [:]
         /// Directory reads under way, and the sessions events touched meanwhile, by node.
         var resyncs = 0
         var touchedDuringResync: [String: Set<JID>] = [:]
@@ -166,6 +169,7 @@ public final class ClusterNode: ClusterLink, Sendable {
         do {
             try await republishOwnSessions()
             try await resynchronize()
+            await announceAgain()
         } catch {
             logger.warning("cluster recovery failed; the next heartbeat tries again", metadata: ["error": "\(error)"])
         }
@@ -203,6 +207,7 @@ public final class ClusterNode: ClusterLink, Sendable {
                     await rejoin(announcingPresence: reaped)
                 }
                 try await refreshMembership()
+                if state.withLock({ !$0.unannounced.isEmpty }) { await announceAgain() }
                 if ContinuousClock.now - lastResync > .seconds(settings.resyncInterval) {
                     lastResync = ContinuousClock.now
                     try await resynchronize()

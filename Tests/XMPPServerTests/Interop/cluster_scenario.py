@@ -1,8 +1,9 @@
 """Cluster scenario: slixmpp clients spread over three xmppd nodes that share PostgreSQL and Redis, a node stopped past
-its heartbeat TTL and resumed, then kill -9 of the node serving a chat room.
+its heartbeat TTL and resumed, kill -9 of the node serving a chat room, then Redis stopped while a message crosses
+nodes.
 
 usage: python3 -u cluster_scenario.py HOST PORT1 0 DOMAIN CA_CERT PORT2 PORT3 PID1 PID2 PID3 REDIS_PORT PROXY_PORT
-           XMPPCTL NODE1_DATA_DIR
+           XMPPCTL NODE1_DATA_DIR REDIS_PID
 
 PROXY_PORT is HAProxy's c2s port in front of the three nodes ("-" when HAProxy is not installed). Each step prints
 "ok <step>"; the first failure prints "FAIL <step>: <why>" and exits 1. Run by Tests/XMPPServerTests/ClusterTests.swift.
@@ -24,6 +25,7 @@ PIDS = [int(sys.argv[8]), int(sys.argv[9]), int(sys.argv[10])]
 REDIS_PORT = int(sys.argv[11])
 PROXY_PORT = None if sys.argv[12] == "-" else int(sys.argv[12])
 XMPPCTL, NODE1_DIR = sys.argv[13], sys.argv[14]
+REDIS_PID = int(sys.argv[15])
 NODES = ["node1", "node2", "node3"]
 PREFIX = f"xmppd:{DOMAIN}:"
 
@@ -273,7 +275,30 @@ async def main():
     via = "HAProxy" if PROXY_PORT else "another node"
     ok(f"erin reconnects through {via}: of {len(burst)} messages sent to her while her node was killed, {len(before)} reached her before, the rest now")
 
-    for client in survivors + [back]:
+    # Redis stops answering while a user of one surviving node writes to a user of the other. The nodes take it for
+    # down after cluster_redis_timeout (1 s here): the message cannot cross and goes to offline storage, and the
+    # announcement of it cannot go out either. Once Redis answers, the node that stored it announces it again, and the
+    # recipient's node delivers it to her: she does not wait for her next login.
+    first, second = [index for index in range(3) if index != victim]
+    ivy = Member(f"ivy{SUFFIX}", first, register=True)
+    jack = Member(f"jack{SUFFIX}", second, register=True)
+    await ivy.login()
+    await jack.login()
+    await asyncio.sleep(0.5)  # ivy's node mirrors jack's session: the message is for another node's session
+    os.kill(REDIS_PID, signal.SIGSTOP)
+    try:
+        ivy.send_message(mto=f"jack{SUFFIX}@{DOMAIN}", mbody="while Redis was away", mtype="chat")
+        await asyncio.sleep(3)
+    finally:
+        os.kill(REDIS_PID, signal.SIGCONT)
+    resumed_at = time.monotonic()
+    got = await next_matching(jack.messages, lambda m: m["body"] == "while Redis was away", "jack gets the message once Redis answers")
+    if got["from"].bare != ivy.boundjid.bare:
+        fail("message across a Redis stop", str(got))
+    ok(f"Redis stopped for 3 s while a message crossed from {NODES[first]} to {NODES[second]}: stored offline, delivered "
+       f"{time.monotonic() - resumed_at:.1f} s after Redis answered again")
+
+    for client in survivors + [back, ivy, jack]:
         client.disconnect()
     await asyncio.sleep(0.5)
     print("done", flush=True)
