@@ -27,9 +27,11 @@ public enum RedisError: Error, Sendable, CustomStringConvertible, Equatable {
 /// connection both subscribes and runs commands.
 ///
 /// With an answer timeout, a server that stops answering (stopped, overloaded, or the link to it silently gone) is
-/// noticed: when the oldest command waits longer than the timeout the connection closes and every command waiting
-/// fails with ``RedisError/timedOut``; a connection with nothing in flight sends a `PING` after half the timeout
-/// without traffic, so a dead link is found even on a connection that only receives pushes.
+/// noticed: when commands wait and nothing has come from the server for longer than the timeout (since the oldest
+/// was sent, or since the last answer of a long pipeline), the connection closes and every command waiting fails
+/// with ``RedisError/timedOut`` (a command that timed out may still have run); a connection with nothing in flight
+/// sends a `PING` after half the timeout without traffic, so a dead link is found even on a connection that only
+/// receives pushes.
 ///
 /// ```swift
 /// let redis = try await RedisConnection.connect(host: "127.0.0.1", port: 6379)
@@ -167,8 +169,19 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        guard let answerTimeout else { return }
-        // Checked twice per timeout: a silent server is noticed between one and one and a half timeouts.
+        if context.channel.isActive { startWatchdog(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        startWatchdog(context: context)
+        context.fireChannelActive()
+    }
+
+    /// From the moment the connection is up (a slow connect must not count against the first answer).
+    private func startWatchdog(context: ChannelHandlerContext) {
+        guard let answerTimeout, watchdog == nil else { return }
+        // Checked twice per timeout: a server that stops answering is noticed between one and one and a half
+        // timeouts after its last answer; an idle link that died, after one and a half to two (its ping goes first).
         let period = TimeAmount.nanoseconds(max(answerTimeout.nanoseconds / 2, 10_000_000))
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         watchdog = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
@@ -181,15 +194,13 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         watchdog?.cancel()
     }
 
-    /// Closes the connection when the oldest command waits too long; pings a quiet connection with nothing in flight.
+    /// Closes the connection when commands wait and nothing came from the server for longer than the timeout (a long
+    /// pipeline whose answers keep coming is not a dead server); pings a quiet connection with nothing in flight.
     private func watch(context: ChannelHandlerContext, timeout: TimeAmount) {
-        guard context.channel.isActive else {
-            watchdog?.cancel()
-            return
-        }
+        guard context.channel.isActive else { return }
         let now = NIODeadline.now()
         if let oldest = waiting.first {
-            guard now - oldest.sent > timeout else { return }
+            guard now - max(oldest.sent, lastRead) > timeout else { return }
             failAll(RedisError.timedOut)
             context.close(promise: nil)
         } else if now - lastRead >= TimeAmount.nanoseconds(timeout.nanoseconds / 2) {

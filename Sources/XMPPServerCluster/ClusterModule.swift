@@ -29,7 +29,7 @@ public struct ClusterModule: ServerModule {
     /// `cluster_redis_timeout`: seconds a Redis command may wait for its answer.
     public static let redisTimeout = ConfigOption.integer(
         "cluster_redis_timeout", default: 5, range: 1...300,
-        "seconds a Redis command may wait for its answer before the connection counts as dead and is made again (a connection with nothing to say is pinged, so a silently dead one is found too); what waited on it fails as if Redis were down")
+        "seconds Redis may leave a command unanswered (with nothing else coming from it) before the connection counts as dead and is made again (a connection with nothing to say is pinged, so a silently dead one is found too); what waited on it fails as if Redis were down")
 
     /// `cluster_outbox_limit`: session changes waiting for Redis.
     public static let outboxLimit = ConfigOption.integer(

@@ -1,3 +1,4 @@
+import Logging
 import RedisClient
 import XMPPCore
 
@@ -21,11 +22,16 @@ extension ClusterNode {
     func retainUnannounced(_ commands: [[String]]) {
         for command in commands where command.count == 3 && command[0] == "PUBLISH" {
             guard case .accountData(_, let username, let topic)? = ClusterFrame(command[2]) else { continue }
-            state.withLock { state in
+            let kept = state.withLock { state -> Bool in
                 let key = AccountTopic(username: username, topic: topic)
-                guard state.unannounced.count < settings.limits.outbox || state.unannounced[key] != nil else { return }
+                guard state.unannounced.count < settings.limits.outbox || state.unannounced[key] != nil else { return false }
                 // Not due to end until Redis has taken it once.
                 state.unannounced[key] = .some(nil)
+                return true
+            }
+            if !kept {
+                logger.warning("too many cluster announcements wait for Redis; one is dropped",
+                               metadata: ["user": "\(username)", "topic": "\(topic)"])
             }
         }
     }

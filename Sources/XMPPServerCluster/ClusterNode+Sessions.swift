@@ -79,8 +79,10 @@ extension ClusterNode {
     }
 
     /// After another node took this one for gone and told the contacts of its users that they went unavailable: the
-    /// presence of each of this node's available sessions again, to the contacts who receive it and to the account's
-    /// resources on other nodes (RFC 6121 §4.4.2 broadcast, as if each had sent it anew; nothing is probed again).
+    /// presence of the accounts with an available session here again (of each of their available resources, those on
+    /// other nodes too: a repeat does no harm), to the contacts who receive it, and this node's sessions' presence to
+    /// the accounts' resources on other nodes (RFC 6121 §4.4.2 broadcast, as if sent anew; nothing is probed again).
+    /// Directed presence (chat rooms) is not restored.
     func announcePresenceAgain() async {
         guard let kernel else { return }
         let users = Set(kernel.registry.allSessions().lazy.filter { $0.clusterNode == nil }.map(\.jid.bare))
@@ -163,15 +165,16 @@ extension ClusterNode {
         case .back(let node, let nodeIncarnation) where node != nodeName:
             // Its sessions follow on this channel: they must not be ignored as a gone node's late events.
             state.withLock { state in
-                state.backs += 1
-                guard state.gone.remove(node) != nil else { return }
+                state.backs[node, default: 0] += 1
+                state.gone.remove(node)
                 state.live[node] = nodeIncarnation
             }
         case .reaped(let node, let reapedIncarnation, let by) where node == nodeName && reapedIncarnation == incarnation:
-            // Taken for gone while alive: the contacts were told this node's users went unavailable.
+            // Taken for gone while alive: the contacts were told this node's users went unavailable (the presence goes
+            // out again once, whoever asks first: see wasReaped()).
             logger.warning("another cluster node took this one for gone; announcing its sessions and presence again",
                            metadata: ["by": "\(by)"])
-            Task { await self.rejoin(announcingPresence: true) }
+            Task { await self.rejoin() }
         default:
             return
         }

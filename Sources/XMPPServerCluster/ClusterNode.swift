@@ -53,8 +53,8 @@ public final class ClusterNode: ClusterLink, Sendable {
         var adopting: [String: Task<Void, Never>] = [:]
         /// Nodes declared gone and not alive again: their late events are ignored.
         var gone: Set<String> = []
-        /// Counts the `back` events of other nodes: a membership read begun before one is out of date.
-        var backs = 0
+        /// Counts the `back` events of each other node: a membership read begun before one is out of date for it.
+        var backs: [String: Int] = [:]
         /// Account-data announcements Redis did not take, and until when each is published again (`nil`: not taken
         /// yet). See ``announceAgain()``.
         var unannounced: [AccountTopic: ContinuousClock.Instant?] = [:]
@@ -160,7 +160,9 @@ public final class ClusterNode: ClusterLink, Sendable {
     }
 
     /// After Redis came back, or after this node's heartbeat lapsed (the others forgot it): what this node knows of
-    /// partitions may be stale, its sessions are written and announced again, and the directory is read again.
+    /// partitions may be stale, its sessions are written and announced again, and the directory is read again; the
+    /// announcements Redis did not take go out again; and if another node took this one for gone and told its users'
+    /// contacts so, their presence goes out again.
     func recover() async {
         state.withLock { state in
             state.owners = [:]
@@ -169,11 +171,25 @@ public final class ClusterNode: ClusterLink, Sendable {
         do {
             try await republishOwnSessions()
             try await resynchronize()
-            await announceAgain()
         } catch {
             logger.warning("cluster recovery failed; the next heartbeat tries again", metadata: ["error": "\(error)"])
         }
+        await announceAgain()
+        if await wasReaped() { await announcePresenceAgain() }
     }
+
+    /// Takes the reaper's word that it told this node's contacts it was gone (`reaped:NODE:INCARNATION` = told),
+    /// deleting it: true once per reaping, whichever of the heartbeat, a reconnection or the reaper's frame asks first;
+    /// a node reaped again later is claimed and told anew.
+    func wasReaped() async -> Bool {
+        let answer = try? await commands?.send(["EVAL", Self.takeReapedScript, "1", keys.reaped(nodeName, incarnation), Self.reapDone])
+        return answer?.integer == 1
+    }
+
+    static let takeReapedScript = """
+    if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
+    return 0
+    """
 
     private static func waitUntilConnected(_ sessions: RedisSession..., for timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
@@ -201,13 +217,10 @@ public final class ClusterNode: ClusterLink, Sendable {
                 if answers.first?.string != incarnation {
                     // The key had expired: the others took this node for gone and forgot its sessions and rooms.
                     logger.warning("this node's cluster heartbeat had lapsed; announcing its sessions again")
-                    // Whoever reaped this node says so on the events channel once its contacts were told; should
-                    // that have been missed (the listening connection went meanwhile), the key says it too.
-                    let reaped = (try? await commands.send(["GET", keys.reaped(nodeName, incarnation)]))?.string == Self.reapDone
-                    await rejoin(announcingPresence: reaped)
+                    await rejoin()
                 }
-                try await refreshMembership()
                 if state.withLock({ !$0.unannounced.isEmpty }) { await announceAgain() }
+                try await refreshMembership()
                 if ContinuousClock.now - lastResync > .seconds(settings.resyncInterval) {
                     lastResync = ContinuousClock.now
                     try await resynchronize()
@@ -229,27 +242,33 @@ public final class ClusterNode: ClusterLink, Sendable {
             if let incarnation = answer.string { live[name] = incarnation }
         }
         live[nodeName] = incarnation
-        let read = state.withLock { state -> (previous: [String: String], returned: Bool)? in
-            // A node announced itself back meanwhile: this read may predate its heartbeat; the next one decides.
-            guard state.backs == backsBefore else { return nil }
+        let (previous, returned) = state.withLock { state -> ([String: String], Bool) in
+            // A node that announced itself back meanwhile: this read may predate its heartbeat; what is known of it
+            // stands, and the next read decides.
+            for (node, count) in state.backs where backsBefore[node] != count {
+                live[node] = state.live[node]
+            }
             defer {
                 state.live = live
                 state.gone.subtract(live.keys)
             }
             return (state.live, !state.gone.isDisjoint(with: live.keys))
         }
-        guard let (previous, returned) = read else { return }
-        if returned {
-            // A node taken for gone is alive again (its heartbeat had only lapsed): its events were ignored meanwhile,
-            // so its sessions are read from the directory.
-            try await resynchronize()
-        }
         for (name, incarnation) in previous where name != nodeName && live[name] != incarnation {
-            await nodeGone(name, incarnation: incarnation)
+            await nodeGone(name, incarnation: incarnation, backs: backsBefore[name, default: 0])
         }
         // Names that stayed in the set without a heartbeat (a node that died before anyone saw it alive).
         for name in names where live[name] == nil && previous[name] == nil {
-            await nodeGone(name, incarnation: nil)
+            await nodeGone(name, incarnation: nil, backs: backsBefore[name, default: 0])
+        }
+        if returned {
+            // A node taken for gone is alive again (its heartbeat had only lapsed): its events were ignored meanwhile,
+            // so its sessions are read from the directory.
+            do {
+                try await resynchronize()
+            } catch {
+                logger.warning("cluster directory read failed; the next heartbeat tries again", metadata: ["error": "\(error)"])
+            }
         }
     }
 
@@ -262,14 +281,17 @@ public final class ClusterNode: ClusterLink, Sendable {
     """
 
     /// Forgets a node that is gone: its sessions leave the registry, the partitions it served are looked up again,
-    /// and one node (the first to claim it) tells the sessions' contacts and cleans its keys.
-    func nodeGone(_ node: String, incarnation: String?) async {
+    /// and one node (the first to claim it) tells the sessions' contacts and cleans its keys. Nothing happens when
+    /// the node said it is back since the read that found it gone (its count of `back` events is no longer `backs`).
+    func nodeGone(_ node: String, incarnation: String?, backs: Int) async {
         guard let kernel, let commands else { return }
-        let sessions = state.withLock { state -> [MirroredSession] in
+        let sessions = state.withLock { state -> [MirroredSession]? in
+            guard state.backs[node, default: 0] == backs else { return nil }
             state.owners = state.owners.filter { $0.value != node }
             if state.live[node] == nil { state.gone.insert(node) }
             return Array(state.mirrors.removeValue(forKey: node)?.values ?? [:].values)
         }
+        guard let sessions else { return }
         let claim = ["SET", keys.reaped(node, incarnation ?? "unknown"), nodeName, "NX", "EX", "600"]
         let reaper = (try? await commands.send(claim))?.string == "OK"
         logger.warning("cluster node gone", metadata: ["node": "\(node)", "sessions": "\(sessions.count)", "reaper": "\(reaper)"])
@@ -298,8 +320,9 @@ public final class ClusterNode: ClusterLink, Sendable {
             // Unless it came back meanwhile (a new incarnation, or a heartbeat that had only lapsed).
             _ = try? await commands.send(["EVAL", Self.reapScript, "3", keys.alive(node), keys.sessions(node), keys.nodes, node])
             guard let incarnation else { return }
-            // Once the contacts were told (the presence is on its way to the other nodes, ahead of what follows): a
-            // node that had only lapsed announces its users' presence again, after this.
+            // Once the contacts were told (the presence is on its way to the other nodes through Redis, ahead of what
+            // follows; a remote server's contacts get it over federation, which may cross the later presence): a node
+            // that had only lapsed announces its users' presence again, after this.
             for broadcast in broadcasts { try? await broadcast.get() }
             _ = try? await commands.pipeline([
                 ["SET", keys.reaped(node, incarnation), Self.reapDone, "XX", "KEEPTTL"],
@@ -312,10 +335,8 @@ public final class ClusterNode: ClusterLink, Sendable {
     static let reapDone = "told"
 
     /// Back after this node's heartbeat lapsed (the others may have taken it for gone): alive again, announced as back
-    /// (so the others take its events again, in order, before its sessions), its sessions written and announced
-    /// again; with `announcingPresence` (it was reaped: its users' contacts were told they went unavailable), their
-    /// presence sent again.
-    func rejoin(announcingPresence: Bool) async {
+    /// (so the others take its events again, in order, before its sessions), then ``recover()``.
+    func rejoin() async {
         guard let commands else { return }
         do {
             _ = try await commands.pipeline([
@@ -328,7 +349,6 @@ public final class ClusterNode: ClusterLink, Sendable {
             return
         }
         await recover()
-        if announcingPresence { await announcePresenceAgain() }
     }
 }
 
