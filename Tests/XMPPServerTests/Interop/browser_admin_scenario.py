@@ -18,9 +18,8 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from slixmpp_scenario import DOMAIN, HOST, SUFFIX, TIMEOUT, Client, fail, ok
@@ -50,6 +49,23 @@ def shot(driver, name):
         driver.set_window_size(1100, 900)
 
 
+def gone(element):
+    """A wait condition: `element` left the document (the page it was on was replaced). Like selenium's
+    staleness_of, but chromedriver sometimes reports a node of the page that is going away as "does not belong to
+    the document" (an inspector error) rather than as a stale element: that is gone too."""
+    def predicate(_):
+        try:
+            element.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+    return predicate
+
+
 def submit(driver, form_action, fields):
     """Fills the form posting to `form_action` and submits it (as a user would: typing, ticking, clicking)."""
     form = driver.find_element(By.CSS_SELECTOR, f"form[method='post'][action='{form_action}']")
@@ -62,14 +78,14 @@ def submit(driver, form_action, fields):
             field.clear()
             field.send_keys(value)
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(driver, TIMEOUT).until(expected_conditions.staleness_of(form))
+    WebDriverWait(driver, TIMEOUT).until(gone(form))
 
 
 def click(driver, selector):
     """Clicks a button and waits for the page it loads."""
     button = driver.find_element(By.CSS_SELECTOR, selector)
     button.click()
-    WebDriverWait(driver, TIMEOUT).until(expected_conditions.staleness_of(button))
+    WebDriverWait(driver, TIMEOUT).until(gone(button))
 
 
 def text(driver):
