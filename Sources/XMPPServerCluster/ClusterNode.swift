@@ -42,6 +42,8 @@ public final class ClusterNode: ClusterLink, Sendable {
         var kernel: ServerKernel?
         var commands: RedisSession?
         var listener: RedisSession?
+        /// The heartbeat's and the membership reads' own connection: never behind stanzas queued on `commands`.
+        var liveness: RedisSession?
         /// Live nodes (this one included) and their incarnations, as last read.
         var live: [String: String] = [:]
         /// The mirrored sessions of each other node.
@@ -63,6 +65,8 @@ public final class ClusterNode: ClusterLink, Sendable {
         var touchedDuringResync: [String: Set<JID>] = [:]
         var tasks: [Task<Void, Never>] = []
         var stopped = false
+        /// A rejoin after a lapsed heartbeat is under way (the heartbeat goes on meanwhile).
+        var rejoining = false
     }
 
     /// Creates the link for `domain`'s kernel; it connects in ``start(kernel:)``.
@@ -78,6 +82,7 @@ public final class ClusterNode: ClusterLink, Sendable {
 
     var kernel: ServerKernel? { state.withLock { $0.kernel } }
     var commands: RedisSession? { state.withLock { $0.commands } }
+    var liveness: RedisSession? { state.withLock { $0.liveness } }
     var nodeName: String { settings.node }
 
     /// The live nodes, this one included, sorted (for `xmppctl stats` and the tests).
@@ -91,13 +96,16 @@ public final class ClusterNode: ClusterLink, Sendable {
                                     answerTimeout: timeout)
         let listener = RedisSession(host: settings.host, port: settings.port, username: settings.username, password: settings.password,
                                     maxBufferedMessages: settings.limits.inbox, answerTimeout: timeout)
+        let liveness = RedisSession(host: settings.host, port: settings.port, username: settings.username, password: settings.password,
+                                    answerTimeout: timeout)
         state.withLock { state in
             state.kernel = kernel
             state.commands = commands
             state.listener = listener
+            state.liveness = liveness
         }
         await listener.subscribe([keys.events, keys.inbox(nodeName)])
-        guard await Self.waitUntilConnected(commands, listener, for: .seconds(10)) else {
+        guard await Self.waitUntilConnected(commands, listener, liveness, for: .seconds(10)) else {
             await stop()
             throw ClusterStartError(description: "Redis at \(settings.maskedURL) cannot be reached (cluster_redis_url)")
         }
@@ -120,6 +128,7 @@ public final class ClusterNode: ClusterLink, Sendable {
             throw ClusterStartError(description: "the cluster's Redis at \(settings.maskedURL) failed at start: \(error)")
         }
         let heartbeat = Task { [self] in await self.beat() }
+        let membership = Task { [self] in await self.watchMembership() }
         // Either connection coming back: Redis may have restarted empty, or messages were missed meanwhile.
         let reconnections = [commands, listener].map { session in
             Task { [self] in
@@ -131,16 +140,16 @@ public final class ClusterNode: ClusterLink, Sendable {
                 }
             }
         }
-        state.withLock { $0.tasks += [heartbeat] + reconnections }
+        state.withLock { $0.tasks += [heartbeat, membership] + reconnections }
         logger.notice("joined the cluster", metadata: ["node": "\(nodeName)", "redis": "\(settings.maskedURL)",
                                                        "nodes": "\(liveNodes.joined(separator: ", "))"])
     }
 
     public func stop() async {
-        let (commands, listener, tasks) = state.withLock { state in
+        let (commands, listener, liveness, tasks) = state.withLock { state in
             state.stopped = true
             defer { state.tasks = [] }
-            return (state.commands, state.listener, state.tasks)
+            return (state.commands, state.listener, state.liveness, state.tasks)
         }
         // What is queued about this node's sessions goes out first (the sender ends once the outbox is empty).
         outbox.close()
@@ -157,6 +166,7 @@ public final class ClusterNode: ClusterLink, Sendable {
         ])
         await commands?.close()
         await listener?.close()
+        await liveness?.close()
     }
 
     /// After Redis came back, or after this node's heartbeat lapsed (the others forgot it): what this node knows of
@@ -202,28 +212,32 @@ public final class ClusterNode: ClusterLink, Sendable {
 
     // MARK: Liveness
 
-    /// Beats four times per TTL: renews this node's key and reads the others'.
+    /// How often the heartbeat and the membership read run: four times per TTL.
+    var beatInterval: Duration { .milliseconds(max(100, settings.nodeTTL * 1000 / 4)) }
+
+    /// Renews this node's key four times per TTL, on a connection of its own and in a task of its own: neither a flood
+    /// of stanzas between nodes nor slow work on the other connection delays it until the others take this node for
+    /// gone.
     private func beat() async {
-        let interval = Duration.milliseconds(max(100, settings.nodeTTL * 1000 / 4))
-        var lastResync = ContinuousClock.now
         while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            guard !Task.isCancelled, let commands else { return }
+            try? await Task.sleep(for: beatInterval)
+            guard !Task.isCancelled, let liveness else { return }
             do {
-                let answers = try await commands.pipeline([
+                let answers = try await liveness.pipeline([
                     ["SET", keys.alive(nodeName), incarnation, "PX", String(settings.nodeTTL * 1000), "GET"],
                     ["SADD", keys.nodes, nodeName],
                 ])
-                if answers.first?.string != incarnation {
-                    // The key had expired: the others took this node for gone and forgot its sessions and rooms.
-                    logger.warning("this node's cluster heartbeat had lapsed; announcing its sessions again")
-                    await rejoin()
+                guard answers.first?.string != incarnation else { continue }
+                // The key had expired: the others took this node for gone and forgot its sessions and rooms.
+                let starts = state.withLock { state -> Bool in
+                    defer { state.rejoining = true }
+                    return !state.rejoining
                 }
-                if state.withLock({ !$0.unannounced.isEmpty }) { await announceAgain() }
-                try await refreshMembership()
-                if ContinuousClock.now - lastResync > .seconds(settings.resyncInterval) {
-                    lastResync = ContinuousClock.now
-                    try await resynchronize()
+                guard starts else { continue }
+                logger.warning("this node's cluster heartbeat had lapsed; announcing its sessions again")
+                Task { [self] in
+                    await rejoin()
+                    state.withLock { $0.rejoining = false }
                 }
             } catch {
                 logger.warning("cluster heartbeat failed", metadata: ["error": "\(error)"])
@@ -231,12 +245,32 @@ public final class ClusterNode: ClusterLink, Sendable {
         }
     }
 
+    /// Reads the other nodes' liveness as often as the heartbeat runs (reaping those that are gone), sends the
+    /// announcements Redis did not take, and reads the whole directory every `cluster_resync_interval`.
+    private func watchMembership() async {
+        var lastResync = ContinuousClock.now
+        while !Task.isCancelled {
+            try? await Task.sleep(for: beatInterval)
+            guard !Task.isCancelled else { return }
+            do {
+                if state.withLock({ !$0.unannounced.isEmpty }) { await announceAgain() }
+                try await refreshMembership()
+                if ContinuousClock.now - lastResync > .seconds(settings.resyncInterval) {
+                    lastResync = ContinuousClock.now
+                    try await resynchronize()
+                }
+            } catch {
+                logger.warning("cluster membership read failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
     /// Reads which nodes are alive; a node that is gone (key expired, or a new incarnation) is reaped.
     func refreshMembership() async throws {
-        guard let commands else { return }
+        guard let liveness else { return }
         let backsBefore = state.withLock { $0.backs }
-        let names = try await commands.send(["SMEMBERS", keys.nodes]).stringElements
-        let answers = names.isEmpty ? [] : try await commands.pipeline(names.map { ["GET", keys.alive($0)] })
+        let names = try await liveness.send(["SMEMBERS", keys.nodes]).stringElements
+        let answers = names.isEmpty ? [] : try await liveness.pipeline(names.map { ["GET", keys.alive($0)] })
         var live: [String: String] = [:]
         for (name, answer) in zip(names, answers) {
             if let incarnation = answer.string { live[name] = incarnation }
