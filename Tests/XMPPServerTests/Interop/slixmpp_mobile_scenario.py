@@ -78,11 +78,15 @@ async def stream_management(phone, bob, alice_jid, bob_jid):
 async def client_state(phone, bob, alice_jid):
     csi = phone.plugin["xep_0352"]
     csi.send_inactive()
-    await asyncio.sleep(0.2)
+    # <inactive/> is never answered; the server takes a connection's input in order, so once a ping sent after it
+    # is answered, the session is inactive (a fixed sleep was too short on a loaded machine).
+    await phone.plugin["xep_0199"].ping(jid=slixmpp.JID(DOMAIN), timeout=TIMEOUT)
     while not phone.presences.empty():
         phone.presences.get_nowait()
     for show in ["away", "xa", "dnd"]:
         bob.send_presence(pshow=show, pto=f"{alice_jid}/phone")
+    # Likewise bob's ping answered: his presence has reached the phone's session (held or written).
+    await bob.plugin["xep_0199"].ping(jid=slixmpp.JID(DOMAIN), timeout=TIMEOUT)
     await asyncio.sleep(0.5)
     if not phone.presences.empty():
         fail("client state", "presence written to an inactive client")
