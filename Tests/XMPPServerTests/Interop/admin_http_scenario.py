@@ -14,6 +14,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import slixmpp
+
 from slixmpp_scenario import DOMAIN, HOST, SUFFIX, TIMEOUT, Client, fail, ok
 
 HTTP_PORT = int(sys.argv[6])
@@ -141,7 +143,8 @@ async def main():
     sender.connect(host=HOST, port=sender.port)
     await asyncio.wait_for(sender.started, TIMEOUT)
     sender.send_message(mto=f"plain{SUFFIX}@{DOMAIN}", mbody="for later", mtype="chat")
-    await asyncio.sleep(1)
+    # The server takes a connection's stanzas in order: a ping answered after the message means it is stored.
+    await sender.plugin["xep_0199"].ping(jid=slixmpp.JID(DOMAIN), timeout=TIMEOUT)
     sender.disconnect()
     with urllib.request.urlopen(BASE + "/metrics", timeout=TIMEOUT) as response:
         figures = dict(line.rsplit(" ", 1) for line in response.read().decode().splitlines() if line and not line.startswith("#"))

@@ -16,7 +16,7 @@ import ssl
 import sys
 
 import slixmpp
-from slixmpp.exceptions import IqError
+from slixmpp.exceptions import IqError, IqTimeout
 
 from slixmpp_scenario import DOMAIN as DOMAIN_A, HOST, SUFFIX, TIMEOUT, Client, fail, next_matching, ok
 
@@ -165,6 +165,12 @@ async def offline(alice, bob):
     await next_matching(alice.presences, lambda p: p["from"].bare == bob.boundjid.bare and p["type"] == "unavailable",
                         "alice sees bob go offline")
     alice.send_message(mto=bob.boundjid.bare, mbody="while you were away", mtype="chat")
+    # A ping to bob's server follows the message over the same server-to-server stream, and servers take a stream's
+    # stanzas in order: once it is answered, the message has been stored (the second is only a margin).
+    try:
+        await alice.plugin["xep_0199"].ping(jid=slixmpp.JID(bob.boundjid.domain), timeout=TIMEOUT)
+    except (IqError, IqTimeout):
+        pass
     await asyncio.sleep(1)
     bob = user_of_b(bob.user)
     await bob.login()
