@@ -137,7 +137,7 @@ extension ClusterNode {
         // Messages the dead node never acknowledged: to the account's other resources, or offline storage.
         let pending = unacknowledged.withLock { $0.takeAll(of: node) }
         if let incarnation { _ = received.withLock { $0.removeValue(forKey: node + "/" + incarnation) } }
-        for message in pending { undeliverable(message.element, to: message.jid, unreachableNode: node) }
+        for message in pending { undeliverable(message.element, to: message.jid) }
         if !pending.isEmpty { logger.notice("messages the gone node had not acknowledged were delivered again", metadata: ["count": "\(pending.count)"]) }
         let lost = Set(sessions.map(\.jid))
         if !lost.isEmpty {

@@ -11,7 +11,7 @@ extension ClusterNode {
     /// handled here as for a session that just ended; a message that offline storage would keep is also held until
     /// `node` acknowledges it (``Acknowledgements``): nothing the server accepted is lost with a node.
     func forward(_ element: Element, to jid: JID, on node: String) {
-        guard let commands else { return undeliverable(element, to: jid, unreachableNode: node) }
+        guard let commands else { return undeliverable(element, to: jid) }
         let tracked = Self.isKeptOffline(element)
         // Numbered and handed to the connection under one lock, so that the numbers reach the node in order.
         unacknowledged.withLock { unacknowledged in
@@ -34,7 +34,7 @@ extension ClusterNode {
                 // Off the caller's stack: without a connection this runs at once, inside the lock above.
                 self.eventLoops.next().execute {
                     if tracked, self.unacknowledged.withLock({ $0.remove(sequence, on: node) }) == nil { return }
-                    self.undeliverable(element, to: jid, unreachableNode: node)
+                    self.undeliverable(element, to: jid)
                 }
             }
         }
@@ -81,8 +81,8 @@ extension ClusterNode {
         commands?.publish(keys.inbox(node), frame.text) { _ in }
     }
 
-    func undeliverable(_ element: Element, to jid: JID, unreachableNode: String) {
-        kernel?.deliverFromCluster(element, to: jid, unreachableNode: unreachableNode, eventLoop: eventLoops.next())
+    func undeliverable(_ element: Element, to jid: JID) {
+        kernel?.deliverFromCluster(element, to: jid, eventLoop: eventLoops.next())
     }
 
     /// Handles a message from the events channel or this node's inbox.
@@ -94,7 +94,7 @@ extension ClusterNode {
         switch frame {
         case .deliver(let node, let senderIncarnation, let sequence, let jid, let stanza):
             if let element = try? Element(xml: stanza) {
-                kernel.deliverFromCluster(element, to: jid, unreachableNode: nil, eventLoop: eventLoops.next())
+                kernel.deliverFromCluster(element, to: jid, eventLoop: eventLoops.next())
             }
             if sequence > 0 { acknowledge(sequence, from: node, incarnation: senderIncarnation) }
         case .acknowledged(let node, let acknowledgedIncarnation, let sequence):

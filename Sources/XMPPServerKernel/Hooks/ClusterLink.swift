@@ -92,11 +92,14 @@ extension ServerKernel {
     }
 
     /// Delivers a stanza routed to `jid` through the cluster: another node's for a session of this one, or this node's
-    /// own when the session's node could not take it. When the session is not here (it ended, moved, or its node is
-    /// gone), a message goes to the account's other available resources — this node's only, or also those of other
-    /// nodes but `unreachableNode` when one is given — or to offline storage; an IQ request gets `service-unavailable`;
-    /// the rest is dropped, as for a session that just ended.
-    public func deliverFromCluster(_ element: Element, to jid: JID, unreachableNode: String?, eventLoop: any EventLoop) {
+    /// own when the session's node could not take it. When the session is not here (it ended,
+    /// moved, or its node is gone), a message goes to the account's other available resources on this node, or to
+    /// offline storage, whose announcement makes the node of any other available resource deliver it; an IQ request
+    /// gets `service-unavailable`; the rest is dropped, as for a session that just ended.
+    ///
+    /// Never to another node's resources: when one node could not be reached (Redis away or behind), neither can the
+    /// next, and a message handed from one to the other would go round without end instead of being stored.
+    public func deliverFromCluster(_ element: Element, to jid: JID, eventLoop: any EventLoop) {
         if let entry = registry.entry(jid), entry.session.clusterNode == nil {
             entry.session.deliver(element)
             return
@@ -108,9 +111,7 @@ extension ServerKernel {
             // As for a full JID that is offline (RFC 6121 §8.5.3.2.1): the account's other available resources, else
             // offline storage. Already archived and copied where it was first routed: a redelivery.
             let others = registry.entries(of: jid.bare).filter { entry in
-                guard entry.isAvailable && entry.priority >= 0 else { return false }
-                guard let node = entry.session.clusterNode else { return true }
-                return unreachableNode != nil && node != unreachableNode
+                entry.isAvailable && entry.priority >= 0 && entry.session.clusterNode == nil
             }
             guard !others.isEmpty else {
                 _ = run(on: eventLoop) { await self.messageUndeliverable(element, to: jid.bare, redelivery: true) }
