@@ -11,6 +11,9 @@ public enum RedisError: Error, Sendable, CustomStringConvertible, Equatable {
     case notConnected
     /// The server did not answer within the connection's answer timeout: the connection was closed.
     case timedOut
+    /// Too many bytes of sheddable commands (``RedisSession/publish(_:_:onResult:)``) already wait for their answers on
+    /// the connection (its backlog limit): nothing was sent.
+    case backlogged
 
     public var description: String {
         switch self {
@@ -18,6 +21,7 @@ public enum RedisError: Error, Sendable, CustomStringConvertible, Equatable {
         case .connectionClosed: "the connection to Redis closed"
         case .notConnected: "not connected to Redis (reconnecting, or closed)"
         case .timedOut: "Redis did not answer in time (the connection was closed)"
+        case .backlogged: "too much is waiting for Redis already (not sent)"
         }
     }
 }
@@ -25,6 +29,10 @@ public enum RedisError: Error, Sendable, CustomStringConvertible, Equatable {
 /// One connection to a Redis 7 server speaking RESP3 (`HELLO 3`): commands are pipelined (each answer matched to its
 /// command in order, any number in flight), and out-of-band pushes (pub/sub messages) go to ``pushes``, so one
 /// connection both subscribes and runs commands.
+///
+/// With a backlog limit, commands submitted as sheddable are refused at once (``RedisError/backlogged``) while the
+/// sheddable commands written and not answered yet pass the limit in bytes, so traffic that can go elsewhere (a node's
+/// stanzas to other nodes) cannot pile up in memory behind a slow server; other commands are never refused.
 ///
 /// With an answer timeout, a server that stops answering (stopped, overloaded, or the link to it silently gone) is
 /// noticed: when commands wait and nothing has come from the server for longer than the timeout (since the oldest
@@ -50,9 +58,10 @@ public final class RedisConnection: Sendable {
     }
 
     /// Connects and switches the connection to RESP3 (with `password`, authenticating as `username`); with
-    /// `answerTimeout`, a server that does not answer within it loses the connection (see the type's description).
+    /// `answerTimeout`, a server that does not answer within it loses the connection, and with `backlogLimit` (bytes)
+    /// sheddable commands are refused past it (see the type's description).
     public static func connect(host: String, port: Int, username: String = "default", password: String? = nil,
-                               answerTimeout: TimeAmount? = nil,
+                               answerTimeout: TimeAmount? = nil, backlogLimit: Int? = nil,
                                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> RedisConnection {
         let (stream, continuation) = AsyncStream.makeStream(of: [RESPValue].self, bufferingPolicy: .bufferingNewest(10_000))
         let channel = try await ClientBootstrap(group: group)
@@ -61,7 +70,7 @@ public final class RedisConnection: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(RESPDecoder()), MessageToByteHandler(RESPCommandEncoder()),
-                        RedisCommandHandler(pushes: continuation, answerTimeout: answerTimeout),
+                        RedisCommandHandler(pushes: continuation, answerTimeout: answerTimeout, backlogLimit: backlogLimit),
                     ])
                 }
             }
@@ -87,10 +96,13 @@ public final class RedisConnection: Sendable {
         return answer
     }
 
-    /// Sends a command; the future has its answer, an error answer included (for callers without `async`).
-    func submit(_ command: [String]) -> EventLoopFuture<RESPValue> {
+    /// Sends a command; the future has its answer, an error answer included (for callers without `async`). A
+    /// `sheddable` command fails with ``RedisError/backlogged`` instead when the connection's backlog is full.
+    func submit(_ command: [String], sheddable: Bool = false) -> EventLoopFuture<RESPValue> {
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        channel.writeAndFlush(RedisCommandHandler.Request(command: command, promise: promise), promise: Self.failing(promise))
+        let bytes = sheddable ? command.reduce(0) { $0 + $1.utf8.count } : 0
+        channel.writeAndFlush(RedisCommandHandler.Request(command: command, promise: promise, sheddableBytes: bytes),
+                              promise: Self.failing(promise))
         return promise.futureResult
     }
 
@@ -153,19 +165,25 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         /// Nil for commands answered by pushes only (SUBSCRIBE and its kin in RESP3).
         var promise: EventLoopPromise<RESPValue>?
         var written: EventLoopPromise<Void>? = nil
+        /// The size of a sheddable command (counted against the backlog limit); 0 for the others.
+        var sheddableBytes = 0
     }
 
-    /// The answers awaited, in the order of the commands, with when each command was written.
-    private var waiting = CircularBuffer<(answer: EventLoopPromise<RESPValue>, sent: NIODeadline)>()
+    /// The answers awaited, in the order of the commands, with when each command was written and its sheddable bytes.
+    private var waiting = CircularBuffer<(answer: EventLoopPromise<RESPValue>, sent: NIODeadline, sheddableBytes: Int)>()
     private let pushes: AsyncStream<[RESPValue]>.Continuation
     private let answerTimeout: TimeAmount?
+    private let backlogLimit: Int?
+    /// The bytes of the sheddable commands in `waiting`.
+    private var sheddableInFlight = 0
     /// When the server last sent anything.
     private var lastRead = NIODeadline.now()
     private var watchdog: RepeatedTask?
 
-    init(pushes: AsyncStream<[RESPValue]>.Continuation, answerTimeout: TimeAmount? = nil) {
+    init(pushes: AsyncStream<[RESPValue]>.Continuation, answerTimeout: TimeAmount? = nil, backlogLimit: Int? = nil) {
         self.pushes = pushes
         self.answerTimeout = answerTimeout
+        self.backlogLimit = backlogLimit
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -208,7 +226,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             // while subscribed), and nobody reads it.
             let pong = context.eventLoop.makePromise(of: RESPValue.self)
             pong.futureResult.whenFailure { _ in }
-            waiting.append((pong, now))
+            waiting.append((pong, now, 0))
             context.writeAndFlush(wrapOutboundOut(["PING"]), promise: nil)
         }
     }
@@ -221,7 +239,16 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             promise?.fail(RedisError.connectionClosed)
             return
         }
-        if let answer = request.promise { waiting.append((answer, .now())) }
+        if request.sheddableBytes > 0, let backlogLimit, sheddableInFlight > 0, sheddableInFlight + request.sheddableBytes > backlogLimit {
+            // The answer first: the write promise's failure would report the closed connection to it otherwise.
+            request.promise?.fail(RedisError.backlogged)
+            promise?.fail(RedisError.backlogged)
+            return
+        }
+        if let answer = request.promise {
+            waiting.append((answer, .now(), request.sheddableBytes))
+            sheddableInFlight += request.sheddableBytes
+        }
         let written = context.eventLoop.makePromise(of: Void.self)
         written.futureResult.whenComplete { result in
             request.written?.completeWith(result)
@@ -240,7 +267,9 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             pushes.yield(elements)
             return
         }
-        waiting.popFirst()?.answer.succeed(value)
+        guard let answered = waiting.popFirst() else { return }
+        sheddableInFlight -= answered.sheddableBytes
+        answered.answer.succeed(value)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -258,7 +287,8 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     private func failAll(_ error: RedisError = .connectionClosed) {
         let pending = waiting
         waiting.removeAll()
-        for (answer, _) in pending { answer.fail(error) }
+        sheddableInFlight = 0
+        for (answer, _, _) in pending { answer.fail(error) }
         pushes.finish()
     }
 }

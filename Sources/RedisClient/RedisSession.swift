@@ -59,6 +59,7 @@ public final class RedisSession: Sendable {
     let username: String
     let password: String?
     let answerTimeout: TimeAmount?
+    let publishBacklogLimit: Int?
     let group: any EventLoopGroup
     let log: (@Sendable (String) -> Void)?
     let messageSink: AsyncStream<Message>.Continuation
@@ -84,16 +85,19 @@ public final class RedisSession: Sendable {
     ///   - maxBufferedMessages: how many unread messages ``messages`` keeps before dropping new ones.
     ///   - answerTimeout: how long a command may wait for its answer before the connection is taken for dead (closed,
     ///     then made again); a quiet connection is pinged so a dead one is found too (``RedisConnection``). Nil: no limit.
+    ///   - publishBacklogLimit: how many bytes of ``publish(_:_:onResult:)`` messages may wait for their answers before
+    ///     more are refused with ``RedisError/backlogged``. Nil: no limit.
     ///   - group: where the connections run.
     ///   - log: told of lost connections, failed attempts (the first of each outage) and reconnections.
     public init(host: String, port: Int, username: String = "default", password: String? = nil,
-                maxBufferedMessages: Int = 100_000, answerTimeout: TimeAmount? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-                log: (@Sendable (String) -> Void)? = nil) {
+                maxBufferedMessages: Int = 100_000, answerTimeout: TimeAmount? = nil, publishBacklogLimit: Int? = nil,
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, log: (@Sendable (String) -> Void)? = nil) {
         self.host = host
         self.port = port
         self.username = username
         self.password = password
         self.answerTimeout = answerTimeout
+        self.publishBacklogLimit = publishBacklogLimit
         self.group = group
         self.log = log
         (messages, messageSink) = AsyncStream.makeStream(of: Message.self, bufferingPolicy: .bufferingOldest(maxBufferedMessages))
@@ -134,15 +138,16 @@ public final class RedisSession: Sendable {
     }
 
     /// Publishes `message` on `channel` without `async`, for event-loop code: `onResult` gets how many subscribers
-    /// received it, or the error of ``send(_:)``. It is called on the connection's event loop, or at once on the
-    /// calling thread when there is no connection.
+    /// received it, or the error of ``send(_:)``, or ``RedisError/backlogged`` when more than the session's
+    /// `publishBacklogLimit` of such messages already wait for Redis. It is called on the connection's event loop, or
+    /// at once on the calling thread when there is no connection.
     public func publish(_ channel: String, _ message: String, onResult: @escaping @Sendable (Result<Int, any Error>) -> Void) {
         let connection: RedisConnection
         do { connection = try readyConnection() } catch {
             onResult(.failure(error))
             return
         }
-        connection.submit(["PUBLISH", channel, message]).whenComplete { answer in
+        connection.submit(["PUBLISH", channel, message], sheddable: true).whenComplete { answer in
             onResult(answer.flatMap { value in Result { try Self.receivers(value) } })
         }
     }

@@ -48,9 +48,14 @@ public struct ClusterModule: ServerModule {
         "cluster_partition_cache", default: 100_000, range: 100...10_000_000,
         "chat rooms whose serving node is remembered without asking Redis; past it the memory starts empty again")
 
+    /// `cluster_redis_backlog_bytes`: stanzas for other nodes waiting on Redis.
+    public static let redisBacklog = ConfigOption.integer(
+        "cluster_redis_backlog_bytes", default: 32 << 20, range: 65_536...(4 << 30),
+        "bytes of stanzas for other nodes' sessions written to Redis and not yet answered; past it (Redis slower than the traffic) a stanza is handled as for an unreachable node: a message goes to offline storage, and is delivered when the recipient's node hears of it")
+
     public var options: [ConfigOption] {
         [Self.redisURL, Self.nodeName, Self.nodeTTL, Self.resyncInterval, Self.redisTimeout, Self.outboxLimit, Self.inboxLimit,
-         Self.unacknowledgedLimit, Self.partitionCache]
+         Self.unacknowledgedLimit, Self.partitionCache, Self.redisBacklog]
     }
 
     /// Creates the module.
@@ -72,6 +77,7 @@ public struct ClusterModule: ServerModule {
         settings.limits.inbox = configuration.value(of: inboxLimit)
         settings.limits.unacknowledgedPerNode = configuration.value(of: unacknowledgedLimit)
         settings.limits.cachedOwners = configuration.value(of: partitionCache)
+        settings.limits.redisBacklogBytes = configuration.value(of: redisBacklog)
         return settings
     }
 

@@ -7,8 +7,8 @@ import XMPPServerKernel
 // Stanzas between nodes: to a session of another node over its inbox channel (messages held until acknowledged), and
 // what arrives in this node's inbox and on the events channel.
 extension ClusterNode {
-    /// Sends a stanza to a session of `node`. When no node receives it (that node died) or Redis is away, it is
-    /// handled here as for a session that just ended; a message that offline storage would keep is also held until
+    /// Sends a stanza to a session of `node`. When no node receives it (that node died), Redis is away or too far
+    /// behind (``ClusterLimits/redisBacklogBytes``), it is handled here as for a session that just ended; a message that offline storage would keep is also held until
     /// `node` acknowledges it (``Acknowledgements``): nothing the server accepted is lost with a node.
     func forward(_ element: Element, to jid: JID, on node: String) {
         guard let commands else { return undeliverable(element, to: jid) }
@@ -28,6 +28,13 @@ extension ClusterNode {
                     return
                 case .success:
                     self.logger.warning("a cluster node did not receive a stanza; it may be gone", metadata: ["node": "\(node)"])
+                case .failure(RedisError.backlogged):
+                    // Possibly many a second while Redis lags: the first of every thousand is logged.
+                    let shed = self.shedStanzas.withLock { $0 += 1; return $0 }
+                    if shed == 1 || shed.isMultiple(of: 1000) {
+                        self.logger.warning("Redis is too far behind: stanzas for other nodes are handled as undeliverable (cluster_redis_backlog_bytes)",
+                                            metadata: ["node": "\(node)", "count": "\(shed)"])
+                    }
                 case .failure(let error):
                     self.logger.warning("a stanza could not be sent to a cluster node", metadata: ["node": "\(node)", "error": "\(error)"])
                 }

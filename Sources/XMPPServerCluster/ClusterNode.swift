@@ -35,6 +35,8 @@ public final class ClusterNode: ClusterLink, Sendable {
     /// The highest numbered message received from each node's incarnation (`node/incarnation`), and whether its
     /// acknowledgement is scheduled.
     let received = Locked<[String: (sequence: UInt64, scheduled: Bool)]>([:])
+    /// Stanzas for other nodes refused because too much already waited on Redis (for the log).
+    let shedStanzas = Locked(0)
     /// This node's session changes on their way to Redis, in order.
     let outbox: Outbox
 
@@ -93,7 +95,7 @@ public final class ClusterNode: ClusterLink, Sendable {
     public func start(kernel: ServerKernel) async throws {
         let timeout = TimeAmount.seconds(Int64(settings.redisTimeout))
         let commands = RedisSession(host: settings.host, port: settings.port, username: settings.username, password: settings.password,
-                                    answerTimeout: timeout)
+                                    answerTimeout: timeout, publishBacklogLimit: settings.limits.redisBacklogBytes)
         let listener = RedisSession(host: settings.host, port: settings.port, username: settings.username, password: settings.password,
                                     maxBufferedMessages: settings.limits.inbox, answerTimeout: timeout)
         let liveness = RedisSession(host: settings.host, port: settings.port, username: settings.username, password: settings.password,

@@ -60,6 +60,9 @@ public struct ClusterLimits: Sendable, Equatable {
     public var unacknowledgedPerNode = 10_000
     /// Partition owners remembered (`cluster_partition_cache`); past it the cache starts again from Redis.
     public var cachedOwners = 100_000
+    /// Bytes of stanzas for other nodes written to Redis and not answered yet (`cluster_redis_backlog_bytes`); past it
+    /// a stanza is handled as for an unreachable node (a message goes to offline storage).
+    public var redisBacklogBytes = 32 << 20
 
     /// The defaults.
     public init() {}

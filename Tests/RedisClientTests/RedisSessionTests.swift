@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import RedisClient
+import Synchronization
 import Testing
 import XMPPTestSupport
 
@@ -163,6 +164,42 @@ import XMPPTestSupport
         for _ in 0..<3 { if let message = await unread.next() { kept.append(message.text) } }
         #expect(kept == ["0", "1", "2"], "the oldest are kept, the newest dropped")
     }
+
+    /// Messages published from event-loop code are refused at once, not queued, while more than the backlog limit of
+    /// them waits for Redis (here behind a BLPOP, which holds every later answer on the connection); other commands
+    /// still go; once Redis answers, publishing works again.
+    @Test(.timeLimit(.minutes(1)))
+    func publishingBeyondTheBacklogIsRefused() async throws {
+        let server = try await RedisTestServer.start()
+        defer { Task { await server.stop() } }
+        let session = RedisSession(host: "127.0.0.1", port: server.port, publishBacklogLimit: 1000)
+        defer { Task { await session.close() } }
+        #expect(await eventually { session.isConnected })
+        let other = try await RedisConnection.connect(host: "127.0.0.1", port: server.port)
+        defer { Task { await other.close() } }
+        let blocked = Task { try await session.send(["BLPOP", "gate", "0"]) }
+        #expect(try await eventually { try await other.send(["CLIENT", "LIST"]).string?.contains("cmd=blpop") == true })
+
+        // "PUBLISH", "c" and 92 bytes: 100 bytes each, so 10 fit and the 11th does not.
+        let results = Sink<Result<Int, RedisError>>()
+        let payload = String(repeating: "x", count: 92)
+        for _ in 0..<11 {
+            session.publish("c", payload) { result in results.add(result.mapError { $0 as? RedisError ?? .connectionClosed }) }
+        }
+        #expect(await eventually { results.items.count == 1 })
+        #expect(results.items == [.failure(.backlogged)], "refused at once, the others wait")
+        let ping = Task { try await session.send(["PING"]) }
+
+        #expect(try await other.send(["LPUSH", "gate", "open"]).integer == 1)
+        #expect(try await blocked.value.elements?.last?.string == "open")
+        #expect(await eventually { results.items.count == 11 })
+        #expect(results.items.dropFirst().allSatisfy { $0 == .success(0) }, "\(results.items)")
+        #expect(try await ping.value.string == "PONG", "a command that is not a publication was not refused")
+        #expect(try await session.publish(channel: "c", message: payload) == 0)
+        session.publish("c", payload) { result in results.add(result.mapError { $0 as? RedisError ?? .connectionClosed }) }
+        #expect(await eventually { results.items.count == 12 })
+        #expect(results.items.last == .success(0), "room again once Redis answered")
+    }
 }
 
 /// Everything a stream yields, read in the background.
@@ -185,6 +222,13 @@ private actor Recorder<Element: Sendable> {
     func finished() async {
         while !ended { try? await Task.sleep(for: .milliseconds(20)) }
     }
+}
+
+/// What callbacks hand over from any thread, in the order it came.
+private final class Sink<Item: Sendable>: Sendable {
+    private let recorded = Mutex<[Item]>([])
+    func add(_ item: Item) { recorded.withLock { $0.append(item) } }
+    var items: [Item] { recorded.withLock { $0 } }
 }
 
 /// Whether `condition` holds within `seconds`, asked every 50 ms.

@@ -83,12 +83,16 @@ import XMPPServerKernel
         configuration.set(ClusterModule.nodeTTL, to: 3)
         configuration.set(ClusterModule.redisTimeout, to: 2)
         configuration.set(ClusterModule.inboxLimit, to: 500)
+        configuration.set(ClusterModule.redisBacklog, to: 1 << 20)
         let settings = try #require(try ClusterModule.settings(in: configuration))
         #expect(settings.host == "::1" && settings.port == 6380 && settings.username == "xmppd" && settings.password == "p@ss")
         #expect(settings.node == "node-1" && settings.nodeTTL == 3 && settings.redisTimeout == 2 && settings.limits.inbox == 500)
+        #expect(settings.limits.redisBacklogBytes == 1 << 20)
         #expect(settings.resyncInterval == 60 && settings.limits.outbox == 100_000, "the defaults")
         #expect(settings.maskedURL == "redis://xmppd:***@[::1]:6380")
-        #expect(ClusterModule().options.contains { $0.key == "cluster_redis_timeout" }, "declared, so the file may set it")
+        for key in ["cluster_redis_timeout", "cluster_redis_backlog_bytes"] {
+            #expect(ClusterModule().options.contains { $0.key == key }, "\(key) declared, so the file may set it")
+        }
 
         for url in ["http://redis:6379", "redis://", "redis://host/1", "redis://host?db=2"] {
             configuration.set(ClusterModule.redisURL, to: url)
