@@ -120,7 +120,8 @@ let package = Package(
         // A small RESP3 client for Redis 7 on SwiftNIO (pipelining, pushes for pub/sub): the cluster's shared state.
         .target(
             name: "RedisClient",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOTLS", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl")],
             swiftSettings: strictSettings
         ),
         // xmppd as one node of a cluster (cluster_redis_url): the session directory, heartbeats and routing between nodes
@@ -129,7 +130,7 @@ let package = Package(
             name: "XMPPServerCluster",
             dependencies: ["XMPPServerKernel", "XMPPCore", "RedisClient",
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-                           .product(name: "Logging", package: "swift-log")],
+                           .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         // The PostgreSQL storage backend (storage = postgresql): a connection pool, migrations, the kernel's stores.
@@ -310,7 +311,8 @@ let package = Package(
         ),
         .testTarget(
             name: "RedisClientTests",
-            dependencies: ["RedisClient", "XMPPTestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["RedisClient", "XMPPTestSupport", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOSSL", package: "swift-nio-ssl")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// Why a Redis command failed.
 public enum RedisError: Error, Sendable, CustomStringConvertible, Equatable {
@@ -11,6 +12,9 @@ public enum RedisError: Error, Sendable, CustomStringConvertible, Equatable {
     case notConnected
     /// The server did not answer within the connection's answer timeout: the connection was closed.
     case timedOut
+    /// The connection failed for a reason of its own (a TLS handshake that failed, a certificate that was not
+    /// trusted, bytes that are not RESP): the reason.
+    case connectionFailed(String)
     /// Too many bytes of sheddable commands (``RedisSession/publish(_:_:onResult:)``) already wait for their answers on
     /// the connection (its backlog limit): nothing was sent.
     case backlogged
@@ -22,6 +26,7 @@ public enum RedisError: Error, Sendable, CustomStringConvertible, Equatable {
         case .notConnected: "not connected to Redis (reconnecting, or closed)"
         case .timedOut: "Redis did not answer in time (the connection was closed)"
         case .backlogged: "too much is waiting for Redis already (not sent)"
+        case .connectionFailed(let reason): "the connection to Redis failed: \(reason)"
         }
     }
 }
@@ -59,22 +64,40 @@ public final class RedisConnection: Sendable {
 
     /// Connects and switches the connection to RESP3 (with `password`, authenticating as `username`); with
     /// `answerTimeout`, a server that does not answer within it loses the connection, and with `backlogLimit` (bytes)
-    /// sheddable commands are refused past it (see the type's description).
+    /// sheddable commands are refused past it (see the type's description). With `tls`, the connection is TLS
+    /// (Redis's `tls-port`), and the server's certificate must be valid for `host` (a name, or an IP address in the
+    /// certificate's addresses); the context's certificate, if any, is presented to a Redis that asks for one.
     public static func connect(host: String, port: Int, username: String = "default", password: String? = nil,
-                               answerTimeout: TimeAmount? = nil, backlogLimit: Int? = nil,
+                               answerTimeout: TimeAmount? = nil, backlogLimit: Int? = nil, tls: NIOSSLContext? = nil,
                                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> RedisConnection {
         let (stream, continuation) = AsyncStream.makeStream(of: [RESPValue].self, bufferingPolicy: .bufferingNewest(10_000))
-        let channel = try await ClientBootstrap(group: group)
+        // With TLS, the handshake is awaited before the first command: a refused certificate fails the connection with
+        // its reason, however fast the server closes it.
+        let handshake = tls.map { _ in group.any().makePromise(of: Void.self) }
+        let bootstrap = ClientBootstrap(group: group)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        // A name goes into SNI and is checked against the certificate; an address only the latter.
+                        let name = host.isIPAddress ? nil : host
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: name))
+                    }
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(RESPDecoder()), MessageToByteHandler(RESPCommandEncoder()),
-                        RedisCommandHandler(pushes: continuation, answerTimeout: answerTimeout, backlogLimit: backlogLimit),
+                        RedisCommandHandler(pushes: continuation, answerTimeout: answerTimeout, backlogLimit: backlogLimit,
+                                            handshake: handshake),
                     ])
                 }
             }
-            .connect(host: host, port: port).get()
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: host, port: port).get()
+            try await handshake?.futureResult.get()
+        } catch {
+            handshake?.fail(error)
+            throw error
+        }
         let connection = RedisConnection(channel: channel, pushes: stream)
         var hello = ["HELLO", "3"]
         if let password { hello += ["AUTH", username, password] }
@@ -153,142 +176,9 @@ public final class RedisConnection: Sendable {
     }
 }
 
-/// Matches answers to commands in order (Redis answers in order) and passes pushes on, and watches the answer timeout;
-/// on the channel's event loop only.
-final class RedisCommandHandler: ChannelDuplexHandler {
-    typealias InboundIn = RESPValue
-    typealias OutboundIn = Request
-    typealias OutboundOut = [String]
-
-    struct Request {
-        var command: [String]
-        /// Nil for commands answered by pushes only (SUBSCRIBE and its kin in RESP3).
-        var promise: EventLoopPromise<RESPValue>?
-        var written: EventLoopPromise<Void>? = nil
-        /// The size of a sheddable command (counted against the backlog limit); 0 for the others.
-        var sheddableBytes = 0
-    }
-
-    /// The answers awaited, in the order of the commands, with when each command was written and its sheddable bytes.
-    private var waiting = CircularBuffer<(answer: EventLoopPromise<RESPValue>, sent: NIODeadline, sheddableBytes: Int)>()
-    private let pushes: AsyncStream<[RESPValue]>.Continuation
-    private let answerTimeout: TimeAmount?
-    private let backlogLimit: Int?
-    /// The bytes of the sheddable commands in `waiting`.
-    private var sheddableInFlight = 0
-    /// When the server last sent anything.
-    private var lastRead = NIODeadline.now()
-    private var watchdog: RepeatedTask?
-
-    init(pushes: AsyncStream<[RESPValue]>.Continuation, answerTimeout: TimeAmount? = nil, backlogLimit: Int? = nil) {
-        self.pushes = pushes
-        self.answerTimeout = answerTimeout
-        self.backlogLimit = backlogLimit
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { startWatchdog(context: context) }
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        startWatchdog(context: context)
-        context.fireChannelActive()
-    }
-
-    /// From the moment the connection is up (a slow connect must not count against the first answer).
-    private func startWatchdog(context: ChannelHandlerContext) {
-        guard let answerTimeout, watchdog == nil else { return }
-        // Checked twice per timeout: a server that stops answering is noticed between one and one and a half
-        // timeouts after its last answer; an idle link that died, after one and a half to two (its ping goes first).
-        let period = TimeAmount.nanoseconds(max(answerTimeout.nanoseconds / 2, 10_000_000))
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        watchdog = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
-            let (handler, context) = loopBound.value
-            handler.watch(context: context, timeout: answerTimeout)
-        }
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        watchdog?.cancel()
-    }
-
-    /// Closes the connection when commands wait and nothing came from the server for longer than the timeout (a long
-    /// pipeline whose answers keep coming is not a dead server); pings a quiet connection with nothing in flight.
-    private func watch(context: ChannelHandlerContext, timeout: TimeAmount) {
-        guard context.channel.isActive else { return }
-        let now = NIODeadline.now()
-        if let oldest = waiting.first {
-            guard now - max(oldest.sent, lastRead) > timeout else { return }
-            failAll(RedisError.timedOut)
-            context.close(promise: nil)
-        } else if now - lastRead >= TimeAmount.nanoseconds(timeout.nanoseconds / 2) {
-            // Its answer is awaited like any other (the connection is in RESP3: PING is answered, not pushed, even
-            // while subscribed), and nobody reads it.
-            let pong = context.eventLoop.makePromise(of: RESPValue.self)
-            pong.futureResult.whenFailure { _ in }
-            waiting.append((pong, now, 0))
-            context.writeAndFlush(wrapOutboundOut(["PING"]), promise: nil)
-        }
-    }
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let request = unwrapOutboundIn(data)
-        guard context.channel.isActive else {
-            request.promise?.fail(RedisError.connectionClosed)
-            request.written?.fail(RedisError.connectionClosed)
-            promise?.fail(RedisError.connectionClosed)
-            return
-        }
-        if request.sheddableBytes > 0, let backlogLimit, sheddableInFlight > 0, sheddableInFlight + request.sheddableBytes > backlogLimit {
-            // The answer first: the write promise's failure would report the closed connection to it otherwise.
-            request.promise?.fail(RedisError.backlogged)
-            promise?.fail(RedisError.backlogged)
-            return
-        }
-        if let answer = request.promise {
-            waiting.append((answer, .now(), request.sheddableBytes))
-            sheddableInFlight += request.sheddableBytes
-        }
-        let written = context.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenComplete { result in
-            request.written?.completeWith(result)
-            promise?.completeWith(result)
-        }
-        // A write that fails leaves the stream out of step with the answers: the connection goes, failing what waits.
-        let channel = context.channel
-        written.futureResult.whenFailure { _ in channel.close(promise: nil) }
-        context.write(wrapOutboundOut(request.command), promise: written)
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let value = unwrapInboundIn(data)
-        lastRead = .now()
-        if case .push(let elements) = value {
-            pushes.yield(elements)
-            return
-        }
-        guard let answered = waiting.popFirst() else { return }
-        sheddableInFlight -= answered.sheddableBytes
-        answered.answer.succeed(value)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        watchdog?.cancel()
-        failAll()
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Bytes that are not RESP: the stream cannot be trusted any more.
-        failAll()
-        context.close(promise: nil)
-    }
-
-    private func failAll(_ error: RedisError = .connectionClosed) {
-        let pending = waiting
-        waiting.removeAll()
-        sheddableInFlight = 0
-        for (answer, _, _) in pending { answer.fail(error) }
-        pushes.finish()
+extension String {
+    /// Whether this is an IPv4 or IPv6 address rather than a name.
+    var isIPAddress: Bool {
+        (try? SocketAddress(ipAddress: self, port: 0)) != nil
     }
 }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// A Redis connection that comes back by itself: the session connects in the background, and whenever the
 /// connection closes or cannot be made it tries again after 100 ms, doubling the wait up to 2 s (back to 100 ms once
@@ -60,6 +61,7 @@ public final class RedisSession: Sendable {
     let password: String?
     let answerTimeout: TimeAmount?
     let publishBacklogLimit: Int?
+    let tls: NIOSSLContext?
     let group: any EventLoopGroup
     let log: (@Sendable (String) -> Void)?
     let messageSink: AsyncStream<Message>.Continuation
@@ -87,17 +89,20 @@ public final class RedisSession: Sendable {
     ///     then made again); a quiet connection is pinged so a dead one is found too (``RedisConnection``). Nil: no limit.
     ///   - publishBacklogLimit: how many bytes of ``publish(_:_:onResult:)`` messages may wait for their answers before
     ///     more are refused with ``RedisError/backlogged``. Nil: no limit.
+    ///   - tls: connect with TLS (see ``RedisConnection/connect(host:port:username:password:answerTimeout:backlogLimit:tls:group:)``).
     ///   - group: where the connections run.
     ///   - log: told of lost connections, failed attempts (the first of each outage) and reconnections.
     public init(host: String, port: Int, username: String = "default", password: String? = nil,
                 maxBufferedMessages: Int = 100_000, answerTimeout: TimeAmount? = nil, publishBacklogLimit: Int? = nil,
-                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, log: (@Sendable (String) -> Void)? = nil) {
+                tls: NIOSSLContext? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                log: (@Sendable (String) -> Void)? = nil) {
         self.host = host
         self.port = port
         self.username = username
         self.password = password
         self.answerTimeout = answerTimeout
         self.publishBacklogLimit = publishBacklogLimit
+        self.tls = tls
         self.group = group
         self.log = log
         (messages, messageSink) = AsyncStream.makeStream(of: Message.self, bufferingPolicy: .bufferingOldest(maxBufferedMessages))

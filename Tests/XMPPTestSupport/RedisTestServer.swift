@@ -10,14 +10,38 @@ public final class RedisTestServer: Sendable {
     /// Its working directory (removed at stop).
     public let directory: String
 
+    /// What a server that speaks TLS only (`tls-port`, no plain port) needs: its certificate and key, and the
+    /// authorities whose client certificates it accepts.
+    public struct TLSFiles: Sendable {
+        public var certificate: String
+        public var privateKey: String
+        public var certificateAuthorities: String
+        /// Whether a client must present a certificate (`tls-auth-clients yes`, Redis's default) or may (`optional`).
+        public var clientsMustAuthenticate: Bool
+
+        public init(certificate: String, privateKey: String, certificateAuthorities: String, clientsMustAuthenticate: Bool = true) {
+            self.certificate = certificate
+            self.privateKey = privateKey
+            self.certificateAuthorities = certificateAuthorities
+            self.clientsMustAuthenticate = clientsMustAuthenticate
+        }
+
+        /// redis-server's arguments for them, on `port`.
+        func arguments(port: Int) -> [String] {
+            ["--port", "0", "--tls-port", String(port), "--tls-cert-file", certificate, "--tls-key-file", privateKey,
+             "--tls-ca-cert-file", certificateAuthorities, "--tls-auth-clients", clientsMustAuthenticate ? "yes" : "optional"]
+        }
+    }
+
     private init(port: Int, pid: Int32, directory: String) {
         self.port = port
         self.pid = pid
         self.directory = directory
     }
 
-    /// Starts a server on a free port, or on `port` (the port of one stopped before: a restart).
-    public static func start(port: Int? = nil) async throws -> RedisTestServer {
+    /// Starts a server on a free port, or on `port` (the port of one stopped before: a restart); with `tls`, the port
+    /// is its TLS port and there is no plain one.
+    public static func start(port: Int? = nil, tls: TLSFiles? = nil) async throws -> RedisTestServer {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server") else {
             throw TestSetupError("redis-server is not installed: apt-get install redis-server (.ci/run does)")
         }
@@ -29,8 +53,8 @@ public final class RedisTestServer: Sendable {
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
-        process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory,
-                             "--daemonize", "no"]
+        process.arguments = (tls?.arguments(port: port) ?? ["--port", String(port)])
+            + ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory, "--daemonize", "no"]
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice
