@@ -13,7 +13,7 @@ public struct ClusterModule: ServerModule {
     /// `cluster_redis_url`: the Redis 7 server the nodes share; empty for a server on its own.
     public static let redisURL = ConfigOption.string(
         "cluster_redis_url", default: "",
-        "makes this server one node of a cluster: `redis://[USER:PASSWORD@]HOST[:PORT]` of the Redis 7 server every node shares (session directory, heartbeats, routing between nodes); needs `storage = postgresql` with the same database on every node. Empty: no cluster")
+        "makes this server one node of a cluster: `redis://[USER:PASSWORD@]HOST[:PORT]` of the Redis 7 server every node shares (session directory, heartbeats, routing between nodes), `rediss://` for TLS to its `tls-port`; needs `storage = postgresql` with the same database on every node. Empty: no cluster")
     /// `cluster_node`: this node's name.
     public static let nodeName = ConfigOption.string(
         "cluster_node", default: "",
@@ -30,6 +30,19 @@ public struct ClusterModule: ServerModule {
     public static let redisTimeout = ConfigOption.integer(
         "cluster_redis_timeout", default: 5, range: 1...300,
         "seconds Redis may leave a command unanswered (with nothing else coming from it) before the connection counts as dead and is made again (a connection with nothing to say is pinged, so a silently dead one is found too); what waited on it fails as if Redis were down")
+
+    /// `cluster_redis_ca`: the authorities that vouch for Redis's certificate.
+    public static let redisCA = ConfigOption.string(
+        "cluster_redis_ca", default: "",
+        "with `rediss://`: a PEM file of the certificate authorities that vouch for Redis's certificate (which must name the URL's host); empty: the system's")
+    /// `cluster_redis_certificate`: this node's certificate for Redis.
+    public static let redisCertificate = ConfigOption.string(
+        "cluster_redis_certificate", default: "",
+        "with `rediss://`: a PEM file of the certificate chain this node presents to Redis (needed while Redis has `tls-auth-clients yes`, its default); with `cluster_redis_private_key`")
+    /// `cluster_redis_private_key`: the key of ``redisCertificate``.
+    public static let redisPrivateKey = ConfigOption.string(
+        "cluster_redis_private_key", default: "",
+        "with `rediss://`: the PEM private key of `cluster_redis_certificate`")
 
     /// `cluster_outbox_limit`: session changes waiting for Redis.
     public static let outboxLimit = ConfigOption.integer(
@@ -55,7 +68,7 @@ public struct ClusterModule: ServerModule {
 
     public var options: [ConfigOption] {
         [Self.redisURL, Self.nodeName, Self.nodeTTL, Self.resyncInterval, Self.redisTimeout, Self.outboxLimit, Self.inboxLimit,
-         Self.unacknowledgedLimit, Self.partitionCache, Self.redisBacklog]
+         Self.unacknowledgedLimit, Self.partitionCache, Self.redisBacklog, Self.redisCA, Self.redisCertificate, Self.redisPrivateKey]
     }
 
     /// Creates the module.
@@ -70,7 +83,12 @@ public struct ClusterModule: ServerModule {
         if node.isEmpty { node = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "node" }
         guard var settings = ClusterSettings(redisURL: url, node: node, nodeTTL: configuration.value(of: nodeTTL),
                                              resyncInterval: configuration.value(of: resyncInterval)) else {
-            throw ClusterStartError(description: "cluster_redis_url must be redis://[USER:PASSWORD@]HOST[:PORT] and cluster_node letters, digits, '-', '_' or '.' (cluster module)")
+            throw ClusterStartError(description: "cluster_redis_url must be redis://[USER:PASSWORD@]HOST[:PORT] (or rediss://) and cluster_node letters, digits, '-', '_' or '.' (cluster module)")
+        }
+        if settings.tls != nil {
+            settings.tls?.certificateAuthorities = configuration.value(of: redisCA)
+            settings.tls?.certificate = configuration.value(of: redisCertificate)
+            settings.tls?.privateKey = configuration.value(of: redisPrivateKey)
         }
         settings.redisTimeout = configuration.value(of: redisTimeout)
         settings.limits.outbox = configuration.value(of: outboxLimit)

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RedisClient
 import XMPPCore
 import XMPPServerKernel
@@ -87,19 +88,35 @@ public final class ClusterNode: ClusterLink, Sendable {
     var liveness: RedisSession? { state.withLock { $0.liveness } }
     var nodeName: String { settings.node }
 
+    /// A connection to the cluster's Redis as the settings say; `logged`: its outages and their causes (a refused
+    /// certificate, say) go to the log (one connection's are enough).
+    private func redisSession(tls: NIOSSLContext?, maxBufferedMessages: Int = 100_000, publishBacklogLimit: Int? = nil,
+                              logged: Bool = false) -> RedisSession {
+        let logger = self.logger
+        var log: (@Sendable (String) -> Void)?
+        if logged {
+            log = { line in logger.notice(Logger.Message(stringLiteral: line)) }
+        }
+        return RedisSession(host: settings.host, port: settings.port, username: settings.username, password: settings.password,
+                            maxBufferedMessages: maxBufferedMessages, answerTimeout: .seconds(Int64(settings.redisTimeout)),
+                            publishBacklogLimit: publishBacklogLimit, tls: tls, log: log)
+    }
+
     /// The live nodes, this one included, sorted (for `xmppctl stats` and the tests).
     public var liveNodes: [String] { state.withLock { $0.live.keys.sorted() } }
 
     // MARK: Joining and leaving
 
     public func start(kernel: ServerKernel) async throws {
-        let timeout = TimeAmount.seconds(Int64(settings.redisTimeout))
-        let commands = RedisSession(host: settings.host, port: settings.port, username: settings.username, password: settings.password,
-                                    answerTimeout: timeout, publishBacklogLimit: settings.limits.redisBacklogBytes)
-        let listener = RedisSession(host: settings.host, port: settings.port, username: settings.username, password: settings.password,
-                                    maxBufferedMessages: settings.limits.inbox, answerTimeout: timeout)
-        let liveness = RedisSession(host: settings.host, port: settings.port, username: settings.username, password: settings.password,
-                                    answerTimeout: timeout)
+        let tls: NIOSSLContext?
+        do {
+            tls = try settings.tls?.makeContext()
+        } catch {
+            throw ClusterStartError(description: "TLS to Redis (cluster_redis_ca, cluster_redis_certificate, cluster_redis_private_key): \(error)")
+        }
+        let commands = redisSession(tls: tls, publishBacklogLimit: settings.limits.redisBacklogBytes, logged: true)
+        let listener = redisSession(tls: tls, maxBufferedMessages: settings.limits.inbox)
+        let liveness = redisSession(tls: tls)
         state.withLock { state in
             state.kernel = kernel
             state.commands = commands

@@ -2,7 +2,7 @@ import Logging
 import Foundation
 
 /// Where the cluster's Redis is and who this node is (`cluster_redis_url`, `cluster_node`, `cluster_node_ttl`,
-/// `cluster_redis_timeout`).
+/// `cluster_redis_timeout`, and for `rediss://` the TLS files).
 public struct ClusterSettings: Sendable, Equatable {
     /// Redis's address.
     public var host: String
@@ -12,6 +12,8 @@ public struct ClusterSettings: Sendable, Equatable {
     public var username: String
     /// The Redis password, if the URL has one.
     public var password: String?
+    /// TLS to Redis (`rediss://`), `nil` for plain TCP (`redis://`).
+    public var tls: ClusterRedisTLS?
     /// This node's name, unique in the cluster.
     public var node: String
     /// How long, in seconds, a node counts as alive after its last heartbeat; nodes beat four times as often.
@@ -25,9 +27,10 @@ public struct ClusterSettings: Sendable, Equatable {
     /// How much may wait in memory (``ClusterLimits``).
     public var limits = ClusterLimits()
 
-    /// Reads `redis://[USER[:PASSWORD]@]HOST[:PORT][/]`; `nil` when it is not such a URL.
+    /// Reads `redis://[USER[:PASSWORD]@]HOST[:PORT][/]`, or `rediss://` for TLS (trusting the system's certificate
+    /// authorities until ``tls`` says otherwise); `nil` when it is not such a URL.
     public init?(redisURL: String, node: String, nodeTTL: Int, resyncInterval: Int = 60) {
-        guard let components = URLComponents(string: redisURL), components.scheme == "redis",
+        guard let components = URLComponents(string: redisURL), components.scheme == "redis" || components.scheme == "rediss",
               let host = components.host, !host.isEmpty, components.query == nil,
               components.path.isEmpty || components.path == "/" else { return nil }
         self.host = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
@@ -35,6 +38,7 @@ public struct ClusterSettings: Sendable, Equatable {
         let user = components.user.flatMap { $0.removingPercentEncoding } ?? ""
         username = user.isEmpty ? "default" : user
         password = components.password.flatMap { $0.removingPercentEncoding }
+        tls = components.scheme == "rediss" ? ClusterRedisTLS() : nil
         guard !node.isEmpty, node.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else { return nil }
         self.node = node
         self.nodeTTL = max(1, nodeTTL)
@@ -44,7 +48,7 @@ public struct ClusterSettings: Sendable, Equatable {
     /// The URL without its password, for logs and the admin console.
     public var maskedURL: String {
         let credentials = password == nil ? (username == "default" ? "" : "\(username)@") : "\(username == "default" ? "" : username):***@"
-        return "redis://\(credentials)\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        return "\(tls == nil ? "redis" : "rediss")://\(credentials)\(host.contains(":") ? "[\(host)]" : host):\(port)"
     }
 }
 

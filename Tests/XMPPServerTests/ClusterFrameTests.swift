@@ -94,7 +94,21 @@ import XMPPServerKernel
             #expect(ClusterModule().options.contains { $0.key == key }, "\(key) declared, so the file may set it")
         }
 
-        for url in ["http://redis:6379", "redis://", "redis://host/1", "redis://host?db=2"] {
+        #expect(settings.tls == nil, "redis:// is plain TCP")
+        configuration.set(ClusterModule.redisURL, to: "rediss://redis.internal:6380")
+        configuration.set(ClusterModule.redisCA, to: "/etc/xmppd/ca.pem")
+        configuration.set(ClusterModule.redisCertificate, to: "/etc/xmppd/node.pem")
+        configuration.set(ClusterModule.redisPrivateKey, to: "/etc/xmppd/node.key")
+        let secure = try #require(try ClusterModule.settings(in: configuration))
+        #expect(secure.host == "redis.internal" && secure.port == 6380 && secure.maskedURL == "rediss://redis.internal:6380")
+        #expect(secure.tls?.certificateAuthorities == "/etc/xmppd/ca.pem" && secure.tls?.certificate == "/etc/xmppd/node.pem"
+                && secure.tls?.privateKey == "/etc/xmppd/node.key")
+        #expect(throws: (any Error).self, "files that are not there") { try secure.tls?.makeContext() }
+        var halfIdentity = ClusterRedisTLS()
+        halfIdentity.certificate = "/etc/xmppd/node.pem"
+        #expect(throws: ClusterStartError.self, "a certificate without its key") { try halfIdentity.makeContext() }
+
+        for url in ["http://redis:6379", "redis://", "redis://host/1", "redis://host?db=2", "rediss://"] {
             configuration.set(ClusterModule.redisURL, to: url)
             #expect(throws: ClusterStartError.self, "\(url)") { try ClusterModule.settings(in: configuration) }
         }

@@ -6,7 +6,9 @@ import XMPPTestSupport
 /// installed, and slixmpp clients spread over the nodes (Interop/cluster_scenario.py): presence, chat, one account on
 /// two nodes with carbons, offline delivery, a room with occupants on every node, `xmppctl sessions` cluster-wide,
 /// account deletion, a node stopped (SIGSTOP) past its heartbeat TTL and running again, `kill -9` of the node serving
-/// the room, and Redis stopped (SIGSTOP) while a message crosses nodes.
+/// the room, and Redis stopped (SIGSTOP) while a message crosses nodes. Redis speaks TLS only and asks for client
+/// certificates (`rediss://` with `cluster_redis_ca`, `cluster_redis_certificate`, `cluster_redis_private_key`), as
+/// across machines it should.
 @Suite struct ClusterTests {
     // The limit counts the wait for every place of the gate, which may come only once the other scenarios are done.
     @Test(.timeLimit(.minutes(8))) func threeNodesAndTheLossOfOne() async throws {
@@ -16,13 +18,21 @@ import XMPPTestSupport
         let result: (status: Int32, output: String)? = try await TestGate.servers.run(places: 4) {
             let postgres = try await PostgresTestServer.shared()
             let databaseURL = try await postgres.newDatabase()
-            let redis = try await RedisTestServer.start()
+            let tlsDirectory = NSTemporaryDirectory() + "cluster-redis-tls-" + UUID().uuidString
+            defer { try? FileManager.default.removeItem(atPath: tlsDirectory) }
+            let authority = try TestCertificateAuthority(name: "cluster-ca", directory: tlsDirectory)
+            try authority.issue(["localhost"], certificatePath: "\(tlsDirectory)/redis.crt", keyPath: "\(tlsDirectory)/redis.key")
+            try authority.issue(["xmppd-node"], certificatePath: "\(tlsDirectory)/node.crt", keyPath: "\(tlsDirectory)/node.key")
+            let redis = try await RedisTestServer.start(tls: .init(certificate: "\(tlsDirectory)/redis.crt", privateKey: "\(tlsDirectory)/redis.key",
+                                                                   certificateAuthorities: authority.certificatePath))
             let ports = try (0..<3).map { _ in try LoopbackPort.free() }
             var nodes: [XMPPDProcess] = []
             var proxy: HAProxyProcess?
             func common(_ index: Int) -> [String] {
                 ["--set", "storage=postgresql", "--set", "postgresql_url=\(databaseURL)",
-                 "--set", "cluster_redis_url=redis://127.0.0.1:\(redis.port)", "--set", "cluster_node=node\(index + 1)",
+                 "--set", "cluster_redis_url=rediss://localhost:\(redis.port)", "--set", "cluster_redis_ca=\(authority.certificatePath)",
+                 "--set", "cluster_redis_certificate=\(tlsDirectory)/node.crt", "--set", "cluster_redis_private_key=\(tlsDirectory)/node.key",
+                 "--set", "cluster_node=node\(index + 1)",
                  "--set", "cluster_node_ttl=2", "--set", "cluster_redis_timeout=1", "--log-level", "warning"]
             }
             do {
@@ -39,7 +49,7 @@ import XMPPTestSupport
                 let arguments = ["python3", "-u", script.path, "127.0.0.1", String(ports[0]), "0", "localhost", nodes[0].certificatePath,
                                  String(ports[1]), String(ports[2])] + pids
                     + [String(redis.port), proxy.map { String($0.port) } ?? "-", builtExecutable("xmppctl"), nodes[0].directory,
-                       String(redis.pid)]
+                       String(redis.pid), authority.certificatePath, "\(tlsDirectory)/node.crt", "\(tlsDirectory)/node.key"]
                 let result = try await runProcess(arguments, timeout: 150)
                 await proxy?.stop()
                 for node in nodes { await node.stop() }

@@ -3,7 +3,9 @@ its heartbeat TTL and resumed, kill -9 of the node serving a chat room, then Red
 nodes.
 
 usage: python3 -u cluster_scenario.py HOST PORT1 0 DOMAIN CA_CERT PORT2 PORT3 PID1 PID2 PID3 REDIS_PORT PROXY_PORT
-           XMPPCTL NODE1_DATA_DIR REDIS_PID
+           XMPPCTL NODE1_DATA_DIR REDIS_PID [REDIS_CA REDIS_CLIENT_CERT REDIS_CLIENT_KEY]
+
+With the last three, Redis speaks TLS only and asks for a client certificate (as the nodes reach it: rediss://).
 
 PROXY_PORT is HAProxy's c2s port in front of the three nodes ("-" when HAProxy is not installed). Each step prints
 "ok <step>"; the first failure prints "FAIL <step>: <why>" and exits 1. Run by Tests/XMPPServerTests/ClusterTests.swift.
@@ -12,6 +14,7 @@ import asyncio
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -26,13 +29,19 @@ REDIS_PORT = int(sys.argv[11])
 PROXY_PORT = None if sys.argv[12] == "-" else int(sys.argv[12])
 XMPPCTL, NODE1_DIR = sys.argv[13], sys.argv[14]
 REDIS_PID = int(sys.argv[15])
+REDIS_TLS = sys.argv[16:19] if len(sys.argv) > 18 else None
 NODES = ["node1", "node2", "node3"]
 PREFIX = f"xmppd:{DOMAIN}:"
 
 
 def redis(*command):
     """One Redis command over RESP2, its answer as Python values (enough for GET, HGET, SMEMBERS, HLEN)."""
-    with socket.create_connection(("127.0.0.1", REDIS_PORT), timeout=5) as connection:
+    with socket.create_connection(("127.0.0.1", REDIS_PORT), timeout=5) as plain:
+        connection = plain
+        if REDIS_TLS:
+            context = ssl.create_default_context(cafile=REDIS_TLS[0])
+            context.load_cert_chain(REDIS_TLS[1], REDIS_TLS[2])
+            connection = context.wrap_socket(plain, server_hostname="localhost")
         request = f"*{len(command)}\r\n" + "".join(f"${len(part.encode())}\r\n{part}\r\n" for part in command)
         connection.sendall(request.encode())
         reader = connection.makefile("rb")
