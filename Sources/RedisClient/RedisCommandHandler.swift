@@ -14,28 +14,24 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         /// Nil for commands answered by pushes only (SUBSCRIBE and its kin in RESP3).
         var promise: EventLoopPromise<RESPValue>?
         var written: EventLoopPromise<Void>? = nil
-        /// The size of a sheddable command (counted against the backlog limit); 0 for the others.
-        var sheddableBytes = 0
     }
 
-    /// The answers awaited, in the order of the commands, with when each command was written and its sheddable bytes.
-    private var waiting = CircularBuffer<(answer: EventLoopPromise<RESPValue>, sent: NIODeadline, sheddableBytes: Int)>()
+    /// The answers awaited, in the order of the commands, with when each command was written.
+    private var waiting = CircularBuffer<(answer: EventLoopPromise<RESPValue>, sent: NIODeadline)>()
     private let pushes: AsyncStream<[RESPValue]>.Continuation
     private let answerTimeout: TimeAmount?
-    private let backlogLimit: Int?
     /// Completed when the TLS handshake is done, failed if the connection fails first (TLS only).
     private let handshake: EventLoopPromise<Void>?
-    /// The bytes of the sheddable commands in `waiting`.
-    private var sheddableInFlight = 0
+    /// Set once the connection failed or timed out: what is written afterwards fails at once (a TLS connection stays
+    /// active while it waits for the server's close_notify).
+    private var failed = false
     /// When the server last sent anything.
     private var lastRead = NIODeadline.now()
     private var watchdog: RepeatedTask?
 
-    init(pushes: AsyncStream<[RESPValue]>.Continuation, answerTimeout: TimeAmount? = nil, backlogLimit: Int? = nil,
-         handshake: EventLoopPromise<Void>? = nil) {
+    init(pushes: AsyncStream<[RESPValue]>.Continuation, answerTimeout: TimeAmount? = nil, handshake: EventLoopPromise<Void>? = nil) {
         self.pushes = pushes
         self.answerTimeout = answerTimeout
-        self.backlogLimit = backlogLimit
         self.handshake = handshake
     }
 
@@ -73,10 +69,12 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     /// Closes the connection when commands wait and nothing came from the server for longer than the timeout (a long
     /// pipeline whose answers keep coming is not a dead server); pings a quiet connection with nothing in flight.
     private func watch(context: ChannelHandlerContext, timeout: TimeAmount) {
-        guard context.channel.isActive else { return }
+        guard context.channel.isActive, !failed else { return }
         let now = NIODeadline.now()
         if let oldest = waiting.first {
             guard now - max(oldest.sent, lastRead) > timeout else { return }
+            // A TLS handshake that stalls times out here too (its ping waits behind it).
+            handshake?.fail(RedisError.timedOut)
             failAll(RedisError.timedOut)
             context.close(promise: nil)
         } else if now - lastRead >= TimeAmount.nanoseconds(timeout.nanoseconds / 2) {
@@ -84,29 +82,20 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             // while subscribed), and nobody reads it.
             let pong = context.eventLoop.makePromise(of: RESPValue.self)
             pong.futureResult.whenFailure { _ in }
-            waiting.append((pong, now, 0))
+            waiting.append((pong, now))
             context.writeAndFlush(wrapOutboundOut(["PING"]), promise: nil)
         }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
-        guard context.channel.isActive else {
+        guard context.channel.isActive, !failed else {
             request.promise?.fail(RedisError.connectionClosed)
             request.written?.fail(RedisError.connectionClosed)
             promise?.fail(RedisError.connectionClosed)
             return
         }
-        if request.sheddableBytes > 0, let backlogLimit, sheddableInFlight > 0, sheddableInFlight + request.sheddableBytes > backlogLimit {
-            // The answer first: the write promise's failure would report the closed connection to it otherwise.
-            request.promise?.fail(RedisError.backlogged)
-            promise?.fail(RedisError.backlogged)
-            return
-        }
-        if let answer = request.promise {
-            waiting.append((answer, .now(), request.sheddableBytes))
-            sheddableInFlight += request.sheddableBytes
-        }
+        if let answer = request.promise { waiting.append((answer, .now())) }
         let written = context.eventLoop.makePromise(of: Void.self)
         // A write that fails leaves the stream out of step with the answers: the connection goes, failing what waits
         // with the reason (a TLS handshake that failed fails the writes queued behind it). First, so the answers
@@ -131,9 +120,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             pushes.yield(elements)
             return
         }
-        guard let answered = waiting.popFirst() else { return }
-        sheddableInFlight -= answered.sheddableBytes
-        answered.answer.succeed(value)
+        waiting.popFirst()?.answer.succeed(value)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -164,8 +151,8 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     private func failAll(_ error: RedisError = .connectionClosed) {
         let pending = waiting
         waiting.removeAll()
-        sheddableInFlight = 0
-        for (answer, _, _) in pending { answer.fail(error) }
+        failed = true
+        for (answer, _) in pending { answer.fail(error) }
         pushes.finish()
     }
 }

@@ -15,9 +15,6 @@ public enum RedisError: Error, Sendable, CustomStringConvertible, Equatable {
     /// The connection failed for a reason of its own (a TLS handshake that failed, a certificate that was not
     /// trusted, bytes that are not RESP): the reason.
     case connectionFailed(String)
-    /// Too many bytes of sheddable commands (``RedisSession/publish(_:_:onResult:)``) already wait for their answers on
-    /// the connection (its backlog limit): nothing was sent.
-    case backlogged
 
     public var description: String {
         switch self {
@@ -25,7 +22,6 @@ public enum RedisError: Error, Sendable, CustomStringConvertible, Equatable {
         case .connectionClosed: "the connection to Redis closed"
         case .notConnected: "not connected to Redis (reconnecting, or closed)"
         case .timedOut: "Redis did not answer in time (the connection was closed)"
-        case .backlogged: "too much is waiting for Redis already (not sent)"
         case .connectionFailed(let reason): "the connection to Redis failed: \(reason)"
         }
     }
@@ -34,10 +30,6 @@ public enum RedisError: Error, Sendable, CustomStringConvertible, Equatable {
 /// One connection to a Redis 7 server speaking RESP3 (`HELLO 3`): commands are pipelined (each answer matched to its
 /// command in order, any number in flight), and out-of-band pushes (pub/sub messages) go to ``pushes``, so one
 /// connection both subscribes and runs commands.
-///
-/// With a backlog limit, commands submitted as sheddable are refused at once (``RedisError/backlogged``) while the
-/// sheddable commands written and not answered yet pass the limit in bytes, so traffic that can go elsewhere (a node's
-/// stanzas to other nodes) cannot pile up in memory behind a slow server; other commands are never refused.
 ///
 /// With an answer timeout, a server that stops answering (stopped, overloaded, or the link to it silently gone) is
 /// noticed: when commands wait and nothing has come from the server for longer than the timeout (since the oldest
@@ -63,12 +55,12 @@ public final class RedisConnection: Sendable {
     }
 
     /// Connects and switches the connection to RESP3 (with `password`, authenticating as `username`); with
-    /// `answerTimeout`, a server that does not answer within it loses the connection, and with `backlogLimit` (bytes)
-    /// sheddable commands are refused past it (see the type's description). With `tls`, the connection is TLS
+    /// `answerTimeout`, a server that does not answer within it loses the connection (see the type's description).
+    /// With `tls`, the connection is TLS
     /// (Redis's `tls-port`), and the server's certificate must be valid for `host` (a name, or an IP address in the
     /// certificate's addresses); the context's certificate, if any, is presented to a Redis that asks for one.
     public static func connect(host: String, port: Int, username: String = "default", password: String? = nil,
-                               answerTimeout: TimeAmount? = nil, backlogLimit: Int? = nil, tls: NIOSSLContext? = nil,
+                               answerTimeout: TimeAmount? = nil, tls: NIOSSLContext? = nil,
                                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> RedisConnection {
         let (stream, continuation) = AsyncStream.makeStream(of: [RESPValue].self, bufferingPolicy: .bufferingNewest(10_000))
         // With TLS, the handshake is awaited before the first command: a refused certificate fails the connection with
@@ -85,8 +77,7 @@ public final class RedisConnection: Sendable {
                     }
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(RESPDecoder()), MessageToByteHandler(RESPCommandEncoder()),
-                        RedisCommandHandler(pushes: continuation, answerTimeout: answerTimeout, backlogLimit: backlogLimit,
-                                            handshake: handshake),
+                        RedisCommandHandler(pushes: continuation, answerTimeout: answerTimeout, handshake: handshake),
                     ])
                 }
             }
@@ -119,13 +110,10 @@ public final class RedisConnection: Sendable {
         return answer
     }
 
-    /// Sends a command; the future has its answer, an error answer included (for callers without `async`). A
-    /// `sheddable` command fails with ``RedisError/backlogged`` instead when the connection's backlog is full.
-    func submit(_ command: [String], sheddable: Bool = false) -> EventLoopFuture<RESPValue> {
+    /// Sends a command; the future has its answer, an error answer included (for callers without `async`).
+    func submit(_ command: [String]) -> EventLoopFuture<RESPValue> {
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        let bytes = sheddable ? command.reduce(0) { $0 + $1.utf8.count } : 0
-        channel.writeAndFlush(RedisCommandHandler.Request(command: command, promise: promise, sheddableBytes: bytes),
-                              promise: Self.failing(promise))
+        channel.writeAndFlush(RedisCommandHandler.Request(command: command, promise: promise), promise: Self.failing(promise))
         return promise.futureResult
     }
 

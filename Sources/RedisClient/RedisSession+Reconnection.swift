@@ -34,8 +34,7 @@ extension RedisSession {
         let connection: RedisConnection
         do {
             connection = try await RedisConnection.connect(host: host, port: port, username: username, password: password,
-                                                           answerTimeout: answerTimeout, backlogLimit: publishBacklogLimit, tls: tls,
-                                                           group: group)
+                                                           answerTimeout: answerTimeout, tls: tls, group: group)
         } catch {
             if !failedBefore { log?("Redis \(host):\(port): cannot connect (\(error)); retrying") }
             return nil

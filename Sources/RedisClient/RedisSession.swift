@@ -79,6 +79,8 @@ public final class RedisSession: Sendable {
         var closed = false
         var supervisor: Task<Void, Never>?
         var droppedMessages = 0
+        /// The bytes of sheddable publications waiting for their answers (any connection).
+        var publishBacklog = 0
     }
 
     /// Starts connecting to Redis at `host`:`port` in the background (with `password`, authenticating as `username`)
@@ -87,9 +89,9 @@ public final class RedisSession: Sendable {
     ///   - maxBufferedMessages: how many unread messages ``messages`` keeps before dropping new ones.
     ///   - answerTimeout: how long a command may wait for its answer before the connection is taken for dead (closed,
     ///     then made again); a quiet connection is pinged so a dead one is found too (``RedisConnection``). Nil: no limit.
-    ///   - publishBacklogLimit: how many bytes of ``publish(_:_:onResult:)`` messages may wait for their answers before
-    ///     more are refused with ``RedisError/backlogged``. Nil: no limit.
-    ///   - tls: connect with TLS (see ``RedisConnection/connect(host:port:username:password:answerTimeout:backlogLimit:tls:group:)``).
+    ///   - publishBacklogLimit: how many bytes of sheddable ``publish(_:_:sheddable:onResult:)`` messages may wait for their
+    ///     answers before more are refused. Nil: no limit.
+    ///   - tls: connect with TLS (see ``RedisConnection/connect(host:port:username:password:answerTimeout:tls:group:)``).
     ///   - group: where the connections run.
     ///   - log: told of lost connections, failed attempts (the first of each outage) and reconnections.
     public init(host: String, port: Int, username: String = "default", password: String? = nil,
@@ -143,18 +145,36 @@ public final class RedisSession: Sendable {
     }
 
     /// Publishes `message` on `channel` without `async`, for event-loop code: `onResult` gets how many subscribers
-    /// received it, or the error of ``send(_:)``, or ``RedisError/backlogged`` when more than the session's
-    /// `publishBacklogLimit` of such messages already wait for Redis. It is called on the connection's event loop, or
-    /// at once on the calling thread when there is no connection.
-    public func publish(_ channel: String, _ message: String, onResult: @escaping @Sendable (Result<Int, any Error>) -> Void) {
-        let connection: RedisConnection
-        do { connection = try readyConnection() } catch {
+    /// received it, or the error of ``send(_:)``; it is called on the connection's event loop, or at once on the
+    /// calling thread when there is no connection.
+    ///
+    /// A `sheddable` message (traffic that can go another way when Redis lags) is refused instead while more than the
+    /// session's `publishBacklogLimit` bytes of sheddable messages wait for their answers (one alone always goes):
+    /// then this returns `false` at once, nothing is sent and `onResult` is not called. Otherwise it returns `true`.
+    @discardableResult
+    public func publish(_ channel: String, _ message: String, sheddable: Bool = false,
+                        onResult: @escaping @Sendable (Result<Int, any Error>) -> Void) -> Bool {
+        let bytes = sheddable && publishBacklogLimit != nil ? channel.utf8.count + message.utf8.count : 0
+        let admitted = shared.withLock { shared -> Result<RedisConnection, RedisError>? in
+            guard let connection = shared.ready, connection.isActive else { return .failure(.notConnected) }
+            if bytes > 0, let limit = publishBacklogLimit {
+                guard shared.publishBacklog == 0 || shared.publishBacklog + bytes <= limit else { return nil }
+                shared.publishBacklog += bytes
+            }
+            return .success(connection)
+        }
+        switch admitted {
+        case nil:
+            return false
+        case .failure(let error):
             onResult(.failure(error))
-            return
+        case .success(let connection):
+            connection.submit(["PUBLISH", channel, message]).whenComplete { [self] answer in
+                if bytes > 0 { shared.withLock { $0.publishBacklog -= bytes } }
+                onResult(answer.flatMap { value in Result { try Self.receivers(value) } })
+            }
         }
-        connection.submit(["PUBLISH", channel, message], sheddable: true).whenComplete { answer in
-            onResult(answer.flatMap { value in Result { try Self.receivers(value) } })
-        }
+        return true
     }
 
     /// Subscribes to `channels` for good: they are remembered and subscribed again on every new connection, and

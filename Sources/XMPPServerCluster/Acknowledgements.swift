@@ -53,6 +53,16 @@ struct Acknowledgements {
         links[node] = link
     }
 
+    /// Takes back the message numbered last for `node`, which was never sent: its number is given out again, so the
+    /// node sees no gap. Does nothing when `sequence` is not the last number given.
+    mutating func withdrawLast(_ sequence: UInt64, on node: String) {
+        guard var link = links[node], link.next == sequence + 1, link.pending.last?.sequence == sequence else { return }
+        link.pending.removeLast()
+        link.next = sequence
+        link.start = min(link.start, link.pending.count)
+        links[node] = link
+    }
+
     /// Takes one message back (it was not received: the caller handles it).
     mutating func remove(_ sequence: UInt64, on node: String) -> Pending? {
         guard var link = links[node], let index = link.pending[link.start...].firstIndex(where: { $0.sequence == sequence }) else { return nil }

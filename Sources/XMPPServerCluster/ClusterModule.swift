@@ -34,7 +34,7 @@ public struct ClusterModule: ServerModule {
     /// `cluster_redis_ca`: the authorities that vouch for Redis's certificate.
     public static let redisCA = ConfigOption.string(
         "cluster_redis_ca", default: "",
-        "with `rediss://`: a PEM file of the certificate authorities that vouch for Redis's certificate (which must name the URL's host); empty: the system's")
+        "with `rediss://`: a PEM file of the certificate authorities that vouch for Redis's certificate (which must name the URL's host); empty: the system's (logged as a warning: any public certificate for that name or address would do)")
     /// `cluster_redis_certificate`: this node's certificate for Redis.
     public static let redisCertificate = ConfigOption.string(
         "cluster_redis_certificate", default: "",
@@ -63,7 +63,7 @@ public struct ClusterModule: ServerModule {
 
     /// `cluster_redis_backlog_bytes`: stanzas for other nodes waiting on Redis.
     public static let redisBacklog = ConfigOption.integer(
-        "cluster_redis_backlog_bytes", default: 32 << 20, range: 65_536...(4 << 30),
+        "cluster_redis_backlog_bytes", default: 32 << 20, range: (1 << 20)...(4 << 30),
         "bytes of stanzas for other nodes' sessions written to Redis and not yet answered; past it (Redis slower than the traffic) a stanza is handled as for an unreachable node: a message goes to offline storage, and is delivered when the recipient's node hears of it")
 
     public var options: [ConfigOption] {

@@ -8,8 +8,9 @@ import XMPPServerKernel
 // what arrives in this node's inbox and on the events channel.
 extension ClusterNode {
     /// Sends a stanza to a session of `node`. When no node receives it (that node died), Redis is away or too far
-    /// behind (``ClusterLimits/redisBacklogBytes``), it is handled here as for a session that just ended; a message that offline storage would keep is also held until
-    /// `node` acknowledges it (``Acknowledgements``): nothing the server accepted is lost with a node.
+    /// behind (``ClusterLimits/redisBacklogBytes``), it is handled here as for a session that just ended; a message
+    /// that offline storage would keep is also held until `node` acknowledges it (``Acknowledgements``): nothing the
+    /// server accepted is lost with a node.
     func forward(_ element: Element, to jid: JID, on node: String) {
         guard let commands else { return undeliverable(element, to: jid) }
         let tracked = Self.isKeptOffline(element)
@@ -22,19 +23,12 @@ extension ClusterNode {
                                metadata: ["node": "\(node)", "untracked": "\(unacknowledged.untracked)"])
             }
             let frame = ClusterFrame.deliver(from: nodeName, incarnation: incarnation, sequence: sequence, jid: jid, stanza: element.xmlString)
-            commands.publish(keys.inbox(node), frame.text) { [self] result in
+            let sent = commands.publish(keys.inbox(node), frame.text, sheddable: true) { [self] result in
                 switch result {
                 case .success(let receivers) where receivers > 0:
                     return
                 case .success:
                     self.logger.warning("a cluster node did not receive a stanza; it may be gone", metadata: ["node": "\(node)"])
-                case .failure(RedisError.backlogged):
-                    // Possibly many a second while Redis lags: the first of every thousand is logged.
-                    let shed = self.shedStanzas.withLock { $0 += 1; return $0 }
-                    if shed == 1 || shed.isMultiple(of: 1000) {
-                        self.logger.warning("Redis is too far behind: stanzas for other nodes are handled as undeliverable (cluster_redis_backlog_bytes)",
-                                            metadata: ["node": "\(node)", "count": "\(shed)"])
-                    }
                 case .failure(let error):
                     self.logger.warning("a stanza could not be sent to a cluster node", metadata: ["node": "\(node)", "error": "\(error)"])
                 }
@@ -44,6 +38,16 @@ extension ClusterNode {
                     self.undeliverable(element, to: jid)
                 }
             }
+            guard !sent else { return }
+            // Refused at once, Redis being too far behind: its number is given out again (the node would take the gap
+            // for messages Redis lost), and it goes where a stanza for an ended session goes.
+            if tracked { unacknowledged.withdrawLast(sequence, on: node) }
+            let shed = shedStanzas.withLock { $0 += 1; return $0 }
+            if shed == 1 || shed.isMultiple(of: 1000) {
+                logger.warning("Redis is too far behind: stanzas for other nodes are handled as undeliverable (cluster_redis_backlog_bytes)",
+                               metadata: ["node": "\(node)", "count": "\(shed)"])
+            }
+            eventLoops.next().execute { self.undeliverable(element, to: jid) }
         }
     }
 

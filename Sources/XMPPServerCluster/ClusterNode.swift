@@ -114,6 +114,9 @@ public final class ClusterNode: ClusterLink, Sendable {
         } catch {
             throw ClusterStartError(description: "TLS to Redis (cluster_redis_ca, cluster_redis_certificate, cluster_redis_private_key): \(error)")
         }
+        if let redisTLS = settings.tls, redisTLS.certificateAuthorities.isEmpty {
+            logger.warning("TLS to Redis trusts the system's certificate authorities: any public certificate for its name would do; set cluster_redis_ca to the cluster's own")
+        }
         let commands = redisSession(tls: tls, publishBacklogLimit: settings.limits.redisBacklogBytes, logged: true)
         let listener = redisSession(tls: tls, maxBufferedMessages: settings.limits.inbox)
         let liveness = redisSession(tls: tls)

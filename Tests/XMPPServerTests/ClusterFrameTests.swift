@@ -57,6 +57,18 @@ import XMPPServerKernel
         #expect(ledger.takeAll(of: "node2").isEmpty)
     }
 
+    @Test func aMessageNeverSentGivesItsNumberBack() {
+        var ledger = Acknowledgements(limit: 10)
+        let message = Element("message", namespace: XMLNamespace.client)
+        let first = ledger.track(message, to: Self.jid, on: "node2")
+        let refused = ledger.track(message, to: Self.jid, on: "node2")
+        ledger.withdrawLast(first, on: "node2")   // not the last: nothing happens
+        #expect(ledger.count == 2)
+        ledger.withdrawLast(refused, on: "node2")
+        #expect(ledger.count == 1)
+        #expect(ledger.track(message, to: Self.jid, on: "node2") == refused, "no gap the receiver would log as a loss")
+    }
+
     @Test func everyNodePicksTheSameNodeAndALeavingNodeMovesOnlyItsOwn() {
         let nodes = ["node1", "node2", "node3"]
         var moved = 0

@@ -13,12 +13,16 @@ public final class RedisTestServer: Sendable {
     /// What a server that speaks TLS only (`tls-port`, no plain port) needs: its certificate and key, and the
     /// authorities whose client certificates it accepts.
     public struct TLSFiles: Sendable {
+        /// The server's certificate (PEM), naming the host clients connect to.
         public var certificate: String
+        /// Its private key (PEM).
         public var privateKey: String
+        /// The authorities (PEM) whose client certificates the server accepts.
         public var certificateAuthorities: String
         /// Whether a client must present a certificate (`tls-auth-clients yes`, Redis's default) or may (`optional`).
         public var clientsMustAuthenticate: Bool
 
+        /// The files, by path; clients must present a certificate unless `clientsMustAuthenticate` is false.
         public init(certificate: String, privateKey: String, certificateAuthorities: String, clientsMustAuthenticate: Bool = true) {
             self.certificate = certificate
             self.privateKey = privateKey
