@@ -148,9 +148,10 @@ public final class RedisSession: Sendable {
     /// received it, or the error of ``send(_:)``; it is called on the connection's event loop, or at once on the
     /// calling thread when there is no connection.
     ///
-    /// A `sheddable` message (traffic that can go another way when Redis lags) is refused instead while more than the
-    /// session's `publishBacklogLimit` bytes of sheddable messages wait for their answers (one alone always goes):
-    /// then this returns `false` at once, nothing is sent and `onResult` is not called. Otherwise it returns `true`.
+    /// A `sheddable` message (traffic that can go another way when Redis lags) is refused instead while there is no
+    /// connection or more than the session's `publishBacklogLimit` bytes of sheddable messages wait for their answers
+    /// (one alone always goes): then this returns `false` at once, nothing is sent and `onResult` is not called, so the
+    /// caller can undo what it prepared for the message. Otherwise it returns `true`.
     @discardableResult
     public func publish(_ channel: String, _ message: String, sheddable: Bool = false,
                         onResult: @escaping @Sendable (Result<Int, any Error>) -> Void) -> Bool {
@@ -167,6 +168,7 @@ public final class RedisSession: Sendable {
         case nil:
             return false
         case .failure(let error):
+            if sheddable { return false }
             onResult(.failure(error))
         case .success(let connection):
             connection.submit(["PUBLISH", channel, message]).whenComplete { [self] answer in

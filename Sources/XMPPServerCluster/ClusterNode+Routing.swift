@@ -39,13 +39,13 @@ extension ClusterNode {
                 }
             }
             guard !sent else { return }
-            // Refused at once, Redis being too far behind: its number is given out again (the node would take the gap
-            // for messages Redis lost), and it goes where a stanza for an ended session goes.
+            // Refused at once, Redis being away or too far behind: its number is given out again (the node would take
+            // the gap for messages Redis lost), and it goes where a stanza for an ended session goes.
             if tracked { unacknowledged.withdrawLast(sequence, on: node) }
             let shed = shedStanzas.withLock { $0 += 1; return $0 }
             if shed == 1 || shed.isMultiple(of: 1000) {
-                logger.warning("Redis is too far behind: stanzas for other nodes are handled as undeliverable (cluster_redis_backlog_bytes)",
-                               metadata: ["node": "\(node)", "count": "\(shed)"])
+                let why = commands.isConnected ? "Redis is too far behind (cluster_redis_backlog_bytes)" : "Redis is away"
+                logger.warning("stanzas for other nodes are handled as undeliverable: \(why)", metadata: ["node": "\(node)", "count": "\(shed)"])
             }
             eventLoops.next().execute { self.undeliverable(element, to: jid) }
         }

@@ -36,7 +36,7 @@ public final class ClusterNode: ClusterLink, Sendable {
     /// The highest numbered message received from each node's incarnation (`node/incarnation`), and whether its
     /// acknowledgement is scheduled.
     let received = Locked<[String: (sequence: UInt64, scheduled: Bool)]>([:])
-    /// Stanzas for other nodes refused because too much already waited on Redis (for the log).
+    /// Stanzas for other nodes refused at once, Redis being away or too far behind (for the log).
     let shedStanzas = Locked(0)
     /// This node's session changes on their way to Redis, in order.
     let outbox: Outbox

@@ -33,6 +33,8 @@ import XMPPTestSupport
         await #expect(throws: RedisError.notConnected) { try await session.publish(channel: "news", message: "lost") }
         let published = await withCheckedContinuation { done in session.publish("news", "lost") { done.resume(returning: $0) } }
         #expect(throws: RedisError.notConnected) { try published.get() }
+        #expect(!session.publish("news", "lost", sheddable: true) { _ in Issue.record("a refused publication has no result") },
+                "a sheddable one is refused at once instead")
         #expect(ContinuousClock.now - asked < .seconds(5), "failed at once rather than waiting for a connection")
         await publisher.close()
 
