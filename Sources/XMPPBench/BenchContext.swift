@@ -27,9 +27,7 @@ public struct BenchContext: Sendable {
         guard var sample = serverPID.flatMap(ProcessSample.of(pid:)) else { return nil }
         guard let receiverServerPID else { return sample }
         guard let second = ProcessSample.of(pid: receiverServerPID) else { return nil }
-        sample.rssKiB += second.rssKiB
-        sample.cpuSeconds += second.cpuSeconds
-        sample.processCount += second.processCount
+        sample.add(second)
         return sample
     }
 
@@ -53,7 +51,7 @@ struct MeasurementWindow {
     /// Ends the window: the seconds it lasted, the server's CPU seconds (when its pid is known), the generator's.
     func end(_ context: BenchContext) -> (elapsed: Double, serverCPU: Double?, benchCPU: Double) {
         let elapsed = BenchContext.now() - start
-        let serverCPU = zip(serverStart, context.serverSample()).map { $1.cpuSeconds - $0.cpuSeconds }
+        let serverCPU = zip(serverStart, context.serverSample()).map { $1.cpuSeconds(since: $0) }
         return (elapsed, serverCPU, ProcessSample.ownCPUSeconds() - benchStart)
     }
 }

@@ -14,11 +14,29 @@ public struct ProcessSample: Sendable, Codable {
     public var cpuSeconds: Double
     /// How many processes were counted.
     public var processCount: Int
+    /// Each counted process's CPU seconds, by pid.
+    public var cpuByProcess: [Int32: Double] = [:]
+
+    /// The CPU seconds the tree used since `earlier`, process by process: one that ended meanwhile drops out rather
+    /// than taking its whole past off the total (a plain difference of totals can go negative when a busy child exits,
+    /// as a test process's children do); one that started meanwhile counts in full.
+    public func cpuSeconds(since earlier: ProcessSample) -> Double {
+        cpuByProcess.reduce(0) { total, process in total + max(0, process.value - (earlier.cpuByProcess[process.key] ?? 0)) }
+    }
+
+    /// Adds another tree's figures (a second server).
+    public mutating func add(_ other: ProcessSample) {
+        rssKiB += other.rssKiB
+        cpuSeconds += other.cpuSeconds
+        processCount += other.processCount
+        cpuByProcess.merge(other.cpuByProcess) { mine, _ in mine }
+    }
 
     /// Samples the process `pid` and its descendants, or `nil` when it does not exist.
     public static func of(pid: Int32) -> ProcessSample? {
         guard let root = sampleOne(pid) else { return nil }
         var total = root
+        total.cpuByProcess[pid] = root.cpuSeconds
         var visited: Set<Int32> = [pid]
         var queue = children(of: pid)
         while let next = queue.popLast() {
@@ -26,6 +44,7 @@ public struct ProcessSample: Sendable, Codable {
             total.rssKiB += sample.rssKiB
             total.cpuSeconds += sample.cpuSeconds
             total.processCount += 1
+            total.cpuByProcess[next] = sample.cpuSeconds
             queue += children(of: next)
         }
         return total

@@ -68,7 +68,7 @@ struct LoginBatch {
         report.figures[prefix + "login_latency_p99_ms"] = latency.milliseconds(atQuantile: 0.99)
         if let serverBefore, let serverAfter {
             report.figures[prefix + "server_cpu_ms_per_login"] =
-                (serverAfter.cpuSeconds - serverBefore.cpuSeconds) * 1000 / Double(max(1, succeeded))
+                serverAfter.cpuSeconds(since: serverBefore) * 1000 / Double(max(1, succeeded))
         }
         report.errors += errors
     }
