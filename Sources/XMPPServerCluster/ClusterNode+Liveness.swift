@@ -185,7 +185,7 @@ extension ClusterNode {
     /// After Redis came back, or after this node's heartbeat lapsed (the others forgot it): what this node knows of
     /// partitions may be stale, its sessions are written and announced again, and the directory is read again; the
     /// announcements Redis did not take go out again; and if another node took this one for gone and told its users'
-    /// contacts so, their presence goes out again.
+    /// contacts so, their presence goes out again (and they learn which rooms served elsewhere removed them).
     func recover() async {
         state.withLock { state in
             state.owners = [:]
@@ -198,7 +198,10 @@ extension ClusterNode {
             logger.warning("cluster recovery failed; the next heartbeat tries again", metadata: ["error": "\(error)"])
         }
         await announceAgain()
-        if await wasReaped() { await announcePresenceAgain() }
+        if await wasReaped() {
+            await forgetMembershipsRemovedAtReaping()
+            await announcePresenceAgain()
+        }
     }
 
     /// Takes the reaper's word that it told this node's contacts it was gone (`reaped:NODE:INCARNATION` = told),

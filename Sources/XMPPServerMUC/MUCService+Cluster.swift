@@ -32,6 +32,20 @@ extension MUCService: PartitionedService {
         rooms.withLock { $0[partition] != nil }
     }
 
+    /// Tells a session that the room `addressee` (`room@service/nick`) removed it while its node was taken for gone: the
+    /// unavailable self-presence of a service going away (110 and 332), so a client joins again. The room is served
+    /// elsewhere and its affiliations are not read for this: the item gives the role only.
+    public func tellRemoved(_ session: any ClientSession, from addressee: JID, kernel: ServerKernel) {
+        let notice = Element("presence", namespace: XMLNamespace.client,
+                             attributes: ["type": "unavailable", "from": addressee.description, "to": session.jid.description],
+                             children: [.element(Element("x", namespace: MUCNamespace.user, children: [
+                                 .element(Element("item", namespace: MUCNamespace.user, attributes: ["role": "none"])),
+                                 .element(Element("status", namespace: MUCNamespace.user, attributes: ["code": String(MUCStatus.selfPresence.rawValue)])),
+                                 .element(Element("status", namespace: MUCNamespace.user, attributes: ["code": String(MUCStatus.shutdown.rawValue)])),
+                             ]))])
+        session.deliver(notice)
+    }
+
     /// Removes the sessions of a node that is gone from every room served here, as if each had left (its
     /// unavailable presence, which its own node can no longer send).
     public func sessionsLost(_ sessions: Set<JID>, kernel: ServerKernel, eventLoop: any EventLoop) {

@@ -50,6 +50,15 @@ public protocol PartitionedService: HostedService {
     /// Whether the service holds `partition` now (a room that exists): one it does not hold is given up, so that the
     /// cluster records owners only of what exists.
     func holds(_ partition: String) -> Bool
+    /// `session` is of this node, which the others took for gone while it had stopped answering: the node serving
+    /// `addressee` (an entity the session had sent presence to) removed the session then
+    /// (``sessionsLost(_:kernel:eventLoop:)``) and could not tell the client. Tell it now (a chat service: the room's
+    /// unavailable self-presence, status 332). Nothing by default.
+    func tellRemoved(_ session: any ClientSession, from addressee: JID, kernel: ServerKernel)
+}
+
+extension PartitionedService {
+    public func tellRemoved(_ session: any ClientSession, from addressee: JID, kernel: ServerKernel) {}
 }
 
 /// A service as routed by a cluster link, with the service it routes to.

@@ -214,12 +214,19 @@ async def main():
     await next_matching(watcher.presences, lambda p: p["from"] == sleeper.boundjid and p["type"] == "available",
                         "the contact sees the user available again once the node runs")
     back_after = time.monotonic() - resumed_at
+    # The room (served by another node) removed the user when the node was taken for gone; the client is told so.
+    notice = await next_matching(sleeper.room_presences,
+                                 lambda p: p["from"].bare == room.bare and p["type"] == "unavailable"
+                                 and {110, 332} <= set(p["muc"]["status_codes"]),
+                                 "the user learns the room removed it (110, 332)")
+    if notice["from"].resource != ("Bob" if sleeper is bob else "Alice"):
+        fail("room notice", str(notice))
     watcher.send_message(mto=sleeper.boundjid.bare, mbody="welcome back", mtype="chat")
     await next_matching(sleeper.messages, lambda m: m["body"] == "welcome back", "the user on the resumed node gets a message")
     sleeper.send_message(mto=watcher.boundjid.full, mbody="glad to be", mtype="chat")
     await next_matching(watcher.messages, lambda m: m["body"] == "glad to be", "the contact gets the answer")
     ok(f"{NODES[paused]} stopped past its TTL: its users went unavailable to their contacts, and {back_after:.1f} s after "
-       "it ran again were available and reachable")
+       "it ran again were available and reachable, and told the room served elsewhere had removed them")
 
     # kill -9 of the node serving the room. erin is on that node only, and is sent a message as it dies.
     victim = NODES.index(owner)
