@@ -163,7 +163,7 @@ import XMPPServerKernel
             let delivered = report.figures["delivered_per_second"] ?? 0
             // About what was asked, not exactly: the measured second stretches when the whole suite runs beside it.
             // An open loop catches up after a stall, so a short measurement can read above the rate too.
-            #expect(delivered > 100 && delivered < 400, "delivered \(delivered)/s (far from saturation, thousands/s)")
+            #expect(delivered > 50 && delivered < 1000, "delivered \(delivered)/s (far from saturation, thousands/s)")
         }
     }
 

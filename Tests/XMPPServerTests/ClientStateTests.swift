@@ -31,7 +31,11 @@ import XMPPTestSupport
         for state in ["composing", "paused", "composing"] {
             bob.send("<message xmlns='jabber:client' to='alice@localhost/phone' type='chat'><\(state) xmlns='http://jabber.org/protocol/chatstates'/></message>")
         }
-        try await Task.sleep(for: .milliseconds(300))
+        // Their pings answered: the server has routed what each sent before (held, or written, which would show).
+        for (client, id) in [(bob, "bob-sync"), (carol, "carol-sync")] {
+            client.send("<iq xmlns='jabber:client' type='get' id='\(id)'><ping xmlns='urn:xmpp:ping'/></iq>")
+            _ = await client.collect { $0.attribute("id") == id }
+        }
         let whileInactive = await alice.collect(until: { _ in true }, timeout: .milliseconds(500))
         #expect(whileInactive.isEmpty, "nothing is written while inactive: \(whileInactive)")
 
