@@ -219,7 +219,7 @@ async def refusals(alice):
                                   "the second bounce from the stalled domain")
         silent.close()
         if got["error"]["condition"] != "remote-server-timeout" or len(accepted) != 1 \
-                or asyncio.get_running_loop().time() - started > 2:
+                or asyncio.get_running_loop().time() - started > 3:  # a new attempt would wait s2s_setup_seconds (3)
             fail("retry memory", f"{got['error']['condition']}, {len(accepted)} connections, "
                                  f"{asyncio.get_running_loop().time() - started:.1f} s")
     # A server claiming DOMAIN_A's name without its key: dialback says invalid, and nothing it sends is taken.
