@@ -54,11 +54,16 @@ struct Acknowledgements {
     }
 
     /// Takes back the message numbered last for `node`, which was never sent: its number is given out again, so the
-    /// node sees no gap. Does nothing when `sequence` is not the last number given.
-    mutating func withdrawLast(_ sequence: UInt64, on node: String) {
+    /// node sees no gap. With `evicted`, numbering it had pushed the oldest held message out (the limit): that one is
+    /// held again. Does nothing when `sequence` is not the last number given.
+    mutating func withdrawLast(_ sequence: UInt64, on node: String, evicted: Bool) {
         guard var link = links[node], link.next == sequence + 1, link.pending.last?.sequence == sequence else { return }
         link.pending.removeLast()
         link.next = sequence
+        if evicted, link.start > 0 {
+            link.start -= 1
+            untracked -= 1
+        }
         link.start = min(link.start, link.pending.count)
         links[node] = link
     }

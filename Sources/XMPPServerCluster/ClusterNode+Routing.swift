@@ -41,7 +41,7 @@ extension ClusterNode {
             guard !sent else { return }
             // Refused at once, Redis being away or too far behind: its number is given out again (the node would take
             // the gap for messages Redis lost), and it goes where a stanza for an ended session goes.
-            if tracked { unacknowledged.withdrawLast(sequence, on: node) }
+            if tracked { unacknowledged.withdrawLast(sequence, on: node, evicted: unacknowledged.untracked > untrackedBefore) }
             let shed = shedStanzas.withLock { $0 += 1; return $0 }
             if shed == 1 || shed.isMultiple(of: 1000) {
                 let why = commands.isConnected ? "Redis is too far behind (cluster_redis_backlog_bytes)" : "Redis is away"

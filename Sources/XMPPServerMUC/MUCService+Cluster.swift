@@ -34,12 +34,12 @@ extension MUCService: PartitionedService {
 
     /// Tells a session that the room `addressee` (`room@service/nick`) removed it while its node was taken for gone: the
     /// unavailable self-presence of a service going away (110 and 332), so a client joins again. The room is served
-    /// elsewhere and its affiliations are not read for this: the item gives the role only.
+    /// elsewhere and its affiliations are not read for this: the item gives the role and the user's own JID only.
     public func tellRemoved(_ session: any ClientSession, from addressee: JID, kernel: ServerKernel) {
         let notice = Element("presence", namespace: XMLNamespace.client,
                              attributes: ["type": "unavailable", "from": addressee.description, "to": session.jid.description],
                              children: [.element(Element("x", namespace: MUCNamespace.user, children: [
-                                 .element(Element("item", namespace: MUCNamespace.user, attributes: ["role": "none"])),
+                                 .element(Element("item", namespace: MUCNamespace.user, attributes: ["role": "none", "jid": session.jid.description])),
                                  .element(Element("status", namespace: MUCNamespace.user, attributes: ["code": String(MUCStatus.selfPresence.rawValue)])),
                                  .element(Element("status", namespace: MUCNamespace.user, attributes: ["code": String(MUCStatus.shutdown.rawValue)])),
                              ]))])

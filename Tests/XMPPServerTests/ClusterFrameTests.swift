@@ -62,11 +62,21 @@ import XMPPServerKernel
         let message = Element("message", namespace: XMLNamespace.client)
         let first = ledger.track(message, to: Self.jid, on: "node2")
         let refused = ledger.track(message, to: Self.jid, on: "node2")
-        ledger.withdrawLast(first, on: "node2")   // not the last: nothing happens
+        ledger.withdrawLast(first, on: "node2", evicted: false)   // not the last: nothing happens
         #expect(ledger.count == 2)
-        ledger.withdrawLast(refused, on: "node2")
+        ledger.withdrawLast(refused, on: "node2", evicted: false)
         #expect(ledger.count == 1)
         #expect(ledger.track(message, to: Self.jid, on: "node2") == refused, "no gap the receiver would log as a loss")
+
+        // At the limit, numbering a message pushes the oldest out; withdrawing it holds that one again.
+        var full = Acknowledgements(limit: 2)
+        let oldest = full.track(message, to: Self.jid, on: "node2")
+        _ = full.track(message, to: Self.jid, on: "node2")
+        let pushing = full.track(message, to: Self.jid, on: "node2")
+        #expect(full.untracked == 1 && full.count == 2)
+        full.withdrawLast(pushing, on: "node2", evicted: true)
+        #expect(full.untracked == 0 && full.count == 2)
+        #expect(full.takeAll(of: "node2").first?.sequence == oldest, "the oldest is held again")
     }
 
     @Test func everyNodePicksTheSameNodeAndALeavingNodeMovesOnlyItsOwn() {
