@@ -56,9 +56,9 @@ public final class RedisConnection: Sendable {
 
     /// Connects and switches the connection to RESP3 (with `password`, authenticating as `username`); with
     /// `answerTimeout`, a server that does not answer within it loses the connection (see the type's description).
-    /// With `tls`, the connection is TLS
-    /// (Redis's `tls-port`), and the server's certificate must be valid for `host` (a name, or an IP address in the
-    /// certificate's addresses); the context's certificate, if any, is presented to a Redis that asks for one.
+    /// With `tls`, the connection is TLS (Redis's `tls-port`), and the server's certificate must be valid for `host` (a
+    /// name, or an IP address in the certificate's addresses); the context's certificate, if any, is presented to a
+    /// Redis that asks for one.
     public static func connect(host: String, port: Int, username: String = "default", password: String? = nil,
                                answerTimeout: TimeAmount? = nil, tls: NIOSSLContext? = nil,
                                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> RedisConnection {

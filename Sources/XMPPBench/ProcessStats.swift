@@ -10,12 +10,13 @@ import Foundation
 public struct ProcessSample: Sendable, Codable {
     /// Resident set size of the process tree, in KiB.
     public var rssKiB: Int
+    /// Each counted process's CPU seconds (user plus system), by pid.
+    public var cpuByProcess: [Int32: Double]
+
     /// User plus system CPU time the process tree has used, in seconds.
-    public var cpuSeconds: Double
+    public var cpuSeconds: Double { cpuByProcess.values.reduce(0, +) }
     /// How many processes were counted.
-    public var processCount: Int
-    /// Each counted process's CPU seconds, by pid.
-    public var cpuByProcess: [Int32: Double] = [:]
+    public var processCount: Int { cpuByProcess.count }
 
     /// The CPU seconds the tree used since `earlier`, process by process: one that ended meanwhile drops out rather
     /// than taking its whole past off the total (a plain difference of totals can go negative when a busy child exits,
@@ -24,11 +25,9 @@ public struct ProcessSample: Sendable, Codable {
         cpuByProcess.reduce(0) { total, process in total + max(0, process.value - (earlier.cpuByProcess[process.key] ?? 0)) }
     }
 
-    /// Adds another tree's figures (a second server).
+    /// Adds another process's or tree's figures (a child, a second server); a pid in both counts once.
     public mutating func add(_ other: ProcessSample) {
         rssKiB += other.rssKiB
-        cpuSeconds += other.cpuSeconds
-        processCount += other.processCount
         cpuByProcess.merge(other.cpuByProcess) { mine, _ in mine }
     }
 
@@ -36,15 +35,11 @@ public struct ProcessSample: Sendable, Codable {
     public static func of(pid: Int32) -> ProcessSample? {
         guard let root = sampleOne(pid) else { return nil }
         var total = root
-        total.cpuByProcess[pid] = root.cpuSeconds
         var visited: Set<Int32> = [pid]
         var queue = children(of: pid)
         while let next = queue.popLast() {
             guard visited.insert(next).inserted, let sample = sampleOne(next) else { continue }
-            total.rssKiB += sample.rssKiB
-            total.cpuSeconds += sample.cpuSeconds
-            total.processCount += 1
-            total.cpuByProcess[next] = sample.cpuSeconds
+            total.add(sample)
             queue += children(of: next)
         }
         return total
@@ -73,7 +68,7 @@ public struct ProcessSample: Sendable, Codable {
         guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
         let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
             .flatMap { line in line.split(separator: " ").dropFirst().first.flatMap { Int($0) } } ?? 0
-        return ProcessSample(rssKiB: rss, cpuSeconds: (user + system) / ticksPerSecond, processCount: 1)
+        return ProcessSample(rssKiB: rss, cpuByProcess: [pid: (user + system) / ticksPerSecond])
     }
 
     private static func children(of pid: Int32) -> [Int32] {

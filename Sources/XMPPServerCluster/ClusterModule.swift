@@ -85,11 +85,9 @@ public struct ClusterModule: ServerModule {
                                              resyncInterval: configuration.value(of: resyncInterval)) else {
             throw ClusterStartError(description: "cluster_redis_url must be redis://[USER:PASSWORD@]HOST[:PORT] (or rediss://) and cluster_node letters, digits, '-', '_' or '.' (cluster module)")
         }
-        if settings.tls != nil {
-            settings.tls?.certificateAuthorities = configuration.value(of: redisCA)
-            settings.tls?.certificate = configuration.value(of: redisCertificate)
-            settings.tls?.privateKey = configuration.value(of: redisPrivateKey)
-        }
+        settings.tls?.certificateAuthorities = configuration.value(of: redisCA)
+        settings.tls?.certificate = configuration.value(of: redisCertificate)
+        settings.tls?.privateKey = configuration.value(of: redisPrivateKey)
         settings.redisTimeout = configuration.value(of: redisTimeout)
         settings.limits.outbox = configuration.value(of: outboxLimit)
         settings.limits.inbox = configuration.value(of: inboxLimit)

@@ -18,7 +18,7 @@ extension ClusterNode {
         unacknowledged.withLock { unacknowledged in
             let untrackedBefore = unacknowledged.untracked
             let sequence = tracked ? unacknowledged.track(element, to: jid, on: node) : 0
-            if unacknowledged.untracked > untrackedBefore, unacknowledged.untracked.isMultiple(of: 1000) || unacknowledged.untracked == 1 {
+            if unacknowledged.untracked > untrackedBefore, Self.isWorthLogging(unacknowledged.untracked) {
                 logger.warning("a cluster node does not acknowledge messages; the oldest are no longer held",
                                metadata: ["node": "\(node)", "untracked": "\(unacknowledged.untracked)"])
             }
@@ -39,16 +39,27 @@ extension ClusterNode {
                 }
             }
             guard !sent else { return }
-            // Refused at once, Redis being away or too far behind: its number is given out again (the node would take
-            // the gap for messages Redis lost), and it goes where a stanza for an ended session goes.
+            // Refused at once: its number is given out again (the node would take the gap for messages Redis lost).
             if tracked { unacknowledged.withdrawLast(sequence, on: node, evicted: unacknowledged.untracked > untrackedBefore) }
-            let shed = shedStanzas.withLock { $0 += 1; return $0 }
-            if shed == 1 || shed.isMultiple(of: 1000) {
-                let why = commands.isConnected ? "Redis is too far behind (cluster_redis_backlog_bytes)" : "Redis is away"
-                logger.warning("stanzas for other nodes are handled as undeliverable: \(why)", metadata: ["node": "\(node)", "count": "\(shed)"])
-            }
-            eventLoops.next().execute { self.undeliverable(element, to: jid) }
+            shed(element, to: jid, on: node, redisConnected: commands.isConnected)
         }
+    }
+
+    /// A stanza Redis was not given (away, or too far behind): it goes where a stanza for an ended session goes, off the
+    /// caller's stack; logged once per thousand.
+    private func shed(_ element: Element, to jid: JID, on node: String, redisConnected: Bool) {
+        let shed = shedStanzas.withLock { $0 += 1; return $0 }
+        if Self.isWorthLogging(shed) {
+            let why = redisConnected ? "Redis is too far behind (cluster_redis_backlog_bytes)" : "Redis is away"
+            logger.warning("stanzas for other nodes are handled as undeliverable: \(why)", metadata: ["node": "\(node)", "count": "\(shed)"])
+        }
+        eventLoops.next().execute { self.undeliverable(element, to: jid) }
+    }
+
+    /// Whether the `count`th occurrence of something that may happen many times a second is logged: the first, then
+    /// one in a thousand.
+    static func isWorthLogging(_ count: Int) -> Bool {
+        count == 1 || count.isMultiple(of: 1000)
     }
 
     /// Whether offline storage would keep the message (so it must not be lost between nodes).

@@ -40,8 +40,7 @@ extension MUCService: PartitionedService {
                              attributes: ["type": "unavailable", "from": addressee.description, "to": session.jid.description],
                              children: [.element(Element("x", namespace: MUCNamespace.user, children: [
                                  .element(Element("item", namespace: MUCNamespace.user, attributes: ["role": "none", "jid": session.jid.description])),
-                                 .element(Element("status", namespace: MUCNamespace.user, attributes: ["code": String(MUCStatus.selfPresence.rawValue)])),
-                                 .element(Element("status", namespace: MUCNamespace.user, attributes: ["code": String(MUCStatus.shutdown.rawValue)])),
+                                 .element(MUCStatus.selfPresence.element), .element(MUCStatus.shutdown.element),
                              ]))])
         session.deliver(notice)
     }

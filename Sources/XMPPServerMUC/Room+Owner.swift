@@ -101,7 +101,7 @@ extension Room {
             statuses.append(configuration.realJIDsVisibleToAnyone ? .nowNonAnonymous : .nowSemiAnonymous)
         }
         var x = Element("x", namespace: MUCNamespace.user)
-        for status in statuses { x.append(Element("status", namespace: MUCNamespace.user, attributes: ["code": String(status.rawValue)])) }
+        for status in statuses { x.append(status.element) }
         let notice = Element("message", namespace: XMLNamespace.client,
                              attributes: ["from": jid.description, "type": "groupchat", "id": StanzaID.make()], children: [.element(x)])
         for occupant in occupants.values {

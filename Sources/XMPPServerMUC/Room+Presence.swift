@@ -250,7 +250,7 @@ extension Room {
         }
         var x = Element("x", namespace: MUCNamespace.user)
         x.append(item)
-        for status in statuses { x.append(Element("status", namespace: MUCNamespace.user, attributes: ["code": String(status.rawValue)])) }
+        for status in statuses { x.append(status.element) }
         stanza.append(x)
         stampOccupantID(&stanza, account: occupant.account)
         return stanza

@@ -85,3 +85,10 @@ public enum MUCStatus: Int, Sendable {
     /// Removed because of a technical problem: its client answered a stanza of the room with an error.
     case technicalProblem = 333
 }
+
+extension MUCStatus {
+    /// `<status code='…'/>` in the muc#user namespace, as rooms put it in presence and messages.
+    public var element: Element {
+        Element("status", namespace: MUCNamespace.user, attributes: ["code": String(rawValue)])
+    }
+}
